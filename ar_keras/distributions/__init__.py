@@ -1,0 +1,14 @@
+"""Heads: network outputs -> per-element distributions, log-probabilities in float32."""
+
+from ar_keras.distributions.bernoulli import Bernoulli
+from ar_keras.distributions.categorical import Categorical
+
+
+def head_for_levels(num_levels, binary_as_bernoulli=True):
+    """The natural head for K levels: Bernoulli for K = 2 (if asked), else categorical."""
+    if num_levels == 2 and binary_as_bernoulli:
+        return Bernoulli()
+    return Categorical(num_levels)
+
+
+__all__ = ["Bernoulli", "Categorical", "head_for_levels"]

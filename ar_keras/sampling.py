@@ -14,22 +14,21 @@ order.  Both paths below run inside one `tf.while_loop`:
   ``t = 0``) and ``params`` are element ``o(t)``'s head parameters.
 
 Noise is drawn before the loop by a stateless generator keyed by
-``(seed, sample index)``, one row of ``noise_depth`` uniforms per element, so
+``(seed, sample index, element index)``, ``noise_depth`` uniforms per element, so
 element ``d`` of sample ``i`` always sees the same noise whichever path runs:
 the two paths give identical samples, and the same seed gives the same sample
 whatever the batch size.  TFLite, which cannot run stateless random ops, gets
 the noise tensor as an input (`ar_keras.export.tflite`).
 
 Example:
-    >>> keys = sample_keys(seed=0, num_samples=4)          # [4, 2] int64
-    >>> noise = uniform_noise(keys, num_elements=64, depth=17)
+    >>> noise = seeded_noise(seed=0, num_samples=4, num_elements=64, depth=17)
     >>> noise.shape
     TensorShape([4, 64, 17])
 """
 
 import tensorflow as tf
 
-__all__ = ["sample_keys", "uniform_noise", "sample_full", "sample_cached"]
+__all__ = ["sample_keys", "seeded_noise", "uniform_noise", "sample_full", "sample_cached"]
 
 
 def sample_keys(seed, num_samples):
@@ -38,13 +37,33 @@ def sample_keys(seed, num_samples):
     return tf.stack([tf.fill([num_samples], tf.cast(seed, tf.int64)), index], axis=1)
 
 
+def seeded_noise(seed, num_samples, num_elements, depth):
+    """Uniform(0, 1) noise ``[n, D, depth]`` for samples ``0..n-1`` of ``seed``.
+
+    One Philox stream seeded ``(seed, 0)`` fills the tensor in row-major
+    order, so the noise of sample ``i``, element ``d`` is a fixed function of
+    ``(seed, i, d)``: drawing fewer or more samples never changes the first
+    ones.  Philox is named explicitly so CPU and GPU draw the same numbers.
+    """
+    return tf.random.stateless_uniform(
+        [num_samples, num_elements, depth],
+        seed=tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)]), alg="philox")
+
+
 def uniform_noise(keys, num_elements, depth):
-    """Uniform(0, 1) noise ``[n, D, depth]``; row ``i`` depends only on ``keys[i]``."""
-    return tf.map_fn(
-        lambda key: tf.random.stateless_uniform([num_elements, depth], seed=key),
-        tf.cast(keys, tf.int64),
-        fn_output_signature=tf.TensorSpec([num_elements, depth], tf.float32),
-    )
+    """Noise for explicit keys ``[n, 2]``: key ``(s, i)`` is sample ``i`` of seed ``s``.
+
+    Row ``j`` equals ``seeded_noise(keys[j, 0], i + 1, ...)[i]`` for
+    ``i = keys[j, 1]``; it costs ``O(i)``, so use small indices (a serving
+    request passes ``(seed, 0)``).
+    """
+
+    def one(key):
+        rows = seeded_noise(key[0], key[1] + 1, num_elements, depth)   # [i+1, D, depth]
+        return rows[-1]
+
+    return tf.map_fn(one, tf.cast(keys, tf.int64),
+                     fn_output_signature=tf.TensorSpec([num_elements, depth], tf.float32))
 
 
 def _write(x, position, value, num_elements):

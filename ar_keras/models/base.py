@@ -227,7 +227,8 @@ class AutoregressiveModel(keras.Model):
                cache=True, length=None):
         """Draws ``num_samples`` examples: int32 ``[n, *image_shape]``.
 
-        Sample ``i`` uses the stateless key ``(seed, i)``: the same seed gives
+        Sample ``i`` uses the stateless key ``(seed, i)`` (see
+        `ar_keras.sampling.seeded_noise`): the same seed gives
         the same samples, and ``cache=True`` (the model's fastest exact path)
         gives the same samples as ``cache=False`` (full recompute).
 
@@ -251,8 +252,8 @@ class AutoregressiveModel(keras.Model):
         c = checks.check_labels(conditional, self.num_classes, batch=n)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
-        keys = sampling.sample_keys(int(seed), n)
-        return self.sample_from_keys(keys, c, temperature, cache)
+        noise = sampling.seeded_noise(int(seed), n, self.event_size, self.head.noise_depth)
+        return self.sample_from_noise(noise, c, temperature, cache)
 
     # ------------------------------------------------------------- serialization
     def get_config(self):

@@ -1,0 +1,33 @@
+"""Datasets and codecs: `ark.data.load(name, split)` -> int images ready for the models.
+
+Embedded datasets (scikit-learn's 8x8 digits, no download) and real ones
+(MNIST, binarized MNIST, CIFAR-10) read offline from local files or prepared
+TensorFlow Datasets folders; never a download.  `quantize` / `dequantize` map
+between floats in ``[0, 1]`` and K integer levels.
+
+Example:
+    >>> import ar_keras as ark
+    >>> ark.data.names()
+    ['binarized_mnist', 'binary_digits', 'cifar10', 'digits', 'mnist']
+    >>> meta = ark.data.info("digits")               # image_shape (8, 8, 1), num_levels 17
+    >>> ds = ark.data.load("digits", split="train")  # int32 [8, 8, 1] in [0, 17), 1,297 of them
+    >>> model_kwargs = dict(image_shape=meta.image_shape, num_levels=meta.num_levels)
+"""
+
+from ar_keras.data.dataset_info import SPLITS, DatasetInfo
+from ar_keras.data.quantize import dequantize, quantize
+from ar_keras.data.real import DATA_DIR_ENV, DatasetNotFoundError
+from ar_keras.data.registry import as_numpy, info, load, names
+
+__all__ = [
+    "load",
+    "info",
+    "names",
+    "as_numpy",
+    "DatasetInfo",
+    "DatasetNotFoundError",
+    "SPLITS",
+    "DATA_DIR_ENV",
+    "quantize",
+    "dequantize",
+]

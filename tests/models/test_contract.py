@@ -1,0 +1,145 @@
+"""The shared contract checks, run on every registered model's tiny preset."""
+
+import numpy as np
+import pytest
+
+import ar_keras as ark
+import test_case as tc
+
+NAMES = ark.models.names()
+
+
+def tiny(name, **overrides):
+    return ark.models.get(name, preset="tiny", **overrides)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_presets_exist_and_tiny_is_tiny(name):
+    assert {"tiny", "paper"} <= set(ark.models.presets(name))
+    assert any(p in ark.models.presets(name) for p in ("digits", "speech", "text"))
+    assert tiny(name).count_params() < 10_000
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_log_prob_is_sum_of_conditionals(name):
+    model = tiny(name)
+    x = tc.random_data(model, 5)
+    clp = model.conditional_log_probs(x).numpy()
+    assert clp.shape == x.shape
+    assert np.all(clp <= 0)
+    np.testing.assert_allclose(model.log_prob(x).numpy(), clp.reshape(5, -1).sum(1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_causality_raster_order(name):
+    model = tiny(name, image_shape=(3, 3, 1), num_levels=3)
+    tc.check_causality(model, full_dependency=(name != "made"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_causality_rgb_channels(name):
+    # G sees R, B sees R and G, within the same pixel.
+    model = tiny(name, image_shape=(2, 2, 3), num_levels=3)
+    tc.check_causality(model, full_dependency=(name != "made"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("shape,levels", [((2, 2, 1), 4), ((1, 2, 3), 2)])
+def test_normalization_by_enumeration(name, shape, levels):
+    model = tiny(name, image_shape=shape, num_levels=levels)
+    tc.sharpen(model)
+    tc.check_normalization(model)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("shape,levels", [((2, 2, 1), 2), ((1, 1, 3), 3)])
+def test_samples_match_log_prob(name, shape, levels):
+    model = tiny(name, image_shape=shape, num_levels=levels)
+    tc.sharpen(model)
+    tc.check_samples_match_log_prob(model, max_tv=0.05)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cache_equals_recompute_and_seeds(name):
+    model = tiny(name, image_shape=(3, 3, 2), num_levels=5)
+    tc.sharpen(model, 1.5)
+    tc.check_cache_equals_recompute(model)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_temperature(name):
+    model = tiny(name)
+    tc.sharpen(model)
+    cold = model.sample(200, seed=1, temperature=0.05).numpy().reshape(200, -1)
+    # Near zero temperature every element is (almost always) its conditional mode,
+    # so samples collapse onto very few configurations.
+    assert len({tuple(r) for r in cold}) < 20
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras_round_trip(name, tmp_path):
+    tc.check_serialization(tiny(name), str(tmp_path / f"{name}.keras"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_one_fit_step_changes_every_weight(name):
+    tc.check_fit_changes_every_weight(tiny(name))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mirrored_strategy_equals_single_device(name):
+    tc.check_mirrored_equals_single(lambda: tiny(name))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_class_conditional_contract(name, tmp_path):
+    model = tiny(name, image_shape=(2, 2, 1), num_levels=3, num_classes=3)
+    tc.sharpen(model)
+    for c in range(3):
+        tc.check_normalization(model, conditional=c)
+    x = tc.random_data(model, 3)
+    lp = [model.log_prob(x, np.full(3, c, np.int32)).numpy() for c in range(3)]
+    assert not np.allclose(lp[0], lp[1]), "the label has no effect"
+    tc.check_cache_equals_recompute(model)
+    tc.check_fit_changes_every_weight(model)
+    tc.check_serialization(model, str(tmp_path / "c.keras"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_input_gets_clear_errors(name):
+    model = tiny(name)
+    good = tc.random_data(model, 2)
+    with pytest.raises(ValueError, match="integer levels"):
+        model.log_prob(good.astype(np.float32))
+    with pytest.raises(ValueError, match="integer levels"):
+        model.log_prob(np.full(good.shape, np.nan, np.float32))
+    with pytest.raises(ValueError, match="rank"):
+        model.log_prob(good[0])
+    with pytest.raises(ValueError, match="shape"):
+        model.log_prob(np.zeros((2, 5, 5, 1), np.int32))
+    with pytest.raises(ValueError, match=r"\[0, 4\)"):
+        model.log_prob(good + model.num_levels)
+    with pytest.raises(ValueError, match=r"\[0, 4\)"):
+        model.conditional_log_probs(good - 1)
+    with pytest.raises(ValueError, match="unconditional"):
+        model.log_prob(good, np.zeros(2, np.int32))
+    with pytest.raises(ValueError, match="num_samples"):
+        model.sample(0)
+    with pytest.raises(ValueError, match="temperature"):
+        model.sample(2, temperature=0.0)
+    with pytest.raises(ValueError, match="length"):
+        model.sample(2, length=5)
+    conditional = tiny(name, num_classes=2)
+    with pytest.raises(ValueError, match="class-conditional"):
+        conditional.log_prob(good)
+    with pytest.raises(ValueError, match=r"class ids in \[0, 2\)"):
+        conditional.log_prob(good, np.array([0, 2], np.int32))
+    with pytest.raises(ValueError, match="num_levels"):
+        tiny(name, num_levels=1)
+
+
+def test_unknown_model_and_preset_list_the_valid_ones():
+    with pytest.raises(ValueError, match="gated_pixelcnn"):
+        ark.models.get("pixel_cnn_typo")
+    with pytest.raises(ValueError, match="tiny"):
+        ark.models.get("nade", preset="huge")

@@ -1,0 +1,188 @@
+"""Shared property checks every autoregressive model is held to (ARCHITECTURE.md sec. 4).
+
+Each check asserts a property that a wrong mask, a wrong ordering, a broken
+head or a broken sampler would violate:
+
+1. causality (and, optionally, no blind spot);
+2. normalisation by enumeration on a tiny shape;
+3. sample frequencies agree with exp(log_prob);
+4. cache == recompute, seeded determinism;
+5. `.keras` round trip; one fit step changes every trainable weight;
+7. MirroredStrategy on two logical CPUs == single device.
+
+(6, export, lives in tests/test_export.py.)
+"""
+
+import itertools
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def configurations(shape, num_levels):
+    """Every configuration of ``shape`` with values in ``[0, K)``: ``[K^D, *shape]``."""
+    size = int(np.prod(shape))
+    grid = np.array(list(itertools.product(range(num_levels), repeat=size)), np.int32)
+    return grid.reshape((-1,) + tuple(shape))  # [K^D, D] -> [K^D, *shape]
+
+
+def sharpen(model, factor=3.0):
+    """Scales every trainable weight so that the model's law is far from uniform."""
+    for w in model.trainable_weights:
+        w.assign(w * factor + tf.random.normal(w.shape, stddev=0.3))
+
+
+def random_data(model, batch, seed=0):
+    rng = np.random.RandomState(seed)
+    return rng.randint(0, model.num_levels, size=(batch,) + model.image_shape).astype(np.int32)
+
+
+def labels_for(model, batch, seed=0):
+    if model.num_classes is None:
+        return None
+    return np.random.RandomState(seed + 1).randint(0, model.num_classes, size=batch).astype(np.int32)
+
+
+def check_causality(model, full_dependency=True, trials=6, seed=0):
+    """Changing element j never changes the conditionals of elements before j in the ordering.
+
+    With ``full_dependency`` every later element must also depend on j (no
+    blind spot).  All changed copies are scored in one batch.
+    """
+    D = model.event_size
+    order = np.asarray(model.ordering)
+    rank = np.empty(D, np.int64)
+    rank[order] = np.arange(D)
+    depends = np.zeros((D, D), bool)  # depends[k, j]: conditional k changed when x_j changed
+    for trial in range(trials):
+        x = random_data(model, 1, seed + trial).reshape(1, D)
+        changed = np.repeat(x, D, axis=0)                       # [D, D]: row j changes element j
+        changed[np.arange(D), np.arange(D)] = (changed[np.arange(D), np.arange(D)]
+                                               + 1 + trial) % model.num_levels
+        batch = np.concatenate([x, changed]).reshape((D + 1,) + model.image_shape)
+        c = labels_for(model, 1, seed)
+        c = None if c is None else np.repeat(c, D + 1)
+        clp = model.conditional_log_probs(batch, c).numpy().reshape(D + 1, D)
+        diff = np.abs(clp[1:] - clp[:1])                         # [j, k]
+        for j in range(D):
+            before = rank < rank[j]
+            assert np.all(diff[j, before] < 1e-6), (
+                f"changing element {j} changed conditionals of earlier elements "
+                f"{np.flatnonzero(before & (diff[j] >= 1e-6)).tolist()}")
+        depends |= (diff > 1e-7).T
+    if full_dependency:
+        for k in range(D):
+            for j in range(D):
+                if rank[j] < rank[k]:
+                    assert depends[k, j], f"conditional of element {k} ignores earlier element {j}"
+
+
+def check_normalization(model, conditional=None, atol=2e-4):
+    """``sum_x exp(log_prob(x)) == 1`` over every configuration."""
+    configs = configurations(model.image_shape, model.num_levels)
+    c = None if conditional is None else np.full(len(configs), conditional, np.int32)
+    total = float(np.exp(model.log_prob(configs, c).numpy().astype(np.float64)).sum())
+    assert abs(total - 1.0) < atol, f"probabilities sum to {total}"
+    return total
+
+
+def check_samples_match_log_prob(model, num_samples=8000, seed=0, max_tv=0.05, conditional=None):
+    """Empirical frequencies of samples agree with ``exp(log_prob)`` (total variation)."""
+    configs = configurations(model.image_shape, model.num_levels)
+    c = None if conditional is None else np.full(len(configs), conditional, np.int32)
+    probs = np.exp(model.log_prob(configs, c).numpy().astype(np.float64))
+    cs = None if conditional is None else np.full(num_samples, conditional, np.int32)
+    samples = model.sample(num_samples, conditional=cs, seed=seed).numpy()
+    K, D = model.num_levels, model.event_size
+    index = samples.reshape(num_samples, D) @ (K ** np.arange(D - 1, -1, -1))  # configuration id
+    freq = np.bincount(index, minlength=len(configs)) / num_samples
+    tv = 0.5 * np.abs(freq - probs).sum()
+    uniform_tv = 0.5 * np.abs(probs - 1.0 / len(configs)).sum()
+    assert uniform_tv > 2 * max_tv, f"model too close to uniform ({uniform_tv}) for a meaningful check"
+    assert tv < max_tv, f"sample frequencies are {tv:.3f} from exp(log_prob) in total variation"
+    return tv
+
+
+def check_cache_equals_recompute(model, num_samples=6, seed=7):
+    c = labels_for(model, num_samples)
+    cached = model.sample(num_samples, conditional=c, seed=seed, cache=True).numpy()
+    full = model.sample(num_samples, conditional=c, seed=seed, cache=False).numpy()
+    np.testing.assert_array_equal(cached, full)
+    again = model.sample(num_samples, conditional=c, seed=seed).numpy()
+    np.testing.assert_array_equal(cached, again)
+    other = model.sample(num_samples, conditional=c, seed=seed + 1).numpy()
+    assert not np.array_equal(cached, other), "different seeds gave the same samples"
+    # Sample i depends on (seed, i) only, not on how many are drawn.
+    fewer = model.sample(2, conditional=None if c is None else c[:2], seed=seed).numpy()
+    np.testing.assert_array_equal(fewer, cached[:2])
+    assert cached.dtype == np.int32 and cached.shape == (num_samples,) + model.image_shape
+    assert cached.min() >= 0 and cached.max() < model.num_levels
+
+
+def check_serialization(model, path):
+    x = random_data(model, 4)
+    c = labels_for(model, 4)
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded) is type(model)
+    assert loaded.get_config() == model.get_config()
+    np.testing.assert_allclose(loaded.log_prob(x, c).numpy(), model.log_prob(x, c).numpy(),
+                               rtol=1e-5, atol=1e-5)
+
+
+def _dataset(model, batch, seed=0):
+    x = random_data(model, batch, seed)
+    c = labels_for(model, batch, seed)
+    data = x if c is None else (x, c)
+    return tf.data.Dataset.from_tensor_slices(data).batch(batch)
+
+
+def check_fit_changes_every_weight(model, batch=8):
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = model.fit(_dataset(model, batch), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert "bits_per_dim" in history.history
+    bpd = history.history["bits_per_dim"][0]
+    nll = history.history["loss"][0]
+    np.testing.assert_allclose(bpd, nll / (model.event_size * np.log(2.0)), rtol=1e-4)
+    unchanged = [w.path for w, b in zip(model.trainable_weights, before)
+                 if np.array_equal(w.numpy(), b)]
+    assert not unchanged, f"weights not updated by a fit step: {unchanged}"
+
+
+_STRATEGY = []
+
+
+def mirrored_strategy():
+    """One MirroredStrategy over two logical CPUs, shared by the whole test process.
+
+    Several strategies in one process reuse collective instance keys and
+    collide, so the tests share one, as a training process would.
+    """
+    if not _STRATEGY:
+        devices = tf.config.list_logical_devices("CPU")
+        assert len(devices) >= 2, "conftest.py must create two logical CPUs"
+        _STRATEGY.append(tf.distribute.MirroredStrategy([d.name for d in devices[:2]]))
+    return _STRATEGY[0]
+
+
+def check_mirrored_equals_single(build, batch=8):
+    """One SGD step under MirroredStrategy on two logical CPUs == one on a single device."""
+    single = build()
+    init = [w.numpy() for w in single.weights]
+    single.compile(optimizer=keras.optimizers.SGD(0.5))
+    single.fit(_dataset(single, batch), epochs=1, verbose=0)
+
+    with mirrored_strategy().scope():
+        mirrored = build()
+        for w, v in zip(mirrored.weights, init):
+            w.assign(v)
+        mirrored.compile(optimizer=keras.optimizers.SGD(0.5))
+    mirrored.fit(_dataset(mirrored, batch), epochs=1, verbose=0)
+    moved = False
+    for a, b, v in zip(single.trainable_weights, mirrored.trainable_weights, init):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5, err_msg=a.path)
+        moved |= not np.allclose(a.numpy(), v)
+    assert moved

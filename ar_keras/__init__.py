@@ -12,8 +12,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from ar_keras import checks, distributions, layers, models, sampling  # noqa: E402
+from ar_keras import (  # noqa: E402
+    callbacks, checks, data, distributions, export, layers, models, sampling, visualize)
 
 __version__ = "0.1.0"
 
-__all__ = ["checks", "distributions", "layers", "models", "sampling"]
+__all__ = ["callbacks", "checks", "data", "distributions", "export", "layers", "models",
+           "sampling", "visualize"]

@@ -35,8 +35,8 @@ def check_levels(x, event_shape, num_levels, what="x", validate_values=True):
     if not x.dtype.is_integer:
         raise ValueError(
             f"{what} must hold integer levels in [0, {num_levels}), got dtype {x.dtype.name}. "
-            f"Quantize continuous data first (e.g. tf.cast(tf.round(v * {num_levels - 1}), "
-            "tf.int32) for v in [0, 1])."
+            f"Quantize continuous data first, e.g. ar_keras.data.quantize(v, {num_levels}) "
+            "for v in [0, 1]."
         )
     expected = ("batch",) + event_shape
     if x.shape.rank != len(expected):

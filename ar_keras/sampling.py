@@ -68,7 +68,7 @@ def uniform_noise(keys, num_elements, depth):
 
 def _write(x, position, value, num_elements):
     """``x[:, position] = value`` for ``x [n, D]``, ``value [n]``."""
-    hit = tf.equal(tf.range(num_elements), position)[None, :]  # [1, D]
+    hit = tf.equal(tf.range(num_elements), position)[None, :]  # [1, D]; D may be dynamic
     return tf.where(hit, value[:, None], x)
 
 
@@ -76,8 +76,8 @@ def sample_full(model, noise, conditional=None, temperature=1.0):
     """Reference sampler: one whole network pass per element.
 
     Args:
-        model: an `AutoregressiveModel` (uses ``element_params``, ``head``,
-            ``ordering``, ``event_size``).
+        model: an `AutoregressiveModel` (uses ``element_params``, ``head`` and
+            ``sampling_order``).
         noise: ``[n, D, noise_depth]`` uniforms.
         conditional: optional conditioning, batch ``n``.
         temperature: scalar > 0.
@@ -85,9 +85,8 @@ def sample_full(model, noise, conditional=None, temperature=1.0):
     Returns:
         int32 ``[n, D]`` in the flattened element order.
     """
-    num = model.event_size
-    order = tf.constant(model.ordering, tf.int32)
-    n = tf.shape(noise)[0]
+    n, num = tf.shape(noise)[0], tf.shape(noise)[1]
+    order = model.sampling_order(num)
 
     def body(t, x):
         d = order[t]
@@ -107,9 +106,8 @@ def sample_cached(model, noise, conditional=None, temperature=1.0):
 
     Same arguments and result as `sample_full`.
     """
-    num = model.event_size
-    order = tf.constant(model.ordering, tf.int32)
-    n = tf.shape(noise)[0]
+    n, num = tf.shape(noise)[0], tf.shape(noise)[1]
+    order = model.sampling_order(num)
     cache = model.init_cache(n, conditional)
 
     def body(t, x, x_prev, cache):

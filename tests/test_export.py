@@ -28,7 +28,7 @@ MODELS = {
 }
 BATCH = 3           # examples per log_prob call
 SEEDS = [5, 123]    # seeds of the SavedModel `sample` call
-TEMPERATURE = 0.7   # a second `sample` call checks that temperature is an input
+TEMPERATURE = 0.05  # a second `sample` call checks that temperature is an input
 FIXED_KEY = "nade"  # also exported to TFLite with fixed batch sizes
 
 # Runs in a fresh interpreter: TensorFlow only, never ar_keras.
@@ -290,6 +290,14 @@ def test_tflite_sample_from_noise(exported, key):
     np.testing.assert_array_equal(out["tfl_dynamic_samples_t"], want_t)
     if key == FIXED_KEY:
         np.testing.assert_array_equal(out["tfl_fixed_samples"], want[:2])
+
+
+@pytest.mark.parametrize("key", MODELS)
+def test_temperature_changes_samples(exported, key):
+    # Guards the temperature checks above against passing vacuously.
+    out = exported["results"][key]["out"]
+    assert (out["sm_samples"] != out["sm_samples_t"]).any()
+    assert (out["tfl_dynamic_samples"] != out["tfl_dynamic_samples_t"]).any()
 
 
 # ---------------------------------------------------------------------- errors

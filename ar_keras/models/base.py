@@ -42,6 +42,17 @@ from ar_keras import checks, sampling
 __all__ = ["AutoregressiveModel"]
 
 
+class _FunctionCache:
+    """Holds compiled samplers out of sight of Keras/TF object tracking.
+
+    A dict attribute would be wrapped and tracked, and the `tf.function`s in
+    it would be written into every SavedModel (or break the export).
+    """
+
+    def __init__(self):
+        self.functions = {}
+
+
 class AutoregressiveModel(keras.Model):
     """Base class of the discrete autoregressive models.
 
@@ -69,7 +80,7 @@ class AutoregressiveModel(keras.Model):
         self.num_levels = int(num_levels)
         self.num_classes = None if num_classes is None else int(num_classes)
         self.bits_per_dim_tracker = keras.metrics.Mean(name="bits_per_dim")
-        self._sample_functions = {}
+        self._sample_functions = _FunctionCache()
 
     # ----------------------------------------------------------------- structure
     @property
@@ -81,6 +92,23 @@ class AutoregressiveModel(keras.Model):
     def ordering(self):
         """``[D]`` int array: ``ordering[t]`` is the element generated at step t."""
         return np.arange(self.event_size)
+
+    def sampling_order(self, num_elements):
+        """``[D]`` int32 tensor of the generation order, for the sampler.
+
+        Fixed-size models return `ordering`; sequence models of any length
+        override this (e.g. ``tf.range(num_elements)``).
+        """
+        del num_elements
+        return tf.constant(self.ordering, tf.int32)
+
+    @classmethod
+    def overrides_from_data(cls, info):
+        """Constructor arguments that a dataset fixes (used by ``python -m train``)."""
+        return {"image_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
+
+    #: The metric ``python -m train`` early-stops on.
+    monitor = "val_bits_per_dim"
 
     @property
     def head(self):
@@ -194,14 +222,14 @@ class AutoregressiveModel(keras.Model):
     # ------------------------------------------------------------------ sampling
     def _sample_function(self, cache, conditional):
         key = (bool(cache), conditional is None)
-        if key not in self._sample_functions:
+        if key not in self._sample_functions.functions:
             sampler = sampling.sample_cached if cache else sampling.sample_full
 
             def run(noise, c, temperature):
                 return sampler(self, noise, c, temperature)
 
-            self._sample_functions[key] = tf.function(run, reduce_retracing=True)
-        return self._sample_functions[key]
+            self._sample_functions.functions[key] = tf.function(run, reduce_retracing=True)
+        return self._sample_functions.functions[key]
 
     def sample_from_noise(self, noise, conditional=None, temperature=1.0, cache=True):
         """Samples from given uniforms ``noise [n, D, noise_depth]`` (the TFLite path).
@@ -215,7 +243,7 @@ class AutoregressiveModel(keras.Model):
         else:
             sampler = sampling.sample_cached if use_cache else sampling.sample_full
             fn = lambda nz, c, t: sampler(self, nz, c, t)  # noqa: E731 - already in a graph
-        x = fn(noise, conditional, tf.constant(temperature, tf.float32))
+        x = fn(noise, conditional, tf.convert_to_tensor(temperature, tf.float32))
         return tf.reshape(x, tf.concat([tf.shape(noise)[:1], self.image_shape], 0))  # [n, D] -> [n, *shape]
 
     def sample_from_keys(self, keys, conditional=None, temperature=1.0, cache=True):

@@ -1,0 +1,1 @@
+"""The ar_keras training command: ``python -m train --model NAME --dataset NAME``."""

@@ -1,0 +1,167 @@
+"""``python -m train``: train any registered model on any dataset.
+
+    python -m train --model gated_pixelcnn --dataset digits --epochs 20
+    python -m train --model nade --dataset binary_digits --preset digits --logdir runs/nade
+    python -m train --list
+
+What a run does: builds the model inside the chosen `tf.distribute`
+strategy, trains with `model.fit` (Keras progress bar and one line per
+epoch), backs up every epoch with `keras.callbacks.BackupAndRestore` (a killed
+run restarted with ``--resume`` continues after the last finished epoch),
+early-stops on validation bits/dim (restoring the best weights), logs scalars
+and a sample grid per epoch to TensorBoard (``--logdir``), then reports test
+bits/dim, writes ``model.keras`` and ``samples.png``, and with ``--export``
+writes a SavedModel ``EXPORT/<model>/1`` and, for small models, a TFLite file.
+"""
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", help="registered model name (see --list)")
+    p.add_argument("--dataset", default="digits", help="dataset name (see --list)")
+    p.add_argument("--preset", default=None,
+                   help="model preset: tiny, digits (default), paper, ...")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=64, help="global batch size")
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, default=5,
+                   help="early-stopping patience in epochs on val_bits_per_dim")
+    p.add_argument("--strategy", default="default",
+                   choices=("default", "mirrored", "multiworker", "tpu"))
+    p.add_argument("--tpu", default=None, help="TPU address for --strategy tpu")
+    p.add_argument("--logdir", default=None, help="run directory (default runs/<model>-<dataset>)")
+    p.add_argument("--export", default=None,
+                   help="export directory: writes EXPORT/<model>/1 (SavedModel) and EXPORT/<model>.tflite")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a killed run from its last finished epoch (same --logdir)")
+    p.add_argument("--conditional", action="store_true",
+                   help="build a class-conditional model from the dataset's labels")
+    p.add_argument("--num-samples", type=int, default=16, help="samples per grid")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", default=None, help="where real datasets live (AR_KERAS_DATA_DIR)")
+    p.add_argument("--verbose", default="auto", help="Keras verbosity: auto, 0, 1 (bar) or 2 (line)")
+    p.add_argument("--list", action="store_true", help="list models, presets and datasets")
+    return p
+
+
+def _list(ark):
+    print("models (name: presets):")
+    for name in ark.models.names():
+        print(f"  {name}: {', '.join(ark.models.presets(name))}")
+    print("datasets:")
+    for name in ark.data.names():
+        i = ark.data.info(name)
+        print(f"  {name}: shape {i.image_shape}, {i.num_levels} levels"
+              + (f", {i.num_classes} classes" if i.num_classes else ""))
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    import ar_keras as ark
+    from train.strategy import make_strategy
+
+    if args.list:
+        _list(ark)
+        return 0
+    if not args.model:
+        print("error: --model is required (see --list)", file=sys.stderr)
+        return 2
+    try:
+        ark.models.model_class(args.model)
+        info = ark.data.info(args.dataset)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    preset = args.preset or ("digits" if "digits" in ark.models.presets(args.model)
+                             else ark.models.presets(args.model)[0])
+    logdir = args.logdir or os.path.join("runs", f"{args.model}-{args.dataset}")
+    backup = os.path.join(logdir, "backup")
+    if os.path.exists(backup) and not args.resume:
+        print(f"[ar_keras] {backup} holds an unfinished run; starting afresh "
+              "(pass --resume to continue it)", flush=True)
+        shutil.rmtree(backup)
+    os.makedirs(logdir, exist_ok=True)
+    keras.utils.set_random_seed(args.seed)
+
+    try:
+        train = ark.data.load(args.dataset, "train", with_labels=args.conditional, data_dir=args.data_dir)
+        valid = ark.data.load(args.dataset, "validation", with_labels=args.conditional, data_dir=args.data_dir)
+        test = ark.data.load(args.dataset, "test", with_labels=args.conditional, data_dir=args.data_dir)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    strategy = make_strategy(args.strategy, args.tpu)
+    overrides = ark.models.model_class(args.model).overrides_from_data(info)
+    if args.conditional:
+        if not info.num_classes:
+            print(f"error: dataset {args.dataset} has no labels for --conditional", file=sys.stderr)
+            return 2
+        overrides["num_classes"] = info.num_classes
+    with strategy.scope():
+        model = ark.models.get(args.model, preset=preset, **overrides)
+        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    print(f"[ar_keras] {args.model} (preset {preset}, {model.count_params():,} parameters) on "
+          f"{args.dataset} {info.image_shape} with {strategy.num_replicas_in_sync} replica(s); "
+          f"logs in {logdir}", flush=True)
+
+    shuffle = min(10_000, (info.splits or {}).get("train") or 10_000)
+    train_ds = train.shuffle(shuffle, seed=args.seed).batch(args.batch_size).prefetch(2)
+    valid_ds = valid.batch(args.batch_size).prefetch(2)
+    sample_logger = ark.callbacks.SampleLogger(logdir, num_samples=args.num_samples, seed=args.seed)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
+        keras.callbacks.TensorBoard(logdir),
+        keras.callbacks.EarlyStopping(monitor=model.monitor, patience=args.patience,
+                                      restore_best_weights=True, mode="min"),
+        sample_logger,
+        ark.callbacks.EpochLine(args.epochs),
+    ]
+    verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
+    start = time.time()
+    model.fit(train_ds, validation_data=valid_ds, epochs=args.epochs, callbacks=callbacks,
+              verbose=verbose)
+    train_seconds = time.time() - start
+
+    results = model.evaluate(test.batch(args.batch_size), return_dict=True, verbose=0)
+    test_bpd = float(results["bits_per_dim"])
+    png = sample_logger.write_final(os.path.join(logdir, "samples"))
+    keras_path = os.path.join(logdir, "model.keras")
+    model.save(keras_path)
+    summary = {"model": args.model, "preset": preset, "dataset": args.dataset,
+               "test_bits_per_dim": test_bpd, "test_nll_nats": float(results["loss"]),
+               "train_seconds": round(train_seconds, 1), "parameters": model.count_params(),
+               "logdir": logdir, "samples_file": png, "keras_model": keras_path}
+    if args.export:
+        summary["saved_model"] = ark.export.saved_model(model, os.path.join(args.export, args.model, "1"))
+        if model.count_params() <= ark.export.TFLITE_MAX_PARAMS:
+            summary["tflite"] = ark.export.tflite(model, os.path.join(args.export, f"{args.model}.tflite"))
+    with open(os.path.join(logdir, "result.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+
+    print(f"\n[ar_keras] test bits/dim: {test_bpd:.4f} "
+          f"({results['loss']:.2f} nats per example; {train_seconds:.0f} s of training)")
+    print(f"[ar_keras] TensorBoard logs: {logdir}   (tensorboard --logdir {logdir})")
+    print(f"[ar_keras] samples:          {png}")
+    print(f"[ar_keras] Keras model:      {keras_path}")
+    if "saved_model" in summary:
+        print(f"[ar_keras] SavedModel:       {summary['saved_model']}")
+    if "tflite" in summary:
+        print(f"[ar_keras] TFLite:           {summary['tflite']}")
+    if not math.isfinite(test_bpd):
+        return 1
+    return 0

@@ -39,6 +39,9 @@ class DatasetInfo:
         splits: ``{"train": n, "validation": n, "test": n}``; a count is None when
             it is not known without reading the data.
         description: where the data come from and how the splits are made.
+        kind: ``"image"`` (int ``[H, W, C]``), ``"sequence"`` (int ``[T]``, any T;
+            ``image_shape`` is ``(None,)``) or ``"continuous"`` (float ``[D]``,
+            ``num_levels`` None).
     """
 
     name: str
@@ -48,11 +51,14 @@ class DatasetInfo:
     # A dict is unhashable: leave it out of __hash__ (it still takes part in ==).
     splits: dict = dataclasses.field(hash=False)
     description: str = ""
+    kind: str = "image"
 
     @property
     def event_size(self):
         """Elements per example, ``H * W * C``."""
         size = 1
         for s in self.image_shape:
+            if s is None:
+                return None  # sequences of any length
             size *= s
         return size

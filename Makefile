@@ -17,7 +17,7 @@ $(STAMP): setup.cfg pyproject.toml
 # Trains the Gated PixelCNN on the embedded digits (a few minutes on 2 CPU cores),
 # prints test bits/dim, and writes TensorBoard logs, a PNG of samples, a SavedModel and a TFLite file.
 demo: $(STAMP)
-	$(PY) -m train --model gated_pixelcnn --dataset digits --epochs 15 --patience 3 \
+	$(PY) -m train --model gated_pixelcnn --dataset digits --epochs 60 --patience 5 \
 		--logdir runs/demo --export saved_models
 
 test: $(STAMP)

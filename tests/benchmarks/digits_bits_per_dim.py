@@ -46,7 +46,7 @@ def train_and_score(name, train, valid, test, epochs, seed=0):
     start = time.time()
     history = model.fit(ds, validation_data=tf.data.Dataset.from_tensor_slices(valid).batch(256),
                         epochs=epochs, verbose=0, callbacks=[keras.callbacks.EarlyStopping(
-                            "val_bits_per_dim", patience=5, restore_best_weights=True)])
+                            "val_bits_per_dim", patience=5, mode="min", restore_best_weights=True)])
     seconds = time.time() - start
     bpd = model.evaluate(tf.data.Dataset.from_tensor_slices(test).batch(256),
                          return_dict=True, verbose=0)["bits_per_dim"]

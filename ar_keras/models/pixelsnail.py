@@ -1,0 +1,272 @@
+"""PixelSNAIL: causal convolutions interleaved with causal self-attention.
+
+Chen, Mishra, Rohaninejad & Abbeel, "PixelSNAIL: An Improved Autoregressive
+Generative Model", ICML 2018 (2.85 bits/dim on CIFAR-10); reference code
+neocxi/pixelsnail-public (``h12_noup_smallkey``).
+
+Architecture
+------------
+One ``ul`` stream of ``F`` maps (PixelCNN++'s above-and-left stream, no u
+stream and no down-sampling):
+``ul_0 = down_shift(conv_1x3(x)) + right_shift(conv_2x1(x))``, then
+``num_blocks`` blocks, each
+
+1. ``num_resnet`` `GatedResNet` layers with down-right-shifted 2x2 convs
+   (receptive field above-left, with a blind spot to the upper right);
+2. an attention block: keys and values from a 1x1 gated ResNet on
+   ``[x, ul, background]`` then a 1x1 projection to ``key_size + value_size``;
+   queries from a 1x1 gated ResNet on ``[ul, background]`` then a 1x1
+   projection to ``key_size``; `CausalAttention` where pixel i reads pixels
+   ``j < i`` (the key of j contains x_j, so strictly earlier); the
+   ``background`` is two constant maps of the row and column position
+   ``((i - H/2) / H, (j - W/2) / W)``, so attention can locate its keys;
+3. a 1x1 gated ResNet on ``ul`` with the attention output as auxiliary input.
+
+Attention reaches every earlier pixel, so there is no blind spot.  The head is
+PixelCNN++'s discretized logistic mixture with channel coupling (channels of
+the current pixel never enter the network; each channel's conditional is
+exact).  Class-conditional (``num_classes``): every block adds ``V h``.
+
+Cached sampling: the convolutional stream runs pixel by pixel from two-row
+buffers (`ar_keras.layers.shifted_conv`), and each attention layer keeps a
+key/value cache of the pixels already drawn (the key of pixel p - 1 is added
+once its channels are all drawn); a step costs ``O(layers)`` for the
+convolutions and ``O(pixels so far)`` for attention, instead of a whole pass,
+and gives the same samples as the full recompute.
+
+Example:
+    >>> import ar_keras as ark
+    >>> model = ark.models.get("pixelsnail", preset="digits")
+    >>> model.compile(optimizer="adam")
+    >>> samples = model.sample(16, seed=0)              # [16, 8, 8, 1]
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ar_keras.distributions.logistic_mixture import DiscretizedLogisticMixture
+from ar_keras.layers.causal_attention import CausalAttention
+from ar_keras.layers.gated_resnet import GatedResNet
+from ar_keras.layers.shifted_conv import (
+    DownRightShiftedConv2D,
+    DownShiftedConv2D,
+    down_shift,
+    right_shift,
+)
+from ar_keras.models.base import AutoregressiveModel
+from ar_keras.models.registry import register
+
+__all__ = ["PixelSNAIL"]
+
+# Explicit TF control flow only; AutoGraph's rewriting would just slow tracing.
+_no_autograph = tf.autograph.experimental.do_not_convert
+
+
+@register("pixelsnail")
+class PixelSNAIL(AutoregressiveModel):
+    """PixelSNAIL (Chen et al., ICML 2018), unconditional or class-conditional.
+
+    Args:
+        image_shape: ``(H, W, C)``.
+        num_levels: K.
+        num_filters: F (paper: 256).
+        num_blocks: residual + attention blocks (paper: 12).
+        num_resnet: gated ResNet layers per block (paper: 4).
+        key_size: query/key features (reference: 16).
+        value_size: value features (reference: F / 2 = 128).
+        num_mixtures: logistic components (paper: 10).
+        dropout: dropout in every gated ResNet during training (paper: 0.5).
+        nonlinearity: of the gated ResNets: ``"elu"`` (the reference run's
+            default), ``"concat_elu"`` or ``"relu"``.
+        num_classes: optional class-conditional model.
+    """
+
+    PRESETS = {
+        # One attention block: the shared tests sharpen every weight (x3), which
+        # saturates deeper attention softmaxes until queries get no gradient.
+        # tests/models/test_pixelsnail.py covers several blocks.
+        "tiny": dict(image_shape=(3, 3, 1), num_levels=4, num_filters=4, num_blocks=1,
+                     num_resnet=1, key_size=2, value_size=2, num_mixtures=2, dropout=0.0),
+        # The paper's key size and value size = F / 2, at a digits scale.
+        "digits": dict(image_shape=(8, 8, 1), num_levels=17, num_filters=64, num_blocks=2,
+                       num_resnet=2, key_size=16, value_size=32, num_mixtures=5, dropout=0.0),
+        # Chen et al. 2018, CIFAR-10 (2.85 bits/dim): the reference run
+        # (model h12_noup_smallkey, nr_resnet 4, nr_filters 256, 10 logistics,
+        # dropout 0.5, elu; key size 16, value size nr_filters / 2).
+        "paper": dict(image_shape=(32, 32, 3), num_levels=256, num_filters=256, num_blocks=12,
+                      num_resnet=4, key_size=16, value_size=128, num_mixtures=10, dropout=0.5),
+    }
+
+    def __init__(self, image_shape=(8, 8, 1), num_levels=17, num_filters=32, num_blocks=2,
+                 num_resnet=2, key_size=8, value_size=16, num_mixtures=5, dropout=0.0,
+                 nonlinearity="elu", num_classes=None, **kwargs):
+        super().__init__(image_shape, num_levels, num_classes, **kwargs)
+        if len(self.image_shape) != 3:
+            raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
+        for name, value in (("num_filters", num_filters), ("num_blocks", num_blocks),
+                            ("num_resnet", num_resnet), ("key_size", key_size),
+                            ("value_size", value_size), ("num_mixtures", num_mixtures)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        self.num_filters = int(num_filters)
+        self.num_blocks = int(num_blocks)
+        self.num_resnet = int(num_resnet)
+        self.key_size = int(key_size)
+        self.value_size = int(value_size)
+        self.num_mixtures = int(num_mixtures)
+        self.dropout = float(dropout)
+        self.nonlinearity = nonlinearity
+        H, W, C = self.image_shape
+        F, nb, nr = self.num_filters, self.num_blocks, self.num_resnet
+        self._head = DiscretizedLogisticMixture(self.num_levels, self.num_mixtures, C)
+        cond = self.num_classes is not None
+
+        def block(conv, aux, name):
+            return GatedResNet(conv=conv, nonlinearity=nonlinearity, dropout=self.dropout,
+                               auxiliary=aux, conditional=cond, name=name)
+
+        self.ul_init_above = DownShiftedConv2D(F, (1, 3), name="ul_init_above")
+        self.ul_init_left = DownRightShiftedConv2D(F, (2, 1), name="ul_init_left")
+        # Block b, layer k at index b * nr + k.
+        self.resnets = [block("down_right_shifted", False, f"resnet_{b}_{k}")
+                        for b in range(nb) for k in range(nr)]
+        self.key_resnets = [block("nin", False, f"key_resnet_{b}") for b in range(nb)]
+        self.key_value = [keras.layers.Dense(self.key_size + self.value_size, name=f"key_value_{b}")
+                          for b in range(nb)]
+        self.query_resnets = [block("nin", False, f"query_resnet_{b}") for b in range(nb)]
+        self.queries = [keras.layers.Dense(self.key_size, name=f"query_{b}") for b in range(nb)]
+        self.attention = CausalAttention(strict=True, name="attention")
+        self.mix_resnets = [block("nin", True, f"mix_resnet_{b}") for b in range(nb)]
+        # Random bias: breaks the mixture's symmetry (see pixelcnn_pp).
+        self.out = keras.layers.Dense(self._head.num_pixel_params, name="out",
+                                      bias_initializer=keras.initializers.RandomNormal(stddev=0.5))
+        rows = (np.arange(H, dtype=np.float32) - H / 2) / H
+        cols = (np.arange(W, dtype=np.float32) - W / 2) / W
+        self._background = np.stack(np.broadcast_arrays(rows[:, None], cols[None, :]),
+                                    axis=-1)                         # [H, W, 2]
+        self._finish_init()
+
+    @property
+    def head(self):
+        return self._head
+
+    def _conditioning(self, conditional):
+        if self.num_classes is None:
+            return None
+        return tf.one_hot(conditional, self.num_classes)            # [B, num_classes]
+
+    # ------------------------------------------------------------ full network
+    @_no_autograph
+    def network(self, x, conditional=None, training=False):
+        nr = self.num_resnet
+        h = self._conditioning(conditional)
+        v = self._head.scale_levels(x)                               # [B, H, W, C]
+        x_in = tf.concat([v, tf.ones_like(v[..., :1])], axis=-1)    # + ones: image vs padding
+        background = tf.zeros_like(v[..., :1]) + self._background    # [B, H, W, 2]
+        ul = down_shift(self.ul_init_above(x_in)) + right_shift(self.ul_init_left(x_in))
+        for b in range(self.num_blocks):
+            for k in range(nr):
+                ul = self.resnets[b * nr + k](ul, conditioning=h, training=training)
+            content = tf.concat([v, ul, background], axis=-1)
+            kv = self.key_value[b](self.key_resnets[b](content, conditioning=h, training=training))
+            key, value = tf.split(kv, [self.key_size, self.value_size], axis=-1)
+            query = self.queries[b](self.query_resnets[b](
+                tf.concat([ul, background], axis=-1), conditioning=h, training=training))
+            mixed = self.attention(query, key, value)                # [B, H, W, value_size]
+            ul = self.mix_resnets[b](ul, aux=mixed, conditioning=h, training=training)
+        pixel = self.out(tf.nn.elu(ul))                              # [B, H, W, R]
+        return self._head.element_params(pixel, x)                   # [B, H, W, C, 3M]
+
+    # ----------------------------------------------------------- cached sampler
+    @_no_autograph
+    def init_cache(self, batch, conditional=None):
+        H, W, C = self.image_shape
+        F, nb, nr = self.num_filters, self.num_blocks, self.num_resnet
+        pixels = H * W
+        cache = {"x": tf.zeros(tf.stack([batch, self.event_size]), tf.int32),
+                 "pixel": tf.zeros(tf.stack([batch, self._head.num_pixel_params]))}
+        for b in range(nb):
+            for k in range(nr):
+                cache[f"resnet_{b}_{k}"] = self.resnets[b * nr + k].init_state(batch, W)
+            cache[f"keys_{b}"] = tf.zeros(tf.stack([batch, pixels, self.key_size]))
+            cache[f"values_{b}"] = tf.zeros(tf.stack([batch, pixels, self.value_size]))
+            # ul entering block b's attention at the last pixel: its key is
+            # added at the next pixel, once all its channels are drawn.
+            cache[f"ul_{b}"] = tf.zeros(tf.stack([batch, 1, 1, F]))
+        return cache
+
+    def _new_pixel(self, cache, pixel, h):
+        H, W, C = self.image_shape
+        nr = self.num_resnet
+        cache = dict(cache)
+        r, c = pixel // W, pixel % W
+        x = tf.reshape(cache["x"], [-1, H, W, C])                       # [B, D] -> [B, H, W, C]
+        v = self._head.scale_levels(x)
+        # Padded input, row r is input row r - 2, column c is input column c - 1.
+        xp = tf.pad(tf.concat([v, tf.ones_like(v[..., :1])], axis=-1),
+                    [[0, 0], [2, 0], [1, 1], [0, 0]])
+        background = tf.constant(self._background.reshape(H * W, 2))
+
+        # Keys and values of the previous pixel, now complete (nothing at pixel 0).
+        prev = tf.maximum(pixel - 1, 0)
+        v_prev = tf.gather(tf.reshape(v, [-1, H * W, C]), tf.reshape(prev, [1]), axis=1)  # [B, 1, C]
+        bg_prev = tf.zeros_like(v_prev[..., :1]) + tf.gather(background, tf.reshape(prev, [1]))
+        written = tf.equal(tf.range(H * W), pixel - 1)[None, :, None]   # [1, N, 1]
+        for b in range(self.num_blocks):
+            content = tf.concat([v_prev, cache[f"ul_{b}"][:, 0], bg_prev], axis=-1)  # [B, 1, C+F+2]
+            content, _ = self.key_resnets[b].step(content[:, None], {}, conditioning=h)
+            kv = self.key_value[b](content[:, 0])                           # [B, 1, dk + dv]
+            key, value = tf.split(kv, [self.key_size, self.value_size], axis=-1)
+            cache[f"keys_{b}"] = tf.where(written, key, cache[f"keys_{b}"])
+            cache[f"values_{b}"] = tf.where(written, value, cache[f"values_{b}"])
+
+        # The convolutional stream at (r, c).
+        above = tf.slice(xp, tf.stack([0, r + 1, c, 0]), [-1, 1, 3, -1])
+        left = tf.slice(xp, tf.stack([0, r + 1, c, 0]), [-1, 2, 1, -1])
+        ul = (self.ul_init_above.call_padded(above) * tf.cast(r > 0, tf.float32)
+              + self.ul_init_left.call_padded(left) * tf.cast(c > 0, tf.float32))  # [B, 1, 1, F]
+        bg_here = tf.zeros_like(ul[..., :1]) + tf.reshape(
+            tf.gather(background, tf.reshape(pixel, [1])), [1, 1, 1, 2])           # [B, 1, 1, 2]
+        first = tf.equal(c, 0)
+        for b in range(self.num_blocks):
+            for k in range(nr):
+                key, layer = f"resnet_{b}_{k}", self.resnets[b * nr + k]
+                state = tf.nest.map_structure(lambda new, old: tf.where(first, new, old),
+                                              layer.start_row(cache[key]), cache[key])
+                ul, cache[key] = layer.step(ul, state, column=c, conditioning=h)
+            cache[f"ul_{b}"] = ul
+            query = self.queries[b](self.query_resnets[b].step(
+                tf.concat([ul, bg_here], axis=-1), {}, conditioning=h)[0])    # [B, 1, 1, dk]
+            mixed = self.attention.step(query[:, 0, 0], cache[f"keys_{b}"], cache[f"values_{b}"],
+                                        pixel)                                # [B, dv]
+            ul, _ = self.mix_resnets[b].step(ul, {}, aux=mixed[:, None, None, :], conditioning=h)
+        cache["pixel"] = self.out(tf.nn.elu(ul))[:, 0, 0]                     # [B, R]
+        return cache
+
+    @_no_autograph
+    def step(self, x_prev, cache, index, conditional=None):
+        C = self.image_shape[-1]
+        D = self.event_size
+        h = self._conditioning(conditional)
+        hit = tf.equal(tf.range(D), index - 1)[None, :]                  # [1, D]
+        cache = dict(cache, x=tf.where(hit, x_prev[:, None], cache["x"]))
+        pixel, channel = index // C, index % C
+        if C == 1:
+            cache = self._new_pixel(cache, pixel, h)
+        else:
+            cache = tf.cond(tf.equal(channel, 0), lambda: self._new_pixel(cache, pixel, h),
+                            lambda: dict(cache))
+        current = tf.gather(cache["x"], pixel * C + tf.range(C), axis=1)  # [B, C]
+        params = self._head.element_params(cache["pixel"], current)       # [B, C, 3M]
+        return tf.gather(params, channel, axis=1), cache                  # [B, 3M]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "num_filters": self.num_filters, "num_blocks": self.num_blocks,
+            "num_resnet": self.num_resnet, "key_size": self.key_size,
+            "value_size": self.value_size, "num_mixtures": self.num_mixtures,
+            "dropout": self.dropout, "nonlinearity": self.nonlinearity,
+        })
+        return config

@@ -1,0 +1,421 @@
+"""WaveNet, with fast (queued) generation.
+
+van den Oord, Dieleman, Zen, Simonyan, Vinyals, Graves, Kalchbrenner, Senior
+& Kavukcuoglu, "WaveNet: A Generative Model for Raw Audio", arXiv:1609.03499,
+2016; fast generation after Paine, Khorrami, Chang, Zhang, Ramachandran,
+Hasegawa-Johnson & Huang, "Fast Wavenet Generation Algorithm",
+arXiv:1611.09482, 2016.
+
+Audio ``x [B, T]`` is a sequence of mu-law codes in ``[0, K)``
+(`ar_keras.data.mu_law_encode`, K = 256 in the paper) and::
+
+    p(x | h, c) = prod_t softmax(f(x_{t-r..t-1}, h, c_{t-r+1..t}))[x_t]
+
+with ``h`` a global and ``c`` a local conditioning (both optional; ``c`` at
+earlier steps reaches step t through the hidden states, within the
+receptive field r).
+
+The network (paper Fig. 4), for residual channels R, gate channels G, skip
+channels S::
+
+    e_t   = E[x_{t-1}]                 (E[x_{-1}] = 0)    embedding = one-hot x 1x1 conv
+    h^0   = e
+    h^l, s^l = WaveNetBlock_l(h^{l-1}; h, c)              dilated causal conv (dilation d_l),
+                                                           gated unit, residual + skip
+    logits = W_2 relu(W_1 relu(sum_l s^l) + b_1) + b_2     [B, T, K]
+
+Each block's convolution has ``k`` taps ``d_l`` apart, so ``x_t`` is predicted
+from the ``r = 1 + (k - 1) sum_l d_l`` samples before it (`receptive_field`);
+with ``k = 2`` and dilations ``1, 2, ..., 512`` repeated three times,
+r = 3070 samples (192 ms at 16 kHz).  Training and `log_prob` are one parallel
+pass over all T samples.
+
+**Generation.**  `sample(n, length=T)` draws one sample per step.  The
+reference path (``cache=False``) re-runs the network on the whole prefix each
+step: O(T) work per sample, O(T^2) per sequence.  The fast path
+(``cache=True``, Paine et al.) keeps one queue per block holding the block's
+last ``d_l (k - 1)`` inputs; a step pushes the new sample's embedding through
+the stack touching one tap per block: O(layers) per sample, independent of
+T.  Both run inside one `tf.while_loop` and draw the same Gumbel noise keyed by
+``(seed, sample, step)``, so they return identical samples.  The fast loop
+is compiled with XLA (`jit_sampling`).  `stream_step` is that step as a pure
+function (state in, state out), which `ar_keras.export.tflite_step` exports
+so a phone can stream samples.
+
+**Conditioning** (paper sec. 2.5), passed as ``conditional=``:
+
+* global, ``num_classes=N``: a speaker/class id ``[B]`` int, a learned bias
+  ``V[h]`` on every gate;
+* local, ``local_channels=E, local_hop=hop``: a feature sequence
+  ``[B, T / hop, E]`` float, upsampled to the audio rate by a transposed
+  convolution (``local_upsampling="transposed"``, the paper's choice) or by
+  repetition (``"repeat"``), then a 1x1 convolution into every gate;
+* both: a dict ``{"labels": [B], "features": [B, T / hop, E]}``.
+
+Example:
+    >>> import ar_keras as ark, keras
+    >>> ds = ark.data.load("speech", "train")                    # int32 [10240] mu-law codes
+    >>> model = ark.models.get("wavenet", preset="speech")
+    >>> model.compile(optimizer=keras.optimizers.Adam(2e-3))
+    >>> # model.fit(ds.batch(8), epochs=30)
+    >>> audio = model.sample(1, length=16000, seed=0)           # [1, 16000], one second
+    >>> wave = ark.data.mu_law_decode(audio)                    # floats in [-1, 1]
+    >>> speaker = ark.models.get("wavenet", preset="speech", num_classes=5)
+    >>> x = speaker.sample(2, conditional=[0, 3], length=8000, seed=1)
+"""
+
+import collections.abc
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ar_keras import checks, sampling
+from ar_keras.distributions import Categorical
+from ar_keras.layers.upsample1d import MODES as UPSAMPLING_MODES
+from ar_keras.layers.upsample1d import Upsample1D
+from ar_keras.layers.wavenet_block import WaveNetBlock
+from ar_keras.models.registry import register
+from ar_keras.models.sequence import SequenceModel
+
+__all__ = ["WaveNet", "dilation_stacks"]
+
+
+def dilation_stacks(layers_per_stack, stacks):
+    """``[1, 2, ..., 2^(L-1)]`` repeated ``stacks`` times (the paper's schedule)."""
+    return [2 ** i for i in range(layers_per_stack)] * stacks
+
+
+def shift_right(h):
+    """Row t takes row t-1, row 0 takes zeros: ``[B, T, C]`` -> same shape."""
+    return tf.pad(h, [[0, 0], [1, 0], [0, 0]])[:, :-1]
+
+
+@register("wavenet")
+class WaveNet(SequenceModel):
+    """WaveNet over mu-law codes, with queued fast generation.
+
+    Args:
+        num_levels: K, the mu-law levels (256).
+        residual_channels: R.
+        gate_channels: G, channels after the gated unit (the dilated
+            convolution makes 2G).
+        skip_channels: S.
+        output_channels: width of the hidden 1x1 layer of the output stack
+            (default S).
+        kernel_size: k, taps of every dilated convolution.
+        dilations: the dilation of each block, e.g. ``dilation_stacks(10, 3)``.
+        num_classes: global conditioning on a speaker/class id, or None.
+        local_channels: E, channels of a local conditioning sequence, or None.
+        local_hop: samples per local conditioning frame (required with E).
+        local_upsampling: ``"transposed"`` (learned) or ``"repeat"``.
+        local_upsampled_channels: channels after a transposed upsampling
+            (default E).
+        sample_rate: Hz of the audio the model is for (metadata: WAV files and
+            TensorBoard audio); the maths does not use it.
+
+    Call arguments:
+        inputs: ``x`` or ``(x, conditional)``; returns the conditional
+        log-probabilities ``[B, T]``.
+    """
+
+    PRESETS = {
+        # 2,160 parameters (K = 4); receptive field 1 + 1 + 2 = 4 samples.
+        "tiny": dict(num_levels=4, residual_channels=12, gate_channels=12, skip_channels=16,
+                     output_channels=16, dilations=(1, 2)),
+        # The embedded 16 kHz speech in minutes on 2 CPU cores: 2 stacks of 1..64,
+        # receptive field 255 samples (16 ms), 78,568 parameters.
+        "speech": dict(num_levels=256, residual_channels=24, gate_channels=24, skip_channels=48,
+                       output_channels=48, dilations=tuple(dilation_stacks(7, 2))),
+        # Paper (sec. 2): mu-law companding to 256 levels, gated tanh x sigmoid units,
+        # residual and skip connections, dilations doubling to 512 and repeated, as in its
+        # example "1, 2, 4, ..., 512, 1, 2, 4, ..., 512, 1, 2, 4, ..., 512" (3 stacks, taken
+        # here: receptive field 3,070 samples = 192 ms at 16 kHz), filter width 2 (Fig. 3),
+        # softmax output after ReLU -> 1x1 -> ReLU -> 1x1 (Fig. 4).  Silent, chosen here:
+        # the channel widths R = G = 64, S = 256 (1.26M parameters).  The paper reports
+        # larger receptive fields for its speech models (about 240-300 ms): add a 4th stack
+        # (dilations=dilation_stacks(10, 4), 256 ms) to match.
+        "paper": dict(num_levels=256, residual_channels=64, gate_channels=64, skip_channels=256,
+                      output_channels=256, dilations=tuple(dilation_stacks(10, 3))),
+    }
+
+    def __init__(self, num_levels=256, residual_channels=32, gate_channels=32, skip_channels=64,
+                 output_channels=None, kernel_size=2, dilations=tuple(dilation_stacks(10, 1)),
+                 num_classes=None, local_channels=None, local_hop=None,
+                 local_upsampling="transposed", local_upsampled_channels=None,
+                 sample_rate=16000, **kwargs):
+        super().__init__(num_levels, num_classes, **kwargs)
+        for value, what in ((residual_channels, "residual_channels"),
+                            (gate_channels, "gate_channels"), (skip_channels, "skip_channels"),
+                            (kernel_size, "kernel_size"), (sample_rate, "sample_rate")):
+            checks.check_positive_int(value, what)
+        dilations = list(np.atleast_1d(dilations)) if dilations is not None else []
+        if not dilations or any(isinstance(d, bool) or int(d) != d or d < 1 for d in dilations):
+            raise ValueError(f"dilations must be a non-empty list of positive integers, got "
+                             f"{dilations!r}.")
+        if (local_channels is None) != (local_hop is None):
+            raise ValueError("local conditioning needs both local_channels=E and local_hop="
+                             "(samples per frame); pass neither for none.")
+        if local_channels is not None:
+            checks.check_positive_int(local_channels, "local_channels")
+            checks.check_positive_int(local_hop, "local_hop")
+            if local_upsampling not in UPSAMPLING_MODES:
+                raise ValueError(f"local_upsampling must be one of {UPSAMPLING_MODES}, got "
+                                 f"{local_upsampling!r}.")
+        self.residual_channels = int(residual_channels)
+        self.gate_channels = int(gate_channels)
+        self.skip_channels = int(skip_channels)
+        self.output_channels = int(output_channels or skip_channels)
+        self.kernel_size = int(kernel_size)
+        self.dilations = [int(d) for d in dilations]
+        self.local_channels = None if local_channels is None else int(local_channels)
+        self.local_hop = None if local_hop is None else int(local_hop)
+        self.local_upsampling = local_upsampling
+        self.local_upsampled_channels = (None if local_upsampled_channels is None
+                                         else int(local_upsampled_channels))
+        self.sample_rate = int(sample_rate)
+        self._head = Categorical(self.num_levels)
+
+        K, R = self.num_levels, self.residual_channels
+        self.embedding = keras.layers.Embedding(K, R, name="embedding")
+        self.upsample = None
+        upsampled = None
+        if self.local_channels:
+            if local_upsampling == "repeat" and local_upsampled_channels is not None:
+                raise ValueError("local_upsampled_channels is only for local_upsampling="
+                                 "'transposed'.")
+            self.upsample = Upsample1D(self.local_hop, local_upsampling,
+                                       self.local_upsampled_channels, name="upsample")
+            upsampled = self.upsample.output_channels(self.local_channels)
+        self.blocks = [
+            WaveNetBlock(R, self.gate_channels, self.skip_channels, self.kernel_size, d,
+                         residual_output=(i < len(self.dilations) - 1),
+                         num_classes=self.num_classes, local_channels=upsampled,
+                         name=f"block_{i}")
+            for i, d in enumerate(self.dilations)]
+        self.output_hidden = keras.layers.Dense(self.output_channels, name="output_hidden")
+        self.output_logits = keras.layers.Dense(K, name="output_logits")
+        self._finish_init()
+
+    # ----------------------------------------------------------------- structure
+    @property
+    def head(self):
+        return self._head
+
+    @property
+    def receptive_field(self):
+        """r: ``x_t`` is predicted from ``x_{t-r} .. x_{t-1}``."""
+        return 1 + (self.kernel_size - 1) * sum(self.dilations)
+
+    @property
+    def is_conditional(self):
+        return self.num_classes is not None or self.local_channels is not None
+
+    @classmethod
+    def overrides_from_data(cls, info):
+        overrides = super().overrides_from_data(info)
+        if getattr(info, "sample_rate", None):
+            overrides["sample_rate"] = int(info.sample_rate)
+        return overrides
+
+    @property
+    def state_shapes(self):
+        """Shape ``[d_l (k-1), R]`` of each block's queue (per sample), for streaming."""
+        return [(block.queue_length, self.residual_channels) for block in self.blocks]
+
+    # -------------------------------------------------------------- conditioning
+    def _split(self, conditional):
+        """``conditional`` -> ``(labels or None, features or None)``."""
+        if conditional is None:
+            return None, None
+        if self.num_classes is not None and self.local_channels is not None:
+            return conditional["labels"], conditional["features"]
+        if self.local_channels is not None:
+            return None, conditional
+        return conditional, None
+
+    def _make_conditional(self, labels=None, features=None):
+        if self.num_classes is not None and self.local_channels is not None:
+            return {"labels": labels, "features": features}
+        return features if self.local_channels is not None else labels
+
+    def _example_conditional(self, batch, length):
+        labels = None if self.num_classes is None else tf.zeros([batch], tf.int32)
+        features = None
+        if self.local_channels is not None:
+            frames = -(-length // self.local_hop)
+            features = tf.zeros([batch, frames, self.local_channels])
+        return self._make_conditional(labels, features)
+
+    def _finish_init(self):
+        length = self.local_hop or self._build_length
+        x = tf.zeros((1, length), tf.int32)
+        self.network(x, self._example_conditional(1, length), training=False)
+        self.built = True
+
+    def _check_features(self, features, batch, length, validate_values):
+        E, hop = self.local_channels, self.local_hop
+        if not isinstance(features, (tf.Tensor, tf.Variable)):
+            arr = np.asarray(features)
+            if arr.dtype == object:
+                raise ValueError("local conditioning features must be a numeric array.")
+            features = tf.convert_to_tensor(arr)
+        if not features.dtype.is_floating:
+            raise ValueError(f"local conditioning features must be floats [batch, frames, {E}], "
+                             f"got dtype {features.dtype.name}.")
+        if features.shape.rank != 3 or features.shape[-1] not in (None, E):
+            shape = features.shape.as_list() if features.shape.rank is not None else "unknown"
+            raise ValueError(f"local conditioning features must have shape [batch, frames, {E}], "
+                             f"got {shape}.")
+        if (isinstance(batch, int) and features.shape[0] is not None
+                and features.shape[0] != batch):
+            raise ValueError(f"local conditioning has {features.shape[0]} sequences for a batch "
+                             f"of {batch}.")
+        frames = features.shape[1]
+        msg = (f"local conditioning must have one frame per {hop} samples: T / {hop} frames "
+               f"for T samples")
+        if isinstance(length, int):
+            if length % hop:
+                raise ValueError(f"{msg}, and T = {length} is not a multiple of {hop}.")
+            if frames is not None and frames * hop != length:
+                raise ValueError(f"{msg}: expected {length // hop} frames for T = {length}, got "
+                                 f"{frames}.")
+        features = tf.cast(features, tf.float32)
+        if validate_values and tf.executing_eagerly():
+            if not np.isfinite(features.numpy()).all():
+                raise ValueError("local conditioning features contain NaN or inf.")
+        elif validate_values and length is not None:
+            with tf.control_dependencies([tf.debugging.assert_equal(
+                    tf.shape(features)[1] * hop, tf.cast(length, tf.int32), message=msg),
+                    tf.debugging.assert_all_finite(features, "local conditioning features "
+                                                   "contain NaN or inf")]):
+                features = tf.identity(features)
+        return features
+
+    def _check_conditional(self, conditional, batch=None, length=None, validate_values=True):
+        if self.local_channels is None:
+            return super()._check_conditional(conditional, batch, length, validate_values)
+        E = self.local_channels
+        both = self.num_classes is not None
+        form = ('{"labels": int [batch], "features": float [batch, T / %d, %d]}' % (
+            self.local_hop, E) if both else f"float features [batch, T / {self.local_hop}, {E}]")
+        if conditional is None:
+            raise ValueError(f"this WaveNet is locally conditioned: pass conditional={form}.")
+        if both:
+            if not isinstance(conditional, collections.abc.Mapping) or set(conditional) != {
+                    "labels", "features"}:
+                raise ValueError(f"this WaveNet has global and local conditioning: pass "
+                                 f"conditional={form}.")
+            labels = checks.check_labels(conditional["labels"], self.num_classes, batch=batch,
+                                         validate_values=validate_values)
+            features = self._check_features(conditional["features"], batch, length,
+                                            validate_values)
+            return {"labels": labels, "features": features}
+        return self._check_features(conditional, batch, length, validate_values)
+
+    # ------------------------------------------------------------------- network
+    def _output(self, skip_sum):
+        # relu as max(x, 0): inside the sampler's while loop TF 2.21's grappler remapper
+        # fuses MatMul + BiasAdd + Relu into a node it then cannot place ("Node .../Relu
+        # does not specify an op"), logs errors and skips optimising the whole loop.
+        hidden = self.output_hidden(tf.maximum(skip_sum, 0.0))               # [.., O]
+        return self.output_logits(tf.maximum(hidden, 0.0))                   # [.., K]
+
+    def network(self, x, conditional=None, training=False):
+        """``x [B, T]`` -> logits ``[B, T, K]``; row t sees ``x_{t-r} .. x_{t-1}``."""
+        labels, features = self._split(conditional)
+        local = None if features is None else self.upsample(features)        # [B, T, E']
+        h = shift_right(self.embedding(x))                                   # [B, T, R]
+        skip_sum = 0.0
+        for block in self.blocks:
+            h, skip = block(h, labels, local)                                # [B, T, R], [B, T, S]
+            skip_sum = skip_sum + skip
+        return self._output(skip_sum)
+
+    # ----------------------------------------------------- cache (fast generation)
+    #: Compile the cached sampler with XLA (``jit_compile=True``): the while loop
+    #: becomes one fused program instead of ~10 graph ops per block per step, about
+    #: 15x faster on a CPU (tests/benchmarks/wavenet_generation.py).  The reference
+    #: path (``cache=False``) is not compiled.  Set to False on platforms without XLA.
+    jit_sampling = True
+
+    def _sample_function(self, cache, conditional):
+        if not (cache and self.jit_sampling):
+            return super()._sample_function(cache, conditional)
+        functions = self._sample_functions.functions
+        key = ("xla", conditional is None)
+        if key not in functions:
+            # The loop is an explicit tf.while_loop: nothing for AutoGraph to convert (it
+            # also fails to parse this closure and would warn).
+            @tf.autograph.experimental.do_not_convert
+            def run(noise, c, temperature):
+                return sampling.sample_cached(self, noise, c, temperature)
+
+            # XLA compiles once per (n, T) and reuses it.
+            functions[key] = tf.function(run, jit_compile=True, reduce_retracing=True)
+        return functions[key]
+
+    def initial_state(self, batch):
+        """Zero queues, one ``[batch, d_l (k-1), R]`` per block: the state before step 0."""
+        return [block.initial_queue(batch) for block in self.blocks]
+
+    def stream_step(self, x_prev, state, index, labels=None, local_t=None):
+        """One generation step as a pure function (what `export.tflite_step` exports).
+
+        Args:
+            x_prev: int32 ``[n]``, the sample drawn at step ``index - 1``
+                (ignored at ``index == 0``).
+            state: the per-block queues (`initial_state` at step 0).
+            index: int32 scalar, the step t.
+            labels: int32 ``[n]`` global conditioning ids, if any.
+            local_t: ``[n, E']``, row t of the upsampled local conditioning
+                (`upsample_features`), if any.
+
+        Returns:
+            ``(logits [n, K] of x_t, new state)``.
+        """
+        e = self.embedding(x_prev)                                           # [n, R]
+        h = tf.where(index > 0, e, tf.zeros_like(e))                         # E[x_{-1}] = 0
+        skip_sum = 0.0
+        new_state = []
+        for block, queue in zip(self.blocks, state):
+            residual, skip, queue = block.step(h, queue, labels, local_t)
+            new_state.append(queue)
+            skip_sum = skip_sum + skip
+            h = residual
+        return self._output(skip_sum), new_state
+
+    def upsample_features(self, features):
+        """Local conditioning ``[n, T / hop, E]`` -> ``[n, T, E']`` at the audio rate."""
+        return self.upsample(tf.convert_to_tensor(features, tf.float32))
+
+    def init_cache(self, batch, conditional=None):
+        cache = {"queues": self.initial_state(batch)}
+        _, features = self._split(conditional)
+        if features is not None:
+            cache["local"] = self.upsample(features)                         # [n, T, E']
+        return cache
+
+    def step(self, x_prev, cache, index, conditional=None):
+        labels, _ = self._split(conditional)
+        local_t = None if "local" not in cache else tf.gather(cache["local"], index, axis=1)
+        logits, queues = self.stream_step(x_prev, cache["queues"], index, labels, local_t)
+        return logits, dict(cache, queues=queues)
+
+    # ------------------------------------------------------------- serialization
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "residual_channels": self.residual_channels,
+            "gate_channels": self.gate_channels,
+            "skip_channels": self.skip_channels,
+            "output_channels": self.output_channels,
+            "kernel_size": self.kernel_size,
+            "dilations": list(self.dilations),
+            "local_channels": self.local_channels,
+            "local_hop": self.local_hop,
+            "local_upsampling": self.local_upsampling,
+            "local_upsampled_channels": self.local_upsampled_channels,
+            "sample_rate": self.sample_rate,
+        })
+        return config

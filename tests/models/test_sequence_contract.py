@@ -1,0 +1,137 @@
+"""The shared contract checks for sequence models (int [B, T], any T), on every registered
+SequenceModel's tiny preset.  test_contract.py holds the image counterparts."""
+
+import numpy as np
+import pytest
+
+import ar_keras as ark
+import sequence_case as sc
+import test_case as tc
+
+NAMES = [n for n in ark.models.names()
+         if issubclass(ark.models.model_class(n), ark.models.SequenceModel)]
+
+
+def tiny(name, **overrides):
+    return ark.models.get(name, preset="tiny", **overrides)
+
+
+def test_there_are_sequence_models():
+    assert "wavenet" in NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_log_prob_is_sum_of_conditionals_at_any_length(name):
+    model = tiny(name)
+    assert model.image_shape == (None,) and model.event_size is None
+    for length in (1, 5, 13):
+        x = sc.random_sequences(model, 3, length)
+        clp = model.conditional_log_probs(x).numpy()
+        assert clp.shape == (3, length) and np.all(clp <= 0)
+        np.testing.assert_allclose(model.log_prob(x).numpy(), clp.sum(1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_causality_in_time(name):
+    model = tiny(name, num_levels=3)
+    tc.sharpen(model, 1.5)
+    sc.check_causality(model, length=8, receptive_field=getattr(model, "receptive_field", None))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_normalization_over_all_sequences_of_length_4(name):
+    model = tiny(name, num_levels=4)                                         # 4^4 = 256 sequences
+    tc.sharpen(model)
+    sc.check_normalization(model, length=4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_samples_match_log_prob(name):
+    model = tiny(name, num_levels=3)                                         # 27 sequences of 3
+    tc.sharpen(model)
+    sc.check_samples_match_log_prob(model, length=3, num_samples=6000, max_tv=0.05)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cache_equals_recompute_and_seeds(name):
+    model = tiny(name, num_levels=5)
+    tc.sharpen(model, 1.5)
+    sc.check_cache_equals_recompute(model, length=24)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_temperature(name):
+    model = tiny(name)
+    tc.sharpen(model)
+    cold = model.sample(200, seed=1, temperature=0.05, length=6).numpy()
+    assert len({tuple(r) for r in cold}) < 20
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras_round_trip(name, tmp_path):
+    sc.check_serialization(tiny(name), str(tmp_path / f"{name}.keras"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_one_fit_step_changes_every_weight(name):
+    sc.check_fit_changes_every_weight(tiny(name), length=8)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mirrored_strategy_equals_single_device(name):
+    sc.check_mirrored_equals_single(lambda: tiny(name), length=8)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_class_conditional_contract(name, tmp_path):
+    model = tiny(name, num_levels=3, num_classes=3)
+    tc.sharpen(model)
+    configs = sc.configurations(4, 3)
+    for label in range(3):
+        lp = model.log_prob(configs, np.full(len(configs), label, np.int32)).numpy()
+        np.testing.assert_allclose(np.exp(lp.astype(np.float64)).sum(), 1.0, atol=2e-4)
+    x = sc.random_sequences(model, 3, 6)
+    lp = [model.log_prob(x, np.full(3, c, np.int32)).numpy() for c in range(3)]
+    assert not np.allclose(lp[0], lp[1]), "the label has no effect"
+    sc.check_cache_equals_recompute(model, length=12)
+    sc.check_fit_changes_every_weight(model)
+    sc.check_serialization(model, str(tmp_path / "c.keras"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_input_gets_clear_errors(name):
+    model = tiny(name)
+    good = sc.random_sequences(model, 2, 6)
+    with pytest.raises(ValueError, match="integer levels"):
+        model.log_prob(good.astype(np.float32))
+    with pytest.raises(ValueError, match="integer levels"):
+        model.log_prob(np.full(good.shape, np.nan, np.float32))
+    with pytest.raises(ValueError, match="rank 2"):
+        model.log_prob(good[0])
+    with pytest.raises(ValueError, match="rank 2"):
+        model.log_prob(good[..., None])
+    with pytest.raises(ValueError, match="at least one time step"):
+        model.log_prob(np.zeros((2, 0), np.int32))
+    with pytest.raises(ValueError, match=r"\[0, 4\)"):
+        model.log_prob(good + model.num_levels)
+    with pytest.raises(ValueError, match=r"\[0, 4\)"):
+        model.conditional_log_probs(good - 1)
+    with pytest.raises(ValueError, match="unconditional"):
+        model.log_prob(good, np.zeros(2, np.int32))
+    with pytest.raises(ValueError, match="length=T"):
+        model.sample(2)
+    with pytest.raises(ValueError, match="length must be a positive integer"):
+        model.sample(2, length=0)
+    with pytest.raises(ValueError, match="num_samples"):
+        model.sample(0, length=3)
+    with pytest.raises(ValueError, match="temperature"):
+        model.sample(2, temperature=0.0, length=3)
+    conditional = tiny(name, num_classes=2)
+    with pytest.raises(ValueError, match="class-conditional"):
+        conditional.log_prob(good)
+    with pytest.raises(ValueError, match=r"class ids in \[0, 2\)"):
+        conditional.log_prob(good, np.array([0, 2], np.int32))
+    with pytest.raises(ValueError, match=r"class ids in \[0, 2\)"):
+        conditional.sample(2, conditional=np.array([0, -1], np.int32), length=3)
+    with pytest.raises(ValueError, match="num_levels"):
+        tiny(name, num_levels=1)

@@ -29,6 +29,9 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tests/benchmarks/digits_bits_per_dim.py
+	$(PY) tests/benchmarks/maf_vs_tfp.py
+	$(PY) tests/benchmarks/pixel_models.py
+	$(PY) tests/benchmarks/wavenet_generation.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache

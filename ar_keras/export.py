@@ -52,6 +52,30 @@ Example:
     'saved_models/pcnn/1'
     >>> ark.export.tflite(model, "saved_models/pcnn.tflite")
     'saved_models/pcnn.tflite'
+
+**Sequence models** (`ar_keras.models.SequenceModel`, e.g. WaveNet; data int32
+``[B, T]``, any T) get the same signatures with a dynamic time axis: ``x``
+is ``[B, T]``; the SavedModel ``sample`` signature takes ``length`` (int32
+``[]``) as well; the TFLite ``sample_from_noise`` takes noise
+``[n, T, noise_depth]``.  Class labels are the input ``conditional``
+``[B]``; a local conditioning sequence is the input ``features``
+``[B, T / hop, E]``.
+
+**Streaming step** (`tflite_step`, models with ``stream_step``: WaveNet): a
+TFLite file whose ``step`` signature is one generation step with the state
+in and out, for a device that streams samples (Fast WaveNet)::
+
+    step  x_prev int32 [n], index int32 [], noise float32 [n, noise_depth],
+          temperature float32 [], state_00 .. state_{L-1} float32 [n, q_l, R]
+          (+ conditional int32 [n]) (+ local float32 [n, E'])
+          -> {"sample": int32 [n], "logits": float32 [n, K],
+              "state_00" .. "state_{L-1}": the updated state}
+
+Start from zero states and any ``x_prev`` at ``index = 0``, feed ``sample``
+back as ``x_prev`` and the states back as states; the samples equal
+``model.sample_from_noise(noise)`` for the same noise.  Locally conditioned
+models also get ``upsample``: ``features float32 [n, T / hop, E] ->
+{"local": [n, T, E']}``, whose row t is step t's ``local``.
 """
 
 import os
@@ -61,8 +85,10 @@ import tensorflow as tf
 
 from ar_keras import checks, sampling
 from ar_keras.models.base import AutoregressiveModel
+from ar_keras.models.continuous import DensityModel
+from ar_keras.models.sequence import SequenceModel
 
-__all__ = ["saved_model", "tflite", "TFLITE_MAX_PARAMS"]
+__all__ = ["saved_model", "tflite", "tflite_step", "TFLITE_MAX_PARAMS"]
 
 #: `tflite` refuses models with more parameters than this.  A TFLite file
 #: holds every weight in one flatbuffer (2 GB hard limit, mmapped on device);
@@ -135,8 +161,12 @@ def saved_model(model, export_dir):
     Raises:
         TypeError: ``model`` is not an `AutoregressiveModel`.
     """
+    if isinstance(model, DensityModel):                 # maf, iaf, rnade, iaf_vae
+        return _density_saved_model(model, os.fspath(export_dir))
     _check_model(model)
     export_dir = os.fspath(export_dir)
+    if isinstance(model, SequenceModel):
+        return _sequence_saved_model(model, export_dir)
     conditional = model.num_classes is not None
     x_spec = _x_spec(model)
     seeds_spec = tf.TensorSpec([None], tf.int64, name="seeds")
@@ -193,6 +223,32 @@ def saved_model(model, export_dir):
     return export_dir
 
 
+def _density_saved_model(model, export_dir):
+    """`saved_model` for continuous and latent-variable models (`DensityModel`).
+
+    The signatures are the model's own (`DensityModel.export_signatures`);
+    for the continuous models (maf, iaf, rnade)::
+
+        serving_default        x float32 [B, D] (+ conditional int32 [B]) -> {"log_prob": [B]}
+        sample                 seeds int64 [n], temperature float32 [] (+ conditional int32 [n])
+                               -> {"samples": float32 [n, D]}
+        conditional_log_probs  (models with exact conditionals) -> [B, D]
+
+    and for iaf_vae ``serving_default`` (importance-weighted bound), ``elbo``
+    and ``sample`` (int32 images).  NaN or infinite ``x`` raise
+    ``InvalidArgumentError`` in the graph.
+    """
+    if not model.built:
+        raise ValueError(f"{model.name} is not built; build or call it once before exporting.")
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for name, function, signature in model.export_signatures():
+        archive.add_endpoint(name, function, input_signature=signature)
+    os.makedirs(os.path.dirname(os.path.abspath(export_dir)), exist_ok=True)
+    archive.write_out(export_dir, verbose=False)
+    return export_dir
+
+
 # ------------------------------------------------------------------- TFLite
 def tflite(model, path, batch_size=None, num_samples=None):
     """Writes ``model`` as a TFLite flatbuffer (signatures: module docstring).
@@ -226,6 +282,8 @@ def tflite(model, path, batch_size=None, num_samples=None):
             "(ar_keras.export.saved_model)."
         )
     path = os.fspath(path)
+    if isinstance(model, SequenceModel):
+        return _sequence_tflite(model, path, batch_size, num_samples)
     conditional = model.num_classes is not None
     noise_spec = tf.TensorSpec([num_samples, model.event_size, model.head.noise_depth],
                                tf.float32, name="noise")
@@ -270,3 +328,178 @@ def tflite(model, path, batch_size=None, num_samples=None):
     with open(path, "wb") as f:
         f.write(flatbuffer)
     return path
+
+
+# ------------------------------------------------------------ sequence models
+def _sequence_conditional_specs(model, batch=None):
+    """The named conditioning inputs of a sequence model: labels and/or local features."""
+    specs = []
+    if model.num_classes is not None:
+        specs.append(tf.TensorSpec([batch], tf.int32, name="conditional"))
+    local_channels = getattr(model, "local_channels", None)
+    if local_channels:
+        specs.append(tf.TensorSpec([batch, None, local_channels], tf.float32, name="features"))
+    return specs
+
+
+def _sequence_conditional(model, specs, values):
+    """Named conditioning inputs -> the model's ``conditional`` (None, a tensor or a dict)."""
+    named = {spec.name: value for spec, value in zip(specs, values)}
+    if not named:
+        return None
+    return model._make_conditional(named.get("conditional"), named.get("features"))
+
+
+def _sequence_saved_model(model, export_dir):
+    """`saved_model` for a `SequenceModel`: a dynamic time axis, ``length`` in ``sample``."""
+    c_specs = _sequence_conditional_specs(model)
+    x_spec = tf.TensorSpec([None, None], tf.int32, name="x")
+    sample_specs = [tf.TensorSpec([None], tf.int64, name="seeds"),
+                    tf.TensorSpec([], tf.float32, name="temperature"),
+                    tf.TensorSpec([], tf.int32, name="length")]
+    depth = model.head.noise_depth
+
+    def log_prob(x, *c):
+        return {"log_prob": model.log_prob(x, _sequence_conditional(model, c_specs, c))}
+
+    def conditional_log_probs(x, *c):
+        return {"conditional_log_probs": model.conditional_log_probs(
+            x, _sequence_conditional(model, c_specs, c))}
+
+    def sample(seeds, temperature, length, *c):
+        with tf.control_dependencies([tf.debugging.assert_positive(
+                length, message="length must be a positive number of samples")]):
+            length = tf.identity(length)
+        checked = []
+        for spec, value in zip(c_specs, c):
+            # One conditioning row per seed.
+            with tf.control_dependencies([tf.debugging.assert_equal(
+                    tf.shape(value)[0], tf.size(seeds),
+                    message=f"{spec.name} must hold one row per seed")]):
+                checked.append(tf.identity(value))
+        conditional = _sequence_conditional(model, c_specs, checked)
+        if conditional is not None:
+            conditional = model._check_conditional(conditional, batch=None, length=length)
+
+        # Sample j uses the stateless key (seeds[j], 0): model.sample(1, seed=s)'s noise.
+        def one(seed):
+            return sampling.seeded_noise(seed, 1, length, depth)[0]                # [T, depth]
+
+        noise = tf.map_fn(one, seeds, fn_output_signature=tf.TensorSpec([None, depth], tf.float32))
+        x = _sampler(model)(model, noise, conditional, _check_temperature(temperature))  # [n, T]
+        return {"samples": x}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", log_prob, input_signature=[x_spec] + c_specs)
+    archive.add_endpoint("conditional_log_probs", conditional_log_probs,
+                         input_signature=[x_spec] + c_specs)
+    archive.add_endpoint("sample", sample, input_signature=sample_specs + c_specs)
+    os.makedirs(os.path.dirname(os.path.abspath(export_dir)), exist_ok=True)
+    archive.write_out(export_dir, verbose=False)
+    return export_dir
+
+
+def _convert_to_tflite(model, functions, path):
+    """Concrete functions (named by their signature keys) -> a builtins-only flatbuffer at ``path``."""
+    import tempfile
+
+    # As in `tflite`: the holder tracks the backing tf.Variables, not the Keras 3 wrappers.
+    holder = tf.Module()
+    holder.model_variables = [_backing_variable(v) for v in model.variables]
+    holder.functions = dict(functions)
+    with tempfile.TemporaryDirectory() as tmp:
+        tf.saved_model.save(holder, tmp, signatures=dict(functions))
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=list(functions))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        flatbuffer = converter.convert()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(flatbuffer)
+    return path
+
+
+def _sequence_tflite(model, path, batch_size, num_samples):
+    """`tflite` for a `SequenceModel`: ``log_prob`` and ``sample_from_noise`` with a dynamic T."""
+    lp_c = _sequence_conditional_specs(model, batch_size)
+    sample_c = _sequence_conditional_specs(model, num_samples)
+    x_spec = tf.TensorSpec([batch_size, None], tf.int32, name="x")
+    noise_spec = tf.TensorSpec([num_samples, None, model.head.noise_depth], tf.float32, name="noise")
+    t_spec = tf.TensorSpec([], tf.float32, name="temperature")
+
+    @tf.function(input_signature=[x_spec] + lp_c)
+    def log_prob(x, *c):
+        # No value checks: TFLite cannot run tf.debugging assertions.
+        x, c = model._check(x, _sequence_conditional(model, lp_c, c), validate_values=False)
+        return {"log_prob": tf.reduce_sum(model._conditional_log_probs(x, c), axis=1)}  # [B, T] -> [B]
+
+    @tf.function(input_signature=[noise_spec, t_spec] + sample_c)
+    def sample_from_noise(noise, temperature, *c):
+        conditional = _sequence_conditional(model, sample_c, c)
+        return {"samples": _sampler(model)(model, noise, conditional, temperature)}   # [n, T]
+
+    return _convert_to_tflite(model, {"log_prob": log_prob.get_concrete_function(),
+                                      "sample_from_noise": sample_from_noise.get_concrete_function()},
+                              path)
+
+
+def tflite_step(model, path, num_samples=1):
+    """Writes the model's single generation step as a TFLite file (signature: module docstring).
+
+    State in, state out: a device keeps the per-layer queues between calls
+    and streams one sample per call, O(layers) work each (Paine et al. 2016).
+
+    Args:
+        model: a model with ``stream_step`` / ``state_shapes`` (`WaveNet`).
+        path: the ``.tflite`` file to write; parents are created.
+        num_samples: n, the fixed number of streams (default 1), or None for
+            a dynamic batch.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        TypeError: the model has no streaming step.
+        ValueError: the model is too large for TFLite, or a bad ``num_samples``.
+    """
+    _check_model(model)
+    if not hasattr(model, "stream_step"):
+        raise TypeError(f"{type(model).__name__} has no streaming step (stream_step); "
+                        "tflite_step exports models such as WaveNet.")
+    n = None if num_samples is None else checks.check_positive_int(num_samples, "num_samples")
+    params = model.count_params()
+    if params > TFLITE_MAX_PARAMS:
+        raise ValueError(f"{model.name} has {params:,} parameters, more than the TFLite export's "
+                         f"limit of {TFLITE_MAX_PARAMS:,}.")
+    state_specs = [tf.TensorSpec([n, q, r], tf.float32, name=f"state_{i:02d}")
+                   for i, (q, r) in enumerate(model.state_shapes)]
+    extra = []
+    if model.num_classes is not None:
+        extra.append(tf.TensorSpec([n], tf.int32, name="conditional"))
+    local_channels = getattr(model, "local_channels", None)
+    if local_channels:
+        local_width = model.upsample.output_channels(local_channels)
+        extra.append(tf.TensorSpec([n, local_width], tf.float32, name="local"))
+    base = [tf.TensorSpec([n], tf.int32, name="x_prev"), tf.TensorSpec([], tf.int32, name="index"),
+            tf.TensorSpec([n, model.head.noise_depth], tf.float32, name="noise"),
+            tf.TensorSpec([], tf.float32, name="temperature")]
+
+    @tf.function(input_signature=base + extra + state_specs)
+    def step(x_prev, index, noise, temperature, *rest):
+        named = {spec.name: value for spec, value in zip(extra, rest[:len(extra)])}
+        state = list(rest[len(extra):])
+        logits, state = model.stream_step(x_prev, state, index, named.get("conditional"),
+                                          named.get("local"))              # [n, K]
+        out = {"sample": model.head.sample(logits, noise, temperature), "logits": logits}
+        out.update({spec.name: s for spec, s in zip(state_specs, state)})
+        return out
+
+    functions = {"step": step.get_concrete_function()}
+    if local_channels:
+        @tf.function(input_signature=[tf.TensorSpec([n, None, local_channels], tf.float32,
+                                                    name="features")])
+        def upsample(features):
+            return {"local": model.upsample_features(features)}                # [n, T, E']
+
+        functions["upsample"] = upsample.get_concrete_function()
+    return _convert_to_tflite(model, functions, path)

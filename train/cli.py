@@ -31,7 +31,7 @@ def build_parser():
     p.add_argument("--model", help="registered model name (see --list)")
     p.add_argument("--dataset", default="digits", help="dataset name (see --list)")
     p.add_argument("--preset", default=None,
-                   help="model preset: tiny, digits (default), paper, ...")
+                   help="model preset: tiny, digits / speech / text (default), paper, ...")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=64, help="global batch size")
     p.add_argument("--learning-rate", type=float, default=1e-3)
@@ -62,7 +62,8 @@ def _list(ark):
     print("datasets:")
     for name in ark.data.names():
         i = ark.data.info(name)
-        print(f"  {name}: shape {i.image_shape}, {i.num_levels} levels"
+        print(f"  {name}: shape {i.image_shape}, "
+              + (f"{i.num_levels} levels" if i.num_levels else f"{i.kind} values")
               + (f", {i.num_classes} classes" if i.num_classes else ""))
 
 
@@ -86,8 +87,10 @@ def main(argv=None):
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    preset = args.preset or ("digits" if "digits" in ark.models.presets(args.model)
-                             else ark.models.presets(args.model)[0])
+    presets = ark.models.presets(args.model)
+    # The embedded-data preset: digits (images), speech (audio) or text.
+    preset = args.preset or next((p for p in ("digits", "speech", "text") if p in presets),
+                                 presets[0])
     logdir = args.logdir or os.path.join("runs", f"{args.model}-{args.dataset}")
     backup = os.path.join(logdir, "backup")
     if os.path.exists(backup) and not args.resume:
@@ -106,7 +109,11 @@ def main(argv=None):
         return 2
 
     strategy = make_strategy(args.strategy, args.tpu)
-    overrides = ark.models.model_class(args.model).overrides_from_data(info)
+    try:
+        overrides = ark.models.model_class(args.model).overrides_from_data(info)
+    except ValueError as e:  # e.g. a continuous model on integer images
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if args.conditional:
         if not info.num_classes:
             print(f"error: dataset {args.dataset} has no labels for --conditional", file=sys.stderr)
@@ -148,7 +155,8 @@ def main(argv=None):
                "logdir": logdir, "samples_file": png, "keras_model": keras_path}
     if args.export:
         summary["saved_model"] = ark.export.saved_model(model, os.path.join(args.export, args.model, "1"))
-        if model.count_params() <= ark.export.TFLITE_MAX_PARAMS:
+        if (isinstance(model, ark.models.AutoregressiveModel)      # no TFLite for density models
+                and model.count_params() <= ark.export.TFLITE_MAX_PARAMS):
             summary["tflite"] = ark.export.tflite(model, os.path.join(args.export, f"{args.model}.tflite"))
     with open(os.path.join(logdir, "result.json"), "w") as f:
         json.dump(summary, f, indent=2)

@@ -8,13 +8,16 @@ between floats in ``[0, 1]`` and K integer levels.
 Example:
     >>> import ar_keras as ark
     >>> ark.data.names()
-    ['binarized_mnist', 'binary_digits', 'cifar10', 'digits', 'mnist']
+    ['binarized_mnist', 'binary_digits', 'cifar10', 'digits', 'ljspeech', 'mnist', 'speech', 'speech_commands', 'vctk']
     >>> meta = ark.data.info("digits")               # image_shape (8, 8, 1), num_levels 17
     >>> ds = ark.data.load("digits", split="train")  # int32 [8, 8, 1] in [0, 17), 1,297 of them
     >>> model_kwargs = dict(image_shape=meta.image_shape, num_levels=meta.num_levels)
 """
 
+from ar_keras.data.audio_info import AudioDatasetInfo
 from ar_keras.data.dataset_info import SPLITS, DatasetInfo
+from ar_keras.data.mu_law import float_to_pcm16, mu_law_decode, mu_law_encode, pcm16_to_float
+from ar_keras.data.wav import read_wav, write_wav
 from ar_keras.data.quantize import dequantize, quantize
 from ar_keras.data.real import DATA_DIR_ENV, DatasetNotFoundError
 from ar_keras.data.registry import as_numpy, info, load, names
@@ -30,4 +33,11 @@ __all__ = [
     "DATA_DIR_ENV",
     "quantize",
     "dequantize",
+    "AudioDatasetInfo",
+    "mu_law_encode",
+    "mu_law_decode",
+    "pcm16_to_float",
+    "float_to_pcm16",
+    "read_wav",
+    "write_wav",
 ]

@@ -14,7 +14,22 @@ name                image_shape  levels  classes  source
 ``mnist``           (28, 28, 1)  256     10       mnist.npz or tfds, offline
 ``binarized_mnist`` (28, 28, 1)  2       --       .amat files or tfds, offline
 ``cifar10``         (32, 32, 3)  256     10       python pickles or tfds, offline
+``speech``          (None,)      256     5        espeak-ng digits, embedded
+``ljspeech``        (None,)      256     --       tfds, offline
+``vctk``            (None,)      256     110      tfds, offline
+``speech_commands`` (None,)      256     12       tfds, offline
 ==================  ===========  ======  =======  ==========================
+
+The continuous datasets (``kind="continuous"``, ``image_shape=(D,)``,
+``num_levels=None``) yield float32 vectors ``[D]``: ``digits_continuous``
+(D = 64, dequantized digits), the 2-d toys ``two_moons``, ``rings`` and
+``maf_figure1`` (generated in code), and the MAF paper's ``power``, ``gas``,
+``hepmass``, ``miniboone`` and ``bsds300`` (offline files); see
+`ar_keras.data.continuous`, `ar_keras.data.toy` and `ar_keras.data.uci`.
+
+The audio datasets (``kind="sequence"``, `AudioDatasetInfo` with
+``sample_rate``) yield int32 mu-law codes ``[T]`` (T = ``example_length``) and
+speaker or word labels; see `ar_keras.data.speech` and `ar_keras.data.real_audio`.
 
 Splits are ``"train"``, ``"validation"`` (also ``"valid"``, ``"val"``) and
 ``"test"``; `info(name).splits` gives their sizes.  See `ar_keras.data.embedded`
@@ -36,7 +51,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from ar_keras.data import embedded, real
+from ar_keras.data import embedded, real, real_audio, speech
+from ar_keras.data import continuous
 from ar_keras.data.dataset_info import SPLIT_ALIASES, SPLITS
 
 __all__ = ["names", "info", "load", "as_numpy"]
@@ -55,7 +71,22 @@ _DATASETS = {
         lambda split, data_dir: real.load_real("binarized_mnist", split, data_dir),
     ),
     "cifar10": (real.CIFAR10_INFO, lambda split, data_dir: real.load_real("cifar10", split, data_dir)),
+    # Audio: int32 mu-law codes [T] (kind "sequence"); see ar_keras.data.speech / real_audio.
+    "speech": (speech.SPEECH_INFO, lambda split, data_dir: speech.speech_arrays(split)),
+    "ljspeech": (real_audio.LJSPEECH_INFO,
+                 lambda split, data_dir: real_audio.load_audio("ljspeech", split, data_dir)),
+    "vctk": (real_audio.VCTK_INFO,
+             lambda split, data_dir: real_audio.load_audio("vctk", split, data_dir)),
+    "speech_commands": (real_audio.SPEECH_COMMANDS_INFO,
+                        lambda split, data_dir: real_audio.load_audio("speech_commands", split,
+                                                                      data_dir)),
 }
+
+# Continuous data: float32 [D] (kind "continuous"); see ar_keras.data.continuous.
+_DATASETS.update({
+    name: (meta, lambda split, data_dir, _name=name: continuous.continuous_arrays(_name, split, data_dir))
+    for name, meta in continuous.CONTINUOUS_INFOS.items()
+})
 
 
 def names():
@@ -132,6 +163,8 @@ def load(name, split="train", with_labels=False, data_dir=None):
     meta, source = _entry(name)
     split = _canonical_split(split)
     with_labels = _check_with_labels(meta, with_labels)
+    if meta.kind == "continuous":
+        return continuous.load_continuous(meta.name, split, with_labels, data_dir)  # float32 [D]
     data = source(split, data_dir)
 
     if isinstance(data, tf.data.Dataset):
@@ -167,6 +200,9 @@ def as_numpy(name, split="train", with_labels=False, data_dir=None):
     split = _canonical_split(split)
     with_labels = _check_with_labels(meta, with_labels)
     data = source(split, data_dir)
+    if meta.kind == "continuous":
+        x, labels = data                                    # float32 [N, D], int32 [N] or None
+        return (x.copy(), labels.copy()) if with_labels else x.copy()
 
     if isinstance(data, tf.data.Dataset):
         images, labels = [], []
@@ -174,7 +210,8 @@ def as_numpy(name, split="train", with_labels=False, data_dir=None):
             images.append(batch["image"])
             if with_labels:
                 labels.append(batch["label"])
-        empty = np.zeros((0,) + tuple(meta.image_shape))
+        # A sequence's length is not in its image_shape (None,): T = 0 for an empty split.
+        empty = np.zeros((0,) + tuple(0 if d is None else d for d in meta.image_shape))
         images = np.concatenate(images) if images else empty
         labels = np.concatenate(labels) if labels else np.zeros((0,))
     else:

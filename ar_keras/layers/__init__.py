@@ -1,8 +1,18 @@
 """Masked and causal building blocks, one concept per file."""
 
 from ar_keras.layers import masking
+from ar_keras.layers.causal_attention import CausalAttention
 from ar_keras.layers.gated import GatedActivation
+from ar_keras.layers.gated_resnet import GatedResNet
+from ar_keras.layers.shifted_conv import (DownRightShiftedConv2D, DownRightShiftedConv2DTranspose,
+                                          DownShiftedConv2D, DownShiftedConv2DTranspose)
 from ar_keras.layers.masked_conv2d import MaskedConv2D
 from ar_keras.layers.masked_dense import MaskedDense
+from ar_keras.layers.causal_conv1d import CausalConv1D
+from ar_keras.layers.upsample1d import Upsample1D
+from ar_keras.layers.wavenet_block import WaveNetBlock
 
-__all__ = ["masking", "GatedActivation", "MaskedConv2D", "MaskedDense"]
+__all__ = ["masking", "CausalAttention", "GatedActivation", "GatedResNet", "DownShiftedConv2D",
+           "DownRightShiftedConv2D", "DownShiftedConv2DTranspose", "DownRightShiftedConv2DTranspose",
+           "MaskedConv2D", "MaskedDense",
+           "CausalConv1D", "Upsample1D", "WaveNetBlock"]

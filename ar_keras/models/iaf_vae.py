@@ -1,0 +1,426 @@
+"""IAF-VAE: a ResNet VAE with bidirectional inference and an IAF posterior, for images.
+
+Kingma, Salimans, Jozefowicz, Chen, Sutskever & Welling, "Improved Variational
+Inference with Inverse Autoregressive Flow", NIPS 2016, sec. 5 and appendix.
+
+**Model.**  A hierarchy of latent maps ``z_1 .. z_L`` (one per ResNet block,
+``z_size`` channels at the block's resolution), generated top-down:
+``p(z_l | z_>l) = N(mu_l^p, sigma_l^p)`` from the top-down ResNet state, and
+``p(x | z)`` a per-pixel categorical over the K levels (Bernoulli for K = 2)
+from the last state.
+
+**Inference** is *bidirectional*: a bottom-up ResNet pass computes, per block,
+``(mu^q, log sigma^q)`` and a context ``h^up``; the top-down pass adds its own
+``(mu^r, log sigma^r, h^down)``, and the initial posterior of ``z_l`` is
+``N(mu^r + mu^q, exp(log sigma^r + log sigma^q))``, refined by ``iaf_steps`` IAF
+steps (`ar_keras.flows.MADE` autoregressive over the ``z_size`` channels at
+each position, conditioned on the context ``h = h^up + h^down``)::
+
+    z <- z * exp(s(z, h)) + m(z, h),        log q(z | x) -= sum s
+
+**Objective.**  The ELBO ``log p(x|z) - sum_l [log q(z_l|.) - log p(z_l|.)]``
+from one posterior sample (the IAF makes the KL analytic no more).  With
+*free bits* ``lambda`` (their sec. 5.1 / ``kl_min``) training uses, per block
+and latent channel ``j``, ``max(lambda, E_batch[KL_j])`` in place of ``KL_j``,
+so no latent group is pushed below ``lambda`` nats (posterior collapse); under
+`tf.distribute` the batch mean is the replica's.  Reported metrics
+(``loss``, ``bits_per_dim``) always use the true ELBO.
+
+**Likelihood.**  `elbo(x)` is the ELBO; `log_prob(x, num_samples=S)` the
+importance-weighted bound of Burda et al. (2016)::
+
+    log p(x) >= log (1/S) sum_s p(x, z_s) / q(z_s | x),      z_s ~ q(z | x)
+
+which tightens with S.  Both draw their posterior noise from a stateless
+generator keyed by ``seed`` (deterministic; same seed, same samples), and
+for the same ``(S, seed)`` the bound is >= the mean ELBO of those samples
+(Jensen).  bits/dim are ``-bound / (H W C ln 2)``.
+
+Example:
+    >>> model = ark.models.get("iaf_vae", preset="digits")
+    >>> model.compile(optimizer=keras.optimizers.Adamax(2e-3))
+    >>> # model.fit(ark.data.load("digits").batch(64), ...)
+    >>> model.elbo(x), model.log_prob(x, num_samples=100)      # nats, [B] each
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ar_keras import checks, flows, sampling
+from ar_keras.distributions import head_for_levels
+from ar_keras.models.continuous import DensityModel, HALF_LOG_TWO_PI, check_temperature_tensor
+from ar_keras.models.continuous import uniform_to_normal
+from ar_keras.models.registry import register
+
+__all__ = ["IAFVAE"]
+
+
+def _gaussian_log_prob(z, mean, log_std):
+    return -0.5 * tf.square((z - mean) * tf.exp(-log_std)) - log_std - HALF_LOG_TWO_PI
+
+
+class _IAFBlock(keras.layers.Layer):
+    """One ResNet block with a latent map: the bottom-up and top-down halves.
+
+    ``up``: ``h -> h + 0.1 f(h)`` (downsampled), emitting the bottom-up
+    posterior terms and context.  ``down``: samples ``z`` (posterior + IAF, or
+    prior) and returns ``h + 0.1 g(z, h)`` (upsampled) and the KL terms.
+    """
+
+    def __init__(self, hidden_size, z_size, downsample, iaf_steps, iaf_hidden_units, top=False,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size, self.z_size = hidden_size, z_size
+        self.downsample = downsample
+        # The top block's bottom-up output would feed nothing (the top-down pass
+        # starts from the learned h_top): it has no residual branch.
+        self.top = top
+        stride = 2 if downsample else 1
+        self.up_conv1 = keras.layers.Conv2D(2 * z_size + (1 if top else 2) * hidden_size, 3,
+                                            strides=stride, padding="same", name="up_conv1")
+        self.up_conv2 = None if top else keras.layers.Conv2D(hidden_size, 3, padding="same",
+                                                             name="up_conv2")
+        self.down_conv1 = keras.layers.Conv2D(4 * z_size + 2 * hidden_size, 3, padding="same",
+                                              name="down_conv1")
+        if downsample:
+            self.down_conv2 = keras.layers.Conv2DTranspose(hidden_size, 3, strides=2, padding="same",
+                                                           name="down_conv2")
+        else:
+            self.down_conv2 = keras.layers.Conv2D(hidden_size, 3, padding="same", name="down_conv2")
+        # IAF steps: autoregressive over the z channels at each position, the
+        # ordering reversed from one step to the next.
+        self.iaf_mades = [flows.MADE(params=2, hidden_units=iaf_hidden_units, event_size=z_size,
+                                     ordering="natural" if k % 2 == 0 else "reversed",
+                                     conditional_size=hidden_size, name=f"iaf_made_{k}")
+                          for k in range(iaf_steps)]
+
+    def up(self, h):
+        x = self.up_conv1(tf.nn.elu(h))
+        z, hs = self.z_size, self.hidden_size
+        if self.top:
+            q_mean, q_log_std, context = tf.split(x, [z, z, hs], axis=-1)
+            return None, (q_mean, q_log_std, context)
+        q_mean, q_log_std, context, r = tf.split(x, [z, z, hs, hs], axis=-1)
+        r = self.up_conv2(tf.nn.elu(r))
+        if self.downsample:
+            h = h[:, ::2, ::2, :]                           # nearest-neighbour downsampling
+        return h + 0.1 * r, (q_mean, q_log_std, context)
+
+    def down(self, h, q, eps, free_bits=0.0, temperature=1.0):
+        """``q`` None samples the prior; returns ``(h, kl [B, s, s, z] or None)``."""
+        x = self.down_conv1(tf.nn.elu(h))
+        z_size, hs = self.z_size, self.hidden_size
+        p_mean, p_log_std, r_mean, r_log_std, context, h_det = tf.split(
+            x, [z_size] * 4 + [hs] * 2, axis=-1)
+        if q is None:
+            z = p_mean + temperature * tf.exp(p_log_std) * eps
+            kl = None
+        else:
+            q_mean, q_log_std, up_context = q
+            mean, log_std = r_mean + q_mean, r_log_std + q_log_std
+            z = mean + tf.exp(log_std) * eps
+            log_q = _gaussian_log_prob(z, mean, log_std)                      # [B, s, s, z]
+            shape = tf.shape(z)
+            flat_z = tf.reshape(z, [-1, z_size])                              # [B, s, s, z] -> [B*s*s, z]
+            flat_ctx = tf.reshape(context + up_context, [-1, hs])             # [B, s, s, H] -> [B*s*s, H]
+            for made in self.iaf_mades:
+                shift, log_scale = made(flat_z, conditional_input=flat_ctx)
+                flat_z = flat_z * tf.exp(log_scale) + shift                   # one IAF step
+                log_q = log_q - tf.reshape(log_scale, shape)                  # [B*s*s, z] -> [B, s, s, z]
+            z = tf.reshape(flat_z, shape)                                     # [B*s*s, z] -> [B, s, s, z]
+            kl = log_q - _gaussian_log_prob(z, p_mean, p_log_std)
+        r = self.down_conv2(tf.nn.elu(tf.concat([z, h_det], axis=-1)))
+        if self.downsample:
+            h = tf.repeat(tf.repeat(h, 2, axis=1), 2, axis=2)                 # nearest-neighbour upsampling
+        return h + 0.1 * r, kl
+
+
+@register("iaf_vae")
+class IAFVAE(DensityModel):
+    """ResNet VAE with IAF posterior (Kingma et al. 2016).
+
+    Args:
+        image_shape: ``(H, W, C)``; H and W divisible by ``2 ** depth``.
+        num_levels: K; data are ints in ``[0, K)``.
+        hidden_size: ResNet channels.
+        z_size: latent channels per block.
+        depth: resolution levels (the first at half the image size, each
+            next one halved again).
+        num_blocks: ResNet blocks (each with a latent map) per level.
+        iaf_steps: IAF steps refining each block's posterior.
+        iaf_hidden_units: hidden widths of the IAF MADEs (default
+            ``[hidden_size]``).
+        free_bits: lambda, nats per latent channel and block (0: plain ELBO).
+        num_importance_samples: S of `log_prob` when not given (and of the
+            SavedModel's ``serving_default``).
+        seed: seeds the training and evaluation noise.
+    """
+
+    PRESETS = {
+        "tiny": dict(image_shape=(4, 4, 1), num_levels=4, hidden_size=8, z_size=2, depth=1,
+                     num_blocks=1, free_bits=0.0),
+        "digits": dict(image_shape=(8, 8, 1), num_levels=17, hidden_size=48, z_size=8, depth=2,
+                       num_blocks=2, free_bits=0.1),
+        # The authors' released configuration (openai/iaf, tf_train.py defaults)
+        # for CIFAR-10: 2 levels x 2 ResNet blocks of 160 channels, 32 latent
+        # channels per block, one IAF step, free bits 0.25; 3.11 bits/dim with
+        # their largest model (Table 3).  Their likelihood is a discretized
+        # logistic; this model uses a 256-way categorical per channel.
+        "paper": dict(image_shape=(32, 32, 3), num_levels=256, hidden_size=160, z_size=32,
+                      depth=2, num_blocks=2, free_bits=0.25),
+    }
+
+    def __init__(self, image_shape=(8, 8, 1), num_levels=17, hidden_size=48, z_size=8, depth=2,
+                 num_blocks=2, iaf_steps=1, iaf_hidden_units=None, free_bits=0.0,
+                 num_importance_samples=16, seed=0, num_classes=None, **kwargs):
+        if num_classes is not None:
+            raise ValueError("iaf_vae is unconditional: num_classes must be None.")
+        super().__init__(num_classes=None, **kwargs)
+        shape = tuple(int(s) for s in np.atleast_1d(image_shape))
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"image_shape must be (H, W, C) of positive sizes, got {image_shape!r}.")
+        self.depth, self.num_blocks = int(depth), int(num_blocks)
+        if self.depth < 1 or self.num_blocks < 1:
+            raise ValueError("depth and num_blocks must be >= 1.")
+        factor = 2 ** self.depth
+        if shape[0] % factor or shape[1] % factor:
+            raise ValueError(f"image_shape {shape}: H and W must be divisible by 2**depth = {factor}.")
+        if isinstance(num_levels, bool) or int(num_levels) != num_levels or num_levels < 2:
+            raise ValueError(f"num_levels must be an integer >= 2, got {num_levels!r}.")
+        self.image_shape = shape
+        self.num_levels = int(num_levels)
+        self.hidden_size, self.z_size = int(hidden_size), int(z_size)
+        self.iaf_steps = int(iaf_steps)
+        self.iaf_hidden_units = ([self.hidden_size] if iaf_hidden_units is None
+                                 else [int(u) for u in np.atleast_1d(iaf_hidden_units)])
+        self.free_bits = float(free_bits)
+        if self.free_bits < 0:
+            raise ValueError(f"free_bits must be >= 0, got {free_bits}.")
+        self.num_importance_samples = checks.check_positive_int(num_importance_samples,
+                                                                "num_importance_samples")
+        self.seed = int(seed)
+        self._head = head_for_levels(self.num_levels)
+        H, W, C = shape
+
+        self.stem = keras.layers.Conv2D(self.hidden_size, 5, strides=2, padding="same", name="stem")
+        self.blocks = []
+        self._latent_shapes = []                            # per block, bottom-up order
+        res = (H // 2, W // 2)
+        for i in range(self.depth):
+            for j in range(self.num_blocks):
+                downsample = i > 0 and j == 0
+                if downsample:
+                    res = (res[0] // 2, res[1] // 2)
+                top = i == self.depth - 1 and j == self.num_blocks - 1
+                self.blocks.append(_IAFBlock(self.hidden_size, self.z_size, downsample, self.iaf_steps,
+                                             self.iaf_hidden_units, top=top, name=f"block_{i}_{j}"))
+                self._latent_shapes.append(res + (self.z_size,))
+        self._top_shape = res
+        # The learned top state.  Not zeros (the released code's init): elu(0) = 0
+        # would give the top block's first convolution a zero gradient at step 1.
+        self.h_top = self.add_weight(name="h_top", shape=(self.hidden_size,),
+                                     initializer=keras.initializers.RandomNormal(stddev=0.1))
+        self.out = keras.layers.Conv2DTranspose(C * self._head.num_params, 5, strides=2,
+                                                padding="same", name="out")
+        self._latent_size = int(sum(np.prod(s) for s in self._latent_shapes))
+        self._objective(tf.zeros((1,) + shape, tf.int32), None)   # builds every weight
+        for block in self.blocks:     # used through up()/down(), never __call__
+            block.built = True
+        self.built = True
+
+    # --------------------------------------------------------------- structure
+    @property
+    def event_size(self):
+        return int(np.prod(self.image_shape))
+
+    @property
+    def head(self):
+        return self._head
+
+    @property
+    def latent_size(self):
+        """Latent dimensions per example (all blocks)."""
+        return self._latent_size
+
+    @classmethod
+    def overrides_from_data(cls, info):
+        if getattr(info, "kind", "image") != "image":
+            raise ValueError(f"iaf_vae models images of integer levels; dataset {info.name!r} holds "
+                             f"{info.kind} data. Use e.g. digits.")
+        return {"image_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
+
+    def _check(self, x, conditional, validate_values=True):
+        if conditional is not None:
+            raise ValueError("iaf_vae is unconditional but conditional was given.")
+        return checks.check_levels(x, self.image_shape, self.num_levels,
+                                   validate_values=validate_values), None
+
+    # ------------------------------------------------------------------ network
+    def _split_noise(self, eps):
+        """``[B, Z]`` normals -> one ``[B, s, s, z]`` map per block."""
+        sizes = [int(np.prod(s)) for s in self._latent_shapes]
+        parts = tf.split(eps, sizes, axis=1)
+        return [tf.reshape(p, [-1, *s]) for p, s in zip(parts, self._latent_shapes)]  # [B, n] -> [B, s, s, z]
+
+    def _top(self, batch):
+        return tf.broadcast_to(self.h_top, [batch, *self._top_shape, self.hidden_size])
+
+    def _decode_params(self, h):
+        logits = self.out(tf.nn.elu(h))                                       # [B, H, W, C*P]
+        return tf.reshape(logits, [-1, *self.image_shape, self._head.num_params])  # -> [B, H, W, C, P]
+
+    def _inference(self, x, eps, free_bits=0.0):
+        """``x`` int ``[B, H, W, C]``, ``eps [B, Z]`` -> (log p(x|z), KL, free-bits KL), each ``[B]``."""
+        scaled = tf.cast(x, tf.float32) / (self.num_levels - 1) - 0.5
+        h = self.stem(scaled)
+        qs = []
+        for block in self.blocks:
+            h, q = block.up(h)
+            qs.append(q)
+        h = self._top(tf.shape(x)[0])
+        kl_total, kl_objective = 0.0, 0.0
+        for block, q, e in reversed(list(zip(self.blocks, qs, self._split_noise(eps)))):
+            h, kl = block.down(h, q, e)
+            kl_total += tf.reduce_sum(kl, axis=[1, 2, 3])
+            if free_bits > 0:
+                # Per latent channel: KL summed over positions, averaged over the batch.
+                per_group = tf.reduce_mean(tf.reduce_sum(kl, axis=[1, 2]), axis=0)        # [z]
+                kl_objective += tf.reduce_sum(tf.maximum(per_group, free_bits)) * tf.ones_like(kl[:, 0, 0, 0])
+            else:
+                kl_objective += tf.reduce_sum(kl, axis=[1, 2, 3])
+        log_px = self._head.log_prob(self._decode_params(h), x)               # [B, H, W, C]
+        return tf.reduce_sum(log_px, axis=[1, 2, 3]), kl_total, kl_objective
+
+    def _training_noise(self, batch, training):
+        """Posterior noise for `fit` / `evaluate`: keyed by (seed, step), sliced per replica.
+
+        Every replica draws the *global* batch's noise and keeps its own rows,
+        so a step on R replicas sees the noise the single-device step sees.
+        """
+        step = tf.constant(0, tf.int64)
+        if training and getattr(self, "optimizer", None) is not None:
+            step = tf.cast(self.optimizer.iterations, tf.int64) + 1
+        ctx = tf.distribute.get_replica_context()
+        replicas = 1 if ctx is None else ctx.num_replicas_in_sync
+        replica = 0 if ctx is None else ctx.replica_id_in_sync_group
+        key = tf.stack([tf.constant(self.seed, tf.int64), step])
+        full = tf.random.stateless_normal([batch * replicas, self._latent_size], seed=key, alg="philox")
+        return full[tf.cast(replica, tf.int32) * batch:][:batch]
+
+    def _objective(self, x, c, training=False):
+        eps = self._training_noise(tf.shape(x)[0], training)
+        log_px, kl, kl_obj = self._inference(x, eps, self.free_bits if training else 0.0)
+        return log_px - kl_obj, log_px - kl
+
+    # ------------------------------------------------------------------ bounds
+    def _log_weights(self, x, num_samples, seed):
+        """``log p(x, z_s) - log q(z_s | x)`` for S posterior samples: ``[S, B]``.
+
+        Example b's noise is keyed by ``(seed, b)`` through one Philox stream:
+        it depends on the example's position in the batch, not on the batch size.
+        """
+        batch = tf.shape(x)[0]
+        # Row b*S + s: example b's noise is the same whatever the batch size
+        # (one Philox stream filled in row-major order).
+        tiled = tf.repeat(x, num_samples, axis=0)                             # [B*S, H, W, C]
+        eps = tf.random.stateless_normal([batch * num_samples, self._latent_size],
+                                         seed=tf.stack([tf.cast(seed, tf.int64), tf.constant(1, tf.int64)]),
+                                         alg="philox")
+        log_px, kl, _ = self._inference(tiled, eps)
+        return tf.transpose(tf.reshape(log_px - kl, [batch, num_samples]))   # [B*S] -> [B, S] -> [S, B]
+
+    def _bounds(self, x, num_samples, seed):
+        lw = self._log_weights(x, num_samples, seed)
+        iwae = tf.reduce_logsumexp(lw, axis=0) - tf.math.log(tf.cast(num_samples, tf.float32))
+        return iwae, tf.reduce_mean(lw, axis=0)
+
+    def log_prob(self, x, conditional=None, num_samples=None, seed=0):
+        """Importance-weighted lower bound on ``log p(x)`` (Burda et al. 2016): ``[B]`` nats.
+
+        Args:
+            x: int images ``[B, H, W, C]``.
+            conditional: must be None.
+            num_samples: S posterior samples (default ``num_importance_samples``).
+            seed: int; keys the posterior noise (same seed, same estimate).
+        """
+        x, _ = self._check(x, conditional)
+        S = self.num_importance_samples if num_samples is None else checks.check_positive_int(
+            num_samples, "num_samples")
+        return self._bounds(x, S, seed)[0]
+
+    def elbo(self, x, num_samples=1, seed=0):
+        """The evidence lower bound, averaged over S posterior samples: ``[B]`` nats."""
+        x, _ = self._check(x, None)
+        return self._bounds(x, checks.check_positive_int(num_samples, "num_samples"), seed)[1]
+
+    def conditional_log_probs(self, x, conditional=None):
+        raise NotImplementedError("iaf_vae is a latent-variable model: it has no exact per-pixel "
+                                  "conditionals. Use log_prob (importance-weighted bound) or elbo.")
+
+    # ---------------------------------------------------------------- sampling
+    @property
+    def noise_size(self):
+        """Uniforms per sample: latent dimensions, then every pixel's head noise."""
+        return self._latent_size + self.event_size * self._head.noise_depth
+
+    def _sample_from_noise(self, noise, temperature):
+        """Uniforms ``[n, noise_size]`` -> int32 images ``[n, H, W, C]``."""
+        n = tf.shape(noise)[0]
+        eps = uniform_to_normal(noise[:, :self._latent_size])
+        pixel_noise = tf.reshape(noise[:, self._latent_size:],
+                                 [-1, *self.image_shape, self._head.noise_depth])  # [n, D*depth] -> [n, H, W, C, depth]
+        h = self._top(n)
+        for block, e in reversed(list(zip(self.blocks, self._split_noise(eps)))):
+            h, _ = block.down(h, None, e, temperature=temperature)
+        return self._head.sample(self._decode_params(h), pixel_noise, temperature)
+
+    def sample(self, num_samples, conditional=None, seed=None, temperature=1.0, cache=True,
+               length=None):
+        """Ancestral samples ``z ~ p(z)``, ``x ~ p(x | z)``: int32 ``[n, H, W, C]``.
+
+        ``temperature`` scales the prior standard deviations and divides the
+        pixel logits.  ``cache`` is accepted for the contract (one path).
+        """
+        n, _, temperature = self._check_sample_args(num_samples, conditional, temperature, length)
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
+        noise = sampling.seeded_noise(int(seed), n, self.noise_size, 1)[..., 0]   # [n, N, 1] -> [n, N]
+        fn = self._compiled("sample", self._sample_from_noise)
+        return fn(noise, tf.constant(temperature, tf.float32))
+
+    # ------------------------------------------------------------------ export
+    def export_signatures(self):
+        """``serving_default`` (importance-weighted log_prob, S = num_importance_samples,
+        seed 0), ``elbo`` and ``sample`` (seeds int64 [n], temperature) -> int32 images."""
+        x_spec = tf.TensorSpec([None, *self.image_shape], tf.int32, name="x")
+        seeds_spec = tf.TensorSpec([None], tf.int64, name="seeds")
+        t_spec = tf.TensorSpec([], tf.float32, name="temperature")
+
+        def draw(seeds, temperature):
+            keys = tf.stack([seeds, tf.zeros_like(seeds)], axis=1)             # [n] -> [n, 2]
+            noise = sampling.uniform_noise(keys, self.noise_size, 1)[..., 0]   # [n, N, 1] -> [n, N]
+            return {"samples": self._sample_from_noise(noise, check_temperature_tensor(temperature))}
+
+        return [("serving_default", lambda x: {"log_prob": self.log_prob(x)}, [x_spec]),
+                ("elbo", lambda x: {"elbo": self.elbo(x)}, [x_spec]),
+                ("sample", draw, [seeds_spec, t_spec])]
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("num_classes")
+        config.update({
+            "image_shape": list(self.image_shape),
+            "num_levels": self.num_levels,
+            "hidden_size": self.hidden_size,
+            "z_size": self.z_size,
+            "depth": self.depth,
+            "num_blocks": self.num_blocks,
+            "iaf_steps": self.iaf_steps,
+            "iaf_hidden_units": self.iaf_hidden_units,
+            "free_bits": self.free_bits,
+            "num_importance_samples": self.num_importance_samples,
+            "seed": self.seed,
+        })
+        return config
+

@@ -1,0 +1,171 @@
+"""ark.flows.MADE: a Keras 3 layer whose outputs are autoregressive by construction."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from ar_keras import flows
+from ar_keras.layers import masking
+
+tfb = tfp.bijectors
+
+
+def jacobians(made, x, c=None):
+    """``d out / d x`` per output: ``[B, D, D]`` for shift and log_scale (or each param)."""
+    x = tf.convert_to_tensor(x)
+    kw = {} if c is None else {"conditional_input": tf.convert_to_tensor(c)}
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        out = made(x, **kw)
+        outs = list(out) if isinstance(out, tuple) else tf.unstack(out, axis=-1)
+    return [tape.batch_jacobian(o, x).numpy() for o in outs]
+
+
+def degrees_of(ordering, D):
+    return masking.input_ordering(D, ordering, seed=0)
+
+
+@pytest.mark.parametrize("ordering", ["natural", "reversed", "random", [2, 0, 4, 1, 3]])
+@pytest.mark.parametrize("hidden_degrees", ["equal", "random"])
+def test_jacobian_is_strictly_triangular_in_the_ordering(ordering, hidden_degrees):
+    D = 5
+    made = flows.MADE(params=2, hidden_units=[32, 32], event_size=D, ordering=ordering,
+                      hidden_degrees=hidden_degrees, output_scale=1.0, seed=3)
+    x = np.random.RandomState(0).standard_normal((6, D)).astype(np.float32)
+    deg = made.input_degrees
+    np.testing.assert_array_equal(np.sort(deg), np.arange(1, D + 1))
+    allowed = deg[:, None] > deg[None, :]            # [out d, in j]: j strictly earlier than d
+    for jac in jacobians(made, x):
+        assert np.all(jac[:, ~allowed] == 0.0), "an output depends on itself or a later input"
+    if hidden_degrees == "equal":
+        # Wide "equal" layers hold every degree: no connection is missing.
+        dep = np.zeros((D, D), bool)
+        for jac in jacobians(made, x):
+            dep |= (np.abs(jac) > 0).any(axis=0)
+        np.testing.assert_array_equal(dep, allowed)
+    np.testing.assert_array_equal(np.argsort(deg), made.ordering)
+
+
+def test_conditioning_keeps_the_jacobian_triangular_and_has_an_effect():
+    D, C = 4, 3
+    made = flows.MADE(hidden_units=[16], event_size=D, conditional_size=C, output_scale=1.0)
+    x = np.random.RandomState(1).standard_normal((5, D)).astype(np.float32)
+    c = np.eye(C, dtype=np.float32)[[0, 1, 2, 0, 1]]
+    upper = np.triu_indices(D)                                   # j >= d: not allowed
+    for jac in jacobians(made, x, c):
+        assert np.all(jac[:, upper[0], upper[1]] == 0)
+    s0, _ = made(x, conditional_input=c)
+    s1, _ = made(x, conditional_input=np.roll(c, 1, axis=0))
+    assert not np.allclose(s0.numpy(), s1.numpy())
+    # The first dimension sees no input, only the conditioning.
+    assert not np.allclose(s0.numpy()[:, 0], s0.numpy()[0, 0])
+
+
+def test_outputs_init_near_identity_and_log_scale_is_soft_clamped():
+    D = 3
+    made = flows.MADE(hidden_units=[16], event_size=D)
+    x = np.random.RandomState(2).standard_normal((64, D)).astype(np.float32)
+    shift, log_scale = made(x)
+    assert np.abs(shift.numpy()).max() < 0.5 and np.abs(log_scale.numpy()).max() < 0.5
+    made.output_layer.kernel.assign(made.output_layer.kernel * 1e4)
+    _, log_scale = made(x)
+    assert np.abs(log_scale.numpy()).max() <= 5.0
+    assert np.abs(log_scale.numpy()).max() > 4.0               # saturates smoothly, not clipped at 0
+    raw = flows.MADE(hidden_units=[16], event_size=D, log_scale_bound=None)
+    raw(x)
+    raw.set_weights(made.get_weights())
+    assert np.abs(raw(x)[1].numpy()).max() > 5.0
+
+
+def test_any_number_of_params_per_dimension():
+    made = flows.MADE(params=7, hidden_units=[8, 8])
+    out = made(tf.zeros([3, 4]))
+    assert out.shape == (3, 4, 7)
+    assert made.event_size == 4
+    pair = flows.MADE(params=2, hidden_units=[8], output="params")
+    assert pair(tf.zeros([2, 4])).shape == (2, 4, 2)
+    assert made(tf.zeros([2, 5, 4])).shape == (2, 5, 4, 7)         # extra leading axes
+
+
+def test_works_as_shift_and_log_scale_fn_of_tfp():
+    D = 4
+    made = flows.MADE(hidden_units=[16, 16], event_size=D, output_scale=1.0)
+    flow = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=made)
+    x = np.random.RandomState(3).standard_normal((5, D)).astype(np.float32)
+    y = flow.forward(x).numpy()
+    np.testing.assert_allclose(flow.inverse(tf.constant(y)).numpy(), x, atol=1e-5)
+    shift, log_scale = made(y)
+    np.testing.assert_allclose(y, x * np.exp(log_scale.numpy()) + shift.numpy(), atol=1e-5)
+    np.testing.assert_allclose(flow.inverse_log_det_jacobian(tf.constant(y), event_ndims=1).numpy(),
+                               -log_scale.numpy().sum(1), atol=1e-5)
+
+
+def test_weights_are_keras3_variables_and_a_model_tracks_them():
+    made = flows.MADE(hidden_units=[8], event_size=3, conditional_size=2)
+    made(tf.zeros([1, 3]), conditional_input=tf.zeros([1, 2]))
+    assert all(isinstance(w, keras.Variable) for w in made.weights)
+    assert len(made.trainable_weights) == 6                    # 2 kernels, 2 biases, 2 conditioning
+
+    class Holder(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.made = made
+
+    assert len(Holder().trainable_weights) == 6
+
+
+def test_tfp_autoregressive_network_is_not_tracked_by_keras3():
+    """The trap this package exists for (ARCHITECTURE.md sec. 6)."""
+
+    class Holder(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.net = tfb.AutoregressiveNetwork(params=2, hidden_units=[8], event_shape=[3])
+
+    holder = Holder()
+    holder.net(tf.zeros([1, 3]))
+    assert len(holder.net.trainable_variables) > 0 and holder.trainable_weights == []
+
+
+def test_config_round_trip_gives_the_same_masks_and_function():
+    made = flows.MADE(params=3, hidden_units=[12, 6], event_size=4, ordering="random",
+                      hidden_degrees="random", activation="tanh", conditional_size=2, seed=5,
+                      log_scale_bound=3.0, output_scale=0.5)
+    x, c = tf.random.normal([3, 4]), tf.random.normal([3, 2])
+    out = made(x, conditional_input=c)
+    clone = flows.MADE.from_config(made.get_config())
+    clone(x, conditional_input=c)
+    clone.set_weights(made.get_weights())
+    np.testing.assert_array_equal(clone.input_degrees, made.input_degrees)
+    for a, b in zip(clone.masks(), made.masks()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(clone(x, conditional_input=c).numpy(), out.numpy(), rtol=1e-6)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(made))
+    assert isinstance(restored, flows.MADE) and restored.get_config() == made.get_config()
+
+
+def test_output_mask_is_the_made_mask_repeated_per_param():
+    made = flows.MADE(params=3, hidden_units=[6], event_size=3)
+    hidden, out = made.masks()
+    base = masking.made_masks(masking.made_degrees(3, [6], hidden_degrees="equal", seed=0))
+    np.testing.assert_array_equal(hidden, base[0])
+    np.testing.assert_array_equal(out, np.repeat(base[1], 3, axis=1))
+
+
+def test_bad_arguments_and_inputs():
+    with pytest.raises(ValueError, match="params=2"):
+        flows.MADE(params=3, output="shift_and_log_scale")
+    with pytest.raises(ValueError, match="hidden_units"):
+        flows.MADE(hidden_units=[])
+    with pytest.raises(ValueError, match="hidden_degrees"):
+        flows.MADE(hidden_degrees="sparse")
+    made = flows.MADE(hidden_units=[4], event_size=3)
+    with pytest.raises(ValueError, match="event_size=3"):
+        made(tf.zeros([2, 4]))
+    with pytest.raises(ValueError, match="no conditioning input"):
+        made(tf.zeros([2, 3]), conditional_input=tf.zeros([2, 1]))
+    cond = flows.MADE(hidden_units=[4], event_size=3, conditional_size=2)
+    with pytest.raises(ValueError, match="conditional_input=c"):
+        cond(tf.zeros([2, 3]))

@@ -1,0 +1,112 @@
+"""The maf model: MAF(K), MAF MoG, batch norm, the logit transform, its TFP bijector."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import ar_keras as ark
+import continuous_case as cc
+
+
+def tiny(**overrides):
+    return ark.models.get("maf", preset="tiny", **overrides)
+
+
+def test_log_prob_equals_tfp_transformed_distribution():
+    model = tiny(num_layers=3, batch_norm=True, permutation="random")
+    cc.perturb(model, 0.3)
+    for bn in model.batch_norms:                              # non-trivial moving statistics
+        bn.moving_mean.assign([0.3, -0.2])
+        bn.moving_variance.assign([2.0, 0.5])
+    x = np.random.RandomState(0).standard_normal((6, 2)).astype(np.float32)
+    np.testing.assert_allclose(model.log_prob(x).numpy(), model.distribution().log_prob(x).numpy(),
+                               rtol=1e-5, atol=1e-5)
+    # sample() runs the bijector's forward: inverting the samples recovers the base noise.
+    z = model.bijector().inverse(tf.constant(model.sample(4, seed=1).numpy())).numpy()
+    noise = ark.sampling.seeded_noise(1, 4, 2, 1).numpy()[..., 0]
+    np.testing.assert_allclose(z, ark.models.continuous.uniform_to_normal(noise).numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("overrides", [dict(base="mog", num_components=3),
+                                       dict(batch_norm=True),
+                                       dict(num_layers=1, permutation="none", base="mog",
+                                            num_components=2)])
+def test_variants_integrate_to_one_and_sample_right(overrides):
+    model = tiny(**overrides)
+    cc.perturb(model, 0.2)
+    cc.check_integrates_to_one(model, lim=16.0, n=400)
+    cc.check_samples_match_density(model)
+    if model.exact_conditionals:
+        cc.check_exact_conditionals(model)
+
+
+def test_batch_norm_uses_batch_statistics_in_training_and_syncs_across_replicas():
+    build = lambda: tiny(batch_norm=True)  # noqa: E731
+    model = build()
+    x = (np.random.RandomState(1).standard_normal((8, 2)) * [3.0, 0.5] + 2.0).astype(np.float32)
+    train_lp = model._log_prob(tf.constant(x), None, training=True).numpy()
+    assert not np.allclose(train_lp, model.log_prob(x).numpy())
+    assert not np.allclose(model.batch_norms[0].moving_mean.numpy(), 0.0)    # updated
+    cc.check_fit_changes_every_weight(build(), x=x)
+    cc.check_mirrored_equals_single(build, x=x)                               # synchronised statistics
+
+
+def test_logit_transform_support_and_density_on_the_unit_square():
+    model = tiny(data_transform="logit", logit_alpha=0.05)
+    cc.perturb(model, 0.3)
+    low, high = model.support
+    np.testing.assert_allclose([low, high], [-0.05 / 0.9, 0.95 / 0.9])
+    edges = np.linspace(low, high, 301)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    pts = np.stack(np.meshgrid(centres, centres, indexing="ij"), -1).reshape(-1, 2).astype(np.float32)
+    total = np.exp(model.log_prob(pts).numpy().astype(np.float64)).sum() * (edges[1] - edges[0]) ** 2
+    assert abs(total - 1.0) < 0.01
+    # With a = 0.05 samples stay within the transform's image, (-a, 1 + a) / (1 - 2a).
+    x = model.sample(500, seed=0).numpy()
+    assert x.min() > -0.06 and x.max() < 1.06
+    with pytest.raises(ValueError, match=r"must lie in \[-0.0555"):
+        model.log_prob(np.array([[0.5, 1.5]], np.float32))
+    # The transform's Jacobian is included: a uniform density on the square has log p = 0.
+    flat = tiny(data_transform="logit", logit_alpha=0.0, num_layers=1)
+    y = np.array([[0.3, 0.6]], np.float32)
+    s = y
+    expect = (-0.5 * np.log(s / (1 - s)) ** 2 - 0.5 * np.log(2 * np.pi) - np.log(s) - np.log1p(-s)).sum()
+    for w in flat.trainable_weights:
+        w.assign(tf.zeros_like(w))
+    np.testing.assert_allclose(flat.log_prob(y).numpy()[0], expect, rtol=1e-5)
+
+
+def test_digits_preset_learns_dequantized_digits_quickly():
+    keras.utils.set_random_seed(0)
+    model = ark.models.get("maf", preset="digits")
+    assert model.event_size == 64 and model.data_transform == "logit" and model.batch_norm
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    train = ark.data.load("digits_continuous", "train").shuffle(1297, seed=0).batch(128)
+    valid = ark.data.load("digits_continuous", "validation").batch(250)
+    before = model.evaluate(valid, return_dict=True, verbose=0)["loss"]
+    history = model.fit(train, validation_data=valid, epochs=3, verbose=0)
+    after = history.history["val_loss"][-1]
+    assert after < before - 40.0, (before, after)             # nats of validation NLL
+    result = model.evaluate(valid, return_dict=True, verbose=0)
+    np.testing.assert_allclose(result["bits_per_dim"], result["loss"] / (64 * np.log(2)), rtol=1e-4)
+
+
+def test_presets_follow_the_paper():
+    paper = ark.models.model_class("maf").PRESETS["paper"]
+    assert paper["event_size"] == 784 and paper["num_layers"] == 5
+    assert paper["hidden_units"] == [1024, 1024] and paper["batch_norm"]
+    assert paper["data_transform"] == "logit" and paper["logit_alpha"] == 1e-6
+
+
+def test_constructor_errors():
+    with pytest.raises(ValueError, match="base"):
+        tiny(base="flow")
+    with pytest.raises(ValueError, match="data_transform"):
+        tiny(data_transform="log")
+    with pytest.raises(ValueError, match="permutation"):
+        tiny(permutation="shuffle")
+    with pytest.raises(ValueError, match="num_layers"):
+        tiny(num_layers=0)
+    with pytest.raises(ValueError, match="distribution"):
+        tiny(base="mog").distribution()

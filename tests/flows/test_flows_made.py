@@ -169,3 +169,13 @@ def test_bad_arguments_and_inputs():
     cond = flows.MADE(hidden_units=[4], event_size=3, conditional_size=2)
     with pytest.raises(ValueError, match="conditional_input=c"):
         cond(tf.zeros([2, 3]))
+
+
+def test_serialization_name_does_not_shadow_the_discrete_made_model(tmp_path):
+    import ar_keras as ark
+
+    assert keras.saving.get_registered_name(flows.MADE) == "ar_keras>FlowMADE"
+    assert keras.saving.get_registered_object("ar_keras>MADE") is ark.models.MADE
+    model = ark.models.get("made", preset="tiny")
+    model.save(str(tmp_path / "made.keras"))
+    assert type(keras.models.load_model(str(tmp_path / "made.keras"))) is ark.models.MADE

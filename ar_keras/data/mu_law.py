@@ -40,20 +40,8 @@ import tensorflow as tf
 __all__ = ["mu_law_encode", "mu_law_decode", "pcm16_to_float", "float_to_pcm16"]
 
 
-def _check_num_levels(num_levels):
-    if isinstance(num_levels, (bool, np.bool_)) or not isinstance(num_levels, (int, np.integer)) \
-            or num_levels < 2:
-        raise ValueError(f"num_levels must be an integer >= 2, got {num_levels!r}.")
-    return int(num_levels)
-
-
-def _to_tensor(x, what):
-    if isinstance(x, (tf.Tensor, tf.Variable)):
-        return tf.convert_to_tensor(x)
-    arr = np.asarray(x)
-    if arr.dtype == object or arr.dtype.kind in "USV":
-        raise ValueError(f"{what} must be a numeric array, got dtype {arr.dtype}.")
-    return tf.convert_to_tensor(arr)
+# The same argument checks as the uniform quantizer.
+from ar_keras.data.quantize import _check_num_levels, _to_tensor  # noqa: E402
 
 
 def _check_range(x, low, high, msg, closed_high):

@@ -42,6 +42,15 @@ from ar_keras import checks, sampling
 __all__ = ["AutoregressiveModel"]
 
 
+def unpack_inputs(inputs):
+    """Model inputs -> ``(x, conditional)``: x, ``(x, c)`` or ``{"x": x, "conditional": c}``."""
+    if isinstance(inputs, dict):
+        return inputs["x"], inputs.get("conditional")
+    if isinstance(inputs, (tuple, list)):
+        return inputs[0], (inputs[1] if len(inputs) > 1 else None)
+    return inputs, None
+
+
 class _FunctionCache:
     """Holds compiled samplers out of sight of Keras/TF object tracking.
 
@@ -170,11 +179,7 @@ class AutoregressiveModel(keras.Model):
 
     # ------------------------------------------------------------------ training
     def _unpack(self, inputs):
-        if isinstance(inputs, dict):
-            return inputs["x"], inputs.get("conditional")
-        if isinstance(inputs, (tuple, list)):
-            return inputs[0], (inputs[1] if len(inputs) > 1 else None)
-        return inputs, None
+        return unpack_inputs(inputs)
 
     def call(self, inputs, training=False):
         """``inputs`` = x or ``(x, conditional)`` -> conditional log-probs (x's shape)."""

@@ -47,7 +47,7 @@ import numpy as np
 import tensorflow as tf
 
 from ar_keras import checks, sampling
-from ar_keras.models.base import _FunctionCache
+from ar_keras.models.base import _FunctionCache, unpack_inputs
 
 __all__ = ["DensityModel", "ContinuousModel", "check_continuous", "uniform_to_normal"]
 
@@ -186,11 +186,7 @@ class DensityModel(keras.Model):
 
     # --------------------------------------------------------------- training
     def _unpack(self, inputs):
-        if isinstance(inputs, dict):
-            return inputs["x"], inputs.get("conditional")
-        if isinstance(inputs, (tuple, list)):
-            return inputs[0], (inputs[1] if len(inputs) > 1 else None)
-        return inputs, None
+        return unpack_inputs(inputs)
 
     def call(self, inputs, training=False):
         """``inputs`` = x or ``(x, conditional)`` -> ``[B, 2]``: (objective, log-likelihood)."""

@@ -21,7 +21,7 @@ import sequence_case as sc
 import test_case as tc
 from ar_keras import export
 from ar_keras.data.wav import read_wav
-from ar_keras.models.wavenet import WaveNet, dilation_stacks
+from ar_keras.models.audio.wavenet import WaveNet, dilation_stacks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

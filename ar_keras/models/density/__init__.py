@@ -1,0 +1,1 @@
+"""Density models of vectors and fixed-size images: NADE, MADE, RNADE, MAF, IAF."""

@@ -1,0 +1,1 @@
+"""Latent-variable image models: the IAF-VAE."""

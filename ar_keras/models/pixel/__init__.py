@@ -1,0 +1,1 @@
+"""Convolutional and attention pixel models: Gated PixelCNN, PixelCNN++, PixelSNAIL."""

@@ -1,4 +1,4 @@
-"""Keras callbacks: sample grids (or audio clips) in TensorBoard and files, and a line per epoch.
+"""Keras callbacks: samples in TensorBoard and files (by the model's event kind), a line per epoch.
 
 Bits per dimension are a model metric (``bits_per_dim``, ``val_bits_per_dim``)
 and reach TensorBoard through `keras.callbacks.TensorBoard`; `SampleLogger`
@@ -9,7 +9,7 @@ Example:
     ...     ark.callbacks.SampleLogger(log_dir="runs/pcnn"),
     ...     keras.callbacks.TensorBoard("runs/pcnn")])
     >>> # tensorboard --logdir runs  -> IMAGES tab, "samples"
-    >>> # sequence (audio) models: AUDIO tab, "samples", and runs/.../samples_epoch_NNN.wav
+    >>> # audio models: AUDIO tab and samples_epoch_NNN.wav; byte models: TEXT tab and .txt
 """
 
 import os
@@ -22,42 +22,43 @@ import tensorflow as tf
 
 from ar_keras.data.mu_law import mu_law_decode
 from ar_keras.data.wav import write_wav
-from ar_keras.models.sequence import SequenceModel
 from ar_keras.visualize import image_grid, save_png
 
 __all__ = ["SampleLogger", "EpochLine"]
 
 
 class SampleLogger(keras.callbacks.Callback):
-    """Draws samples every few epochs; writes a TensorBoard image and a PNG grid.
+    """Draws samples every few epochs and writes them where a person would look.
 
-    The seed is fixed, so successive grids show the same noise passing through
-    a model that learns.  Class-conditional models get labels ``0, 1, 2, ...``
-    cycled over the grid.
+    What is written follows the model's event kind (``model.event.kind``):
+
+    =================  ==========================================================
+    ``image``          a grid: TensorBoard IMAGES and ``samples_epoch_NNN.png``
+    ``vector``         2-d: a scatter picture; more: the vectors as images (PNG)
+    ``sequence``       audio (models with a ``sample_rate``: mu-law codes decoded,
+                       TensorBoard AUDIO and ``.wav``, clips 0.1 s apart) or bytes
+                       (TensorBoard TEXT and ``.txt``, decoded as UTF-8)
+    ``video``          one strip of frames per sample: IMAGES and PNG
+    ``float_sequence`` each trajectory as a heat map [T, F]: IMAGES and PNG
+    =================  ==========================================================
+
+    Plus ``samples_latest.*``.  The seed is fixed, so successive epochs show the
+    same noise passing through a model that learns.  Class-conditional models
+    get labels ``0, 1, 2, ...`` cycled over the samples.
 
     Args:
-        log_dir: TensorBoard directory; images go to ``log_dir/samples`` and
-            PNGs to ``log_dir/samples_epoch_NNN.png`` (plus
-            ``samples_latest.png``).
-        num_samples: samples per grid.
+        log_dir: TensorBoard directory (summaries in ``log_dir/samples``).
+        num_samples: samples per grid (images, vectors, video).
         every_n_epochs: sampling period.
         seed: sampling seed.
         temperature: sampling temperature.
-        write_png: also write PNG files (WAV files for sequence models).
-        audio_clips: sequence (audio) models: clips drawn per epoch (in place of
-            ``num_samples``: each clip is thousands of sequential steps).
-        length: sequence models: samples per clip; default half a second.
-        sample_rate: sequence models: Hz of the audio; default the model's
-            ``sample_rate`` attribute, else 16000.
-        conditional: the ``conditional`` of the drawn samples (e.g. local
-            features ``[audio_clips, length / hop, E]`` for a locally conditioned
-            WaveNet); default: labels ``0, 1, 2, ...`` for class-conditional models.
-
-    Sequence models (`ar_keras.models.SequenceModel`, data int ``[B, T]``) are
-    audio: their levels are mu-law codes, decoded with `mu_law_decode` and
-    written with ``tf.summary.audio`` (TensorBoard's AUDIO tab) and to
-    ``log_dir/samples_epoch_NNN.wav`` (plus ``samples_latest.wav``): the clips
-    one after the other, 0.1 s of silence between them.
+        write_png: also write files (PNG, WAV or TXT).
+        audio_clips: sequences drawn per epoch (each is thousands of steps).
+        length: sequences: steps per sample; default half a second of audio
+            (``sample_rate // 2``) or 256 bytes.
+        sample_rate: audio: Hz; default the model's ``sample_rate``.
+        conditional: the ``conditional`` of the drawn samples; default labels
+            ``0, 1, 2, ...`` for class-conditional models.
     """
 
     def __init__(self, log_dir, num_samples=16, every_n_epochs=1, seed=0,
@@ -77,6 +78,20 @@ class SampleLogger(keras.callbacks.Callback):
         self._writer = None
         self.last_png = None
         self.last_wav = None
+        self.last_text = None
+
+    # ----------------------------------------------------------------- kinds
+    @property
+    def kind(self):
+        """``image``, ``vector``, ``audio``, ``text``, ``video`` or ``float_sequence``."""
+        kind = self.model.event.kind
+        if kind == "sequence":
+            return "audio" if getattr(self.model, "sample_rate", None) or self.sample_rate else "text"
+        return kind
+
+    @property
+    def is_audio(self):
+        return self.kind == "audio"
 
     def _labels(self, count=None):
         if self.conditional is not None:
@@ -86,69 +101,97 @@ class SampleLogger(keras.callbacks.Callback):
             return None
         return np.arange(count or self.num_samples, dtype=np.int32) % classes
 
-    @property
-    def is_audio(self):
-        return isinstance(self.model, SequenceModel)
-
     def _rate(self):
         return self.sample_rate or int(getattr(self.model, "sample_rate", None) or 16000)
 
+    def _sample(self, count, length=None):
+        return self.model.sample(count, conditional=self._labels(count), seed=self.seed,
+                                 temperature=self.temperature, length=length).numpy()
+
     def draw_audio(self):
         """The current clips: float32 ``[audio_clips, length]`` in ``[-1, 1]``."""
-        length = self.length or self._rate() // 2
-        codes = self.model.sample(self.audio_clips, conditional=self._labels(self.audio_clips),
-                                  seed=self.seed, temperature=self.temperature, length=length)
+        codes = self._sample(self.audio_clips, self.length or self._rate() // 2)
         return mu_law_decode(codes, self.model.num_levels).numpy()
 
+    def draw_text(self):
+        """The current byte samples decoded as text: a list of ``audio_clips`` strings."""
+        codes = self._sample(self.audio_clips, self.length or 256)
+        return [bytes(int(b) % 256 for b in row).decode("utf-8", errors="replace")
+                for row in codes]
+
+    def draw(self):
+        """The current picture (images, vectors, video, float sequences): uint8 ``[H, W, 3]``."""
+        kind = self.kind
+        if kind == "vector":
+            from ar_keras.flows.pictures import sample_picture
+            return sample_picture(self.model, self.num_samples, self.seed, self.temperature)
+        if kind == "float_sequence":
+            x = self._sample(self.num_samples, self.length or 64)                # [n, T, F]
+            low, high = np.percentile(x, 1), np.percentile(x, 99)
+            levels = np.clip((x - low) / max(high - low, 1e-6) * 255, 0, 255).astype(np.int32)
+            return image_grid(np.transpose(levels, (0, 2, 1))[..., None], 256, columns=1)  # [n, F, T, 1]
+        x = self._sample(self.num_samples)
+        if kind == "video":
+            n, T, H, W, C = x.shape
+            strips = np.transpose(x, (0, 2, 1, 3, 4)).reshape(n, H, T * W, C)  # [n, T, H, W, C] -> [n, H, T W, C]
+            return image_grid(strips, self.model.num_levels, columns=1)
+        return image_grid(x, self.model.num_levels)
+
+    # ---------------------------------------------------------------- writing
     def _write_audio(self, clips, path):
         gap = np.zeros([self._rate() // 10], np.float32)                     # 0.1 s of silence
         joined = np.concatenate([part for clip in clips for part in (clip, gap)][:-1])
         return write_wav(path, joined, self._rate())
 
-    def draw(self):
-        """The current sample grid, uint8 ``[H, W, 3]``."""
-        if getattr(self.model, "num_levels", 0) is None:     # continuous models: float vectors
-            from ar_keras.flows.pictures import sample_picture
-            return sample_picture(self.model, self.num_samples, self.seed, self.temperature)
-        samples = self.model.sample(self.num_samples, conditional=self._labels(), seed=self.seed,
-                                    temperature=self.temperature)
-        return image_grid(samples.numpy(), self.model.num_levels)
+    @staticmethod
+    def _write_text(texts, path):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n\n----\n\n".join(texts))
+        return path
 
     def write_final(self, path_stem):
-        """Writes the current samples next to ``path_stem`` (``.png`` for images, ``.wav`` for
-        audio); returns the path."""
-        if self.is_audio:
+        """Writes the current samples next to ``path_stem`` (``.png``, ``.wav`` or ``.txt``)."""
+        kind = self.kind
+        if kind == "audio":
             return self._write_audio(self.draw_audio(), path_stem + ".wav")
+        if kind == "text":
+            return self._write_text(self.draw_text(), path_stem + ".txt")
         return save_png(self.draw(), path_stem + ".png")
 
-    def _log_audio(self, epoch):
-        clips = self.draw_audio()                                            # [n, T]
+    def _summary_writer(self):
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
-        with self._writer.as_default():
-            tf.summary.audio("samples", clips[..., None], self._rate(), step=epoch + 1,
-                             max_outputs=len(clips))                         # [n, T] -> [n, T, 1]
-        self._writer.flush()
-        if self.write_png:
-            self.last_wav = self._write_audio(
-                clips, os.path.join(self.log_dir, f"samples_epoch_{epoch + 1:03d}.wav"))
-            self._write_audio(clips, os.path.join(self.log_dir, "samples_latest.wav"))
+        return self._writer
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs:
             return
-        if self.is_audio:
-            self._log_audio(epoch)
-            return
-        grid = self.draw()
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
-        with self._writer.as_default():
-            tf.summary.image("samples", grid[None], step=epoch + 1)
+        kind, step = self.kind, epoch + 1
+        stem = os.path.join(self.log_dir, f"samples_epoch_{step:03d}")
+        latest = os.path.join(self.log_dir, "samples_latest")
+        with self._summary_writer().as_default():
+            if kind == "audio":
+                clips = self.draw_audio()                                    # [n, T]
+                tf.summary.audio("samples", clips[..., None], self._rate(), step=step,
+                                 max_outputs=len(clips))                     # [n, T] -> [n, T, 1]
+            elif kind == "text":
+                texts = self.draw_text()
+                tf.summary.text("samples", tf.constant(texts), step=step)
+            else:
+                grid = self.draw()
+                tf.summary.image("samples", grid[None], step=step)
         self._writer.flush()
-        if self.write_png:
-            self.last_png = save_png(grid, os.path.join(self.log_dir, f"samples_epoch_{epoch + 1:03d}.png"))
-            save_png(grid, os.path.join(self.log_dir, "samples_latest.png"))
+        if not self.write_png:
+            return
+        if kind == "audio":
+            self.last_wav = self._write_audio(clips, stem + ".wav")
+            self._write_audio(clips, latest + ".wav")
+        elif kind == "text":
+            self.last_text = self._write_text(texts, stem + ".txt")
+            self._write_text(texts, latest + ".txt")
+        else:
+            self.last_png = save_png(grid, stem + ".png")
+            save_png(grid, latest + ".png")
 
     def on_train_end(self, logs=None):
         if self._writer is not None:

@@ -4,24 +4,77 @@ Static facts (dtype, rank, shape) are checked always.  Values (the range
 ``[0, K)``, NaN) are checked with numpy when running eagerly, and with
 `tf.debugging` assertions inside a graph (`fit`, SavedModel), which raise
 `tf.errors.InvalidArgumentError` carrying the same message.
+
+The event specs (`ar_keras.core.events`) build their checks from these.
 """
+
+import math
 
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["check_levels", "check_labels", "check_positive_int"]
+__all__ = ["to_tensor", "check_range", "check_finite", "check_levels", "check_labels",
+           "check_positive_int", "check_temperature", "check_temperature_tensor"]
 
 
-def _to_tensor(x, what):
+def to_tensor(x, what):
+    """Array-like -> tensor; refuses object and string arrays with a clear message."""
     if isinstance(x, (tf.Tensor, tf.Variable)):
-        return x
+        return tf.convert_to_tensor(x)
     try:
         arr = np.asarray(x)
     except Exception as e:  # pragma: no cover - exotic inputs
         raise ValueError(f"{what} could not be converted to an array: {e}") from e
-    if arr.dtype == object:
-        raise ValueError(f"{what} must be a numeric array, got an object array.")
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise ValueError(f"{what} must be a numeric array, got dtype {arr.dtype}.")
     return tf.convert_to_tensor(arr)
+
+
+def _assert(x, conditions, numpy_test, message):
+    """Eager: raise ValueError when ``numpy_test(array)`` names a problem; graph: assertions."""
+    if tf.executing_eagerly():
+        problem = numpy_test(x.numpy())
+        if problem:
+            raise ValueError(f"{message}; {problem}.")
+        return x
+    with tf.control_dependencies([c(x, message) for c in conditions]):
+        return tf.identity(x)
+
+
+def check_range(x, num_levels, what="x", validate_values=True):
+    """Checks that int32 ``x`` holds values in ``[0, num_levels)``."""
+    if not validate_values:
+        return x
+
+    def numpy_test(arr):
+        if arr.size and (arr.min() < 0 or arr.max() >= num_levels):
+            return f"got values in [{arr.min()}, {arr.max()}]"
+        return None
+
+    return _assert(x, [lambda t, m: tf.debugging.assert_greater_equal(t, 0, message=m),
+                       lambda t, m: tf.debugging.assert_less(t, num_levels, message=m)],
+                   numpy_test, f"{what} must hold values in [0, {num_levels})")
+
+
+def check_finite(x, what="x", validate_values=True, support=None):
+    """Checks that float32 ``x`` is finite (and inside the closed ``support``)."""
+    if not validate_values:
+        return x
+    where = "" if support is None else f" and lie in [{support[0]}, {support[1]}]"
+
+    def numpy_test(arr):
+        if not np.isfinite(arr).all():
+            return f"it contains NaN or infinite values; every value must be finite{where}"
+        if support is not None and arr.size and (arr.min() < support[0] or arr.max() > support[1]):
+            return f"got values in [{arr.min()}, {arr.max()}] (the model's data transform)"
+        return None
+
+    conditions = [lambda t, m: tf.debugging.assert_all_finite(t, m)]
+    if support is not None:
+        conditions += [
+            lambda t, m: tf.debugging.assert_greater_equal(t, tf.constant(support[0]), message=m),
+            lambda t, m: tf.debugging.assert_less_equal(t, tf.constant(support[1]), message=m)]
+    return _assert(x, conditions, numpy_test, f"{what} must be finite{where}")
 
 
 def check_levels(x, event_shape, num_levels, what="x", validate_values=True):
@@ -30,42 +83,8 @@ def check_levels(x, event_shape, num_levels, what="x", validate_values=True):
     Raises:
         ValueError: float or bool data, wrong rank or shape, values out of range.
     """
-    x = _to_tensor(x, what)
-    event_shape = tuple(event_shape)
-    if not x.dtype.is_integer:
-        raise ValueError(
-            f"{what} must hold integer levels in [0, {num_levels}), got dtype {x.dtype.name}. "
-            f"Quantize continuous data first, e.g. ar_keras.data.quantize(v, {num_levels}) "
-            "for v in [0, 1]."
-        )
-    expected = ("batch",) + event_shape
-    if x.shape.rank != len(expected):
-        raise ValueError(
-            f"{what} must have rank {len(expected)} with shape {list(expected)}, got shape "
-            f"{x.shape.as_list() if x.shape.rank is not None else 'unknown'}. "
-            "Add a batch axis for a single example (x[None])."
-        )
-    actual = tuple(x.shape.as_list()[1:])
-    for a, e in zip(actual, event_shape):
-        if a is not None and a != e:
-            raise ValueError(
-                f"{what} must have shape [batch, {', '.join(map(str, event_shape))}], "
-                f"got {x.shape.as_list()}."
-            )
-    x = tf.cast(x, tf.int32)
-    if validate_values:
-        msg = f"{what} must hold values in [0, {num_levels})"
-        if tf.executing_eagerly():
-            arr = x.numpy()
-            if arr.size and (arr.min() < 0 or arr.max() >= num_levels):
-                raise ValueError(f"{msg}; got values in [{arr.min()}, {arr.max()}].")
-        else:
-            with tf.control_dependencies([
-                tf.debugging.assert_greater_equal(x, 0, message=msg),
-                tf.debugging.assert_less(x, num_levels, message=msg),
-            ]):
-                x = tf.identity(x)
-    return x
+    from ar_keras.core.events import EventSpec  # the one implementation of the checks
+    return EventSpec(event_shape, num_levels).check(x, validate_values, what)
 
 
 def check_labels(c, num_classes, batch=None, what="conditional", validate_values=True):
@@ -82,7 +101,7 @@ def check_labels(c, num_classes, batch=None, what="conditional", validate_values
             f"this model is class-conditional (num_classes={num_classes}): pass "
             f"{what}=labels, an int tensor [batch] in [0, {num_classes})."
         )
-    c = _to_tensor(c, what)
+    c = to_tensor(c, what)
     if not c.dtype.is_integer:
         raise ValueError(f"{what} must be integer class ids, got dtype {c.dtype.name}.")
     if c.shape.rank != 1:
@@ -90,22 +109,35 @@ def check_labels(c, num_classes, batch=None, what="conditional", validate_values
     if batch is not None and c.shape[0] is not None and isinstance(batch, int) and c.shape[0] != batch:
         raise ValueError(f"{what} has {c.shape[0]} labels for a batch of {batch}.")
     c = tf.cast(c, tf.int32)
-    if validate_values:
-        msg = f"{what} must hold class ids in [0, {num_classes})"
-        if tf.executing_eagerly():
-            arr = c.numpy()
-            if arr.size and (arr.min() < 0 or arr.max() >= num_classes):
-                raise ValueError(f"{msg}; got values in [{arr.min()}, {arr.max()}].")
-        else:
-            with tf.control_dependencies([
-                tf.debugging.assert_greater_equal(c, 0, message=msg),
-                tf.debugging.assert_less(c, num_classes, message=msg),
-            ]):
-                c = tf.identity(c)
-    return c
+    if not validate_values:
+        return c
+    return _assert(c, [lambda t, m: tf.debugging.assert_greater_equal(t, 0, message=m),
+                       lambda t, m: tf.debugging.assert_less(t, num_classes, message=m)],
+                   lambda arr: (f"got values in [{arr.min()}, {arr.max()}]"
+                                if arr.size and (arr.min() < 0 or arr.max() >= num_classes)
+                                else None),
+                   f"{what} must hold class ids in [0, {num_classes})")
 
 
 def check_positive_int(value, what):
     if isinstance(value, bool) or int(value) != value or value < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}.")
     return int(value)
+
+
+def check_temperature(temperature):
+    """A Python temperature: a finite number > 0."""
+    temperature = float(temperature)
+    if not math.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature}.")
+    return temperature
+
+
+def check_temperature_tensor(temperature):
+    """The graph temperature check (SavedModel inputs): finite and > 0."""
+    t = tf.convert_to_tensor(temperature, tf.float32)
+    ok = tf.logical_and(tf.math.is_finite(t), t > 0.0)
+    with tf.control_dependencies([
+        tf.debugging.Assert(ok, ["temperature must be a finite number > 0, got", t]),
+    ]):
+        return tf.identity(t)

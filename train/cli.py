@@ -155,8 +155,7 @@ def main(argv=None):
                "logdir": logdir, "samples_file": png, "keras_model": keras_path}
     if args.export:
         summary["saved_model"] = ark.export.saved_model(model, os.path.join(args.export, args.model, "1"))
-        if (isinstance(model, ark.models.AutoregressiveModel)      # no TFLite for density models
-                and model.count_params() <= ark.export.TFLITE_MAX_PARAMS):
+        if model.supports_tflite and model.count_params() <= ark.export.TFLITE_MAX_PARAMS:
             summary["tflite"] = ark.export.tflite(model, os.path.join(args.export, f"{args.model}.tflite"))
     with open(os.path.join(logdir, "result.json"), "w") as f:
         json.dump(summary, f, indent=2)

@@ -27,6 +27,8 @@ class Bernoulli:
     num_levels = 2
     num_params = 1
     noise_depth = 1
+    #: dtype of `sample`'s values (the sampler's buffer).
+    sample_dtype = tf.int32
 
     def log_prob(self, params, x):
         logit = tf.cast(params, tf.float32)[..., 0]

@@ -43,6 +43,7 @@ class Categorical:
         self.num_levels = int(num_levels)
         self.num_params = self.num_levels
         self.noise_depth = self.num_levels
+        self.sample_dtype = tf.int32  # dtype of `sample`'s values (the sampler's buffer)
 
     def log_prob(self, params, x):
         """Per-element log-probabilities in float32.

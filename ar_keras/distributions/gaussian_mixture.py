@@ -55,6 +55,8 @@ class GaussianMixture:
     """
 
     noise_depth = 2
+    #: dtype of `sample`'s values (the sampler's buffer).
+    sample_dtype = tf.float32
 
     def __init__(self, num_components, log_scale_bound=7.0):
         self.num_components = int(num_components)

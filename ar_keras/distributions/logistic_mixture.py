@@ -162,6 +162,7 @@ class DiscretizedLogisticMixture:
         self.num_pixel_params = M * (1 + 2 * C + self.num_pairs)
         self.num_params = 3 * M
         self.noise_depth = self.num_levels
+        self.sample_dtype = tf.int32  # dtype of `sample`'s values (the sampler's buffer)
         # coupling[c, c'] = index of the pair (c, c') among the raw coefficients,
         # or num_pairs (a zero slot) when c' >= c: the strictly lower-triangular
         # C x C coupling matrix is one gather.

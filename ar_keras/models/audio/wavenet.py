@@ -70,13 +70,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ar_keras import checks, sampling
+from ar_keras import checks
 from ar_keras.distributions import Categorical
 from ar_keras.layers.upsample1d import MODES as UPSAMPLING_MODES
 from ar_keras.layers.upsample1d import Upsample1D
 from ar_keras.layers.wavenet_block import WaveNetBlock
 from ar_keras.models.registry import register
-from ar_keras.models.sequence import SequenceModel
+from ar_keras.core import AutoregressiveModel, SequenceEvent
 
 __all__ = ["WaveNet", "dilation_stacks"]
 
@@ -92,7 +92,7 @@ def shift_right(h):
 
 
 @register("wavenet")
-class WaveNet(SequenceModel):
+class WaveNet(AutoregressiveModel):
     """WaveNet over mu-law codes, with queued fast generation.
 
     Args:
@@ -119,6 +119,8 @@ class WaveNet(SequenceModel):
         log-probabilities ``[B, T]``.
     """
 
+    event_kind = "sequence"
+
     PRESETS = {
         # 2,160 parameters (K = 4); receptive field 1 + 1 + 2 = 4 samples.
         "tiny": dict(num_levels=4, residual_channels=12, gate_channels=12, skip_channels=16,
@@ -144,7 +146,7 @@ class WaveNet(SequenceModel):
                  num_classes=None, local_channels=None, local_hop=None,
                  local_upsampling="transposed", local_upsampled_channels=None,
                  sample_rate=16000, **kwargs):
-        super().__init__(num_levels, num_classes, **kwargs)
+        super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels), **kwargs)
         for value, what in ((residual_channels, "residual_channels"),
                             (gate_channels, "gate_channels"), (skip_channels, "skip_channels"),
                             (kernel_size, "kernel_size"), (sample_rate, "sample_rate")):
@@ -195,6 +197,7 @@ class WaveNet(SequenceModel):
             for i, d in enumerate(self.dilations)]
         self.output_hidden = keras.layers.Dense(self.output_channels, name="output_hidden")
         self.output_logits = keras.layers.Dense(K, name="output_logits")
+        self._build_length = self.local_hop or 2    # one local frame at least
         self._finish_init()
 
     # ----------------------------------------------------------------- structure
@@ -234,24 +237,19 @@ class WaveNet(SequenceModel):
             return None, conditional
         return conditional, None
 
-    def _make_conditional(self, labels=None, features=None):
+    def make_conditional(self, named):
+        labels, features = named.get("conditional"), named.get("features")
         if self.num_classes is not None and self.local_channels is not None:
             return {"labels": labels, "features": features}
         return features if self.local_channels is not None else labels
 
-    def _example_conditional(self, batch, length):
+    def example_conditional(self, batch, length=None):
         labels = None if self.num_classes is None else tf.zeros([batch], tf.int32)
         features = None
         if self.local_channels is not None:
             frames = -(-length // self.local_hop)
             features = tf.zeros([batch, frames, self.local_channels])
-        return self._make_conditional(labels, features)
-
-    def _finish_init(self):
-        length = self.local_hop or self._build_length
-        x = tf.zeros((1, length), tf.int32)
-        self.network(x, self._example_conditional(1, length), training=False)
-        self.built = True
+        return self.make_conditional({"conditional": labels, "features": features})
 
     def _check_features(self, features, batch, length, validate_values):
         E, hop = self.local_channels, self.local_hop
@@ -292,9 +290,17 @@ class WaveNet(SequenceModel):
                 features = tf.identity(features)
         return features
 
-    def _check_conditional(self, conditional, batch=None, length=None, validate_values=True):
+    def conditional_specs(self, batch=None):
+        """Labels ``conditional [B]`` and/or local ``features [B, T / hop, E]``."""
+        specs = super().conditional_specs(batch)
+        if self.local_channels:
+            specs.append(tf.TensorSpec([batch, None, self.local_channels], tf.float32,
+                                       name="features"))
+        return specs
+
+    def check_conditional(self, conditional, batch=None, length=None, validate_values=True):
         if self.local_channels is None:
-            return super()._check_conditional(conditional, batch, length, validate_values)
+            return super().check_conditional(conditional, batch, length, validate_values)
         E = self.local_channels
         both = self.num_classes is not None
         form = ('{"labels": int [batch], "features": float [batch, T / %d, %d]}' % (
@@ -333,27 +339,10 @@ class WaveNet(SequenceModel):
         return self._output(skip_sum)
 
     # ----------------------------------------------------- cache (fast generation)
-    #: Compile the cached sampler with XLA (``jit_compile=True``): the while loop
-    #: becomes one fused program instead of ~10 graph ops per block per step, about
-    #: 15x faster on a CPU (tests/benchmarks/wavenet_generation.py).  The reference
-    #: path (``cache=False``) is not compiled.  Set to False on platforms without XLA.
+    #: Compile the cached sampler with XLA: the while loop becomes one fused program
+    #: instead of ~10 graph ops per block per step, about 15x faster on a CPU
+    #: (tests/benchmarks/wavenet_generation.py).  Set to False on platforms without XLA.
     jit_sampling = True
-
-    def _sample_function(self, cache, conditional):
-        if not (cache and self.jit_sampling):
-            return super()._sample_function(cache, conditional)
-        functions = self._sample_functions.functions
-        key = ("xla", conditional is None)
-        if key not in functions:
-            # The loop is an explicit tf.while_loop: nothing for AutoGraph to convert (it
-            # also fails to parse this closure and would warn).
-            @tf.autograph.experimental.do_not_convert
-            def run(noise, c, temperature):
-                return sampling.sample_cached(self, noise, c, temperature)
-
-            # XLA compiles once per (n, T) and reuses it.
-            functions[key] = tf.function(run, jit_compile=True, reduce_retracing=True)
-        return functions[key]
 
     def initial_state(self, batch):
         """Zero queues, one ``[batch, d_l (k-1), R]`` per block: the state before step 0."""
@@ -385,6 +374,45 @@ class WaveNet(SequenceModel):
             h = residual
         return self._output(skip_sum), new_state
 
+    def stream_signatures(self, num_samples=1):
+        """``{name: tf.function}`` of the streaming TFLite file (`ar_keras.export.tflite_step`).
+
+        ``step``: ``x_prev`` int32 ``[n]``, ``index`` int32 ``[]``, ``noise``
+        ``[n, noise_depth]``, ``temperature`` (+ ``conditional [n]``) (+ ``local
+        [n, E']``), ``state_00 ..`` -> ``{"sample", "logits", "state_00" ..}``;
+        with local conditioning also ``upsample``: ``features [n, T / hop, E]
+        -> {"local": [n, T, E']}``.
+        """
+        n = num_samples
+        state_specs = [tf.TensorSpec([n, q, r], tf.float32, name=f"state_{i:02d}")
+                       for i, (q, r) in enumerate(self.state_shapes)]
+        extra = [] if self.num_classes is None else [tf.TensorSpec([n], tf.int32, name="conditional")]
+        if self.local_channels:
+            width = self.upsample.output_channels(self.local_channels)
+            extra.append(tf.TensorSpec([n, width], tf.float32, name="local"))
+        base = [tf.TensorSpec([n], tf.int32, name="x_prev"), tf.TensorSpec([], tf.int32, name="index"),
+                tf.TensorSpec([n, self.noise_depth], tf.float32, name="noise"),
+                tf.TensorSpec([], tf.float32, name="temperature")]
+
+        @tf.function(input_signature=base + extra + state_specs)
+        def step(x_prev, index, noise, temperature, *rest):
+            named = {spec.name: value for spec, value in zip(extra, rest[:len(extra)])}
+            logits, state = self.stream_step(x_prev, list(rest[len(extra):]), index,
+                                             named.get("conditional"), named.get("local"))  # [n, K]
+            out = {"sample": self.head.sample(logits, noise, temperature), "logits": logits}
+            out.update({spec.name: s for spec, s in zip(state_specs, state)})
+            return out
+
+        functions = {"step": step}
+        if self.local_channels:
+            @tf.function(input_signature=[tf.TensorSpec([n, None, self.local_channels], tf.float32,
+                                                        name="features")])
+            def upsample(features):
+                return {"local": self.upsample_features(features)}              # [n, T, E']
+
+            functions["upsample"] = upsample
+        return functions
+
     def upsample_features(self, features):
         """Local conditioning ``[n, T / hop, E]`` -> ``[n, T, E']`` at the audio rate."""
         return self.upsample(tf.convert_to_tensor(features, tf.float32))
@@ -396,7 +424,8 @@ class WaveNet(SequenceModel):
             cache["local"] = self.upsample(features)                         # [n, T, E']
         return cache
 
-    def step(self, x_prev, cache, index, conditional=None):
+    def step(self, x, cache, index, conditional=None):
+        x_prev = self.previous_value(x, index)                               # [n]
         labels, _ = self._split(conditional)
         local_t = None if "local" not in cache else tf.gather(cache["local"], index, axis=1)
         logits, queues = self.stream_step(x_prev, cache["queues"], index, labels, local_t)

@@ -35,10 +35,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from ar_keras import flows, sampling
+from ar_keras import flows
+from ar_keras.core import noise as noise_lib
 from ar_keras.flows.iaf import GATE_BIAS
 from ar_keras.flows.permutation import PERMUTATIONS, layer_permutations
-from ar_keras.models.continuous import HALF_LOG_TWO_PI, ContinuousModel, uniform_to_normal
+from ar_keras.core.density import HALF_LOG_TWO_PI, ContinuousModel, uniform_to_normal
 from ar_keras.models.registry import register
 
 __all__ = ["IAF"]
@@ -187,10 +188,10 @@ class IAF(ContinuousModel):
             ``(x [n, D], log p(x) [n])``; ``log p`` is the model's density at
             ``x`` (temperature changes where ``x`` lands, not the density).
         """
-        n, c, temperature = self._check_sample_args(num_samples, conditional, temperature, None)
+        n, c, temperature, _ = self._check_sample_args(num_samples, conditional, temperature, None)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
-        noise = sampling.seeded_noise(int(seed), n, self.event_size, 1)
+        noise = noise_lib.seeded_noise(int(seed), n, self.event_size, 1)
 
         def run(nz, c, t):
             u = t * uniform_to_normal(nz[..., 0])

@@ -40,7 +40,7 @@ import tensorflow as tf
 
 from ar_keras.distributions import head_for_levels
 from ar_keras.layers import MaskedDense, masking
-from ar_keras.models.base import AutoregressiveModel
+from ar_keras.core import AutoregressiveModel
 from ar_keras.models.registry import register
 
 __all__ = ["MADE"]
@@ -197,7 +197,8 @@ class MADE(AutoregressiveModel):
         direct = tf.zeros([batch, self.event_size * P])
         return {"a": a, "direct": direct}
 
-    def step(self, x_prev, cache, index, conditional=None):
+    def step(self, x, cache, index, conditional=None):
+        x_prev = self.previous_value(x, index)                            # [n]
         masks, out_mask, direct_mask = self._masks(tf.constant(0))
         order = tf.constant(self._ordering, tf.int32)
         P, K_in = self._head.num_params, self._in_width

@@ -48,7 +48,7 @@ import tensorflow_probability as tfp
 from ar_keras import flows
 from ar_keras.distributions import GaussianMixture
 from ar_keras.flows.permutation import PERMUTATIONS, layer_permutations
-from ar_keras.models.continuous import HALF_LOG_TWO_PI, ContinuousModel, uniform_to_normal
+from ar_keras.core.density import HALF_LOG_TWO_PI, ContinuousModel, uniform_to_normal
 from ar_keras.models.registry import register
 
 __all__ = ["MAF", "logit_transform_bijector"]

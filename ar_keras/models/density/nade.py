@@ -29,7 +29,7 @@ import keras
 import tensorflow as tf
 
 from ar_keras.distributions import head_for_levels
-from ar_keras.models.base import AutoregressiveModel
+from ar_keras.core import AutoregressiveModel
 from ar_keras.models.registry import register
 
 __all__ = ["NADE"]
@@ -98,7 +98,8 @@ class NADE(AutoregressiveModel):
     def init_cache(self, batch, conditional=None):
         return {"a": self._hidden_bias(conditional, batch)}          # [n, H]
 
-    def step(self, x_prev, cache, index, conditional=None):
+    def step(self, x, cache, index, conditional=None):
+        x_prev = self.previous_value(x, index)                        # [n]
         a = cache["a"]
         # Element index-1 has just been drawn: add its row (nothing at index 0).
         a = tf.cond(index > 0,

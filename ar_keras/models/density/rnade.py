@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from ar_keras.distributions import GaussianMixture
 from ar_keras.layers import masking
-from ar_keras.models.continuous import ContinuousModel
+from ar_keras.core import ContinuousModel
 from ar_keras.models.registry import register
 
 __all__ = ["RNADE"]

@@ -47,10 +47,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ar_keras import checks, flows, sampling
+from ar_keras import checks, flows
 from ar_keras.distributions import head_for_levels
-from ar_keras.models.continuous import DensityModel, HALF_LOG_TWO_PI, check_temperature_tensor
-from ar_keras.models.continuous import uniform_to_normal
+from ar_keras.core import LatentVariableModel
+from ar_keras.core.density import HALF_LOG_TWO_PI, uniform_to_normal
 from ar_keras.models.registry import register
 
 __all__ = ["IAFVAE"]
@@ -137,7 +137,7 @@ class _IAFBlock(keras.layers.Layer):
 
 
 @register("iaf_vae")
-class IAFVAE(DensityModel):
+class IAFVAE(LatentVariableModel):
     """ResNet VAE with IAF posterior (Kingma et al. 2016).
 
     Args:
@@ -176,7 +176,6 @@ class IAFVAE(DensityModel):
                  num_importance_samples=16, seed=0, num_classes=None, **kwargs):
         if num_classes is not None:
             raise ValueError("iaf_vae is unconditional: num_classes must be None.")
-        super().__init__(num_classes=None, **kwargs)
         shape = tuple(int(s) for s in np.atleast_1d(image_shape))
         if len(shape) != 3 or min(shape) < 1:
             raise ValueError(f"image_shape must be (H, W, C) of positive sizes, got {image_shape!r}.")
@@ -186,10 +185,7 @@ class IAFVAE(DensityModel):
         factor = 2 ** self.depth
         if shape[0] % factor or shape[1] % factor:
             raise ValueError(f"image_shape {shape}: H and W must be divisible by 2**depth = {factor}.")
-        if isinstance(num_levels, bool) or int(num_levels) != num_levels or num_levels < 2:
-            raise ValueError(f"num_levels must be an integer >= 2, got {num_levels!r}.")
-        self.image_shape = shape
-        self.num_levels = int(num_levels)
+        super().__init__(shape, num_levels, **kwargs)
         self.hidden_size, self.z_size = int(hidden_size), int(z_size)
         self.iaf_steps = int(iaf_steps)
         self.iaf_hidden_units = ([self.hidden_size] if iaf_hidden_units is None
@@ -231,10 +227,6 @@ class IAFVAE(DensityModel):
 
     # --------------------------------------------------------------- structure
     @property
-    def event_size(self):
-        return int(np.prod(self.image_shape))
-
-    @property
     def head(self):
         return self._head
 
@@ -243,18 +235,10 @@ class IAFVAE(DensityModel):
         """Latent dimensions per example (all blocks)."""
         return self._latent_size
 
-    @classmethod
-    def overrides_from_data(cls, info):
-        if getattr(info, "kind", "image") != "image":
-            raise ValueError(f"iaf_vae models images of integer levels; dataset {info.name!r} holds "
-                             f"{info.kind} data. Use e.g. digits.")
-        return {"image_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
-
     def _check(self, x, conditional, validate_values=True):
         if conditional is not None:
             raise ValueError("iaf_vae is unconditional but conditional was given.")
-        return checks.check_levels(x, self.image_shape, self.num_levels,
-                                   validate_values=validate_values), None
+        return super()._check(x, None, validate_values)
 
     # ------------------------------------------------------------------ network
     def _split_noise(self, eps):
@@ -375,43 +359,10 @@ class IAFVAE(DensityModel):
             h, _ = block.down(h, None, e, temperature=temperature)
         return self._head.sample(self._decode_params(h), pixel_noise, temperature)
 
-    def sample(self, num_samples, conditional=None, seed=None, temperature=1.0, cache=True,
-               length=None):
-        """Ancestral samples ``z ~ p(z)``, ``x ~ p(x | z)``: int32 ``[n, H, W, C]``.
-
-        ``temperature`` scales the prior standard deviations and divides the
-        pixel logits.  ``cache`` is accepted for the contract (one path).
-        """
-        n, _, temperature = self._check_sample_args(num_samples, conditional, temperature, length)
-        if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
-        noise = sampling.seeded_noise(int(seed), n, self.noise_size, 1)[..., 0]   # [n, N, 1] -> [n, N]
-        fn = self._compiled("sample", self._sample_from_noise)
-        return fn(noise, tf.constant(temperature, tf.float32))
-
-    # ------------------------------------------------------------------ export
-    def export_signatures(self):
-        """``serving_default`` (importance-weighted log_prob, S = num_importance_samples,
-        seed 0), ``elbo`` and ``sample`` (seeds int64 [n], temperature) -> int32 images."""
-        x_spec = tf.TensorSpec([None, *self.image_shape], tf.int32, name="x")
-        seeds_spec = tf.TensorSpec([None], tf.int64, name="seeds")
-        t_spec = tf.TensorSpec([], tf.float32, name="temperature")
-
-        def draw(seeds, temperature):
-            keys = tf.stack([seeds, tf.zeros_like(seeds)], axis=1)             # [n] -> [n, 2]
-            noise = sampling.uniform_noise(keys, self.noise_size, 1)[..., 0]   # [n, N, 1] -> [n, N]
-            return {"samples": self._sample_from_noise(noise, check_temperature_tensor(temperature))}
-
-        return [("serving_default", lambda x: {"log_prob": self.log_prob(x)}, [x_spec]),
-                ("elbo", lambda x: {"elbo": self.elbo(x)}, [x_spec]),
-                ("sample", draw, [seeds_spec, t_spec])]
-
     def get_config(self):
         config = super().get_config()
         config.pop("num_classes")
         config.update({
-            "image_shape": list(self.image_shape),
-            "num_levels": self.num_levels,
             "hidden_size": self.hidden_size,
             "z_size": self.z_size,
             "depth": self.depth,

@@ -48,7 +48,7 @@ import tensorflow as tf
 
 from ar_keras.distributions import Categorical
 from ar_keras.layers import GatedActivation, MaskedConv2D
-from ar_keras.models.base import AutoregressiveModel
+from ar_keras.core import AutoregressiveModel
 from ar_keras.models.registry import register
 
 __all__ = ["GatedPixelCNN", "GatedPixelCNNBlock"]
@@ -222,7 +222,7 @@ class GatedPixelCNN(AutoregressiveModel):
     def init_cache(self, batch, conditional=None):
         H, W, C = self.image_shape
         F = self.filters
-        cache = {"x": tf.zeros(tf.stack([batch, self.event_size]), tf.int32)}
+        cache = {}
         for i in range(self.num_layers):
             half = self._kernel(i) // 2
             width_in = C if i == 0 else F
@@ -269,12 +269,10 @@ class GatedPixelCNN(AutoregressiveModel):
         return tf.cond(r > 0, later_row, first_row)
 
     @_no_autograph
-    def step(self, x_prev, cache, index, conditional=None):
+    def step(self, x, cache, index, conditional=None):
         H, W, C = self.image_shape
-        D = self.event_size
         cond = None if conditional is None else tf.one_hot(conditional, self.num_classes)
-        hit = tf.equal(tf.range(D), index - 1)[None, :]                  # [1, D]
-        cache = dict(cache, x=tf.where(hit, x_prev[:, None], cache["x"]))
+        cache = dict(cache, x=x)             # the partial sample, read by _new_row
         pixel, channel = index // C, index % C
         r, c = pixel // W, pixel % W
         new_row = tf.logical_and(tf.equal(c, 0), tf.equal(channel, 0))
@@ -300,6 +298,7 @@ class GatedPixelCNN(AutoregressiveModel):
         out = self.out_hidden(tf.nn.relu(h))
         logits = self.out_logits(tf.nn.relu(out))                        # [B, 1, 1, C*K]
         logits = tf.reshape(logits, [-1, C, self._head.num_params])      # -> [B, C, K]
+        del cache["x"]
         return tf.gather(logits, channel, axis=1), cache                 # [B, K]
 
     def get_config(self):

@@ -67,7 +67,7 @@ from ar_keras.layers.shifted_conv import (
     down_shift,
     right_shift,
 )
-from ar_keras.models.base import AutoregressiveModel
+from ar_keras.core import AutoregressiveModel
 from ar_keras.models.registry import register
 
 __all__ = ["PixelCNNPP"]
@@ -264,8 +264,7 @@ class PixelCNNPP(AutoregressiveModel):
     @_no_autograph
     def init_cache(self, batch, conditional=None):
         F, L, nr = self.num_filters, self.num_hierarchies, self.num_resnet
-        cache = {"x": tf.zeros(tf.stack([batch, self.event_size]), tf.int32),
-                 "pixel": tf.zeros(tf.stack([batch, self._head.num_pixel_params]))}
+        cache = {"pixel": tf.zeros(tf.stack([batch, self._head.num_pixel_params]))}
         for l in range(L):
             width = self._sizes[l][1]
             row = tf.zeros(tf.stack([batch, 1, width, F]))
@@ -387,13 +386,10 @@ class PixelCNNPP(AutoregressiveModel):
         return cache, ul
 
     @_no_autograph
-    def step(self, x_prev, cache, index, conditional=None):
+    def step(self, x, cache, index, conditional=None):
         H, W, C = self.image_shape
-        D = self.event_size
         h = self._conditioning(conditional)
-        # Record the element drawn last step (index - 1; nothing at index 0).
-        hit = tf.equal(tf.range(D), index - 1)[None, :]                   # [1, D]
-        cache = dict(cache, x=tf.where(hit, x_prev[:, None], cache["x"]))
+        cache = dict(cache, x=x)             # the partial sample, read by the row/pixel updates
         pixel, channel = index // C, index % C
         r, c = pixel // W, pixel % W
 
@@ -411,8 +407,9 @@ class PixelCNNPP(AutoregressiveModel):
             keys = set(self._row_keys[0]) | set(self._pixel_keys[0]) | {"pixel"}
             cache = _cond_update(tf.equal(channel, 0), lambda _: new_pixel(), cache, keys)
         # [B, C]: the pixel's channels drawn so far (the later ones are not read).
-        current = tf.gather(cache["x"], pixel * C + tf.range(C), axis=1)
+        current = tf.gather(x, pixel * C + tf.range(C), axis=1)
         params = self._head.element_params(cache["pixel"], current)       # [B, C, 3M]
+        del cache["x"]
         return tf.gather(params, channel, axis=1), cache                  # [B, 3M]
 
     def get_config(self):

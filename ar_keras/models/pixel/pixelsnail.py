@@ -54,7 +54,7 @@ from ar_keras.layers.shifted_conv import (
     down_shift,
     right_shift,
 )
-from ar_keras.models.base import AutoregressiveModel
+from ar_keras.core import AutoregressiveModel
 from ar_keras.models.registry import register
 
 __all__ = ["PixelSNAIL"]
@@ -184,8 +184,7 @@ class PixelSNAIL(AutoregressiveModel):
         H, W, C = self.image_shape
         F, nb, nr = self.num_filters, self.num_blocks, self.num_resnet
         pixels = H * W
-        cache = {"x": tf.zeros(tf.stack([batch, self.event_size]), tf.int32),
-                 "pixel": tf.zeros(tf.stack([batch, self._head.num_pixel_params]))}
+        cache = {"pixel": tf.zeros(tf.stack([batch, self._head.num_pixel_params]))}
         for b in range(nb):
             for k in range(nr):
                 cache[f"resnet_{b}_{k}"] = self.resnets[b * nr + k].init_state(batch, W)
@@ -245,20 +244,19 @@ class PixelSNAIL(AutoregressiveModel):
         return cache
 
     @_no_autograph
-    def step(self, x_prev, cache, index, conditional=None):
+    def step(self, x, cache, index, conditional=None):
         C = self.image_shape[-1]
-        D = self.event_size
         h = self._conditioning(conditional)
-        hit = tf.equal(tf.range(D), index - 1)[None, :]                  # [1, D]
-        cache = dict(cache, x=tf.where(hit, x_prev[:, None], cache["x"]))
+        cache = dict(cache, x=x)             # the partial sample, read by _new_pixel
         pixel, channel = index // C, index % C
         if C == 1:
             cache = self._new_pixel(cache, pixel, h)
         else:
             cache = tf.cond(tf.equal(channel, 0), lambda: self._new_pixel(cache, pixel, h),
                             lambda: dict(cache))
-        current = tf.gather(cache["x"], pixel * C + tf.range(C), axis=1)  # [B, C]
+        current = tf.gather(x, pixel * C + tf.range(C), axis=1)          # [B, C]
         params = self._head.element_params(cache["pixel"], current)       # [B, C, 3M]
+        del cache["x"]
         return tf.gather(params, channel, axis=1), cache                  # [B, 3M]
 
     def get_config(self):

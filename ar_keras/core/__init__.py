@@ -1,0 +1,16 @@
+"""The contract, written once: base model, event specs, autoregressive and density models, the sampler.
+
+Example:
+    >>> from ar_keras.core import AutoregressiveModel, ImageEvent
+"""
+
+from ar_keras.core.events import (EventSpec, FloatSequence, ImageEvent, SequenceEvent,
+                                  VectorEvent, VideoEvent)
+from ar_keras.core.base import BaseModel, unpack_inputs
+from ar_keras.core.autoregressive import AutoregressiveModel
+from ar_keras.core.density import ContinuousModel, LatentVariableModel
+from ar_keras.core import noise, sampler
+
+__all__ = ["EventSpec", "ImageEvent", "SequenceEvent", "VectorEvent", "FloatSequence",
+           "VideoEvent", "BaseModel", "unpack_inputs", "AutoregressiveModel", "ContinuousModel",
+           "LatentVariableModel", "noise", "sampler"]

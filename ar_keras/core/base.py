@@ -1,0 +1,429 @@
+"""`BaseModel`: training, the public API and the exports of every ar_keras model, written once.
+
+Every model, autoregressive, flow or latent-variable, is a `keras.Model` with an
+event spec (`ar_keras.core.events`: what one example is) and optionally class
+labels to condition on.  It implements two things:
+
+* ``_objective(x, conditional, training) -> (objective [B], log_likelihood [B])``:
+  the per-example quantity training maximises and the (bound on the)
+  log-likelihood in nats.  For exact models both are ``log p(x)``; for a VAE
+  the ELBO (with free bits, say) and the ELBO;
+* ``_sample_graph(noise, n, length, conditional, temperature, cache)``: ``n``
+  examples from a noise source (`ar_keras.core.noise`).
+
+and this class derives from them:
+
+* ``log_prob(x, conditional=None)`` ``[B]`` nats, with the checks of the event
+  spec (wrong rank or shape, values out of range, floats for ints, NaN);
+* ``model.compile(optimizer); model.fit(ds)`` with no ``y``.  Datasets yield
+  ``x`` or ``(x, conditional)``.  The loss is the per-example negative
+  objective, summed and divided by the *global* batch::
+
+      loss_replica = sum_{i in replica} -objective_i / (B_local * replicas)
+
+  so that the gradients `tf.distribute` sums over replicas equal the
+  single-device mean gradient.  The metric ``bits_per_dim`` is
+  ``-log_likelihood / (elements * ln 2)``, with the elements of each example
+  (a sequence's own length T);
+* ``sample(n, conditional=None, seed=None, temperature=1.0, cache=True,
+  length=None)``: the arguments checked once, sample ``i`` keyed
+  ``(seed, i)``, the compiled functions cached per (path, shape), XLA where
+  the model asks for it;
+* ``export_signatures()`` (SavedModel) and ``tflite_signatures()`` built from
+  the event spec: `ar_keras.export` only writes them.
+
+Example:
+    >>> import ar_keras as ark
+    >>> model = ark.models.get("nade", preset="tiny")
+    >>> model.compile(optimizer="adam")
+    >>> x = model.sample(4, seed=0)                    # [4, *image_shape] int32
+    >>> model.log_prob(x).shape
+    TensorShape([4])
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ar_keras import checks
+from ar_keras.core import noise as noise_lib
+
+__all__ = ["BaseModel", "unpack_inputs"]
+
+
+def unpack_inputs(inputs):
+    """Model inputs -> ``(x, conditional)``: x, ``(x, c)`` or ``{"x": x, "conditional": c}``."""
+    if isinstance(inputs, dict):
+        return inputs["x"], inputs.get("conditional")
+    if isinstance(inputs, (tuple, list)):
+        return inputs[0], (inputs[1] if len(inputs) > 1 else None)
+    return inputs, None
+
+
+class _FunctionCache:
+    """Holds compiled functions out of sight of Keras/TF object tracking.
+
+    A dict attribute would be wrapped and tracked, and the `tf.function`s in
+    it would be written into every SavedModel (or break the export).
+    """
+
+    def __init__(self):
+        self.functions = {}
+
+
+class BaseModel(keras.Model):
+    """Base class of every ar_keras model.
+
+    Args:
+        event: an `ar_keras.core.events.EventSpec`.
+        num_classes: number of class labels to condition on, or None.
+    """
+
+    #: name -> constructor overrides; every model defines tiny, paper and one for the embedded data.
+    PRESETS = {}
+    #: Compile the cached sampler with XLA: True, False, or "auto" (when an example has
+    #: at least `jit_min_steps` sampling steps, where compiling repays itself).
+    jit_sampling = False
+    jit_min_steps = 256
+    #: Whether `tflite_signatures` can be converted (builtin TFLite ops only).
+    supports_tflite = True
+    #: Sequence length `_finish_init` builds the weights with (free-length events).
+    _build_length = 2
+
+    def __init__(self, event, num_classes=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        if num_classes is not None and (isinstance(num_classes, bool) or int(num_classes) != num_classes
+                                        or num_classes < 1):
+            raise ValueError(f"num_classes must be a positive integer or None, got {num_classes!r}.")
+        self.event = event
+        self.num_classes = None if num_classes is None else int(num_classes)
+        self.bits_per_dim_tracker = keras.metrics.Mean(name="bits_per_dim")
+        self._functions = _FunctionCache()
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def num_levels(self):
+        """K for integer data, None for float data."""
+        return self.event.num_levels
+
+    @property
+    def event_size(self):
+        """D, the elements of one example (None where the length is free)."""
+        return self.event.num_elements()
+
+    @property
+    def monitor(self):
+        """The metric ``python -m train`` early-stops on."""
+        return "val_bits_per_dim" if self.event.discrete else "val_loss"
+
+    @property
+    def noise_depth(self):
+        """Uniforms per element that sampling consumes."""
+        return self.head.noise_depth
+
+    @property
+    def exact_conditionals(self):
+        """True when `conditional_log_probs` returns exact ``log p(x_d | x_<d)``."""
+        return False
+
+    @property
+    def is_conditional(self):
+        """True when every call needs a ``conditional``."""
+        return self.num_classes is not None
+
+    @classmethod
+    def overrides_from_data(cls, info):
+        """Constructor arguments that a dataset fixes (used by ``python -m train``)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ conditioning
+    def check_conditional(self, conditional, batch=None, length=None, validate_values=True):
+        """Checks ``conditional`` for ``batch`` examples of ``length`` steps (labels here)."""
+        del length
+        return checks.check_labels(conditional, self.num_classes, batch=batch,
+                                   validate_values=validate_values)
+
+    def conditional_specs(self, batch=None):
+        """The named conditioning inputs of the exports."""
+        if self.num_classes is None:
+            return []
+        return [tf.TensorSpec([batch], tf.int32, name="conditional")]
+
+    def make_conditional(self, named):
+        """Named conditioning inputs (`conditional_specs`' names) -> ``conditional``."""
+        return named.get("conditional")
+
+    def example_conditional(self, batch, length=None):
+        """A valid conditional for a batch of zeros (to build the weights)."""
+        del length
+        return None if self.num_classes is None else tf.zeros([batch], tf.int32)
+
+    def _check(self, x, conditional, validate_values=True):
+        x = self.event.check(x, validate_values)
+        length = None
+        if self.event.free_length:
+            length = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
+        c = self.check_conditional(conditional, batch=x.shape[0], length=length,
+                                   validate_values=validate_values)
+        return x, c
+
+    def _finish_init(self):
+        """Builds every weight with one forward pass on an example of zeros."""
+        length = self._build_length if self.event.free_length else None
+        x = self.event.zeros(1, length)
+        self._objective(x, self.example_conditional(1, length), training=False)
+        self.built = True
+
+    # ---------------------------------------------------------------- density
+    def _objective(self, x, conditional, training=False):
+        lp = self._log_prob(x, conditional, training=training)
+        return lp, lp
+
+    def _log_prob(self, x, conditional, training=False):
+        raise NotImplementedError
+
+    def log_prob(self, x, conditional=None):
+        """``log p(x)`` in nats: float32 ``[B]``."""
+        x, c = self._check(x, conditional)
+        return self._log_prob(x, c)
+
+    def conditional_log_probs(self, x, conditional=None):
+        """``log p(x_d | x_<d)`` for every element: float32, x's shape, summing to `log_prob`."""
+        if not self.exact_conditionals:
+            raise NotImplementedError(
+                f"{self.name}'s per-element conditionals are not exact (a stack that permutes the "
+                "dimensions between layers, or a latent-variable model); use log_prob.")
+        x, c = self._check(x, conditional)
+        return self._conditional_log_probs(x, c)
+
+    def _conditional_log_probs(self, x, conditional, training=False):
+        raise NotImplementedError
+
+    # --------------------------------------------------------------- training
+    def call(self, inputs, training=False):
+        """``inputs`` = x or ``(x, conditional)`` -> ``[B, 2]``: (objective, log-likelihood)."""
+        x, c = unpack_inputs(inputs)
+        x, c = self._check(x, c)
+        objective, log_likelihood = self._objective(x, c, training=training)
+        return tf.stack([objective, log_likelihood], axis=1)                # 2 x [B] -> [B, 2]
+
+    def _pack(self, data):
+        """Dataset element -> the ``(inputs,)`` tuple Keras' steps unpack."""
+        x, c = unpack_inputs(data)
+        if not self.is_conditional:
+            return (x,)  # labels, if any, are not used by unconditional models
+        if c is None:
+            raise ValueError(
+                f"{self.name} is conditional: the dataset must yield (x, conditional) pairs "
+                "(ark.data.load(..., with_labels=True) for class labels).")
+        return ((x, c),)
+
+    def train_step(self, data):
+        return super().train_step(self._pack(data))
+
+    def test_step(self, data):
+        return super().test_step(self._pack(data))
+
+    def predict_step(self, data):
+        x, c = unpack_inputs(self._pack(data)[0])
+        return self.log_prob(x, c)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Per-example negative objective, averaged over the *global* batch (module docstring)."""
+        objective, log_likelihood = y_pred[:, 0], y_pred[:, 1]
+        data, _ = unpack_inputs(x)
+        elements = self.event.elements_per_example(data)
+        self.bits_per_dim_tracker.update_state(-log_likelihood / (elements * math.log(2.0)))
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        batch = tf.shape(y_pred)[0]
+        loss = -tf.reduce_sum(objective) / tf.cast(batch * replicas, objective.dtype)
+        if self.losses:
+            loss = loss + tf.add_n(self.losses) / replicas
+        return loss
+
+    # --------------------------------------------------------------- sampling
+    def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
+        """``n`` examples ``[n, *event_shape(length)]`` from a noise source (graph code)."""
+        raise NotImplementedError
+
+    def _use_jit(self, cache, length):
+        if not cache or self.jit_sampling is False:
+            return False
+        if self.jit_sampling is True:
+            return True
+        steps = self.event.num_elements(length)
+        return steps is not None and steps >= self.jit_min_steps
+
+    def _compiled(self, key, fn, jit=False):
+        """A `tf.function` of ``fn`` cached under ``key`` (out of Keras' tracking)."""
+        key = (key, bool(jit))
+        if key not in self._functions.functions:
+            # The loops are explicit tf.while_loops: nothing for AutoGraph to convert.
+            fn = tf.autograph.experimental.do_not_convert(fn)
+            self._functions.functions[key] = tf.function(fn, jit_compile=bool(jit) or None,
+                                                         reduce_retracing=True)
+        return self._functions.functions[key]
+
+    def _run_sampler(self, source, given, conditional, temperature, cache, length):
+        """Samples from keys ``[n, 2]`` (``given=False``) or a noise tensor (``given=True``)."""
+        cache = bool(cache)
+        jit = self._use_jit(cache, length)
+        depth = self.noise_depth
+
+        def run(src, c, t):
+            noise = noise_lib.GivenNoise(src) if given else noise_lib.KeyedNoise(src, depth)
+            return self._sample_graph(noise, tf.shape(src)[0], length, c, t, cache)
+
+        t = tf.convert_to_tensor(temperature, tf.float32)
+        if not tf.executing_eagerly():
+            return run(source, conditional, t)
+        fn = self._compiled(("sample", given, cache, conditional is None, length), run, jit)
+        return fn(source, conditional, t)
+
+    def _check_sample_args(self, num_samples, conditional, temperature, length):
+        n = checks.check_positive_int(num_samples, "num_samples")
+        length = self.event.check_length(length)
+        temperature = checks.check_temperature(temperature)
+        c = self.check_conditional(conditional, batch=n, length=length)
+        return n, c, temperature, length
+
+    def sample(self, num_samples, conditional=None, seed=None, temperature=1.0, cache=True,
+               length=None):
+        """Draws ``num_samples`` examples: ``[n, *event_shape]`` (int32 levels or float32).
+
+        Sample ``i`` draws its noise from the key ``(seed, i)``
+        (`ar_keras.core.noise`): the same seed gives the same samples for any
+        ``n``, and ``cache=True`` (the model's fastest exact path) gives the
+        same samples as ``cache=False`` (full recompute).
+
+        Args:
+            num_samples: n >= 1.
+            conditional: conditioning for the n samples (class labels ``[n]``).
+            seed: int; None draws a fresh one.
+            temperature: > 0 (discrete heads divide the logits; continuous
+                models scale the base noise).
+            cache: use the model's cached path when it has one.
+            length: T >= 1 for models of sequences of any length; None otherwise.
+        """
+        n, c, temperature, length = self._check_sample_args(num_samples, conditional,
+                                                            temperature, length)
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
+        keys = noise_lib.sample_keys(int(seed), n)                           # [n, 2]
+        return self._run_sampler(keys, False, c, temperature, cache, length)
+
+    def sample_from_keys(self, keys, conditional=None, temperature=1.0, cache=True, length=None):
+        """One example per stateless key ``keys [n, 2]`` (``(seed, i)``: sample i of seed)."""
+        length = self.event.check_length(length)
+        return self._run_sampler(tf.cast(keys, tf.int64), False, conditional, temperature, cache,
+                                 length)
+
+    def sample_from_noise(self, noise, conditional=None, temperature=1.0, cache=True):
+        """Samples from given uniforms ``noise [n, D, noise_depth]`` (the TFLite path).
+
+        ``noise[i, d]`` is element ``d``'s noise in sample ``i``, in the
+        flattened row-major order of the event; ``seeded_noise(seed, n, D,
+        depth)`` is the noise of ``sample(n, seed=seed)``.
+        """
+        noise = tf.convert_to_tensor(noise, tf.float32)
+        D = self.event_size
+        if noise.shape.rank != 3 or noise.shape[-1] != self.noise_depth or (
+                D is not None and noise.shape[1] != D):
+            raise ValueError(f"noise must have shape [n, {D or 'T'}, {self.noise_depth}], got "
+                             f"{noise.shape.as_list()}.")
+        length = noise.shape[1] if self.event.free_length else None
+        return self._run_sampler(noise, True, conditional, temperature, cache, length)
+
+    # ----------------------------------------------------------------- export
+    def _named(self, specs, values):
+        return self.make_conditional({s.name: v for s, v in zip(specs, values)}) if specs else None
+
+    def export_signatures(self):
+        """``[(name, function, input_signature)]`` for `ar_keras.export.saved_model`.
+
+        ``serving_default``: x (+ conditioning) -> ``{"log_prob": [B]}``;
+        ``conditional_log_probs`` where exact; ``sample``: ``seeds`` int64
+        ``[n]``, ``temperature`` float32 ``[]`` (+ ``length`` int32 ``[]`` for
+        free-length events) (+ conditioning) -> ``{"samples": ...}``, sample
+        ``j`` keyed ``(seeds[j], 0)`` = ``model.sample(1, seed=seeds[j])``.
+        """
+        c_specs = self.conditional_specs()
+        x_spec = self.event.tensor_spec()
+
+        def log_prob(x, *c):
+            return {"log_prob": self.log_prob(x, self._named(c_specs, c))}
+
+        def conditional_log_probs(x, *c):
+            return {"conditional_log_probs": self.conditional_log_probs(x, self._named(c_specs, c))}
+
+        free = self.event.free_length
+        sample_specs = [tf.TensorSpec([None], tf.int64, name="seeds"),
+                        tf.TensorSpec([], tf.float32, name="temperature")]
+        if free:
+            sample_specs.append(tf.TensorSpec([], tf.int32, name="length"))
+
+        def sample(seeds, temperature, *rest):
+            length, c = (rest[0], rest[1:]) if free else (None, rest)
+            if free:
+                with tf.control_dependencies([tf.debugging.assert_positive(
+                        length, message="length must be a positive number of steps")]):
+                    length = tf.identity(length)
+            checked = []
+            for spec, value in zip(c_specs, c):
+                with tf.control_dependencies([tf.debugging.assert_equal(
+                        tf.shape(value)[0], tf.size(seeds),
+                        message=f"{spec.name} must hold one row per seed")]):
+                    checked.append(tf.identity(value))
+            conditional = self._named(c_specs, checked)
+            if conditional is not None:
+                conditional = self.check_conditional(conditional, batch=None, length=length)
+            keys = tf.stack([seeds, tf.zeros_like(seeds)], axis=1)          # [n] -> [n, 2]
+            noise = noise_lib.KeyedNoise(keys, self.noise_depth)
+            t = checks.check_temperature_tensor(temperature)
+            return {"samples": self._sample_graph(noise, tf.size(seeds), length, conditional, t,
+                                                  True)}
+
+        sigs = [("serving_default", log_prob, [x_spec] + c_specs)]
+        if self.exact_conditionals:
+            sigs.append(("conditional_log_probs", conditional_log_probs, [x_spec] + c_specs))
+        sigs.append(("sample", sample, sample_specs + c_specs))
+        return sigs
+
+    def tflite_signatures(self, batch_size=None, num_samples=None):
+        """``{name: tf.function}`` for `ar_keras.export.tflite` (builtin ops only).
+
+        ``log_prob``: x (+ conditioning) -> ``{"log_prob": [B]}``, **without**
+        value checks (TFLite cannot run `tf.debugging` assertions);
+        ``sample_from_noise``: ``noise`` float32 ``[n, D, depth]``,
+        ``temperature`` (+ conditioning) -> ``{"samples": ...}``, equal to
+        `sample_from_noise`.
+        """
+        lp_specs = self.conditional_specs(batch_size)
+        s_specs = self.conditional_specs(num_samples)
+        noise_spec = tf.TensorSpec([num_samples, self.event_size, self.noise_depth], tf.float32,
+                                   name="noise")
+        t_spec = tf.TensorSpec([], tf.float32, name="temperature")
+
+        @tf.function(input_signature=[self.event.tensor_spec(batch_size)] + lp_specs)
+        def log_prob(x, *c):
+            x, c = self._check(x, self._named(lp_specs, c), validate_values=False)
+            return {"log_prob": self._log_prob(x, c)}
+
+        @tf.function(input_signature=[noise_spec, t_spec] + s_specs)
+        def sample_from_noise(noise, temperature, *c):
+            length = tf.shape(noise)[1] if self.event.free_length else None
+            x = self._sample_graph(noise_lib.GivenNoise(noise), tf.shape(noise)[0], length,
+                                   self._named(s_specs, c), temperature, True)
+            return {"samples": x}
+
+        return {"log_prob": log_prob, "sample_from_noise": sample_from_noise}
+
+    # ---------------------------------------------------------- serialization
+    def get_config(self):
+        return {"name": self.name, "num_classes": self.num_classes}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

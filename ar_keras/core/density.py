@@ -1,0 +1,195 @@
+"""Flows, continuous densities and latent-variable models on the one base.
+
+`ContinuousModel`: a density ``p(x)`` on ``R^D`` (data float ``[B, D]``,
+`ar_keras.core.events.VectorEvent`), for MAF, IAF and RNADE::
+
+    log_prob(x, conditional=None)                 [B] nats (a density: may be > 0)
+    conditional_log_probs(x, conditional=None)    [B, D], where exact
+    sample(n, conditional=None, seed=, temperature=1.0)   float32 [n, D]
+
+**Bits per dimension** of a density are ``-log p(x) / (D ln 2)``; for
+continuous data they may be *negative* and depend on the scale of the data, so
+early stopping watches ``monitor = "val_loss"`` (the validation NLL).
+
+**Sampling** draws ``noise_depth`` uniforms per dimension from the key
+``(seed, sample, dimension)`` (`ar_keras.core.noise`) and maps them to normals
+by the inverse normal CDF.  ``temperature`` T scales the base noise
+(``z ~ N(0, T^2)``, the Glow convention; mixtures scale their component
+standard deviations).
+
+`LatentVariableModel`: images of integer levels with latent variables
+(`iaf_vae`; PixelVAE next): training maximises a per-example bound (the ELBO),
+``log_prob`` is an importance-weighted bound (Burda et al. 2016), ``elbo(x)``
+the ELBO, and sampling draws the latents from the prior, then the pixels.
+
+Example:
+    >>> import ar_keras as ark
+    >>> model = ark.models.get("maf", preset="tiny")           # event_size=2
+    >>> model.compile(optimizer="adam")
+    >>> x = model.sample(4, seed=0)                             # float32 [4, 2]
+    >>> model.log_prob(x).shape
+    TensorShape([4])
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from ar_keras.core.base import BaseModel
+from ar_keras.core.events import ImageEvent, VectorEvent
+
+__all__ = ["ContinuousModel", "LatentVariableModel", "uniform_to_normal", "check_continuous",
+           "HALF_LOG_TWO_PI"]
+
+# Uniforms are kept this far from 0 and 1 so that ndtri stays finite (|z| < 5.3).
+_EPS = 2.0 ** -24
+HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def uniform_to_normal(u):
+    """Uniform(0, 1) noise -> standard normals through the inverse CDF (``ndtri``)."""
+    return tf.math.ndtri(tf.clip_by_value(tf.cast(u, tf.float32), _EPS, 1.0 - _EPS))
+
+
+def check_continuous(x, event_size, what="x", validate_values=True, support=None):
+    """Checks float data ``[B, D]``; returns float32 (`VectorEvent.check`)."""
+    return VectorEvent(event_size, support).check(x, validate_values, what)
+
+
+class ContinuousModel(BaseModel):
+    """Base class of the density models of float vectors ``[B, D]``.
+
+    Args:
+        event_size: D.
+        num_classes: number of class labels to condition on, or None.
+
+    Subclasses implement ``_log_prob``, ``_sample_from_noise(noise [n, D,
+    depth], conditional, temperature, cache)`` (and ``_conditional_log_probs``
+    with ``exact_conditionals`` where the conditionals are exact).
+    """
+
+    #: Uniforms per dimension that one sample consumes.
+    noise_depth = 1
+    #: None (all of R^D) or the ``(low, high)`` every value must lie in.
+    support = None
+    event_kind = "vector"
+
+    def __init__(self, event_size, num_classes=None, **kwargs):
+        # The support may depend on arguments set after this call: `_finish_init` sets it.
+        super().__init__(VectorEvent(event_size), num_classes, **kwargs)
+
+    @property
+    def image_shape(self):
+        """``(D,)``: the event shape."""
+        return self.event.shape
+
+    @property
+    def ordering(self):
+        """``[D]`` int array: ``ordering[t]`` is the dimension generated at step t."""
+        return np.arange(self.event_size)
+
+    @classmethod
+    def overrides_from_data(cls, info):
+        """``{"event_size": D}`` for a continuous dataset (used by ``python -m train``)."""
+        if getattr(info, "kind", "image") != "continuous":
+            raise ValueError(
+                f"{cls.__name__} models continuous vectors but dataset {info.name!r} holds "
+                f"{getattr(info, 'kind', 'image')} data (integer levels). Use a continuous dataset, "
+                "e.g. digits_continuous, two_moons, power.")
+        return {"event_size": int(info.event_size)}
+
+    def _finish_init(self):
+        # The support may depend on arguments a subclass sets after this base's __init__.
+        self.event = VectorEvent(self.event_size, self.support)
+        super()._finish_init()
+
+    def _one_hot(self, c):
+        """Labels ``[B]`` -> one-hot ``[B, num_classes]`` (None stays None)."""
+        return None if c is None else tf.one_hot(c, self.num_classes, dtype=tf.float32)
+
+    def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
+        del num_samples, length
+        return self._sample_from_noise(noise.all(self.event_size), conditional, temperature,
+                                       bool(cache))
+
+    def _sample_from_noise(self, noise, conditional, temperature, cache):
+        raise NotImplementedError
+
+    def get_config(self):
+        config = super().get_config()
+        config["event_size"] = self.event_size
+        return config
+
+
+class LatentVariableModel(BaseModel):
+    """Base class of the latent-variable models of integer images (`iaf_vae`).
+
+    Args:
+        image_shape: ``(H, W, C)``.
+        num_levels: K.
+
+    Subclasses implement ``_objective`` (bound used for training, ELBO),
+    ``log_prob(x, conditional=None, num_samples=None, seed=0)`` (an
+    importance-weighted bound), ``elbo(x, num_samples=1, seed=0)``,
+    ``noise_size`` and ``_sample_from_noise(noise [n, noise_size], temperature)``.
+    """
+
+    event_kind = "image"
+    noise_depth = 1
+    #: The importance-weighted bound needs stateless random normals, which TFLite lacks.
+    supports_tflite = False
+
+    def __init__(self, image_shape, num_levels, num_classes=None, **kwargs):
+        super().__init__(ImageEvent(image_shape, num_levels), num_classes, **kwargs)
+
+    @property
+    def image_shape(self):
+        return self.event.shape
+
+    @property
+    def noise_size(self):
+        raise NotImplementedError
+
+    @classmethod
+    def overrides_from_data(cls, info):
+        if getattr(info, "kind", "image") != "image":
+            raise ValueError(f"{cls.__name__} models images of integer levels; dataset "
+                             f"{info.name!r} holds {info.kind} data. Use e.g. digits.")
+        return {"image_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
+
+    def _log_prob(self, x, conditional, training=False):
+        return self.log_prob(x, conditional)
+
+    def elbo(self, x, num_samples=1, seed=0):
+        raise NotImplementedError
+
+    def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
+        del num_samples, length, conditional, cache  # one path: prior, then decoder
+        return self._sample_from_noise(noise.all(self.noise_size)[..., 0], temperature)  # [n, N, 1] -> [n, N]
+
+    def sample_from_noise(self, noise, conditional=None, temperature=1.0, cache=True):
+        """Samples from given uniforms ``noise [n, noise_size, 1]``."""
+        noise = tf.convert_to_tensor(noise, tf.float32)
+        if noise.shape.rank != 3 or tuple(noise.shape[1:]) != (self.noise_size, 1):
+            raise ValueError(f"noise must have shape [n, {self.noise_size}, 1], got "
+                             f"{noise.shape.as_list()}.")
+        return self._run_sampler(noise, True, conditional, temperature, cache, None)
+
+    def export_signatures(self):
+        """The base's (``serving_default`` = the importance-weighted bound, ``sample``) and
+        ``elbo``."""
+        x_spec = self.event.tensor_spec()
+        return super().export_signatures() + [
+            ("elbo", lambda x: {"elbo": self.elbo(x)}, [x_spec])]
+
+    def tflite_signatures(self, batch_size=None, num_samples=None):
+        raise TypeError(f"{type(self).__name__} has no TFLite export: its log_prob (an importance-"
+                        "weighted bound) draws posterior noise with ops TFLite lacks. Export a "
+                        "SavedModel (ar_keras.export.saved_model).")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"image_shape": list(self.image_shape), "num_levels": self.num_levels})
+        return config
+

@@ -1,0 +1,229 @@
+"""Event specs: what one example of a model's data is, written once per kind.
+
+A model's data are a batch of *events*.  The spec of an event says
+
+* its ``kind`` (``"image"``, ``"sequence"``, ``"vector"``, ``"float_sequence"``,
+  ``"video"``), which callbacks and the test harness dispatch on;
+* its ``dtype`` (int32 levels in ``[0, K)`` or float32 values) and ``shape``
+  (``None`` on a free axis: a sequence has any length T);
+* its input checks (`check`): a clear `ValueError` naming what was expected,
+  never a silent wrong answer;
+* its noise layout: the flattened elements ``0 .. D-1`` in row-major order of
+  the event shape, ``D = num_elements(length)``; a sampler draws the noise of
+  element ``d`` of sample ``i`` from the key ``(seed, i, d)``
+  (`ar_keras.core.noise`);
+* its `tensor_spec` for exports (dynamic batch, dynamic free axes).
+
+=================  =================  =========  ==================
+spec               event shape        dtype      constructor args
+=================  =================  =========  ==================
+`ImageEvent`       ``(H, W, C)``/(D,) int32      ``image_shape``, ``num_levels``
+`SequenceEvent`    ``(T,)`` any T     int32      ``num_levels``
+`VectorEvent`      ``(D,)``           float32    ``event_size``
+`FloatSequence`    ``(T, F)`` any T   float32    ``num_features``
+`VideoEvent`       ``(T, H, W, C)``   int32      ``video_shape``, ``num_levels``
+=================  =================  =========  ==================
+
+Example:
+    >>> spec = ImageEvent((8, 8, 1), num_levels=17)
+    >>> spec.check(np.zeros([2, 8, 8, 1], np.int32)).shape
+    TensorShape([2, 8, 8, 1])
+    >>> SequenceEvent(256).num_elements(length=16000)
+    16000
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from ar_keras import checks
+
+__all__ = ["EventSpec", "ImageEvent", "SequenceEvent", "VectorEvent", "FloatSequence",
+           "VideoEvent"]
+
+
+def _free(shape):
+    return any(s is None for s in shape)
+
+
+class EventSpec:
+    """Base of the event specs.
+
+    Args:
+        shape: the event shape; ``None`` marks the free (length) axis.
+        num_levels: K for integer data, None for floats.
+        support: floats only: None or ``(low, high)``, the closed interval
+            every value must lie in.
+    """
+
+    kind = None
+
+    def __init__(self, shape, num_levels=None, support=None):
+        self.shape = tuple(None if s is None else int(s) for s in shape)
+        if any(s is not None and s < 1 for s in self.shape) or not self.shape:
+            raise ValueError(f"event shape must be positive sizes, got {shape!r}.")
+        if num_levels is not None and (isinstance(num_levels, bool) or int(num_levels) != num_levels
+                                       or num_levels < 2):
+            raise ValueError(f"num_levels must be an integer >= 2, got {num_levels!r}.")
+        self.num_levels = None if num_levels is None else int(num_levels)
+        self.support = None if support is None else (float(support[0]), float(support[1]))
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def discrete(self):
+        """True for integer levels, False for float values."""
+        return self.num_levels is not None
+
+    @property
+    def dtype(self):
+        return tf.int32 if self.discrete else tf.float32
+
+    @property
+    def free_length(self):
+        """True when one axis (the length T) is free: ``sample`` then needs ``length=``."""
+        return _free(self.shape)
+
+    def event_shape(self, length=None):
+        """The shape of one example, with the free axis set to ``length``."""
+        return tuple(length if s is None else s for s in self.shape)
+
+    def num_elements(self, length=None):
+        """D, the elements of one example (of ``length`` steps where the length is free)."""
+        if self.free_length and length is None:
+            return None
+        return int(np.prod(self.event_shape(length)))
+
+    def elements_per_example(self, x):
+        """The number of elements of each example of the batch ``x``, as a float32 scalar."""
+        if not self.free_length:
+            return tf.constant(float(self.num_elements()), tf.float32)
+        return tf.cast(tf.reduce_prod(tf.shape(x)[1:]), tf.float32)
+
+    def tensor_spec(self, batch=None, name="x"):
+        """`tf.TensorSpec` of a batch, for exports: dynamic batch and free axes."""
+        return tf.TensorSpec((batch,) + self.shape, self.dtype, name=name)
+
+    def zeros(self, batch, length=None):
+        """A valid batch of zeros (the middle of the support for bounded floats)."""
+        x = tf.zeros((batch,) + self.event_shape(length), self.dtype)
+        if self.support is not None:
+            x = x + 0.5 * (self.support[0] + self.support[1])
+        return x
+
+    def check_length(self, length):
+        """``length`` for `sample`: required on a free axis, refused otherwise."""
+        if not self.free_length:
+            if length is not None:
+                raise ValueError(
+                    f"this model generates fixed-size examples of shape {self.shape}; length= is "
+                    "for sequence models. Leave it None.")
+            return None
+        if length is None:
+            raise ValueError(
+                "this model generates sequences of any length: pass length=T "
+                "(e.g. model.sample(4, length=16000) for one second at 16 kHz).")
+        return checks.check_positive_int(length, "length")
+
+    # ----------------------------------------------------------------- checks
+    def _expected(self):
+        return "[batch, " + ", ".join("T" if s is None else str(s) for s in self.shape) + "]"
+
+    def _check_shape(self, x, what):
+        expected = self._expected()
+        if x.shape.rank != len(self.shape) + 1:
+            raise ValueError(
+                f"{what} must have rank {len(self.shape) + 1} with shape {expected}, got shape "
+                f"{x.shape.as_list() if x.shape.rank is not None else 'unknown'}. "
+                "Add a batch axis for a single example (x[None]).")
+        for actual, want in zip(x.shape.as_list()[1:], self.shape):
+            if want is not None and actual is not None and actual != want:
+                raise ValueError(f"{what} must have shape {expected}, got {x.shape.as_list()}.")
+            if want is None and actual == 0:
+                raise ValueError(f"{what} must hold at least one time step, got shape "
+                                 f"{x.shape.as_list()}.")
+
+    def check(self, x, validate_values=True, what="x"):
+        """``x`` -> a tensor of `dtype` shaped ``[B, *shape]``, or a clear `ValueError`.
+
+        Values (the range ``[0, K)``; NaN, inf and the support for floats) are
+        checked with numpy when eager and by `tf.debugging` assertions in a
+        graph (`fit`, SavedModel), which raise with the same message.
+        """
+        x = checks.to_tensor(x, what)
+        if self.discrete:
+            if not x.dtype.is_integer:
+                raise ValueError(
+                    f"{what} must hold integer levels in [0, {self.num_levels}), got dtype "
+                    f"{x.dtype.name}. {self._quantize_hint()}")
+            self._check_shape(x, what)
+            return checks.check_range(tf.cast(x, tf.int32), self.num_levels, what,
+                                      validate_values)
+        if not x.dtype.is_floating:
+            raise ValueError(
+                f"{what} must hold floats (continuous data) of shape {self._expected()}, got dtype "
+                f"{x.dtype.name}. Integer levels are discrete data: dequantize them first, e.g. "
+                "ark.data.load('digits_continuous'), or use a discrete model.")
+        self._check_shape(x, what)
+        return checks.check_finite(tf.cast(x, tf.float32), what, validate_values, self.support)
+
+    def _quantize_hint(self):
+        return (f"Quantize continuous data first, e.g. ar_keras.data.quantize(v, {self.num_levels}) "
+                "for v in [0, 1].")
+
+    def __repr__(self):
+        extra = f", num_levels={self.num_levels}" if self.discrete else ""
+        return f"{type(self).__name__}(shape={self.shape}{extra})"
+
+
+class ImageEvent(EventSpec):
+    """Integer images ``[H, W, C]`` (or vectors ``[D]``) of levels in ``[0, K)``."""
+
+    kind = "image"
+
+    def __init__(self, image_shape, num_levels):
+        shape = tuple(int(s) for s in np.atleast_1d(image_shape))
+        super().__init__(shape, num_levels)
+
+
+class SequenceEvent(EventSpec):
+    """Integer sequences ``[T]`` of any length (audio codes, bytes)."""
+
+    kind = "sequence"
+
+    def __init__(self, num_levels):
+        super().__init__((None,), num_levels)
+
+    def _quantize_hint(self):
+        return (f"Encode audio first, e.g. ar_keras.data.mu_law_encode(audio, {self.num_levels}) "
+                "for floats in [-1, 1].")
+
+
+class VectorEvent(EventSpec):
+    """Float vectors ``[D]`` (densities on R^D, or on ``support``^D)."""
+
+    kind = "vector"
+
+    def __init__(self, event_size, support=None):
+        checks.check_positive_int(event_size, "event_size")
+        super().__init__((event_size,), None, support)
+
+
+class FloatSequence(EventSpec):
+    """Float sequences ``[T, F]`` of any length (acoustic feature trajectories)."""
+
+    kind = "float_sequence"
+
+    def __init__(self, num_features):
+        checks.check_positive_int(num_features, "num_features")
+        super().__init__((None, num_features))
+
+
+class VideoEvent(EventSpec):
+    """Integer videos ``[T, H, W, C]`` of levels in ``[0, K)``."""
+
+    kind = "video"
+
+    def __init__(self, video_shape, num_levels):
+        shape = tuple(int(s) for s in video_shape)
+        if len(shape) != 4:
+            raise ValueError(f"video_shape must be (T, H, W, C), got {video_shape!r}.")
+        super().__init__(shape, num_levels)

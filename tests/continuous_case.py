@@ -69,9 +69,11 @@ def check_samples_match_density(model, lim=6.0, bins=12, num_samples=4000, seed=
     uniform_tv = 0.5 * np.abs(cell - cell.sum() / cell.size).sum()
     assert uniform_tv > 2 * max_tv, f"density too flat ({uniform_tv}) for a meaningful check"
     assert tv < max_tv, f"sample histogram is {tv:.3f} from the density in total variation"
-    # First and second moments against the density's (over the grid).
+    # First moments against the density's, both over the grid's window: E[x 1{x in window}]
+    # (heavy-tailed mixtures put a few percent of their mass outside it).
     mean = (p[:, None] * pts).sum(0) * area
-    np.testing.assert_allclose(x.mean(0), mean, atol=0.15)
+    inside = np.all(np.abs(x) <= lim, axis=1)
+    np.testing.assert_allclose(x[inside].sum(0) / num_samples, mean, atol=0.15)
     return tv
 
 

@@ -49,7 +49,7 @@ def conditional_for(model, batch, length, seed=0, rows=None):
     if rows is not None:
         labels = None if labels is None else np.repeat(labels[:1], rows)
         features = None if features is None else np.repeat(features[:1], rows, axis=0)
-    return model._make_conditional(labels, features)
+    return model.make_conditional({"conditional": labels, "features": features})
 
 
 def take(conditional, index):

@@ -136,7 +136,8 @@ class EventSpec:
                 "Add a batch axis for a single example (x[None]).")
         for actual, want in zip(x.shape.as_list()[1:], self.shape):
             if want is not None and actual is not None and actual != want:
-                raise ValueError(f"{what} must have shape {expected}, got {x.shape.as_list()}.")
+                raise ValueError(f"{what} must have shape {expected}{self._size_hint()}, got "
+                                 f"{x.shape.as_list()}.")
             if want is None and actual == 0:
                 raise ValueError(f"{what} must hold at least one time step, got shape "
                                  f"{x.shape.as_list()}.")
@@ -164,6 +165,9 @@ class EventSpec:
                 "ark.data.load('digits_continuous'), or use a discrete model.")
         self._check_shape(x, what)
         return checks.check_finite(tf.cast(x, tf.float32), what, validate_values, self.support)
+
+    def _size_hint(self):
+        return ""
 
     def _quantize_hint(self):
         return (f"Quantize continuous data first, e.g. ar_keras.data.quantize(v, {self.num_levels}) "
@@ -205,6 +209,9 @@ class VectorEvent(EventSpec):
     def __init__(self, event_size, support=None):
         checks.check_positive_int(event_size, "event_size")
         super().__init__((event_size,), None, support)
+
+    def _size_hint(self):
+        return f" (event_size={self.shape[0]})"
 
 
 class FloatSequence(EventSpec):

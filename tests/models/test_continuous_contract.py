@@ -23,7 +23,7 @@ def test_continuous_models_are_registered_and_not_discrete():
         cls = ark.models.model_class(name)
         assert issubclass(cls, ark.models.ContinuousModel)
         assert not issubclass(cls, ark.models.AutoregressiveModel)
-        assert cls.monitor == "val_loss"
+        assert tiny(name).monitor == "val_loss"
     info = ark.data.info("two_moons")
     assert ark.models.model_class("maf").overrides_from_data(info) == {"event_size": 2}
     with pytest.raises(ValueError, match="continuous"):

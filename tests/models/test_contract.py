@@ -18,7 +18,7 @@ NAMES = ark.models.names()
 # in test_continuous_contract.py.
 IMAGE_NAMES = [n for n in NAMES
                if issubclass(ark.models.model_class(n), ark.models.AutoregressiveModel)
-               and not issubclass(ark.models.model_class(n), ark.models.SequenceModel)]
+               and ark.models.model_class(n).event_kind == "image"]
 
 
 def tiny(name, **overrides):

@@ -22,7 +22,7 @@ def images(model, n, seed=0):
 
 def test_contract_basics():
     model = tiny()
-    assert isinstance(model, ark.models.DensityModel)
+    assert isinstance(model, ark.models.LatentVariableModel)
     assert not isinstance(model, ark.models.AutoregressiveModel)
     assert model.monitor == "val_loss" and model.count_params() < 10_000
     assert ark.models.model_class("iaf_vae").overrides_from_data(ark.data.info("digits")) == {

@@ -9,7 +9,7 @@ import sequence_case as sc
 import test_case as tc
 
 NAMES = [n for n in ark.models.names()
-         if issubclass(ark.models.model_class(n), ark.models.SequenceModel)]
+         if ark.models.model_class(n).event_kind == "sequence"]
 
 
 def tiny(name, **overrides):

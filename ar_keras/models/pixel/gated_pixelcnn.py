@@ -43,92 +43,20 @@ Example:
     >>> samples = model.sample(16, seed=0)              # [16, 8, 8, 1]
 """
 
-import keras
 import tensorflow as tf
 
 from ar_keras.distributions import Categorical
-from ar_keras.layers import GatedActivation, MaskedConv2D
+from ar_keras.layers import GatedPixelCNNBlock, MaskedConv2D
+from ar_keras.layers.gated_pixelcnn_block import _valid_conv
 from ar_keras.models.base import AutoregressiveModel
 from ar_keras.models.registry import register
 
-__all__ = ["GatedPixelCNN", "GatedPixelCNNBlock"]
+__all__ = ["GatedPixelCNN"]
 
 
 # The network and the cached step use explicit TF control flow (tf.cond) only;
 # keeping AutoGraph from rewriting them makes tracing the samplers much faster.
 _no_autograph = tf.autograph.experimental.do_not_convert
-
-
-def _valid_conv(layer, window):
-    """A `MaskedConv2D` on an already padded window ('VALID', masked kernel)."""
-    y = tf.nn.conv2d(window, layer.masked_kernel(), strides=1, padding="VALID")
-    return y + layer.bias if layer.bias is not None else y
-
-
-def shift_down(x):
-    """Row i takes row i-1 (row 0 takes zeros): ``[B, H, W, F]`` -> same shape."""
-    return tf.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
-
-
-@keras.saving.register_keras_serializable(package="ar_keras")
-class GatedPixelCNNBlock(keras.layers.Layer):
-    """One gated layer with a vertical and a horizontal stack.
-
-    Args:
-        filters: F, features per stack.
-        kernel_size: k (odd).
-        data_channels: C, for the channel groups.
-        first: first layer (mask A, no residual).
-        vertical_output: compute the vertical stack's output (False in the
-            last layer, where nothing would read it).
-        conditional: add a class bias to both gates.
-
-    Call arguments:
-        v, h: ``[B, H, W, F]`` (the scaled image for the first layer).
-        conditioning: ``[B, E]`` or None.
-
-    Returns:
-        ``(v_out, h_out)``; ``v_out`` is None when ``vertical_output=False``.
-    """
-
-    def __init__(self, filters, kernel_size, data_channels=1, first=False,
-                 vertical_output=True, conditional=False, **kwargs):
-        super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.kernel_size = int(kernel_size)
-        self.data_channels = int(data_channels)
-        self.first = bool(first)
-        self.vertical_output = bool(vertical_output)
-        self.conditional = bool(conditional)
-        k, F, C = self.kernel_size, self.filters, self.data_channels
-        self.v_conv = MaskedConv2D(2 * F, (k // 2 + 1, k), mask_type=None,
-                                   centre=(k // 2, k // 2), name="v_conv")
-        self.v_to_h = keras.layers.Conv2D(2 * F, 1, name="v_to_h")
-        self.h_conv = MaskedConv2D(2 * F, (1, k // 2 + 1), mask_type="A" if first else "B",
-                                   data_channels=C, out_splits=2, centre=(0, k // 2),
-                                   name="h_conv")
-        self.h_gate = GatedActivation(conditional=self.conditional, name="h_gate")
-        self.v_gate = (GatedActivation(conditional=self.conditional, name="v_gate")
-                       if self.vertical_output else None)
-        self.h_out = MaskedConv2D(F, 1, mask_type="B", data_channels=C, name="h_out")
-
-    def call(self, v, h, conditioning=None):
-        v_pre = self.v_conv(v)                                    # [B, H, W, 2F], rows <= i
-        h_pre = self.h_conv(h) + self.v_to_h(shift_down(v_pre))   # [B, H, W, 2F]
-        h_new = self.h_out(self.h_gate(h_pre, conditioning))      # [B, H, W, F]
-        if not self.first:
-            h_new = h_new + h                                     # residual (horizontal stack)
-        v_new = self.v_gate(v_pre, conditioning) if self.vertical_output else None
-        return v_new, h_new
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({
-            "filters": self.filters, "kernel_size": self.kernel_size,
-            "data_channels": self.data_channels, "first": self.first,
-            "vertical_output": self.vertical_output, "conditional": self.conditional,
-        })
-        return config
 
 
 @register("gated_pixelcnn")

@@ -26,14 +26,16 @@ Cached sampling (``sample(cache=True)``, exact)
 -----------------------------------------------
 The horizontal stack at row ``i`` reads the vertical stack of row ``i - 1``
 only (``shift_down``), and the vertical stack of row ``i - 1`` depends on rows
-``<= i - 1`` only.  So when the sampler reaches a new row it computes one row
-of every vertical layer from a buffer of the last ``k//2 + 1`` rows of that
-layer's input, and keeps the row's ``v_to_h`` contributions; at each element
-it computes the horizontal stack at the current pixel only, from a buffer of
-the current row (``k//2`` pixels to the left) of every horizontal layer.  A
-step costs ``O(layers)`` (plus ``O(layers x width)`` once per row) instead of
-a pass over the whole image; channels of a pixel recompute that pixel (the
+``<= i - 1`` only.  Each `GatedPixelCNNBlock` streams itself
+(``init_cache`` / ``step_row`` / ``step``): when the sampler reaches a new row
+the model feeds the image's previous row through every block's ``step_row``
+(each block's vertical output row is the next block's input row), and at each
+element it feeds the current pixel through every block's ``step``.  A step
+costs ``O(layers)`` (plus ``O(layers x width)`` once per row) instead of a
+pass over the whole image; channels of a pixel recompute that pixel (the
 channel groups make the partial pixel visible to the later channels only).
+The model's cache is ``{"x": [B, D] int32 sample so far, "block_<i>": that
+block's cache}``.
 
 Example:
     >>> import ar_keras as ark
@@ -47,7 +49,6 @@ import tensorflow as tf
 
 from ar_keras.distributions import Categorical
 from ar_keras.layers import GatedPixelCNNBlock, MaskedConv2D
-from ar_keras.layers.gated_pixelcnn_block import _valid_conv
 from ar_keras.models.base import AutoregressiveModel
 from ar_keras.models.registry import register
 
@@ -143,24 +144,12 @@ class GatedPixelCNN(AutoregressiveModel):
         return tf.reshape(logits, [batch, H, W, C, self._head.num_params])  # [B,H,W,C*K] -> [B,H,W,C,K]
 
     # ----------------------------------------------------------- cached sampler
-    def _kernel(self, i):
-        return self.first_kernel_size if i == 0 else self.kernel_size
-
     @_no_autograph
     def init_cache(self, batch, conditional=None):
-        H, W, C = self.image_shape
-        F = self.filters
+        W = self.image_shape[1]
         cache = {"x": tf.zeros(tf.stack([batch, self.event_size]), tf.int32)}
-        for i in range(self.num_layers):
-            half = self._kernel(i) // 2
-            width_in = C if i == 0 else F
-            # The last k//2 + 1 rows of the vertical input, padded k//2 each side.
-            cache[f"v_{i}"] = tf.zeros(tf.stack([batch, half + 1, W + 2 * half, width_in]))
-            # v_to_h(shift_down(v_pre)) for the current row.
-            cache[f"v_to_h_{i}"] = tf.zeros(tf.stack([batch, 1, W, 2 * F]))
-            if i > 0:
-                # The current row of the horizontal input, k//2 zero columns on the left.
-                cache[f"h_{i}"] = tf.zeros(tf.stack([batch, 1, W + half, F]))
+        for block in self.blocks:
+            cache[block.name] = block.init_cache(batch, W)    # see GatedPixelCNNBlock
         return cache
 
     def _scaled(self, x_flat):
@@ -169,32 +158,12 @@ class GatedPixelCNN(AutoregressiveModel):
         return tf.cast(x, tf.float32) * (2.0 / (self.num_levels - 1)) - 1.0
 
     def _new_row(self, cache, r, cond):
-        """At the start of row r: the vertical stack's row r - 1 (zeros at r = 0)."""
+        """At the start of row r >= 1: row r - 1 through every vertical stack."""
         cache = dict(cache)
-
-        def first_row():
-            out = dict(cache)
-            for i, block in enumerate(self.blocks):
-                zeros = tf.zeros_like(cache[f"v_to_h_{i}"])             # [B, 1, W, 2F]
-                out[f"v_to_h_{i}"] = block.v_to_h(zeros)               # shift_down's zero row
-            return out
-
-        def later_row():
-            out = dict(cache)
-            scaled = self._scaled(cache["x"])                           # [B, H, W, C]
-            row = tf.gather(scaled, tf.reshape(r - 1, [1]), axis=1)     # [B, 1, W, C]
-            for i, block in enumerate(self.blocks):
-                half = self._kernel(i) // 2
-                row = tf.pad(row, [[0, 0], [0, 0], [half, half], [0, 0]])
-                buf = tf.concat([cache[f"v_{i}"][:, 1:], row], axis=1)   # rows r-1-k//2 .. r-1
-                out[f"v_{i}"] = buf
-                v_pre = _valid_conv(block.v_conv, buf)                   # [B, 1, W, 2F], row r-1
-                out[f"v_to_h_{i}"] = block.v_to_h(v_pre)
-                if block.vertical_output:
-                    row = block.v_gate(v_pre, cond)                      # next layer's input row
-            return out
-
-        return tf.cond(r > 0, later_row, first_row)
+        row = tf.gather(self._scaled(cache["x"]), tf.reshape(r - 1, [1]), axis=1)  # [B, 1, W, C]
+        for block in self.blocks:
+            row, cache[block.name] = block.step_row(row, cache[block.name], cond)
+        return cache
 
     @_no_autograph
     def step(self, x_prev, cache, index, conditional=None):
@@ -205,26 +174,19 @@ class GatedPixelCNN(AutoregressiveModel):
         cache = dict(cache, x=tf.where(hit, x_prev[:, None], cache["x"]))
         pixel, channel = index // C, index % C
         r, c = pixel // W, pixel % W
-        new_row = tf.logical_and(tf.equal(c, 0), tf.equal(channel, 0))
+        # Row 0's v -> h contribution is already in the cache (init_cache).
+        new_row = tf.logical_and(tf.logical_and(tf.equal(c, 0), tf.equal(channel, 0)), r > 0)
         cache = tf.cond(new_row, lambda: self._new_row(cache, r, cond), lambda: dict(cache))
-        # The horizontal stack at (r, c), with the pixel's channels drawn so far.
-        half0 = self.first_kernel_size // 2
-        scaled = self._scaled(cache["x"])
-        row = tf.pad(tf.gather(scaled, tf.reshape(r, [1]), axis=1),
-                     [[0, 0], [0, 0], [half0, 0], [0, 0]])                # [B, 1, half0 + W, C]
-        window = tf.gather(row, c + tf.range(half0 + 1), axis=2)          # [B, 1, half0 + 1, C]
-        h = None
-        for i, block in enumerate(self.blocks):
-            half = self._kernel(i) // 2
-            if i > 0:
-                key = f"h_{i}"
-                at = tf.equal(tf.range(W + half), c + half)[None, None, :, None]
-                cache[key] = tf.where(at, h, cache[key])                  # write h_{i-1}(r, c)
-                window = tf.gather(cache[key], c + tf.range(half + 1), axis=2)
-            v_to_h = tf.gather(cache[f"v_to_h_{i}"], tf.reshape(c, [1]), axis=2)  # [B, 1, 1, 2F]
-            h_pre = _valid_conv(block.h_conv, window) + v_to_h
-            h_new = block.h_out(block.h_gate(h_pre, cond))               # [B, 1, 1, F]
-            h = h_new if block.first else h_new + h
+        # The horizontal stack at (r, c), with the pixel's channels drawn so far
+        # (the later channels are zeros, hidden by the channel groups).  The
+        # pixels to the left were completed after their own steps: the first
+        # block gets the data row whole.
+        row = tf.gather(self._scaled(cache["x"]), tf.reshape(r, [1]), axis=1)  # [B, 1, W, C]
+        first = self.blocks[0]
+        cache[first.name] = first.set_horizontal_row(row, cache[first.name])
+        h = tf.gather(row, tf.reshape(c, [1]), axis=2)                     # [B, 1, 1, C]
+        for block in self.blocks:
+            h, cache[block.name] = block.step(h, cache[block.name], c, cond)
         out = self.out_hidden(tf.nn.relu(h))
         logits = self.out_logits(tf.nn.relu(out))                        # [B, 1, 1, C*K]
         logits = tf.reshape(logits, [-1, C, self._head.num_params])      # -> [B, C, K]

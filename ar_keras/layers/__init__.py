@@ -3,6 +3,7 @@
 from ar_keras.layers import masking
 from ar_keras.layers.causal_attention import CausalAttention
 from ar_keras.layers.gated import GatedActivation
+from ar_keras.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from ar_keras.layers.gated_resnet import GatedResNet
 from ar_keras.layers.shifted_conv import (DownRightShiftedConv2D, DownRightShiftedConv2DTranspose,
                                           DownShiftedConv2D, DownShiftedConv2DTranspose)
@@ -12,7 +13,8 @@ from ar_keras.layers.causal_conv1d import CausalConv1D
 from ar_keras.layers.upsample1d import Upsample1D
 from ar_keras.layers.wavenet_block import WaveNetBlock
 
-__all__ = ["masking", "CausalAttention", "GatedActivation", "GatedResNet", "DownShiftedConv2D",
-           "DownRightShiftedConv2D", "DownShiftedConv2DTranspose", "DownRightShiftedConv2DTranspose",
+__all__ = ["masking", "CausalAttention", "GatedActivation", "GatedPixelCNNBlock", "GatedResNet",
+           "DownShiftedConv2D", "DownRightShiftedConv2D", "DownShiftedConv2DTranspose",
+           "DownRightShiftedConv2DTranspose",
            "MaskedConv2D", "MaskedDense",
            "CausalConv1D", "Upsample1D", "WaveNetBlock"]

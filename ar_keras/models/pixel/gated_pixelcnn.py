@@ -26,14 +26,16 @@ Cached sampling (``sample(cache=True)``, exact)
 -----------------------------------------------
 The horizontal stack at row ``i`` reads the vertical stack of row ``i - 1``
 only (``shift_down``), and the vertical stack of row ``i - 1`` depends on rows
-``<= i - 1`` only.  So when the sampler reaches a new row it computes one row
-of every vertical layer from a buffer of the last ``k//2 + 1`` rows of that
-layer's input, and keeps the row's ``v_to_h`` contributions; at each element
-it computes the horizontal stack at the current pixel only, from a buffer of
-the current row (``k//2`` pixels to the left) of every horizontal layer.  A
-step costs ``O(layers)`` (plus ``O(layers x width)`` once per row) instead of
-a pass over the whole image; channels of a pixel recompute that pixel (the
+``<= i - 1`` only.  Each `GatedPixelCNNBlock` streams itself
+(``init_cache`` / ``step_row`` / ``step``): when the sampler reaches a new row
+the model feeds the image's previous row through every block's ``step_row``
+(each block's vertical output row is the next block's input row), and at each
+element it feeds the current pixel through every block's ``step``.  A step
+costs ``O(layers)`` (plus ``O(layers x width)`` once per row) instead of a
+pass over the whole image; channels of a pixel recompute that pixel (the
 channel groups make the partial pixel visible to the later channels only).
+The model's cache is ``{"block_<i>": that block's cache}``; the sample so far
+is the sampler's partial sample ``x``.
 
 Example:
     >>> import ar_keras as ark
@@ -43,92 +45,19 @@ Example:
     >>> samples = model.sample(16, seed=0)              # [16, 8, 8, 1]
 """
 
-import keras
 import tensorflow as tf
 
 from ar_keras.distributions import Categorical
-from ar_keras.layers import GatedActivation, MaskedConv2D
+from ar_keras.layers import GatedPixelCNNBlock, MaskedConv2D
 from ar_keras.core import AutoregressiveModel
 from ar_keras.models.registry import register
 
-__all__ = ["GatedPixelCNN", "GatedPixelCNNBlock"]
+__all__ = ["GatedPixelCNN"]
 
 
 # The network and the cached step use explicit TF control flow (tf.cond) only;
 # keeping AutoGraph from rewriting them makes tracing the samplers much faster.
 _no_autograph = tf.autograph.experimental.do_not_convert
-
-
-def _valid_conv(layer, window):
-    """A `MaskedConv2D` on an already padded window ('VALID', masked kernel)."""
-    y = tf.nn.conv2d(window, layer.masked_kernel(), strides=1, padding="VALID")
-    return y + layer.bias if layer.bias is not None else y
-
-
-def shift_down(x):
-    """Row i takes row i-1 (row 0 takes zeros): ``[B, H, W, F]`` -> same shape."""
-    return tf.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
-
-
-@keras.saving.register_keras_serializable(package="ar_keras")
-class GatedPixelCNNBlock(keras.layers.Layer):
-    """One gated layer with a vertical and a horizontal stack.
-
-    Args:
-        filters: F, features per stack.
-        kernel_size: k (odd).
-        data_channels: C, for the channel groups.
-        first: first layer (mask A, no residual).
-        vertical_output: compute the vertical stack's output (False in the
-            last layer, where nothing would read it).
-        conditional: add a class bias to both gates.
-
-    Call arguments:
-        v, h: ``[B, H, W, F]`` (the scaled image for the first layer).
-        conditioning: ``[B, E]`` or None.
-
-    Returns:
-        ``(v_out, h_out)``; ``v_out`` is None when ``vertical_output=False``.
-    """
-
-    def __init__(self, filters, kernel_size, data_channels=1, first=False,
-                 vertical_output=True, conditional=False, **kwargs):
-        super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.kernel_size = int(kernel_size)
-        self.data_channels = int(data_channels)
-        self.first = bool(first)
-        self.vertical_output = bool(vertical_output)
-        self.conditional = bool(conditional)
-        k, F, C = self.kernel_size, self.filters, self.data_channels
-        self.v_conv = MaskedConv2D(2 * F, (k // 2 + 1, k), mask_type=None,
-                                   centre=(k // 2, k // 2), name="v_conv")
-        self.v_to_h = keras.layers.Conv2D(2 * F, 1, name="v_to_h")
-        self.h_conv = MaskedConv2D(2 * F, (1, k // 2 + 1), mask_type="A" if first else "B",
-                                   data_channels=C, out_splits=2, centre=(0, k // 2),
-                                   name="h_conv")
-        self.h_gate = GatedActivation(conditional=self.conditional, name="h_gate")
-        self.v_gate = (GatedActivation(conditional=self.conditional, name="v_gate")
-                       if self.vertical_output else None)
-        self.h_out = MaskedConv2D(F, 1, mask_type="B", data_channels=C, name="h_out")
-
-    def call(self, v, h, conditioning=None):
-        v_pre = self.v_conv(v)                                    # [B, H, W, 2F], rows <= i
-        h_pre = self.h_conv(h) + self.v_to_h(shift_down(v_pre))   # [B, H, W, 2F]
-        h_new = self.h_out(self.h_gate(h_pre, conditioning))      # [B, H, W, F]
-        if not self.first:
-            h_new = h_new + h                                     # residual (horizontal stack)
-        v_new = self.v_gate(v_pre, conditioning) if self.vertical_output else None
-        return v_new, h_new
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({
-            "filters": self.filters, "kernel_size": self.kernel_size,
-            "data_channels": self.data_channels, "first": self.first,
-            "vertical_output": self.vertical_output, "conditional": self.conditional,
-        })
-        return config
 
 
 @register("gated_pixelcnn")
@@ -215,24 +144,12 @@ class GatedPixelCNN(AutoregressiveModel):
         return tf.reshape(logits, [batch, H, W, C, self._head.num_params])  # [B,H,W,C*K] -> [B,H,W,C,K]
 
     # ----------------------------------------------------------- cached sampler
-    def _kernel(self, i):
-        return self.first_kernel_size if i == 0 else self.kernel_size
-
     @_no_autograph
     def init_cache(self, batch, conditional=None):
-        H, W, C = self.image_shape
-        F = self.filters
+        W = self.image_shape[1]
         cache = {}
-        for i in range(self.num_layers):
-            half = self._kernel(i) // 2
-            width_in = C if i == 0 else F
-            # The last k//2 + 1 rows of the vertical input, padded k//2 each side.
-            cache[f"v_{i}"] = tf.zeros(tf.stack([batch, half + 1, W + 2 * half, width_in]))
-            # v_to_h(shift_down(v_pre)) for the current row.
-            cache[f"v_to_h_{i}"] = tf.zeros(tf.stack([batch, 1, W, 2 * F]))
-            if i > 0:
-                # The current row of the horizontal input, k//2 zero columns on the left.
-                cache[f"h_{i}"] = tf.zeros(tf.stack([batch, 1, W + half, F]))
+        for block in self.blocks:
+            cache[block.name] = block.init_cache(batch, W)    # see GatedPixelCNNBlock
         return cache
 
     def _scaled(self, x_flat):
@@ -240,65 +157,36 @@ class GatedPixelCNN(AutoregressiveModel):
         x = tf.reshape(x_flat, [-1, H, W, C])                           # [B, D] -> [B, H, W, C]
         return tf.cast(x, tf.float32) * (2.0 / (self.num_levels - 1)) - 1.0
 
-    def _new_row(self, cache, r, cond):
-        """At the start of row r: the vertical stack's row r - 1 (zeros at r = 0)."""
+    def _new_row(self, x, cache, r, cond):
+        """At the start of row r >= 1: row r - 1 of the partial sample through every vertical stack."""
         cache = dict(cache)
-
-        def first_row():
-            out = dict(cache)
-            for i, block in enumerate(self.blocks):
-                zeros = tf.zeros_like(cache[f"v_to_h_{i}"])             # [B, 1, W, 2F]
-                out[f"v_to_h_{i}"] = block.v_to_h(zeros)               # shift_down's zero row
-            return out
-
-        def later_row():
-            out = dict(cache)
-            scaled = self._scaled(cache["x"])                           # [B, H, W, C]
-            row = tf.gather(scaled, tf.reshape(r - 1, [1]), axis=1)     # [B, 1, W, C]
-            for i, block in enumerate(self.blocks):
-                half = self._kernel(i) // 2
-                row = tf.pad(row, [[0, 0], [0, 0], [half, half], [0, 0]])
-                buf = tf.concat([cache[f"v_{i}"][:, 1:], row], axis=1)   # rows r-1-k//2 .. r-1
-                out[f"v_{i}"] = buf
-                v_pre = _valid_conv(block.v_conv, buf)                   # [B, 1, W, 2F], row r-1
-                out[f"v_to_h_{i}"] = block.v_to_h(v_pre)
-                if block.vertical_output:
-                    row = block.v_gate(v_pre, cond)                      # next layer's input row
-            return out
-
-        return tf.cond(r > 0, later_row, first_row)
+        row = tf.gather(self._scaled(x), tf.reshape(r - 1, [1]), axis=1)  # [B, 1, W, C]
+        for block in self.blocks:
+            row, cache[block.name] = block.step_row(row, cache[block.name], cond)
+        return cache
 
     @_no_autograph
     def step(self, x, cache, index, conditional=None):
         H, W, C = self.image_shape
         cond = None if conditional is None else tf.one_hot(conditional, self.num_classes)
-        cache = dict(cache, x=x)             # the partial sample, read by _new_row
         pixel, channel = index // C, index % C
         r, c = pixel // W, pixel % W
-        new_row = tf.logical_and(tf.equal(c, 0), tf.equal(channel, 0))
-        cache = tf.cond(new_row, lambda: self._new_row(cache, r, cond), lambda: dict(cache))
-        # The horizontal stack at (r, c), with the pixel's channels drawn so far.
-        half0 = self.first_kernel_size // 2
-        scaled = self._scaled(cache["x"])
-        row = tf.pad(tf.gather(scaled, tf.reshape(r, [1]), axis=1),
-                     [[0, 0], [0, 0], [half0, 0], [0, 0]])                # [B, 1, half0 + W, C]
-        window = tf.gather(row, c + tf.range(half0 + 1), axis=2)          # [B, 1, half0 + 1, C]
-        h = None
-        for i, block in enumerate(self.blocks):
-            half = self._kernel(i) // 2
-            if i > 0:
-                key = f"h_{i}"
-                at = tf.equal(tf.range(W + half), c + half)[None, None, :, None]
-                cache[key] = tf.where(at, h, cache[key])                  # write h_{i-1}(r, c)
-                window = tf.gather(cache[key], c + tf.range(half + 1), axis=2)
-            v_to_h = tf.gather(cache[f"v_to_h_{i}"], tf.reshape(c, [1]), axis=2)  # [B, 1, 1, 2F]
-            h_pre = _valid_conv(block.h_conv, window) + v_to_h
-            h_new = block.h_out(block.h_gate(h_pre, cond))               # [B, 1, 1, F]
-            h = h_new if block.first else h_new + h
+        # Row 0's v -> h contribution is already in the cache (init_cache).
+        new_row = tf.logical_and(tf.logical_and(tf.equal(c, 0), tf.equal(channel, 0)), r > 0)
+        cache = tf.cond(new_row, lambda: self._new_row(x, cache, r, cond), lambda: dict(cache))
+        # The horizontal stack at (r, c), with the pixel's channels drawn so far
+        # (the later channels are zeros, hidden by the channel groups).  The
+        # pixels to the left were completed after their own steps: the first
+        # block gets the data row whole.
+        row = tf.gather(self._scaled(x), tf.reshape(r, [1]), axis=1)      # [B, 1, W, C]
+        first = self.blocks[0]
+        cache[first.name] = first.set_horizontal_row(row, cache[first.name])
+        h = tf.gather(row, tf.reshape(c, [1]), axis=2)                     # [B, 1, 1, C]
+        for block in self.blocks:
+            h, cache[block.name] = block.step(h, cache[block.name], c, cond)
         out = self.out_hidden(tf.nn.relu(h))
         logits = self.out_logits(tf.nn.relu(out))                        # [B, 1, 1, C*K]
         logits = tf.reshape(logits, [-1, C, self._head.num_params])      # -> [B, C, K]
-        del cache["x"]
         return tf.gather(logits, channel, axis=1), cache                 # [B, K]
 
     def get_config(self):

@@ -137,6 +137,8 @@ class LatentVariableModel(BaseModel):
 
     event_kind = "image"
     noise_depth = 1
+    #: Early stopping on the validation bound in nats (its bits/dim are a bound too).
+    monitor = "val_loss"
     #: The importance-weighted bound needs stateless random normals, which TFLite lacks.
     supports_tflite = False
 

@@ -6,9 +6,10 @@ import pytest
 import tensorflow as tf
 
 import ar_keras as ark
+import harness
 import continuous_case as cc
 
-NAMES = ["iaf", "maf", "rnade"]
+NAMES = harness.names_for("vector")
 # Variants whose map x -> noise is triangular in one ordering: exact conditionals.
 EXACT = {"maf": dict(permutation="none"), "iaf": dict(permutation="none"),
          "rnade": dict(ordering="reversed")}

@@ -1,24 +1,20 @@
 """The shared contract checks, run on every registered model's tiny preset.
 
 The checks below are written for fixed-shape models (image_shape overrides);
-sequence models (int [B, T], any T) get their counterparts in
-test_sequence_contract.py.
+the suite of every other kind is chosen by `harness.suite_for`.
 """
 
 import numpy as np
 import pytest
 
 import ar_keras as ark
+import harness
 import test_case as tc
 
 NAMES = ark.models.names()
-# Fixed-shape (image / vector) models: every check below but the presets one.
-# Continuous and latent-variable models (ark.models.DensityModel: maf, iaf, rnade,
-# iaf_vae) are not AutoregressiveModels over integer levels: their contract is
-# in test_continuous_contract.py.
-IMAGE_NAMES = [n for n in NAMES
-               if issubclass(ark.models.model_class(n), ark.models.AutoregressiveModel)
-               and ark.models.model_class(n).event_kind == "image"]
+# Exact autoregressive models of integer images (or vectors): every check below but the
+# presets one.  The other kinds have their suites (tests/harness.py).
+IMAGE_NAMES = harness.names_for("image")
 
 
 def tiny(name, **overrides):

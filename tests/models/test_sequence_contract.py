@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 import ar_keras as ark
+import harness
 import sequence_case as sc
 import test_case as tc
 
-NAMES = [n for n in ark.models.names()
-         if ark.models.model_class(n).event_kind == "sequence"]
+NAMES = harness.names_for("sequence")
 
 
 def tiny(name, **overrides):

@@ -84,9 +84,9 @@ def run(model, noise, num_samples, num_elements=None, conditional=None, temperat
     temperature = tf.convert_to_tensor(temperature, tf.float32)
 
     def draw(s, x, params):
-        group = groups[s]
+        group = tf.gather(groups, s)                                     # [G]
         if params.shape.rank == 2:
-            params = params[:, None, :]                                  # [n, P] -> [n, 1, P]
+            params = tf.expand_dims(params, 1)                           # [n, P] -> [n, 1, P]
         values = _draw(head, params, noise.at(group), temperature)       # [n, G]
         return scatter_group(x, group, values)
 
@@ -102,7 +102,7 @@ def run(model, noise, num_samples, num_elements=None, conditional=None, temperat
         return x
 
     def full_body(s, x):
-        params = tf.gather(model.element_params(x, conditional), groups[s], axis=1)  # [n, G, P]
+        params = tf.gather(model.element_params(x, conditional), tf.gather(groups, s), axis=1)  # [n, G, P]
         return s + 1, draw(s, x, params)
 
     _, x = tf.while_loop(lambda s, *_: s < steps, full_body, [tf.constant(0), x],

@@ -38,7 +38,7 @@ import tensorflow_probability as tfp
 
 from ar_keras.flows import affine
 from ar_keras.flows.affine import GATE_BIAS
-from ar_keras.flows.maf import _check_made, stack
+from ar_keras.flows.maf import AutoregressiveFlow, _check_made, stack
 
 __all__ = ["iaf", "iaf_layer", "GATE_BIAS"]
 
@@ -58,7 +58,7 @@ def _affine(made, gated):
 def iaf_layer(made, gated=False, name="iaf"):
     """One IAF layer (``forward`` = one MADE pass, ``inverse`` = D passes)."""
     _check_made(made)
-    return tfb.Invert(tfb.MaskedAutoregressiveFlow(bijector_fn=_affine(made, gated),
+    return tfb.Invert(AutoregressiveFlow(bijector_fn=_affine(made, gated),
                                                    name=f"{name}_maf"), name=name)
 
 

@@ -49,7 +49,7 @@ from ar_keras.flows.batch_norm import BatchNormBijector
 from ar_keras.flows.permutation import layer_permutations
 from ar_keras.layers.made import MADELayer
 
-__all__ = ["maf", "maf_layer", "conditional_kwargs", "stack"]
+__all__ = ["AutoregressiveFlow", "maf", "maf_layer", "conditional_kwargs", "stack"]
 
 tfb = tfp.bijectors
 
@@ -67,16 +67,34 @@ def _check_made(made, what="made"):
     return made
 
 
+class AutoregressiveFlow(tfb.MaskedAutoregressiveFlow):
+    """``tfb.MaskedAutoregressiveFlow`` whose one-pass direction calls the MADE once.
+
+    TFP's ``inverse`` and ``inverse_log_det_jacobian`` each call ``bijector_fn``,
+    so a density (both, on the same ``y``) would cost two MADE passes.  Here
+    ``_inverse`` also computes the step's log-determinant and leaves it in the
+    attributes of TFP's bijector cache, where ``inverse_log_det_jacobian`` looks
+    first (``BijectorCache.inverse_attributes``, made for this): one pass, and
+    the cache's lifetime (while the result tensor lives).
+    """
+
+    def _inverse(self, y, **kwargs):
+        step = self._bijector_fn(y, **kwargs)
+        attributes = self._cache.inverse_attributes(y, **kwargs)
+        attributes["ildj"] = step.inverse_log_det_jacobian(y, event_ndims=1)   # [...], reduced over D
+        return step.inverse(y)
+
+
 def maf_layer(made, name="maf"):
-    """One MAF layer: a ``tfb.MaskedAutoregressiveFlow`` whose step at ``x_<d`` is the affine
-    step of `ar_keras.flows.affine` with ``(mu, alpha) = made(x)`` (as TFP's own
-    ``shift_and_log_scale_fn=made`` would build it)."""
+    """One MAF layer: an `AutoregressiveFlow` whose step at ``x_<d`` is the affine step of
+    `ar_keras.flows.affine` with ``(mu, alpha) = made(x)`` (what TFP's
+    ``shift_and_log_scale_fn=made`` would build)."""
     _check_made(made)
 
     def bijector_fn(x, **condition_kwargs):
         return affine.bijector(*made(x, **condition_kwargs))
 
-    return tfb.MaskedAutoregressiveFlow(bijector_fn=bijector_fn, name=name)
+    return AutoregressiveFlow(bijector_fn=bijector_fn, name=name)
 
 
 def stack(layers, event_size, permutation="reverse", batch_norm=None, training=False, seed=0,

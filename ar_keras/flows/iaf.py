@@ -1,4 +1,4 @@
-"""`iaf`: Inverse Autoregressive Flow bijectors built on the Keras 3 `MADE`.
+"""`iaf`: Inverse Autoregressive Flow bijectors built on the Keras 3 MADE layer.
 
 Kingma, Salimans, Jozefowicz, Chen, Sutskever & Welling, "Improved Variational
 Inference with Inverse Autoregressive Flow", NIPS 2016.
@@ -13,6 +13,8 @@ and with ``gated=True`` Kingma et al.'s numerically stable, LSTM-like step
 (their eq. 14, ``sigma = sigmoid(s + 2)``, close to the identity at init)::
 
     x = sigma * u + (1 - sigma) * m,            log |det dx/du| = sum_d log sigma_d
+
+(both written once in `ar_keras.flows.affine`).
 
 **Cost asymmetry.**  Sampling and the density of the flow's *own* samples
 (whose ``u`` is known) take one MADE pass; the density of an outside point
@@ -32,33 +34,23 @@ Example:
     >>> u = flow.inverse(x)                                # D passes per layer
 """
 
-import tensorflow as tf
 import tensorflow_probability as tfp
 
-from ar_keras.flows.maf import _check_made, stack
+from ar_keras.flows import affine
+from ar_keras.flows.affine import GATE_BIAS
+from ar_keras.flows.maf import AutoregressiveFlow, _check_made, stack
 
 __all__ = ["iaf", "iaf_layer", "GATE_BIAS"]
 
 tfb = tfp.bijectors
 
-#: Added to the gate pre-activation: ``sigmoid(0 + 2) = 0.88`` keeps a fresh
-#: gated step close to the identity (Kingma et al. 2016, sec. 4).
-GATE_BIAS = 2.0
-
 
 def _affine(made, gated):
-    """``y -> Invert(affine(y))``: the bijector_fn of the inverted MAF."""
+    """``y -> Invert(affine step at y)``: the bijector_fn of the inverted MAF."""
 
     def bijector_fn(y, **condition_kwargs):
         shift, log_scale = made(y, **condition_kwargs)          # [..., D] each
-        if gated:
-            gate = log_scale + GATE_BIAS
-            # x = sigma u + (1 - sigma) m: scale sigma, shift (1 - sigma) m.
-            # log_sigmoid is the stable log sigma; 1 - sigma = sigmoid(-gate).
-            shift = tf.sigmoid(-gate) * shift
-            log_scale = tf.math.log_sigmoid(gate)
-        step = tfb.Chain([tfb.Shift(shift), tfb.Scale(log_scale=log_scale)])  # u exp(s) + m
-        return tfb.Invert(step)
+        return tfb.Invert(affine.bijector(shift, log_scale, gated))
 
     return bijector_fn
 
@@ -66,7 +58,7 @@ def _affine(made, gated):
 def iaf_layer(made, gated=False, name="iaf"):
     """One IAF layer (``forward`` = one MADE pass, ``inverse`` = D passes)."""
     _check_made(made)
-    return tfb.Invert(tfb.MaskedAutoregressiveFlow(bijector_fn=_affine(made, gated),
+    return tfb.Invert(AutoregressiveFlow(bijector_fn=_affine(made, gated),
                                                    name=f"{name}_maf"), name=name)
 
 
@@ -75,7 +67,7 @@ def iaf(made, permutation="reverse", batch_norm=None, training=False, gated=Fals
     """Inverse Autoregressive Flow: one layer, or a stack.
 
     Args:
-        made: an `ar_keras.flows.MADE`, or a list of K of them; ``made[0]``
+        made: an `ar_keras.flows.MADE` (`ar_keras.layers.MADELayer`), or a list of K of them; ``made[0]``
             acts first on the base noise when sampling.
         permutation: between stacked layers: ``"reverse"``, ``"random"`` or ``"none"``.
         batch_norm: None, or a list of K `ar_keras.flows.BatchNorm` layers

@@ -1,4 +1,4 @@
-"""`maf`: Masked Autoregressive Flow bijectors built on the Keras 3 `MADE`.
+"""`maf`: Masked Autoregressive Flow bijectors built on the Keras 3 MADE layer.
 
 Papamakarios, Pavlakou & Murray, "Masked Autoregressive Flow for Density
 Estimation", NIPS 2017.
@@ -33,6 +33,7 @@ Conditioning: a MADE built with ``conditional_size`` is called with
 Example:
     >>> import tensorflow_probability as tfp
     >>> tfd = tfp.distributions
+    >>> from ar_keras.flows import MADE
     >>> mades = [MADE(hidden_units=[64, 64], event_size=2) for _ in range(5)]
     >>> flow = maf(mades, permutation="reverse")
     >>> dist = tfd.TransformedDistribution(tfd.Sample(tfd.Normal(0., 1.), [2]), flow)
@@ -43,17 +44,18 @@ Example:
 import numpy as np
 import tensorflow_probability as tfp
 
+from ar_keras.flows import affine
 from ar_keras.flows.batch_norm import BatchNormBijector
-from ar_keras.flows.made import MADE
 from ar_keras.flows.permutation import layer_permutations
+from ar_keras.layers.made import MADELayer
 
-__all__ = ["maf", "maf_layer", "conditional_kwargs", "stack"]
+__all__ = ["AutoregressiveFlow", "maf", "maf_layer", "conditional_kwargs", "stack"]
 
 tfb = tfp.bijectors
 
 
 def _check_made(made, what="made"):
-    if not isinstance(made, MADE):
+    if not isinstance(made, MADELayer):
         raise TypeError(f"{what} must be an ar_keras.flows.MADE (a Keras 3 layer), got "
                         f"{type(made).__name__}. tfb.AutoregressiveNetwork is a Keras 2 layer whose "
                         "weights a Keras 3 model does not track.")
@@ -65,10 +67,34 @@ def _check_made(made, what="made"):
     return made
 
 
+class AutoregressiveFlow(tfb.MaskedAutoregressiveFlow):
+    """``tfb.MaskedAutoregressiveFlow`` whose one-pass direction calls the MADE once.
+
+    TFP's ``inverse`` and ``inverse_log_det_jacobian`` each call ``bijector_fn``,
+    so a density (both, on the same ``y``) would cost two MADE passes.  Here
+    ``_inverse`` also computes the step's log-determinant and leaves it in the
+    attributes of TFP's bijector cache, where ``inverse_log_det_jacobian`` looks
+    first (``BijectorCache.inverse_attributes``, made for this): one pass, and
+    the cache's lifetime (while the result tensor lives).
+    """
+
+    def _inverse(self, y, **kwargs):
+        step = self._bijector_fn(y, **kwargs)
+        attributes = self._cache.inverse_attributes(y, **kwargs)
+        attributes["ildj"] = step.inverse_log_det_jacobian(y, event_ndims=1)   # [...], reduced over D
+        return step.inverse(y)
+
+
 def maf_layer(made, name="maf"):
-    """One MAF layer: ``tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=made)``."""
+    """One MAF layer: an `AutoregressiveFlow` whose step at ``x_<d`` is the affine step of
+    `ar_keras.flows.affine` with ``(mu, alpha) = made(x)`` (what TFP's
+    ``shift_and_log_scale_fn=made`` would build)."""
     _check_made(made)
-    return tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=made, name=name)
+
+    def bijector_fn(x, **condition_kwargs):
+        return affine.bijector(*made(x, **condition_kwargs))
+
+    return AutoregressiveFlow(bijector_fn=bijector_fn, name=name)
 
 
 def stack(layers, event_size, permutation="reverse", batch_norm=None, training=False, seed=0,

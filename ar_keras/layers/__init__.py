@@ -9,6 +9,7 @@ from ar_keras.layers.shifted_conv import (DownRightShiftedConv2D, DownRightShift
                                           DownShiftedConv2D, DownShiftedConv2DTranspose)
 from ar_keras.layers.masked_conv2d import MaskedConv2D
 from ar_keras.layers.masked_dense import MaskedDense
+from ar_keras.layers.made import MADELayer
 from ar_keras.layers.causal_conv1d import CausalConv1D
 from ar_keras.layers.upsample1d import Upsample1D
 from ar_keras.layers.wavenet_block import WaveNetBlock
@@ -16,5 +17,5 @@ from ar_keras.layers.wavenet_block import WaveNetBlock
 __all__ = ["masking", "CausalAttention", "GatedActivation", "GatedPixelCNNBlock", "GatedResNet",
            "DownShiftedConv2D", "DownRightShiftedConv2D", "DownShiftedConv2DTranspose",
            "DownRightShiftedConv2DTranspose",
-           "MaskedConv2D", "MaskedDense",
+           "MaskedConv2D", "MaskedDense", "MADELayer",
            "CausalConv1D", "Upsample1D", "WaveNetBlock"]

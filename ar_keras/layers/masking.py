@@ -33,6 +33,9 @@ import numpy as np
 __all__ = [
     "input_ordering",
     "made_degrees",
+    "made_degree_sets",
+    "degree_mask",
+    "masks_from_degrees",
     "made_masks",
     "made_direct_mask",
     "channel_groups",
@@ -118,6 +121,63 @@ def made_degrees(num_inputs, hidden_sizes, ordering="natural", seed=None,
     return degrees
 
 
+def made_degree_sets(num_inputs, hidden_sizes, num_sets=1, ordering="natural",
+                     order_agnostic=False, seed=0, hidden_degrees="random"):
+    """Degrees of ``M`` MADE mask sets (Germain et al. 2015, sec. 4.2), stacked per layer.
+
+    Set ``m`` is ``made_degrees(..., seed=seed + m)``: fresh hidden degrees
+    each (*connectivity-agnostic*).  Set 0 uses ``ordering``; with
+    ``order_agnostic`` sets ``1..M-1`` draw a random input ordering each
+    (*order-agnostic*), otherwise they keep ``ordering``.
+
+    Returns:
+        list ``[m_0, ..., m_L]`` of int arrays ``[M, width]``; row ``m`` of
+        each is what `made_degrees` returns for set ``m``.
+
+    Example:
+        >>> sets = made_degree_sets(4, [8], num_sets=3, order_agnostic=True)
+        >>> [t.shape for t in sets]
+        [(3, 4), (3, 8)]
+    """
+    num_sets = int(num_sets)
+    if num_sets < 1:
+        raise ValueError(f"num_sets must be >= 1, got {num_sets}.")
+    per_set = [made_degrees(num_inputs, hidden_sizes,
+                            ordering="random" if (order_agnostic and m > 0) else ordering,
+                            seed=int(seed) + m, hidden_degrees=hidden_degrees)
+               for m in range(num_sets)]
+    return [np.stack(layer) for layer in zip(*per_set)]
+
+
+def degree_mask(in_degrees, out_degrees, strict=False):
+    """Boolean ``[..., in, out]`` MADE connectivity from unit degrees.
+
+    A unit of degree ``b`` sees a unit of degree ``a`` iff ``b >= a`` (hidden
+    layers) or ``b > a`` (``strict``: output units, and the direct input ->
+    output connection).  Only indexing and comparison are used, so the same
+    rule serves numpy arrays and TensorFlow tensors (a MADE layer applies it
+    to the degree rows of the mask set it selects at run time).
+    """
+    rows, cols = in_degrees[..., :, None], out_degrees[..., None, :]
+    return cols > rows if strict else cols >= rows
+
+
+def masks_from_degrees(unit_degrees, output_degrees):
+    """Boolean masks ``[M^1, ..., M^L, M^V]`` along a chain of unit degrees.
+
+    Args:
+        unit_degrees: ``[d_in, d_1, ..., d_L]``: the degree of every input unit
+            and of every hidden unit (numpy arrays or tensors).
+        output_degrees: the degree of every output unit.
+
+    Returns:
+        ``degree_mask(d_{l-1}, d_l)`` for each hidden layer, then the strict
+        ``degree_mask(d_L, output_degrees)``.
+    """
+    hidden = [degree_mask(a, b) for a, b in zip(unit_degrees[:-1], unit_degrees[1:])]
+    return hidden + [degree_mask(unit_degrees[-1], output_degrees, strict=True)]
+
+
 def made_masks(degrees):
     """Masks between consecutive MADE layers, and to the output layer.
 
@@ -128,17 +188,13 @@ def made_masks(degrees):
         list of float32 masks ``[in, out]``: hidden masks use ``>=``, the last
         one (hidden -> output of size D, degrees ``degrees[0]``) uses ``>``.
     """
-    masks = []
-    for prev, nxt in zip(degrees[:-1], degrees[1:]):
-        masks.append((nxt[None, :] >= prev[:, None]).astype(np.float32))
-    masks.append((degrees[0][None, :] > degrees[-1][:, None]).astype(np.float32))
-    return masks
+    return [m.astype(np.float32) for m in masks_from_degrees(degrees, degrees[0])]
 
 
 def made_direct_mask(input_degrees):
     """The direct input -> output mask: output ``d`` sees inputs earlier in the order."""
     d = np.asarray(input_degrees)
-    return (d[None, :] > d[:, None]).astype(np.float32)
+    return degree_mask(d, d, strict=True).astype(np.float32)
 
 
 def channel_groups(num_features, data_channels, splits=1):

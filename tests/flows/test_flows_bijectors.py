@@ -128,6 +128,22 @@ def test_cost_asymmetry_maf_density_one_pass_iaf_sampling_one_pass():
     assert count_calls(lambda: iaf.inverse(fresh(x))) >= D8         # outside density: D passes
 
 
+def test_a_density_or_a_sample_with_its_log_det_is_one_made_pass():
+    """inverse + inverse_log_det_jacobian on the same x (what a density needs) share the pass."""
+    D8 = 8
+    made = CountingMADE(hidden_units=[8], event_size=D8, output_scale=1.0)
+    made(tf.zeros([1, D8]))
+    x = fresh(np.random.RandomState(2).standard_normal((4, D8)).astype(np.float32))
+    maf, iaf = flows.maf(made), flows.iaf(made)
+    assert count_calls(lambda: (maf.inverse(x), maf.inverse_log_det_jacobian(x, event_ndims=1))) == 1
+    assert count_calls(lambda: (iaf.forward(x), iaf.forward_log_det_jacobian(x, event_ndims=1))) == 1
+    # ... and the cached log-determinant is the step's.
+    shift, log_scale = made(x)
+    np.testing.assert_allclose(maf.inverse_log_det_jacobian(x, event_ndims=1).numpy(),
+                               -log_scale.numpy().sum(1), rtol=1e-5)
+    assert count_calls(lambda: maf.inverse_log_det_jacobian(fresh(x), event_ndims=1)) == 1
+
+
 def test_transformed_distribution_is_normalised_in_2d():
     layers = [flows.MADE(hidden_units=[16], event_size=2, output_scale=1.0, seed=i,
                          log_scale_bound=1.5) for i in range(3)]

@@ -73,3 +73,36 @@ def test_conv_mask_custom_centre():
     np.testing.assert_array_equal(m[0, :, 0, 0], [1, 1, 0])
     with pytest.raises(ValueError):
         masking.conv_mask((3, 3), [0], [0], "C")
+
+
+def test_degree_mask_is_the_made_rule_and_builds_made_masks():
+    a, b = np.array([1, 2, 3]), np.array([2, 1, 3, 3])
+    np.testing.assert_array_equal(masking.degree_mask(a, b), b[None, :] >= a[:, None])
+    np.testing.assert_array_equal(masking.degree_mask(a, b, strict=True), b[None, :] > a[:, None])
+    # Leading axes broadcast: one mask per row of a stack of degree rows.
+    stacked = masking.degree_mask(np.stack([a, a[::-1]]), np.stack([b, b]))
+    assert stacked.shape == (2, 3, 4)
+    np.testing.assert_array_equal(stacked[1], b[None, :] >= a[::-1][:, None])
+    degrees = masking.made_degrees(4, [6, 5], seed=1)
+    masks = masking.masks_from_degrees(degrees, degrees[0])
+    assert [m.dtype for m in masks] == [bool] * 3
+    for got, want in zip(masking.made_masks(degrees), masks):
+        np.testing.assert_array_equal(got, want.astype(np.float32))
+
+
+@pytest.mark.parametrize("order_agnostic", [False, True])
+def test_made_degree_sets_differ_and_set_zero_keeps_the_ordering(order_agnostic):
+    sets = masking.made_degree_sets(6, [8, 7], num_sets=5, ordering="reversed",
+                                    order_agnostic=order_agnostic, seed=4)
+    assert [t.shape for t in sets] == [(5, 6), (5, 8), (5, 7)]
+    for m in range(5):
+        order = "random" if (order_agnostic and m > 0) else "reversed"
+        want = masking.made_degrees(6, [8, 7], ordering=order, seed=4 + m)
+        for table, deg in zip(sets, want):
+            np.testing.assert_array_equal(table[m], deg)
+    np.testing.assert_array_equal(sets[0][0], masking.input_ordering(6, "reversed"))
+    assert len({t.tobytes() for t in sets[1]}) > 1                     # hidden degrees differ
+    orderings = {row.tobytes() for row in sets[0]}
+    assert (len(orderings) > 1) == order_agnostic
+    with pytest.raises(ValueError, match="num_sets"):
+        masking.made_degree_sets(3, [4], num_sets=0)

@@ -9,6 +9,8 @@ IAF layers (`ar_keras.flows.iaf`), each reading its MADE on the noise side::
 
     h_k = h_{k-1} * exp(s_k(h_{k-1})) + m_k(h_{k-1})        (gated: sigma h + (1 - sigma) m)
 
+(the affine step of `ar_keras.flows.affine`, on `ar_keras.flows.MADE` layers)
+
 with the dimensions reversed between layers.  So::
 
     log p(x) = log N(u; 0, I) - sum_k sum_d s_{k,d}(h_{k-1})
@@ -37,7 +39,7 @@ import tensorflow_probability as tfp
 
 from ar_keras import flows
 from ar_keras.core import noise as noise_lib
-from ar_keras.flows.iaf import GATE_BIAS
+from ar_keras.flows import affine
 from ar_keras.flows.permutation import PERMUTATIONS, layer_permutations
 from ar_keras.core.density import HALF_LOG_TWO_PI, ContinuousModel, uniform_to_normal
 from ar_keras.models.registry import register
@@ -122,9 +124,7 @@ class IAF(ContinuousModel):
     def _step_log_scale(self, made, h, kw):
         """``log |dx/du|`` per dimension of one layer, read at its noise-side input ``h``."""
         _, log_scale = made(h, **kw)
-        if self.gated:
-            return tf.math.log_sigmoid(log_scale + GATE_BIAS)
-        return log_scale
+        return affine.log_det(log_scale, self.gated)
 
     # ------------------------------------------------------------------ density
     def dimension_log_probs(self, x, conditional=None):
@@ -164,14 +164,8 @@ class IAF(ContinuousModel):
         h, log_det = u, tf.zeros(tf.shape(u)[:1])
         perms = list(reversed(self._perms))     # sampling direction: inverse permutations
         for k, made in enumerate(self.mades):
-            shift, log_scale = made(h, **kw)
-            if self.gated:
-                gate = log_scale + GATE_BIAS
-                h = tf.sigmoid(gate) * h + tf.sigmoid(-gate) * shift
-                log_det += tf.reduce_sum(tf.math.log_sigmoid(gate), axis=1)
-            else:
-                h = h * tf.exp(log_scale) + shift
-                log_det += tf.reduce_sum(log_scale, axis=1)
+            h, step_log_det = affine.forward(h, *made(h, **kw), gated=self.gated)
+            log_det += tf.reduce_sum(step_log_det, axis=1)
             if k < len(perms):
                 h = tf.gather(h, np.argsort(perms[k]), axis=1)
         return h, log_det

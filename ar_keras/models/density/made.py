@@ -3,15 +3,17 @@
 Germain, Gregor, Murray & Larochelle, ICML 2015.
 
 An autoencoder whose weight matrices are multiplied by binary masks so that
-output ``d`` depends only on inputs earlier in an ordering (degrees and masks:
-`ar_keras.layers.masking`).  One pass gives every conditional::
+output ``d`` depends only on inputs earlier in an ordering (the layer:
+`ar_keras.layers.MADELayer`; degrees and masks: `ar_keras.layers.masking`).
+One pass gives every conditional::
 
     h^l = act(b^l + (W^l * M^l) h^{l-1}),     h^0 = x (one-hot for K > 2)
     logits = c + (V * M^V) h^L  [+ (A * M^A) x   with direct_connection]
 
 **Mask ensembles.**  With ``num_masks = M > 1`` the model holds M mask sets
 (fresh hidden degrees each: *connectivity-agnostic*; with
-``order_agnostic=True`` also a fresh random input ordering each) and training
+``order_agnostic=True`` also a fresh random input ordering each; the layer
+selects one by index) and training
 cycles through them, one per step (the paper's finite set of masks, sec. 4.2).
 Mask 0 always uses ``ordering``; it defines `log_prob`,
 `conditional_log_probs` and `sample`.  The paper's test-time ensemble averages
@@ -39,7 +41,7 @@ import numpy as np
 import tensorflow as tf
 
 from ar_keras.distributions import head_for_levels
-from ar_keras.layers import MaskedDense, masking
+from ar_keras.layers import MADELayer
 from ar_keras.core import AutoregressiveModel
 from ar_keras.models.registry import register
 
@@ -89,32 +91,21 @@ class MADE(AutoregressiveModel):
             raise ValueError(f"num_masks must be >= 1, got {num_masks}.")
         self.order_agnostic = bool(order_agnostic)
         self.direct_connection = bool(direct_connection)
-        self.activation = keras.activations.get(activation)
         self.activation_name = activation if isinstance(activation, str) else keras.activations.serialize(activation)
         self.seed = int(seed)
         self._head = head_for_levels(self.num_levels)
-        D = self.event_size
         self._in_width = 1 if self.num_levels == 2 else self.num_levels  # per element
-        P = self._head.num_params
-
-        # Degrees of every layer for every mask set: lists of [M, width] int tables.
-        tables = [[] for _ in range(len(self.hidden_units) + 1)]
-        for m in range(self.num_masks):
-            order = self.ordering_spec if (m == 0 or not self.order_agnostic) else "random"
-            degs = masking.made_degrees(D, self.hidden_units, ordering=order,
-                                        seed=self.seed * 100003 + m)
-            for table, deg in zip(tables, degs):
-                table.append(deg)
-        self._degrees = [tf.constant(np.stack(t), tf.int32) for t in tables]
-        self._ordering = np.argsort(np.stack(tables[0])[0])  # mask 0: step -> element
-
-        self.hidden = [MaskedDense(h, name=f"hidden_{i}") for i, h in enumerate(self.hidden_units)]
-        self.output_layer = MaskedDense(D * P, name="output")
-        self.direct = (MaskedDense(D * P, use_bias=False, name="direct")
-                       if self.direct_connection else None)
-        self.class_bias = (keras.layers.Embedding(self.num_classes, self.hidden_units[0],
-                                                  name="class_bias")
-                           if self.num_classes else None)
+        # The one MADE layer holds the weights and the M mask sets.  Its set m
+        # draws from seed `seed * 100003 + m`, the seeds this model always used.
+        self.made = MADELayer(params=self._head.num_params, hidden_units=self.hidden_units,
+                              event_size=self.event_size, ordering=self.ordering_spec,
+                              hidden_degrees="random", activation=activation,
+                              conditional_size=self.num_classes, conditional_to_output=False,
+                              output="params", output_scale=None, seed=self.seed * 100003,
+                              num_masks=self.num_masks, order_agnostic=self.order_agnostic,
+                              direct_connection=self.direct_connection,
+                              input_width=self._in_width, name="made")
+        self._ordering = self.made.ordering                          # mask 0: step -> element
         self._finish_init()
 
     @property
@@ -125,29 +116,17 @@ class MADE(AutoregressiveModel):
     def ordering(self):
         return self._ordering
 
-    # ------------------------------------------------------------------ masks
-    def _masks(self, m):
-        """Masks of mask set ``m`` (a scalar int tensor), built from the degree tables."""
-        P = self._head.num_params
-        deg_in = tf.gather(self._degrees[0], m)                       # [D]
-        deg_in_units = tf.repeat(deg_in, self._in_width)              # [D * K_in]
-        deg_out_units = tf.repeat(deg_in, P)                          # [D * P]
-        hidden = [tf.gather(t, m) for t in self._degrees[1:]]         # [H_l] each
-        masks = []
-        prev = deg_in_units
-        for deg in hidden:
-            masks.append(tf.cast(deg[None, :] >= prev[:, None], tf.float32))
-            prev = deg
-        out = tf.cast(deg_out_units[None, :] > prev[:, None], tf.float32)
-        direct = tf.cast(deg_out_units[None, :] > deg_in_units[:, None], tf.float32)
-        return masks, out, direct
-
     def _encode(self, x_flat):
-        """``[B, D]`` ints -> ``[B, D * K_in]`` floats (scalar for K = 2, else one-hot)."""
+        """``[B, D]`` ints -> ``[B, D]`` floats (K = 2) or one-hot ``[B, D, K]``."""
         if self._in_width == 1:
             return tf.cast(x_flat, tf.float32)
-        onehot = tf.one_hot(x_flat, self.num_levels)                  # [B, D, K]
-        return tf.reshape(onehot, [tf.shape(x_flat)[0], -1])          # [B, D, K] -> [B, D*K]
+        return tf.one_hot(x_flat, self.num_levels)
+
+    def _condition(self, conditional):
+        """Class labels ``[B]`` -> one-hot ``[B, num_classes]``: a first-layer bias per class."""
+        if self.num_classes is None:
+            return None
+        return tf.one_hot(tf.cast(conditional, tf.int32), self.num_classes)
 
     def _mask_index(self, training, mask_index):
         if mask_index is not None:
@@ -160,18 +139,9 @@ class MADE(AutoregressiveModel):
     def network(self, x, conditional=None, training=False, mask_index=None):
         batch = tf.shape(x)[0]
         m = self._mask_index(training, mask_index)
-        masks, out_mask, direct_mask = self._masks(m)
-        inputs = self._encode(tf.reshape(x, [batch, self.event_size]))  # [B, *shape] -> [B, D*K_in]
-        h = inputs
-        for i, (layer, mask) in enumerate(zip(self.hidden, masks)):
-            a = layer(h, kernel_mask=mask)
-            if i == 0 and self.class_bias is not None:
-                a = a + self.class_bias(conditional)
-            h = self.activation(a)
-        logits = self.output_layer(h, kernel_mask=out_mask)              # [B, D*P]
-        if self.direct is not None:
-            logits = logits + self.direct(inputs, kernel_mask=direct_mask)
-        return tf.reshape(logits, tf.concat([[batch], self.image_shape, [-1]], 0))  # [B, D*P] -> [B, *shape, P]
+        inputs = self._encode(tf.reshape(x, [batch, self.event_size]))  # [B, *shape] -> [B, D]
+        params = self.made(inputs, conditional_input=self._condition(conditional), mask_index=m)
+        return tf.reshape(params, tf.concat([[batch], self.image_shape, [-1]], 0))  # [B, D, P] -> [B, *shape, P]
 
     # --------------------------------------------------------------- ensemble
     def ensemble_log_prob(self, x, conditional=None, num_masks=None):
@@ -189,17 +159,17 @@ class MADE(AutoregressiveModel):
 
     # ------------------------------------------------------------------ cache
     def init_cache(self, batch, conditional=None):
-        masks, _, _ = self._masks(tf.constant(0))
-        a = tf.broadcast_to(self.hidden[0].bias, [batch, self.hidden_units[0]])  # [n, H1]
-        if self.class_bias is not None:
-            a = a + self.class_bias(conditional)
+        a = tf.broadcast_to(self.made.hidden_layers[0].bias, [batch, self.hidden_units[0]])  # [n, H1]
+        if self.num_classes is not None:
+            a = a + self.made.conditional_layer(self._condition(conditional))
         P = self._head.num_params
         direct = tf.zeros([batch, self.event_size * P])
         return {"a": a, "direct": direct}
 
     def step(self, x, cache, index, conditional=None):
         x_prev = self.previous_value(x, index)                            # [n]
-        masks, out_mask, direct_mask = self._masks(tf.constant(0))
+        made = self.made
+        masks, out_mask, direct_mask = made.mask_tensors(0)
         order = tf.constant(self._ordering, tf.int32)
         P, K_in = self._head.num_params, self._in_width
 
@@ -211,23 +181,23 @@ class MADE(AutoregressiveModel):
             else:
                 rows = d * K_in + x_prev                                  # one-hot row index [n]
                 scale = 1.0
-            w1 = self.hidden[0].masked_kernel(masks[0])                   # [D*K_in, H1]
+            w1 = made.hidden_layers[0].masked_kernel(masks[0])            # [D*K_in, H1]
             a = cache["a"] + scale * tf.gather(w1, rows)
             direct = cache["direct"]
-            if self.direct is not None:
-                wd = self.direct.masked_kernel(direct_mask)               # [D*K_in, D*P]
+            if made.direct_layer is not None:
+                wd = made.direct_layer.masked_kernel(direct_mask)         # [D*K_in, D*P]
                 direct = direct + scale * tf.gather(wd, rows)
             return a, direct
 
         a, direct = tf.cond(index > 0, add_previous, lambda: (cache["a"], cache["direct"]))
-        h = self.activation(a)
-        for layer, mask in zip(self.hidden[1:], masks[1:]):
-            h = self.activation(layer(h, kernel_mask=mask))
+        h = made.activation(a)
+        for layer, mask in zip(made.hidden_layers[1:], masks[1:]):
+            h = made.activation(layer(h, kernel_mask=mask))
         d = order[index]
         cols = d * P + tf.range(P)                                        # output units of element d
-        w_out = tf.gather(self.output_layer.masked_kernel(out_mask), cols, axis=1)  # [H_L, P]
-        params = tf.matmul(h, w_out) + tf.gather(self.output_layer.bias, cols)      # [n, P]
-        if self.direct is not None:
+        w_out = tf.gather(made.output_layer.masked_kernel(out_mask), cols, axis=1)  # [H_L, P]
+        params = tf.matmul(h, w_out) + tf.gather(made.output_layer.bias, cols)      # [n, P]
+        if made.direct_layer is not None:
             params = params + tf.gather(direct, cols, axis=1)
         return params, {"a": a, "direct": direct}
 

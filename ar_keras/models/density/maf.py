@@ -22,9 +22,12 @@ dimension: `dimension_log_probs` returns them (summing exactly to
 (``permutation="none"``, or a single layer) they are the exact conditionals
 ``log p(x_d | x_<d)`` and `conditional_log_probs` returns them.
 
-**Costs.**  ``log_prob`` is one parallel pass through each MADE (training by
-``model.fit`` is fast); ``sample`` inverts each layer with D sequential MADE
-passes (the TFP bijector stack of `bijector`, run in a ``tf.while_loop``).
+**Costs.**  ``log_prob`` goes through the TFP bijector of `bijector`
+(``inverse`` and ``inverse_log_det_jacobian``): parallel passes through each
+MADE (training by ``model.fit`` is fast); ``sample`` runs its ``forward``,
+which inverts each layer with D sequential MADE passes (a ``tf.while_loop``).
+`dimension_log_probs` walks the same steps (`ar_keras.flows.affine`) one
+layer at a time to keep the per-dimension terms the bijector sums away.
 
 **Bounded data.**  With ``data_transform="logit"`` data must lie in
 ``[0, 1]`` and the flow models ``y = logit(a + (1 - 2a) x)`` (the paper's
@@ -46,6 +49,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from ar_keras import flows
+from ar_keras.flows import affine
 from ar_keras.distributions import GaussianMixture
 from ar_keras.flows.permutation import PERMUTATIONS, layer_permutations
 from ar_keras.core.density import HALF_LOG_TWO_PI, ContinuousModel, uniform_to_normal
@@ -223,14 +227,14 @@ class MAF(ContinuousModel):
         return self._terms(x, c, training)
 
     def _terms(self, x, c, training=False):
+        """The change of variables walked one dimension-wise step at a time: ``[B, D]``."""
         c1h = self._one_hot(c)
         kw = {} if c1h is None else {"conditional_input": c1h}
         h, acc = self._transform_in(x)                                  # [B, D] each, data coords
         position = np.arange(self.event_size)                           # h[:, j] holds data dim position[j]
         for k, made in enumerate(self.mades):
-            shift, log_scale = made(h, **kw)
-            h = (h - shift) * tf.exp(-log_scale)
-            acc = acc - log_scale
+            h, log_det = affine.inverse(h, *made(h, **kw))              # x -> u of one MAF layer
+            acc = acc + log_det
             if self.batch_norms:
                 h, log_det = self.batch_norms[k].normalize(h, training=training)
                 acc = acc + log_det
@@ -238,15 +242,26 @@ class MAF(ContinuousModel):
                 perm = self._perms[k]
                 h, acc = tf.gather(h, perm, axis=1), tf.gather(acc, perm, axis=1)
                 position = position[perm]
-        if self._mog is None:
-            base = -0.5 * tf.square(h) - HALF_LOG_TWO_PI
-        else:
-            base = self._mog.log_prob(self.base_made(h, **kw), h)      # [B, D, 3C] -> [B, D]
         # Back to data coordinates: column j of acc belongs to data dimension position[j].
-        return tf.gather(acc + base, np.argsort(position), axis=1)
+        return tf.gather(acc + self._base_log_probs(h, c1h), np.argsort(position), axis=1)
+
+    def _base_log_probs(self, u, c1h):
+        """``log p_base`` per noise coordinate: ``[B, D]``."""
+        if self._mog is None:
+            return -0.5 * tf.square(u) - HALF_LOG_TWO_PI
+        kw = {} if c1h is None else {"conditional_input": c1h}
+        return self._mog.log_prob(self.base_made(u, **kw), u)          # [B, D, 3C] -> [B, D]
 
     def _log_prob(self, x, c, training=False):
-        return tf.reduce_sum(self._terms(x, c, training), axis=1)
+        """Through the TFP bijector: ``log p_base(u) + log |det du/dx|`` with ``u = bijector.inverse(x)``."""
+        c1h = self._one_hot(c)
+        flow = self.bijector(training=training)
+        kw = flows.conditional_kwargs(flow, c1h)
+        # The same x for both calls: TFP's cache then reuses the inverse (a batch
+        # norm in training updates its moving statistics once).
+        u = flow.inverse(x, **kw)
+        log_det = flow.inverse_log_det_jacobian(x, event_ndims=1, **kw)      # [B]
+        return tf.reduce_sum(self._base_log_probs(u, c1h), axis=1) + log_det
 
     def _conditional_log_probs(self, x, c):
         return self._terms(x, c)

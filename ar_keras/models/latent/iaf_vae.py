@@ -14,7 +14,8 @@ from the last state.
 ``(mu^r, log sigma^r, h^down)``, and the initial posterior of ``z_l`` is
 ``N(mu^r + mu^q, exp(log sigma^r + log sigma^q))``, refined by ``iaf_steps`` IAF
 steps (`ar_keras.flows.MADE` autoregressive over the ``z_size`` channels at
-each position, conditioned on the context ``h = h^up + h^down``)::
+each position, conditioned on the context ``h = h^up + h^down``; the step is
+`ar_keras.flows.affine`'s)::
 
     z <- z * exp(s(z, h)) + m(z, h),        log q(z | x) -= sum s
 
@@ -51,6 +52,7 @@ from ar_keras import checks, flows
 from ar_keras.distributions import head_for_levels
 from ar_keras.core import LatentVariableModel
 from ar_keras.core.density import HALF_LOG_TWO_PI, uniform_to_normal
+from ar_keras.flows import affine
 from ar_keras.models.registry import register
 
 __all__ = ["IAFVAE"]
@@ -125,9 +127,8 @@ class _IAFBlock(keras.layers.Layer):
             flat_z = tf.reshape(z, [-1, z_size])                              # [B, s, s, z] -> [B*s*s, z]
             flat_ctx = tf.reshape(context + up_context, [-1, hs])             # [B, s, s, H] -> [B*s*s, H]
             for made in self.iaf_mades:
-                shift, log_scale = made(flat_z, conditional_input=flat_ctx)
-                flat_z = flat_z * tf.exp(log_scale) + shift                   # one IAF step
-                log_q = log_q - tf.reshape(log_scale, shape)                  # [B*s*s, z] -> [B, s, s, z]
+                flat_z, log_det = affine.forward(flat_z, *made(flat_z, conditional_input=flat_ctx))
+                log_q = log_q - tf.reshape(log_det, shape)                    # [B*s*s, z] -> [B, s, s, z]
             z = tf.reshape(flat_z, shape)                                     # [B*s*s, z] -> [B, s, s, z]
             kl = log_q - _gaussian_log_prob(z, p_mean, p_log_std)
         r = self.down_conv2(tf.nn.elu(tf.concat([z, h_det], axis=-1)))

@@ -11,7 +11,7 @@ counterparts of test_case.py's image checks (ARCHITECTURE.md sec. 4).
 7. MirroredStrategy on two logical CPUs == single device.
 
 Conditional models get random labels and/or local features through the
-model's ``_make_conditional`` (labels ``[B]`` if ``num_classes``, features
+model.s ``make_conditional`` (labels ``[B]`` if ``num_classes``, features
 ``[B, T / hop, E]`` if ``local_channels``).
 """
 

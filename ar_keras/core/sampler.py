@@ -56,8 +56,10 @@ def scatter_group(x, group, values):
 def _draw(head, params, uniforms, temperature):
     """``params [n, G, P]``, ``uniforms [n, G, depth]`` -> values ``[n, G]``."""
     n, g = tf.shape(params)[0], tf.shape(params)[1]
-    flat = head.sample(tf.reshape(params, [n * g, -1]),                  # [n, G, P] -> [nG, P]
-                       tf.reshape(uniforms, [n * g, -1]), temperature)   # [n, G, d] -> [nG, d]
+    # Static P and d where known: TFLite folds the heads' slicing only on static shapes.
+    flat = head.sample(tf.reshape(params, [n * g, params.shape[-1] or -1]),      # [n, G, P] -> [nG, P]
+                       tf.reshape(uniforms, [n * g, uniforms.shape[-1] or -1]),  # [n, G, d] -> [nG, d]
+                       temperature)
     return tf.reshape(flat, [n, g])                                      # [nG] -> [n, G]
 
 

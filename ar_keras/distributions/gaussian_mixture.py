@@ -35,6 +35,8 @@ import math
 
 import tensorflow as tf
 
+from ar_keras.distributions.inverse_normal import uniform_to_normal
+
 __all__ = ["GaussianMixture"]
 
 # Uniforms are kept this far from 0 and 1 so that ndtri stays finite (|z| < 5.3).
@@ -91,7 +93,7 @@ class GaussianMixture:
         pick = tf.one_hot(index, self.num_components, dtype=tf.float32)
         mean = tf.reduce_sum(pick * mu, axis=-1)
         scale = tf.reduce_sum(pick * tf.exp(log_s), axis=-1)
-        return mean + temperature * scale * tf.math.ndtri(u[..., 1])
+        return mean + temperature * scale * uniform_to_normal(u[..., 1])
 
     def mean(self, params):
         """The mixture mean ``sum_c pi_c mu_c``: ``[...]``."""

@@ -75,7 +75,7 @@ def test_streaming_step_equals_the_parallel_pass(build):
     T = 12
     x = sc.random_sequences(model, 3, T)
     c = sc.conditional_for(model, 3, T)
-    full = model.network(tf.constant(x), model._check_conditional(c, 3, T)).numpy()  # [3, T, K]
+    full = model.network(tf.constant(x), model.check_conditional(c, 3, T)).numpy()  # [3, T, K]
     labels = None if model.num_classes is None else tf.constant(c["labels"])
     local = None if model.local_channels is None else model.upsample_features(c["features"])
     state = model.initial_state(3)
@@ -292,7 +292,8 @@ def _inputs(model, rng):
 
 
 def _c(model, inp, prefix=""):
-    return model._make_conditional(inp.get(prefix + "conditional"), inp.get(prefix + "features"))
+    return model.make_conditional({"conditional": inp.get(prefix + "conditional"),
+                                   "features": inp.get(prefix + "features")})
 
 
 @pytest.fixture(scope="module")
@@ -367,7 +368,7 @@ def test_tflite_log_prob_and_sampler(exported, key):
     inp, out = r["inp"], r["out"]
     np.testing.assert_allclose(out["tfl_log_prob"], model.log_prob(inp["x"], _c(model, inp)).numpy(),
                                rtol=1e-4, atol=1e-4)
-    want = model.sample_from_noise(inp["noise"], model._check_conditional(
+    want = model.sample_from_noise(inp["noise"], model.check_conditional(
         _c(model, inp, "noise_"), 2, T)).numpy()
     np.testing.assert_array_equal(out["tfl_samples"], want)
 
@@ -378,7 +379,7 @@ def test_tflite_streaming_step_equals_the_keras_step(exported, key):
     inp, out, info = r["inp"], r["out"], r["info"]
     L = len(model.dilations)
     assert info["step_outputs"] == sorted(["logits", "sample"] + [f"state_{i:02d}" for i in range(L)])
-    c = model._check_conditional(_c(model, inp, "step_"), 1, T)
+    c = model.check_conditional(_c(model, inp, "step_"), 1, T)
     # The streamed samples are the model's samples for the same noise...
     np.testing.assert_array_equal(out["step_samples"],
                                   model.sample_from_noise(inp["step_noise"], c).numpy())
@@ -397,7 +398,7 @@ def test_tflite_streaming_step_equals_the_keras_step(exported, key):
 
 
 def test_tflite_step_refuses_models_without_a_stream_step(tmp_path):
-    with pytest.raises(TypeError, match="stream_step"):
+    with pytest.raises(TypeError, match="stream_signatures"):
         export.tflite_step(ark.models.get("nade", preset="tiny"), tmp_path / "x.tflite")
 
 

@@ -60,7 +60,7 @@ def check_finite(x, what="x", validate_values=True, support=None):
     """Checks that float32 ``x`` is finite (and inside the closed ``support``)."""
     if not validate_values:
         return x
-    where = "" if support is None else f" and lie in [{support[0]}, {support[1]}]"
+    where = "" if support is None else f" and must lie in [{support[0]}, {support[1]}]"
 
     def numpy_test(arr):
         if not np.isfinite(arr).all():

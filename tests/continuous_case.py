@@ -123,16 +123,8 @@ def check_sampling_determinism(model, seed=7):
 def check_serialization(model, path):
     x = np.random.RandomState(0).standard_normal((4, model.event_size)).astype(np.float32)
     c = labels(model, 4)
-    model.save(path)
-    loaded = keras.models.load_model(path)
-    assert type(loaded) is type(model)
-    assert loaded.get_config() == model.get_config()
-    np.testing.assert_allclose(loaded.log_prob(x, c).numpy(), model.log_prob(x, c).numpy(),
-                               rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(loaded.sample(3, conditional=c[:3] if c is not None else None,
-                                             seed=2).numpy(),
-                               model.sample(3, conditional=c[:3] if c is not None else None,
-                                            seed=2).numpy(), rtol=1e-5, atol=1e-5)
+    tc.check_serialization(model, path, x, c, sample=dict(
+        num_samples=3, conditional=None if c is None else c[:3], seed=2))
 
 
 def dataset(model, batch, seed=0, x=None):

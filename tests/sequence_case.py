@@ -108,14 +108,7 @@ def check_samples_match_log_prob(model, length=3, num_samples=6000, seed=0, max_
     probs = np.exp(model.log_prob(configs, c).numpy().astype(np.float64))
     cs = conditional_for(model, num_samples, length, seed, rows=num_samples)
     samples = model.sample(num_samples, conditional=cs, seed=seed, length=length).numpy()
-    K = model.num_levels
-    index = samples @ (K ** np.arange(length - 1, -1, -1))                # configuration id
-    freq = np.bincount(index, minlength=len(configs)) / num_samples
-    tv = 0.5 * np.abs(freq - probs).sum()
-    uniform_tv = 0.5 * np.abs(probs - 1.0 / len(configs)).sum()
-    assert uniform_tv > 2 * max_tv, f"model too close to uniform ({uniform_tv})"
-    assert tv < max_tv, f"sample frequencies are {tv:.3f} from exp(log_prob) in total variation"
-    return tv
+    return tc.check_frequencies(samples, probs, model.num_levels, max_tv)
 
 
 def check_cache_equals_recompute(model, length=24, num_samples=5, seed=7):
@@ -137,16 +130,8 @@ def check_cache_equals_recompute(model, length=24, num_samples=5, seed=7):
 def check_serialization(model, path, length=9):
     x = random_sequences(model, 3, length)
     c = conditional_for(model, 3, length)
-    model.save(path)
-    loaded = keras.models.load_model(path)
-    assert type(loaded) is type(model)
-    assert loaded.get_config() == model.get_config()
-    np.testing.assert_allclose(loaded.log_prob(x, c).numpy(), model.log_prob(x, c).numpy(),
-                               rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(loaded.sample(2, conditional=take(c, slice(0, 2)), seed=3,
-                                                length=length).numpy(),
-                                  model.sample(2, conditional=take(c, slice(0, 2)), seed=3,
-                                               length=length).numpy())
+    tc.check_serialization(model, path, x, c, sample=dict(
+        num_samples=2, conditional=take(c, slice(0, 2)), seed=3, length=length))
 
 
 def dataset(model, batch, length, seed=0):

@@ -17,6 +17,7 @@ import itertools
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 
@@ -94,11 +95,17 @@ def check_samples_match_log_prob(model, num_samples=8000, seed=0, max_tv=0.05, c
     probs = np.exp(model.log_prob(configs, c).numpy().astype(np.float64))
     cs = None if conditional is None else np.full(num_samples, conditional, np.int32)
     samples = model.sample(num_samples, conditional=cs, seed=seed).numpy()
-    K, D = model.num_levels, model.event_size
-    index = samples.reshape(num_samples, D) @ (K ** np.arange(D - 1, -1, -1))  # configuration id
-    freq = np.bincount(index, minlength=len(configs)) / num_samples
+    return check_frequencies(samples, probs, model.num_levels, max_tv)
+
+
+def check_frequencies(samples, probs, num_levels, max_tv):
+    """Total variation between the configurations' frequencies among ``samples [n, ...]`` and
+    ``probs`` (indexed like `configurations`): below ``max_tv``, on a law far from uniform."""
+    flat = samples.reshape(len(samples), -1)                               # [n, *S] -> [n, D]
+    index = flat @ (num_levels ** np.arange(flat.shape[1] - 1, -1, -1))   # configuration id
+    freq = np.bincount(index, minlength=len(probs)) / len(samples)
     tv = 0.5 * np.abs(freq - probs).sum()
-    uniform_tv = 0.5 * np.abs(probs - 1.0 / len(configs)).sum()
+    uniform_tv = 0.5 * np.abs(probs - 1.0 / len(probs)).sum()
     assert uniform_tv > 2 * max_tv, f"model too close to uniform ({uniform_tv}) for a meaningful check"
     assert tv < max_tv, f"sample frequencies are {tv:.3f} from exp(log_prob) in total variation"
     return tv
@@ -120,15 +127,22 @@ def check_cache_equals_recompute(model, num_samples=6, seed=7):
     assert cached.min() >= 0 and cached.max() < model.num_levels
 
 
-def check_serialization(model, path):
-    x = random_data(model, 4)
-    c = labels_for(model, 4)
+def check_serialization(model, path, x=None, c=None, sample=None):
+    """`.keras` round trip: same class, config and log_prob (and samples, for ``sample`` kwargs).
+
+    ``x`` / ``c``: data and conditioning to score (default: random images and labels).
+    """
+    if x is None:
+        x, c = random_data(model, 4), labels_for(model, 4)
     model.save(path)
     loaded = keras.models.load_model(path)
     assert type(loaded) is type(model)
     assert loaded.get_config() == model.get_config()
     np.testing.assert_allclose(loaded.log_prob(x, c).numpy(), model.log_prob(x, c).numpy(),
                                rtol=1e-5, atol=1e-5)
+    if sample is not None:
+        np.testing.assert_allclose(loaded.sample(**sample).numpy(), model.sample(**sample).numpy(),
+                                   rtol=1e-5, atol=1e-5)
 
 
 def _dataset(model, batch, seed=0):
@@ -186,3 +200,36 @@ def check_mirrored_equals_single(build, batch=8):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5, err_msg=a.path)
         moved |= not np.allclose(a.numpy(), v)
     assert moved
+
+
+def check_common_bad_input(model, good, conditional_model=None, length=None):
+    """The errors every model gives alike, whatever its kind.
+
+    Labels passed to an unconditional model; ``num_samples`` < 1; a temperature
+    that is not > 0; ``length`` given to a fixed-size model, or missing / not
+    positive for a model of sequences of any length (``length`` = a valid one);
+    a class-conditional model (``conditional_model``, two classes) called with
+    no labels or with labels out of range.
+    """
+    kw = {} if length is None else {"length": length}
+    with pytest.raises(ValueError, match="unconditional"):
+        model.log_prob(good, np.zeros(len(good), np.int32))
+    with pytest.raises(ValueError, match="num_samples"):
+        model.sample(0, **kw)
+    with pytest.raises(ValueError, match="temperature"):
+        model.sample(2, temperature=0.0, **kw)
+    if length is None:
+        with pytest.raises(ValueError, match="length"):
+            model.sample(2, length=5)
+    else:
+        with pytest.raises(ValueError, match="length=T"):
+            model.sample(2)
+        with pytest.raises(ValueError, match="length must be a positive integer"):
+            model.sample(2, length=0)
+    if conditional_model is not None:
+        with pytest.raises(ValueError, match="class-conditional"):
+            conditional_model.log_prob(good)
+        with pytest.raises(ValueError, match=r"class ids in \[0, 2\)"):
+            conditional_model.log_prob(good, np.array([0, 2], np.int32))
+        with pytest.raises(ValueError, match=r"class ids in \[0, 2\)"):
+            conditional_model.sample(2, conditional=np.array([0, -1], np.int32), **kw)

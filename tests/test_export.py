@@ -303,13 +303,13 @@ def test_temperature_changes_samples(exported, key):
 
 
 # ---------------------------------------------------------------------- errors
-def test_rejects_non_autoregressive_models(tmp_path):
+def test_rejects_non_ar_keras_models(tmp_path):
     import keras
 
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    with pytest.raises(TypeError, match="AutoregressiveModel"):
+    with pytest.raises(TypeError, match="expects an ar_keras model"):
         export.saved_model(plain, str(tmp_path / "m" / "1"))
-    with pytest.raises(TypeError, match="AutoregressiveModel"):
+    with pytest.raises(TypeError, match="expects an ar_keras model"):
         export.tflite("not a model", str(tmp_path / "m.tflite"))
     assert not (tmp_path / "m").exists()
 

@@ -406,12 +406,12 @@ class BaseModel(keras.Model):
                                    name="noise")
         t_spec = tf.TensorSpec([], tf.float32, name="temperature")
 
-        @tf.function(input_signature=[self.event.tensor_spec(batch_size)] + lp_specs)
+        @tf.function(input_signature=[self.event.tensor_spec(batch_size)] + lp_specs, autograph=False)
         def log_prob(x, *c):
             x, c = self._check(x, self._named(lp_specs, c), validate_values=False)
             return {"log_prob": self._log_prob(x, c)}
 
-        @tf.function(input_signature=[noise_spec, t_spec] + s_specs)
+        @tf.function(input_signature=[noise_spec, t_spec] + s_specs, autograph=False)
         def sample_from_noise(noise, temperature, *c):
             length = tf.shape(noise)[1] if self.event.free_length else None
             x = self._sample_graph(noise_lib.GivenNoise(noise), tf.shape(noise)[0], length,

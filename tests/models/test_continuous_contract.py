@@ -8,6 +8,7 @@ import tensorflow as tf
 import ar_keras as ark
 import harness
 import continuous_case as cc
+import test_case as tc
 
 NAMES = harness.names_for("vector")
 # Variants whose map x -> noise is triangular in one ordering: exact conditionals.
@@ -120,14 +121,7 @@ def test_bad_input_gets_clear_errors(name):
         model.log_prob(np.zeros((2,), np.float32))
     with pytest.raises(ValueError, match="numeric"):
         model.log_prob([["a", "b"]])
-    with pytest.raises(ValueError, match="unconditional"):
-        model.log_prob(good, np.zeros(2, np.int32))
-    with pytest.raises(ValueError, match="num_samples"):
-        model.sample(0)
-    with pytest.raises(ValueError, match="temperature"):
-        model.sample(2, temperature=0.0)
-    with pytest.raises(ValueError, match="length"):
-        model.sample(2, length=5)
+    tc.check_common_bad_input(model, good, tiny(name, num_classes=2))
     with pytest.raises(ValueError, match="event_size"):
         tiny(name, event_size=0)
 

@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 import numpy as np
+import tensorflow as tf
 import pytest
 
 import ar_keras as ark

@@ -129,19 +129,7 @@ def test_bad_input_gets_clear_errors(name):
         model.log_prob(good + model.num_levels)
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
         model.conditional_log_probs(good - 1)
-    with pytest.raises(ValueError, match="unconditional"):
-        model.log_prob(good, np.zeros(2, np.int32))
-    with pytest.raises(ValueError, match="num_samples"):
-        model.sample(0)
-    with pytest.raises(ValueError, match="temperature"):
-        model.sample(2, temperature=0.0)
-    with pytest.raises(ValueError, match="length"):
-        model.sample(2, length=5)
-    conditional = tiny(name, num_classes=2)
-    with pytest.raises(ValueError, match="class-conditional"):
-        conditional.log_prob(good)
-    with pytest.raises(ValueError, match=r"class ids in \[0, 2\)"):
-        conditional.log_prob(good, np.array([0, 2], np.int32))
+    tc.check_common_bad_input(model, good, tiny(name, num_classes=2))
     with pytest.raises(ValueError, match="num_levels"):
         tiny(name, num_levels=1)
 

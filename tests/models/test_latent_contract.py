@@ -60,7 +60,4 @@ def test_bound_and_bad_input(name):
         model.log_prob(x.astype(np.float32))
     with pytest.raises(ValueError, match="rank"):
         model.log_prob(x[0])
-    with pytest.raises(ValueError, match="num_samples"):
-        model.sample(0)
-    with pytest.raises(ValueError, match="length"):
-        model.sample(2, length=5)
+    tc.check_common_bad_input(model, x)

@@ -25,7 +25,7 @@ def test_log_prob_equals_tfp_transformed_distribution():
     # sample() runs the bijector's forward: inverting the samples recovers the base noise.
     z = model.bijector().inverse(tf.constant(model.sample(4, seed=1).numpy())).numpy()
     noise = ark.sampling.seeded_noise(1, 4, 2, 1).numpy()[..., 0]
-    np.testing.assert_allclose(z, ark.models.continuous.uniform_to_normal(noise).numpy(), atol=1e-4)
+    np.testing.assert_allclose(z, ark.distributions.inverse_normal.uniform_to_normal(noise).numpy(), atol=1e-4)
 
 
 @pytest.mark.parametrize("overrides", [dict(num_layers=3, batch_norm=True, permutation="random"),

@@ -116,22 +116,6 @@ def test_bad_input_gets_clear_errors(name):
         model.log_prob(good + model.num_levels)
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
         model.conditional_log_probs(good - 1)
-    with pytest.raises(ValueError, match="unconditional"):
-        model.log_prob(good, np.zeros(2, np.int32))
-    with pytest.raises(ValueError, match="length=T"):
-        model.sample(2)
-    with pytest.raises(ValueError, match="length must be a positive integer"):
-        model.sample(2, length=0)
-    with pytest.raises(ValueError, match="num_samples"):
-        model.sample(0, length=3)
-    with pytest.raises(ValueError, match="temperature"):
-        model.sample(2, temperature=0.0, length=3)
-    conditional = tiny(name, num_classes=2)
-    with pytest.raises(ValueError, match="class-conditional"):
-        conditional.log_prob(good)
-    with pytest.raises(ValueError, match=r"class ids in \[0, 2\)"):
-        conditional.log_prob(good, np.array([0, 2], np.int32))
-    with pytest.raises(ValueError, match=r"class ids in \[0, 2\)"):
-        conditional.sample(2, conditional=np.array([0, -1], np.int32), length=3)
+    tc.check_common_bad_input(model, good, tiny(name, num_classes=2), length=3)
     with pytest.raises(ValueError, match="num_levels"):
         tiny(name, num_levels=1)

@@ -28,7 +28,7 @@ def test_maf_on_digits_continuous_early_stops_on_validation_nll(tmp_path):
     assert abs(result["test_bits_per_dim"] - result["test_nll_nats"] / (64 * 0.6931472)) < 1e-3
     assert (logdir / "samples.png").exists() and (logdir / "model.keras").exists()
     assert (export / "maf" / "1" / "saved_model.pb").exists()
-    assert not (export / "maf.tflite").exists()                           # SavedModel only
+    assert (export / "maf.tflite").exists()                  # continuous models export TFLite too
 
 
 def test_continuous_model_on_integer_images_is_refused():

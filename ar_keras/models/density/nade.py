@@ -26,6 +26,7 @@ Example:
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from ar_keras.distributions import head_for_levels
@@ -42,7 +43,8 @@ class NADE(AutoregressiveModel):
     Args:
         image_shape: event shape, ``(H, W, C)`` or ``(D,)``.
         num_levels: K >= 2.
-        hidden_units: H.
+        hidden_units: H, the one hidden layer's width (an int; a one-element list, the form
+            multi-layer models such as `made` take, is accepted).
         num_classes: optional class conditioning (a learned hidden bias per class).
     """
 
@@ -57,7 +59,11 @@ class NADE(AutoregressiveModel):
     def __init__(self, image_shape=(8, 8, 1), num_levels=17, hidden_units=256,
                  num_classes=None, **kwargs):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
-        self.hidden_units = int(hidden_units)
+        units = np.atleast_1d(hidden_units)
+        if units.size != 1:
+            raise ValueError(f"NADE has one hidden layer: hidden_units must be an int (or a one-element "
+                             f"list, as multi-layer models take), got {hidden_units!r}.")
+        self.hidden_units = int(units[0])
         self._head = head_for_levels(self.num_levels)
         D, K, H, P = self.event_size, self.num_levels, self.hidden_units, self._head.num_params
         self.W = self.add_weight(name="W", shape=(D * K, H),

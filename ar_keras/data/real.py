@@ -43,13 +43,14 @@ Example:
 """
 
 import dataclasses
-import glob
 import os
 import pickle
 
 import numpy as np
 
 from ar_keras.data.dataset_info import DatasetInfo
+from ar_keras.data.offline import (DATA_DIR_ENV, DatasetNotFoundError, not_found, read_tfds,
+                                  resolve_data_dir, tfds_build_hint)
 
 __all__ = [
     "DatasetNotFoundError",
@@ -62,10 +63,6 @@ __all__ = [
     "load_real",
 ]
 
-#: Environment variable naming the default data directory.
-DATA_DIR_ENV = "AR_KERAS_DATA_DIR"
-_DEFAULT_DATA_DIR = os.path.join("~", "tensorflow_datasets")
-
 #: Examples at the end of the official training set that form the validation split.
 VALIDATION_HOLDOUT = {"mnist": 5000, "cifar10": 5000}
 
@@ -77,14 +74,6 @@ _AMAT_FILES = {
     "validation": "binarized_mnist_valid.amat",
     "test": "binarized_mnist_test.amat",
 }
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """A real dataset is not in the data directory (or could not be read from it).
-
-    The message names the dataset, the directory searched, the exact files or
-    folders that would satisfy it, and how to get them without a network here.
-    """
 
 
 MNIST_INFO = DatasetInfo(
@@ -128,36 +117,6 @@ CIFAR10_INFO = DatasetInfo(
         "folder cifar-10-batches-py/ or a prepared tfds 'cifar10' folder."
     ),
 )
-
-
-# ----------------------------------------------------------------- data directory
-def resolve_data_dir(data_dir=None):
-    """The absolute data directory and where it came from.
-
-    Args:
-        data_dir: a path, or None for ``$AR_KERAS_DATA_DIR`` else ``~/tensorflow_datasets``.
-    Returns:
-        ``(path, origin)``; origin says which of the three it was, for messages.
-    Raises:
-        ValueError: ``data_dir`` is not None, a string or a path, or is empty.
-    """
-    if data_dir is None:
-        env = os.environ.get(DATA_DIR_ENV)
-        if env:
-            data_dir, origin = env, f"from ${DATA_DIR_ENV}"
-        else:
-            data_dir, origin = _DEFAULT_DATA_DIR, f"the default data directory; ${DATA_DIR_ENV} is unset"
-    else:
-        origin = "from the data_dir argument"
-        if not isinstance(data_dir, (str, os.PathLike)):
-            raise ValueError(
-                f"data_dir must be a path (str or os.PathLike) or None, got "
-                f"{type(data_dir).__name__} {data_dir!r}."
-            )
-    data_dir = os.fspath(data_dir)
-    if isinstance(data_dir, bytes) or not data_dir.strip():
-        raise ValueError(f"data_dir must be a non-empty str path, got {data_dir!r}.")
-    return os.path.abspath(os.path.expanduser(data_dir)), origin
 
 
 # ----------------------------------------------------------------- local readers
@@ -364,40 +323,14 @@ _SOURCES = {
 }
 
 
-def _tfds_folder_status(source, data_dir):
-    """(ready, note) for ``<data_dir>/<tfds_name>/[<config>/]<version>/dataset_info.json``."""
-    folder = os.path.join(data_dir, source.tfds_name)
-    if not os.path.isdir(folder):
-        return False, None
-    infos = glob.glob(os.path.join(glob.escape(folder), "*", "dataset_info.json")) + glob.glob(
-        os.path.join(glob.escape(folder), "*", "*", "dataset_info.json")
-    )
-    if infos:
-        return True, None
-    # tfds itself leaves an empty <name>/<version>/ behind after a failed load.
-    return False, f"{folder} exists but holds no <version>/dataset_info.json (empty or unfinished)."
-
-
 def _not_found(source, data_dir, origin, notes=(), cause=None):
-    if cause is None:
-        lines = [f"Dataset {source.name!r} was not found in {data_dir} ({origin})."]
-    else:
-        lines = [
-            f"Dataset {source.name!r} could not be loaded from {data_dir} ({origin}): "
-            f"tensorflow-datasets failed with {type(cause).__name__}: {cause}"
-        ]
-    lines += [f"  Note: {n}" for n in notes if n]
-    lines += [
-        "ar_keras never downloads (tfds download=False: without a network a download hangs). "
+    return not_found(source.name, data_dir, origin, notes, cause, [
         "Put one of these in that directory:",
         "  1. " + source.local_hint.format(dir=data_dir) + ";",
         f"  2. {data_dir}/{source.tfds_name}/<version>/: a prepared tensorflow-datasets folder. "
-        f"On a machine with network run\n"
-        f"       tfds build {source.tfds_name} --data_dir DIR\n"
-        f"     and copy DIR/{source.tfds_name}/ here.",
+        + tfds_build_hint(source.tfds_name),
         f"Or set ${DATA_DIR_ENV} (or pass data_dir=) to a directory that holds them.",
-    ]
-    return DatasetNotFoundError("\n".join(lines))
+    ])
 
 
 def load_real(name, split, data_dir=None):
@@ -427,28 +360,5 @@ def load_real(name, split, data_dir=None):
     if local_ready:
         return source.read_local(split, data_dir)
 
-    tfds_ready, tfds_note = _tfds_folder_status(source, data_dir)
-    notes = [local_note, tfds_note]
-    if not os.path.isdir(data_dir):
-        notes.insert(0, f"{data_dir} does not exist.")
-    if not tfds_ready:
-        raise _not_found(source, data_dir, origin, notes)
-
-    try:
-        import tensorflow_datasets as tfds  # slow: only here, once a folder is known to exist
-    except ImportError as e:
-        raise _not_found(
-            source, data_dir, origin,
-            notes + ["tensorflow_datasets could not be imported; pip install tensorflow-datasets "
-                     "importlib_resources (tfds 4.9 needs the latter but does not declare it)."],
-            cause=e,
-        ) from e
-    try:
-        return tfds.load(
-            source.tfds_name,
-            split=source.tfds_split(split),
-            data_dir=data_dir,
-            download=False,  # never True: with no network it hangs
-        )
-    except Exception as e:  # tfds raises AssertionError, FileNotFoundError, DatasetNotFoundError...
-        raise _not_found(source, data_dir, origin, notes, cause=e) from e
+    return read_tfds(source.tfds_name, source.tfds_split(split), data_dir, [local_note],
+                     lambda notes, cause: _not_found(source, data_dir, origin, notes, cause))

@@ -32,14 +32,12 @@ Example:
     >>> # -> (int32 [16000] mu-law codes, int32 word id)
 """
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
-from ar_keras.data import real
 from ar_keras.data.audio_info import AudioDatasetInfo
 from ar_keras.data.mu_law import mu_law_encode
+from ar_keras.data.offline import DATA_DIR_ENV, not_found, read_tfds, resolve_data_dir, tfds_build_hint
 
 __all__ = ["LJSPEECH_INFO", "VCTK_INFO", "SPEECH_COMMANDS_INFO", "TFDS_SPLITS", "load_audio",
            "decimate", "to_windows"]
@@ -96,31 +94,12 @@ _FOLDERS = {"ljspeech": "ljspeech/1.1.1", "vctk": "vctk/mic1/1.0.1",
             "speech_commands": "speech_commands/0.0.3"}
 
 
-class _Folder:
-    """What `real._tfds_folder_status` needs to know of a dataset."""
-
-    def __init__(self, tfds_name):
-        self.tfds_name = tfds_name
-
-
-def _not_found(name, data_dir, origin, notes=(), cause=None):
-    tfds_name = _FEATURES[name][0]
-    if cause is None:
-        lines = [f"Dataset {name!r} was not found in {data_dir} ({origin})."]
-    else:
-        lines = [f"Dataset {name!r} could not be loaded from {data_dir} ({origin}): "
-                 f"tensorflow-datasets failed with {type(cause).__name__}: {cause}"]
-    lines += [f"  Note: {n}" for n in notes if n]
-    lines += [
-        "ar_keras never downloads (tfds download=False: without a network a download hangs). "
+def _not_found(name, data_dir, origin, notes, cause):
+    return not_found(name, data_dir, origin, notes, cause, [
         "It reads a prepared tensorflow-datasets folder:",
-        f"  {data_dir}/{_FOLDERS[name]}/ (with its dataset_info.json). On a machine with "
-        f"network run\n"
-        f"       tfds build {tfds_name} --data_dir DIR\n"
-        f"     and copy DIR/{tfds_name}/ here.",
-        f"Or set ${real.DATA_DIR_ENV} (or pass data_dir=) to a directory that holds it.",
-    ]
-    return real.DatasetNotFoundError("\n".join(lines))
+        f"  {data_dir}/{_FOLDERS[name]}/ (with its dataset_info.json). " + tfds_build_hint(_FEATURES[name][0]),
+        f"Or set ${DATA_DIR_ENV} (or pass data_dir=) to a directory that holds it.",
+    ])
 
 
 def _lowpass(factor, taps=63):
@@ -187,22 +166,7 @@ def load_audio(name, split, data_dir=None):
     """
     if name not in _FEATURES:
         raise ValueError(f"Unknown audio dataset {name!r}; expected one of {sorted(_FEATURES)}.")
-    data_dir, origin = real.resolve_data_dir(data_dir)
-    ready, note = real._tfds_folder_status(_Folder(_FEATURES[name][0]), data_dir)
-    notes = [note]
-    if not os.path.isdir(data_dir):
-        notes.insert(0, f"{data_dir} does not exist.")
-    if not ready:
-        raise _not_found(name, data_dir, origin, notes)
-    try:
-        import tensorflow_datasets as tfds  # slow: only once a folder is known to exist
-    except ImportError as e:
-        raise _not_found(name, data_dir, origin, notes + [
-            "tensorflow_datasets could not be imported; pip install tensorflow-datasets "
-            "importlib_resources."], cause=e) from e
-    try:
-        ds = tfds.load(_FEATURES[name][0], split=TFDS_SPLITS[name][split], data_dir=data_dir,
-                       download=False)  # never True: with no network it hangs
-    except Exception as e:  # tfds raises AssertionError, FileNotFoundError, DatasetNotFoundError...
-        raise _not_found(name, data_dir, origin, notes, cause=e) from e
+    data_dir, origin = resolve_data_dir(data_dir)
+    ds = read_tfds(_FEATURES[name][0], TFDS_SPLITS[name][split], data_dir, [],
+                   lambda notes, cause: _not_found(name, data_dir, origin, notes, cause))
     return ds.flat_map(lambda features: _convert(name, features))

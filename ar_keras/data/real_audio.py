@@ -46,41 +46,44 @@ _LEVELS = 256
 _COMMANDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes",
              "_silence_", "_unknown_")
 
+_TAIL_SPLITS = {"train": "train[:90%]", "validation": "train[90%:95%]", "test": "train[95%:]"}
 #: name -> canonical split -> tfds split string.
 TFDS_SPLITS = {
-    "ljspeech": {"train": "train[:90%]", "validation": "train[90%:95%]", "test": "train[95%:]"},
-    "vctk": {"train": "train[:90%]", "validation": "train[90%:95%]", "test": "train[95%:]"},
+    "ljspeech": dict(_TAIL_SPLITS),
+    "vctk": dict(_TAIL_SPLITS),
     "speech_commands": {"train": "train", "validation": "validation", "test": "test"},
 }
+# The prepared folder tfds 4.9 writes (<name>/[<config>/]<version>/).
+_FOLDERS = {"ljspeech": "ljspeech/1.1.1", "vctk": "vctk/mic1/1.0.1",
+            "speech_commands": "speech_commands/0.0.3"}
 
-LJSPEECH_INFO = AudioDatasetInfo(
-    name="ljspeech", image_shape=(None,), num_levels=_LEVELS, num_classes=None,
-    splits={"train": None, "validation": None, "test": None},
-    description=(
-        "LJSpeech 1.1 (Ito & Johnson 2017), one reader, 13,100 clips, 22,050 Hz; 1 s windows of "
-        "256-level mu-law codes. Splits: tfds train[:90%] / [90%:95%] / [95%:]. Read offline "
-        "from a prepared tfds folder ljspeech/1.1.1/."),
-    kind="sequence", sample_rate=22050, example_length=22050)
 
-VCTK_INFO = AudioDatasetInfo(
-    name="vctk", image_shape=(None,), num_levels=_LEVELS, num_classes=110,
-    splits={"train": None, "validation": None, "test": None},
-    description=(
-        "CSTR VCTK 0.92 (Yamagishi et al. 2019; WaveNet's multi-speaker data), 110 speakers, "
-        "mic1, decimated 48 -> 16 kHz; 1 s windows of 256-level mu-law codes; labels are "
-        "speaker ids. Splits: tfds train[:90%] / [90%:95%] / [95%:]. Read offline from a "
-        "prepared tfds folder vctk/mic1/1.0.1/."),
-    kind="sequence", sample_rate=16000, example_length=16000)
+def _info(name, sample_rate, num_classes, what, **kwargs):
+    """256-level mu-law sequences of one second (sample_rate samples), read from _FOLDERS[name]."""
+    return AudioDatasetInfo(
+        name=name, image_shape=(None,), num_levels=_LEVELS, num_classes=num_classes,
+        splits={"train": None, "validation": None, "test": None},
+        description=f"{what} Read offline from a prepared tfds folder {_FOLDERS[name]}/.",
+        kind="sequence", sample_rate=sample_rate, example_length=sample_rate, **kwargs)
 
-SPEECH_COMMANDS_INFO = AudioDatasetInfo(
-    name="speech_commands", image_shape=(None,), num_levels=_LEVELS, num_classes=12,
-    splits={"train": None, "validation": None, "test": None},
-    description=(
-        "Speech Commands v0.02 (Warden 2018), 1 s clips at 16 kHz padded with silence to "
-        "16,000 samples of 256-level mu-law codes; labels are the 10 words, _silence_ and "
-        "_unknown_ (tfds speech_commands 0.0.3). Its own train / validation / test. Read "
-        "offline from a prepared tfds folder speech_commands/0.0.3/."),
-    kind="sequence", sample_rate=16000, example_length=16000, label_names=_COMMANDS)
+
+LJSPEECH_INFO = _info(
+    "ljspeech", 22050, None,
+    "LJSpeech 1.1 (Ito & Johnson 2017), one reader, 13,100 clips, 22,050 Hz; 1 s windows of "
+    "256-level mu-law codes. Splits: tfds train[:90%] / [90%:95%] / [95%:].")
+
+VCTK_INFO = _info(
+    "vctk", 16000, 110,
+    "CSTR VCTK 0.92 (Yamagishi et al. 2019; WaveNet's multi-speaker data), 110 speakers, "
+    "mic1, decimated 48 -> 16 kHz; 1 s windows of 256-level mu-law codes; labels are "
+    "speaker ids. Splits: tfds train[:90%] / [90%:95%] / [95%:].")
+
+SPEECH_COMMANDS_INFO = _info(
+    "speech_commands", 16000, len(_COMMANDS),
+    "Speech Commands v0.02 (Warden 2018), 1 s clips at 16 kHz padded with silence to "
+    "16,000 samples of 256-level mu-law codes; labels are the 10 words, _silence_ and "
+    "_unknown_ (tfds speech_commands 0.0.3). Its own train / validation / test.",
+    label_names=_COMMANDS)
 
 _INFOS = {"ljspeech": LJSPEECH_INFO, "vctk": VCTK_INFO, "speech_commands": SPEECH_COMMANDS_INFO}
 # name -> (tfds name, audio feature, label feature or None, decimation factor)
@@ -89,9 +92,6 @@ _FEATURES = {
     "vctk": ("vctk", "speech", "speaker", 3),
     "speech_commands": ("speech_commands", "audio", "label", 1),
 }
-# The prepared folder tfds 4.9 writes (<name>/[<config>/]<version>/).
-_FOLDERS = {"ljspeech": "ljspeech/1.1.1", "vctk": "vctk/mic1/1.0.1",
-            "speech_commands": "speech_commands/0.0.3"}
 
 
 def _not_found(name, data_dir, origin, notes, cause):

@@ -19,7 +19,7 @@ from ar_keras.data.dataset_info import SPLITS, DatasetInfo
 from ar_keras.data.mu_law import float_to_pcm16, mu_law_decode, mu_law_encode, pcm16_to_float
 from ar_keras.data.wav import read_wav, write_wav
 from ar_keras.data.quantize import dequantize, quantize
-from ar_keras.data.real import DATA_DIR_ENV, DatasetNotFoundError
+from ar_keras.data.offline import DATA_DIR_ENV, DatasetNotFoundError
 from ar_keras.data.registry import as_numpy, info, load, names
 
 __all__ = [

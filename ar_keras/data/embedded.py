@@ -23,6 +23,7 @@ Example:
     ((1297, 8, 8, 1), dtype('int32'), 16)
 """
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -61,17 +62,11 @@ DIGITS_INFO = DatasetInfo(
     ),
 )
 
-BINARY_DIGITS_INFO = DatasetInfo(
-    name="binary_digits",
-    image_shape=(8, 8, 1),
-    num_levels=2,
-    num_classes=10,
-    splits=dict(_SPLIT_SIZES),
-    description=(
-        "The digits images binarized as pixel >= 8 -> 1, else 0 (same images, labels "
-        "and split as 'digits'). " + _SPLIT_DOC
-    ),
-)
+# The same images, labels and split, two levels.
+BINARY_DIGITS_INFO = dataclasses.replace(
+    DIGITS_INFO, name="binary_digits", num_levels=2, splits=dict(_SPLIT_SIZES),
+    description="The digits images binarized as pixel >= 8 -> 1, else 0 (same images, labels "
+                "and split as 'digits'). " + _SPLIT_DOC)
 
 
 @functools.lru_cache(maxsize=1)

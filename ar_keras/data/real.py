@@ -43,13 +43,12 @@ Example:
 """
 
 import dataclasses
-import glob
 import os
-import pickle
 
-import numpy as np
-
+from ar_keras.data import image_files
 from ar_keras.data.dataset_info import DatasetInfo
+from ar_keras.data.offline import (DATA_DIR_ENV, DatasetNotFoundError, not_found, read_tfds,
+                                  resolve_data_dir, tfds_build_hint)
 
 __all__ = [
     "DatasetNotFoundError",
@@ -62,196 +61,36 @@ __all__ = [
     "load_real",
 ]
 
-#: Environment variable naming the default data directory.
-DATA_DIR_ENV = "AR_KERAS_DATA_DIR"
-_DEFAULT_DATA_DIR = os.path.join("~", "tensorflow_datasets")
-
 #: Examples at the end of the official training set that form the validation split.
 VALIDATION_HOLDOUT = {"mnist": 5000, "cifar10": 5000}
 
-_CIFAR_FOLDER = "cifar-10-batches-py"
-_CIFAR_TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
-_CIFAR_TEST_FILE = "test_batch"
-_AMAT_FILES = {
-    "train": "binarized_mnist_train.amat",
-    "validation": "binarized_mnist_valid.amat",
-    "test": "binarized_mnist_test.amat",
-}
+def _holdout_info(name, image_shape, official_train, what, where, batch=""):
+    """A 256-level, 10-class dataset whose validation split is the tail of its official train set."""
+    n_val = VALIDATION_HOLDOUT[name]
+    n_train = official_train - n_val
+    return DatasetInfo(
+        name, image_shape, 256, 10, {"train": n_train, "validation": n_val, "test": 10000},
+        f"{what} validation = the last {n_val:,} of the official {official_train:,} training images"
+        f"{batch}, train = the first {n_train:,}; test = the official 10,000. Read offline from "
+        f"{where} or a prepared tfds {name!r} folder.")
 
 
-class DatasetNotFoundError(FileNotFoundError):
-    """A real dataset is not in the data directory (or could not be read from it).
+MNIST_INFO = _holdout_info(
+    "mnist", (28, 28, 1), 60000,
+    "MNIST handwritten digits (LeCun et al. 1998), 8-bit grey levels, labels 0-9.",
+    "mnist.npz (Keras format)")
 
-    The message names the dataset, the directory searched, the exact files or
-    folders that would satisfy it, and how to get them without a network here.
-    """
-
-
-MNIST_INFO = DatasetInfo(
-    name="mnist",
-    image_shape=(28, 28, 1),
-    num_levels=256,
-    num_classes=10,
-    splits={"train": 55000, "validation": 5000, "test": 10000},
-    description=(
-        "MNIST handwritten digits (LeCun et al. 1998), 8-bit grey levels, labels 0-9. "
-        "validation = the last 5,000 of the official 60,000 training images, train = the "
-        "first 55,000; test = the official 10,000. Read offline from mnist.npz (Keras "
-        "format) or a prepared tfds 'mnist' folder."
-    ),
-)
+CIFAR10_INFO = _holdout_info(
+    "cifar10", (32, 32, 3), 50000,
+    "CIFAR-10 (Krizhevsky 2009), 32x32 RGB, 8 bits per channel, 10 classes.",
+    "the python folder cifar-10-batches-py/", batch=" (data_batch_5)")
 
 BINARIZED_MNIST_INFO = DatasetInfo(
-    name="binarized_mnist",
-    image_shape=(28, 28, 1),
-    num_levels=2,
-    num_classes=None,
-    splits={"train": 50000, "validation": 10000, "test": 10000},
-    description=(
-        "The fixed stochastic binarization of MNIST of Salakhutdinov & Murray (2008) as "
-        "used by Larochelle & Murray (2011) (tfds 'binarized_mnist'); pixels in {0, 1}, "
-        "no labels; its own train 50,000 / validation 10,000 / test 10,000 split. Read "
-        "offline from binarized_mnist_{train,valid,test}.amat or a prepared tfds folder."
-    ),
-)
-
-CIFAR10_INFO = DatasetInfo(
-    name="cifar10",
-    image_shape=(32, 32, 3),
-    num_levels=256,
-    num_classes=10,
-    splits={"train": 45000, "validation": 5000, "test": 10000},
-    description=(
-        "CIFAR-10 (Krizhevsky 2009), 32x32 RGB, 8 bits per channel, 10 classes. "
-        "validation = the last 5,000 of the official 50,000 training images (data_batch_5), "
-        "train = the first 45,000; test = the official 10,000. Read offline from the python "
-        "folder cifar-10-batches-py/ or a prepared tfds 'cifar10' folder."
-    ),
-)
-
-
-# ----------------------------------------------------------------- data directory
-def resolve_data_dir(data_dir=None):
-    """The absolute data directory and where it came from.
-
-    Args:
-        data_dir: a path, or None for ``$AR_KERAS_DATA_DIR`` else ``~/tensorflow_datasets``.
-    Returns:
-        ``(path, origin)``; origin says which of the three it was, for messages.
-    Raises:
-        ValueError: ``data_dir`` is not None, a string or a path, or is empty.
-    """
-    if data_dir is None:
-        env = os.environ.get(DATA_DIR_ENV)
-        if env:
-            data_dir, origin = env, f"from ${DATA_DIR_ENV}"
-        else:
-            data_dir, origin = _DEFAULT_DATA_DIR, f"the default data directory; ${DATA_DIR_ENV} is unset"
-    else:
-        origin = "from the data_dir argument"
-        if not isinstance(data_dir, (str, os.PathLike)):
-            raise ValueError(
-                f"data_dir must be a path (str or os.PathLike) or None, got "
-                f"{type(data_dir).__name__} {data_dir!r}."
-            )
-    data_dir = os.fspath(data_dir)
-    if isinstance(data_dir, bytes) or not data_dir.strip():
-        raise ValueError(f"data_dir must be a non-empty str path, got {data_dir!r}.")
-    return os.path.abspath(os.path.expanduser(data_dir)), origin
-
-
-# ----------------------------------------------------------------- local readers
-def _read_mnist_npz(path):
-    """Keras ``mnist.npz`` -> {"train": (x, y), "test": (x, y)}, x uint8 [N, 28, 28, 1]."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except Exception as e:
-        raise ValueError(f"{path} could not be read as a numpy .npz file: {e}") from e
-    required = ("x_train", "y_train", "x_test", "y_test")
-    missing = [k for k in required if k not in arrays]
-    if missing:
-        raise ValueError(
-            f"{path} is not a Keras-format mnist.npz: it lacks {missing} (has "
-            f"{sorted(arrays)}; expected x_train [N, 28, 28] uint8, y_train [N], x_test, y_test)."
-        )
-    out = {}
-    for split in ("train", "test"):
-        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.ndim == 4 and x.shape[-1] == 1:
-            x = x[..., 0]  # [N, 28, 28, 1] -> [N, 28, 28]
-        if x.ndim != 3 or x.shape[1:] != (28, 28):
-            raise ValueError(f"{path}: x_{split} must have shape [N, 28, 28], got {list(x.shape)}.")
-        out[split] = (
-            _as_uint8(x, f"{path}: x_{split}", 256)[..., None],  # [N, 28, 28] -> [N, 28, 28, 1]
-            _as_labels(y, len(x), f"{path}: y_{split}", 10),
-        )
-    return out
-
-
-def _unpickle_cifar(path):
-    # The official CIFAR files are Python 2 pickles: encoding="bytes" keeps keys as b"...".
-    # Unpickling runs code from the file: only read files you trust (keras.datasets does the same).
-    try:
-        with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
-    except Exception as e:
-        raise ValueError(f"{path} could not be unpickled as a CIFAR-10 batch: {e}") from e
-    if not isinstance(batch, dict):
-        raise ValueError(f"{path} must hold a dict with b'data' and b'labels', got {type(batch).__name__}.")
-    data = batch.get(b"data", batch.get("data"))
-    labels = batch.get(b"labels", batch.get("labels"))
-    if data is None or labels is None:
-        raise ValueError(f"{path} must hold b'data' and b'labels'; it has keys {sorted(map(str, batch))}.")
-    data = np.asarray(data)
-    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise ValueError(f"{path}: b'data' must have shape [N, 3072], got {list(data.shape)}.")
-    data = _as_uint8(data, f"{path}: b'data'", 256)
-    # Each row is channel-planar: 1024 red values, then 1024 green, then 1024 blue, each
-    # plane in row-major order.  Planes first, then move channels last (HWC).
-    images = data.reshape(-1, 3, 32, 32)  # [N, 3072] -> [N, C=3, H=32, W=32]
-    images = images.transpose(0, 2, 3, 1)  # [N, 3, 32, 32] -> [N, 32, 32, 3]
-    return np.ascontiguousarray(images), _as_labels(labels, len(images), f"{path}: b'labels'", 10)
-
-
-def _read_cifar_folder(folder):
-    """``cifar-10-batches-py/`` -> {"train": (x, y), "test": (x, y)}, x uint8 [N, 32, 32, 3]."""
-    train = [_unpickle_cifar(os.path.join(folder, name)) for name in _CIFAR_TRAIN_FILES]
-    return {
-        "train": (np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train])),
-        "test": _unpickle_cifar(os.path.join(folder, _CIFAR_TEST_FILE)),
-    }
-
-
-def _read_amat(path):
-    """One ``binarized_mnist_*.amat`` (784 space-separated 0/1 per line) -> uint8 [N, 28, 28, 1]."""
-    try:
-        flat = np.loadtxt(path, dtype=np.float64, ndmin=2)  # [N, 784]
-    except Exception as e:
-        raise ValueError(f"{path} could not be read as a binarized MNIST .amat file: {e}") from e
-    if flat.shape[1] != 28 * 28:
-        raise ValueError(f"{path}: each line must hold 784 values, got {flat.shape[1]}.")
-    if not np.all((flat == 0) | (flat == 1)):
-        raise ValueError(f"{path}: binarized MNIST values must be 0 or 1.")
-    return flat.astype(np.uint8).reshape(-1, 28, 28, 1)  # [N, 784] -> [N, 28, 28, 1]
-
-
-def _as_uint8(x, what, num_levels):
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.integer):
-        raise ValueError(f"{what} must hold integer pixels, got dtype {x.dtype}.")
-    if x.size and (x.min() < 0 or x.max() >= num_levels):
-        raise ValueError(f"{what} must hold values in [0, {num_levels}), got [{x.min()}, {x.max()}].")
-    return x.astype(np.uint8, copy=False)
-
-
-def _as_labels(y, n, what, num_classes):
-    y = np.asarray(y)
-    if y.shape != (n,) or (y.size and not np.issubdtype(y.dtype, np.integer)):
-        raise ValueError(f"{what} must be {n} integer labels, got shape {list(y.shape)} dtype {y.dtype}.")
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"{what} must hold labels in [0, {num_classes}), got [{y.min()}, {y.max()}].")
-    return y.astype(np.int32)
+    "binarized_mnist", (28, 28, 1), 2, None, {"train": 50000, "validation": 10000, "test": 10000},
+    "The fixed stochastic binarization of MNIST of Salakhutdinov & Murray (2008) as used by "
+    "Larochelle & Murray (2011) (tfds 'binarized_mnist'); pixels in {0, 1}, no labels; its own "
+    "train 50,000 / validation 10,000 / test 10,000 split. Read offline from "
+    "binarized_mnist_{train,valid,test}.amat or a prepared tfds folder.")
 
 
 def _holdout_split(name, split, arrays):
@@ -293,36 +132,36 @@ class _Mnist(_Source):
         return os.path.isfile(os.path.join(data_dir, "mnist.npz")), None
 
     def read_local(self, split, data_dir):
-        return _holdout_split("mnist", split, _read_mnist_npz(os.path.join(data_dir, "mnist.npz")))
+        return _holdout_split("mnist", split, image_files.read_mnist_npz(os.path.join(data_dir, "mnist.npz")))
 
 
 class _Cifar10(_Source):
     def local_status(self, data_dir):
-        folder = os.path.join(data_dir, _CIFAR_FOLDER)
+        folder = os.path.join(data_dir, image_files.CIFAR_FOLDER)
         if not os.path.isdir(folder):
             return False, None
-        missing = [n for n in _CIFAR_TRAIN_FILES + (_CIFAR_TEST_FILE,)
+        missing = [n for n in image_files.CIFAR_TRAIN_FILES + (image_files.CIFAR_TEST_FILE,)
                    if not os.path.isfile(os.path.join(folder, n))]
         if missing:
             return False, f"{folder} exists but lacks {', '.join(missing)}."
         return True, None
 
     def read_local(self, split, data_dir):
-        return _holdout_split("cifar10", split, _read_cifar_folder(os.path.join(data_dir, _CIFAR_FOLDER)))
+        return _holdout_split("cifar10", split, image_files.read_cifar_folder(os.path.join(data_dir, image_files.CIFAR_FOLDER)))
 
 
 class _BinarizedMnist(_Source):
     def local_status(self, data_dir):
-        present = [f for f in _AMAT_FILES.values() if os.path.isfile(os.path.join(data_dir, f))]
-        if len(present) == len(_AMAT_FILES):
+        present = [f for f in image_files.AMAT_FILES.values() if os.path.isfile(os.path.join(data_dir, f))]
+        if len(present) == len(image_files.AMAT_FILES):
             return True, None
         if present:
-            missing = sorted(set(_AMAT_FILES.values()) - set(present))
+            missing = sorted(set(image_files.AMAT_FILES.values()) - set(present))
             return False, f"{data_dir} has {', '.join(present)} but lacks {', '.join(missing)}."
         return False, None
 
     def read_local(self, split, data_dir):
-        return _read_amat(os.path.join(data_dir, _AMAT_FILES[split])), None
+        return image_files.read_amat(os.path.join(data_dir, image_files.AMAT_FILES[split])), None
 
 
 _SOURCES = {
@@ -364,40 +203,14 @@ _SOURCES = {
 }
 
 
-def _tfds_folder_status(source, data_dir):
-    """(ready, note) for ``<data_dir>/<tfds_name>/[<config>/]<version>/dataset_info.json``."""
-    folder = os.path.join(data_dir, source.tfds_name)
-    if not os.path.isdir(folder):
-        return False, None
-    infos = glob.glob(os.path.join(glob.escape(folder), "*", "dataset_info.json")) + glob.glob(
-        os.path.join(glob.escape(folder), "*", "*", "dataset_info.json")
-    )
-    if infos:
-        return True, None
-    # tfds itself leaves an empty <name>/<version>/ behind after a failed load.
-    return False, f"{folder} exists but holds no <version>/dataset_info.json (empty or unfinished)."
-
-
 def _not_found(source, data_dir, origin, notes=(), cause=None):
-    if cause is None:
-        lines = [f"Dataset {source.name!r} was not found in {data_dir} ({origin})."]
-    else:
-        lines = [
-            f"Dataset {source.name!r} could not be loaded from {data_dir} ({origin}): "
-            f"tensorflow-datasets failed with {type(cause).__name__}: {cause}"
-        ]
-    lines += [f"  Note: {n}" for n in notes if n]
-    lines += [
-        "ar_keras never downloads (tfds download=False: without a network a download hangs). "
+    return not_found(source.name, data_dir, origin, notes, cause, [
         "Put one of these in that directory:",
         "  1. " + source.local_hint.format(dir=data_dir) + ";",
         f"  2. {data_dir}/{source.tfds_name}/<version>/: a prepared tensorflow-datasets folder. "
-        f"On a machine with network run\n"
-        f"       tfds build {source.tfds_name} --data_dir DIR\n"
-        f"     and copy DIR/{source.tfds_name}/ here.",
+        + tfds_build_hint(source.tfds_name),
         f"Or set ${DATA_DIR_ENV} (or pass data_dir=) to a directory that holds them.",
-    ]
-    return DatasetNotFoundError("\n".join(lines))
+    ])
 
 
 def load_real(name, split, data_dir=None):
@@ -427,28 +240,5 @@ def load_real(name, split, data_dir=None):
     if local_ready:
         return source.read_local(split, data_dir)
 
-    tfds_ready, tfds_note = _tfds_folder_status(source, data_dir)
-    notes = [local_note, tfds_note]
-    if not os.path.isdir(data_dir):
-        notes.insert(0, f"{data_dir} does not exist.")
-    if not tfds_ready:
-        raise _not_found(source, data_dir, origin, notes)
-
-    try:
-        import tensorflow_datasets as tfds  # slow: only here, once a folder is known to exist
-    except ImportError as e:
-        raise _not_found(
-            source, data_dir, origin,
-            notes + ["tensorflow_datasets could not be imported; pip install tensorflow-datasets "
-                     "importlib_resources (tfds 4.9 needs the latter but does not declare it)."],
-            cause=e,
-        ) from e
-    try:
-        return tfds.load(
-            source.tfds_name,
-            split=source.tfds_split(split),
-            data_dir=data_dir,
-            download=False,  # never True: with no network it hangs
-        )
-    except Exception as e:  # tfds raises AssertionError, FileNotFoundError, DatasetNotFoundError...
-        raise _not_found(source, data_dir, origin, notes, cause=e) from e
+    return read_tfds(source.tfds_name, source.tfds_split(split), data_dir, [local_note],
+                     lambda notes, cause: _not_found(source, data_dir, origin, notes, cause))

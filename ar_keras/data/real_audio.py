@@ -32,14 +32,12 @@ Example:
     >>> # -> (int32 [16000] mu-law codes, int32 word id)
 """
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
-from ar_keras.data import real
 from ar_keras.data.audio_info import AudioDatasetInfo
 from ar_keras.data.mu_law import mu_law_encode
+from ar_keras.data.offline import DATA_DIR_ENV, not_found, read_tfds, resolve_data_dir, tfds_build_hint
 
 __all__ = ["LJSPEECH_INFO", "VCTK_INFO", "SPEECH_COMMANDS_INFO", "TFDS_SPLITS", "load_audio",
            "decimate", "to_windows"]
@@ -48,41 +46,44 @@ _LEVELS = 256
 _COMMANDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes",
              "_silence_", "_unknown_")
 
+_TAIL_SPLITS = {"train": "train[:90%]", "validation": "train[90%:95%]", "test": "train[95%:]"}
 #: name -> canonical split -> tfds split string.
 TFDS_SPLITS = {
-    "ljspeech": {"train": "train[:90%]", "validation": "train[90%:95%]", "test": "train[95%:]"},
-    "vctk": {"train": "train[:90%]", "validation": "train[90%:95%]", "test": "train[95%:]"},
+    "ljspeech": dict(_TAIL_SPLITS),
+    "vctk": dict(_TAIL_SPLITS),
     "speech_commands": {"train": "train", "validation": "validation", "test": "test"},
 }
+# The prepared folder tfds 4.9 writes (<name>/[<config>/]<version>/).
+_FOLDERS = {"ljspeech": "ljspeech/1.1.1", "vctk": "vctk/mic1/1.0.1",
+            "speech_commands": "speech_commands/0.0.3"}
 
-LJSPEECH_INFO = AudioDatasetInfo(
-    name="ljspeech", image_shape=(None,), num_levels=_LEVELS, num_classes=None,
-    splits={"train": None, "validation": None, "test": None},
-    description=(
-        "LJSpeech 1.1 (Ito & Johnson 2017), one reader, 13,100 clips, 22,050 Hz; 1 s windows of "
-        "256-level mu-law codes. Splits: tfds train[:90%] / [90%:95%] / [95%:]. Read offline "
-        "from a prepared tfds folder ljspeech/1.1.1/."),
-    kind="sequence", sample_rate=22050, example_length=22050)
 
-VCTK_INFO = AudioDatasetInfo(
-    name="vctk", image_shape=(None,), num_levels=_LEVELS, num_classes=110,
-    splits={"train": None, "validation": None, "test": None},
-    description=(
-        "CSTR VCTK 0.92 (Yamagishi et al. 2019; WaveNet's multi-speaker data), 110 speakers, "
-        "mic1, decimated 48 -> 16 kHz; 1 s windows of 256-level mu-law codes; labels are "
-        "speaker ids. Splits: tfds train[:90%] / [90%:95%] / [95%:]. Read offline from a "
-        "prepared tfds folder vctk/mic1/1.0.1/."),
-    kind="sequence", sample_rate=16000, example_length=16000)
+def _info(name, sample_rate, num_classes, what, **kwargs):
+    """256-level mu-law sequences of one second (sample_rate samples), read from _FOLDERS[name]."""
+    return AudioDatasetInfo(
+        name=name, image_shape=(None,), num_levels=_LEVELS, num_classes=num_classes,
+        splits={"train": None, "validation": None, "test": None},
+        description=f"{what} Read offline from a prepared tfds folder {_FOLDERS[name]}/.",
+        kind="sequence", sample_rate=sample_rate, example_length=sample_rate, **kwargs)
 
-SPEECH_COMMANDS_INFO = AudioDatasetInfo(
-    name="speech_commands", image_shape=(None,), num_levels=_LEVELS, num_classes=12,
-    splits={"train": None, "validation": None, "test": None},
-    description=(
-        "Speech Commands v0.02 (Warden 2018), 1 s clips at 16 kHz padded with silence to "
-        "16,000 samples of 256-level mu-law codes; labels are the 10 words, _silence_ and "
-        "_unknown_ (tfds speech_commands 0.0.3). Its own train / validation / test. Read "
-        "offline from a prepared tfds folder speech_commands/0.0.3/."),
-    kind="sequence", sample_rate=16000, example_length=16000, label_names=_COMMANDS)
+
+LJSPEECH_INFO = _info(
+    "ljspeech", 22050, None,
+    "LJSpeech 1.1 (Ito & Johnson 2017), one reader, 13,100 clips, 22,050 Hz; 1 s windows of "
+    "256-level mu-law codes. Splits: tfds train[:90%] / [90%:95%] / [95%:].")
+
+VCTK_INFO = _info(
+    "vctk", 16000, 110,
+    "CSTR VCTK 0.92 (Yamagishi et al. 2019; WaveNet's multi-speaker data), 110 speakers, "
+    "mic1, decimated 48 -> 16 kHz; 1 s windows of 256-level mu-law codes; labels are "
+    "speaker ids. Splits: tfds train[:90%] / [90%:95%] / [95%:].")
+
+SPEECH_COMMANDS_INFO = _info(
+    "speech_commands", 16000, len(_COMMANDS),
+    "Speech Commands v0.02 (Warden 2018), 1 s clips at 16 kHz padded with silence to "
+    "16,000 samples of 256-level mu-law codes; labels are the 10 words, _silence_ and "
+    "_unknown_ (tfds speech_commands 0.0.3). Its own train / validation / test.",
+    label_names=_COMMANDS)
 
 _INFOS = {"ljspeech": LJSPEECH_INFO, "vctk": VCTK_INFO, "speech_commands": SPEECH_COMMANDS_INFO}
 # name -> (tfds name, audio feature, label feature or None, decimation factor)
@@ -91,36 +92,14 @@ _FEATURES = {
     "vctk": ("vctk", "speech", "speaker", 3),
     "speech_commands": ("speech_commands", "audio", "label", 1),
 }
-# The prepared folder tfds 4.9 writes (<name>/[<config>/]<version>/).
-_FOLDERS = {"ljspeech": "ljspeech/1.1.1", "vctk": "vctk/mic1/1.0.1",
-            "speech_commands": "speech_commands/0.0.3"}
 
 
-class _Folder:
-    """What `real._tfds_folder_status` needs to know of a dataset."""
-
-    def __init__(self, tfds_name):
-        self.tfds_name = tfds_name
-
-
-def _not_found(name, data_dir, origin, notes=(), cause=None):
-    tfds_name = _FEATURES[name][0]
-    if cause is None:
-        lines = [f"Dataset {name!r} was not found in {data_dir} ({origin})."]
-    else:
-        lines = [f"Dataset {name!r} could not be loaded from {data_dir} ({origin}): "
-                 f"tensorflow-datasets failed with {type(cause).__name__}: {cause}"]
-    lines += [f"  Note: {n}" for n in notes if n]
-    lines += [
-        "ar_keras never downloads (tfds download=False: without a network a download hangs). "
+def _not_found(name, data_dir, origin, notes, cause):
+    return not_found(name, data_dir, origin, notes, cause, [
         "It reads a prepared tensorflow-datasets folder:",
-        f"  {data_dir}/{_FOLDERS[name]}/ (with its dataset_info.json). On a machine with "
-        f"network run\n"
-        f"       tfds build {tfds_name} --data_dir DIR\n"
-        f"     and copy DIR/{tfds_name}/ here.",
-        f"Or set ${real.DATA_DIR_ENV} (or pass data_dir=) to a directory that holds it.",
-    ]
-    return real.DatasetNotFoundError("\n".join(lines))
+        f"  {data_dir}/{_FOLDERS[name]}/ (with its dataset_info.json). " + tfds_build_hint(_FEATURES[name][0]),
+        f"Or set ${DATA_DIR_ENV} (or pass data_dir=) to a directory that holds it.",
+    ])
 
 
 def _lowpass(factor, taps=63):
@@ -187,22 +166,7 @@ def load_audio(name, split, data_dir=None):
     """
     if name not in _FEATURES:
         raise ValueError(f"Unknown audio dataset {name!r}; expected one of {sorted(_FEATURES)}.")
-    data_dir, origin = real.resolve_data_dir(data_dir)
-    ready, note = real._tfds_folder_status(_Folder(_FEATURES[name][0]), data_dir)
-    notes = [note]
-    if not os.path.isdir(data_dir):
-        notes.insert(0, f"{data_dir} does not exist.")
-    if not ready:
-        raise _not_found(name, data_dir, origin, notes)
-    try:
-        import tensorflow_datasets as tfds  # slow: only once a folder is known to exist
-    except ImportError as e:
-        raise _not_found(name, data_dir, origin, notes + [
-            "tensorflow_datasets could not be imported; pip install tensorflow-datasets "
-            "importlib_resources."], cause=e) from e
-    try:
-        ds = tfds.load(_FEATURES[name][0], split=TFDS_SPLITS[name][split], data_dir=data_dir,
-                       download=False)  # never True: with no network it hangs
-    except Exception as e:  # tfds raises AssertionError, FileNotFoundError, DatasetNotFoundError...
-        raise _not_found(name, data_dir, origin, notes, cause=e) from e
+    data_dir, origin = resolve_data_dir(data_dir)
+    ds = read_tfds(_FEATURES[name][0], TFDS_SPLITS[name][split], data_dir, [],
+                   lambda notes, cause: _not_found(name, data_dir, origin, notes, cause))
     return ds.flat_map(lambda features: _convert(name, features))

@@ -47,7 +47,7 @@ import os
 import numpy as np
 
 from ar_keras.data.dataset_info import DatasetInfo
-from ar_keras.data.real import DATA_DIR_ENV, DatasetNotFoundError, resolve_data_dir
+from ar_keras.data.offline import DATA_DIR_ENV, DatasetNotFoundError, resolve_data_dir
 
 __all__ = ["UCI_INFOS", "UCI_FILES", "uci_arrays", "power_preprocess", "gas_preprocess",
            "hepmass_preprocess", "miniboone_preprocess"]

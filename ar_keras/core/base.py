@@ -374,7 +374,8 @@ class BaseModel(keras.Model):
             for spec, value in zip(c_specs, c):
                 with tf.control_dependencies([tf.debugging.assert_equal(
                         tf.shape(value)[0], tf.size(seeds),
-                        message=f"{spec.name} must hold one row per seed")]):
+                        message=f"{spec.name} must hold one "
+                                f"{'label' if spec.name == 'conditional' else 'row'} per seed")]):
                     checked.append(tf.identity(value))
             conditional = self._named(c_specs, checked)
             if conditional is not None:

@@ -97,7 +97,7 @@ def run(model, noise, num_samples, num_elements=None, conditional=None, temperat
 
         def body(s, x, state):
             params, state = model.step(x, state, s, conditional)
-            return s + 1, draw(s, x, params), state
+            return [s + 1, draw(s, x, params), state]
 
         _, x, _ = tf.while_loop(lambda s, *_: s < steps, body, [tf.constant(0), x, state],
                                 maximum_iterations=steps)
@@ -105,7 +105,7 @@ def run(model, noise, num_samples, num_elements=None, conditional=None, temperat
 
     def full_body(s, x):
         params = tf.gather(model.element_params(x, conditional), tf.gather(groups, s), axis=1)  # [n, G, P]
-        return s + 1, draw(s, x, params)
+        return [s + 1, draw(s, x, params)]
 
     _, x = tf.while_loop(lambda s, *_: s < steps, full_body, [tf.constant(0), x],
                          maximum_iterations=steps)

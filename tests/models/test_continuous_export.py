@@ -12,6 +12,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import ar_keras as ark
 from ar_keras import export

@@ -33,7 +33,7 @@ def test_model_uses_its_tfp_bijector_and_temperature_scales_the_base():
     model = tiny()
     cc.perturb(model, 0.3)
     noise = ark.sampling.seeded_noise(3, 5, 2, 1).numpy()
-    z = ark.models.continuous.uniform_to_normal(noise[..., 0]).numpy()
+    z = ark.core.density.uniform_to_normal(noise[..., 0]).numpy()
     np.testing.assert_allclose(model.bijector().forward(z).numpy(), model.sample(5, seed=3).numpy(),
                                rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(model.bijector().forward(0.5 * z).numpy(),

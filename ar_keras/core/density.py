@@ -17,6 +17,15 @@ by the inverse normal CDF.  ``temperature`` T scales the base noise
 (``z ~ N(0, T^2)``, the Glow convention; mixtures scale their component
 standard deviations).
 
+`AutoregressiveDensity`: the protocol `ar_keras.core.sampler.run` reads, for a
+density on ``R^D`` whose conditionals ``p(x_{o(t)} | x_{o(<t)})`` come from a
+head (`ar_keras.distributions.GaussianMixture`) one dimension at a time in an
+ordering ``o``: ``head``, ``ordering``, ``element_params(x [n, D], c) -> [n,
+D, P]`` (data order, the full-recompute path) and optionally ``init_cache`` /
+``step`` (the cached path).  A `ContinuousModel` that is one (RNADE) samples
+through the sampler; a model whose base density is one (MAF MoG) samples its
+base with `AutoregressiveDensity.sample_elements`.
+
 `LatentVariableModel`: images of integer levels with latent variables
 (`iaf_vae`; PixelVAE next): training maximises a per-example bound (the ELBO),
 ``log_prob`` is an importance-weighted bound (Burda et al. 2016), ``elbo(x)``
@@ -36,11 +45,12 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from ar_keras.core import sampler
 from ar_keras.core.base import BaseModel
 from ar_keras.core.events import ImageEvent, VectorEvent
 from ar_keras.distributions.inverse_normal import uniform_to_normal
 
-__all__ = ["ContinuousModel", "LatentVariableModel", "uniform_to_normal", "check_continuous",
+__all__ = ["ContinuousModel", "AutoregressiveDensity", "LatentVariableModel", "uniform_to_normal", "check_continuous",
            "HALF_LOG_TWO_PI"]
 
 HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
@@ -51,6 +61,48 @@ def check_continuous(x, event_size, what="x", validate_values=True, support=None
     return VectorEvent(event_size, support).check(x, validate_values, what)
 
 
+class AutoregressiveDensity:
+    """Mixin: the sampler protocol of a density factorised one dimension at a time.
+
+    Subclasses provide ``head`` (params -> distribution, with ``sample`` and
+    ``sample_dtype``), ``ordering`` (``[D]``: the dimension generated at step
+    t) and ``element_params``; ``init_cache`` / ``step`` where a cheaper
+    exact path exists (else ``cache=True`` runs the full recompute too).
+    """
+
+    @property
+    def exact_conditionals(self):
+        """True: the head's conditionals are ``p(x_{o(t)} | x_{o(<t)})`` by construction."""
+        return True
+
+    def sampling_groups(self, num_elements):
+        """``[D, 1]``: the ordering as groups of one (`sampler.raster_groups`)."""
+        del num_elements  # fixed event size
+        return sampler.raster_groups(tf.constant(self.ordering, tf.int32))
+
+    def element_params(self, x, conditional=None):
+        """``x [n, D]`` (partial sample, data order) -> head params ``[n, D, P]`` in data order."""
+        raise NotImplementedError
+
+    @property
+    def supports_cache(self):
+        """True when ``init_cache`` / ``step`` are implemented."""
+        return type(self).init_cache is not AutoregressiveDensity.init_cache
+
+    def init_cache(self, batch, conditional=None):
+        """Cache protocol (optional): the state before step 0."""
+        raise NotImplementedError
+
+    def step(self, x, cache, index, conditional=None):
+        """Cache protocol (optional): ``(params [n, P] of step index, cache)`` from ``x [n, D]``."""
+        raise NotImplementedError
+
+    def sample_elements(self, noise, num_samples, conditional=None, temperature=1.0, cache=True):
+        """`ar_keras.core.sampler.run` over this density: ``[n, D]`` of ``head.sample_dtype``."""
+        return sampler.run(self, noise, num_samples, len(self.ordering), conditional, temperature,
+                           cache=bool(cache) and self.supports_cache)
+
+
 class ContinuousModel(BaseModel):
     """Base class of the density models of float vectors ``[B, D]``.
 
@@ -58,9 +110,11 @@ class ContinuousModel(BaseModel):
         event_size: D.
         num_classes: number of class labels to condition on, or None.
 
-    Subclasses implement ``_log_prob``, ``_sample_from_noise(noise [n, D,
-    depth], conditional, temperature, cache)`` (and ``_conditional_log_probs``
-    with ``exact_conditionals`` where the conditionals are exact).
+    Subclasses implement ``_log_prob`` (and ``_conditional_log_probs`` with
+    ``exact_conditionals`` where the conditionals are exact) and either
+    inherit `AutoregressiveDensity` too (sampling by `ar_keras.core.sampler.run`)
+    or implement ``_sample_from_noise(noise [n, D, depth], conditional,
+    temperature, cache)``.
     """
 
     #: Uniforms per dimension that one sample consumes.
@@ -103,7 +157,9 @@ class ContinuousModel(BaseModel):
         return None if c is None else tf.one_hot(c, self.num_classes, dtype=tf.float32)
 
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
-        del num_samples, length
+        del length
+        if isinstance(self, AutoregressiveDensity):
+            return self.sample_elements(noise, num_samples, conditional, temperature, cache)
         return self._sample_from_noise(noise.all(self.event_size), conditional, temperature,
                                        bool(cache))
 

@@ -24,7 +24,7 @@ from ar_keras.flows import affine
 from ar_keras.flows.batch_norm import BatchNorm, BatchNormBijector
 from ar_keras.flows.iaf import iaf, iaf_layer
 from ar_keras.layers.made import MADELayer as MADE
-from ar_keras.flows.maf import conditional_kwargs, maf, maf_layer
+from ar_keras.flows.maf import conditional_kwargs, maf, maf_layer, made_stack
 from ar_keras.flows.permutation import PERMUTATIONS, layer_permutations
 
 # `.keras` files written before the one MADE layer name the flows' MADE "ar_keras>FlowMADE";
@@ -32,4 +32,4 @@ from ar_keras.flows.permutation import PERMUTATIONS, layer_permutations
 keras.saving.get_custom_objects().setdefault("ar_keras>FlowMADE", MADE)
 
 __all__ = ["MADE", "affine", "BatchNorm", "BatchNormBijector", "maf", "maf_layer", "iaf", "iaf_layer",
-           "conditional_kwargs", "layer_permutations", "PERMUTATIONS"]
+           "made_stack", "conditional_kwargs", "layer_permutations", "PERMUTATIONS"]

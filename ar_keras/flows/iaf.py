@@ -38,7 +38,7 @@ import tensorflow_probability as tfp
 
 from ar_keras.flows import affine
 from ar_keras.flows.affine import GATE_BIAS
-from ar_keras.flows.maf import AutoregressiveFlow, _check_made, stack
+from ar_keras.flows.maf import AutoregressiveFlow, _check_made, _check_stack, stack
 
 __all__ = ["iaf", "iaf_layer", "GATE_BIAS"]
 
@@ -80,17 +80,10 @@ def iaf(made, permutation="reverse", batch_norm=None, training=False, gated=Fals
     Returns:
         a ``tfb.Invert`` (one layer) or a ``tfb.Chain``.
     """
-    if isinstance(made, (list, tuple)):
-        if not made:
-            raise ValueError("iaf needs at least one MADE.")
-        mades = [_check_made(m, f"made[{k}]") for k, m in enumerate(made)]
-        sizes = {m.event_size for m in mades}
-        if len(sizes) != 1:
-            raise ValueError(f"every MADE of a stack must have the same event_size, got {sorted(sizes)}.")
-        layers = [iaf_layer(m, gated, name=f"{name}_{k}") for k, m in enumerate(mades)]
-        # `stack` takes density order: the layer nearest the data first.
-        bns = None if batch_norm is None else list(reversed(batch_norm))
-        return stack(list(reversed(layers)), sizes.pop(), permutation, bns, training, seed, name)
-    if batch_norm is not None:
-        raise ValueError("batch_norm applies between the layers of a stack: pass a list of MADEs.")
-    return iaf_layer(made, gated, name=name)
+    mades, event_size = _check_stack(made, batch_norm, "iaf")
+    if mades is None:
+        return iaf_layer(made, gated, name=name)
+    layers = [iaf_layer(m, gated, name=f"{name}_{k}") for k, m in enumerate(mades)]
+    # `stack` takes density order: the layer nearest the data first.
+    bns = None if batch_norm is None else list(reversed(batch_norm))
+    return stack(list(reversed(layers)), event_size, permutation, bns, training, seed, name)

@@ -46,10 +46,10 @@ import tensorflow_probability as tfp
 
 from ar_keras.flows import affine
 from ar_keras.flows.batch_norm import BatchNormBijector
-from ar_keras.flows.permutation import layer_permutations
+from ar_keras.flows.permutation import PERMUTATIONS, layer_permutations
 from ar_keras.layers.made import MADELayer
 
-__all__ = ["AutoregressiveFlow", "maf", "maf_layer", "conditional_kwargs", "stack"]
+__all__ = ["AutoregressiveFlow", "maf", "maf_layer", "conditional_kwargs", "stack", "made_stack"]
 
 tfb = tfp.bijectors
 
@@ -65,6 +65,21 @@ def _check_made(made, what="made"):
     if made.event_size is None:
         raise ValueError(f"{made.name} has no event_size yet: pass event_size= or call it once.")
     return made
+
+
+def _check_stack(made, batch_norm, what):
+    """``made`` (one MADE or a list) -> ``(checked MADEs, D)``, or ``(None, None)`` for one MADE."""
+    if not isinstance(made, (list, tuple)):
+        if batch_norm is not None:
+            raise ValueError("batch_norm applies between the layers of a stack: pass a list of MADEs.")
+        return None, None
+    if not made:
+        raise ValueError(f"{what} needs at least one MADE.")
+    mades = [_check_made(m, f"made[{k}]") for k, m in enumerate(made)]
+    sizes = {m.event_size for m in mades}
+    if len(sizes) != 1:
+        raise ValueError(f"every MADE of a stack must have the same event_size, got {sorted(sizes)}.")
+    return mades, sizes.pop()
 
 
 class AutoregressiveFlow(tfb.MaskedAutoregressiveFlow):
@@ -123,6 +138,24 @@ def stack(layers, event_size, permutation="reverse", batch_norm=None, training=F
     return tfb.Chain(steps, name=name)
 
 
+def made_stack(event_size, num_layers, hidden_units, permutation="reverse", activation="relu",
+               hidden_degrees="equal", log_scale_bound=5.0, conditional_size=None, seed=0):
+    """The K MADEs of a K-layer MAF or IAF model (``made_k``, seeded ``seed * 1009 + k``; unbuilt).
+
+    Checks the stack's arguments first: ``num_layers >= 1`` and ``permutation``
+    one of `PERMUTATIONS` (the permutations themselves come from `stack`).
+    """
+    if int(num_layers) < 1:
+        raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
+    if permutation not in PERMUTATIONS:
+        raise ValueError(f"permutation must be one of {PERMUTATIONS}, got {permutation!r}.")
+    return [MADELayer(params=2, hidden_units=hidden_units, event_size=event_size,
+                      activation=activation, hidden_degrees=hidden_degrees,
+                      log_scale_bound=log_scale_bound, conditional_size=conditional_size,
+                      seed=seed * 1009 + k, name=f"made_{k}")
+            for k in range(int(num_layers))]
+
+
 def maf(made, permutation="reverse", batch_norm=None, training=False, seed=0, name="maf"):
     """Masked Autoregressive Flow: one layer, or a MAF(K) stack.
 
@@ -140,18 +173,11 @@ def maf(made, permutation="reverse", batch_norm=None, training=False, seed=0, na
     Returns:
         a ``tfb.MaskedAutoregressiveFlow`` or a ``tfb.Chain``.
     """
-    if isinstance(made, (list, tuple)):
-        if not made:
-            raise ValueError("maf needs at least one MADE.")
-        mades = [_check_made(m, f"made[{k}]") for k, m in enumerate(made)]
-        sizes = {m.event_size for m in mades}
-        if len(sizes) != 1:
-            raise ValueError(f"every MADE of a stack must have the same event_size, got {sorted(sizes)}.")
-        layers = [maf_layer(m, name=f"{name}_{k}") for k, m in enumerate(mades)]
-        return stack(layers, sizes.pop(), permutation, batch_norm, training, seed, name)
-    if batch_norm is not None:
-        raise ValueError("batch_norm applies between the layers of a stack: pass a list of MADEs.")
-    return maf_layer(made, name=name)
+    mades, event_size = _check_stack(made, batch_norm, "maf")
+    if mades is None:
+        return maf_layer(made, name=name)
+    layers = [maf_layer(m, name=f"{name}_{k}") for k, m in enumerate(mades)]
+    return stack(layers, event_size, permutation, batch_norm, training, seed, name)
 
 
 def conditional_kwargs(bijector, conditional):

@@ -13,6 +13,7 @@ import textwrap
 import numpy as np
 import tensorflow as tf
 import pytest
+import tensorflow as tf
 
 import ar_keras as ark
 from ar_keras import export

@@ -89,7 +89,7 @@ def test_logit_transform_support_and_density_on_the_unit_square():
     # With a = 0.05 samples stay within the transform's image, (-a, 1 + a) / (1 - 2a).
     x = model.sample(500, seed=0).numpy()
     assert x.min() > -0.06 and x.max() < 1.06
-    with pytest.raises(ValueError, match=r"must lie in \[-0.0555"):
+    with pytest.raises(ValueError, match=r"lie in \[-0.0555"):
         model.log_prob(np.array([[0.5, 1.5]], np.float32))
     # The transform's Jacobian is included: a uniform density on the square has log p = 0.
     flat = tiny(data_transform="logit", logit_alpha=0.0, num_layers=1)
@@ -134,3 +134,33 @@ def test_constructor_errors():
         tiny(num_layers=0)
     with pytest.raises(ValueError, match="distribution"):
         tiny(base="mog").distribution()
+
+
+def test_mog_base_is_sampled_by_the_one_sampler(monkeypatch):
+    from ar_keras.core import sampler
+    from ar_keras.models.density.maf import _MADEMoG
+    assert not hasattr(ark.models.MAF, "_sample_base")
+    assert "_sample_from_noise" not in ark.models.MAF.__dict__
+    model = tiny(base="mog", num_components=3, num_classes=3, event_size=3)
+    cc.perturb(model, 0.3)
+    calls, run = [], sampler.run
+    monkeypatch.setattr(sampler, "run", lambda *a, **k: calls.append(a[0]) or run(*a, **k))
+    c = np.array([2, 0, 1, 1], np.int32)
+    a = model.sample(4, conditional=c, seed=3, cache=True, temperature=0.7).numpy()
+    b = model.sample(4, conditional=c, seed=3, cache=False, temperature=0.7).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert len(calls) == 2 and all(isinstance(m, _MADEMoG) for m in calls)
+    base = calls[0]
+    assert isinstance(base, ark.core.AutoregressiveDensity) and not base.supports_cache
+    np.testing.assert_array_equal(base.sampling_groups(3).numpy()[:, 0], model.base_made.ordering)
+    # The flow's inverse of the samples is the base draw of the same noise and temperature.
+    noise = ark.sampling.GivenNoise(ark.sampling.seeded_noise(3, 4, 3, model.noise_depth))
+    u = tf.function(lambda: sampler.run(base, noise, 4, 3, tf.constant(c), 0.7, cache=False))()
+    kw = ark.flows.conditional_kwargs(model.bijector(), tf.one_hot(c, 3))
+    np.testing.assert_allclose(model.bijector().inverse(tf.constant(a), **kw).numpy(), u.numpy(),
+                               rtol=1e-4, atol=1e-4)
+    # The base's parameters are the ones log_prob scores u with.
+    c1h = tf.one_hot(c, 3)
+    np.testing.assert_allclose(model._base_log_probs(u, c1h).numpy(),
+                               base.head.log_prob(base.element_params(u, tf.constant(c)), u).numpy(),
+                               rtol=1e-6)

@@ -40,7 +40,7 @@ import tensorflow_probability as tfp
 from ar_keras import flows
 from ar_keras.core import noise as noise_lib
 from ar_keras.flows import affine
-from ar_keras.flows.permutation import PERMUTATIONS, layer_permutations
+from ar_keras.flows.permutation import layer_permutations
 from ar_keras.core.density import HALF_LOG_TWO_PI, ContinuousModel, uniform_to_normal
 from ar_keras.models.registry import register
 
@@ -82,11 +82,7 @@ class IAF(ContinuousModel):
                  num_classes=None, seed=0, **kwargs):
         super().__init__(event_size, num_classes=num_classes, **kwargs)
         self.num_layers = int(num_layers)
-        if self.num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
         self.hidden_units = [int(h) for h in np.atleast_1d(hidden_units)]
-        if permutation not in PERMUTATIONS:
-            raise ValueError(f"permutation must be one of {PERMUTATIONS}, got {permutation!r}.")
         self.permutation = permutation
         self.gated = bool(gated)
         self.activation = activation
@@ -95,11 +91,9 @@ class IAF(ContinuousModel):
         self.seed = int(seed)
         D = self.event_size
         # mades[0] acts first on the noise when sampling.
-        self.mades = [flows.MADE(params=2, hidden_units=self.hidden_units, event_size=D,
-                                 activation=activation, hidden_degrees=hidden_degrees,
-                                 log_scale_bound=self.log_scale_bound, conditional_size=self.num_classes,
-                                 seed=self.seed * 1009 + k, name=f"made_{k}")
-                      for k in range(self.num_layers)]
+        self.mades = flows.made_stack(D, num_layers, self.hidden_units, permutation, activation,
+                                      hidden_degrees, self.log_scale_bound, self.num_classes,
+                                      self.seed)
         for made in self.mades:
             made.build((None, D))
         # Permutations in the density direction (as `flows.stack` applies them).

@@ -25,7 +25,9 @@ dimension: `dimension_log_probs` returns them (summing exactly to
 **Costs.**  ``log_prob`` goes through the TFP bijector of `bijector`
 (``inverse`` and ``inverse_log_det_jacobian``): parallel passes through each
 MADE (training by ``model.fit`` is fast); ``sample`` runs its ``forward``,
-which inverts each layer with D sequential MADE passes (a ``tf.while_loop``).
+which inverts each layer with D sequential MADE passes (a ``tf.while_loop``);
+MAF MoG first draws its base ``u`` with `ar_keras.core.sampler.run` (the MADE
+MoG as an `ar_keras.core.AutoregressiveDensity`: D more passes).
 `dimension_log_probs` walks the same steps (`ar_keras.flows.affine`) one
 layer at a time to keep the per-dimension terms the bijector sums away.
 
@@ -51,8 +53,9 @@ import tensorflow_probability as tfp
 from ar_keras import flows
 from ar_keras.flows import affine
 from ar_keras.distributions import GaussianMixture
-from ar_keras.flows.permutation import PERMUTATIONS, layer_permutations
-from ar_keras.core.density import HALF_LOG_TWO_PI, ContinuousModel, uniform_to_normal
+from ar_keras.flows.permutation import layer_permutations
+from ar_keras.core.density import (HALF_LOG_TWO_PI, AutoregressiveDensity, ContinuousModel,
+                                   uniform_to_normal)
 from ar_keras.models.registry import register
 
 __all__ = ["MAF", "logit_transform_bijector"]
@@ -66,6 +69,23 @@ def logit_transform_bijector(alpha):
     """``forward: y -> (sigmoid(y) - a) / (1 - 2a)``; ``inverse: x -> logit(a + (1 - 2a) x)``."""
     return tfb.Chain([tfb.Scale(1.0 / (1.0 - 2.0 * alpha)), tfb.Shift(-alpha), tfb.Sigmoid()],
                      name="logit_transform")
+
+
+class _MADEMoG(AutoregressiveDensity):
+    """MAF MoG's base ``p(u) = prod_d MoG(u_d; MADE(u_<d))`` as the sampler's protocol.
+
+    Full recompute only (one MADE pass a step): an incremental MADE would sum
+    the first layer in another order than the full pass, so its continuous
+    draws would differ from ``cache=False`` in the last bits.
+    """
+
+    def __init__(self, made, mixture, one_hot):
+        self.made, self.head, self._one_hot = made, mixture, one_hot
+        self.ordering = made.ordering
+
+    def element_params(self, u, conditional=None):
+        c1h = self._one_hot(conditional)
+        return self.made(u, **({} if c1h is None else {"conditional_input": c1h}))  # [n, D, 3C]
 
 
 @register("maf")
@@ -114,11 +134,7 @@ class MAF(ContinuousModel):
                  data_transform=None, logit_alpha=1e-6, num_classes=None, seed=0, **kwargs):
         super().__init__(event_size, num_classes=num_classes, **kwargs)
         self.num_layers = int(num_layers)
-        if self.num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
         self.hidden_units = [int(h) for h in np.atleast_1d(hidden_units)]
-        if permutation not in PERMUTATIONS:
-            raise ValueError(f"permutation must be one of {PERMUTATIONS}, got {permutation!r}.")
         self.permutation = permutation
         self.batch_norm = bool(batch_norm)
         self.batch_norm_momentum = float(batch_norm_momentum)
@@ -139,11 +155,8 @@ class MAF(ContinuousModel):
         D = self.event_size
         cond = self.num_classes
 
-        self.mades = [flows.MADE(params=2, hidden_units=self.hidden_units, event_size=D,
-                                 activation=activation, hidden_degrees=hidden_degrees,
-                                 log_scale_bound=self.log_scale_bound, conditional_size=cond,
-                                 seed=self.seed * 1009 + k, name=f"made_{k}")
-                      for k in range(self.num_layers)]
+        self.mades = flows.made_stack(D, num_layers, self.hidden_units, permutation, activation,
+                                      hidden_degrees, self.log_scale_bound, cond, self.seed)
         self.batch_norms = ([flows.BatchNorm(momentum=self.batch_norm_momentum, name=f"batch_norm_{k}")
                              for k in range(self.num_layers)] if self.batch_norm else [])
         self._perms = layer_permutations(D, self.num_layers, permutation, seed=self.seed)
@@ -267,32 +280,16 @@ class MAF(ContinuousModel):
         return self._terms(x, c)
 
     # ----------------------------------------------------------------- sampling
-    def _sample_base(self, noise, c1h, temperature):
-        """Base draws ``[n, D]`` from uniforms ``noise [n, D, depth]``."""
+    def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
+        """Base draws ``u [n, D]``, then the bijector's forward (D MADE passes per layer)."""
+        del length
         if self._mog is None:
-            return temperature * uniform_to_normal(noise[..., 0])
-        # The MADE MoG base is sampled in its own ordering: D passes.
-        kw = {} if c1h is None else {"conditional_input": c1h}
-        order = tf.constant(self.base_made.ordering, tf.int32)
-        D = self.event_size
-
-        def body(t, u):
-            d = order[t]
-            params = self.base_made(u, **kw)                             # [n, D, 3C]
-            value = self._mog.sample(tf.gather(params, d, axis=1), tf.gather(noise, d, axis=1),
-                                     temperature)                         # [n]
-            hit = tf.equal(tf.range(D), d)[None, :]
-            return t + 1, tf.where(hit, value[:, None], u)
-
-        n = tf.shape(noise)[0]
-        _, u = tf.while_loop(lambda t, u: t < D, body, [tf.constant(0), tf.zeros([n, D])],
-                             maximum_iterations=D)
-        return u
-
-    def _sample_from_noise(self, noise, conditional, temperature, cache):
-        del cache  # one exact path: the bijector's D-step inversion
+            u = temperature * uniform_to_normal(noise.all(self.event_size)[..., 0])  # [n, D, 1] -> [n, D]
+        else:
+            # The MADE MoG base is autoregressive in its own ordering: the one sampler.
+            u = _MADEMoG(self.base_made, self._mog, self._one_hot).sample_elements(
+                noise, num_samples, conditional, temperature, cache)
         c1h = self._one_hot(conditional)
-        u = self._sample_base(noise, c1h, temperature)
         flow = self.bijector()
         return flow.forward(u, **flows.conditional_kwargs(flow, c1h))
 

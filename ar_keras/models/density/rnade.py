@@ -14,11 +14,13 @@ Gaussians per conditional.  In the ordering ``o`` (step t models ``x_{o(t)}``)::
 All D conditionals come from one pass (an exclusive cumulative sum over the
 ordering), so `conditional_log_probs` is exact and sums to `log_prob`.
 
-**Sampling cache.**  ``cache=True`` keeps ``a_t`` and adds one row of ``W`` per
-step: O(DH) per sample, as in NADE.  ``cache=False`` recomputes every
-pre-activation from the partial sample at each step (O(D^2 H)).  Both
-accumulate ``a_t`` in the same order and read step t's parameters with the
-same ops, so for one seed they return identical samples.
+**Sampling** goes through `ar_keras.core.sampler.run` (the model is an
+`ar_keras.core.AutoregressiveDensity`).  ``cache=True`` runs ``step``: it keeps
+``a_t`` and adds one row of ``W`` per step, O(DH) per sample, as in NADE.
+``cache=False`` runs ``element_params``, which recomputes every pre-activation
+from the partial sample at each step (O(D^2 H)).  Both accumulate ``a_t`` in
+the same order with the same elementwise ops and end in per-step products of
+one shape, ``[n, H] x [H, 3C]``: for one seed they return identical samples.
 
 Example:
     >>> model = ark.models.get("rnade", preset="tiny")
@@ -33,14 +35,14 @@ import tensorflow as tf
 
 from ar_keras.distributions import GaussianMixture
 from ar_keras.layers import masking
-from ar_keras.core import ContinuousModel
+from ar_keras.core import AutoregressiveDensity, ContinuousModel
 from ar_keras.models.registry import register
 
 __all__ = ["RNADE"]
 
 
 @register("rnade")
-class RNADE(ContinuousModel):
+class RNADE(AutoregressiveDensity, ContinuousModel):
     """RNADE with mixture-of-Gaussian conditionals.
 
     Args:
@@ -80,8 +82,8 @@ class RNADE(ContinuousModel):
         self.log_scale_bound = None if log_scale_bound is None else float(log_scale_bound)
         self.seed = int(seed)
         D, H = self.event_size, self.hidden_units
-        self._head = GaussianMixture(self.num_components, self.log_scale_bound)
-        P = self._head.num_params
+        self.head = GaussianMixture(self.num_components, self.log_scale_bound)
+        P = self.head.num_params
         degrees = masking.input_ordering(D, self.ordering_spec, seed=self.seed)
         self._order = np.argsort(degrees, kind="stable")          # step -> dimension
         # Weights are stored in *step* order: row t belongs to dimension order[t].
@@ -99,16 +101,8 @@ class RNADE(ContinuousModel):
         self._finish_init()
 
     @property
-    def head(self):
-        return self._head
-
-    @property
     def ordering(self):
         return self._order
-
-    @property
-    def exact_conditionals(self):
-        return True
 
     def _initial(self, batch, c):
         """``a_1 = c (+ class bias)``: ``[B, H]``."""
@@ -140,37 +134,30 @@ class RNADE(ContinuousModel):
 
     def _conditional_log_probs(self, x, c):
         x_steps = tf.gather(x, self._order, axis=1)                        # [B, D] in step order
-        lp = self._head.log_prob(self._params(self._pre_activations(x_steps, c)), x_steps)
+        lp = self.head.log_prob(self._params(self._pre_activations(x_steps, c)), x_steps)
         return tf.gather(lp, np.argsort(self._order), axis=1)              # step order -> data order
 
     def _log_prob(self, x, c, training=False):
         return tf.reduce_sum(self._conditional_log_probs(x, c), axis=1)
 
     # ----------------------------------------------------------------- sampling
-    def _sample_from_noise(self, noise, conditional, temperature, cache):
-        D = self.event_size
-        n = tf.shape(noise)[0]
-        noise_steps = tf.gather(noise, self._order, axis=1)                # [n, D, 2] in step order
+    # `AutoregressiveDensity`: `ar_keras.core.sampler.run` draws step t from
+    # ``element_params`` (full recompute) or ``step`` (the running ``a_t``).
+    def element_params(self, x, conditional=None):
+        """``x [n, D]`` -> ``[n, D, 3C]``, data order: every ``a_t`` recomputed (O(D^2 H) a sample)."""
+        x_steps = tf.gather(x, self._order, axis=1)                        # [n, D] in step order
+        params = self._params(self._pre_activations(x_steps, conditional))  # [n, D, 3C] step order
+        return tf.gather(params, np.argsort(self._order), axis=1)          # step order -> data order
 
-        def write(x, t, value):
-            return tf.where(tf.equal(tf.range(D), t)[None, :], value[:, None], x)
+    def init_cache(self, batch, conditional=None):
+        return self._initial(batch, conditional)                           # a_1 [n, H]
 
-        if cache:
-            def body(t, x, a):
-                value = self._head.sample(self._step_params(a, t), noise_steps[:, t], temperature)
-                return t + 1, write(x, t, value), a + value[:, None] * self.w[t]
-
-            init = [tf.constant(0), tf.zeros([n, D]), self._initial(n, conditional)]
-            _, x_steps, _ = tf.while_loop(lambda t, *_: t < D, body, init, maximum_iterations=D)
-        else:
-            def body(t, x):
-                a = self._pre_activations(x, conditional)                  # [n, D, H]: full recompute
-                value = self._head.sample(self._step_params(a[:, t], t), noise_steps[:, t], temperature)
-                return t + 1, write(x, t, value)
-
-            _, x_steps = tf.while_loop(lambda t, x: t < D, body, [tf.constant(0), tf.zeros([n, D])],
-                                       maximum_iterations=D)
-        return tf.gather(x_steps, np.argsort(self._order), axis=1)         # step order -> data order
+    def step(self, x, a, index, conditional=None):
+        """Adds the dimension drawn at step ``index - 1`` to ``a``: O(H), then step ``index``'s params."""
+        previous = tf.maximum(index - 1, 0)
+        value = tf.gather(x, tf.gather(self._order, previous), axis=1)     # x_{o(t-1)} [n]
+        a = tf.where(index > 0, a + value[:, None] * tf.gather(self.w, previous), a)
+        return self._step_params(a, index), a
 
     def get_config(self):
         config = super().get_config()

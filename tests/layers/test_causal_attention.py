@@ -42,7 +42,8 @@ def test_matches_a_plain_softmax_and_the_cache_step():
         np.testing.assert_allclose(full[:, i], np.einsum("bn,bnd->bd", w, vf[:, :i]), atol=1e-5)
         # Entries at and after i in the cache may hold anything.
         cache_k = np.concatenate([kf[:, :i], 99 * np.ones_like(kf[:, i:])], 1)
-        step = CausalAttention().step(qf[:, i], cache_k, vf, tf.constant(i)).numpy()
+        cache = {"keys": cache_k, "values": vf}
+        step = CausalAttention().step(qf[:, i], cache, tf.constant(i)).numpy()
         np.testing.assert_allclose(step, full[:, i], atol=1e-5)
 
 

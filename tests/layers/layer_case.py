@@ -97,7 +97,7 @@ def check_symbolic_matches_eager(layer, args, kwargs=None, shapes=None, path=Non
     kept = [i for i, o in enumerate(flat) if o is not None]
     inputs = sym_args + [v for v in sym_kwargs.values() if v is not None]
     model = keras.Model(inputs, [flat[i] for i in kept])
-    values = positional + [v for v in kwargs.values() if v is not None]
+    values = [tf.convert_to_tensor(v) for v in positional + list(kwargs.values()) if v is not None]
 
     eager = layer(*positional, **kwargs)
     eager = eager if isinstance(eager, (list, tuple)) else [eager]

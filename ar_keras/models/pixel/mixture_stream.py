@@ -1,7 +1,8 @@
 """Cache plumbing shared by the cached samplers of PixelCNN++ and PixelSNAIL.
 
 Both models feed their network ``x`` in ``[-1, 1]`` plus a channel of ones
-(`network_inputs`), start their ul stream with
+(`network_inputs`), condition every block on a one-hot class
+(`class_conditioning`), start their ul stream with
 ``ul_0 = down_shift(conv_1x3(x)) + right_shift(conv_2x1(x))`` (`ul_init_at`
 computes it at one pixel), and end in a discretized logistic mixture per
 pixel shared by the pixel's channels.  Their cached ``step`` computes that
@@ -15,7 +16,15 @@ API); the models' docstrings describe the caches themselves.
 
 import tensorflow as tf
 
-__all__ = ["network_inputs", "padded_inputs", "ul_init_at", "cond_update", "mixture_step"]
+__all__ = ["class_conditioning", "network_inputs", "padded_inputs", "ul_init_at", "cond_update",
+           "mixture_step"]
+
+
+def class_conditioning(num_classes, conditional):
+    """The one-hot class ``h [B, num_classes]`` every gated block adds ``V h`` of, or None."""
+    if num_classes is None:
+        return None
+    return tf.one_hot(conditional, num_classes)                        # [B] -> [B, num_classes]
 
 
 def network_inputs(head, x):

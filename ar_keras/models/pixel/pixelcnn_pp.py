@@ -68,8 +68,8 @@ from ar_keras.layers.shifted_conv import (
     right_shift,
 )
 from ar_keras.core import AutoregressiveModel, no_autograph
-from ar_keras.models.pixel.mixture_stream import (cond_update, mixture_step, network_inputs,
-                                                  padded_inputs, ul_init_at)
+from ar_keras.models.pixel.mixture_stream import (class_conditioning, cond_update, mixture_step,
+                                                  network_inputs, padded_inputs, ul_init_at)
 from ar_keras.models.registry import register
 
 __all__ = ["PixelCNNPP"]
@@ -203,16 +203,11 @@ class PixelCNNPP(AutoregressiveModel):
     def head(self):
         return self._head
 
-    def _conditioning(self, conditional):
-        if self.num_classes is None:
-            return None
-        return tf.one_hot(conditional, self.num_classes)                # [B, num_classes]
-
     # ------------------------------------------------------------ full network
     @no_autograph
     def network(self, x, conditional=None, training=False):
         L, nr = self.num_hierarchies, self.num_resnet
-        h = self._conditioning(conditional)
+        h = class_conditioning(self.num_classes, conditional)
         x_in = network_inputs(self._head, x)                             # [B, H, W, C+1]
         u_list = [down_shift(self.u_init(x_in))]
         ul_list = [down_shift(self.ul_init_above(x_in)) + right_shift(self.ul_init_left(x_in))]
@@ -351,7 +346,7 @@ class PixelCNNPP(AutoregressiveModel):
     @no_autograph
     def step(self, x, cache, index, conditional=None):
         H, W, C = self.image_shape
-        h = self._conditioning(conditional)
+        h = class_conditioning(self.num_classes, conditional)
         pixel = index // C
         r, c = pixel // W, pixel % W
 

@@ -55,8 +55,8 @@ from ar_keras.layers.shifted_conv import (
     right_shift,
 )
 from ar_keras.core import AutoregressiveModel, no_autograph
-from ar_keras.models.pixel.mixture_stream import (mixture_step, network_inputs, padded_inputs,
-                                                  ul_init_at)
+from ar_keras.models.pixel.mixture_stream import (class_conditioning, mixture_step,
+                                                  network_inputs, padded_inputs, ul_init_at)
 from ar_keras.models.registry import register
 
 __all__ = ["PixelSNAIL"]
@@ -150,16 +150,11 @@ class PixelSNAIL(AutoregressiveModel):
     def head(self):
         return self._head
 
-    def _conditioning(self, conditional):
-        if self.num_classes is None:
-            return None
-        return tf.one_hot(conditional, self.num_classes)            # [B, num_classes]
-
     # ------------------------------------------------------------ full network
     @no_autograph
     def network(self, x, conditional=None, training=False):
         nr = self.num_resnet
-        h = self._conditioning(conditional)
+        h = class_conditioning(self.num_classes, conditional)
         x_in = network_inputs(self._head, x)                         # [B, H, W, C + 1]
         v = x_in[..., :-1]                                           # [B, H, W, C] in [-1, 1]
         background = tf.zeros_like(v[..., :1]) + self._background    # [B, H, W, 2]
@@ -239,7 +234,7 @@ class PixelSNAIL(AutoregressiveModel):
     @no_autograph
     def step(self, x, cache, index, conditional=None):
         C = self.image_shape[-1]
-        h = self._conditioning(conditional)
+        h = class_conditioning(self.num_classes, conditional)
         return mixture_step(self._head, x, cache, index, C,
                             lambda state: self._new_pixel(state, index // C, h))
 

@@ -43,7 +43,13 @@ from ar_keras.core import sampler
 from ar_keras.core.base import BaseModel
 from ar_keras.core.events import ImageEvent
 
-__all__ = ["AutoregressiveModel"]
+__all__ = ["AutoregressiveModel", "no_autograph"]
+
+#: Decorator for a network or cache step written with explicit TF control flow
+#: only (``tf.cond``, Python loops over layers): keeping AutoGraph from
+#: rewriting it makes tracing the samplers several times faster (about 5x for
+#: PixelCNN++).
+no_autograph = tf.autograph.experimental.do_not_convert
 
 
 class AutoregressiveModel(BaseModel):

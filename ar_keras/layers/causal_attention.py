@@ -15,8 +15,10 @@ or ``{j <= i}``.  A position with no allowed key (``i = 0`` when strict) gets
 zeros.  The layer has no weights: queries, keys and values come from the
 model's own projections.
 
-`step` attends from one query to a cache of keys and values (the cached
-samplers): ``O(N)`` per position instead of ``O(N^2)`` per pass.
+Streaming (the cached samplers): `init_cache` gives an empty key/value cache
+of N positions, `write` stores the key and value of one position, and `step`
+attends from one query to the cache: ``O(N)`` per position instead of
+``O(N^2)`` per pass.
 
 Example:
     >>> attention = CausalAttention()
@@ -92,12 +94,30 @@ class CausalAttention(keras.layers.Layer):
         out = masked_attention(q, k, v, mask)                           # [B, N, dv]
         return tf.reshape(out, [-1, *spatial, value.shape[-1]])        # [B, N, dv] -> [B, *S, dv]
 
-    def step(self, query, keys, values, position):
-        """One query against a cache: ``query [B, d_k]``, ``keys [B, N, d_k]``,
-        ``values [B, N, d_v]``, int scalar ``position`` -> ``[B, d_v]``.
+    # --------------------------------------------------------------- streaming
+    def init_cache(self, batch, length, key_size, value_size, dtype=tf.float32):
+        """An empty cache of ``length`` positions: ``{"keys": [B, N, d_k], "values": [B, N, d_v]}``."""
+        return {"keys": tf.zeros(tf.stack([batch, length, key_size]), dtype),
+                "values": tf.zeros(tf.stack([batch, length, value_size]), dtype)}
 
-        Cache entries at and after ``position`` (strict) may hold anything.
+    def write(self, cache, key, value, position):
+        """The cache with position ``position`` set to ``key [B, 1, d_k]``, ``value [B, 1, d_v]``.
+
+        A ``position`` outside ``[0, N)`` (e.g. -1) leaves the cache as it is.
         """
+        n = cache["keys"].shape[1] if cache["keys"].shape[1] is not None else tf.shape(
+            cache["keys"])[1]
+        hit = tf.equal(tf.range(n), position)[None, :, None]           # [1, N, 1]
+        return {"keys": tf.where(hit, key, cache["keys"]),
+                "values": tf.where(hit, value, cache["values"])}
+
+    def step(self, query, cache, position):
+        """One query against the cache: ``query [B, d_k]``, int scalar ``position`` -> ``[B, d_v]``.
+
+        Cache entries at and after ``position`` (strict; after it otherwise)
+        may hold anything.
+        """
+        keys, values = cache["keys"], cache["values"]                   # [B, N, dk], [B, N, dv]
         n = keys.shape[1] if keys.shape[1] is not None else tf.shape(keys)[1]
         j = tf.range(n)
         mask = (j < position if self.strict else j <= position)[None, None, :]  # [1, 1, N]

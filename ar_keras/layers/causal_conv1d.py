@@ -29,7 +29,7 @@ parallel pass is one matrix product (no space-to-batch for the dilation).
 Example:
     >>> conv = CausalConv1D(filters=8, kernel_size=2, dilation_rate=4)
     >>> y = conv(tf.random.normal([2, 100, 3]))              # [2, 100, 8]
-    >>> queue = conv.initial_queue(batch=2, channels=3)      # [2, 4, 3] zeros
+    >>> queue = conv.init_cache(batch=2, channels=3)          # [2, 4, 3] zeros
     >>> y0, queue = conv.step(tf.random.normal([2, 3]), queue)   # [2, 8]
 """
 
@@ -108,7 +108,7 @@ class CausalConv1D(keras.layers.Layer):
                 for i in range(self.kernel_size)]
         return self._contract(tf.concat(taps, axis=-1))                      # [B, T, kC] -> [B, T, F]
 
-    def initial_queue(self, batch, channels=None, dtype=tf.float32):
+    def init_cache(self, batch, channels=None, dtype=tf.float32):
         """The queue before the first step: zeros ``[batch, d (k-1), C]``."""
         channels = self.input_channels if channels is None else int(channels)
         return tf.zeros([batch, self.queue_length, channels], dtype)

@@ -151,7 +151,7 @@ class GatedResNet(keras.layers.Layer):
         return self._gate(x, self.conv2(c1), conditioning)
 
     # --------------------------------------------------------------- streaming
-    def init_state(self, batch, width):
+    def init_cache(self, batch, width):
         """Row buffers of ``f(x)`` and ``f(c1)`` for a map ``width`` wide (empty for nin)."""
         if self.conv == "nin":
             return {}
@@ -170,7 +170,7 @@ class GatedResNet(keras.layers.Layer):
 
         Args:
             x: ``[B, 1, W, F]`` (a row) or ``[B, 1, 1, F]`` (the pixel at ``column``).
-            state: from `init_state` (and `start_row` before a row's first pixel).
+            state: from `init_cache` (and `start_row` before a row's first pixel).
             column: int32 scalar, or None for row mode.
             aux, conditioning: as in `call`, for the same positions.
 

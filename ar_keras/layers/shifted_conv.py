@@ -78,8 +78,8 @@ def _pair(value, name):
     return value
 
 
-class _ShiftedConv2D(keras.layers.Layer):
-    """Common code: pad top ``kh - 1`` rows and ``(left, right)`` columns, then 'VALID'."""
+class _ShiftedKernel(keras.layers.Layer):
+    """The arguments, weights and config shared by the shifted convolutions and their transposes."""
 
     def __init__(self, filters, kernel_size, strides=1, use_bias=True,
                  kernel_initializer="glorot_uniform", **kwargs):
@@ -92,6 +92,28 @@ class _ShiftedConv2D(keras.layers.Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
+    def _kernel_shape(self, channels):
+        raise NotImplementedError
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(name="kernel", shape=self._kernel_shape(int(input_shape[-1])),
+                                      initializer=self.kernel_initializer)
+        self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+                     if self.use_bias else None)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        })
+        return config
+
+
+class _ShiftedConv2D(_ShiftedKernel):
+    """Common code: pad top ``kh - 1`` rows and ``(left, right)`` columns, then 'VALID'."""
+
     def _columns(self):
         raise NotImplementedError
 
@@ -101,13 +123,8 @@ class _ShiftedConv2D(keras.layers.Layer):
         left, right = self._columns()
         return self.kernel_size[0] - 1, left, right
 
-    def build(self, input_shape):
-        kh, kw = self.kernel_size
-        self.kernel = self.add_weight(name="kernel",
-                                      shape=(kh, kw, int(input_shape[-1]), self.filters),
-                                      initializer=self.kernel_initializer)
-        self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
-                     if self.use_bias else None)
+    def _kernel_shape(self, channels):
+        return self.kernel_size + (channels, self.filters)              # [kh, kw, in, out]
 
     def call_padded(self, padded):
         """The convolution of an input already padded by `padding` ('VALID')."""
@@ -155,15 +172,6 @@ class _ShiftedConv2D(keras.layers.Layer):
         kw, s = self.kernel_size[1], self.strides
         window = tf.gather(buffer, s * column + tf.range(kw), axis=2)       # [B, kh, kw, C]
         return self.call_padded(window)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({
-            "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
-            "use_bias": self.use_bias,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-        })
-        return config
 
 
 @keras.saving.register_keras_serializable(package="ar_keras")
@@ -216,31 +224,17 @@ class DownRightShiftedConv2D(_ShiftedConv2D):
         return self.kernel_size[1] - 1, 0
 
 
-class _ShiftedConv2DTranspose(keras.layers.Layer):
+class _ShiftedConv2DTranspose(_ShiftedKernel):
     """Transposed conv, 'VALID', then cropped to keep the causal part."""
 
-    def __init__(self, filters, kernel_size, strides=2, use_bias=True,
-                 kernel_initializer="glorot_uniform", **kwargs):
-        super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.strides = int(strides)
-        if self.strides < 1:
-            raise ValueError(f"strides must be >= 1, got {strides}.")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+    def __init__(self, filters, kernel_size, strides=2, **kwargs):
+        super().__init__(filters, kernel_size, strides, **kwargs)
 
     def _left_crop(self):
         raise NotImplementedError
 
-    def build(self, input_shape):
-        kh, kw = self.kernel_size
-        # conv2d_transpose kernels are [kh, kw, out, in].
-        self.kernel = self.add_weight(name="kernel",
-                                      shape=(kh, kw, self.filters, int(input_shape[-1])),
-                                      initializer=self.kernel_initializer)
-        self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
-                     if self.use_bias else None)
+    def _kernel_shape(self, channels):
+        return self.kernel_size + (self.filters, channels)      # conv2d_transpose: [kh, kw, out, in]
 
     def call(self, inputs, output_size=None):
         """``[B, H, W, C]`` -> ``[B, H_out, W_out, filters]``, ``output_size = (H_out, W_out)``
@@ -264,15 +258,6 @@ class _ShiftedConv2DTranspose(keras.layers.Layer):
         # Keep rows [0, H_out): row r receives input rows i with s*i <= r only.
         y = y[:, :out_h, left:left + out_w]               # [B, Hf, Wf, F] -> [B, Ho, Wo, F]
         return y + self.bias if self.bias is not None else y
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({
-            "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
-            "use_bias": self.use_bias,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-        })
-        return config
 
 
 @keras.saving.register_keras_serializable(package="ar_keras")

@@ -25,7 +25,7 @@ Example:
     >>> block = WaveNetBlock(residual_channels=16, gate_channels=16, skip_channels=32,
     ...                      dilation_rate=8)
     >>> residual, skip = block(tf.random.normal([2, 100, 16]))    # [2, 100, 16], [2, 100, 32]
-    >>> queue = block.initial_queue(2)                             # [2, 8, 16]
+    >>> queue = block.init_cache(2)                                # [2, 8, 16]
     >>> r_t, s_t, queue = block.step(tf.random.normal([2, 16]), queue)
 """
 
@@ -99,9 +99,9 @@ class WaveNetBlock(keras.layers.Layer):
     def queue_length(self):
         return self.conv.queue_length
 
-    def initial_queue(self, batch, dtype=tf.float32):
+    def init_cache(self, batch, dtype=tf.float32):
         """Zeros ``[batch, d (k-1), R]``: the state before the first step."""
-        return self.conv.initial_queue(batch, self.residual_channels, dtype)
+        return self.conv.init_cache(batch, self.residual_channels, dtype)
 
     def _conditioning(self, global_ids, local):
         """The conditioning bias (``[B, 2G]`` or ``[B, T, 2G]``), or None."""

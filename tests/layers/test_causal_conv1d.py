@@ -1,10 +1,10 @@
 """CausalConv1D: the dilated causal convolution and its streaming step."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import layer_case as lc
 from ar_keras.layers import CausalConv1D
 
 
@@ -50,30 +50,21 @@ def test_causal_with_exactly_the_dilated_taps(k, d):
 def test_streaming_equals_the_parallel_pass(k, d):
     conv = CausalConv1D(4, k, d, bias_initializer="random_normal")
     x = tf.random.normal([3, 25, 2], seed=3)
-    full = conv(x).numpy()
-    queue = conv.initial_queue(3)
+    full = conv(x)
+    queue = conv.init_cache(3)
     assert queue.shape == (3, d * (k - 1), 2)
-    steps = []
-    for t in range(25):
-        y, queue = conv.step(x[:, t], queue)
-        steps.append(y.numpy())
-    np.testing.assert_allclose(np.stack(steps, 1), full, rtol=1e-5, atol=1e-6)
+    queue = lc.check_step_matches_call(full, lambda t, q: conv.step(x[:, t], q), queue,
+                                       range(25), atol=1e-6)
     # The queue holds the last d (k-1) inputs, oldest first.
     np.testing.assert_array_equal(queue.numpy(), x.numpy()[:, 25 - d * (k - 1):])
 
 
 def test_serialization_and_bad_arguments(tmp_path):
     conv = CausalConv1D(3, 2, 4, use_bias=False, name="c")
-    x = np.ones((1, 6, 2), np.float32)
-    y = conv(x).numpy()
-    clone = CausalConv1D.from_config(conv.get_config())
-    clone.build((None, None, 2))
-    clone.set_weights(conv.get_weights())
-    np.testing.assert_allclose(clone(x).numpy(), y)
-    assert clone.get_config() == conv.get_config() and conv.bias is None
-    model = keras.Sequential([keras.Input((None, 2)), conv])
-    model.save(tmp_path / "c.keras")
-    np.testing.assert_allclose(keras.models.load_model(tmp_path / "c.keras")(x).numpy(), y)
+    x = np.random.RandomState(2).normal(size=(1, 6, 2)).astype(np.float32)
+    lc.check_serialization(conv, x)
+    assert conv.bias is None
+    lc.check_symbolic_matches_eager(conv, x, shapes={0: (None, 2)}, path=tmp_path / "c.keras")
     for bad in (dict(filters=0), dict(filters=2, kernel_size=0), dict(filters=2, dilation_rate=1.5)):
         with pytest.raises(ValueError, match="positive integer"):
             CausalConv1D(**bad)

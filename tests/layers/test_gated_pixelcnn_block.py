@@ -1,10 +1,10 @@
 """GatedPixelCNNBlock: streaming (init_cache / step_row / step) equals call."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import layer_case as lc
 from ar_keras.layers import GatedPixelCNNBlock
 
 B, H, W, F, E = 2, 4, 5, 6, 3
@@ -19,18 +19,25 @@ def _inputs(channels, first, conditional, seed=0):
     return v, h, cond
 
 
-def _stream(block, v, h, cond):
-    """Runs the block in raster order; returns (v_out rows, h_out) as arrays."""
-    cache = block.init_cache(B, W)
-    v_rows, h_out = [], np.zeros((B, H, W, F), np.float32)
-    for i in range(H):
-        if i > 0:
+def _check_stream(block, v, h, cond, full):
+    """Streams the block in raster order: at pixel (i, 0), i >= 1, the vertical row i - 1
+    (`step_row`), at every pixel the horizontal output (`step`); both equal `call`."""
+    v_out, h_out = full
+
+    def pixel(position, cache):
+        i, j = position
+        v_row = None
+        if i > 0 and j == 0:
             v_row, cache = block.step_row(v[:, i - 1:i], cache, cond)       # row i - 1
-            v_rows.append(None if v_row is None else v_row.numpy())
-        for j in range(W):
-            h_ij, cache = block.step(h[:, i:i + 1, j:j + 1], cache, tf.constant(j), cond)
-            h_out[:, i, j] = h_ij.numpy()[:, 0, 0]
-    return v_rows, h_out
+        h_ij, cache = block.step(h[:, i:i + 1, j:j + 1], cache, tf.constant(j), cond)
+        return (v_row, h_ij), cache
+
+    def take(full, position):
+        i, j = position
+        v_row = None if v_out is None or i == 0 or j > 0 else v_out[:, i - 1:i]
+        return v_row, h_out[:, i:i + 1, j:j + 1]
+
+    lc.check_step_matches_call(full, pixel, block.init_cache(B, W), np.ndindex(H, W), take)
 
 
 @pytest.mark.parametrize("first", [True, False])
@@ -42,10 +49,7 @@ def test_streaming_equals_call(first, kernel_size, channels, conditional):
                                conditional=conditional)
     v, h, cond = _inputs(channels, first, conditional)
     v_out, h_out = block(v, h, conditioning=cond)
-    v_rows, h_streamed = _stream(block, v, h, cond)
-    np.testing.assert_allclose(h_streamed, h_out.numpy(), rtol=1e-5, atol=1e-5)
-    for i, row in enumerate(v_rows):                                         # rows 0 .. H-2
-        np.testing.assert_allclose(row[:, 0], v_out.numpy()[:, i], rtol=1e-5, atol=1e-5)
+    _check_stream(block, v, h, cond, (v_out, h_out))
     # The last row of v_out never feeds the horizontal stack; enter it anyway.
     cache = block.init_cache(B, W)
     for i in range(H):
@@ -60,9 +64,7 @@ def test_streaming_without_vertical_output(first):
     v, h, cond = _inputs(3, first, True, seed=1)
     v_out, h_out = block(v, h, conditioning=cond)
     assert v_out is None and block.v_gate is None
-    v_rows, h_streamed = _stream(block, v, h, cond)
-    assert v_rows == [None] * (H - 1)
-    np.testing.assert_allclose(h_streamed, h_out.numpy(), rtol=1e-5, atol=1e-5)
+    _check_stream(block, v, h, cond, (v_out, h_out))                 # step_row gives None too
 
 
 def test_cache_layout():
@@ -119,23 +121,20 @@ def test_get_config_round_trip():
     config = block.get_config()
     assert config["kernel_size"] == 5 and config["data_channels"] == 3 and config["first"]
     assert not config["vertical_output"] and config["conditional"]
-    assert GatedPixelCNNBlock.from_config(config).get_config() == config
-    # Registered under the package with the class name: old .keras files still load.
-    assert keras.saving.get_registered_name(GatedPixelCNNBlock) == "ar_keras>GatedPixelCNNBlock"
+    # Also: registered under the package with the class name (old .keras files still load).
+    v, h, cond = _inputs(3, True, True, seed=4)
+    lc.check_serialization(block, [v, h], {"conditioning": cond})
+    v, h, _ = _inputs(1, False, False, seed=5)
+    lc.check_serialization(GatedPixelCNNBlock(F, 3, data_channels=1), [v, h])
 
 
 def test_symbolic_equals_eager_and_saves(tmp_path):
     # A functional graph cannot carry None: its blocks keep vertical_output=True.
-    v_in, h_in, c_in = keras.Input((H, W, 3)), keras.Input((H, W, 3)), keras.Input((E,))
     first = GatedPixelCNNBlock(F, 3, data_channels=3, first=True, conditional=True)
     last = GatedPixelCNNBlock(F, 5, data_channels=3, conditional=True)
-    v, h = first(v_in, h_in, conditioning=c_in)
-    _, h = last(v, h, conditioning=c_in)
-    model = keras.Model([v_in, h_in, c_in], h)
     v_x, h_x, cond = _inputs(3, True, True, seed=3)
+    lc.check_symbolic_matches_eager(first, [v_x, h_x], {"conditioning": cond},
+                                    path=tmp_path / "first.keras")
     v1, h1 = first(v_x, h_x, conditioning=cond)
-    eager = last(v1, h1, conditioning=cond)[1].numpy()
-    np.testing.assert_allclose(model([v_x, h_x, cond]).numpy(), eager, rtol=1e-5, atol=1e-5)
-    model.save(tmp_path / "blocks.keras")
-    loaded = keras.models.load_model(tmp_path / "blocks.keras")
-    np.testing.assert_allclose(loaded([v_x, h_x, cond]).numpy(), eager, rtol=1e-5, atol=1e-5)
+    lc.check_symbolic_matches_eager(last, [v1, h1], {"conditioning": cond},
+                                    path=tmp_path / "last.keras")

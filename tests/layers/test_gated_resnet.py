@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import layer_case as lc
 from ar_keras.layers import GatedResNet
 from ar_keras.layers.gated_resnet import concat_elu
 
@@ -24,24 +25,27 @@ def test_streaming_equals_full(conv, nonlinearity):
     aux = rng.randn(2, H, W, 3).astype(np.float32)
     h = np.eye(2, dtype=np.float32)
     full = block(x, aux=aux, conditioning=h).numpy()
-    state, rows = block.init_state(2, W), []
-    for r in range(H):
-        y, state = block.step(x[:, r:r + 1], state, aux=aux[:, r:r + 1], conditioning=h)
-        rows.append(y.numpy())
-    np.testing.assert_allclose(np.concatenate(rows, 1), full, atol=1e-5)
+
+    def row(r, state):
+        return block.step(x[:, r:r + 1], state, aux=aux[:, r:r + 1], conditioning=h)
+
+    state = lc.check_step_matches_call(full, row, block.init_cache(2, W), range(H),
+                                       take=lambda full, r: full[:, r:r + 1], rtol=0)
     if conv == "down_shifted":
         with pytest.raises(ValueError, match="row by row"):
             block.step(x[:, :1, :1], state, column=tf.constant(0), aux=aux[:, :1, :1],
                        conditioning=h)
         return
-    state, pixels = block.init_state(2, W), np.zeros_like(full)
-    for r in range(H):
-        state = block.start_row(state)
-        for c in range(W):
-            y, state = block.step(x[:, r:r + 1, c:c + 1], state, column=tf.constant(c),
-                                  aux=aux[:, r:r + 1, c:c + 1], conditioning=h)
-            pixels[:, r, c] = y.numpy()[:, 0, 0]
-    np.testing.assert_allclose(pixels, full, atol=1e-5)
+
+    def pixel(position, state):
+        r, c = position
+        if c == 0:
+            state = block.start_row(state)
+        return block.step(x[:, r:r + 1, c:c + 1], state, column=tf.constant(c),
+                          aux=aux[:, r:r + 1, c:c + 1], conditioning=h)
+
+    lc.check_step_matches_call(full, pixel, block.init_cache(2, W), np.ndindex(H, W),
+                               take=lambda full, p: full[:, p[0]:p[0] + 1, p[1]:p[1] + 1], rtol=0)
 
 
 def test_inputs_are_checked_and_dropout_only_trains():
@@ -59,8 +63,9 @@ def test_inputs_are_checked_and_dropout_only_trains():
         GatedResNet(conv="masked")
     with pytest.raises(ValueError, match="nonlinearity"):
         GatedResNet(nonlinearity="tanh")
-    config = GatedResNet(conv="nin", dropout=0.1, auxiliary=True).get_config()
-    assert GatedResNet.from_config(config).get_config() == config
+    lc.check_serialization(GatedResNet(conv="nin", dropout=0.1, auxiliary=True), x, {"aux": x})
+    lc.check_serialization(GatedResNet(conv="down_shifted", nonlinearity="elu", conditional=True),
+                           x, {"conditioning": tf.one_hot([0, 1], 3)})
 
 
 def test_conditioning_shifts_every_position_equally_and_is_causal():

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import layer_case as lc
 from ar_keras.layers import GatedActivation, MaskedConv2D, MaskedDense, masking
 
 
@@ -20,8 +21,8 @@ def test_masked_dense_output_ignores_masked_inputs():
         changed = np.abs(layer(x2).numpy() - y).max(0) > 0
         assert not np.any(changed & (m0[i] == 0))
     np.testing.assert_array_equal(layer.kernel.numpy(), kernel_before)
-    # Config round trip.
-    clone = MaskedDense.from_config(layer.get_config())
+    # Config round trip: the same mask and function.
+    clone = lc.check_serialization(layer, x)
     np.testing.assert_array_equal(clone.kernel_mask, m0)
 
 
@@ -39,6 +40,8 @@ def test_masked_conv_is_causal_in_space_and_channels():
     assert np.all(diff[2, 1][groups <= 1] == 0)
     assert np.all(diff[2, 1][groups == 2] > 0)
     assert diff.shape == (4, 4, 6)
+    lc.check_serialization(conv, x)
+    lc.check_symbolic_matches_eager(conv, x)
 
 
 def test_gated_activation_conditioning():
@@ -50,6 +53,5 @@ def test_gated_activation_conditioning():
     gate.projection.kernel.assign(tf.ones_like(gate.projection.kernel))
     y = gate(x, h).numpy()
     assert np.all(y > 0)
-    config = GatedActivation.from_config(gate.get_config()).get_config()
-    assert config["conditional"]
+    assert lc.check_serialization(gate, x, {"conditioning": h}).conditional
     keras.utils.set_random_seed(0)

@@ -1,10 +1,10 @@
 """Shifted convolutions: causal by construction at every size and stride, and streamable."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import layer_case as lc
 from ar_keras.layers import (DownRightShiftedConv2D, DownRightShiftedConv2DTranspose,
                              DownShiftedConv2D, DownShiftedConv2DTranspose)
 from ar_keras.layers.shifted_conv import down_shift, right_shift
@@ -74,33 +74,43 @@ def test_streaming_rows_and_pixels_equal_the_full_convolution(cls, kernel, strid
     layer = cls(4, kernel, strides=strides)
     x = np.random.RandomState(1).randn(2, H, W, C).astype(np.float32)
     full = layer(x).numpy()
-    buf = layer.init_buffer(2, W, C)
-    rows, pixels = [], []
-    for r in range(H):
+    assert full.shape[1] == -(-H // strides)
+
+    # Input row r gives output row r / s when s divides r (nothing otherwise).
+    def row(r, buf):
         buf = layer.push_row(buf, x[:, r:r + 1])
-        if r % strides == 0:
-            rows.append(layer.row_output(buf).numpy())
-    np.testing.assert_allclose(np.concatenate(rows, axis=1), full, atol=1e-5)
+        return (layer.row_output(buf) if r % strides == 0 else None), buf
+
+    def take_row(full, r):
+        return full[:, r // strides:r // strides + 1] if r % strides == 0 else None
+
+    lc.check_step_matches_call(full, row, layer.init_buffer(2, W, C), range(H), take=take_row,
+                               rtol=0)
     if cls is DownRightShiftedConv2D:                  # pixel by pixel, left to right
-        buf = layer.init_buffer(2, W, C)
-        for r in range(H):
-            buf = layer.start_row(buf)
-            for c in range(W):
-                buf = layer.write_column(buf, tf.constant(c), x[:, r:r + 1, c:c + 1])
-                if r % strides == 0 and c % strides == 0:
-                    pixels.append(layer.position_output(buf, tf.constant(c // strides)).numpy())
-        got = np.concatenate(pixels, axis=1).reshape(full.shape[0], full.shape[1],
-                                                     full.shape[2], -1)
-        np.testing.assert_allclose(got, full, atol=1e-5)
+        def pixel(position, buf):
+            r, c = position
+            if c == 0:
+                buf = layer.start_row(buf)
+            buf = layer.write_column(buf, tf.constant(c), x[:, r:r + 1, c:c + 1])
+            aligned = r % strides == 0 and c % strides == 0
+            return (layer.position_output(buf, tf.constant(c // strides)) if aligned
+                    else None), buf
+
+        def take_pixel(full, position):
+            (r, c), s = position, strides
+            return full[:, r // s:r // s + 1, c // s:c // s + 1] if r % s == c % s == 0 else None
+
+        lc.check_step_matches_call(full, pixel, layer.init_buffer(2, W, C), np.ndindex(H, W),
+                                   take=take_pixel, rtol=0)
 
 
 def test_config_round_trip_and_validation():
+    x = tf.random.normal([2, 3, 4, 2])
     for layer in (DownShiftedConv2D(4, (2, 3), strides=2), DownRightShiftedConv2D(4),
                   DownShiftedConv2DTranspose(4), DownRightShiftedConv2DTranspose(4)):
-        clone = type(layer).from_config(layer.get_config())
-        assert clone.get_config() == layer.get_config()
-        restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
-        assert type(restored) is type(layer)
+        lc.check_serialization(layer, x)
+    lc.check_serialization(DownRightShiftedConv2DTranspose(3, use_bias=False), x,
+                           {"output_size": (5, 7)})
     with pytest.raises(ValueError, match="odd width"):
         DownShiftedConv2D(4, (2, 2))
     with pytest.raises(ValueError, match="exceeds"):

@@ -1,10 +1,10 @@
 """WaveNetBlock (gated residual block, skip output, conditioning) and Upsample1D."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import layer_case as lc
 from ar_keras.layers import Upsample1D, WaveNetBlock
 
 
@@ -35,13 +35,15 @@ def test_step_equals_call(conditioning):
     x = tf.random.normal([2, 11, 4], seed=2)
     ids = tf.constant([2, 0]) if "num_classes" in conditioning else None
     local = tf.random.normal([2, 11, 2], seed=3) if "local_channels" in conditioning else None
-    residual, skip = block(x, ids, local)
-    queue = block.initial_queue(2)
+    full = block(x, ids, local)                                               # (residual, skip)
+    queue = block.init_cache(2)
     assert queue.shape == (2, 3, 4)
-    for t in range(11):
+
+    def step(t, queue):
         r, s, queue = block.step(x[:, t], queue, ids, None if local is None else local[:, t])
-        np.testing.assert_allclose(r.numpy(), residual[:, t].numpy(), rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(s.numpy(), skip[:, t].numpy(), rtol=1e-5, atol=1e-6)
+        return (r, s), queue
+
+    lc.check_step_matches_call(full, step, queue, range(11), atol=1e-6)
 
 
 def test_last_block_has_no_residual_and_causality():
@@ -61,7 +63,10 @@ def test_conditioning_is_required_and_serializes(tmp_path):
         block(tf.zeros([1, 4, 4]))
     config = block.get_config()
     assert config["num_classes"] == 3 and config["dilation_rate"] == 3
-    assert WaveNetBlock.from_config(config).get_config() == config
+    x = tf.random.normal([2, 5, 4], seed=4)
+    lc.check_serialization(block, x, {"global_ids": tf.constant([2, 1])})
+    lc.check_serialization(_block(local_channels=2, residual_output=False), x,
+                           {"local": tf.random.normal([2, 5, 2], seed=5)})
 
 
 def test_upsample_repeat_and_transposed():
@@ -82,8 +87,8 @@ def test_upsample_repeat_and_transposed():
     b = up.projection.bias.numpy().reshape(5, 6)
     want = np.einsum("bje,erf->bjrf", frames, w) + b                           # [B, T_c, hop, F]
     np.testing.assert_allclose(y, want.reshape(2, 15, 6), rtol=1e-5, atol=1e-5)
-    clone = Upsample1D.from_config(up.get_config())
-    assert clone.get_config() == up.get_config()
+    lc.check_serialization(up, frames)
+    lc.check_serialization(repeat, frames)
 
 
 def test_upsample_bad_arguments():
@@ -95,11 +100,12 @@ def test_upsample_bad_arguments():
         Upsample1D(hop=2, mode="repeat", channels=3)
 
 
-def test_keras_round_trip(tmp_path):
-    inputs = keras.Input((None, 4))
-    residual, skip = _block()(inputs)
-    model = keras.Model(inputs, skip)
+def test_symbolic_equals_eager_and_keras_round_trip(tmp_path):
     x = np.random.RandomState(1).normal(size=(1, 7, 4)).astype(np.float32)
-    model.save(tmp_path / "b.keras")
-    np.testing.assert_allclose(keras.models.load_model(tmp_path / "b.keras")(x).numpy(),
-                               model(x).numpy(), rtol=1e-6)
+    lc.check_symbolic_matches_eager(_block(), x, shapes={0: (None, 4)}, path=tmp_path / "b.keras",
+                                    rtol=1e-6, atol=1e-6)
+    ids = np.array([1], np.int32)
+    local = np.random.RandomState(2).normal(size=(1, 7, 2)).astype(np.float32)
+    # (A functional graph cannot carry the None residual of residual_output=False.)
+    lc.check_symbolic_matches_eager(_block(num_classes=2, local_channels=2), x,
+                                    {"global_ids": ids, "local": local}, path=tmp_path / "c.keras")

@@ -78,7 +78,7 @@ def test_streaming_step_equals_the_parallel_pass(build):
     full = model.network(tf.constant(x), model.check_conditional(c, 3, T)).numpy()  # [3, T, K]
     labels = None if model.num_classes is None else tf.constant(c["labels"])
     local = None if model.local_channels is None else model.upsample_features(c["features"])
-    state = model.initial_state(3)
+    state = model.init_stream(3)
     assert [tuple(s.shape) for s in state] == [(3,) + s for s in model.state_shapes]
     for t in range(T):
         x_prev = tf.constant(x[:, t - 1] if t else np.full(3, 4, np.int32))  # ignored at t = 0
@@ -386,7 +386,7 @@ def test_tflite_streaming_step_equals_the_keras_step(exported, key):
     # ... and every step's logits and final state are the Keras step's.
     labels = None if model.num_classes is None else c["labels"]
     local = None if model.local_channels is None else model.upsample_features(c["features"])
-    state = model.initial_state(1)
+    state = model.init_stream(1)
     x_prev = tf.zeros([1], tf.int32)
     for t in range(T):
         logits, state = model.stream_step(x_prev, state, tf.constant(t), labels,

@@ -39,8 +39,8 @@ the stack touching one tap per block: O(layers) per sample, independent of
 T.  Both run inside one `tf.while_loop` and draw the same Gumbel noise keyed by
 ``(seed, sample, step)``, so they return identical samples.  The fast loop
 is compiled with XLA (`jit_sampling`).  `stream_step` is that step as a pure
-function (state in, state out), which `ar_keras.export.tflite_step` exports
-so a phone can stream samples.
+function (state in, state out; `init_stream` is the state before step 0),
+which `ar_keras.export.tflite_step` exports so a phone can stream samples.
 
 **Conditioning** (paper sec. 2.5), passed as ``conditional=``:
 
@@ -344,9 +344,11 @@ class WaveNet(AutoregressiveModel):
     #: (tests/benchmarks/wavenet_generation.py).  Set to False on platforms without XLA.
     jit_sampling = True
 
-    def initial_state(self, batch):
-        """Zero queues, one ``[batch, d_l (k-1), R]`` per block: the state before step 0."""
-        return [block.initial_queue(batch) for block in self.blocks]
+    def init_stream(self, batch):
+        """The `stream_step` state before step 0: each block's `init_cache`, zero queues
+        ``[batch, d_l (k-1), R]`` (shapes `state_shapes`).  Not `init_cache`, the model's
+        sampler cache, which holds these queues and the upsampled local conditioning."""
+        return [block.init_cache(batch) for block in self.blocks]
 
     def stream_step(self, x_prev, state, index, labels=None, local_t=None):
         """One generation step as a pure function (what `export.tflite_step` exports).
@@ -354,7 +356,7 @@ class WaveNet(AutoregressiveModel):
         Args:
             x_prev: int32 ``[n]``, the sample drawn at step ``index - 1``
                 (ignored at ``index == 0``).
-            state: the per-block queues (`initial_state` at step 0).
+            state: the per-block queues (`init_stream` at step 0).
             index: int32 scalar, the step t.
             labels: int32 ``[n]`` global conditioning ids, if any.
             local_t: ``[n, E']``, row t of the upsampled local conditioning
@@ -418,7 +420,7 @@ class WaveNet(AutoregressiveModel):
         return self.upsample(tf.convert_to_tensor(features, tf.float32))
 
     def init_cache(self, batch, conditional=None):
-        cache = {"queues": self.initial_state(batch)}
+        cache = {"queues": self.init_stream(batch)}
         _, features = self._split(conditional)
         if features is not None:
             cache["local"] = self.upsample(features)                         # [n, T, E']
@@ -432,19 +434,13 @@ class WaveNet(AutoregressiveModel):
         return logits, dict(cache, queues=queues)
 
     # ------------------------------------------------------------- serialization
+    #: The constructor arguments beyond the base's, each kept as an attribute of the same name.
+    _CONFIG_KEYS = ("residual_channels", "gate_channels", "skip_channels", "output_channels",
+                    "kernel_size", "dilations", "local_channels", "local_hop", "local_upsampling",
+                    "local_upsampled_channels", "sample_rate")
+
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "residual_channels": self.residual_channels,
-            "gate_channels": self.gate_channels,
-            "skip_channels": self.skip_channels,
-            "output_channels": self.output_channels,
-            "kernel_size": self.kernel_size,
-            "dilations": list(self.dilations),
-            "local_channels": self.local_channels,
-            "local_hop": self.local_hop,
-            "local_upsampling": self.local_upsampling,
-            "local_upsampled_channels": self.local_upsampled_channels,
-            "sample_rate": self.sample_rate,
-        })
+        config.update({key: getattr(self, key) for key in self._CONFIG_KEYS})
+        config["dilations"] = list(self.dilations)
         return config

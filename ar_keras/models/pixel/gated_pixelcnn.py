@@ -49,15 +49,10 @@ import tensorflow as tf
 
 from ar_keras.distributions import Categorical
 from ar_keras.layers import GatedPixelCNNBlock, MaskedConv2D
-from ar_keras.core import AutoregressiveModel
+from ar_keras.core import AutoregressiveModel, no_autograph
 from ar_keras.models.registry import register
 
 __all__ = ["GatedPixelCNN"]
-
-
-# The network and the cached step use explicit TF control flow (tf.cond) only;
-# keeping AutoGraph from rewriting them makes tracing the samplers much faster.
-_no_autograph = tf.autograph.experimental.do_not_convert
 
 
 @register("gated_pixelcnn")
@@ -128,7 +123,7 @@ class GatedPixelCNN(AutoregressiveModel):
     def head(self):
         return self._head
 
-    @_no_autograph
+    @no_autograph
     def network(self, x, conditional=None, training=False):
         batch = tf.shape(x)[0]
         H, W, C = self.image_shape
@@ -144,7 +139,7 @@ class GatedPixelCNN(AutoregressiveModel):
         return tf.reshape(logits, [batch, H, W, C, self._head.num_params])  # [B,H,W,C*K] -> [B,H,W,C,K]
 
     # ----------------------------------------------------------- cached sampler
-    @_no_autograph
+    @no_autograph
     def init_cache(self, batch, conditional=None):
         W = self.image_shape[1]
         cache = {}
@@ -165,7 +160,7 @@ class GatedPixelCNN(AutoregressiveModel):
             row, cache[block.name] = block.step_row(row, cache[block.name], cond)
         return cache
 
-    @_no_autograph
+    @no_autograph
     def step(self, x, cache, index, conditional=None):
         H, W, C = self.image_shape
         cond = None if conditional is None else tf.one_hot(conditional, self.num_classes)

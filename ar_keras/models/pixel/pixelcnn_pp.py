@@ -67,35 +67,17 @@ from ar_keras.layers.shifted_conv import (
     down_shift,
     right_shift,
 )
-from ar_keras.core import AutoregressiveModel
+from ar_keras.core import AutoregressiveModel, no_autograph
+from ar_keras.models.pixel.mixture_stream import (class_conditioning, cond_update, mixture_step,
+                                                  network_inputs, padded_inputs, ul_init_at)
 from ar_keras.models.registry import register
 
 __all__ = ["PixelCNNPP"]
-
-# The network and the cached step use explicit TF control flow (tf.cond) only;
-# keeping AutoGraph from rewriting them makes tracing the samplers ~5x faster.
-_no_autograph = tf.autograph.experimental.do_not_convert
 
 
 def _column(row, j):
     """Column ``j`` of a row ``[B, 1, W, F]`` -> ``[B, 1, 1, F]``."""
     return tf.gather(row, tf.reshape(j, [1]), axis=2)
-
-
-def _cond_update(pred, update, cache, keys):
-    """``update(cache)`` if ``pred`` else ``cache``, carrying only ``keys`` through the cond.
-
-    Every tensor a `tf.cond` returns costs a few runtime ops per step; the
-    branches read the rest of the cache as captured inputs.
-    """
-    keys = sorted(keys)
-
-    def updated():
-        result = update(cache)
-        return {k: result[k] for k in keys}
-
-    new = tf.cond(pred, updated, lambda: {k: cache[k] for k in keys})
-    return dict(cache, **new)
 
 
 def _write_column(row, j, value):
@@ -221,22 +203,12 @@ class PixelCNNPP(AutoregressiveModel):
     def head(self):
         return self._head
 
-    def _inputs(self, x):
-        """``x [B, H, W, C]`` levels -> ``[B, H, W, C + 1]``: values in [-1, 1] and ones."""
-        v = self._head.scale_levels(x)
-        return tf.concat([v, tf.ones_like(v[..., :1])], axis=-1)
-
-    def _conditioning(self, conditional):
-        if self.num_classes is None:
-            return None
-        return tf.one_hot(conditional, self.num_classes)                # [B, num_classes]
-
     # ------------------------------------------------------------ full network
-    @_no_autograph
+    @no_autograph
     def network(self, x, conditional=None, training=False):
         L, nr = self.num_hierarchies, self.num_resnet
-        h = self._conditioning(conditional)
-        x_in = self._inputs(x)                                           # [B, H, W, C+1]
+        h = class_conditioning(self.num_classes, conditional)
+        x_in = network_inputs(self._head, x)                             # [B, H, W, C+1]
         u_list = [down_shift(self.u_init(x_in))]
         ul_list = [down_shift(self.ul_init_above(x_in)) + right_shift(self.ul_init_left(x_in))]
         for l in range(L):
@@ -261,7 +233,7 @@ class PixelCNNPP(AutoregressiveModel):
         return self._head.element_params(pixel, x)                       # [B, H, W, C, 3M]
 
     # ----------------------------------------------------------- cached sampler
-    @_no_autograph
+    @no_autograph
     def init_cache(self, batch, conditional=None):
         F, L, nr = self.num_filters, self.num_hierarchies, self.num_resnet
         cache = {"pixel": tf.zeros(tf.stack([batch, self._head.num_pixel_params]))}
@@ -269,13 +241,13 @@ class PixelCNNPP(AutoregressiveModel):
             width = self._sizes[l][1]
             row = tf.zeros(tf.stack([batch, 1, width, F]))
             for k in range(nr):
-                cache[f"up_u_{l}_{k}"] = self.up_u[l * nr + k].init_state(batch, width)
-                cache[f"up_ul_{l}_{k}"] = self.up_ul[l * nr + k].init_state(batch, width)
+                cache[f"up_u_{l}_{k}"] = self.up_u[l * nr + k].init_cache(batch, width)
+                cache[f"up_ul_{l}_{k}"] = self.up_ul[l * nr + k].init_cache(batch, width)
                 cache[f"u_row_up_{l}_{k}"] = row
             for k in range(self._down_counts[l]):
                 i = self._down_start[l] + k
-                cache[f"down_u_{l}_{k}"] = self.down_u[i].init_state(batch, width)
-                cache[f"down_ul_{l}_{k}"] = self.down_ul[i].init_state(batch, width)
+                cache[f"down_u_{l}_{k}"] = self.down_u[i].init_cache(batch, width)
+                cache[f"down_ul_{l}_{k}"] = self.down_ul[i].init_cache(batch, width)
                 cache[f"u_row_down_{l}_{k}"] = row
             if l < L - 1:
                 cache[f"u_last_{l}"] = self.u_downsample[l].init_buffer(batch, width, F)
@@ -284,16 +256,7 @@ class PixelCNNPP(AutoregressiveModel):
                 cache[f"ul_row_down_{l}"] = row
         return cache
 
-    @_no_autograph
-    def _x_window(self, x_flat):
-        """The sample so far as the padded network input: ``[B, H + 2, W + 2, C + 1]``."""
-        H, W, C = self.image_shape
-        x = tf.reshape(x_flat, [-1, H, W, C])                            # [B, D] -> [B, H, W, C]
-        # Two zero rows on top and one zero column each side: row r of the
-        # result is input row r - 2, column c is input column c - 1.
-        return tf.pad(self._inputs(x), [[0, 0], [2, 0], [1, 1], [0, 0]])
-
-    @_no_autograph
+    @no_autograph
     def _rows(self, cache, level, row, xp, h):
         """A new row at ``level``: the u stream's row ``row`` (up pass, deeper levels,
         down pass), and an empty current row in the ul stream's buffers."""
@@ -325,7 +288,7 @@ class PixelCNNPP(AutoregressiveModel):
         if level < L - 1:
             cache[f"u_last_{level}"] = self.u_downsample[level].push_row(
                 cache[f"u_last_{level}"], u)
-            cache = _cond_update(tf.equal(row % 2, 0),
+            cache = cond_update(tf.equal(row % 2, 0),
                                  lambda c: self._rows(c, level + 1, row // 2, xp, h),
                                  cache, self._row_keys[level + 1])
             above = cache[f"u_row_down_{level + 1}_{self._down_counts[level + 1] - 1}"]
@@ -340,19 +303,14 @@ class PixelCNNPP(AutoregressiveModel):
             cache[f"u_row_down_{level}_{k}"] = u
         return cache
 
-    @_no_autograph
+    @no_autograph
     def _pixels(self, cache, level, i, j, xp, h):
         """The ul stream of ``level`` at its pixel ``(i, j)``; returns (cache, ul [B, 1, 1, F])."""
         L, nr = self.num_hierarchies, self.num_resnet
         cache = dict(cache)
         # (`_rows` opened this level's row when j == 0.)
         if level == 0:
-            # ul_0 = down_shift(conv_1x3(x)) + right_shift(conv_2x1(x)) at (i, j):
-            # input row i-1, columns j-1..j+1, and rows i-1..i at column j-1.
-            above = tf.slice(xp, tf.stack([0, i + 1, j, 0]), [-1, 1, 3, -1])
-            left = tf.slice(xp, tf.stack([0, i + 1, j, 0]), [-1, 2, 1, -1])
-            ul = (self.ul_init_above.call_padded(above) * tf.cast(i > 0, tf.float32)
-                  + self.ul_init_left.call_padded(left) * tf.cast(j > 0, tf.float32))
+            ul = ul_init_at(self.ul_init_above, self.ul_init_left, xp, i, j)
         else:
             ul = self.ul_downsample[level - 1].position_output(cache[f"ul_last_{level - 1}"], j)
         skips = [ul]
@@ -366,9 +324,9 @@ class PixelCNNPP(AutoregressiveModel):
             key = f"ul_last_{level}"
             cache[key] = self.ul_downsample[level].write_column(cache[key], j, ul)
             aligned = tf.logical_and(tf.equal(i % 2, 0), tf.equal(j % 2, 0))
-            cache = _cond_update(aligned,
-                                 lambda c: self._pixels(c, level + 1, i // 2, j // 2, xp, h)[0],
-                                 cache, self._pixel_keys[level + 1])
+            cache = cond_update(aligned,
+                                lambda c: self._pixels(c, level + 1, i // 2, j // 2, xp, h)[0],
+                                cache, self._pixel_keys[level + 1])
             coarse = _column(cache[f"ul_row_down_{level + 1}"], j // 2)   # [B, 1, 1, F]
             block = self.ul_upsample[level](coarse, output_size=(2, 2))   # [B, 2, 2, F]
             ul = tf.gather(tf.gather(block, tf.reshape(i % 2, [1]), axis=1),
@@ -385,32 +343,24 @@ class PixelCNNPP(AutoregressiveModel):
             cache[key] = _write_column(cache[key], j, ul)
         return cache, ul
 
-    @_no_autograph
+    @no_autograph
     def step(self, x, cache, index, conditional=None):
         H, W, C = self.image_shape
-        h = self._conditioning(conditional)
-        cache = dict(cache, x=x)             # the partial sample, read by the row/pixel updates
-        pixel, channel = index // C, index % C
+        h = class_conditioning(self.num_classes, conditional)
+        pixel = index // C
         r, c = pixel // W, pixel % W
 
-        def new_pixel():
-            xp = self._x_window(cache["x"])
-            state = _cond_update(tf.equal(c, 0), lambda c_: self._rows(c_, 0, r, xp, h),
-                                 cache, self._row_keys[0])
+        def new_pixel(state):
+            x_image = tf.reshape(state["x"], [-1, H, W, C])              # [B, D] -> [B, H, W, C]
+            xp = padded_inputs(self._head, x_image)                        # [B, H+2, W+2, C+1]
+            state = cond_update(tf.equal(c, 0), lambda s: self._rows(s, 0, r, xp, h),
+                                state, self._row_keys[0])
             state, ul = self._pixels(state, 0, r, c, xp, h)
             state["pixel"] = self.out(tf.nn.elu(ul))[:, 0, 0]             # [B, 1, 1, R] -> [B, R]
             return state
 
-        if C == 1:
-            cache = new_pixel()
-        else:
-            keys = set(self._row_keys[0]) | set(self._pixel_keys[0]) | {"pixel"}
-            cache = _cond_update(tf.equal(channel, 0), lambda _: new_pixel(), cache, keys)
-        # [B, C]: the pixel's channels drawn so far (the later ones are not read).
-        current = tf.gather(x, pixel * C + tf.range(C), axis=1)
-        params = self._head.element_params(cache["pixel"], current)       # [B, C, 3M]
-        del cache["x"]
-        return tf.gather(params, channel, axis=1), cache                  # [B, 3M]
+        keys = set(self._row_keys[0]) | set(self._pixel_keys[0]) | {"pixel"}
+        return mixture_step(self._head, x, cache, index, C, new_pixel, keys)
 
     def get_config(self):
         config = super().get_config()

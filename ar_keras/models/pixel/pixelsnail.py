@@ -54,13 +54,12 @@ from ar_keras.layers.shifted_conv import (
     down_shift,
     right_shift,
 )
-from ar_keras.core import AutoregressiveModel
+from ar_keras.core import AutoregressiveModel, no_autograph
+from ar_keras.models.pixel.mixture_stream import (class_conditioning, mixture_step,
+                                                  network_inputs, padded_inputs, ul_init_at)
 from ar_keras.models.registry import register
 
 __all__ = ["PixelSNAIL"]
-
-# Explicit TF control flow only; AutoGraph's rewriting would just slow tracing.
-_no_autograph = tf.autograph.experimental.do_not_convert
 
 
 @register("pixelsnail")
@@ -151,18 +150,13 @@ class PixelSNAIL(AutoregressiveModel):
     def head(self):
         return self._head
 
-    def _conditioning(self, conditional):
-        if self.num_classes is None:
-            return None
-        return tf.one_hot(conditional, self.num_classes)            # [B, num_classes]
-
     # ------------------------------------------------------------ full network
-    @_no_autograph
+    @no_autograph
     def network(self, x, conditional=None, training=False):
         nr = self.num_resnet
-        h = self._conditioning(conditional)
-        v = self._head.scale_levels(x)                               # [B, H, W, C]
-        x_in = tf.concat([v, tf.ones_like(v[..., :1])], axis=-1)    # + ones: image vs padding
+        h = class_conditioning(self.num_classes, conditional)
+        x_in = network_inputs(self._head, x)                         # [B, H, W, C + 1]
+        v = x_in[..., :-1]                                           # [B, H, W, C] in [-1, 1]
         background = tf.zeros_like(v[..., :1]) + self._background    # [B, H, W, 2]
         ul = down_shift(self.ul_init_above(x_in)) + right_shift(self.ul_init_left(x_in))
         for b in range(self.num_blocks):
@@ -179,7 +173,7 @@ class PixelSNAIL(AutoregressiveModel):
         return self._head.element_params(pixel, x)                   # [B, H, W, C, 3M]
 
     # ----------------------------------------------------------- cached sampler
-    @_no_autograph
+    @no_autograph
     def init_cache(self, batch, conditional=None):
         H, W, C = self.image_shape
         F, nb, nr = self.num_filters, self.num_blocks, self.num_resnet
@@ -187,9 +181,9 @@ class PixelSNAIL(AutoregressiveModel):
         cache = {"pixel": tf.zeros(tf.stack([batch, self._head.num_pixel_params]))}
         for b in range(nb):
             for k in range(nr):
-                cache[f"resnet_{b}_{k}"] = self.resnets[b * nr + k].init_state(batch, W)
-            cache[f"keys_{b}"] = tf.zeros(tf.stack([batch, pixels, self.key_size]))
-            cache[f"values_{b}"] = tf.zeros(tf.stack([batch, pixels, self.value_size]))
+                cache[f"resnet_{b}_{k}"] = self.resnets[b * nr + k].init_cache(batch, W)
+            cache[f"attention_{b}"] = self.attention.init_cache(batch, pixels, self.key_size,
+                                                                self.value_size)
             # ul entering block b's attention at the last pixel: its key is
             # added at the next pixel, once all its channels are drawn.
             cache[f"ul_{b}"] = tf.zeros(tf.stack([batch, 1, 1, F]))
@@ -202,29 +196,24 @@ class PixelSNAIL(AutoregressiveModel):
         r, c = pixel // W, pixel % W
         x = tf.reshape(cache["x"], [-1, H, W, C])                       # [B, D] -> [B, H, W, C]
         v = self._head.scale_levels(x)
-        # Padded input, row r is input row r - 2, column c is input column c - 1.
-        xp = tf.pad(tf.concat([v, tf.ones_like(v[..., :1])], axis=-1),
-                    [[0, 0], [2, 0], [1, 1], [0, 0]])
+        xp = padded_inputs(self._head, x)                               # [B, H + 2, W + 2, C + 1]
         background = tf.constant(self._background.reshape(H * W, 2))
 
         # Keys and values of the previous pixel, now complete (nothing at pixel 0).
         prev = tf.maximum(pixel - 1, 0)
         v_prev = tf.gather(tf.reshape(v, [-1, H * W, C]), tf.reshape(prev, [1]), axis=1)  # [B, 1, C]
         bg_prev = tf.zeros_like(v_prev[..., :1]) + tf.gather(background, tf.reshape(prev, [1]))
-        written = tf.equal(tf.range(H * W), pixel - 1)[None, :, None]   # [1, N, 1]
         for b in range(self.num_blocks):
             content = tf.concat([v_prev, cache[f"ul_{b}"][:, 0], bg_prev], axis=-1)  # [B, 1, C+F+2]
             content, _ = self.key_resnets[b].step(content[:, None], {}, conditioning=h)
             kv = self.key_value[b](content[:, 0])                           # [B, 1, dk + dv]
             key, value = tf.split(kv, [self.key_size, self.value_size], axis=-1)
-            cache[f"keys_{b}"] = tf.where(written, key, cache[f"keys_{b}"])
-            cache[f"values_{b}"] = tf.where(written, value, cache[f"values_{b}"])
+            # At pixel 0, position -1 writes nothing.
+            cache[f"attention_{b}"] = self.attention.write(cache[f"attention_{b}"], key, value,
+                                                           pixel - 1)
 
         # The convolutional stream at (r, c).
-        above = tf.slice(xp, tf.stack([0, r + 1, c, 0]), [-1, 1, 3, -1])
-        left = tf.slice(xp, tf.stack([0, r + 1, c, 0]), [-1, 2, 1, -1])
-        ul = (self.ul_init_above.call_padded(above) * tf.cast(r > 0, tf.float32)
-              + self.ul_init_left.call_padded(left) * tf.cast(c > 0, tf.float32))  # [B, 1, 1, F]
+        ul = ul_init_at(self.ul_init_above, self.ul_init_left, xp, r, c)  # [B, 1, 1, F]
         bg_here = tf.zeros_like(ul[..., :1]) + tf.reshape(
             tf.gather(background, tf.reshape(pixel, [1])), [1, 1, 1, 2])           # [B, 1, 1, 2]
         first = tf.equal(c, 0)
@@ -237,27 +226,17 @@ class PixelSNAIL(AutoregressiveModel):
             cache[f"ul_{b}"] = ul
             query = self.queries[b](self.query_resnets[b].step(
                 tf.concat([ul, bg_here], axis=-1), {}, conditioning=h)[0])    # [B, 1, 1, dk]
-            mixed = self.attention.step(query[:, 0, 0], cache[f"keys_{b}"], cache[f"values_{b}"],
-                                        pixel)                                # [B, dv]
+            mixed = self.attention.step(query[:, 0, 0], cache[f"attention_{b}"], pixel)  # [B, dv]
             ul, _ = self.mix_resnets[b].step(ul, {}, aux=mixed[:, None, None, :], conditioning=h)
         cache["pixel"] = self.out(tf.nn.elu(ul))[:, 0, 0]                     # [B, R]
         return cache
 
-    @_no_autograph
+    @no_autograph
     def step(self, x, cache, index, conditional=None):
         C = self.image_shape[-1]
-        h = self._conditioning(conditional)
-        cache = dict(cache, x=x)             # the partial sample, read by _new_pixel
-        pixel, channel = index // C, index % C
-        if C == 1:
-            cache = self._new_pixel(cache, pixel, h)
-        else:
-            cache = tf.cond(tf.equal(channel, 0), lambda: self._new_pixel(cache, pixel, h),
-                            lambda: dict(cache))
-        current = tf.gather(x, pixel * C + tf.range(C), axis=1)          # [B, C]
-        params = self._head.element_params(cache["pixel"], current)       # [B, C, 3M]
-        del cache["x"]
-        return tf.gather(params, channel, axis=1), cache                  # [B, 3M]
+        h = class_conditioning(self.num_classes, conditional)
+        return mixture_step(self._head, x, cache, index, C,
+                            lambda state: self._new_pixel(state, index // C, h))
 
     def get_config(self):
         config = super().get_config()

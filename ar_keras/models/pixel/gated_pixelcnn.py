@@ -62,7 +62,7 @@ class GatedPixelCNN(AutoregressiveModel):
     Args:
         image_shape: ``(H, W, C)``.
         num_levels: K.
-        filters: F, features in each stack.
+        num_filters: F, features in each stack (the name pixelcnn_pp and pixelsnail use).
         num_layers: gated layers (the first uses ``first_kernel_size``).
         kernel_size: k of the later layers (odd).
         first_kernel_size: k of the first layer (odd).
@@ -71,20 +71,20 @@ class GatedPixelCNN(AutoregressiveModel):
     """
 
     PRESETS = {
-        "tiny": dict(image_shape=(3, 3, 1), num_levels=4, filters=6, num_layers=3,
+        "tiny": dict(image_shape=(3, 3, 1), num_levels=4, num_filters=6, num_layers=3,
                      kernel_size=3, first_kernel_size=3, output_filters=8),
-        "digits": dict(image_shape=(8, 8, 1), num_levels=17, filters=64, num_layers=6,
+        "digits": dict(image_shape=(8, 8, 1), num_levels=17, num_filters=64, num_layers=6,
                        kernel_size=3, first_kernel_size=5, output_filters=128),
         # van den Oord et al. 2016, CIFAR-10 (3.03 bits/dim): 20 layers of 384
         # feature maps and a 256-way softmax per channel (sec. 3.1).  The
         # paper does not list the kernel sizes; 7x7 first (as in PixelRNN's
         # PixelCNN) and 3x3 after are our choice.  The 1024-wide output layer
         # follows PixelRNN's PixelCNN (sec. 5.3).
-        "paper": dict(image_shape=(32, 32, 3), num_levels=256, filters=384, num_layers=20,
+        "paper": dict(image_shape=(32, 32, 3), num_levels=256, num_filters=384, num_layers=20,
                       kernel_size=3, first_kernel_size=7, output_filters=1024),
     }
 
-    def __init__(self, image_shape=(8, 8, 1), num_levels=17, filters=64, num_layers=6,
+    def __init__(self, image_shape=(8, 8, 1), num_levels=17, num_filters=64, num_layers=6,
                  kernel_size=3, first_kernel_size=5, output_filters=128, num_classes=None,
                  **kwargs):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
@@ -95,18 +95,18 @@ class GatedPixelCNN(AutoregressiveModel):
                 raise ValueError(f"{name} must be odd and >= 1, got {k}.")
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
-        self.filters = int(filters)
+        self.num_filters = int(num_filters)
         self.num_layers = int(num_layers)
         self.kernel_size = int(kernel_size)
         self.first_kernel_size = int(first_kernel_size)
         self.output_filters = int(output_filters)
         C = self.image_shape[-1]
-        if self.filters < C:
-            raise ValueError(f"filters ({filters}) must be at least the channel count ({C}).")
+        if self.num_filters < C:
+            raise ValueError(f"num_filters ({num_filters}) must be at least the channel count ({C}).")
         self._head = Categorical(self.num_levels)
         conditional = self.num_classes is not None
         self.blocks = [
-            GatedPixelCNNBlock(self.filters,
+            GatedPixelCNNBlock(self.num_filters,
                                self.first_kernel_size if i == 0 else self.kernel_size,
                                data_channels=C, first=(i == 0),
                                vertical_output=(i < self.num_layers - 1),
@@ -187,7 +187,7 @@ class GatedPixelCNN(AutoregressiveModel):
     def get_config(self):
         config = super().get_config()
         config.update({
-            "filters": self.filters, "num_layers": self.num_layers,
+            "num_filters": self.num_filters, "num_layers": self.num_layers,
             "kernel_size": self.kernel_size, "first_kernel_size": self.first_kernel_size,
             "output_filters": self.output_filters,
         })

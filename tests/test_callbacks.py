@@ -16,13 +16,10 @@ class Bytes(AutoregressiveModel):
 
     def __init__(self, **kwargs):
         super().__init__(event=SequenceEvent(256), **kwargs)
-        self._head = Categorical(256)
+        self.head = Categorical(256)
         self.table = keras.layers.Embedding(257, 256, name="table")
         self._finish_init()
 
-    @property
-    def head(self):
-        return self._head
 
     def network(self, x, conditional=None, training=False):
         return self.table(tf.pad(x + 1, [[0, 0], [1, 0]])[:, :-1])          # [B, T] -> [B, T, 256]

@@ -5,7 +5,8 @@ A model is three things (ARCHITECTURE.md sec. 3):
 * a **network** ``network(x, conditional, training) -> params [B, *event, P]``:
   one parallel pass over the whole example, shifted or masked so that the
   parameters of element d depend on the elements before d only;
-* a **head** (`ar_keras.distributions`): params -> per-element distribution,
+* a **head** (`ar_keras.distributions`, the attribute ``self.head`` a subclass
+  sets in ``__init__``): params -> per-element distribution,
   with ``log_prob`` (float32), ``sample`` and its ``sample_dtype``;
 * an **ordering**: ``sampling_groups(D) -> [S, G]``, the elements generated at
   each of S steps (groups of one in raster order by default).
@@ -97,9 +98,6 @@ class AutoregressiveModel(BaseModel):
     def exact_conditionals(self):
         return True
 
-    @property
-    def head(self):
-        raise NotImplementedError
 
     @property
     def supports_cache(self):

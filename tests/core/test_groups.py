@@ -22,15 +22,12 @@ class TwoRows(AutoregressiveModel):
     def __init__(self, num_levels=3, **kwargs):
         super().__init__((2, 2, 1), num_levels, **kwargs)
         K = self.num_levels
-        self._head = Categorical(K)
+        self.head = Categorical(K)
         self.first = self.add_weight(name="first", shape=(2, K), initializer="random_normal")
         self.second = keras.layers.Embedding(K * K, 2 * K, name="second")
         self.calls = 0
         self._finish_init()
 
-    @property
-    def head(self):
-        return self._head
 
     def sampling_groups(self, num_elements):
         return tf.constant([[0, 1], [2, 3]], tf.int32)

@@ -46,13 +46,10 @@ class ToyMarkov(AutoregressiveModel):
 
     def __init__(self, image_shape=(2, 2, 1), num_levels=3, num_classes=None, **kwargs):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
-        self._head = Categorical(self.num_levels)
+        self.head = Categorical(self.num_levels)
         self.table = keras.layers.Embedding(self.num_levels + 1, self.num_levels, name="table")
         self._finish_init()
 
-    @property
-    def head(self):
-        return self._head
 
     def network(self, x, conditional=None, training=False):
         flat = tf.reshape(x, [tf.shape(x)[0], -1])                          # [B, *S] -> [B, D]

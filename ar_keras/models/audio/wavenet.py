@@ -176,7 +176,7 @@ class WaveNet(AutoregressiveModel):
         self.local_upsampled_channels = (None if local_upsampled_channels is None
                                          else int(local_upsampled_channels))
         self.sample_rate = int(sample_rate)
-        self._head = Categorical(self.num_levels)
+        self.head = Categorical(self.num_levels)
 
         K, R = self.num_levels, self.residual_channels
         self.embedding = keras.layers.Embedding(K, R, name="embedding")
@@ -201,9 +201,6 @@ class WaveNet(AutoregressiveModel):
         self._finish_init()
 
     # ----------------------------------------------------------------- structure
-    @property
-    def head(self):
-        return self._head
 
     @property
     def receptive_field(self):

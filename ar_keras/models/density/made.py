@@ -93,11 +93,11 @@ class MADE(AutoregressiveModel):
         self.direct_connection = bool(direct_connection)
         self.activation_name = activation if isinstance(activation, str) else keras.activations.serialize(activation)
         self.seed = int(seed)
-        self._head = head_for_levels(self.num_levels)
+        self.head = head_for_levels(self.num_levels)
         self._in_width = 1 if self.num_levels == 2 else self.num_levels  # per element
         # The one MADE layer holds the weights and the M mask sets.  Its set m
         # draws from seed `seed * 100003 + m`, the seeds this model always used.
-        self.made = MADELayer(params=self._head.num_params, hidden_units=self.hidden_units,
+        self.made = MADELayer(params=self.head.num_params, hidden_units=self.hidden_units,
                               event_size=self.event_size, ordering=self.ordering_spec,
                               hidden_degrees="random", activation=activation,
                               conditional_size=self.num_classes, conditional_to_output=False,
@@ -108,9 +108,6 @@ class MADE(AutoregressiveModel):
         self._ordering = self.made.ordering                          # mask 0: step -> element
         self._finish_init()
 
-    @property
-    def head(self):
-        return self._head
 
     @property
     def ordering(self):
@@ -162,7 +159,7 @@ class MADE(AutoregressiveModel):
         a = tf.broadcast_to(self.made.hidden_layers[0].bias, [batch, self.hidden_units[0]])  # [n, H1]
         if self.num_classes is not None:
             a = a + self.made.conditional_layer(self._condition(conditional))
-        P = self._head.num_params
+        P = self.head.num_params
         direct = tf.zeros([batch, self.event_size * P])
         return {"a": a, "direct": direct}
 
@@ -171,7 +168,7 @@ class MADE(AutoregressiveModel):
         made = self.made
         masks, out_mask, direct_mask = made.mask_tensors(0)
         order = tf.constant(self._ordering, tf.int32)
-        P, K_in = self._head.num_params, self._in_width
+        P, K_in = self.head.num_params, self._in_width
 
         def add_previous():
             d = order[index - 1]                                          # element just drawn

@@ -64,8 +64,8 @@ class NADE(AutoregressiveModel):
             raise ValueError(f"NADE has one hidden layer: hidden_units must be an int (or a one-element "
                              f"list, as multi-layer models take), got {hidden_units!r}.")
         self.hidden_units = int(units[0])
-        self._head = head_for_levels(self.num_levels)
-        D, K, H, P = self.event_size, self.num_levels, self.hidden_units, self._head.num_params
+        self.head = head_for_levels(self.num_levels)
+        D, K, H, P = self.event_size, self.num_levels, self.hidden_units, self.head.num_params
         self.W = self.add_weight(name="W", shape=(D * K, H),
                                  initializer=keras.initializers.RandomNormal(stddev=0.05))
         self.c = self.add_weight(name="c", shape=(H,), initializer="zeros")
@@ -76,9 +76,6 @@ class NADE(AutoregressiveModel):
                            if self.num_classes else None)
         self._finish_init()
 
-    @property
-    def head(self):
-        return self._head
 
     def _hidden_bias(self, conditional, batch):
         bias = tf.broadcast_to(self.c, [batch, self.hidden_units])  # [B, H]

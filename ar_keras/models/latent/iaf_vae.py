@@ -197,7 +197,7 @@ class IAFVAE(LatentVariableModel):
         self.num_importance_samples = checks.check_positive_int(num_importance_samples,
                                                                 "num_importance_samples")
         self.seed = int(seed)
-        self._head = head_for_levels(self.num_levels)
+        self.head = head_for_levels(self.num_levels)
         H, W, C = shape
 
         self.stem = keras.layers.Conv2D(self.hidden_size, 5, strides=2, padding="same", name="stem")
@@ -218,7 +218,7 @@ class IAFVAE(LatentVariableModel):
         # would give the top block's first convolution a zero gradient at step 1.
         self.h_top = self.add_weight(name="h_top", shape=(self.hidden_size,),
                                      initializer=keras.initializers.RandomNormal(stddev=0.1))
-        self.out = keras.layers.Conv2DTranspose(C * self._head.num_params, 5, strides=2,
+        self.out = keras.layers.Conv2DTranspose(C * self.head.num_params, 5, strides=2,
                                                 padding="same", name="out")
         self._latent_size = int(sum(np.prod(s) for s in self._latent_shapes))
         self._objective(tf.zeros((1,) + shape, tf.int32), None)   # builds every weight
@@ -227,9 +227,6 @@ class IAFVAE(LatentVariableModel):
         self.built = True
 
     # --------------------------------------------------------------- structure
-    @property
-    def head(self):
-        return self._head
 
     @property
     def latent_size(self):
@@ -253,7 +250,7 @@ class IAFVAE(LatentVariableModel):
 
     def _decode_params(self, h):
         logits = self.out(tf.nn.elu(h))                                       # [B, H, W, C*P]
-        return tf.reshape(logits, [-1, *self.image_shape, self._head.num_params])  # -> [B, H, W, C, P]
+        return tf.reshape(logits, [-1, *self.image_shape, self.head.num_params])  # -> [B, H, W, C, P]
 
     def _inference(self, x, eps, free_bits=0.0):
         """``x`` int ``[B, H, W, C]``, ``eps [B, Z]`` -> (log p(x|z), KL, free-bits KL), each ``[B]``."""
@@ -274,7 +271,7 @@ class IAFVAE(LatentVariableModel):
                 kl_objective += tf.reduce_sum(tf.maximum(per_group, free_bits)) * tf.ones_like(kl[:, 0, 0, 0])
             else:
                 kl_objective += tf.reduce_sum(kl, axis=[1, 2, 3])
-        log_px = self._head.log_prob(self._decode_params(h), x)               # [B, H, W, C]
+        log_px = self.head.log_prob(self._decode_params(h), x)               # [B, H, W, C]
         return tf.reduce_sum(log_px, axis=[1, 2, 3]), kl_total, kl_objective
 
     def _training_noise(self, batch, training):
@@ -347,18 +344,18 @@ class IAFVAE(LatentVariableModel):
     @property
     def noise_size(self):
         """Uniforms per sample: latent dimensions, then every pixel's head noise."""
-        return self._latent_size + self.event_size * self._head.noise_depth
+        return self._latent_size + self.event_size * self.head.noise_depth
 
     def _sample_from_noise(self, noise, temperature):
         """Uniforms ``[n, noise_size]`` -> int32 images ``[n, H, W, C]``."""
         n = tf.shape(noise)[0]
         eps = uniform_to_normal(noise[:, :self._latent_size])
         pixel_noise = tf.reshape(noise[:, self._latent_size:],
-                                 [-1, *self.image_shape, self._head.noise_depth])  # [n, D*depth] -> [n, H, W, C, depth]
+                                 [-1, *self.image_shape, self.head.noise_depth])  # [n, D*depth] -> [n, H, W, C, depth]
         h = self._top(n)
         for block, e in reversed(list(zip(self.blocks, self._split_noise(eps)))):
             h, _ = block.down(h, None, e, temperature=temperature)
-        return self._head.sample(self._decode_params(h), pixel_noise, temperature)
+        return self.head.sample(self._decode_params(h), pixel_noise, temperature)
 
     def get_config(self):
         config = super().get_config()

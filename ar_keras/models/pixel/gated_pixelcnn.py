@@ -103,7 +103,7 @@ class GatedPixelCNN(AutoregressiveModel):
         C = self.image_shape[-1]
         if self.num_filters < C:
             raise ValueError(f"num_filters ({num_filters}) must be at least the channel count ({C}).")
-        self._head = Categorical(self.num_levels)
+        self.head = Categorical(self.num_levels)
         conditional = self.num_classes is not None
         self.blocks = [
             GatedPixelCNNBlock(self.num_filters,
@@ -115,13 +115,10 @@ class GatedPixelCNN(AutoregressiveModel):
         ]
         self.out_hidden = MaskedConv2D(self.output_filters, 1, mask_type="B", data_channels=C,
                                        name="out_hidden")
-        self.out_logits = MaskedConv2D(C * self._head.num_params, 1, mask_type="B",
+        self.out_logits = MaskedConv2D(C * self.head.num_params, 1, mask_type="B",
                                        data_channels=C, name="out_logits")
         self._finish_init()
 
-    @property
-    def head(self):
-        return self._head
 
     @no_autograph
     def network(self, x, conditional=None, training=False):
@@ -136,7 +133,7 @@ class GatedPixelCNN(AutoregressiveModel):
             v, h = block(v, h, conditioning=cond)
         out = self.out_hidden(tf.nn.relu(h))
         logits = self.out_logits(tf.nn.relu(out))                   # [B, H, W, C*K]
-        return tf.reshape(logits, [batch, H, W, C, self._head.num_params])  # [B,H,W,C*K] -> [B,H,W,C,K]
+        return tf.reshape(logits, [batch, H, W, C, self.head.num_params])  # [B,H,W,C*K] -> [B,H,W,C,K]
 
     # ----------------------------------------------------------- cached sampler
     @no_autograph
@@ -181,7 +178,7 @@ class GatedPixelCNN(AutoregressiveModel):
             h, cache[block.name] = block.step(h, cache[block.name], c, cond)
         out = self.out_hidden(tf.nn.relu(h))
         logits = self.out_logits(tf.nn.relu(out))                        # [B, 1, 1, C*K]
-        logits = tf.reshape(logits, [-1, C, self._head.num_params])      # -> [B, C, K]
+        logits = tf.reshape(logits, [-1, C, self.head.num_params])      # -> [B, C, K]
         return tf.gather(logits, channel, axis=1), cache                 # [B, K]
 
     def get_config(self):

@@ -136,7 +136,7 @@ class PixelCNNPP(AutoregressiveModel):
         self.dropout = float(dropout)
         H, W, C = self.image_shape
         F, L, nr = self.num_filters, self.num_hierarchies, self.num_resnet
-        self._head = DiscretizedLogisticMixture(self.num_levels, self.num_mixtures, C)
+        self.head = DiscretizedLogisticMixture(self.num_levels, self.num_mixtures, C)
         # Level sizes: each stride-2 shifted conv gives ceil(size / 2).
         self._sizes = [(H, W)]
         for _ in range(L - 1):
@@ -176,7 +176,7 @@ class PixelCNNPP(AutoregressiveModel):
         # A random bias breaks the symmetry of the mixture components (and gives
         # the first pixel, whose inputs are all padding, a non-trivial channel
         # coupling); PixelCNN++'s data-dependent initialisation does the same.
-        self.out = keras.layers.Dense(self._head.num_pixel_params, name="out",
+        self.out = keras.layers.Dense(self.head.num_pixel_params, name="out",
                                       bias_initializer=keras.initializers.RandomNormal(stddev=0.5))
         # Cache entries that a new row (`_rows`) / a new pixel (`_pixels`) at
         # level >= l updates.
@@ -199,16 +199,13 @@ class PixelCNNPP(AutoregressiveModel):
             self._pixel_keys.append(pixels)
         self._finish_init()
 
-    @property
-    def head(self):
-        return self._head
 
     # ------------------------------------------------------------ full network
     @no_autograph
     def network(self, x, conditional=None, training=False):
         L, nr = self.num_hierarchies, self.num_resnet
         h = class_conditioning(self.num_classes, conditional)
-        x_in = network_inputs(self._head, x)                             # [B, H, W, C+1]
+        x_in = network_inputs(self.head, x)                             # [B, H, W, C+1]
         u_list = [down_shift(self.u_init(x_in))]
         ul_list = [down_shift(self.ul_init_above(x_in)) + right_shift(self.ul_init_left(x_in))]
         for l in range(L):
@@ -230,13 +227,13 @@ class PixelCNNPP(AutoregressiveModel):
                 ul = self.down_ul[i](ul, aux=tf.concat([u, ul_list.pop()], axis=-1),
                                      conditioning=h, training=training)
         pixel = self.out(tf.nn.elu(ul))                                  # [B, H, W, R]
-        return self._head.element_params(pixel, x)                       # [B, H, W, C, 3M]
+        return self.head.element_params(pixel, x)                       # [B, H, W, C, 3M]
 
     # ----------------------------------------------------------- cached sampler
     @no_autograph
     def init_cache(self, batch, conditional=None):
         F, L, nr = self.num_filters, self.num_hierarchies, self.num_resnet
-        cache = {"pixel": tf.zeros(tf.stack([batch, self._head.num_pixel_params]))}
+        cache = {"pixel": tf.zeros(tf.stack([batch, self.head.num_pixel_params]))}
         for l in range(L):
             width = self._sizes[l][1]
             row = tf.zeros(tf.stack([batch, 1, width, F]))
@@ -352,7 +349,7 @@ class PixelCNNPP(AutoregressiveModel):
 
         def new_pixel(state):
             x_image = tf.reshape(state["x"], [-1, H, W, C])              # [B, D] -> [B, H, W, C]
-            xp = padded_inputs(self._head, x_image)                        # [B, H+2, W+2, C+1]
+            xp = padded_inputs(self.head, x_image)                        # [B, H+2, W+2, C+1]
             state = cond_update(tf.equal(c, 0), lambda s: self._rows(s, 0, r, xp, h),
                                 state, self._row_keys[0])
             state, ul = self._pixels(state, 0, r, c, xp, h)
@@ -360,7 +357,7 @@ class PixelCNNPP(AutoregressiveModel):
             return state
 
         keys = set(self._row_keys[0]) | set(self._pixel_keys[0]) | {"pixel"}
-        return mixture_step(self._head, x, cache, index, C, new_pixel, keys)
+        return mixture_step(self.head, x, cache, index, C, new_pixel, keys)
 
     def get_config(self):
         config = super().get_config()

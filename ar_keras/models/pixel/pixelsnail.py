@@ -118,7 +118,7 @@ class PixelSNAIL(AutoregressiveModel):
         self.nonlinearity = nonlinearity
         H, W, C = self.image_shape
         F, nb, nr = self.num_filters, self.num_blocks, self.num_resnet
-        self._head = DiscretizedLogisticMixture(self.num_levels, self.num_mixtures, C)
+        self.head = DiscretizedLogisticMixture(self.num_levels, self.num_mixtures, C)
         cond = self.num_classes is not None
 
         def block(conv, aux, name):
@@ -138,7 +138,7 @@ class PixelSNAIL(AutoregressiveModel):
         self.attention = CausalAttention(strict=True, name="attention")
         self.mix_resnets = [block("nin", True, f"mix_resnet_{b}") for b in range(nb)]
         # Random bias: breaks the mixture's symmetry (see pixelcnn_pp).
-        self.out = keras.layers.Dense(self._head.num_pixel_params, name="out",
+        self.out = keras.layers.Dense(self.head.num_pixel_params, name="out",
                                       bias_initializer=keras.initializers.RandomNormal(stddev=0.5))
         rows = (np.arange(H, dtype=np.float32) - H / 2) / H
         cols = (np.arange(W, dtype=np.float32) - W / 2) / W
@@ -146,16 +146,13 @@ class PixelSNAIL(AutoregressiveModel):
                                     axis=-1)                         # [H, W, 2]
         self._finish_init()
 
-    @property
-    def head(self):
-        return self._head
 
     # ------------------------------------------------------------ full network
     @no_autograph
     def network(self, x, conditional=None, training=False):
         nr = self.num_resnet
         h = class_conditioning(self.num_classes, conditional)
-        x_in = network_inputs(self._head, x)                         # [B, H, W, C + 1]
+        x_in = network_inputs(self.head, x)                         # [B, H, W, C + 1]
         v = x_in[..., :-1]                                           # [B, H, W, C] in [-1, 1]
         background = tf.zeros_like(v[..., :1]) + self._background    # [B, H, W, 2]
         ul = down_shift(self.ul_init_above(x_in)) + right_shift(self.ul_init_left(x_in))
@@ -170,7 +167,7 @@ class PixelSNAIL(AutoregressiveModel):
             mixed = self.attention(query, key, value)                # [B, H, W, value_size]
             ul = self.mix_resnets[b](ul, aux=mixed, conditioning=h, training=training)
         pixel = self.out(tf.nn.elu(ul))                              # [B, H, W, R]
-        return self._head.element_params(pixel, x)                   # [B, H, W, C, 3M]
+        return self.head.element_params(pixel, x)                   # [B, H, W, C, 3M]
 
     # ----------------------------------------------------------- cached sampler
     @no_autograph
@@ -178,7 +175,7 @@ class PixelSNAIL(AutoregressiveModel):
         H, W, C = self.image_shape
         F, nb, nr = self.num_filters, self.num_blocks, self.num_resnet
         pixels = H * W
-        cache = {"pixel": tf.zeros(tf.stack([batch, self._head.num_pixel_params]))}
+        cache = {"pixel": tf.zeros(tf.stack([batch, self.head.num_pixel_params]))}
         for b in range(nb):
             for k in range(nr):
                 cache[f"resnet_{b}_{k}"] = self.resnets[b * nr + k].init_cache(batch, W)
@@ -195,8 +192,8 @@ class PixelSNAIL(AutoregressiveModel):
         cache = dict(cache)
         r, c = pixel // W, pixel % W
         x = tf.reshape(cache["x"], [-1, H, W, C])                       # [B, D] -> [B, H, W, C]
-        v = self._head.scale_levels(x)
-        xp = padded_inputs(self._head, x)                               # [B, H + 2, W + 2, C + 1]
+        v = self.head.scale_levels(x)
+        xp = padded_inputs(self.head, x)                               # [B, H + 2, W + 2, C + 1]
         background = tf.constant(self._background.reshape(H * W, 2))
 
         # Keys and values of the previous pixel, now complete (nothing at pixel 0).
@@ -235,7 +232,7 @@ class PixelSNAIL(AutoregressiveModel):
     def step(self, x, cache, index, conditional=None):
         C = self.image_shape[-1]
         h = class_conditioning(self.num_classes, conditional)
-        return mixture_step(self._head, x, cache, index, C,
+        return mixture_step(self.head, x, cache, index, C,
                             lambda state: self._new_pixel(state, index // C, h))
 
     def get_config(self):

@@ -1,8 +1,11 @@
 """Which property suite holds a registered model: chosen by its event kind and base, never by name.
 
-Registering a model is all it takes to put it under test: each contract suite
-parametrises over `names_for(suite)`, and `tests/models/test_registry_coverage.py`
-fails when a registered model falls under no suite or no export suite.
+Registering a model is all it takes to put it under test:
+`tests/models/test_every_model.py` runs the training contract (`.keras` round trip,
+one fit step, MirroredStrategy) on every name of `ark.models.names()` with its kind's
+data (`training_checks`); each kind's suite parametrises over `names_for(suite)` for
+the kind's own properties; and `tests/models/test_registry_coverage.py` fails when a
+registered model falls under no suite or no export suite.
 
 =============  ===========================================  =====================================
 suite          models                                       module
@@ -33,3 +36,39 @@ def suite_for(cls):
 def names_for(suite):
     """Registered model names whose contract suite is ``suite``."""
     return [n for n in ark.models.names() if suite_for(ark.models.model_class(n)) == suite]
+
+
+# ------------------------------------------------------------------------------------------------
+# The checks every model is held to whatever its kind, with each kind's data: `.keras` round
+# trip, one fit step changes every trainable weight (and reports bits/dim), MirroredStrategy on
+# two logical CPUs equals one device.  tests/models/test_every_model.py runs them on every
+# registered name.
+
+def _vector_fit(model):
+    import numpy as np
+    import continuous_case as cc
+    x = np.random.RandomState(3).standard_normal((8, model.event_size)).astype(np.float32)
+    cc.check_weights_tracked(model, x)
+    cc.check_fit_changes_every_weight(model, x=x)
+
+
+def _vector_serialization(model, path):
+    import continuous_case as cc
+    cc.perturb(model, 0.2)
+    cc.check_serialization(model, path)
+
+
+def training_checks(suite):
+    """``(serialization(model, path), fit(model), mirrored(build))`` for a contract suite."""
+    import continuous_case as cc
+    import sequence_case as sc
+    import test_case as tc
+    return {
+        "image": (tc.check_serialization, tc.check_fit_changes_every_weight,
+                  tc.check_mirrored_equals_single),
+        "latent": (tc.check_serialization, tc.check_fit_changes_every_weight,
+                   tc.check_mirrored_equals_single),
+        "sequence": (sc.check_serialization, lambda m: sc.check_fit_changes_every_weight(m, length=8),
+                     lambda build: sc.check_mirrored_equals_single(build, length=8)),
+        "vector": (_vector_serialization, _vector_fit, cc.check_mirrored_equals_single),
+    }[suite]

@@ -68,26 +68,6 @@ def test_sampling_is_seeded_and_cache_free(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_keras_round_trip(name, tmp_path):
-    model = tiny(name)
-    cc.perturb(model, 0.2)
-    cc.check_serialization(model, str(tmp_path / f"{name}.keras"))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_fit_changes_every_weight_and_weights_are_tracked(name):
-    model = tiny(name)
-    x = np.random.RandomState(3).standard_normal((8, 2)).astype(np.float32)
-    cc.check_weights_tracked(model, x)
-    cc.check_fit_changes_every_weight(model, x=x)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_mirrored_strategy_equals_single_device(name):
-    cc.check_mirrored_equals_single(lambda: tiny(name))
-
-
-@pytest.mark.parametrize("name", NAMES)
 def test_class_conditional(name, tmp_path):
     model = tiny(name, num_classes=3)
     cc.perturb(model, 0.3)

@@ -85,21 +85,6 @@ def test_temperature(name):
 
 
 @pytest.mark.parametrize("name", IMAGE_NAMES)
-def test_keras_round_trip(name, tmp_path):
-    tc.check_serialization(tiny(name), str(tmp_path / f"{name}.keras"))
-
-
-@pytest.mark.parametrize("name", IMAGE_NAMES)
-def test_one_fit_step_changes_every_weight(name):
-    tc.check_fit_changes_every_weight(tiny(name))
-
-
-@pytest.mark.parametrize("name", IMAGE_NAMES)
-def test_mirrored_strategy_equals_single_device(name):
-    tc.check_mirrored_equals_single(lambda: tiny(name))
-
-
-@pytest.mark.parametrize("name", IMAGE_NAMES)
 def test_class_conditional_contract(name, tmp_path):
     model = tiny(name, image_shape=(2, 2, 1), num_levels=3, num_classes=3)
     tc.sharpen(model)

@@ -68,21 +68,6 @@ def test_temperature(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_keras_round_trip(name, tmp_path):
-    sc.check_serialization(tiny(name), str(tmp_path / f"{name}.keras"))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_one_fit_step_changes_every_weight(name):
-    sc.check_fit_changes_every_weight(tiny(name), length=8)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_mirrored_strategy_equals_single_device(name):
-    sc.check_mirrored_equals_single(lambda: tiny(name), length=8)
-
-
-@pytest.mark.parametrize("name", NAMES)
 def test_class_conditional_contract(name, tmp_path):
     model = tiny(name, num_levels=3, num_classes=3)
     tc.sharpen(model)

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["to_tensor", "check_range", "check_finite", "check_levels", "check_labels",
+__all__ = ["to_tensor", "check_range", "check_finite", "check_labels",
            "check_positive_int", "check_temperature", "check_temperature_tensor"]
 
 
@@ -75,16 +75,6 @@ def check_finite(x, what="x", validate_values=True, support=None):
             lambda t, m: tf.debugging.assert_greater_equal(t, tf.constant(support[0]), message=m),
             lambda t, m: tf.debugging.assert_less_equal(t, tf.constant(support[1]), message=m)]
     return _assert(x, conditions, numpy_test, f"{what} must be finite{where}")
-
-
-def check_levels(x, event_shape, num_levels, what="x", validate_values=True):
-    """Checks integer data ``[B, *event_shape]`` in ``[0, K)``; returns it as int32.
-
-    Raises:
-        ValueError: float or bool data, wrong rank or shape, values out of range.
-    """
-    from ar_keras.core.events import EventSpec  # the one implementation of the checks
-    return EventSpec(event_shape, num_levels).check(x, validate_values, what)
 
 
 def check_labels(c, num_classes, batch=None, what="conditional", validate_values=True):

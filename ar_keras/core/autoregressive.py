@@ -53,7 +53,7 @@ __all__ = ["AutoregressiveModel", "no_autograph"]
 no_autograph = tf.autograph.experimental.do_not_convert
 
 
-class AutoregressiveModel(BaseModel):
+class AutoregressiveModel(sampler.SamplingProtocol, BaseModel):
     """Base class of the exact autoregressive models.
 
     Args:
@@ -89,20 +89,12 @@ class AutoregressiveModel(BaseModel):
         return np.arange(self.event_size)
 
     def sampling_groups(self, num_elements):
-        """``[S, G]`` int32: the elements generated at each step (groups of one by default)."""
+        """``[S, G]`` int32: the elements generated at each step (groups of one by default;
+        sequences of any length left to right)."""
         if self.event.free_length:
             return sampler.raster_groups(tf.range(num_elements))
-        return sampler.raster_groups(tf.constant(self.ordering, tf.int32))
+        return super().sampling_groups(num_elements)
 
-    @property
-    def exact_conditionals(self):
-        return True
-
-
-    @property
-    def supports_cache(self):
-        """True when the model implements ``init_cache`` / ``step``."""
-        return type(self).init_cache is not AutoregressiveModel.init_cache
 
     def _use_jit(self, cache, length):
         return self.supports_cache and super()._use_jit(cache, length)
@@ -128,24 +120,6 @@ class AutoregressiveModel(BaseModel):
         """``x [B, *event]`` int32 -> head parameters ``[B, *event, P]``."""
         raise NotImplementedError
 
-    def init_cache(self, batch, conditional=None):
-        """Cache protocol (optional): the state before the first step."""
-        raise NotImplementedError
-
-    def step(self, x, cache, index, conditional=None):
-        """Cache protocol (optional): params of group ``index`` from the partial sample ``x [n, D]``."""
-        raise NotImplementedError
-
-    def previous_value(self, x, index):
-        """The value drawn at step ``index - 1`` (``x [n, D]`` partial sample; zeros at step 0).
-
-        For groups of one: ``x[:, o(index - 1)]``.
-        """
-        groups = self.sampling_groups(tf.shape(x)[1])
-        previous = tf.gather(groups[:, 0], tf.maximum(index - 1, 0))
-        value = tf.gather(x, previous, axis=1)                              # [n]
-        return tf.where(index > 0, value, tf.zeros_like(value))
-
     # ------------------------------------------------------------------- density
     def element_params(self, x_flat, conditional=None, training=False):
         """Flattened view of `network`: ``x [B, D]`` -> params ``[B, D, P]``."""
@@ -167,10 +141,8 @@ class AutoregressiveModel(BaseModel):
 
     # ------------------------------------------------------------------ sampling
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
-        D = self.event.num_elements(length) if length is None or isinstance(length, int) else (
-            length * int(np.prod([s for s in self.event.shape if s is not None])))
-        x = sampler.run(self, noise, num_samples, D, conditional, temperature,
-                        cache=bool(cache) and self.supports_cache)          # [n, D]
+        x = self.sample_elements(noise, num_samples, self.event.num_elements(length), conditional,
+                                 temperature, cache)                        # [n, D]
         shape = [length if s is None else s for s in self.event.shape]
         return tf.reshape(x, tf.concat([[num_samples], tf.stack(shape)], 0))  # [n, D] -> [n, *event]
 

@@ -50,57 +50,26 @@ from ar_keras.core.base import BaseModel
 from ar_keras.core.events import ImageEvent, VectorEvent
 from ar_keras.distributions.inverse_normal import uniform_to_normal
 
-__all__ = ["ContinuousModel", "AutoregressiveDensity", "LatentVariableModel", "uniform_to_normal", "check_continuous",
+__all__ = ["ContinuousModel", "AutoregressiveDensity", "LatentVariableModel", "uniform_to_normal",
            "HALF_LOG_TWO_PI"]
 
 HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def check_continuous(x, event_size, what="x", validate_values=True, support=None):
-    """Checks float data ``[B, D]``; returns float32 (`VectorEvent.check`)."""
-    return VectorEvent(event_size, support).check(x, validate_values, what)
-
-
-class AutoregressiveDensity:
-    """Mixin: the sampler protocol of a density factorised one dimension at a time.
+class AutoregressiveDensity(sampler.SamplingProtocol):
+    """Mixin: a continuous density factorised one dimension at a time, sampled by the one sampler.
 
     Subclasses provide ``head`` (params -> distribution, with ``sample`` and
     ``sample_dtype``), ``ordering`` (``[D]``: the dimension generated at step
-    t) and ``element_params``; ``init_cache`` / ``step`` where a cheaper
-    exact path exists (else ``cache=True`` runs the full recompute too).
+    t) and ``element_params``; ``init_cache`` / ``step`` where a cheaper exact
+    path exists (else ``cache=True`` runs the full recompute too).  See
+    `ar_keras.core.sampler.SamplingProtocol`.
     """
 
-    @property
-    def exact_conditionals(self):
-        """True: the head's conditionals are ``p(x_{o(t)} | x_{o(<t)})`` by construction."""
-        return True
-
-    def sampling_groups(self, num_elements):
-        """``[D, 1]``: the ordering as groups of one (`sampler.raster_groups`)."""
-        del num_elements  # fixed event size
-        return sampler.raster_groups(tf.constant(self.ordering, tf.int32))
-
-    def element_params(self, x, conditional=None):
-        """``x [n, D]`` (partial sample, data order) -> head params ``[n, D, P]`` in data order."""
-        raise NotImplementedError
-
-    @property
-    def supports_cache(self):
-        """True when ``init_cache`` / ``step`` are implemented."""
-        return type(self).init_cache is not AutoregressiveDensity.init_cache
-
-    def init_cache(self, batch, conditional=None):
-        """Cache protocol (optional): the state before step 0."""
-        raise NotImplementedError
-
-    def step(self, x, cache, index, conditional=None):
-        """Cache protocol (optional): ``(params [n, P] of step index, cache)`` from ``x [n, D]``."""
-        raise NotImplementedError
-
-    def sample_elements(self, noise, num_samples, conditional=None, temperature=1.0, cache=True):
-        """`ar_keras.core.sampler.run` over this density: ``[n, D]`` of ``head.sample_dtype``."""
-        return sampler.run(self, noise, num_samples, len(self.ordering), conditional, temperature,
-                           cache=bool(cache) and self.supports_cache)
+    def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
+        del length
+        return self.sample_elements(noise, num_samples, len(self.ordering), conditional,
+                                    temperature, cache)
 
 
 class ContinuousModel(BaseModel):
@@ -158,8 +127,6 @@ class ContinuousModel(BaseModel):
 
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
         del length
-        if isinstance(self, AutoregressiveDensity):
-            return self.sample_elements(noise, num_samples, conditional, temperature, cache)
         return self._sample_from_noise(noise.all(self.event_size), conditional, temperature,
                                        bool(cache))
 

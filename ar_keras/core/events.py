@@ -87,10 +87,15 @@ class EventSpec:
         return tuple(length if s is None else s for s in self.shape)
 
     def num_elements(self, length=None):
-        """D, the elements of one example (of ``length`` steps where the length is free)."""
-        if self.free_length and length is None:
-            return None
-        return int(np.prod(self.event_shape(length)))
+        """D, the elements of one example (of ``length`` steps where the length is free).
+
+        ``length`` may be an int or a scalar tensor (a SavedModel input); D is then of
+        the same kind.
+        """
+        fixed = int(np.prod([s for s in self.shape if s is not None]))
+        if not self.free_length:
+            return fixed
+        return None if length is None else length * fixed
 
     def elements_per_example(self, x):
         """The number of elements of each example of the batch ``x``, as a float32 scalar."""

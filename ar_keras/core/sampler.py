@@ -36,7 +36,7 @@ Example:
 
 import tensorflow as tf
 
-__all__ = ["run", "raster_groups", "scatter_group"]
+__all__ = ["run", "raster_groups", "scatter_group", "SamplingProtocol"]
 
 
 def raster_groups(order):
@@ -110,3 +110,57 @@ def run(model, noise, num_samples, num_elements=None, conditional=None, temperat
     _, x = tf.while_loop(lambda s, *_: s < steps, full_body, [tf.constant(0), x],
                          maximum_iterations=steps)
     return x
+
+
+class SamplingProtocol:
+    """Mixin: the defaults of what `run` asks of a model, shared by every autoregressive kind.
+
+    A subclass provides ``head``, ``ordering`` (``[D]``, the element drawn at
+    step t) and ``element_params(x [n, D], conditional) -> [n, D, P]``; it may
+    override `sampling_groups` (groups of several elements per step) and
+    implement the cache protocol ``init_cache`` / ``step``.
+    """
+
+    @property
+    def exact_conditionals(self):
+        """True: the conditionals are ``p(x_{o(t)} | x_{o(<t)})`` by construction."""
+        return True
+
+    def sampling_groups(self, num_elements):
+        """``[S, G]`` int32: the elements generated at each step (the ordering, groups of one)."""
+        del num_elements  # fixed event size: the ordering says it all
+        return raster_groups(tf.constant(self.ordering, tf.int32))
+
+    def element_params(self, x, conditional=None):
+        """``x [n, D]`` (partial sample, data order) -> head params ``[n, D, P]``."""
+        raise NotImplementedError
+
+    @property
+    def supports_cache(self):
+        """True when the model implements ``init_cache`` / ``step``."""
+        return type(self).init_cache is not SamplingProtocol.init_cache
+
+    def init_cache(self, batch, conditional=None):
+        """Cache protocol (optional): the state before the first step."""
+        raise NotImplementedError
+
+    def step(self, x, cache, index, conditional=None):
+        """Cache protocol (optional): params of group ``index`` from the partial sample ``x [n, D]``."""
+        raise NotImplementedError
+
+    def previous_value(self, x, index):
+        """The value drawn at step ``index - 1`` (``x [n, D]`` partial sample; zeros at step 0).
+
+        For groups of one: ``x[:, o(index - 1)]``.
+        """
+        groups = self.sampling_groups(tf.shape(x)[1])
+        previous = tf.gather(groups[:, 0], tf.maximum(index - 1, 0))
+        value = tf.gather(x, previous, axis=1)                              # [n]
+        return tf.where(index > 0, value, tf.zeros_like(value))
+
+    def sample_elements(self, noise, num_samples, num_elements, conditional=None,
+                        temperature=1.0, cache=True):
+        """`run` over this model: ``[n, D]`` of ``head.sample_dtype``, the cached path where
+        the model has one."""
+        return run(self, noise, num_samples, num_elements, conditional, temperature,
+                   cache=bool(cache) and self.supports_cache)

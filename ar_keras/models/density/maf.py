@@ -288,7 +288,7 @@ class MAF(ContinuousModel):
         else:
             # The MADE MoG base is autoregressive in its own ordering: the one sampler.
             u = _MADEMoG(self.base_made, self._mog, self._one_hot).sample_elements(
-                noise, num_samples, conditional, temperature, cache)
+                noise, num_samples, self.event_size, conditional, temperature, cache)
         c1h = self._one_hot(conditional)
         flow = self.bijector()
         return flow.forward(u, **flows.conditional_kwargs(flow, c1h))

@@ -4,11 +4,14 @@
 
 The layer receives the convolution output ``[..., 2F]`` (filter half first,
 gate half second) and an optional conditioning vector ``h [B, E]`` (a class
-one-hot or embedding), projected to ``2F`` and broadcast over every position.
+one-hot, an embedding or a latent vector), projected to ``2F`` and broadcast
+over every position (eq. 4); or a conditioning *map* ``s [B, ..., E]`` of the
+inputs' rank, aligned with them position by position, projected by the same
+``V`` (a 1x1 convolution: the location-dependent bias ``V * s`` of eq. 5).
 The conditioning bias depends on no pixel, so it never breaks causality.
 
 Reference: van den Oord et al., "Conditional Image Generation with PixelCNN
-Decoders", NIPS 2016, eq. (2) and (4).
+Decoders", NIPS 2016, eq. (2), (4) and (5).
 
 Example:
     >>> gate = GatedActivation()
@@ -27,12 +30,14 @@ class GatedActivation(keras.layers.Layer):
     """``tanh(a) * sigmoid(b)`` with ``[a, b]`` the two halves of the last axis.
 
     Args:
-        conditional: if True, `call` takes ``conditioning [B, E]`` and adds a
+        conditional: if True, `call` takes ``conditioning`` and adds a
             learned projection of it to both halves.
 
     Call arguments:
         inputs: ``[B, ..., 2F]``.
-        conditioning: ``[B, E]`` float, required iff ``conditional``.
+        conditioning: ``[B, E]`` float (one bias for every position) or
+            ``[B, ..., E]`` of the inputs' rank (a bias per position),
+            required iff ``conditional``.
     """
 
     def __init__(self, conditional=False, **kwargs):
@@ -53,10 +58,14 @@ class GatedActivation(keras.layers.Layer):
         if self.conditional:
             if conditioning is None:
                 raise ValueError("this GatedActivation is conditional: pass conditioning=[B, E].")
-            bias = self.projection(conditioning)  # [B, 2F]
-            rank = len(inputs.shape)
-            # [B, 2F] -> [B, 1, ..., 1, 2F] to broadcast over positions.
-            bias = tf.reshape(bias, [-1] + [1] * (rank - 2) + [bias.shape[-1]])
+            bias = self.projection(conditioning)  # [B, 2F] or [B, ..., 2F]
+            rank, c_rank = len(inputs.shape), len(conditioning.shape)
+            if c_rank == 2:
+                # [B, 2F] -> [B, 1, ..., 1, 2F] to broadcast over positions.
+                bias = tf.reshape(bias, [-1] + [1] * (rank - 2) + [bias.shape[-1]])
+            elif c_rank != rank:
+                raise ValueError(f"conditioning must be [B, E] or a map of the inputs' rank {rank}, "
+                                 f"got rank {c_rank}.")
             inputs = inputs + bias
         a, b = tf.split(inputs, 2, axis=-1)
         return tf.tanh(a) * tf.sigmoid(b)

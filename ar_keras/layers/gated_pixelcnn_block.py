@@ -98,7 +98,11 @@ class GatedPixelCNNBlock(keras.layers.Layer):
             in the first block).
         h: ``[B, H, W, F_h]``, the horizontal stack's input (``F_h = F``
             after the first block, for the residual).
-        conditioning: ``[B, E]`` float, required iff ``conditional``.
+        conditioning: ``[B, E]`` float, required iff ``conditional``; or a
+            map ``[B, H, W, E]`` aligned with the image (a per-position bias,
+            eq. 5 of the paper; PixelVAE's upsampled latent map).  When
+            streaming, pass `step_row` the map's row ``i - 1`` ``[B, 1, W, E]``
+            and `step` its pixel ``[B, 1, 1, E]``.
 
     Returns:
         ``(v_out [B, H, W, F] or None, h_out [B, H, W, F])``; ``v_out`` is None

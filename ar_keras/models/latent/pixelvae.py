@@ -1,0 +1,574 @@
+"""PixelVAE: a VAE whose decoder is a shallow Gated PixelCNN conditioned on the latents.
+
+Gulrajani, Kumar, Ahmed, Taiga, Visin, Vazquez & Courville, "PixelVAE: A
+Latent Variable Model for Natural Images", ICLR 2017.
+
+**One level** (``levels=1``, the paper's MNIST model).  A convolutional encoder
+(3x3 convolutions, ``encoder_downsamples`` of them with stride 2, then a dense
+layer) gives a diagonal Gaussian ``q(z | x) = N(mu(x), sigma(x)^2)`` over a
+vector ``z`` of ``latent_dim``; the prior is ``p(z) = N(0, I)``; the decoder is
+an autoregressive Gated PixelCNN (`ar_keras.layers.GatedPixelCNNBlock`,
+van den Oord et al. 2016) whose every gated unit gets a learned linear map of
+``z`` as a bias (the authors' ``cond_z_bias``; eq. 4 of the Gated PixelCNN
+paper with ``h = z``)::
+
+    p(x | z) = prod_i p(x_i | x_<i, z),
+    gate(a) = tanh(a_f + V_f z) * sigmoid(a_g + V_g z)      in every layer, both stacks
+
+and a K-way softmax per channel (Bernoulli for K = 2).  The bias depends on no
+pixel, so ``p(x | z)`` is causal in ``x`` for every ``z``.
+
+**Two levels** (``levels=2``, the paper's model for 32x32 and larger).  A
+latent *map* ``z_1 [h, w, c_1]`` (``h = H / 2^encoder_downsamples``) and a top
+latent vector ``z_2``::
+
+    q(z_1 | x) = N(mu_1(x), sigma_1(x)^2)          per position and channel
+    q(z_2 | z_1) = N(mu_2(z_1), sigma_2(z_1)^2)
+    p(z_2) = N(0, I)
+    p(z_1 | z_2) = prod_s N(z_1[s] ; m_s(z_1[<s], z_2), s_s(z_1[<s], z_2)^2)
+    p(x | z_1): the pixel Gated PixelCNN, each gate biased by V * u(z_1)
+
+where ``p(z_1 | z_2)`` is a small Gated PixelCNN over the latent map's
+positions (raster order, the ``c_1`` channels of a position conditionally
+independent given the earlier positions; conditioned on ``z_2`` by the same
+per-layer bias) with a Gaussian head, and ``u(z_1)`` upsamples the latent map
+to the image (3x3 convolution, nearest-neighbour repeat, 3x3 convolution): a
+bias per pixel (eq. 5 of the Gated PixelCNN paper).
+
+**Objective.**  The ELBO ``log p(x | z) - KL``.  For one level
+``KL = KL(q(z | x) || N(0, I))`` in closed form; for two levels
+``KL = [log q(z_1 | x) - log p(z_1 | z_2)] + KL(q(z_2 | z_1) || N(0, I))``,
+the first term at the posterior sample (the autoregressive prior has no closed
+form), the second in closed form.  **KL warm-up** (the authors' ``alpha``):
+training maximises ``log p(x | z) - beta_t KL`` with
+``beta_t = min(1, t / kl_warmup_steps)`` at optimizer step t (0 at the first
+step; 1 throughout when ``kl_warmup_steps = 0``).  ``beta`` applies to the
+training loss only: the reported ``bits_per_dim`` (training) and the whole of
+``val_loss`` / `evaluate` (``training=False``) use the true ELBO, so early
+stopping watches the true negative ELBO.
+
+**Likelihood.**  As `iaf_vae`: `elbo(x, num_samples=S)` is the mean of the
+S log-weights ``log p(x, z_s) - log q(z_s | x)`` (the KL terms at the
+samples), and `log_prob(x, num_samples=S)` the importance-weighted bound of
+Burda et al. (2016)::
+
+    log p(x) >= log (1/S) sum_s p(x, z_s) / q(z_s | x),      z_s ~ q(z | x)
+
+which rises with S towards ``log p(x)``; both key their posterior noise by
+``seed`` (deterministic).  bits/dim are ``-bound / (H W C ln 2)``.
+
+**Sampling** draws ``z`` from the prior (``z_2 ~ N(0, T^2 I)``, then, for two
+levels, ``z_1`` position by position from the latent PixelCNN), then the
+pixels through the one ancestral sampler (`ar_keras.core.sampler.run`) with
+the decoder's cache (each `GatedPixelCNNBlock`'s ``init_cache`` / ``step_row``
+/ ``step``, as `gated_pixelcnn` does: ``O(layers)`` per element) or, with
+``cache=False``, a full decoder pass per element; both paths read the same
+keyed noise and give the same samples for a seed.
+
+Example:
+    >>> model = ark.models.get("pixelvae", preset="digits")
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    >>> # model.fit(ark.data.load("digits").batch(64), ...)
+    >>> model.elbo(x), model.log_prob(x, num_samples=100)      # nats, [B] each
+    >>> model.sample(16, seed=0)                                # int32 [16, 8, 8, 1]
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ar_keras import checks
+from ar_keras.core import LatentVariableModel, no_autograph, sampler
+from ar_keras.core.density import HALF_LOG_TWO_PI, uniform_to_normal
+from ar_keras.core.noise import GivenNoise
+from ar_keras.distributions import GaussianMixture, head_for_levels
+from ar_keras.layers import GatedPixelCNNBlock, MaskedConv2D
+from ar_keras.models.registry import register
+
+__all__ = ["PixelVAE"]
+
+
+def _gaussian_log_prob(z, mean, log_std):
+    return -0.5 * tf.square((z - mean) * tf.exp(-log_std)) - log_std - HALF_LOG_TWO_PI
+
+
+def _kl_to_standard_normal(mean, log_std):
+    """``KL(N(mean, exp(log_std)^2) || N(0, 1))`` per dimension."""
+    return 0.5 * (tf.square(mean) + tf.exp(2.0 * log_std) - 1.0) - log_std
+
+
+def _sum_but_batch(x):
+    return tf.reduce_sum(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)  # [B, ...] -> [B, N] -> [B]
+
+
+def _condition_at(cond, row, column=None):
+    """The conditioning of one row (``column`` None) or one pixel of a map; a vector as is."""
+    if cond is None or cond.shape.rank == 2:
+        return cond
+    cond = tf.gather(cond, tf.reshape(row, [1]), axis=1)                 # [B, 1, W, E]
+    if column is not None:
+        cond = tf.gather(cond, tf.reshape(column, [1]), axis=2)          # [B, 1, 1, E]
+    return cond
+
+
+class _GatedStack:
+    """The sampler protocol (`ar_keras.core.sampler.run`) over a stack of gated blocks.
+
+    A plain object made on the fly (Keras tracks the layers through the model,
+    not through this).  ``shape = (H, W, C)`` of the autoregressive variable;
+    ``per_position``: one sampler step per position drawing its C elements at
+    once (the latent map) instead of one per channel (the pixels);
+    ``scale(x)`` maps the variable to the first block's input; ``output(h)``
+    maps the last horizontal stack to head parameters ``[B, H', W', C, P]``.
+    The ``conditional`` of the protocol is the blocks' conditioning (a vector
+    or a map aligned with the variable).
+    """
+
+    def __init__(self, blocks, output, shape, head, scale, per_position):
+        self.blocks, self.output, self.shape = blocks, output, tuple(shape)
+        self.head, self.scale, self.per_position = head, scale, per_position
+
+    @property
+    def num_elements(self):
+        return int(np.prod(self.shape))
+
+    def sampling_groups(self, num_elements):
+        H, W, C = self.shape
+        order = tf.range(num_elements, dtype=tf.int32)
+        if self.per_position:
+            return tf.reshape(order, [H * W, C])                         # [D] -> [HW, C]
+        return sampler.raster_groups(order)                              # [D] -> [D, 1]
+
+    def network(self, x, cond):
+        """``x [B, H, W, C]`` -> head parameters ``[B, H, W, C, P]`` (causal in x)."""
+        v = h = self.scale(x)
+        for block in self.blocks:
+            v, h = block(v, h, conditioning=cond)
+        return self.output(h)
+
+    def element_params(self, x_flat, cond=None):
+        H, W, C = self.shape
+        x = tf.reshape(x_flat, [-1, H, W, C])                            # [B, D] -> [B, H, W, C]
+        params = self.network(x, cond)
+        return tf.reshape(params, [-1, H * W * C, params.shape[-1]])     # [B, H, W, C, P] -> [B, D, P]
+
+    def init_cache(self, batch, cond=None):
+        return {block.name: block.init_cache(batch, self.shape[1]) for block in self.blocks}
+
+    def _new_row(self, x, cache, r, cond):
+        """Row r - 1 of the partial sample through every vertical stack (start of row r >= 1)."""
+        cache = dict(cache)
+        row = tf.gather(x, tf.reshape(r - 1, [1]), axis=1)              # [B, 1, W, C]
+        row_cond = _condition_at(cond, r - 1)
+        for block in self.blocks:
+            row, cache[block.name] = block.step_row(row, cache[block.name], row_cond)
+        return cache
+
+    def step(self, x_flat, cache, index, cond=None):
+        H, W, C = self.shape
+        x = self.scale(tf.reshape(x_flat, [-1, H, W, C]))                # [B, D] -> [B, H, W, C]
+        if self.per_position:
+            pixel, channel = index, tf.constant(0)
+        else:
+            pixel, channel = index // C, index % C
+        r, c = pixel // W, pixel % W
+        new_row = tf.logical_and(tf.logical_and(tf.equal(c, 0), tf.equal(channel, 0)), r > 0)
+        cache = tf.cond(new_row, lambda: self._new_row(x, cache, r, cond), lambda: dict(cache))
+        # The first block gets the current data row whole (its earlier pixels were
+        # drawn after their own steps); see GatedPixelCNNBlock.set_horizontal_row.
+        row = tf.gather(x, tf.reshape(r, [1]), axis=1)                   # [B, 1, W, C]
+        first = self.blocks[0]
+        cache[first.name] = first.set_horizontal_row(row, cache[first.name])
+        h = tf.gather(row, tf.reshape(c, [1]), axis=2)                   # [B, 1, 1, C]
+        pixel_cond = _condition_at(cond, r, c)
+        for block in self.blocks:
+            h, cache[block.name] = block.step(h, cache[block.name], c, pixel_cond)
+        params = self.output(h)                                          # [B, 1, 1, C, P]
+        params = tf.reshape(params, [-1, C, params.shape[-1]])           # -> [B, C, P]
+        if self.per_position:
+            return params, cache                                         # [B, G=C, P]
+        return tf.gather(params, channel, axis=1), cache                 # [B, P]
+
+
+@register("pixelvae")
+class PixelVAE(LatentVariableModel):
+    """PixelVAE (Gulrajani et al. 2017): conv encoder, Gaussian latents, Gated PixelCNN decoder.
+
+    Args:
+        image_shape: ``(H, W, C)``.
+        num_levels: K; data are ints in ``[0, K)`` (Bernoulli head for K = 2).
+        levels: 1 (latent vector) or 2 (latent map + top vector, PixelCNN prior
+            over the map).
+        latent_dim: size of the latent vector (the top one for two levels).
+        encoder_filters: channels of the encoder's 3x3 convolutions (and of
+            the two-level model's upsampling of the latent map).
+        encoder_downsamples: stride-2 convolutions of the encoder; for two
+            levels the latent map is ``H / 2^n x W / 2^n`` (H, W divisible).
+        num_layers: gated layers of the pixel decoder.
+        num_filters: feature maps per stack of the pixel decoder.
+        kernel_size: odd filter size of the decoder's layers.
+        output_filters: width of the decoder's masked 1x1 output layer.
+        latent_map_channels: ``c_1``, channels of the latent map (two levels).
+        prior_layers, prior_filters, prior_kernel_size: the latent map's
+            Gated PixelCNN prior (two levels).
+        kl_warmup_steps: optimizer steps over which the KL weight of the
+            training loss rises linearly from 0 to 1 (0: no warm-up).
+        num_importance_samples: S of `log_prob` when not given (and of the
+            SavedModel's ``serving_default``).
+        seed: seeds the training and evaluation noise.
+    """
+
+    PRESETS = {
+        "tiny": dict(image_shape=(4, 4, 1), num_levels=4, latent_dim=2, encoder_filters=4,
+                     encoder_downsamples=1, num_layers=2, num_filters=4, kernel_size=3,
+                     output_filters=8),
+        "digits": dict(image_shape=(8, 8, 1), num_levels=17, latent_dim=16, encoder_filters=32,
+                       encoder_downsamples=2, num_layers=5, num_filters=32, kernel_size=3,
+                       output_filters=64, kl_warmup_steps=500),
+        # The authors' MNIST run (igul222/PixelVAE, `-L 12 -fs 5 -algo cond_z_bias
+        # -dpx 16 -ldim 16`): 12 gated layers, 5x5 filters, 16 feature maps,
+        # 16 latent dimensions, z as a bias in every gated unit, KL warm-up
+        # over 10,000 iterations.  Binarized MNIST: 79.02 nats (Gulrajani et al.
+        # 2017, Table 1; 79.20 for PixelRNN).  The encoder width (32) and the
+        # output layer width (32) are our choices.
+        "paper": dict(image_shape=(28, 28, 1), num_levels=2, latent_dim=16, encoder_filters=32,
+                      encoder_downsamples=2, num_layers=12, num_filters=16, kernel_size=5,
+                      output_filters=32, kl_warmup_steps=10000),
+        # Two levels for 64x64 ImageNet (3.66 bits/dim in the paper): the
+        # authors' `64px_big` settings are a 16x16 latent map of 64 channels
+        # (LATENT_DIM_1), a 512-d top latent (LATENT_DIM_2), 384 pixel-level
+        # maps (DIM_PIX_1) and 256 / 512 channels in the two levels' ResNets.
+        # Ours: the same latent sizes and pixel-level width, plain 3x3 strided
+        # convolutions (256) instead of their ResNets, 4 pixel-level gated
+        # layers of 5x5 and a 4-layer, 256-map latent PixelCNN (our choices),
+        # a 256-way softmax per channel.
+        "imagenet64": dict(image_shape=(64, 64, 3), num_levels=256, levels=2, latent_dim=512,
+                           encoder_filters=256, encoder_downsamples=2, num_layers=4,
+                           num_filters=384, kernel_size=5, output_filters=512,
+                           latent_map_channels=64, prior_layers=4, prior_filters=256,
+                           prior_kernel_size=3, kl_warmup_steps=10000),
+    }
+
+    def __init__(self, image_shape=(8, 8, 1), num_levels=17, levels=1, latent_dim=16,
+                 encoder_filters=32, encoder_downsamples=2, num_layers=12, num_filters=16,
+                 kernel_size=5, output_filters=32, latent_map_channels=8, prior_layers=3,
+                 prior_filters=32, prior_kernel_size=3, kl_warmup_steps=0,
+                 num_importance_samples=16, seed=0, num_classes=None, **kwargs):
+        if num_classes is not None:
+            raise ValueError("pixelvae is unconditional: num_classes must be None.")
+        shape = tuple(int(s) for s in np.atleast_1d(image_shape))
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"image_shape must be (H, W, C) of positive sizes, got {image_shape!r}.")
+        if levels not in (1, 2):
+            raise ValueError(f"levels must be 1 or 2, got {levels!r}.")
+        for name, k in (("kernel_size", kernel_size), ("prior_kernel_size", prior_kernel_size)):
+            if int(k) < 1 or int(k) % 2 == 0:
+                raise ValueError(f"{name} must be odd and >= 1, got {k}.")
+        self.encoder_downsamples = int(encoder_downsamples)
+        if self.encoder_downsamples < 0:
+            raise ValueError(f"encoder_downsamples must be >= 0, got {encoder_downsamples}.")
+        factor = 2 ** self.encoder_downsamples
+        if levels == 2 and (shape[0] % factor or shape[1] % factor):
+            raise ValueError(f"image_shape {shape}: H and W must be divisible by "
+                             f"2**encoder_downsamples = {factor} for the latent map.")
+        super().__init__(shape, num_levels, **kwargs)
+        self.levels = int(levels)
+        self.latent_dim = checks.check_positive_int(latent_dim, "latent_dim")
+        self.encoder_filters = checks.check_positive_int(encoder_filters, "encoder_filters")
+        self.num_layers = checks.check_positive_int(num_layers, "num_layers")
+        self.num_filters = checks.check_positive_int(num_filters, "num_filters")
+        self.kernel_size = int(kernel_size)
+        self.output_filters = checks.check_positive_int(output_filters, "output_filters")
+        self.latent_map_channels = checks.check_positive_int(latent_map_channels,
+                                                             "latent_map_channels")
+        self.prior_layers = checks.check_positive_int(prior_layers, "prior_layers")
+        self.prior_filters = checks.check_positive_int(prior_filters, "prior_filters")
+        self.prior_kernel_size = int(prior_kernel_size)
+        self.kl_warmup_steps = int(kl_warmup_steps)
+        if self.kl_warmup_steps < 0:
+            raise ValueError(f"kl_warmup_steps must be >= 0, got {kl_warmup_steps}.")
+        self.num_importance_samples = checks.check_positive_int(num_importance_samples,
+                                                                "num_importance_samples")
+        self.seed = int(seed)
+        H, W, C = shape
+        if self.num_filters < C:
+            raise ValueError(f"num_filters ({num_filters}) must be at least the channel count ({C}).")
+        self.head = head_for_levels(self.num_levels)
+
+        F = self.encoder_filters
+        # Encoder: 3x3 convolutions, encoder_downsamples of them with stride 2.
+        self.encoder_convs = [keras.layers.Conv2D(F, 3, padding="same", name="encoder_conv_0")] + [
+            keras.layers.Conv2D(F, 3, strides=2, padding="same", name=f"encoder_conv_{i + 1}")
+            for i in range(self.encoder_downsamples)]
+        h, w = H, W
+        for _ in range(self.encoder_downsamples):
+            h, w = -(-h // 2), -(-w // 2)                                # 'same' stride 2: ceil
+        if self.levels == 1:
+            self._encoded_size = h * w * F
+            self.encoder_out = keras.layers.Dense(2 * self.latent_dim, name="encoder_out")
+            self._latent_size = self.latent_dim
+        else:
+            c1 = self.latent_map_channels
+            self.map_shape = (h, w, c1)
+            self.encoder_out = keras.layers.Conv2D(2 * c1, 1, name="encoder_out")
+            # q(z_2 | z_1): a 3x3 convolution (stride 2 where the map allows), dense.
+            stride2 = 2 if h % 2 == 0 and w % 2 == 0 and h > 1 else 1
+            self.top_encoder_conv = keras.layers.Conv2D(F, 3, strides=stride2, padding="same",
+                                                        name="top_encoder_conv")
+            self._top_encoded_size = (h // stride2) * (w // stride2) * F
+            self.top_encoder_out = keras.layers.Dense(2 * self.latent_dim, name="top_encoder_out")
+            # p(z_1 | z_2): a Gated PixelCNN over the map's positions, Gaussian head.
+            self.prior_head = GaussianMixture(1)
+            self.prior_blocks = [
+                GatedPixelCNNBlock(self.prior_filters, self.prior_kernel_size, data_channels=1,
+                                   first=(i == 0), vertical_output=(i < self.prior_layers - 1),
+                                   conditional=True, name=f"prior_block_{i}")
+                for i in range(self.prior_layers)]
+            self.prior_hidden = keras.layers.Conv2D(self.prior_filters, 1, name="prior_hidden")
+            self.prior_out = keras.layers.Conv2D(2 * c1, 1, name="prior_out")
+            # u(z_1): the latent map upsampled to a per-pixel conditioning map.
+            self.upsample_in = keras.layers.Conv2D(F, 3, padding="same", name="upsample_in")
+            self.upsample_out = keras.layers.Conv2D(F, 3, padding="same", name="upsample_out")
+            self._latent_size = self.latent_dim + h * w * c1
+        # Decoder: the Gated PixelCNN, every gate biased by the latents.
+        self.decoder_blocks = [
+            GatedPixelCNNBlock(self.num_filters, self.kernel_size, data_channels=C, first=(i == 0),
+                               vertical_output=(i < self.num_layers - 1), conditional=True,
+                               name=f"decoder_block_{i}")
+            for i in range(self.num_layers)]
+        self.decoder_hidden = MaskedConv2D(self.output_filters, 1, mask_type="B", data_channels=C,
+                                           name="decoder_hidden")
+        self.decoder_out = MaskedConv2D(C * self.head.num_params, 1, mask_type="B",
+                                        data_channels=C, name="decoder_out")
+        self._objective(tf.zeros((1,) + shape, tf.int32), None)          # builds every weight
+        self.built = True
+
+    # --------------------------------------------------------------- structure
+    @property
+    def latent_size(self):
+        """Latent dimensions per example (the map's and the top vector's for two levels)."""
+        return self._latent_size
+
+    def _check(self, x, conditional, validate_values=True):
+        if conditional is not None:
+            raise ValueError("pixelvae is unconditional but conditional was given.")
+        return super()._check(x, None, validate_values)
+
+    def kl_coefficient(self, step):
+        """The KL warm-up weight ``min(1, step / kl_warmup_steps)`` (1 without warm-up)."""
+        if self.kl_warmup_steps == 0:
+            return tf.constant(1.0)
+        return tf.minimum(1.0, tf.cast(step, tf.float32) / float(self.kl_warmup_steps))
+
+    # ---------------------------------------------------------------- networks
+    def _pixel_output(self, h):
+        """Decoder's last horizontal stack ``[B, H', W', F]`` -> logits ``[B, H', W', C, P]``."""
+        out = self.decoder_hidden(tf.nn.relu(h))
+        logits = self.decoder_out(tf.nn.relu(out))                       # [B, H', W', C*P]
+        _, rows, cols, _ = logits.shape
+        return tf.reshape(logits, [-1, rows, cols, self.image_shape[-1],
+                                   self.head.num_params])                # -> [B, H', W', C, P]
+
+    def _pixel_scale(self, x):
+        return tf.cast(x, tf.float32) * (2.0 / (self.num_levels - 1)) - 1.0
+
+    def decoder(self):
+        """The pixel decoder as a sampler-protocol object (conditioning: z, or u(z_1))."""
+        return _GatedStack(self.decoder_blocks, self._pixel_output, self.image_shape, self.head,
+                           self._pixel_scale, per_position=False)
+
+    def _prior_output(self, h):
+        """Prior's last horizontal stack -> ``[B, h', w', c_1, 3]`` (a one-component mixture)."""
+        out = self.prior_out(tf.nn.relu(self.prior_hidden(tf.nn.relu(h))))  # [B, h', w', 2 c_1]
+        _, rows, cols, _ = out.shape
+        params = tf.reshape(out, [-1, rows, cols, self.latent_map_channels, 2])  # [B, h', w', 2 c1] -> [B, h', w', c1, 2]
+        return tf.pad(params, [[0, 0]] * 4 + [[1, 0]])                   # zero logit: -> [..., 3]
+
+    def latent_prior(self):
+        """``p(z_1 | z_2)`` as a sampler-protocol object (two levels; conditioning: z_2)."""
+        return _GatedStack(self.prior_blocks, self._prior_output, self.map_shape, self.prior_head,
+                           lambda z: tf.cast(z, tf.float32), per_position=True)
+
+    def decoder_conditioning(self, z):
+        """The decoder's conditioning: ``z [B, Z]`` itself (one level) or ``u(z_1) [B, H, W, F]``."""
+        if self.levels == 1:
+            return z
+        f = 2 ** self.encoder_downsamples
+        u = tf.nn.elu(self.upsample_in(z))                               # [B, h, w, F]
+        u = tf.repeat(tf.repeat(u, f, axis=1), f, axis=2)                # [B, H, W, F] nearest
+        return tf.nn.elu(self.upsample_out(u))
+
+    def decoder_log_prob(self, x, z):
+        """``log p(x | z)`` ``[B]`` for int images ``x`` and latents (``z``, or ``z_1`` maps)."""
+        x = tf.convert_to_tensor(x)
+        params = self.decoder().network(x, self.decoder_conditioning(z))
+        return _sum_but_batch(self.head.log_prob(params, x))
+
+    def _encode(self, x):
+        h = self._pixel_scale(x)
+        for conv in self.encoder_convs:
+            h = tf.nn.elu(conv(h))                                       # [B, h, w, F]
+        if self.levels == 1:
+            h = tf.reshape(h, [-1, self._encoded_size])                  # [B, h, w, F] -> [B, h w F]
+        return tf.split(self.encoder_out(h), 2, axis=-1)                 # mean, log_std
+
+    def _split_noise(self, eps):
+        """``[B, latent_size]`` normals -> ``(top [B, Z], map [B, h, w, c_1] or None)``."""
+        if self.levels == 1:
+            return eps, None
+        top, flat = tf.split(eps, [self.latent_dim, self._latent_size - self.latent_dim], axis=1)
+        return top, tf.reshape(flat, [-1, *self.map_shape])              # [B, h w c1] -> [B, h, w, c1]
+
+    def _inference(self, x, eps):
+        """``x`` int ``[B, H, W, C]``, normals ``eps [B, latent_size]`` -> ``[B]`` terms.
+
+        Returns ``(log p(x | z), KL at the sample, KL for training)``: the
+        second is ``log q - log p`` at the posterior sample (the log-weights'
+        term), the third the same with the Gaussian-to-N(0, I) parts in closed
+        form (lower variance; equal in expectation).
+        """
+        eps_top, eps_map = self._split_noise(eps)
+        if self.levels == 1:
+            mean, log_std = self._encode(x)                              # [B, Z] each
+            z = mean + tf.exp(log_std) * eps_top
+            kl_sample = tf.reduce_sum(_gaussian_log_prob(z, mean, log_std)
+                                      - _gaussian_log_prob(z, 0.0, 0.0), axis=1)
+            kl_train = tf.reduce_sum(_kl_to_standard_normal(mean, log_std), axis=1)
+            return self.decoder_log_prob(x, z), kl_sample, kl_train
+        mean1, log_std1 = self._encode(x)                                # [B, h, w, c1] each
+        z1 = mean1 + tf.exp(log_std1) * eps_map
+        t = tf.nn.elu(self.top_encoder_conv(z1))
+        t = tf.reshape(t, [-1, self._top_encoded_size])                  # [B, h', w', F] -> [B, h' w' F]
+        mean2, log_std2 = tf.split(self.top_encoder_out(t), 2, axis=-1)  # [B, Z] each
+        z2 = mean2 + tf.exp(log_std2) * eps_top
+        prior = self.latent_prior()
+        log_p1 = _sum_but_batch(self.prior_head.log_prob(prior.network(z1, z2), z1))
+        kl1 = _sum_but_batch(_gaussian_log_prob(z1, mean1, log_std1)) - log_p1
+        kl2_sample = tf.reduce_sum(_gaussian_log_prob(z2, mean2, log_std2)
+                                   - _gaussian_log_prob(z2, 0.0, 0.0), axis=1)
+        kl2 = tf.reduce_sum(_kl_to_standard_normal(mean2, log_std2), axis=1)
+        return self.decoder_log_prob(x, z1), kl1 + kl2_sample, kl1 + kl2
+
+    def _training_noise(self, batch, training):
+        """Posterior noise for `fit` / `evaluate`: keyed by (seed, step), sliced per replica.
+
+        Every replica draws the *global* batch's noise and keeps its own rows,
+        so a step on R replicas sees the noise the single-device step sees.
+        """
+        step = tf.constant(0, tf.int64)
+        if training and getattr(self, "optimizer", None) is not None:
+            step = tf.cast(self.optimizer.iterations, tf.int64) + 1
+        ctx = tf.distribute.get_replica_context()
+        replicas = 1 if ctx is None else ctx.num_replicas_in_sync
+        replica = 0 if ctx is None else ctx.replica_id_in_sync_group
+        key = tf.stack([tf.constant(self.seed, tf.int64), step])
+        full = tf.random.stateless_normal([batch * replicas, self._latent_size], seed=key, alg="philox")
+        return full[tf.cast(replica, tf.int32) * batch:][:batch]
+
+    def _objective(self, x, c, training=False):
+        """``(log p(x|z) - beta KL, log p(x|z) - KL)``: beta < 1 only in training warm-up."""
+        eps = self._training_noise(tf.shape(x)[0], training)
+        log_px, _, kl = self._inference(x, eps)
+        beta = tf.constant(1.0)
+        if training and getattr(self, "optimizer", None) is not None:
+            beta = self.kl_coefficient(self.optimizer.iterations)
+        return log_px - beta * kl, log_px - kl
+
+    # ------------------------------------------------------------------ bounds
+    def _log_weights(self, x, num_samples, seed):
+        """``log p(x, z_s) - log q(z_s | x)`` for S posterior samples: ``[S, B]``.
+
+        Row ``b S + s`` of one Philox stream: example b's noise does not depend
+        on the batch size.
+        """
+        batch = tf.shape(x)[0]
+        tiled = tf.repeat(x, num_samples, axis=0)                        # [B*S, H, W, C]
+        eps = tf.random.stateless_normal([batch * num_samples, self._latent_size],
+                                         seed=tf.stack([tf.cast(seed, tf.int64), tf.constant(1, tf.int64)]),
+                                         alg="philox")
+        log_px, kl, _ = self._inference(tiled, eps)
+        return tf.transpose(tf.reshape(log_px - kl, [batch, num_samples]))  # [B*S] -> [B, S] -> [S, B]
+
+    def _bounds(self, x, num_samples, seed):
+        lw = self._log_weights(x, num_samples, seed)
+        iwae = tf.reduce_logsumexp(lw, axis=0) - tf.math.log(tf.cast(num_samples, tf.float32))
+        return iwae, tf.reduce_mean(lw, axis=0)
+
+    def log_prob(self, x, conditional=None, num_samples=None, seed=0):
+        """Importance-weighted lower bound on ``log p(x)`` (Burda et al. 2016): ``[B]`` nats.
+
+        Args:
+            x: int images ``[B, H, W, C]``.
+            conditional: must be None.
+            num_samples: S posterior samples (default ``num_importance_samples``).
+            seed: int; keys the posterior noise (same seed, same estimate).
+        """
+        x, _ = self._check(x, conditional)
+        S = self.num_importance_samples if num_samples is None else checks.check_positive_int(
+            num_samples, "num_samples")
+        return self._bounds(x, S, seed)[0]
+
+    def elbo(self, x, num_samples=1, seed=0):
+        """The evidence lower bound, averaged over S posterior samples: ``[B]`` nats."""
+        x, _ = self._check(x, None)
+        return self._bounds(x, checks.check_positive_int(num_samples, "num_samples"), seed)[1]
+
+    def conditional_log_probs(self, x, conditional=None):
+        raise NotImplementedError("pixelvae is a latent-variable model: it has no exact per-pixel "
+                                  "conditionals. Use log_prob (importance-weighted bound) or elbo.")
+
+    # ---------------------------------------------------------------- sampling
+    @property
+    def noise_size(self):
+        """Uniforms per sample: the top latent, the map's (2 per element), every pixel's head noise."""
+        size = self.latent_dim + self.event_size * self.head.noise_depth
+        if self.levels == 2:
+            size += int(np.prod(self.map_shape)) * self.prior_head.noise_depth
+        return size
+
+    def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
+        del num_samples, length, conditional  # unconditional; prior, then decoder
+        return self._sample_from_noise(noise.all(self.noise_size)[..., 0], temperature, cache)  # [n, N, 1] -> [n, N]
+
+    @no_autograph
+    def _sample_from_noise(self, noise, temperature, cache=True):
+        """Uniforms ``[n, noise_size]`` -> int32 images ``[n, H, W, C]``."""
+        n = tf.shape(noise)[0]
+        Z = self.latent_dim
+        z = temperature * uniform_to_normal(noise[:, :Z])                # [n, Z] ~ N(0, T^2)
+        offset = Z
+        if self.levels == 2:
+            prior = self.latent_prior()
+            D1, depth = prior.num_elements, self.prior_head.noise_depth
+            u1 = tf.reshape(noise[:, offset:offset + D1 * depth], [-1, D1, depth])  # [n, D1*d] -> [n, D1, d]
+            z1 = sampler.run(prior, GivenNoise(u1), n, D1, z, temperature, cache=cache)  # [n, D1]
+            z = tf.reshape(z1, [-1, *self.map_shape])                    # [n, D1] -> [n, h, w, c1]
+            offset += D1 * depth
+        decoder = self.decoder()
+        D, depth = decoder.num_elements, self.head.noise_depth
+        pixel_noise = tf.reshape(noise[:, offset:], [-1, D, depth])      # [n, D*d] -> [n, D, d]
+        x = sampler.run(decoder, GivenNoise(pixel_noise), n, D, self.decoder_conditioning(z),
+                        temperature, cache=cache)                        # [n, D]
+        return tf.reshape(x, [-1, *self.image_shape])                    # [n, D] -> [n, H, W, C]
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("num_classes")
+        config.update({
+            "levels": self.levels,
+            "latent_dim": self.latent_dim,
+            "encoder_filters": self.encoder_filters,
+            "encoder_downsamples": self.encoder_downsamples,
+            "num_layers": self.num_layers,
+            "num_filters": self.num_filters,
+            "kernel_size": self.kernel_size,
+            "output_filters": self.output_filters,
+            "latent_map_channels": self.latent_map_channels,
+            "prior_layers": self.prior_layers,
+            "prior_filters": self.prior_filters,
+            "prior_kernel_size": self.prior_kernel_size,
+            "kl_warmup_steps": self.kl_warmup_steps,
+            "num_importance_samples": self.num_importance_samples,
+            "seed": self.seed,
+        })
+        return config

@@ -58,6 +58,28 @@ def test_streaming_equals_call(first, kernel_size, channels, conditional):
 
 
 @pytest.mark.parametrize("first", [True, False])
+def test_conditioning_map_streams_row_by_row_and_pixel_by_pixel(first):
+    """A conditioning map [B, H, W, E] (per-position bias, eq. 5): step_row gets its row i - 1,
+    step its pixel; streaming equals call, and the bias differs between positions."""
+    block = GatedPixelCNNBlock(F, 3, data_channels=1, first=first, conditional=True)
+    v, h, _ = _inputs(1, first, False, seed=2)
+    cond = np.random.RandomState(3).normal(size=(B, H, W, E)).astype(np.float32)
+    v_out, h_out = block(v, h, conditioning=cond)
+    flat = np.broadcast_to(cond[:, :1, :1], cond.shape)
+    assert not np.allclose(h_out.numpy(), block(v, h, conditioning=flat)[1].numpy())
+    cache = block.init_cache(B, W)
+    for i, j in np.ndindex(H, W):
+        if i > 0 and j == 0:
+            v_row, cache = block.step_row(v[:, i - 1:i], cache, cond[:, i - 1:i])
+            np.testing.assert_allclose(v_row.numpy(), v_out.numpy()[:, i - 1:i], rtol=1e-5, atol=1e-5)
+        h_ij, cache = block.step(h[:, i:i + 1, j:j + 1], cache, tf.constant(j), cond[:, i:i + 1, j:j + 1])
+        np.testing.assert_allclose(h_ij.numpy(), h_out.numpy()[:, i:i + 1, j:j + 1], rtol=1e-5,
+                                   atol=1e-5)
+    with pytest.raises(ValueError, match="conditioning must be"):
+        block(v, h, conditioning=cond[:, 0])                           # rank 3: neither
+
+
+@pytest.mark.parametrize("first", [True, False])
 def test_streaming_without_vertical_output(first):
     block = GatedPixelCNNBlock(F, 3, data_channels=3, first=first, vertical_output=False,
                                conditional=True)

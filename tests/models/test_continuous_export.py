@@ -1,4 +1,4 @@
-"""SavedModels of maf, iaf, rnade and iaf_vae, loaded in a process that never imports ar_keras.
+"""SavedModels of maf, iaf, rnade, iaf_vae and pixelvae, loaded in a process that never imports ar_keras.
 
 One module fixture exports every model and runs ONE subprocess (TensorFlow
 only) that calls every signature and writes the outputs to .npz files.
@@ -26,7 +26,9 @@ MODELS = {
     "iaf": ("iaf", {"permutation": "none"}),
     "rnade": ("rnade", {}),
     "iaf_vae": ("iaf_vae", {}),
+    "pixelvae": ("pixelvae", {}),
 }
+LATENT = {"iaf_vae", "pixelvae"}        # latent-variable models: an elbo signature, integer images
 SEEDS = [4, 99]
 
 _LOADER = textwrap.dedent(r"""
@@ -72,7 +74,7 @@ def _inputs(model):
     cond = model.num_classes is not None
     labels = np.arange(3, dtype=np.int32) % model.num_classes if cond else None
     x = model.sample(3, conditional=labels, seed=0).numpy()
-    if isinstance(model, ark.models.IAFVAE):
+    if isinstance(model, ark.models.LatentVariableModel):
         x_bad = x.copy()
         x_bad[0, 0, 0, 0] = model.num_levels                     # a level == K
     else:
@@ -123,7 +125,7 @@ def test_signatures(exported, key):
     assert sigs["serving_default"] == sorted(["x"] + cond)
     assert sigs["sample"] == sorted(["seeds", "temperature"] + cond)
     model = exported["models"][key]
-    if key == "iaf_vae":
+    if key in LATENT:
         assert set(sigs) == {"serving_default", "sample", "elbo"}
     else:
         assert ("conditional_log_probs" in sigs) == model.exact_conditionals
@@ -152,7 +154,7 @@ def test_log_prob_and_samples_match_the_model(exported, key):
 def test_bad_input_raises_in_the_graph(exported, key):
     errors = exported["results"][key]["info"]["errors"]
     assert errors["bad_x"] is not None and errors["temperature"] is not None
-    expected = "values in [0, 4)" if key == "iaf_vae" else "x must be finite"
+    expected = "values in [0, 4)" if key in LATENT else "x must be finite"
     assert expected in errors["bad_x"]
     assert "temperature must be a finite number > 0" in errors["temperature"]
 
@@ -176,6 +178,7 @@ def test_tflite_agrees_with_the_keras_model(name, preset, tmp_path):
     np.testing.assert_allclose(want, model.sample(4, seed=3, temperature=0.8).numpy(), rtol=1e-6)
 
 
-def test_tflite_is_refused_for_latent_models_with_a_clear_error(tmp_path):
+@pytest.mark.parametrize("name", sorted(LATENT))
+def test_tflite_is_refused_for_latent_models_with_a_clear_error(name, tmp_path):
     with pytest.raises(TypeError, match="SavedModel"):
-        export.tflite(ark.models.get("iaf_vae", preset="tiny"), str(tmp_path / "m.tflite"))
+        export.tflite(ark.models.get(name, preset="tiny"), str(tmp_path / "m.tflite"))

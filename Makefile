@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/digits_bits_per_dim.py
 	$(PY) tests/benchmarks/maf_vs_tfp.py
 	$(PY) tests/benchmarks/iaf_vae_digits.py
+	$(PY) tests/benchmarks/pixelvae_digits.py
 	$(PY) tests/benchmarks/pixel_models.py
 	$(PY) tests/benchmarks/wavenet_generation.py
 	$(PY) tests/benchmarks/sampling_cost.py

@@ -27,7 +27,7 @@ through the sampler; a model whose base density is one (MAF MoG) samples its
 base with `AutoregressiveDensity.sample_elements`.
 
 `LatentVariableModel`: images of integer levels with latent variables
-(`iaf_vae`; PixelVAE next): training maximises a per-example bound (the ELBO),
+(`iaf_vae`, `pixelvae`): training maximises a per-example bound (the ELBO),
 ``log_prob`` is an importance-weighted bound (Burda et al. 2016), ``elbo(x)``
 the ELBO, and sampling draws the latents from the prior, then the pixels.
 
@@ -140,7 +140,7 @@ class ContinuousModel(BaseModel):
 
 
 class LatentVariableModel(BaseModel):
-    """Base class of the latent-variable models of integer images (`iaf_vae`).
+    """Base class of the latent-variable models of integer images (`iaf_vae`, `pixelvae`).
 
     Args:
         image_shape: ``(H, W, C)``.

@@ -49,7 +49,8 @@ def _exact_log_prob(model, x, num_points):
     z = np.linspace(-9.0, 9.0, num_points)
     xs = np.repeat(x, num_points, axis=0)                                 # [B * N, H, W, C]
     zs = np.tile(z.astype(np.float32), len(x))[:, None]                   # [B * N, 1]
-    log_px_z = model.decoder_log_prob(xs, zs).numpy().astype(np.float64).reshape(len(x), num_points)
+    log_px_z = model.decoder_log_prob(xs, zs).numpy().astype(np.float64)
+    log_px_z = log_px_z.reshape(len(x), num_points)                       # [B * N] -> [B, N]
     log_prior = -0.5 * z ** 2 - 0.5 * np.log(2.0 * np.pi)
     return logsumexp(log_px_z + log_prior + np.log(z[1] - z[0]), axis=1)
 
@@ -113,11 +114,12 @@ def test_decoder_is_causal_given_z_with_no_blind_spot():
     z = tf.random.normal([1, model.latent_dim])
     depends = np.zeros((D, D), bool)
     for trial in range(6):
-        x = tc.random_data(model, 1, seed=trial).reshape(1, D)
+        x = tc.random_data(model, 1, seed=trial).reshape(1, D)           # [1, H, W, C] -> [1, D]
         flipped = np.repeat(x, D, axis=0)                                 # [D, D]: row j flips x_j
         flipped[np.arange(D), np.arange(D)] = (x[0] + 1 + trial % 3) % model.num_levels
         both = np.concatenate([x, flipped]).reshape(-1, 3, 3, 2)          # [1 + D, H, W, C]
-        params = decoder.element_params(both.reshape(-1, D), tf.repeat(z, D + 1, axis=0)).numpy()
+        flat = both.reshape(-1, D)                                        # [1 + D, H, W, C] -> [1 + D, D]
+        params = decoder.element_params(flat, tf.repeat(z, D + 1, axis=0)).numpy()  # [1 + D, D, P]
         changed = np.abs(params[1:] - params[:1]).max(-1) > 1e-6          # [j, k]
         for j in range(D):
             assert not changed[j, :j + 1].any(), f"conditional of an element <= {j} saw x_{j}"
@@ -125,8 +127,8 @@ def test_decoder_is_causal_given_z_with_no_blind_spot():
     later = np.triu(np.ones((D, D), bool), k=1)
     assert depends[later].all(), f"blind spot: {np.argwhere(later & ~depends).tolist()}"
     # z reaches every conditional: the per-layer bias.
-    other = decoder.element_params(x.reshape(1, D), z + 1.0).numpy()
-    base = decoder.element_params(x.reshape(1, D), z).numpy()
+    other = decoder.element_params(x, z + 1.0).numpy()                  # x: [1, D]
+    base = decoder.element_params(x, z).numpy()
     assert (np.abs(other - base).max(-1) > 1e-6).all()
 
 
@@ -144,13 +146,13 @@ def test_two_level_elbo_is_finite_and_includes_both_kl_terms():
     top_eps, map_eps = model._split_noise(eps)
     m1, s1 = model._encode(x)
     z1 = m1 + tf.exp(s1) * map_eps
-    t = tf.reshape(tf.nn.elu(model.top_encoder_conv(z1)), [4, -1])
+    t = tf.reshape(tf.nn.elu(model.top_encoder_conv(z1)), [4, -1])        # [4, 1, 1, F] -> [4, F]
     m2, s2 = tf.split(model.top_encoder_out(t), 2, axis=-1)
     z2 = m2 + tf.exp(s2) * top_eps
 
     def normal(v, m, s):
-        return tf.reduce_sum(tf.reshape(-0.5 * ((v - m) / tf.exp(s)) ** 2 - s - 0.5 * np.log(2 * np.pi),
-                                        [4, -1]), axis=1)
+        log_n = -0.5 * ((v - m) / tf.exp(s)) ** 2 - s - 0.5 * np.log(2 * np.pi)
+        return tf.reduce_sum(tf.reshape(log_n, [4, -1]), axis=1)         # [4, ...] -> [4, N] -> [4]
     params = model.latent_prior().network(z1, z2)                         # [4, 2, 2, 2, 3]
     mean, log_scale = params[..., 1], params[..., 2]
     log_p1 = normal(z1, mean, 7.0 * tf.tanh(log_scale / 7.0))
@@ -171,7 +173,8 @@ def test_two_level_latent_prior_is_causal_over_positions():
     for s in range(h * w):
         bumped = z1.numpy().copy()
         bumped[0, s // w, s % w] += 1.0
-        delta = np.abs(prior.network(bumped, z2).numpy() - base).reshape(h * w, -1).max(-1)
+        delta = np.abs(prior.network(bumped, z2).numpy() - base)         # [1, h, w, c, 3]
+        delta = delta.reshape(h * w, -1).max(-1)                          # -> [h w, c 3] -> [h w]
         assert not (delta[:s + 1] > 1e-6).any(), f"position {s} leaked to positions <= {s}"
         assert (delta[s + 1:] > 1e-6).all(), f"a later position ignores position {s}"
 

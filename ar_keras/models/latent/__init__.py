@@ -1,1 +1,1 @@
-"""Latent-variable image models: the IAF-VAE."""
+"""Latent-variable image models: the IAF-VAE and PixelVAE."""

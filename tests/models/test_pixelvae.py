@@ -217,6 +217,10 @@ def test_bad_input_is_refused_clearly():
         model.elbo(x, num_samples=-1)
     with pytest.raises(NotImplementedError, match="latent-variable"):
         model.conditional_log_probs(x)
+    with pytest.raises(ValueError, match=r"z must have shape \[B, 2\]"):
+        model.decoder_log_prob(x, np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match=r"values in \[0, 4\)"):
+        model.decoder_log_prob(x + 4, np.zeros((2, 2), np.float32))
     with pytest.raises(ValueError, match=r"noise must have shape"):
         model.sample_from_noise(np.zeros((2, 3, 1), np.float32))
     for bad, match in ((dict(levels=3), "levels must be 1 or 2"),

@@ -400,8 +400,17 @@ class PixelVAE(LatentVariableModel):
         return tf.nn.elu(self.upsample_out(u))
 
     def decoder_log_prob(self, x, z):
-        """``log p(x | z)`` ``[B]`` for int images ``x`` and latents (``z``, or ``z_1`` maps)."""
-        x = tf.convert_to_tensor(x)
+        """``log p(x | z)`` ``[B]`` for int images ``x`` and latents (``z [B, Z]``, or ``z_1``
+        maps ``[B, h, w, c_1]`` for two levels)."""
+        x, _ = self._check(x, None)
+        z = tf.convert_to_tensor(z, tf.float32)
+        want = (self.latent_dim,) if self.levels == 1 else self.map_shape
+        if z.shape.rank != len(want) + 1 or tuple(z.shape[1:]) != want:
+            raise ValueError(f"z must have shape [B, {', '.join(map(str, want))}], got "
+                             f"{z.shape.as_list()}.")
+        return self._decoder_log_prob(x, z)
+
+    def _decoder_log_prob(self, x, z):
         params = self.decoder().network(x, self.decoder_conditioning(z))
         return _sum_but_batch(self.head.log_prob(params, x))
 
@@ -435,7 +444,7 @@ class PixelVAE(LatentVariableModel):
             kl_sample = tf.reduce_sum(_gaussian_log_prob(z, mean, log_std)
                                       - _gaussian_log_prob(z, 0.0, 0.0), axis=1)
             kl_train = tf.reduce_sum(_kl_to_standard_normal(mean, log_std), axis=1)
-            return self.decoder_log_prob(x, z), kl_sample, kl_train
+            return self._decoder_log_prob(x, z), kl_sample, kl_train
         mean1, log_std1 = self._encode(x)                                # [B, h, w, c1] each
         z1 = mean1 + tf.exp(log_std1) * eps_map
         t = tf.nn.elu(self.top_encoder_conv(z1))
@@ -448,7 +457,7 @@ class PixelVAE(LatentVariableModel):
         kl2_sample = tf.reduce_sum(_gaussian_log_prob(z2, mean2, log_std2)
                                    - _gaussian_log_prob(z2, 0.0, 0.0), axis=1)
         kl2 = tf.reduce_sum(_kl_to_standard_normal(mean2, log_std2), axis=1)
-        return self.decoder_log_prob(x, z1), kl1 + kl2_sample, kl1 + kl2
+        return self._decoder_log_prob(x, z1), kl1 + kl2_sample, kl1 + kl2
 
     def _training_noise(self, batch, training):
         """Posterior noise for `fit` / `evaluate`: keyed by (seed, step), sliced per replica.

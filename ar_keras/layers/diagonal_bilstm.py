@@ -166,11 +166,11 @@ class DiagonalBiLSTM(keras.layers.Layer):
     # ------------------------------------------------------------- streaming
     def init_cache(self, batch, width, dtype=None):
         """The state before pixel ``(0, 0)``: zeros (row 0's shifted map is zero)."""
-        if not self.built:
-            raise ValueError(f"{self.name}: build or call the layer before init_cache.")
         if not self.shift_backward:
             raise ValueError(f"{self.name}: shift_backward=False (the mutation-test layer) sees "
                              "the rest of its row and cannot be sampled pixel by pixel.")
+        if not self.built:
+            raise ValueError(f"{self.name}: build or call the layer before init_cache.")
         dtype = dtype or self.compute_dtype
         features = self.forward_input.kernel.shape[2]
         zeros = tf.zeros(tf.stack([batch, width, self.units]), dtype)

@@ -70,20 +70,21 @@ Example:
 import keras
 import tensorflow as tf
 
-from ar_keras.layers.lstm_cell import lstm_cell
+from ar_keras.layers.lstm_cell import lstm_cell, scan
 from ar_keras.layers.masked_conv2d import MaskedConv2D
 from ar_keras.layers.skew import skew, unskew
 
 __all__ = ["DiagonalBiLSTM", "diagonal_lstm"]
 
 
-def diagonal_lstm(pre, state_kernel):
+def diagonal_lstm(pre, state_kernel, unroll=False):
     """One left-to-right diagonal LSTM over a whole map.
 
     Args:
         pre: ``[B, H, W, 4h]``, the input-to-state pre-activations.
         state_kernel: ``[2, h, 4h]``: tap 0 reads the state above
             ``(i - 1, j)``, tap 1 the state to the left ``(i, j - 1)``.
+        unroll: a Python loop over the columns (static sizes; for TFLite).
 
     Returns:
         ``h [B, H, W, h]``.
@@ -106,7 +107,7 @@ def diagonal_lstm(pre, state_kernel):
         h, c = lstm_cell(z, c)
         return h * keep, c * keep        # zero state on the skew's padding
 
-    hs, _ = tf.scan(column_step, (columns, valid), initializer=(zeros, zeros))  # [W + H - 1, B, H, h]
+    hs, _ = scan(column_step, (columns, valid), (zeros, zeros), unroll)  # [W + H - 1, B, H, h]
     hs = tf.transpose(hs, [1, 2, 0, 3])                                # -> [B, H, W + H - 1, h]
     return unskew(hs, width=width)                                     # -> [B, H, W, h]
 
@@ -142,6 +143,9 @@ class DiagonalBiLSTM(keras.layers.Layer):
         self.shift_backward = bool(shift_backward)
         if self.units < self.data_channels:
             raise ValueError(f"units ({units}) must be at least data_channels ({data_channels}).")
+        #: Python loops instead of tf.while_loops (static sizes): set only while a model
+        #: traces its TFLite signatures (see `ar_keras.layers.lstm_cell.scan`); not config.
+        self.unroll = False
         conv = dict(mask_type="B", data_channels=self.data_channels, out_splits=4)
         self.forward_input = MaskedConv2D(4 * self.units, 1, name="forward_input", **conv)
         self.backward_input = MaskedConv2D(4 * self.units, 1, name="backward_input", **conv)
@@ -156,9 +160,11 @@ class DiagonalBiLSTM(keras.layers.Layer):
                                                      initializer="glorot_uniform")
 
     def call(self, inputs):
-        forward = diagonal_lstm(self.forward_input(inputs), self.forward_state_kernel)  # [B, H, W, h]
+        forward = diagonal_lstm(self.forward_input(inputs), self.forward_state_kernel,
+                                self.unroll)  # [B, H, W, h]
         reversed_pre = tf.reverse(self.backward_input(inputs), axis=[2])   # columns right to left
-        backward = tf.reverse(diagonal_lstm(reversed_pre, self.backward_state_kernel), axis=[2])
+        backward = tf.reverse(diagonal_lstm(reversed_pre, self.backward_state_kernel,
+                                                self.unroll), axis=[2])
         if self.shift_backward:
             backward = _shift_down(backward)                               # row i <- row i - 1
         return forward + backward
@@ -191,7 +197,7 @@ class DiagonalBiLSTM(keras.layers.Layer):
             h, c = carry                                                    # the state at (i - 1, j + 1)
             return lstm_cell(z + tf.matmul(h, kernel[1]), c)
 
-        hs, _ = tf.scan(column_step, columns, initializer=(zeros, zeros))   # [W, B, h], right first
+        hs, _ = scan(column_step, columns, (zeros, zeros), self.unroll)   # [W, B, h], right first
         backward = tf.transpose(tf.reverse(hs, axis=[0]), [1, 0, 2])       # -> [B, W, h]
         return dict(cache, bw=backward, up=cache["h"])
 

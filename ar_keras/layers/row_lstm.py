@@ -57,7 +57,7 @@ Example:
 import keras
 import tensorflow as tf
 
-from ar_keras.layers.lstm_cell import lstm_cell
+from ar_keras.layers.lstm_cell import lstm_cell, scan
 from ar_keras.layers.masked_conv2d import MaskedConv2D
 
 __all__ = ["RowLSTM"]
@@ -94,6 +94,9 @@ class RowLSTM(keras.layers.Layer):
                 raise ValueError(f"{name} must be odd and >= 1, got {k}.")
         if self.units < self.data_channels:
             raise ValueError(f"units ({units}) must be at least data_channels ({data_channels}).")
+        #: Python loops instead of tf.while_loops (static sizes): set only while a model
+        #: traces its TFLite signatures (see `ar_keras.layers.lstm_cell.scan`); not config.
+        self.unroll = False
         self.input_conv = MaskedConv2D(4 * self.units, (1, self.kernel_size), mask_type="B",
                                        data_channels=self.data_channels, out_splits=4,
                                        name="input_to_state")
@@ -117,7 +120,7 @@ class RowLSTM(keras.layers.Layer):
             h, c = carry
             return lstm_cell(z_row + self._state_conv(h), c)
 
-        hs, _ = tf.scan(row_step, rows, initializer=(zeros, zeros))    # [H, B, W, h]
+        hs, _ = scan(row_step, rows, (zeros, zeros), self.unroll)    # [H, B, W, h]
         return tf.transpose(hs, [1, 0, 2, 3])                          # [H, B, W, h] -> [B, H, W, h]
 
     # ------------------------------------------------------------- streaming

@@ -49,6 +49,23 @@ def test_streaming_equals_call(kind, channels):
     _stream(layer, x, full, resteps=2)
 
 
+@pytest.mark.parametrize("kind", ["row", "diagonal"])
+def test_unrolled_loops_equal_the_while_loop(kind):
+    # The form the layers take while a model traces its TFLite signatures.
+    layer = _layer(kind, channels=3)
+    x = tf.constant(np.random.RandomState(5).normal(size=(B, H, W, F)).astype(np.float32))
+    want = layer(x).numpy()
+    cache = layer.init_cache(B, W)
+    _, cache = layer.step(x[:, :1, :1], cache, tf.constant(0))
+    row_want = layer.step_row(cache)
+    layer.unroll = True
+    try:
+        np.testing.assert_allclose(layer(x).numpy(), want, rtol=1e-5, atol=1e-6)
+        lc.assert_outputs_close(layer.step_row(cache), row_want)
+    finally:
+        layer.unroll = False
+
+
 def test_row_lstm_wider_input_kernel_streams():
     layer = RowLSTM(4, kernel_size=5, state_kernel_size=5)
     x = tf.constant(np.random.RandomState(2).normal(size=(B, H, W, F)).astype(np.float32))

@@ -137,7 +137,7 @@ class PixelRNN(AutoregressiveModel):
 
     PRESETS = {
         "tiny": dict(image_shape=(3, 3, 1), num_levels=4, variant="diagonal_bilstm",
-                     num_layers=2, hidden_units=4, first_kernel_size=7, output_units=16),
+                     num_layers=2, hidden_units=3, first_kernel_size=7, output_units=4),
         "digits": dict(image_shape=(8, 8, 1), num_levels=17, variant="diagonal_bilstm",
                        num_layers=4, hidden_units=32, first_kernel_size=7, output_units=128),
         # Binarized MNIST, Diagonal BiLSTM, 7 layers, h = 16: 79.20 nats (paper, sec. 5.4).
@@ -311,6 +311,32 @@ class PixelRNN(AutoregressiveModel):
             logits = self._output(skip if self.skip_connections else y)[:, 0, 0]  # [B, C P]
         logits = tf.reshape(logits, [-1, C, self.head.num_params])          # [B, C P] -> [B, C, P]
         return tf.gather(logits, channel, axis=1), cache                    # [B, P]
+
+    # ------------------------------------------------------------------- export
+    def tflite_signatures(self, batch_size=None, num_samples=None):
+        """The base class' TFLite signatures, traced with the LSTM loops unrolled.
+
+        The converter cannot lower the TensorArrays of `tf.scan` when the batch
+        is dynamic; while these functions trace, every LSTM layer runs its
+        recurrence as a Python loop over the (static) rows or columns instead.
+        """
+        signatures = super().tflite_signatures(batch_size, num_samples)
+
+        def unrolled(fn):
+            def traced(*args):
+                layers = [l for l in self.recurrent if hasattr(l, "unroll")]
+                for layer in layers:
+                    layer.unroll = True
+                try:
+                    return fn(*args)
+                finally:
+                    for layer in layers:
+                        layer.unroll = False
+            return traced
+
+        return {name: tf.function(unrolled(fn.python_function), input_signature=fn.input_signature,
+                                  autograph=False)
+                for name, fn in signatures.items()}
 
     def get_config(self):
         config = super().get_config()

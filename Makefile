@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/maf_vs_tfp.py
 	$(PY) tests/benchmarks/iaf_vae_digits.py
 	$(PY) tests/benchmarks/pixel_models.py
+	$(PY) tests/benchmarks/pixelrnn_digits.py
 	$(PY) tests/benchmarks/wavenet_generation.py
 	$(PY) tests/benchmarks/sampling_cost.py
 

@@ -151,7 +151,7 @@ def test_derivation_sanity():
 
 @pytest.mark.parametrize("variant,expected", [
     ("diagonal_bilstm", 1988), ("row_lstm", None), ("pixelcnn", None)])
-def test_receptive_field_by_flipping(variant, expected):
+def test_receptive_field_on_8x8(variant, expected):
     model = model_8x8(variant)
     derived = derived_dependencies(variant, model.num_layers)
     measured = measured_dependencies(model)

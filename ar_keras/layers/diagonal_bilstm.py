@@ -161,10 +161,10 @@ class DiagonalBiLSTM(keras.layers.Layer):
 
     def call(self, inputs):
         forward = diagonal_lstm(self.forward_input(inputs), self.forward_state_kernel,
-                                self.unroll)  # [B, H, W, h]
-        reversed_pre = tf.reverse(self.backward_input(inputs), axis=[2])   # columns right to left
-        backward = tf.reverse(diagonal_lstm(reversed_pre, self.backward_state_kernel,
-                                                self.unroll), axis=[2])
+                                self.unroll)                               # [B, H, W, h]
+        reversed_pre = tf.reverse(self.backward_input(inputs), axis=[2])   # [B, H, W, 4h], columns right to left
+        backward = diagonal_lstm(reversed_pre, self.backward_state_kernel, self.unroll)
+        backward = tf.reverse(backward, axis=[2])                          # [B, H, W, h], columns back in order
         if self.shift_backward:
             backward = _shift_down(backward)                               # row i <- row i - 1
         return forward + backward

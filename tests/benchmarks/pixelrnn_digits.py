@@ -16,7 +16,9 @@ recompute of ``pixelcnn``) against ``cache=False`` (the whole network on the
 partial sample at each of the 64 steps), each timed with
 ``time.perf_counter()`` around the call and ``.numpy()`` on its second call
 (the first traces; its time is shown apart), and whether the two returned
-identical samples.  Prints one row per variant.
+identical samples.  The timings use a freshly built model of the variant's
+architecture (its random weights: neither path's time depends on them).
+Prints one row per variant.
 """
 
 import argparse

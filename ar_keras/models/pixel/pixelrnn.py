@@ -31,9 +31,9 @@ sigmoid) for ``K = 2``, as the paper's binarized MNIST model.
   the residual block ``2h -> ReLU -> 1x1 -> h -> ReLU -> 3x3 mask B -> h ->
   ReLU -> 1x1 -> 2h`` (paper Figure 5, right).
 
-Receptive fields (measured in tests/models/test_pixelrnn.py by flipping
-inputs on 8x8; ``a = first_kernel_size // 2``)
------------------------------------------------------------------------
+Receptive fields (``a = first_kernel_size // 2``; tests/models/test_pixelrnn.py
+measures them on 8x8 and matches them pair by pair to these rules)
+-------------------------------------------------------------------------------
 * **pixelcnn**: a stack of masked ``k x k`` kernels reaches ``k // 2``
   columns right per row above, so pixel ``(i, j)`` never sees ``(i - d,
   j')`` with ``j' > j + a + (d - 1) (k // 2)``, nor anything more than ``a +
@@ -41,7 +41,8 @@ inputs on 8x8; ``a = first_kernel_size // 2``)
   later removed.
 * **row_lstm**: a triangle: row ``i - d`` is seen up to column ``j + a + d -
   1`` (the input convolution's reach, then one more column per row through
-  the state-to-state convolution), however deep the stack.
+  the state-to-state convolution), however deep the stack; in its own row
+  (and to the left) it reaches ``a + L (row_kernel_size // 2)`` columns.
 * **diagonal_bilstm**: at the level of *positions*, one layer covers the
   whole context (left-to-right map: ``i' <= i, j' <= j``; shifted
   right-to-left map: ``i' < i, j' >= j``).  At the level of *pixels* there is

@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/iaf_vae_digits.py
 	$(PY) tests/benchmarks/pixelvae_digits.py
 	$(PY) tests/benchmarks/pixel_models.py
+	$(PY) tests/benchmarks/pixelrnn_digits.py
 	$(PY) tests/benchmarks/wavenet_generation.py
 	$(PY) tests/benchmarks/sampling_cost.py
 

@@ -13,9 +13,14 @@ from ar_keras.layers.made import MADELayer
 from ar_keras.layers.causal_conv1d import CausalConv1D
 from ar_keras.layers.upsample1d import Upsample1D
 from ar_keras.layers.wavenet_block import WaveNetBlock
+from ar_keras.layers.skew import skew, unskew
+from ar_keras.layers.lstm_cell import lstm_cell
+from ar_keras.layers.row_lstm import RowLSTM
+from ar_keras.layers.diagonal_bilstm import DiagonalBiLSTM
 
 __all__ = ["masking", "CausalAttention", "GatedActivation", "GatedPixelCNNBlock", "GatedResNet",
            "DownShiftedConv2D", "DownRightShiftedConv2D", "DownShiftedConv2DTranspose",
            "DownRightShiftedConv2DTranspose",
            "MaskedConv2D", "MaskedDense", "MADELayer",
-           "CausalConv1D", "Upsample1D", "WaveNetBlock"]
+           "CausalConv1D", "Upsample1D", "WaveNetBlock",
+           "skew", "unskew", "lstm_cell", "RowLSTM", "DiagonalBiLSTM"]

@@ -32,6 +32,8 @@ Example:
     ...     y_t, cache = attention.step(x[:, t], cache, tf.constant(t))   # == y[:, t]
 """
 
+import numbers
+
 import keras
 import tensorflow as tf
 
@@ -142,6 +144,11 @@ class CausalSelfAttention(keras.layers.Layer):
     def init_cache(self, batch, max_length, dtype=None):
         """Empty buffers ``{"keys": [L, B, H, d_k], "values": [L, B, H, d_v]}``."""
         dtype = dtype or self.compute_dtype
+        if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral) \
+                or max_length < 1:
+            raise ValueError(f"max_length must be a positive Python int (the buffers' static "
+                             f"length), got {max_length!r}.")
+        max_length = int(max_length)
         self.spec.check_length(max_length)
         h = self.num_heads
         return {"keys": tf.zeros(tf.stack([max_length, batch, h, self.key_dim]), dtype),

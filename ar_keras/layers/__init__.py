@@ -1,7 +1,7 @@
 """Masked and causal building blocks, one concept per file."""
 
-from ar_keras.layers import masking
-from ar_keras.layers.causal_attention import CausalAttention
+from ar_keras.layers import attention, masking
+from ar_keras.layers.attention import CausalSelfAttention, PatternAttention
 from ar_keras.layers.gated import GatedActivation
 from ar_keras.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from ar_keras.layers.gated_resnet import GatedResNet
@@ -18,7 +18,7 @@ from ar_keras.layers.lstm_cell import lstm_cell
 from ar_keras.layers.row_lstm import RowLSTM
 from ar_keras.layers.diagonal_bilstm import DiagonalBiLSTM
 
-__all__ = ["masking", "CausalAttention", "GatedActivation", "GatedPixelCNNBlock", "GatedResNet",
+__all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "GatedActivation", "GatedPixelCNNBlock", "GatedResNet",
            "DownShiftedConv2D", "DownRightShiftedConv2D", "DownShiftedConv2DTranspose",
            "DownRightShiftedConv2DTranspose",
            "MaskedConv2D", "MaskedDense", "MADELayer",

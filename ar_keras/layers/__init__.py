@@ -11,6 +11,8 @@ from ar_keras.layers.masked_conv2d import MaskedConv2D
 from ar_keras.layers.masked_dense import MaskedDense
 from ar_keras.layers.made import MADELayer
 from ar_keras.layers.causal_conv1d import CausalConv1D
+from ar_keras.layers.causal_neighbourhood import CausalNeighbourhood
+from ar_keras.layers.spatial_lstm import SpatialLSTM
 from ar_keras.layers.upsample1d import Upsample1D
 from ar_keras.layers.wavenet_block import WaveNetBlock
 
@@ -18,4 +20,4 @@ __all__ = ["masking", "CausalAttention", "GatedActivation", "GatedPixelCNNBlock"
            "DownShiftedConv2D", "DownRightShiftedConv2D", "DownShiftedConv2DTranspose",
            "DownRightShiftedConv2DTranspose",
            "MaskedConv2D", "MaskedDense", "MADELayer",
-           "CausalConv1D", "Upsample1D", "WaveNetBlock"]
+           "CausalConv1D", "Upsample1D", "WaveNetBlock", "CausalNeighbourhood", "SpatialLSTM"]

@@ -25,9 +25,9 @@ rather than the 1-D LSTM's ``o * tanh(c)``; weights uniform in ``[-0.08,
 **Full pass: a wavefront.**  Cells on one anti-diagonal ``i + j = d`` do not
 depend on each other, only on diagonal ``d - 1``.  The input pre-activations
 are skewed (row ``i`` shifted right by ``i``: ``[H, W] -> [H, H + W - 1]``, so
-that diagonal ``d`` is column ``d``) and one `tf.scan` runs over the
-``H + W - 1`` diagonals, each step a batched update of all ``H`` cells of the
-diagonal: the left neighbour of cell ``(i, d)`` of the skewed map is cell
+that diagonal ``d`` is column ``d``) and one loop runs over the
+``H + W - 1`` diagonals (a `tf.while_loop`), each step a batched update of all
+``H`` cells of the diagonal: the left neighbour of cell ``(i, d)`` of the skewed map is cell
 ``(i, d - 1)``, the upper one cell ``(i - 1, d - 1)``.  Cells of the skewed map
 outside the image are held at zero state.  Then the states are unskewed.
 
@@ -151,16 +151,21 @@ class SpatialLSTM(keras.layers.Layer):
         valid = tf.constant(((d >= 0) & (d < W)).astype(np.float32)[:, None, :, None])  # [L, 1, H, 1]
         zeros = tf.zeros(tf.stack([batch, H, U]))
 
-        def diagonal(state, inputs):
-            h_prev, c_prev = state
-            z_d, valid_d = inputs
+        def diagonal(d, h_prev, c_prev, hs):
             # Left neighbour: same row, previous diagonal; upper: row above, previous diagonal.
             h_up = tf.pad(h_prev, [[0, 0], [1, 0], [0, 0]])[:, :H]
             c_up = tf.pad(c_prev, [[0, 0], [1, 0], [0, 0]])[:, :H]
-            h, c = self._cell(z_d, h_prev, c_prev, h_up, c_up)
-            return h * valid_d, c * valid_d
+            h, c = self._cell(tf.gather(z, d), h_prev, c_prev, h_up, c_up)
+            valid_d = tf.gather(valid, d)                                   # [1, H, 1]
+            h, c = h * valid_d, c * valid_d
+            # Written with a one-hot sum, not a TensorArray: TFLite needs static list shapes.
+            at = tf.reshape(tf.one_hot(d, L), [L, 1, 1, 1])                  # [L] -> [L, 1, 1, 1]
+            return [d + 1, h, c, hs + at * h[None]]
 
-        hs, _ = tf.scan(diagonal, (z, valid), initializer=(zeros, zeros))   # [L, B, H, U]
+        hs = tf.zeros(tf.stack([L, batch, H, U]))
+        _, _, _, hs = tf.while_loop(lambda d, *_: d < L, diagonal,
+                                    [tf.constant(0), zeros, zeros, hs],
+                                    maximum_iterations=L)                   # [L, B, H, U]
         hs = tf.transpose(hs, [1, 2, 0, 3])                                 # [L, B, H, U] -> [B, H, L, U]
         return unskew(hs, W)                                                # [B, H, W, U]
 

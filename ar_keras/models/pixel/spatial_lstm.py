@@ -17,10 +17,11 @@ Pixels are modelled in raster order, ``p(x) = prod_ij p(x_ij | x_<ij)``:
    top state ``h_ij`` summarises every neighbourhood at ``(i', j')`` with
    ``i' <= i, j' <= j``: **all pixels of the rows above up to column
    ``j + n // 2``, and every pixel to the left in row i**.  Pixels further
-   right in earlier rows are *not* seen (the upper-right blind region of
-   RIDE; Theis & Bethge train ensembles over flipped images, EoRIDE, partly
-   for this).  On a ``W``-wide image, ``nb_size >= 2 W - 1`` removes it:
-   every earlier pixel is then seen.
+   right in earlier rows are *not* seen (RIDE's upper-right blind region:
+   1,596 of the 2,016 earlier pixels of an 8x8 image for n = 5; the paper's
+   EoRIDE ensemble averages over flipped and rotated images).  On a
+   ``W``-wide image, ``nb_size >= 2 W - 1`` removes it: every earlier pixel
+   is then seen (tests/models/test_spatial_lstm.py checks both).
 3. **Head**, per channel ``k`` of pixel ``(i, j)`` (R -> G -> B), from
    ``h_ij`` and the pixel's channels ``< k``:
 
@@ -59,7 +60,9 @@ whitening log-Jacobian included) and `ride_bits_per_pixel(x)` the figure.
 Our LSTMs run over the whole zero-padded image, so a reachable pixel's
 conditional may also use the border pixels' states (RIDE starts its LSTMs at
 the reachable region's edge): the protocol is the paper's, the network
-sees a little more.  `log_prob` scores every pixel.
+sees a little more.  `log_prob` scores every pixel.  The MCGSM head is used
+from Python (``python -m train`` and `ar_keras.callbacks.SampleLogger` serve
+the softmax head's integer images).
 
 **Any image size** with the same weights: no weight depends on ``H`` or ``W``.
 ``model.with_image_shape((H2, W2, C))`` builds the same model at another size
@@ -219,6 +222,18 @@ class RIDE(AutoregressiveModel):
             self.out_scale = self.add_weight(name="out_scale", shape=(C,), initializer="ones",
                                              **fixed)
         self._finish_init()
+
+    @classmethod
+    def overrides_from_data(cls, info):
+        """``python -m train``: integer image datasets (the softmax head)."""
+        kind = getattr(info, "kind", "image")
+        if kind != "image":
+            raise ValueError(
+                f"python -m train fits spatial_lstm's softmax head to integer images; dataset "
+                f"{info.name!r} holds {kind} data. For RIDE's MCGSM on continuous pixels build "
+                "ark.models.get('spatial_lstm', head='mcgsm', num_levels=None, image_shape=...) "
+                "in Python, call fit_whitening(train_images), then fit.")
+        return super().overrides_from_data(info)
 
     # ------------------------------------------------------------------ pieces
     def _scaled(self, x):

@@ -28,6 +28,8 @@ MODELS = {
     "pixelcnn_pp": ("pixelcnn_pp", {"image_shape": (3, 2, 3)}),
     "pixelsnail": ("pixelsnail", {"image_shape": (2, 3, 3)}),
     "pixelrnn": ("pixelrnn", {}),
+    "spatial_lstm": ("spatial_lstm", {}),
+    "spatial_lstm_rgb": ("spatial_lstm", {"image_shape": (2, 3, 3)}),
 }
 BATCH = 3           # examples per log_prob call
 SEEDS = [5, 123]    # seeds of the SavedModel `sample` call

@@ -11,6 +11,8 @@ from ar_keras.layers.masked_conv2d import MaskedConv2D
 from ar_keras.layers.masked_dense import MaskedDense
 from ar_keras.layers.made import MADELayer
 from ar_keras.layers.causal_conv1d import CausalConv1D
+from ar_keras.layers.causal_neighbourhood import CausalNeighbourhood
+from ar_keras.layers.spatial_lstm import SpatialLSTM
 from ar_keras.layers.upsample1d import Upsample1D
 from ar_keras.layers.wavenet_block import WaveNetBlock
 from ar_keras.layers.skew import skew, unskew
@@ -23,4 +25,5 @@ __all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "G
            "DownRightShiftedConv2DTranspose",
            "MaskedConv2D", "MaskedDense", "MADELayer",
            "CausalConv1D", "Upsample1D", "WaveNetBlock",
-           "skew", "unskew", "lstm_cell", "RowLSTM", "DiagonalBiLSTM"]
+           "skew", "unskew", "lstm_cell", "RowLSTM", "DiagonalBiLSTM",
+           "CausalNeighbourhood", "SpatialLSTM"]

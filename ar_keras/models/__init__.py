@@ -16,6 +16,7 @@ from ar_keras.models.pixel.gated_pixelcnn import GatedPixelCNN  # noqa: E402
 from ar_keras.models.pixel.pixelcnn_pp import PixelCNNPP  # noqa: E402
 from ar_keras.models.pixel.pixelsnail import PixelSNAIL  # noqa: E402
 from ar_keras.models.pixel.pixelrnn import PixelRNN  # noqa: E402
+from ar_keras.models.pixel.spatial_lstm import RIDE  # noqa: E402
 from ar_keras.models.latent.iaf_vae import IAFVAE  # noqa: E402
 from ar_keras.models.latent.pixelvae import PixelVAE  # noqa: E402
 from ar_keras.models.audio.wavenet import WaveNet  # noqa: E402
@@ -23,4 +24,4 @@ from ar_keras.models.audio.wavenet import WaveNet  # noqa: E402
 __all__ = ["BaseModel", "AutoregressiveModel", "ContinuousModel", "LatentVariableModel",
            "get", "model_class", "names", "presets", "register",
            "NADE", "MADE", "RNADE", "MAF", "IAF", "GatedPixelCNN", "PixelCNNPP", "PixelSNAIL",
-           "PixelRNN", "IAFVAE", "PixelVAE", "WaveNet"]
+           "PixelRNN", "RIDE", "IAFVAE", "PixelVAE", "WaveNet"]

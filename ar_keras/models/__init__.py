@@ -16,9 +16,11 @@ from ar_keras.models.pixel.gated_pixelcnn import GatedPixelCNN  # noqa: E402
 from ar_keras.models.pixel.pixelcnn_pp import PixelCNNPP  # noqa: E402
 from ar_keras.models.pixel.pixelsnail import PixelSNAIL  # noqa: E402
 from ar_keras.models.latent.iaf_vae import IAFVAE  # noqa: E402
+from ar_keras.models.transformer.image_transformer import ImageTransformer  # noqa: E402
 from ar_keras.models.audio.wavenet import WaveNet  # noqa: E402
 
 __all__ = ["BaseModel", "AutoregressiveModel", "ContinuousModel", "LatentVariableModel",
            "get", "model_class", "names", "presets", "register",
            "NADE", "MADE", "RNADE", "MAF", "IAF", "GatedPixelCNN", "PixelCNNPP", "PixelSNAIL",
-           "IAFVAE", "WaveNet"]
+           "IAFVAE", "WaveNet",
+           "ImageTransformer"]

@@ -348,7 +348,11 @@ class ImageTransformer(AutoregressiveModel):
         self.ffn_norms = [keras.layers.LayerNormalization(name=f"ffn_norm_{i}")
                           for i in range(self.num_layers)]
         self.residual_dropout = keras.layers.Dropout(self.dropout, name="residual_dropout")
-        self.out = keras.layers.Dense(num_out, bias_initializer=out_bias, name="out")
+        # A small output projection (the 0.02 normal of GPT/BERT-style Transformer inits): the
+        # logits start near uniform, whatever the scale of the layer-normalised states.
+        self.out = keras.layers.Dense(num_out, bias_initializer=out_bias, name="out",
+                                      kernel_initializer=keras.initializers.TruncatedNormal(
+                                          stddev=0.02))
         self._finish_init()
 
     # --------------------------------------------------------------- structure

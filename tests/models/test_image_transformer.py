@@ -65,7 +65,7 @@ def test_local_2d_cached_steps_follow_the_block_raster_order():
     model = two_d((2, 4, 1), (2, 2), num_levels=5, num_layers=2)
     tc.sharpen(model, 1.5)
     D, order = model.event_size, model.ordering
-    x = tc.random_data(model, 3).reshape(3, D)
+    x = tc.random_data(model, 3).reshape(3, D)                         # [3, 2, 4, 1] -> [3, D]
     full = model.element_params(tf.constant(x)).numpy()                # [3, D, P], raster
     cache = model.init_cache(3)
     for s in range(D):
@@ -104,16 +104,16 @@ def test_blockwise_shift_never_reads_the_last_element_of_a_block():
     tc.check_causality(model, full_dependency=False, trials=2)
     x = tc.random_data(model, 1)
     last = model.ordering[3]                                  # the last element of block 0
-    changed = x.copy().reshape(1, -1)
+    changed = x.copy().reshape(1, -1)                         # [1, 2, 4, 1] -> [1, D]
     changed[0, last] = (changed[0, last] + 1) % model.num_levels
-    before = model.conditional_log_probs(x).numpy().reshape(-1)
-    after = model.conditional_log_probs(changed.reshape(x.shape)).numpy().reshape(-1)
+    before = model.conditional_log_probs(x).numpy().reshape(-1)       # [1, 2, 4, 1] -> [D]
+    after = model.conditional_log_probs(changed.reshape(x.shape)).numpy().reshape(-1)  # -> [D]
     others = np.arange(model.event_size) != last
     np.testing.assert_allclose(after[others], before[others], atol=1e-6)
     # The default shift carries it into the next block's first slot.
     model = two_d((2, 4, 1), (2, 2), num_layers=3)
-    before = model.conditional_log_probs(x).numpy().reshape(-1)
-    after = model.conditional_log_probs(changed.reshape(x.shape)).numpy().reshape(-1)
+    before = model.conditional_log_probs(x).numpy().reshape(-1)       # [1, 2, 4, 1] -> [D]
+    after = model.conditional_log_probs(changed.reshape(x.shape)).numpy().reshape(-1)  # -> [D]
     assert not np.allclose(after[model.ordering[4:]], before[model.ordering[4:]])
 
 
@@ -123,11 +123,12 @@ def test_local_1d_memory_is_the_block_and_the_block_before():
     # slots from the start of the previous block, so x_j reaches x_t iff j + 1 >= 3 (t // 3 - 1).
     model = model_of(image_shape=(1, 9, 1), num_levels=3, num_layers=1, block_length=3)
     D = model.event_size
-    x = tc.random_data(model, 1).reshape(1, D)
+    x = tc.random_data(model, 1).reshape(1, D)                 # [1, 1, 9, 1] -> [1, D]
     changed = np.repeat(x, D, axis=0)
     changed[np.arange(D), np.arange(D)] = (changed[np.arange(D), np.arange(D)] + 1) % 3
-    clp = model.conditional_log_probs(np.concatenate([x, changed]).reshape(D + 1, 1, 9, 1))
-    clp = clp.numpy().reshape(D + 1, D)
+    batch = np.concatenate([x, changed]).reshape(D + 1, 1, 9, 1)  # [D+1, D] -> [D+1, 1, 9, 1]
+    clp = model.conditional_log_probs(batch)
+    clp = clp.numpy().reshape(D + 1, D)                         # [D+1, 1, 9, 1] -> [D+1, D]
     depends = np.abs(clp[1:] - clp[:1]) > 1e-5                 # [j, t] (above float noise)
     for t in range(D):
         for j in set(range(D)) - {t}:                           # x_t's own score changes with it
@@ -162,7 +163,7 @@ def test_timing_signal_covers_row_column_and_channel():
 def low_res_of(x, factor=2):
     """A low-resolution image: the mean level of each factor x factor patch."""
     B, H, W, C = x.shape
-    patches = x.reshape(B, H // factor, factor, W // factor, factor, C)  # [B,h,f,w,f,C]
+    patches = x.reshape(B, H // factor, factor, W // factor, factor, C)  # [B, H, W, C] -> [B, h, f, w, f, C]
     return np.round(patches.mean(axis=(2, 4))).astype(np.int32)          # -> [B, h, w, C]
 
 

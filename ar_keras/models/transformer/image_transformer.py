@@ -226,7 +226,7 @@ class ImageTransformer(AutoregressiveModel):
         # Parmar et al. 2018 / tensor2tensor imagetransformer_cifar10_base (2.90 bits/dim):
         # 12 layers, hidden 512, 4 heads, feed-forward 2048, 1-D query blocks of 256
         # (memory 512), dropout 0.3, sinusoidal positions, a 256-way softmax per channel.
-        # 38,353,920 parameters.
+        # 38,353,664 parameters.
         "paper": dict(image_shape=(32, 32, 3), num_levels=256, hidden_size=512, num_layers=12,
                       num_heads=4, filter_size=2048, block_length=256, block_shape=(8, 16),
                       flange=(8, 16), dropout=0.3),

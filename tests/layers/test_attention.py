@@ -315,3 +315,22 @@ def test_sequence_that_does_not_fit_the_grid_raises():
         patterns.block_raster_order((4, 6), (3, 4))
     with pytest.raises(ValueError, match="num_heads must be a positive integer"):
         CausalSelfAttention(num_heads=0, key_dim=2)
+
+
+def test_a_cached_step_reads_the_patterns_key_count_not_the_length():
+    """K keys per step (documented in `blockwise.step_positions`), for a buffer of L = 1,024."""
+    L, l, c = 1024, 32, 4
+    expected = {"dense": L, "local_1d": 2 * l, "strided_local": l + 1, "strided_stride": L // l,
+                "strided": l + 1 + L // l - 2, "fixed_block": l, "fixed_summary": c * L // l,
+                "fixed": l + c * L // l}
+    for pattern, k in expected.items():
+        spec = patterns.make_spec(pattern, block_length=l, num_summary=c)
+        j, ok = blockwise.step_positions(spec, tf.constant(700), L)
+        assert j.shape == (k,) and ok.shape == (k,), pattern
+        want = patterns.allowed(pattern, L, block_length=l, num_summary=c)[700]
+        assert sorted(j.numpy()[ok.numpy()]) == list(np.nonzero(want)[0]), pattern
+    spec = patterns.make_spec("local_2d", grid_shape=(32, 32), block_shape=(4, 8), flange=(4, 8))
+    j, ok = blockwise.step_positions(spec, tf.constant(500), L)
+    assert j.shape == ((4 + 4) * (8 + 16),)
+    want = patterns.allowed("local_2d", L, grid_shape=(32, 32), block_shape=(4, 8), flange=(4, 8))
+    assert sorted(j.numpy()[ok.numpy()]) == list(np.nonzero(want[500])[0])

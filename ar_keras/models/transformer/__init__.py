@@ -1,0 +1,1 @@
+"""Attention models: the Sparse Transformer (strided and fixed sparse attention)."""

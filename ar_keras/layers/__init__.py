@@ -1,6 +1,7 @@
 """Masked and causal building blocks, one concept per file."""
 
-from ar_keras.layers import masking
+from ar_keras.layers import attention, masking
+from ar_keras.layers.attention import CausalSelfAttention, PatternAttention
 from ar_keras.layers.causal_attention import CausalAttention
 from ar_keras.layers.gated import GatedActivation
 from ar_keras.layers.gated_pixelcnn_block import GatedPixelCNNBlock
@@ -14,7 +15,7 @@ from ar_keras.layers.causal_conv1d import CausalConv1D
 from ar_keras.layers.upsample1d import Upsample1D
 from ar_keras.layers.wavenet_block import WaveNetBlock
 
-__all__ = ["masking", "CausalAttention", "GatedActivation", "GatedPixelCNNBlock", "GatedResNet",
+__all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "CausalAttention", "GatedActivation", "GatedPixelCNNBlock", "GatedResNet",
            "DownShiftedConv2D", "DownRightShiftedConv2D", "DownShiftedConv2DTranspose",
            "DownRightShiftedConv2DTranspose",
            "MaskedConv2D", "MaskedDense", "MADELayer",

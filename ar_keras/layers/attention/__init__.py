@@ -1,0 +1,15 @@
+"""The one attention module: patterns (set definitions), blockwise kernels, and two layers.
+
+* `patterns`: ``allowed(pattern, n, ...)`` (brute-force ``[n, n]`` sets) and
+  ``block_raster_order`` (local_2d generation order).
+* `blockwise`: weightless kernels, ``attend`` (full pass, blockwise) and
+  ``attend_step`` (one query against a key/value buffer).
+* `CausalSelfAttention`: multi-head, with projections (transformers).
+* `PatternAttention`: single head, weightless, given q/k/v (PixelSNAIL).
+"""
+
+from ar_keras.layers.attention import blockwise, patterns
+from ar_keras.layers.attention.causal_self_attention import CausalSelfAttention
+from ar_keras.layers.attention.pattern_attention import PatternAttention
+
+__all__ = ["patterns", "blockwise", "CausalSelfAttention", "PatternAttention"]

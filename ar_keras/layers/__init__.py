@@ -14,9 +14,10 @@ from ar_keras.layers.made import MADELayer
 from ar_keras.layers.causal_conv1d import CausalConv1D
 from ar_keras.layers.upsample1d import Upsample1D
 from ar_keras.layers.wavenet_block import WaveNetBlock
+from ar_keras.layers.sparse_transformer_block import SparseTransformerBlock
 
 __all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "CausalAttention", "GatedActivation", "GatedPixelCNNBlock", "GatedResNet",
            "DownShiftedConv2D", "DownRightShiftedConv2D", "DownShiftedConv2DTranspose",
            "DownRightShiftedConv2DTranspose",
            "MaskedConv2D", "MaskedDense", "MADELayer",
-           "CausalConv1D", "Upsample1D", "WaveNetBlock"]
+           "CausalConv1D", "Upsample1D", "WaveNetBlock", "SparseTransformerBlock"]

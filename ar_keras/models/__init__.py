@@ -1,6 +1,6 @@
 """Models and the registry: `ark.models.get(name, preset=...)`, `ark.models.names()`.
 
-Models live in family folders (density, pixel, latent, audio); importing a
+Models live in family folders (density, pixel, latent, audio, transformer); importing a
 model module registers it.  Their bases are in `ar_keras.core`.
 """
 
@@ -17,8 +17,9 @@ from ar_keras.models.pixel.pixelcnn_pp import PixelCNNPP  # noqa: E402
 from ar_keras.models.pixel.pixelsnail import PixelSNAIL  # noqa: E402
 from ar_keras.models.latent.iaf_vae import IAFVAE  # noqa: E402
 from ar_keras.models.audio.wavenet import WaveNet  # noqa: E402
+from ar_keras.models.transformer.sparse_transformer import SparseTransformer, SparseTransformerSequence  # noqa: E402
 
 __all__ = ["BaseModel", "AutoregressiveModel", "ContinuousModel", "LatentVariableModel",
            "get", "model_class", "names", "presets", "register",
            "NADE", "MADE", "RNADE", "MAF", "IAF", "GatedPixelCNN", "PixelCNNPP", "PixelSNAIL",
-           "IAFVAE", "WaveNet"]
+           "IAFVAE", "WaveNet", "SparseTransformer", "SparseTransformerSequence"]

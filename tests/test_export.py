@@ -27,6 +27,8 @@ MODELS = {
     "gated_pixelcnn_cond": ("gated_pixelcnn", {"num_classes": 3}),
     "pixelcnn_pp": ("pixelcnn_pp", {"image_shape": (3, 2, 3)}),
     "pixelsnail": ("pixelsnail", {"image_shape": (2, 3, 3)}),
+    # Sequences (sparse_transformer_sequence): tests/models/test_sparse_transformer.py.
+    "sparse_transformer": ("sparse_transformer", {"image_shape": (2, 2, 2)}),
 }
 BATCH = 3           # examples per log_prob call
 SEEDS = [5, 123]    # seeds of the SavedModel `sample` call

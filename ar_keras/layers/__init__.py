@@ -2,7 +2,6 @@
 
 from ar_keras.layers import attention, masking
 from ar_keras.layers.attention import CausalSelfAttention, PatternAttention
-from ar_keras.layers.causal_attention import CausalAttention
 from ar_keras.layers.gated import GatedActivation
 from ar_keras.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from ar_keras.layers.gated_resnet import GatedResNet
@@ -16,7 +15,7 @@ from ar_keras.layers.upsample1d import Upsample1D
 from ar_keras.layers.wavenet_block import WaveNetBlock
 from ar_keras.layers.sparse_transformer_block import SparseTransformerBlock
 
-__all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "CausalAttention", "GatedActivation", "GatedPixelCNNBlock", "GatedResNet",
+__all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "GatedActivation", "GatedPixelCNNBlock", "GatedResNet",
            "DownShiftedConv2D", "DownRightShiftedConv2D", "DownShiftedConv2DTranspose",
            "DownRightShiftedConv2DTranspose",
            "MaskedConv2D", "MaskedDense", "MADELayer",

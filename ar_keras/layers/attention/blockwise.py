@@ -63,26 +63,30 @@ def _dim(x, axis):
 
 
 def masked_weights(logits, masks):
-    """One softmax over several score sets: ``logits[s]`` ``[..., K_s]``, ``masks[s]`` broadcastable.
+    """One softmax over several score sets: ``logits[s] [..., K_s]``, ``masks[s]`` broadcastable.
 
-    Returns the weights of each set (same shapes), summing to 1 over the
-    allowed keys of all sets together; a row with no allowed key gives zeros.
-    Computed in float32 (cast back to the logits' dtype).
+    Returns ``(weights, rows)``: the weights of each set (shapes of
+    ``logits``), summing to 1 over the allowed keys of all sets together, and
+    ``rows`` ``[..., 1]`` (the masks' broadcast shape), 1.0 where the row has
+    an allowed key and 0.0 where it has none.  Multiply the attention OUTPUT
+    by ``rows`` (a row with no key then gives zeros; its weights are
+    meaningless): cheaper than masking the weights, which are the big tensor.
+    The softmax runs in float32 (weights cast back to the logits' dtype); the
+    sets are joined with one concatenation and one fused softmax.
     """
     dtype = logits[0].dtype
-    logits = [tf.where(m, tf.cast(x, tf.float32), _NEG) for x, m in zip(logits, masks)]
-    top = tf.reduce_max(logits[0], axis=-1, keepdims=True)
-    for x in logits[1:]:
-        top = tf.maximum(top, tf.reduce_max(x, axis=-1, keepdims=True))
-    # A large finite fill (not -inf) keeps the maximum finite on an empty row;
-    # the mask then zeroes those exponentials exactly.
-    top = tf.stop_gradient(top)
-    exps = [tf.exp(x - top) * tf.cast(m, tf.float32) for x, m in zip(logits, masks)]
-    total = tf.add_n([tf.reduce_sum(e, axis=-1, keepdims=True) for e in exps])
-    # A row with an allowed key sums to >= 1 (its maximum gives exp(0)); an
-    # empty row sums to 0 and is divided by 1: zeros, not 0/0.
-    total = tf.maximum(total, 1.0)
-    return [tf.cast(e / total, dtype) for e in exps]
+    # A large finite fill (not -inf) keeps an empty row finite; on a row with an
+    # allowed key, exp(-1e30 - max) is exactly 0.
+    filled = [tf.where(m, tf.cast(x, tf.float32), _NEG) for x, m in zip(logits, masks)]
+    rows = tf.reduce_any(masks[0], axis=-1, keepdims=True)
+    for m in masks[1:]:
+        rows = rows | tf.reduce_any(m, axis=-1, keepdims=True)
+    rows = tf.cast(rows, dtype)
+    if len(filled) == 1:
+        return [tf.cast(tf.nn.softmax(filled[0], axis=-1), dtype)], rows
+    sizes = [tf.shape(x)[-1] for x in filled]
+    weights = tf.nn.softmax(tf.concat(filled, axis=-1), axis=-1)    # [..., sum K_s]
+    return [tf.cast(w, dtype) for w in tf.split(weights, sizes, axis=-1)], rows
 
 
 def _causal(j, i, strict):
@@ -95,13 +99,14 @@ def _blocks(x, l):
     nb = (n + l - 1) // l
     x = tf.pad(x, [[0, 0], [0, 0], [0, nb * l - n], [0, 0]])       # [B, h, n_p, d]
     heads, depth = int(x.shape[1]), int(x.shape[3])
-    return tf.reshape(x, [-1, heads, nb, l, depth]), nb            # [B, h, n_p, d] -> [B, h, nb, l, d]
+    # [B, h, n_p, d] -> [B, h, nb, l, d]
+    return tf.reshape(x, [-1, heads, nb, l, depth]), nb
 
 
 def _unblocks(x, n):
     """``[B, h, nb, l, d] -> [B, h, n, d]`` (drops the padding)."""
     heads, l, depth = int(x.shape[1]), int(x.shape[3]), int(x.shape[4])
-    x = tf.reshape(x, [-1, heads, _dim(x, 2) * l, depth])         # [B, h, nb, l, d] -> [B, h, n_p, d]
+    x = tf.reshape(x, [-1, heads, _dim(x, 2) * l, depth])     # [B, h, nb, l, d] -> [B, h, n_p, d]
     return x[:, :, :n]
 
 
@@ -109,8 +114,8 @@ def _dense(q, k, v, spec, dropout):
     n = _dim(q, 2)
     i = tf.range(n)[:, None]
     logits = tf.einsum("bhid,bhjd->bhij", q, k)                      # [B, h, n, n]
-    (w,) = masked_weights([logits], [_causal(tf.range(n)[None, :], i, spec.strict)])
-    return tf.einsum("bhij,bhjd->bhid", dropout(w), v)
+    (w,), rows = masked_weights([logits], [_causal(tf.range(n)[None, :], i, spec.strict)])
+    return tf.einsum("bhij,bhjd->bhid", dropout(w), v) * rows
 
 
 # --------------------------------------------------------------- score sets
@@ -120,7 +125,7 @@ def _window_set(qb, kb, vb, nb, spec, stride_local):
     """Keys of the query's block and the previous block: ``[B, h, nb, l, 2l]``."""
     l = spec.block_length
 
-    def previous_and_own(x):                                       # [B, h, nb, l, d] -> [B, h, nb, 2l, d]
+    def previous_and_own(x):                                 # [B, h, nb, l, d] -> [B, h, nb, 2l, d]
         before = tf.pad(x, [[0, 0], [0, 0], [1, 0], [0, 0], [0, 0]])[:, :, :-1]
         return tf.concat([before, x], axis=3)
 
@@ -128,7 +133,7 @@ def _window_set(qb, kb, vb, nb, spec, stride_local):
     logits = tf.einsum("bhnqd,bhnkd->bhnqk", qb, kw)
     a = tf.range(l)[:, None]                                       # query offset in its block
     m = tf.range(2 * l)[None, :]                                   # key offset from block b - 1
-    rel = _causal(m - l, a, spec.strict)                           # j - (b-1) l = m, i - (b-1) l = a + l
+    rel = _causal(m - l, a, spec.strict)                     # j - (b-1) l = m; i - (b-1) l = a + l
     if stride_local:
         rel = rel & (m >= a)                                       # i - j <= l
     first = tf.range(nb)[:, None, None] > 0                        # block 0 has no block before it
@@ -158,8 +163,9 @@ def _summary_set(qb, kb, vb, nb, spec, skip_own_block):
     """The last c keys of every block: ``[B, h, nb, l, nb c]``."""
     l, c = spec.block_length, spec.num_summary
     heads = int(kb.shape[1])
-    ks = tf.reshape(kb[:, :, :, l - c:], [-1, heads, nb * c, int(kb.shape[4])])  # [B,h,nb,c,d] -> [B,h,nb c,d]
-    vs = tf.reshape(vb[:, :, :, l - c:], [-1, heads, nb * c, int(vb.shape[4])])  # [B,h,nb,c,d] -> [B,h,nb c,d]
+    # [B, h, nb, c, d] -> [B, h, nb c, d]
+    ks = tf.reshape(kb[:, :, :, l - c:], [-1, heads, nb * c, int(kb.shape[4])])
+    vs = tf.reshape(vb[:, :, :, l - c:], [-1, heads, nb * c, int(vb.shape[4])])
     logits = tf.einsum("bhnqd,bhkd->bhnqk", qb, ks)
     s = tf.range(nb * c)
     p = s // c                                                     # block of summary key s
@@ -179,9 +185,9 @@ def _sets_attention(q, k, v, spec, dropout, builders):
     kb, _ = _blocks(k, l)
     vb, _ = _blocks(v, l)
     sets = [build(qb, kb, vb, nb, spec) for build in builders]
-    weights = masked_weights([s[0] for s in sets], [s[1] for s in sets])
+    weights, rows = masked_weights([s[0] for s in sets], [s[1] for s in sets])
     out = tf.add_n([s[2](dropout(w)) for s, w in zip(sets, weights)])   # [B, h, nb, l, dv]
-    return _unblocks(out, n)
+    return _unblocks(out * rows, n)
 
 
 def _local_2d_tables(spec):
@@ -214,23 +220,25 @@ def _local_2d(q, k, v, spec, dropout):
     Rb, Cb = H // bh, W // bw
     rows, cols, rel, inside = _local_2d_tables(spec)
 
-    def memory(x):                                                 # [B, h, n, d] -> [B, h, nblk, M, d]
+    def memory(x):                                           # [B, h, n, d] -> [B, h, nblk, M, d]
         d = int(x.shape[-1])
-        x = tf.reshape(x, [-1, heads, Rb, Cb, bh, bw, d])          # [B,h,n,d] -> [B,h,Rb,Cb,bh,bw,d]
+        x = tf.reshape(x, [-1, heads, Rb, Cb, bh, bw, d])    # [B,h,n,d] -> [B,h,Rb,Cb,bh,bw,d]
         x = tf.transpose(x, [0, 1, 2, 4, 3, 5, 6])                 # -> [B,h,Rb,bh,Cb,bw,d]
         x = tf.reshape(x, [-1, heads, H, W, d])                    # -> [B,h,H,W,d] (raster)
         x = tf.pad(x, [[0, 0], [0, 0], [fh, 0], [fw, fw], [0, 0]])  # [B,h,fh+H,W+2fw,d]
         x = tf.gather(x, rows, axis=2)                             # [B,h,Rb,mh,W+2fw,d]
         x = tf.gather(x, cols, axis=4)                             # [B,h,Rb,mh,Cb,mw,d]
         x = tf.transpose(x, [0, 1, 2, 4, 3, 5, 6])                 # -> [B,h,Rb,Cb,mh,mw,d]
-        return tf.reshape(x, [-1, heads, Rb * Cb, rows.shape[1] * cols.shape[1], d])  # -> [B,h,nblk,M,d]
+        # [B, h, Rb, Cb, mh, mw, d] -> [B, h, nblk, M, d]
+        return tf.reshape(x, [-1, heads, Rb * Cb, rows.shape[1] * cols.shape[1], d])
 
     km, vm = memory(k), memory(v)
-    qb = tf.reshape(q, [-1, heads, Rb * Cb, bh * bw, int(q.shape[-1])])  # [B,h,n,dk] -> [B,h,nblk,bh bw,dk]
+    # [B, h, n, dk] -> [B, h, nblk, bh bw, dk]
+    qb = tf.reshape(q, [-1, heads, Rb * Cb, bh * bw, int(q.shape[-1])])
     logits = tf.einsum("bhnqd,bhnkd->bhnqk", qb, km)               # [B, h, nblk, bh bw, M]
     mask = tf.constant(rel[None, :, :] & inside[:, None, :])       # [nblk, bh bw, M]
-    (w,) = masked_weights([logits], [mask])
-    out = tf.einsum("bhnqk,bhnkd->bhnqd", dropout(w), vm)          # [B, h, nblk, bh bw, dv]
+    (w,), rows = masked_weights([logits], [mask])
+    out = tf.einsum("bhnqk,bhnkd->bhnqd", dropout(w), vm) * rows   # [B, h, nblk, bh bw, dv]
     return tf.reshape(out, [-1, heads, H * W, int(v.shape[-1])])   # -> [B, h, n, dv]
 
 
@@ -247,7 +255,9 @@ _SETS = {
 
 
 def attend(q, k, v, spec, dropout=None):
-    """Pattern attention, computed blockwise: ``q, k [B, h, n, d_k]``, ``v [B, h, n, d_v]`` -> ``[B, h, n, d_v]``.
+    """Blockwise pattern attention: ``q, k [B, h, n, d_k]``, ``v [B, h, n, d_v]`` -> ``[B, h, n, d_v]``
+
+    (each query's pattern keys only; see the module docstring).
 
     Args:
         spec: a `patterns.PatternSpec`.
@@ -332,7 +342,9 @@ def _local_2d_positions(spec, t):
 
 
 def attend_step(q_t, keys, values, t, spec):
-    """Query ``t`` against its allowed keys: ``q_t [B, h, d_k]``, buffers ``[L, B, h, d]`` -> ``[B, h, d_v]``.
+    """Query ``t`` vs its allowed keys: ``q_t [B, h, d_k]``, buffers ``[L, B, h, d]``.
+
+    Returns ``[B, h, d_v]``.
 
     Buffer entries at positions the pattern does not allow (e.g. ``>= t``) may
     hold anything.
@@ -343,15 +355,20 @@ def attend_step(q_t, keys, values, t, spec):
     vg = tf.gather(values, j)                                      # [K, B, h, dv]
     q_t = q_t * tf.cast(1.0 / math.sqrt(int(q_t.shape[-1])), q_t.dtype)
     logits = tf.einsum("bhd,kbhd->bhk", q_t, kg)                   # [B, h, K]
-    (w,) = masked_weights([logits], [ok])
-    return tf.einsum("bhk,kbhd->bhd", w, vg)
+    (w,), rows = masked_weights([logits], [ok])
+    return tf.einsum("bhk,kbhd->bhd", w, vg) * rows
 
 
 def write(buffer, value, t):
-    """``buffer [L, ...]`` with row ``t`` set to ``value [...]``; a ``t`` outside ``[0, L)`` writes nothing."""
+    """``buffer [L, ...]`` with row ``t`` set to ``value [...]``.
+
+    A ``t`` outside ``[0, L)`` (e.g. -1) writes nothing.
+    """
     length = int(buffer.shape[0])
     t = tf.cast(t, tf.int32)
     inside = (t >= 0) & (t < length)
     at = tf.clip_by_value(t, 0, length - 1)
     value = tf.where(inside, tf.cast(value, buffer.dtype), buffer[at])
+    # One row: index [1, 1] (scalar t -> [[t]]), update [1, ...].  Inside a tf.function the
+    # buffer is updated in place when nothing else holds it; eagerly TF copies it.
     return tf.tensor_scatter_nd_update(buffer, tf.reshape(at, [1, 1]), value[None])

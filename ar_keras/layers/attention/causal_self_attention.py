@@ -120,7 +120,8 @@ class CausalSelfAttention(keras.layers.Layer):
 
     def _heads(self, x, depth):
         """``[B, n, H*depth] -> [B, H, n, depth]``."""
-        x = tf.reshape(x, [tf.shape(x)[0], -1, self.num_heads, depth])   # [B, n, H*dh] -> [B, n, H, dh]
+        # [B, n, H*dh] -> [B, n, H, dh]
+        x = tf.reshape(x, [tf.shape(x)[0], -1, self.num_heads, depth])
         return tf.transpose(x, [0, 2, 1, 3])                              # -> [B, H, n, dh]
 
     def call(self, x, memory=None, training=False):

@@ -16,7 +16,7 @@ stream and no down-sampling):
 2. an attention block: keys and values from a 1x1 gated ResNet on
    ``[x, ul, background]`` then a 1x1 projection to ``key_size + value_size``;
    queries from a 1x1 gated ResNet on ``[ul, background]`` then a 1x1
-   projection to ``key_size``; `CausalAttention` where pixel i reads pixels
+   projection to ``key_size``; `PatternAttention` (dense, strict) where pixel i reads pixels
    ``j < i`` (the key of j contains x_j, so strictly earlier); the
    ``background`` is two constant maps of the row and column position
    ``((i - H/2) / H, (j - W/2) / W)``, so attention can locate its keys;
@@ -46,7 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from ar_keras.distributions.logistic_mixture import DiscretizedLogisticMixture
-from ar_keras.layers.causal_attention import CausalAttention
+from ar_keras.layers.attention import PatternAttention
 from ar_keras.layers.gated_resnet import GatedResNet
 from ar_keras.layers.shifted_conv import (
     DownRightShiftedConv2D,
@@ -135,7 +135,7 @@ class PixelSNAIL(AutoregressiveModel):
                           for b in range(nb)]
         self.query_resnets = [block("nin", False, f"query_resnet_{b}") for b in range(nb)]
         self.queries = [keras.layers.Dense(self.key_size, name=f"query_{b}") for b in range(nb)]
-        self.attention = CausalAttention(strict=True, name="attention")
+        self.attention = PatternAttention(pattern="dense", strict=True, name="attention")
         self.mix_resnets = [block("nin", True, f"mix_resnet_{b}") for b in range(nb)]
         # Random bias: breaks the mixture's symmetry (see pixelcnn_pp).
         self.out = keras.layers.Dense(self.head.num_pixel_params, name="out",

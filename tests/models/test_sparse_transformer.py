@@ -288,6 +288,12 @@ def test_sample_logger_writes_generated_text(tmp_path):
     logger.on_epoch_end(0)
     logger.on_train_end()
     assert logger.kind == "text" and logger.last_png is None and logger.last_wav is None
+    speech = sequence(num_levels=256, sample_rate=16000)                  # audio: WAV, not text
+    audio = ark.callbacks.SampleLogger(str(tmp_path / "audio"))
+    audio.set_model(speech)
+    assert audio.kind == "audio"
+    with pytest.raises(ValueError, match="sample_rate= is for sequences"):
+        image(sample_rate=16000)
     text = open(logger.last_text, encoding="utf-8").read()
     assert text.count("----") == 1                                        # two samples
     assert os.listdir(tmp_path / "samples")                               # TensorBoard events

@@ -13,7 +13,8 @@ constant, 8-32; c growing with l would make the summary part quadratic).
 
 Each (pattern, n) runs in its own subprocess.  Time: the fastest of
 ``--repeats`` steps after one warm-up step, wall clock and process CPU time
-(the CPU time is steadier on a shared machine).  Memory: the peak of TensorFlow's
+(the CPU time is steadier on a shared machine); one inter-op thread, so
+that independent ops do not overlap and the memory peak is reproducible.  Memory: the peak of TensorFlow's
 CPU allocator during one step, minus what it held before
 (``tf.config.experimental.get_memory_info("CPU:0")`` after
 ``reset_memory_stats``), and, as a cross-check, the growth of the process's
@@ -50,6 +51,10 @@ def run_case(pattern, n, repeats):
     import tensorflow as tf
 
     from ar_keras.layers import CausalSelfAttention
+
+    # One op at a time: the allocator's peak then does not depend on how
+    # independent ops happen to overlap (intra-op threads still use every core).
+    tf.config.threading.set_inter_op_parallelism_threads(1)
 
     l = _block_length(n)
     attention = CausalSelfAttention(HEADS, KEY_DIM, pattern=pattern, block_length=l,

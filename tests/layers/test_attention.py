@@ -313,6 +313,8 @@ def test_sequence_that_does_not_fit_the_grid_raises():
         layer.init_cache(1, 20)
     with pytest.raises(ValueError, match="must divide"):
         patterns.block_raster_order((4, 6), (3, 4))
+    with pytest.raises(ValueError, match="max_length must be a positive Python int"):
+        layer.init_cache(1, tf.constant(24))
     with pytest.raises(ValueError, match="num_heads must be a positive integer"):
         CausalSelfAttention(num_heads=0, key_dim=2)
 

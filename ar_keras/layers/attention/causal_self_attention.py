@@ -32,6 +32,8 @@ Example:
     ...     y_t, cache = attention.step(x[:, t], cache, tf.constant(t))   # == y[:, t]
 """
 
+import numbers
+
 import keras
 import tensorflow as tf
 
@@ -120,8 +122,8 @@ class CausalSelfAttention(keras.layers.Layer):
 
     def _heads(self, x, depth):
         """``[B, n, H*depth] -> [B, H, n, depth]``."""
-        # [B, n, H*dh] -> [B, n, H, dh]
-        x = tf.reshape(x, [tf.shape(x)[0], -1, self.num_heads, depth])
+        n = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]   # static when known
+        x = tf.reshape(x, [-1, n, self.num_heads, depth])                # [B, n, H*dh] -> [B, n, H, dh]
         return tf.transpose(x, [0, 2, 1, 3])                              # -> [B, H, n, dh]
 
     def call(self, x, memory=None, training=False):
@@ -135,13 +137,19 @@ class CausalSelfAttention(keras.layers.Layer):
             dropout = lambda w: self.weights_dropout(w, training=training)   # noqa: E731
         o = blockwise.attend(q, k, v, self.spec, dropout)                     # [B, H, n, dv]
         o = tf.transpose(o, [0, 2, 1, 3])                                     # -> [B, n, H, dv]
-        o = tf.reshape(o, [tf.shape(o)[0], -1, self.num_heads * self.value_dim])  # -> [B, n, H dv]
+        n = o.shape[1] if o.shape[1] is not None else tf.shape(o)[1]
+        o = tf.reshape(o, [-1, n, self.num_heads * self.value_dim])       # -> [B, n, H dv]
         return self.out(o)
 
     # -------------------------------------------------------------- streaming
     def init_cache(self, batch, max_length, dtype=None):
         """Empty buffers ``{"keys": [L, B, H, d_k], "values": [L, B, H, d_v]}``."""
         dtype = dtype or self.compute_dtype
+        if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral) \
+                or max_length < 1:
+            raise ValueError(f"max_length must be a positive Python int (the buffers' static "
+                             f"length), got {max_length!r}.")
+        max_length = int(max_length)
         self.spec.check_length(max_length)
         h = self.num_heads
         return {"keys": tf.zeros(tf.stack([max_length, batch, h, self.key_dim]), dtype),

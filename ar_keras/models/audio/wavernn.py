@@ -173,7 +173,6 @@ class WaveRNN(AutoregressiveModel):
         self.sample_rate = int(sample_rate)
 
         H, O = self.hidden_units, self.output_units
-        self.gru = DualGRU(H, name="gru")
         self.coarse_hidden = keras.layers.Dense(O, name="O1")
         self.coarse_logits = keras.layers.Dense(self.head.num_coarse, name="O2")
         self.fine_hidden = keras.layers.Dense(O, name="O3")
@@ -198,6 +197,8 @@ class WaveRNN(AutoregressiveModel):
             # mask[b, (b', j, k)] = 1 where b' < b: sub-tensor b reads earlier ones only.
             mask = (np.arange(B)[None, :] < np.arange(B)[:, None]).astype(np.float32)  # [b, b']
             self._context_mask = tf.constant(np.repeat(mask, W * 2, axis=1))  # [B, B W 2]
+        # Created last, so that its non-trainable pruning mask is the last of the weights.
+        self.gru = DualGRU(H, name="gru")
         self._build_length = max(self.local_hop or 1, 1) * (self.subscale or 1) * 2
         self._finish_init()
 
@@ -378,8 +379,9 @@ class WaveRNN(AutoregressiveModel):
         return self._unfold(tf.reshape(params, [N, B, L, -1]))                  # -> [N, B, L, P] -> [N, T, P]
 
     # ------------------------------------------------------------------ sampling
-    #: Compile the cached (and subscale) sampler with XLA (tests/benchmarks/wavernn_generation.py).
-    jit_sampling = True
+    #: Compile the cached (and subscale) sampler with XLA from 256 steps on, where compiling
+    #: repays itself (tests/benchmarks/wavernn_generation.py); True/False force it.
+    jit_sampling = "auto"
 
     def init_stream(self, batch):
         """The `stream_step` state before step 0: ``[h_{-1}] = [zeros [batch, H]]``."""

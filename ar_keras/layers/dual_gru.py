@@ -116,14 +116,28 @@ class DualGRU(keras.layers.Layer):
         """One step: ``pre [n, 3H]``, ``h_{t-1} [n, H]`` -> ``h_t``."""
         return self.gates(pre, self.recurrent(h), h)
 
-    def sequence(self, pre, initial_state=None):
-        """``pre [B, T, 3H]`` -> every state ``[B, T, H]`` (h_{-1} = 0 unless given)."""
+    def sequence(self, pre, initial_state=None, tflite=False):
+        """``pre [B, T, 3H]`` -> every state ``[B, T, H]`` (h_{-1} = 0 unless given).
+
+        ``tflite=True`` writes the states into a buffer instead of a TensorArray (TFLite
+        cannot lower TensorArrays of a dynamic batch); O(T) per step, for exports only.
+        """
         batch = tf.shape(pre)[0]
         h0 = (tf.zeros(tf.stack([batch, self.units]), pre.dtype) if initial_state is None
               else initial_state)
         kernel = self.masked_recurrent_kernel()
         steps = tf.transpose(pre, [1, 0, 2])                              # [B, T, 3H] -> [T, B, 3H]
-        states = tf.scan(lambda h, p: self.gates(p, tf.matmul(h, kernel), h), steps, h0)
+        if not tflite:
+            states = tf.scan(lambda h, p: self.gates(p, tf.matmul(h, kernel), h), steps, h0)
+            return tf.transpose(states, [1, 0, 2])                        # [T, B, H] -> [B, T, H]
+        length = tf.shape(steps)[0]
+
+        def body(t, h, out):
+            h = self.gates(tf.gather(steps, t), tf.matmul(h, kernel), h)
+            return [t + 1, h, tf.tensor_scatter_nd_update(out, [[t]], h[None])]
+
+        out = tf.zeros(tf.stack([length, batch, self.units]), pre.dtype)
+        _, _, states = tf.while_loop(lambda t, *_: t < length, body, [tf.constant(0), h0, out])
         return tf.transpose(states, [1, 0, 2])                            # [T, B, H] -> [B, T, H]
 
     def call(self, pre, initial_state=None):

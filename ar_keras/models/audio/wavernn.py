@@ -81,7 +81,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ar_keras import checks
+from ar_keras import checks, pruning  # noqa: F401  (ark.pruning: BlockSparsity for WaveRNN)
 from ar_keras.core import AutoregressiveModel, SequenceEvent
 from ar_keras.distributions.dual_softmax import DualSoftmax
 from ar_keras.layers.dual_gru import DualGRU
@@ -325,7 +325,7 @@ class WaveRNN(AutoregressiveModel):
         if self.subscale:
             return self._subscale_network(x, extra)
         pre = self.gru.input_projection(self._inputs(x)) + extra                # [B, T, 3H]
-        return self._outputs(self.gru.sequence(pre))
+        return self._outputs(self.gru.sequence(pre, tflite=self._tflite_trace))
 
     # -------------------------------------------------------------------- subscale
     def _fold(self, v):
@@ -374,7 +374,7 @@ class WaveRNN(AutoregressiveModel):
                 pre = pre + extra[:, :, None, :]                                # [N, 1, 3H] -> [N, 1, 1, 3H]
             else:
                 pre = pre + self._fold(extra)                                   # [N, T, 3H] -> [N, B, L, 3H]
-        h = self.gru.sequence(tf.reshape(pre, [N * B, L, 3 * H]))               # [N B, L, H]
+        h = self.gru.sequence(tf.reshape(pre, [N * B, L, 3 * H]), tflite=self._tflite_trace)               # [N B, L, H]
         params = self._outputs(h)                                               # [N B, L, P]
         return self._unfold(tf.reshape(params, [N, B, L, -1]))                  # -> [N, B, L, P] -> [N, T, P]
 
@@ -466,6 +466,20 @@ class WaveRNN(AutoregressiveModel):
                 return {"local": self.upsample_features(features)}              # [n, T, E']
 
             functions["upsample"] = upsample
+        return functions
+
+    #: True while the TFLite signatures are traced (`DualGRU.sequence` without TensorArrays).
+    _tflite_trace = False
+
+    def tflite_signatures(self, batch_size=None, num_samples=None):
+        """The base's TFLite signatures, traced with the GRU loop TFLite can lower."""
+        functions = super().tflite_signatures(batch_size, num_samples)
+        self._tflite_trace = True
+        try:
+            for fn in functions.values():
+                fn.get_concrete_function()        # traced now; export reuses these traces
+        finally:
+            self._tflite_trace = False
         return functions
 
     def init_cache(self, batch, conditional=None):

@@ -115,7 +115,7 @@ class DualSoftmax:
         logits = tf.cast(params[..., self.num_coarse:], tf.float32)
         if self.full_grid:
             return logits
-        v = tf.cast(c, tf.int32)[..., None] * self.num_fine + tf.range(self.num_fine)  # [..., Kf]
+        v = tf.expand_dims(tf.cast(c, tf.int32), -1) * self.num_fine + tf.range(self.num_fine)  # [..., Kf]
         return tf.where(v < self.num_levels, logits, _MASKED)
 
     # ----------------------------------------------------------------- density
@@ -130,9 +130,10 @@ class DualSoftmax:
     def log_prob(self, params, x):
         """``log P(c) + log P(f | c)`` in float32, ``x``'s shape; params ``[..., Kc + Kf]``."""
         c, f = self.split(x)
-        lc = tf.gather(self.coarse_log_probs(params), c[..., None], batch_dims=c.shape.rank)
-        lf = tf.gather(self.fine_log_probs(params, c), f[..., None], batch_dims=c.shape.rank)
-        return lc[..., 0] + lf[..., 0]
+        # One-hot sums rather than gathers: the same ops as Categorical, which TFLite lowers.
+        lc = tf.reduce_sum(self.coarse_log_probs(params) * tf.one_hot(c, self.num_coarse), -1)
+        lf = tf.reduce_sum(self.fine_log_probs(params, c) * tf.one_hot(f, self.num_fine), -1)
+        return lc + lf
 
     # ---------------------------------------------------------------- sampling
     @staticmethod

@@ -64,7 +64,7 @@ def main():
     def run(name, model, note=""):
         seconds, x = timed(lambda: model.sample(1, seed=1, length=T))
         assert x.shape == (1, T)
-        rows.append((name, model.count_params(), seconds, note))
+        rows.append((name, sum(int(np.prod(w.shape)) for w in model.trainable_weights), seconds, note))
         print(f"  {name}: {T / seconds:,.0f} samples/s", flush=True)
 
     run("wavenet speech (fast, XLA)", ark.models.get("wavenet", preset="speech"))
@@ -85,7 +85,7 @@ def main():
 
     print(f"\nGeneration of T = {T:,} samples (n = 1) on this CPU; real-time factor = time / "
           f"({T / RATE:.2f} s of audio at 16 kHz)\n")
-    print(f"| sampler | parameters | seconds | samples/s | real-time factor | note |")
+    print(f"| sampler | trainable parameters | seconds | samples/s | real-time factor | note |")
     print("|---|---:|---:|---:|---:|---|")
     for name, params, seconds, note in rows:
         print(f"| {name} | {params:,} | {seconds:.2f} | {T / seconds:,.0f} | "

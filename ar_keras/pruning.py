@@ -64,15 +64,15 @@ def block_mask(kernel, sparsity, block=(16, 1), previous=None):
                          f"with out a multiple of {rows} and in a multiple of {cols}.")
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity must be in [0, 1], got {sparsity}.")
-    # [in, out] -> [in / cols, cols, out / rows, rows] -> [in / cols, out / rows]
-    mags = np.abs(kernel).reshape(n_in // cols, cols, n_out // rows, rows).mean(axis=(1, 3))
+    blocks = (n_in // cols, cols, n_out // rows, rows)
+    mags = np.abs(kernel).reshape(blocks).mean(axis=(1, 3))  # [in, out] -> blocks -> [in/c, out/r]
     if previous is not None:
-        prev = np.asarray(previous).reshape(n_in // cols, cols, n_out // rows, rows)
+        prev = np.asarray(previous).reshape(blocks)            # [in, out] -> [in/c, c, out/r, r]
         mags = np.where(prev.max(axis=(1, 3)) > 0, mags, -1.0)  # keep pruned blocks pruned
     count = int(np.floor(sparsity * mags.size + 1e-9))
     keep = np.ones(mags.size, np.float32)
     keep[np.argsort(mags, axis=None, kind="stable")[:count]] = 0.0
-    keep = keep.reshape(mags.shape)
+    keep = keep.reshape(mags.shape)                            # [blocks] -> [in/c, out/r]
     # [in / cols, out / rows] -> [in, out]
     return np.repeat(np.repeat(keep, cols, axis=0), rows, axis=1)
 

@@ -232,9 +232,9 @@ class WaveRNN(AutoregressiveModel):
         if not self.subscale:
             return super().sampling_groups(num_elements)
         L = num_elements // self.subscale
-        order = tf.reshape(tf.transpose(tf.reshape(tf.range(num_elements),
-                                                   [L, self.subscale])), [-1, 1])  # [L, B] -> [B, L] -> [T, 1]
-        return order
+        grid = tf.reshape(tf.range(num_elements), [L, self.subscale])       # [T] -> [L, B]
+        grid = tf.transpose(grid)                                              # [L, B] -> [B, L]
+        return tf.reshape(grid, [-1, 1])                                       # [B, L] -> [T, 1]
 
     # -------------------------------------------------------------- conditioning
     # Local and global conditioning take the same forms and checks as WaveNet's.
@@ -580,7 +580,7 @@ class WaveRNN(AutoregressiveModel):
             if isinstance(extra, tf.Tensor):
                 pre = pre + (extra if extra.shape[1] == 1 else tf.gather(extra, t, axis=1))
             flat_h = tf.reshape(h, [n * B, H])                                  # [n, B, H] -> [n B, H]
-            flat_pre = tf.reshape(pre, [n * B, 3 * H])
+            flat_pre = tf.reshape(pre, [n * B, 3 * H])                          # [n, B, 3H] -> [n B, 3H]
             rec = self.gru.recurrent(flat_h)
             u = tf.reshape(noise.at(t), [n * B, -1])                            # [n, B, d] -> [n B, d]
             h_c = self.gru.gates(flat_pre, rec, flat_h)
@@ -595,7 +595,8 @@ class WaveRNN(AutoregressiveModel):
             current = tf.gather(x, t, axis=1)                                   # [n, B]
             v = tf.where(active[None, :], v, current)
             x = _write_many(x, t, v)
-            h = tf.where(active[None, :, None], tf.reshape(h_new, [n, B, H]), h)
+            h_new = tf.reshape(h_new, [n, B, H])                                # [n B, H] -> [n, B, H]
+            h = tf.where(active[None, :, None], h_new, h)
             return [s + 1, x, h]
 
         h0 = tf.zeros(tf.stack([n, B, H]))

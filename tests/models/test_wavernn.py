@@ -14,6 +14,7 @@ import tensorflow as tf
 
 import ar_keras as ark
 import sequence_case as sc
+from layers import layer_case
 import test_case as tc
 from ar_keras import export
 from ar_keras.distributions import DualSoftmax
@@ -103,6 +104,20 @@ def test_gru_input_mask():
     assert tape.gradient(coarse, inputs).numpy()[0, 2] == 0.0
     assert abs(tape.gradient(fine, inputs).numpy()[0, 2]) > 1e-4
     assert abs(tape.gradient(coarse, inputs).numpy()[0, 0]) > 1e-4
+
+
+def test_gru_step_equals_the_sequence_and_the_tflite_loop(tmp_path):
+    gru = DualGRU(6)
+    pre = tf.random.normal([2, 5, 18])
+    full = gru.sequence(pre).numpy()
+    np.testing.assert_allclose(gru.sequence(pre, tflite=True).numpy(), full, rtol=1e-6, atol=1e-6)
+    h = tf.zeros([2, 6])
+    for t in range(5):
+        h = gru.step(pre[:, t], h)
+        np.testing.assert_allclose(h.numpy(), full[:, t], rtol=1e-5, atol=1e-6)
+    layer_case.check_serialization(gru, (pre,))
+    with pytest.raises(ValueError, match="even"):
+        DualGRU(5)
 
 
 @pytest.mark.parametrize("overrides", [{}, BOTH])

@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/pixel_models.py
 	$(PY) tests/benchmarks/pixelrnn_digits.py
 	$(PY) tests/benchmarks/wavenet_generation.py
+	$(PY) tests/benchmarks/wavernn_generation.py
 	$(PY) tests/benchmarks/sampling_cost.py
 	$(PY) tests/benchmarks/spatial_lstm_digits.py
 	$(PY) tests/benchmarks/attention_scaling.py

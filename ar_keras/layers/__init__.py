@@ -14,6 +14,7 @@ from ar_keras.layers.causal_conv1d import CausalConv1D
 from ar_keras.layers.causal_neighbourhood import CausalNeighbourhood
 from ar_keras.layers.spatial_lstm import SpatialLSTM
 from ar_keras.layers.upsample1d import Upsample1D
+from ar_keras.layers.dual_gru import DualGRU
 from ar_keras.layers.wavenet_block import WaveNetBlock
 from ar_keras.layers.skew import skew, unskew
 from ar_keras.layers.lstm_cell import lstm_cell
@@ -25,6 +26,6 @@ __all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "G
            "DownShiftedConv2D", "DownRightShiftedConv2D", "DownShiftedConv2DTranspose",
            "DownRightShiftedConv2DTranspose",
            "MaskedConv2D", "MaskedDense", "MADELayer",
-           "CausalConv1D", "Upsample1D", "WaveNetBlock",
+           "CausalConv1D", "Upsample1D", "DualGRU", "WaveNetBlock",
            "skew", "unskew", "lstm_cell", "RowLSTM", "DiagonalBiLSTM",
            "CausalNeighbourhood", "SpatialLSTM", "SparseTransformerBlock"]

@@ -55,8 +55,11 @@ class LearnedStateGRU(keras.layers.Layer):
         self.bias = self.add_weight(name="bias", shape=(3 * H,), initializer="zeros")
         self.recurrent_bias = self.add_weight(name="recurrent_bias", shape=(3 * H,),
                                               initializer="zeros")
-        self.initial_state = self.add_weight(name="initial_state", shape=(H,),
-                                             initializer="zeros")
+        # Not zeros: from h0 = 0, a zero first input and zero biases the first steps stay at
+        # 0 and the recurrent kernel would get no gradient from a short sequence.
+        self.initial_state = self.add_weight(
+            name="initial_state", shape=(H,),
+            initializer=keras.initializers.RandomNormal(stddev=0.1))
         self.built = True
 
     def init_cache(self, batch):

@@ -53,7 +53,15 @@ embedded speech); the MLP embeds the level itself either way.
 
 **Any length T.**  `log_prob` and `sample` take any ``T >= 1``: the network pads
 the sequence on the right to a multiple of the top frame and drops what the
-padding scored (causal, so it cannot change the first T conditionals).
+padding scored (causal, so it cannot change the first T conditionals).  Only
+the chunked paths need whole top frames: a chunk length shorter than the top
+frame, or not a multiple of it, is a ValueError.
+
+**Quantisation.**  The dataset supplies the levels; the model only needs K
+(``num_levels``) and how to read a level as an amplitude (``quantization``).
+`decode` inverts it for listening; note that ``python -m train``'s
+`SampleLogger` writes WAVs through `mu_law_decode`, right for the embedded
+speech (mu-law), not for a ``quantization="linear"`` model.
 
 **Truncated BPTT and chunked scoring.**  ``state = init_state(B)`` is the
 learned ``h0`` of every GRU and a pad frame of history;

@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/attention_scaling.py
 	$(PY) tests/benchmarks/transformer_sampling.py
 	$(PY) tests/benchmarks/image_transformer_sampling.py
+	$(PY) tests/benchmarks/samplernn_speech.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache

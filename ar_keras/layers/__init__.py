@@ -21,6 +21,7 @@ from ar_keras.layers.lstm_cell import lstm_cell
 from ar_keras.layers.row_lstm import RowLSTM
 from ar_keras.layers.diagonal_bilstm import DiagonalBiLSTM
 from ar_keras.layers.sparse_transformer_block import SparseTransformerBlock
+from ar_keras.layers.learned_state_gru import LearnedStateGRU
 
 __all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "GatedActivation", "GatedPixelCNNBlock", "GatedResNet",
            "DownShiftedConv2D", "DownRightShiftedConv2D", "DownShiftedConv2DTranspose",
@@ -28,4 +29,4 @@ __all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "G
            "MaskedConv2D", "MaskedDense", "MADELayer",
            "CausalConv1D", "Upsample1D", "DualGRU", "WaveNetBlock",
            "skew", "unskew", "lstm_cell", "RowLSTM", "DiagonalBiLSTM",
-           "CausalNeighbourhood", "SpatialLSTM", "SparseTransformerBlock"]
+           "CausalNeighbourhood", "SpatialLSTM", "SparseTransformerBlock", "LearnedStateGRU"]

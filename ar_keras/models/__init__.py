@@ -23,6 +23,7 @@ from ar_keras.models.transformer.image_transformer import ImageTransformer  # no
 from ar_keras.models.audio.wavenet import WaveNet  # noqa: E402
 from ar_keras.models.transformer.sparse_transformer import SparseTransformer, SparseTransformerSequence  # noqa: E402
 from ar_keras.models.audio.wavernn import WaveRNN  # noqa: E402
+from ar_keras.models.audio.samplernn import SampleRNN  # noqa: E402
 
 # The bases and registry functions, then every registered model class (one list to keep).
 __all__ = ["BaseModel", "AutoregressiveModel", "ContinuousModel", "LatentVariableModel",

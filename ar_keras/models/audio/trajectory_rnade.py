@@ -218,11 +218,13 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         is ``a_1``, the association the cached sampler reproduces.
         """
         n = tf.shape(y)[1]
-        a1 = tf.tile(a1[:, None, None, :], tf.stack([1, n, 1, 1]))          # [B, H] -> [B, N, 1, H]
-        contributions = y[..., :-1, None] * self.w[None, None, :-1, :]      # [B, N, WF-1, H]
+        a1 = tf.tile(tf.reshape(a1, [-1, 1, 1, self.hidden_units]),
+                     tf.stack([1, n, 1, 1]))                                 # [B, H] -> [B, N, 1, H]
+        # (tf.expand_dims rather than [..., None]: TFLite lacks new-axis strided slices.)
+        contributions = tf.expand_dims(y[:, :, :-1], -1) * self.w[:-1]      # [B, N, WF-1, H]
         a = tf.cumsum(tf.concat([a1, contributions], axis=2), axis=2)       # [B, N, WF, H]
-        h = self.activation(self.rho[None, None, :, None] * a)
-        return tf.einsum("bndh,dhp->bndp", h, self.v) + self.b[None, None]
+        h = self.activation(tf.expand_dims(self.rho, -1) * a)               # rho [WF] -> [WF, 1]
+        return tf.einsum("bndh,dhp->bndp", h, self.v) + self.b
 
     def _frame_params(self, x, c):
         """``x [B, T, F]`` -> the params of every feature's conditional ``[B, T, F, P]``."""
@@ -238,7 +240,11 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         return tf.concat([first, last], axis=1)                              # [B, T, F, P]
 
     def _conditional_log_probs(self, x, c, training=False):
-        return self.head.log_prob(self._frame_params(x, c), x)               # [B, T, F]
+        params = self._frame_params(x, c)                                    # [B, T, F, P]
+        # The head on one flat axis (TFLite converts its x[..., None] only there).
+        flat = self.head.log_prob(tf.reshape(params, [-1, self.head.num_params]),
+                                  tf.reshape(x, [-1]))                       # [B T F, P], [B T F]
+        return tf.reshape(flat, tf.shape(x))                                 # [B T F] -> [B, T, F]
 
     def _log_prob(self, x, c, training=False):
         return tf.reduce_sum(self._conditional_log_probs(x, c), axis=[1, 2])
@@ -267,8 +273,8 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         start = tf.maximum(t - (W - 1), 0)
         previous = x[:, start * F:t * F]                                     # [n, pos F]
         count = tf.shape(previous)[1]
-        contributions = previous[:, :, None] * self.w[None, :count, :]       # [n, pos F, H]
-        a = tf.cumsum(tf.concat([a1[:, None, :], contributions], axis=1), axis=1)  # [n, pos F + 1, H]
+        contributions = tf.expand_dims(previous, -1) * self.w[:count]        # [n, pos F, H]
+        a = tf.cumsum(tf.concat([tf.expand_dims(a1, 1), contributions], axis=1), axis=1)  # [n, pos F + 1, H]
         return a[:, -1]
 
     def step(self, x, a1_and_a, index, conditional=None):
@@ -281,9 +287,9 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         a = tf.cond(
             f == 0,
             lambda: self._window_start(x, t, a1),
-            lambda: a + tf.gather(x, index - 1, axis=1)[:, None] * tf.gather(self.w, d - 1)[None])
+            lambda: a + tf.expand_dims(tf.gather(x, index - 1, axis=1), -1) * tf.gather(self.w, d - 1))
         h = self.activation(tf.gather(self.rho, d) * a)
-        return tf.matmul(h, tf.gather(self.v, d)) + tf.gather(self.b, d)[None], (a1, a)
+        return tf.matmul(h, tf.gather(self.v, d)) + tf.gather(self.b, d), (a1, a)
 
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
         F = self.num_features

@@ -43,7 +43,7 @@ def check_exact_conditionals(model, length=5, seed=0):
     for d in range(length * F):
         changed = x.copy()
         changed[:, d // F, d % F] += 0.7
-        diff = np.abs(model.conditional_log_probs(changed, c).numpy().reshape(3, -1) - flat)
+        diff = np.abs(model.conditional_log_probs(changed, c).numpy().reshape(3, -1) - flat)  # -> [B, T F]
         assert np.all(diff[:, :d] < 1e-5), f"changing element {d} changed earlier conditionals"
         assert np.all(diff[:, d] > 1e-6), f"changing element {d} left its own conditional unchanged"
 
@@ -77,7 +77,7 @@ def density_grid3(model, lim, n, conditional=None):
     pts, volume = grid3(lim, n)
     c = None if conditional is None else np.full(len(pts), conditional, np.int32)
     lp = model.log_prob(pts[:, :, None], c).numpy().astype(np.float64)   # [n^3, 3] -> [n^3, 3, 1]
-    return np.exp(lp).reshape(n, n, n), volume
+    return np.exp(lp).reshape(n, n, n), volume                           # [n^3] -> [n, n, n]
 
 
 def check_joint_integrates_to_one(model, lim=10.0, n=64, atol=0.02, conditional=None):

@@ -66,6 +66,16 @@ Example:
     TensorShape([4])
     >>> model.conditional_log_probs(x).shape                           # one per feature
     TensorShape([4, 10, 2])
+
+Training on the embedded speech's MFCC + delta trajectories (`ar_keras.data.speech_features`,
+F = 26, segments of T = 20 frames), conditioned on (speaker, word)::
+
+    python -m train --model trajectory_rnade --dataset speech_features --conditional \
+        --epochs 30 --batch-size 16
+
+(``speech`` preset, 245,818 parameters, early-stopped after 25 epochs on 59 training
+segments: test 18.68 nats/frame = 373.6 nats per 20-frame segment; 20.65 nats/frame
+without ``--conditional``; a unit Gaussian per feature would score 36.9.)
 """
 
 import keras
@@ -232,7 +242,7 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         batch = tf.shape(x)[0]
         a1 = self._initial(batch, c)
         windows = tf.signal.frame(x, W, 1, axis=1)                           # [B, T-W+1, W, F]
-        y = tf.reshape(windows, tf.stack([batch, tf.shape(windows)[1], W * F]))  # -> [B, N, W F]
+        y = tf.reshape(windows, tf.stack([batch, tf.shape(windows)[1], W * F]))  # [B, N, W, F] -> [B, N, W F]
         params = self._window_params(y, a1)                                  # [B, N, W F, P]
         P = self.head.num_params
         first = tf.reshape(params[:, 0, :(W - 1) * F], [batch, W - 1, F, P])  # [B, (W-1)F, P] -> [B, W-1, F, P]
@@ -242,8 +252,8 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
     def _conditional_log_probs(self, x, c, training=False):
         params = self._frame_params(x, c)                                    # [B, T, F, P]
         # The head on one flat axis (TFLite converts its x[..., None] only there).
-        flat = self.head.log_prob(tf.reshape(params, [-1, self.head.num_params]),
-                                  tf.reshape(x, [-1]))                       # [B T F, P], [B T F]
+        flat = self.head.log_prob(tf.reshape(params, [-1, self.head.num_params]),  # [B, T, F, P] -> [B T F, P]
+                                  tf.reshape(x, [-1]))                       # [B, T, F] -> [B T F]
         return tf.reshape(flat, tf.shape(x))                                 # [B T F] -> [B, T, F]
 
     def _log_prob(self, x, c, training=False):
@@ -259,7 +269,7 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         n, F = tf.shape(x)[0], self.num_features
         frames = tf.reshape(x, tf.stack([n, -1, F]))                         # [n, T F] -> [n, T, F]
         params = self._frame_params(frames, conditional)                     # [n, T, F, P]
-        return tf.reshape(params, tf.stack([n, -1, self.head.num_params]))   # -> [n, T F, P]
+        return tf.reshape(params, tf.stack([n, -1, self.head.num_params]))   # [n, T, F, P] -> [n, T F, P]
 
     def init_cache(self, batch, conditional=None):
         """``(a_1, a)``: the context's pre-activation and the running one, both ``[n, H]``."""
@@ -300,7 +310,7 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
                 length = tf.identity(length)
         flat = sampler.run(self, noise, num_samples, length * F, conditional, temperature,
                            cache=bool(cache))                                # [n, T F]
-        return tf.reshape(flat, tf.stack([num_samples, length, F]))          # -> [n, T, F]
+        return tf.reshape(flat, tf.stack([num_samples, length, F]))          # [n, T F] -> [n, T, F]
 
     def sample_from_noise(self, noise, conditional=None, temperature=1.0, cache=True):
         """Samples from uniforms ``noise [n, T F, 2]`` (element ``t F + f``): ``[n, T, F]``."""

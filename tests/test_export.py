@@ -31,6 +31,8 @@ MODELS = {
     "spatial_lstm": ("spatial_lstm", {}),
     "spatial_lstm_rgb": ("spatial_lstm", {"image_shape": (2, 3, 3)}),
     "image_transformer": ("image_transformer", {"image_shape": (2, 2, 3)}),
+    # Sequences (sparse_transformer_sequence): tests/models/test_sparse_transformer.py.
+    "sparse_transformer": ("sparse_transformer", {"image_shape": (2, 2, 2)}),
 }
 BATCH = 3           # examples per log_prob call
 SEEDS = [5, 123]    # seeds of the SavedModel `sample` call

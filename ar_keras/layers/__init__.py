@@ -19,6 +19,7 @@ from ar_keras.layers.skew import skew, unskew
 from ar_keras.layers.lstm_cell import lstm_cell
 from ar_keras.layers.row_lstm import RowLSTM
 from ar_keras.layers.diagonal_bilstm import DiagonalBiLSTM
+from ar_keras.layers.sparse_transformer_block import SparseTransformerBlock
 
 __all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "GatedActivation", "GatedPixelCNNBlock", "GatedResNet",
            "DownShiftedConv2D", "DownRightShiftedConv2D", "DownShiftedConv2DTranspose",
@@ -26,4 +27,4 @@ __all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "G
            "MaskedConv2D", "MaskedDense", "MADELayer",
            "CausalConv1D", "Upsample1D", "WaveNetBlock",
            "skew", "unskew", "lstm_cell", "RowLSTM", "DiagonalBiLSTM",
-           "CausalNeighbourhood", "SpatialLSTM"]
+           "CausalNeighbourhood", "SpatialLSTM", "SparseTransformerBlock"]

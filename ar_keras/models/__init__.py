@@ -21,6 +21,7 @@ from ar_keras.models.latent.iaf_vae import IAFVAE  # noqa: E402
 from ar_keras.models.latent.pixelvae import PixelVAE  # noqa: E402
 from ar_keras.models.transformer.image_transformer import ImageTransformer  # noqa: E402
 from ar_keras.models.audio.wavenet import WaveNet  # noqa: E402
+from ar_keras.models.transformer.sparse_transformer import SparseTransformer, SparseTransformerSequence  # noqa: E402
 from ar_keras.models.audio.trajectory_rnade import TrajectoryRNADE  # noqa: E402
 
 # The bases and registry functions, then every registered model class (one list to keep).

@@ -15,6 +15,7 @@ Example:
 """
 
 from ar_keras.data.audio_info import AudioDatasetInfo
+from ar_keras.data.speech_features import FeatureDatasetInfo
 from ar_keras.data.dataset_info import SPLITS, DatasetInfo
 from ar_keras.data.mu_law import float_to_pcm16, mu_law_decode, mu_law_encode, pcm16_to_float
 from ar_keras.data.wav import read_wav, write_wav
@@ -38,6 +39,7 @@ __all__ = [
     "AudioDatasetInfo",
     "TextDatasetInfo",
     "text",
+    "FeatureDatasetInfo",
     "mu_law_encode",
     "mu_law_decode",
     "pcm16_to_float",

@@ -40,8 +40,9 @@ class DatasetInfo:
             it is not known without reading the data.
         description: where the data come from and how the splits are made.
         kind: ``"image"`` (int ``[H, W, C]``), ``"sequence"`` (int ``[T]``, any T;
-            ``image_shape`` is ``(None,)``) or ``"continuous"`` (float ``[D]``,
-            ``num_levels`` None).
+            ``image_shape`` is ``(None,)``), ``"continuous"`` (float ``[D]``,
+            ``num_levels`` None) or ``"float_sequence"`` (float ``[T, F]``,
+            ``image_shape`` is ``(None, F)``: `ar_keras.data.speech_features`).
     """
 
     name: str

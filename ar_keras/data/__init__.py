@@ -22,6 +22,7 @@ from ar_keras.data.quantize import dequantize, quantize
 from ar_keras.data.offline import DATA_DIR_ENV, DatasetNotFoundError
 from ar_keras.data.registry import as_numpy, info, load, names
 from ar_keras.data import text
+from ar_keras.data import parallel
 from ar_keras.data.text import TextDatasetInfo
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "AudioDatasetInfo",
     "TextDatasetInfo",
     "text",
+    "parallel",
     "mu_law_encode",
     "mu_law_decode",
     "pcm16_to_float",

@@ -15,6 +15,7 @@ from ar_keras.layers.causal_neighbourhood import CausalNeighbourhood
 from ar_keras.layers.spatial_lstm import SpatialLSTM
 from ar_keras.layers.upsample1d import Upsample1D
 from ar_keras.layers.wavenet_block import WaveNetBlock
+from ar_keras.layers.bytenet_block import ByteNetBlock
 from ar_keras.layers.skew import skew, unskew
 from ar_keras.layers.lstm_cell import lstm_cell
 from ar_keras.layers.row_lstm import RowLSTM
@@ -26,4 +27,4 @@ __all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "G
            "MaskedConv2D", "MaskedDense", "MADELayer",
            "CausalConv1D", "Upsample1D", "WaveNetBlock",
            "skew", "unskew", "lstm_cell", "RowLSTM", "DiagonalBiLSTM",
-           "CausalNeighbourhood", "SpatialLSTM"]
+           "CausalNeighbourhood", "SpatialLSTM", "ByteNetBlock"]

@@ -299,7 +299,8 @@ def test_reversal_task_and_wmt_offline(tmp_path):
     assert len(train) == ark.data.text.text_arrays("train", 16)[0].shape[0]
     t, s = next(iter(ark.data.parallel.load_parallel("text_reverse", "test", length=8)))
     assert t.dtype == tf.int32 and t.shape == (8,) and list(t.numpy()) == list(s.numpy()[::-1])
-    with pytest.raises(ark.data.DatasetNotFoundError, match=r"(?s)wmt14_translate/de-en.*never downloads"):
+    missing = r"(?s)wmt14_translate/de-en.*never downloads"
+    with pytest.raises(ark.data.DatasetNotFoundError, match=missing):
         ark.data.parallel.wmt("train", data_dir=str(tmp_path))
     with pytest.raises(ValueError, match="load_parallel reads"):
         ark.data.parallel.load_parallel("europarl")
@@ -318,12 +319,13 @@ _LOADER = textwrap.dedent(r"""
         c = {"source": tf.constant(inp["source"])} if "source" in inp else {}
         sc = {"source": tf.constant(inp["sample_source"])} if "source" in inp else {}
         sigs = tf.saved_model.load(entry["saved_model"]).signatures
-        out = {"sm_log_prob": sigs["serving_default"](x=tf.constant(inp["x"]), **c)["log_prob"],
-               "sm_clp": sigs["conditional_log_probs"](x=tf.constant(inp["x"]), **c)[
-                   "conditional_log_probs"],
+        x = tf.constant(inp["x"])
+        out = {"sm_log_prob": sigs["serving_default"](x=x, **c)["log_prob"],
+               "sm_clp": sigs["conditional_log_probs"](x=x, **c)["conditional_log_probs"],
                "sm_samples": sigs["sample"](seeds=tf.constant(inp["seeds"]),
                                             temperature=tf.constant(1.0),
-                                            length=tf.constant(int(inp["length"])), **sc)["samples"]}
+                                            length=tf.constant(int(inp["length"])),
+                                            **sc)["samples"]}
         out = {k: v.numpy() for k, v in out.items()}
         try:
             sigs["serving_default"](x=tf.constant(inp["x"] + 100), **c)
@@ -352,7 +354,8 @@ def test_saved_model_and_tflite_run_without_ar_keras(tmp_path):
         model = build()
         tc.sharpen(model, 1.5)
         models[key] = model
-        paths = {"saved_model": str(tmp_path / key / "1"), "tflite": str(tmp_path / f"{key}.tflite")}
+        paths = {"saved_model": str(tmp_path / key / "1"),
+                 "tflite": str(tmp_path / f"{key}.tflite")}
         export.saved_model(model, paths["saved_model"])
         export.tflite(model, paths["tflite"])
         inp = {"x": sc.random_sequences(model, 3, T), "seeds": np.array([4, 11], np.int64),

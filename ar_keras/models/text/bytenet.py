@@ -54,11 +54,17 @@ family).  ``log_prob(target, conditional=source)`` is the exact
 ``sample(n, conditional=source)`` draws ``|t^|`` bytes unless ``length=`` is
 given.  The source of each row of a batch has the same length S: pad shorter
 ones with a byte of your choice (the WMT loader yields raw bytes; batch them
-with ``padded_batch``).  Target step t depends on source step j exactly when
-some decoder input column ``p`` with ``max(0, t-r+1) <= p <= min(t, |t^|-1)``
-has ``|p - j| <= R``, with ``R = sum_l (k_e - 1) // 2 ... `` the encoder's
-reach (`encoder_reach`: ``R_left = sum r (k-1)//2`` behind and
-``R_right = sum r k//2`` ahead; k_e = 3 gives ``sum r`` each way).
+with ``padded_batch``).  The encoder is not causal: encoder column p sees
+source steps ``p - R_b .. p + R_a`` (`encoder_reach`: ``R_b = (k_e - 1)//2
+sum r``, ``R_a = k_e//2 sum r``; ``sum r`` each way for k_e = 3).  So target
+step t depends on source step j exactly when some decoder input column p with
+``max(0, t-r+1) <= p <= min(t, |t^|-1)`` has ``p - R_b <= j <= p + R_a``
+(tested by flipping source bytes); steps ``t >= |t^| + r - 1`` do not see the
+source at all.
+
+**The conditional spec** (translation): ``conditional`` is the source, int
+``[B, S]`` in ``[0, Ks)``, any S >= 1, one row per target; in SavedModel and
+TFLite signatures the input named ``source``, int32 ``[B, None]``.
 
 **Generation.**  ``cache=False`` re-runs the network on the whole prefix at
 each step (O(T) per byte).  ``cache=True`` keeps each decoder block's last
@@ -149,23 +155,24 @@ class ByteNet(AutoregressiveModel):
     event_kind = "sequence"
 
     PRESETS = {
-        # 5,476 parameters (K = 4, RMBs, d = 8); receptive field 1 + 2 (1 + 2) = 7 bytes.
+        # 2,964 parameters (K = 4, RMBs, d = 8); receptive field 1 + 2 (1 + 2) = 7 bytes.
         "tiny": dict(num_levels=4, hidden_channels=8, kernel_size=3, dilations=(1, 2)),
         # The embedded text in minutes on 2 CPU cores: 2 sets of 1..16 (10 RMBs), d = 48,
-        # receptive field 1 + 2 x 62 = 125 bytes, 327,424 parameters.
+        # receptive field 1 + 2 x 31 x 2 = 125 bytes, 517,600 parameters.
         "text": dict(num_levels=256, hidden_channels=48, kernel_size=3,
                      dilations=tuple(dilation_sets(2))),
         # The paper's enwik8 decoder (sec. 5, Table 2: 1.31 bits/char on the test set):
         # 30 Residual Multiplicative Blocks in 6 sets of dilations 1, 2, 4, 8, 16, masked
         # kernel of size 3 (3 live taps here: receptive field 373 bytes; the paper states
         # 315), d = 512 (a 1,024-channel residual stream), dropout 0.1 before the softmax.
-        # 158,180,608 parameters (built and counted).  The paper's Adam (lr 3e-4) and weight
+        # 158,043,392 parameters (built and counted).  The paper's Adam (lr 3e-4) and weight
         # decay are training settings, not constructor arguments.
         "paper": dict(num_levels=256, hidden_channels=512, kernel_size=3,
                       dilations=tuple(dilation_sets(6)), block_type="rmb", dropout=0.1),
         # The paper's translation model (sec. 6): ReLU blocks, d = 800, encoder and decoder of
         # 30 blocks each in sets of 1..16, dynamic unfolding a = 1.2, b = 0.  Bytes on both
-        # sides here (the paper's character vocabularies have 296 and 323 symbols).
+        # sides here (the paper's character vocabularies have 296 and 323 symbols); 273,169,856
+        # parameters (built and counted); receptive field 373 target bytes.
         "paper_translation": dict(num_levels=256, hidden_channels=800, kernel_size=3,
                                   dilations=tuple(dilation_sets(6)), block_type="relu",
                                   source_levels=256, unfold_a=1.2, unfold_b=0.0),

@@ -21,6 +21,12 @@
    the share of test windows whose greedy (temperature 0.01) translation is
    exactly the reversed source.  A decoder-only model can only reach the
    language model's bits/byte here; the encoder brings it towards 0.
+
+Measured (2 CPU cores shared with other jobs, load ~10; ``--minutes 4 --lengths 256,1024``):
+283 steps, test 1.807 bits/byte; generation n = 1: full 78 bytes/s at T = 256 and 16 at
+T = 1024, cached (XLA) 4,046 and 2,774 bytes/s (52x and 168x).  ``--reverse-minutes 3``:
+200 steps, 2.43 bits/byte on text_reverse, 0.5 % exact reversals: three minutes are not
+enough for the translator to learn the reversal.
 """
 
 import argparse

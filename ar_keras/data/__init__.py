@@ -23,6 +23,7 @@ from ar_keras.data.quantize import dequantize, quantize
 from ar_keras.data.offline import DATA_DIR_ENV, DatasetNotFoundError
 from ar_keras.data.registry import as_numpy, info, load, names
 from ar_keras.data import text
+from ar_keras.data import parallel
 from ar_keras.data.text import TextDatasetInfo
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "TextDatasetInfo",
     "text",
     "FeatureDatasetInfo",
+    "parallel",
     "mu_law_encode",
     "mu_law_decode",
     "pcm16_to_float",

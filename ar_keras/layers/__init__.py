@@ -16,6 +16,7 @@ from ar_keras.layers.spatial_lstm import SpatialLSTM
 from ar_keras.layers.upsample1d import Upsample1D
 from ar_keras.layers.dual_gru import DualGRU
 from ar_keras.layers.wavenet_block import WaveNetBlock
+from ar_keras.layers.bytenet_block import ByteNetBlock
 from ar_keras.layers.skew import skew, unskew
 from ar_keras.layers.lstm_cell import lstm_cell
 from ar_keras.layers.row_lstm import RowLSTM
@@ -29,4 +30,5 @@ __all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "G
            "MaskedConv2D", "MaskedDense", "MADELayer",
            "CausalConv1D", "Upsample1D", "DualGRU", "WaveNetBlock",
            "skew", "unskew", "lstm_cell", "RowLSTM", "DiagonalBiLSTM",
-           "CausalNeighbourhood", "SpatialLSTM", "SparseTransformerBlock", "LearnedStateGRU"]
+           "CausalNeighbourhood", "SpatialLSTM", "SparseTransformerBlock", "LearnedStateGRU",
+           "ByteNetBlock"]

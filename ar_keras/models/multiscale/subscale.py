@@ -92,7 +92,7 @@ import tensorflow as tf
 
 from ar_keras.core import AutoregressiveModel, no_autograph, sampler
 from ar_keras.distributions import Categorical
-from ar_keras.layers import GatedPixelCNNBlock, MaskedConv2D
+from ar_keras.layers import GatedActivation, GatedPixelCNNBlock, MaskedConv2D
 from ar_keras.models.registry import register
 
 __all__ = ["Subscale", "SubscaleStage", "slice_image", "unslice_image", "subscale_ordering"]
@@ -164,6 +164,12 @@ class SubscaleStage(keras.layers.Layer):
         extra_channels: channels of an extra input of the conditioning network
             (the msb image's ``S^2 C`` stacked slices in the depth stage; 0 if none).
         num_classes: class one-hot width, or None.
+        slice_size: ``(h, w)``.  A slice of one pixel (``(1, 1)``, e.g. a 2x2
+            image with S = 2) has no neighbours for the gated blocks' spatial
+            taps to read (they would be dead weights): its decoder is then one
+            gated unit ``gate(W_A * x + V c_s)`` (``W_A`` a 1x1 convolution
+            masked A over the R -> G -> B groups, absent when C = 1) before the
+            same output layers.
 
     Call arguments:
         slices: ``[B, S^2, h, w, C]`` float, the data sliced and scaled to
@@ -178,8 +184,11 @@ class SubscaleStage(keras.layers.Layer):
 
     def __init__(self, num_levels, channels, subscale_factor, num_filters=16, num_layers=2,
                  kernel_size=3, output_filters=32, cond_filters=16, cond_layers=2,
-                 cond_kernel_size=3, extra_channels=0, num_classes=None, **kwargs):
+                 cond_kernel_size=3, extra_channels=0, num_classes=None, slice_size=None,
+                 **kwargs):
         super().__init__(**kwargs)
+        self.slice_size = None if slice_size is None else tuple(int(v) for v in slice_size)
+        self.one_pixel = self.slice_size == (1, 1)
         self.num_levels = int(num_levels)
         self.channels = int(channels)
         self.subscale_factor = int(subscale_factor)
@@ -196,11 +205,18 @@ class SubscaleStage(keras.layers.Layer):
         self.cond_convs = [keras.layers.Conv2D(self.cond_filters, self.cond_kernel_size,
                                                padding="same", name=f"cond_{i}")
                            for i in range(self.cond_layers)]
-        self.blocks = [
-            GatedPixelCNNBlock(self.num_filters, self.kernel_size, data_channels=C,
-                               first=(i == 0), vertical_output=(i < self.num_layers - 1),
-                               conditional=True, name=f"block_{i}")
-            for i in range(self.num_layers)]
+        self.blocks, self.pixel_in, self.pixel_gate = [], None, None
+        if self.one_pixel:
+            if C > 1:
+                self.pixel_in = MaskedConv2D(2 * self.num_filters, 1, mask_type="A",
+                                             data_channels=C, out_splits=2, name="pixel_in")
+            self.pixel_gate = GatedActivation(conditional=True, name="pixel_gate")
+        else:
+            self.blocks = [
+                GatedPixelCNNBlock(self.num_filters, self.kernel_size, data_channels=C,
+                                   first=(i == 0), vertical_output=(i < self.num_layers - 1),
+                                   conditional=True, name=f"block_{i}")
+                for i in range(self.num_layers)]
         self.out_hidden = MaskedConv2D(self.output_filters, 1, mask_type="B", data_channels=C,
                                        name="out_hidden")
         self.out_logits = MaskedConv2D(C * self.num_levels, 1, mask_type="B", data_channels=C,
@@ -241,9 +257,15 @@ class SubscaleStage(keras.layers.Layer):
     def decode(self, slice_x, cond):
         """Slice decoder: ``slice_x [B, h, w, C]``, ``cond [B, h, w, E]`` -> logits ``[B, h, w, C, L]``."""
         shape = tf.shape(slice_x)
-        v, h = slice_x, slice_x
-        for block in self.blocks:
-            v, h = block(v, h, conditioning=cond)
+        if self.one_pixel:
+            # No neighbours in the slice: the pixel's earlier channels (mask A) and c_s.
+            pre = (self.pixel_in(slice_x) if self.pixel_in is not None
+                   else tf.zeros(tf.concat([shape[:3], [2 * self.num_filters]], 0)))  # [B, 1, 1, 2F]
+            h = self.pixel_gate(pre, cond)                                   # [B, 1, 1, F]
+        else:
+            v, h = slice_x, slice_x
+            for block in self.blocks:
+                v, h = block(v, h, conditioning=cond)
         out = self.out_hidden(tf.nn.relu(h))
         logits = self.out_logits(tf.nn.relu(out))                           # [B, h, w, C L]
         return tf.reshape(logits, [shape[0], shape[1], shape[2], self.channels,
@@ -272,6 +294,7 @@ class SubscaleStage(keras.layers.Layer):
             "output_filters": self.output_filters, "cond_filters": self.cond_filters,
             "cond_layers": self.cond_layers, "cond_kernel_size": self.cond_kernel_size,
             "extra_channels": self.extra_channels, "num_classes": self.num_classes,
+            "slice_size": None if self.slice_size is None else list(self.slice_size),
         })
         return config
 
@@ -388,7 +411,8 @@ class Subscale(AutoregressiveModel):
                       num_filters=self.num_filters, num_layers=self.num_layers,
                       kernel_size=self.kernel_size, output_filters=self.output_filters,
                       cond_filters=self.cond_filters, cond_layers=self.cond_layers,
-                      cond_kernel_size=self.cond_kernel_size, num_classes=self.num_classes)
+                      cond_kernel_size=self.cond_kernel_size, num_classes=self.num_classes,
+                      slice_size=self._slice_size)
         if self.depth_upscaling:
             bits = K.bit_length() - 1
             if K != 2 ** bits:

@@ -498,8 +498,14 @@ class Subscale(AutoregressiveModel):
 
     def _stage_logits(self, stage, x, classes, extra=None):
         """``x`` int ``[B, H, W, C]`` in [0, L) -> logits ``[B, H, W, C, L]``."""
-        logits = stage(self._scaled_slices(x, stage.num_levels), extra, classes)  # [B, S^2, h, w, C, L]
-        return unslice_image(logits, self.subscale_factor)                  # -> [B, H, W, C, L]
+        H, W, C = self.image_shape
+        h, w = self._slice_size
+        L = stage.num_levels
+        logits = stage(self._scaled_slices(x, L), extra, classes)           # [B, S^2, h, w, C, L]
+        # C and L merged so that unslicing stays within TFLite's 6-D transposes.
+        logits = tf.reshape(logits, [-1, self.subscale_factor ** 2, h, w, C * L])  # -> [B, S^2, h, w, C L]
+        logits = unslice_image(logits, self.subscale_factor)                # -> [B, H, W, C L]
+        return tf.reshape(logits, [-1, H, W, C, L])                         # -> [B, H, W, C, L]
 
     def _stage_params(self, stage, x_flat, classes, extra=None):
         """Flattened: ``x [n, D]`` -> ``[n, D, L]``."""
@@ -509,8 +515,8 @@ class Subscale(AutoregressiveModel):
     def _split(self, x):
         """``x = 2^lsb_bits msb + lsb``."""
         x = tf.cast(x, tf.int32)
-        return (tf.bitwise.right_shift(x, self.lsb_bits),
-                tf.bitwise.bitwise_and(x, 2 ** self.lsb_bits - 1))
+        # floordiv / floormod rather than bit ops: TFLite has no builtin bitwise kernels.
+        return tf.math.floordiv(x, 2 ** self.lsb_bits), tf.math.floormod(x, 2 ** self.lsb_bits)
 
     @no_autograph
     def network(self, x, conditional=None, training=False):

@@ -67,11 +67,13 @@ its noise has ``2^m + 2^(n-m)`` uniforms per element (msb first).
 Cached sampling (``sample(cache=True)``, exact)
 -----------------------------------------------
 A full pass runs both networks on all ``S^2`` slices.  The cache keeps the
-conditioning map of the current slice: it is computed once, at the first step
-of the slice (every earlier slice is then complete), and each step reruns the
-slice decoder on the current slice only (``h x w`` pixels instead of
-``S^2 h w`` plus the conditioning network): ``S^2 / (1 + ...)`` times less
-work than the recompute, with identical samples.
+conditioning map of the current slice, computed once at the first step of the
+slice (every earlier slice is then complete: ``S^2`` conditioning-network
+passes per image in all), and the slice decoder's streaming state: each
+`GatedPixelCNNBlock` keeps its row buffers (``step_row`` once per row of the
+slice with the map's row, ``step`` per element with the map's pixel), so a
+step costs ``O(layers)`` instead of a pass of both networks over the whole
+image, and the samples are identical to the recompute's.
 
 Example:
     >>> import ar_keras as ark
@@ -164,7 +166,7 @@ class SubscaleStage(keras.layers.Layer):
         extra_channels: channels of an extra input of the conditioning network
             (the msb image's ``S^2 C`` stacked slices in the depth stage; 0 if none).
         num_classes: class one-hot width, or None.
-        slice_size: ``(h, w)``.  A slice of one pixel (``(1, 1)``, e.g. a 2x2
+        slice_size: ``(h, w)`` (needed by the streaming decoder).  A slice of one pixel (``(1, 1)``, e.g. a 2x2
             image with S = 2) has no neighbours for the gated blocks' spatial
             taps to read (they would be dead weights): its decoder is then one
             gated unit ``gate(W_A * x + V c_s)`` (``W_A`` a 1x1 convolution
@@ -271,6 +273,54 @@ class SubscaleStage(keras.layers.Layer):
         return tf.reshape(logits, [shape[0], shape[1], shape[2], self.channels,
                                    self.num_levels])                        # -> [B, h, w, C, L]
 
+    # ------------------------------------------------------------- streaming
+    def init_decoder_cache(self, batch):
+        """The decoder blocks' caches before pixel (0, 0) of a slice (`GatedPixelCNNBlock`)."""
+        width = self.slice_size[1]
+        return {block.name: block.init_cache(batch, width) for block in self.blocks}
+
+    def decode_step(self, slice_x, cond, cache, index):
+        """Logits ``[B, L]`` of element ``index`` (raster, channels inner) of the slice.
+
+        ``slice_x [B, h, w, C]``: the slice drawn so far (later elements zero);
+        ``cond [B, h, w, E]``: its conditioning map; ``cache``: the blocks'
+        caches (`init_decoder_cache` at the slice's first element).  Entering
+        row ``i >= 1`` feeds row ``i - 1`` through every vertical stack
+        (``step_row``), then the pixel goes through every horizontal stack
+        (``step``): ``O(layers)`` per element (plus ``O(layers w)`` per row)
+        instead of a decoder pass over the slice.  Returns ``(logits, cache)``.
+        """
+        C, L = self.channels, self.num_levels
+        if self.one_pixel:
+            logits = tf.reshape(self.decode(slice_x, cond), [-1, C, L])        # [B, 1, 1, C, L] -> [B, C, L]
+            return tf.gather(logits, index % C, axis=1), cache
+        w = self.slice_size[1]
+        pixel, channel = index // C, index % C
+        i, j = pixel // w, pixel % w
+        cache = dict(cache)
+
+        def new_row():
+            row = tf.gather(slice_x, tf.reshape(i - 1, [1]), axis=1)        # [B, 1, w, C]
+            c_row = tf.gather(cond, tf.reshape(i - 1, [1]), axis=1)         # [B, 1, w, E]
+            out = dict(cache)
+            for block in self.blocks:
+                row, out[block.name] = block.step_row(row, out[block.name], c_row)
+            return out
+
+        entering = tf.logical_and(tf.logical_and(tf.equal(j, 0), tf.equal(channel, 0)), i > 0)
+        cache = tf.cond(entering, new_row, lambda: dict(cache))
+        row = tf.gather(slice_x, tf.reshape(i, [1]), axis=1)                # [B, 1, w, C]
+        first = self.blocks[0]
+        cache[first.name] = first.set_horizontal_row(row, cache[first.name])
+        h = tf.gather(row, tf.reshape(j, [1]), axis=2)                      # [B, 1, 1, C]
+        c_pixel = tf.gather(tf.gather(cond, tf.reshape(i, [1]), axis=1),
+                            tf.reshape(j, [1]), axis=2)                     # [B, 1, 1, E]
+        for block in self.blocks:
+            h, cache[block.name] = block.step(h, cache[block.name], j, c_pixel)
+        out = self.out_hidden(tf.nn.relu(h))
+        logits = tf.reshape(self.out_logits(tf.nn.relu(out)), [-1, C, L])  # [B, 1, 1, C L] -> [B, C, L]
+        return tf.gather(logits, channel, axis=1), cache                    # [B, L]
+
     def call(self, slices, extra=None, classes=None):
         n = self.num_slices
         shape = tf.shape(slices)
@@ -334,7 +384,8 @@ class _StageSampler(sampler.SamplingProtocol):
     def init_cache(self, batch, conditional=None):
         del conditional
         h, w = self.model._slice_size
-        return {"cond": tf.zeros(tf.stack([batch, h, w, self.stage.cond_filters]))}
+        return {"cond": tf.zeros(tf.stack([batch, h, w, self.stage.cond_filters])),
+                "decoder": self.stage.init_decoder_cache(batch)}
 
     def step(self, x, cache, index, conditional=None):
         del conditional
@@ -556,23 +607,25 @@ class Subscale(AutoregressiveModel):
     # ------------------------------------------------------------------ sampling
     @no_autograph
     def _stage_step(self, stage, x, cache, index, classes, extra=None):
-        """Params ``[n, L]`` of step ``index`` of a stage's pass; the conditioning map is
-        computed at the first step of each slice, the decoder on the current slice only."""
+        """Params ``[n, L]`` of step ``index`` of a stage's pass: the conditioning map is
+        computed at the first step of each slice, and the slice decoder streams through
+        the slice (`SubscaleStage.decode_step`)."""
         h, w = self._slice_size
-        C = self.image_shape[-1]
-        per_slice = h * w * C
+        per_slice = h * w * self.image_shape[-1]
         s, r = index // per_slice, index % per_slice
         slices = self._scaled_slices(x, stage.num_levels)                   # [n, S^2, h, w, C]
-        n = tf.shape(slices)[0]
+        # The static batch where known, so the fresh caches keep init_cache's shapes
+        # (a while_loop's state must not change shape across iterations).
+        n = x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
 
-        def new_map():
-            return stage.conditioning(slices, tf.fill([n], s), extra, classes)  # [n, h, w, E]
+        def new_slice():
+            cond = stage.conditioning(slices, tf.fill([n], s), extra, classes)  # [n, h, w, E]
+            return {"cond": cond, "decoder": stage.init_decoder_cache(n)}
 
-        cond = tf.cond(tf.equal(r, 0), new_map, lambda: cache["cond"])
+        cache = tf.cond(tf.equal(r, 0), new_slice, lambda: dict(cache))
         own = tf.gather(slices, s, axis=1)                                  # [n, h, w, C]
-        logits = stage.decode(own, cond)                                    # [n, h, w, C, L]
-        logits = tf.reshape(logits, [n, per_slice, stage.num_levels])       # -> [n, h w C, L]
-        return tf.gather(logits, r, axis=1), {"cond": cond}                 # [n, L]
+        params, decoder = stage.decode_step(own, cache["cond"], cache["decoder"], r)
+        return params, {"cond": cache["cond"], "decoder": decoder}
 
     def init_cache(self, batch, conditional=None):
         if self.depth_upscaling:

@@ -8,7 +8,7 @@ between floats in ``[0, 1]`` and K integer levels.
 Example:
     >>> import ar_keras as ark
     >>> ark.data.names()
-    ['binarized_mnist', 'binary_digits', 'cifar10', 'digits', 'ljspeech', 'mnist', 'speech', 'speech_commands', 'vctk']
+    ['binarized_mnist', 'binary_digits', 'cifar10', 'digits', 'enwik8', 'ljspeech', 'mnist', 'speech', 'speech_commands', 'text', 'vctk']
     >>> meta = ark.data.info("digits")               # image_shape (8, 8, 1), num_levels 17
     >>> ds = ark.data.load("digits", split="train")  # int32 [8, 8, 1] in [0, 17), 1,297 of them
     >>> model_kwargs = dict(image_shape=meta.image_shape, num_levels=meta.num_levels)
@@ -21,6 +21,8 @@ from ar_keras.data.wav import read_wav, write_wav
 from ar_keras.data.quantize import dequantize, quantize
 from ar_keras.data.offline import DATA_DIR_ENV, DatasetNotFoundError
 from ar_keras.data.registry import as_numpy, info, load, names
+from ar_keras.data import text
+from ar_keras.data.text import TextDatasetInfo
 
 __all__ = [
     "load",
@@ -34,6 +36,8 @@ __all__ = [
     "quantize",
     "dequantize",
     "AudioDatasetInfo",
+    "TextDatasetInfo",
+    "text",
     "mu_law_encode",
     "mu_law_decode",
     "pcm16_to_float",

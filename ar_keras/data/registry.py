@@ -18,6 +18,8 @@ name                image_shape  levels  classes  source
 ``ljspeech``        (None,)      256     --       tfds, offline
 ``vctk``            (None,)      256     110      tfds, offline
 ``speech_commands`` (None,)      256     12       tfds, offline
+``text``            (None,)      256     --       CPython's docs (bytes), embedded
+``enwik8``          (None,)      256     --       the enwik8 file, offline
 ==================  ===========  ======  =======  ==========================
 
 The continuous datasets (``kind="continuous"``, ``image_shape=(D,)``,
@@ -30,6 +32,9 @@ The continuous datasets (``kind="continuous"``, ``image_shape=(D,)``,
 The audio datasets (``kind="sequence"``, `AudioDatasetInfo` with
 ``sample_rate``) yield int32 mu-law codes ``[T]`` (T = ``example_length``) and
 speaker or word labels; see `ar_keras.data.speech` and `ar_keras.data.real_audio`.
+The byte datasets (``kind="sequence"``, `TextDatasetInfo`) yield int32 byte
+windows ``[256]`` (``text``: embedded; ``enwik8``: a local file); see
+`ar_keras.data.text` (``windows(name, split, length=T)`` for another T).
 
 Splits are ``"train"``, ``"validation"`` (also ``"valid"``, ``"val"``) and
 ``"test"``; `info(name).splits` gives their sizes.  See `ar_keras.data.embedded`
@@ -51,7 +56,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from ar_keras.data import embedded, real, real_audio, speech
+from ar_keras.data import embedded, real, real_audio, speech, text
 from ar_keras.data import continuous
 from ar_keras.data.dataset_info import SPLIT_ALIASES, SPLITS
 
@@ -80,6 +85,9 @@ _DATASETS = {
     "speech_commands": (real_audio.SPEECH_COMMANDS_INFO,
                         lambda split, data_dir: real_audio.load_audio("speech_commands", split,
                                                                       data_dir)),
+    # Bytes: int32 [256] windows in [0, 256) (kind "sequence"); see ar_keras.data.text.
+    "text": (text.TEXT_INFO, lambda split, data_dir: text.text_arrays(split)),
+    "enwik8": (text.ENWIK8_INFO, lambda split, data_dir: text.enwik8_arrays(split, data_dir)),
 }
 
 # Continuous data: float32 [D] (kind "continuous"); see ar_keras.data.continuous.

@@ -33,6 +33,7 @@ MODELS = {
     "image_transformer": ("image_transformer", {"image_shape": (2, 2, 3)}),
     # Sequences (sparse_transformer_sequence): tests/models/test_sparse_transformer.py.
     "sparse_transformer": ("sparse_transformer", {"image_shape": (2, 2, 2)}),
+    "subscale": ("subscale", {}),
 }
 BATCH = 3           # examples per log_prob call
 SEEDS = [5, 123]    # seeds of the SavedModel `sample` call

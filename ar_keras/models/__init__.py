@@ -26,6 +26,7 @@ from ar_keras.models.audio.wavernn import WaveRNN  # noqa: E402
 from ar_keras.models.audio.samplernn import SampleRNN  # noqa: E402
 from ar_keras.models.audio.trajectory_rnade import TrajectoryRNADE  # noqa: E402
 from ar_keras.models.text.bytenet import ByteNet  # noqa: E402
+from ar_keras.models.multiscale.subscale import Subscale  # noqa: E402
 
 # The bases and registry functions, then every registered model class (one list to keep).
 __all__ = ["BaseModel", "AutoregressiveModel", "ContinuousModel", "LatentVariableModel",

@@ -18,6 +18,11 @@ IMAGE_NAMES = harness.names_for("image")
 
 
 def tiny(name, **overrides):
+    """The tiny preset; an ``image_shape`` override goes through the class's
+    `AutoregressiveModel.contract_shape` hook (identity unless the model cannot take it)."""
+    cls = ark.models.model_class(name)
+    if "image_shape" in overrides and hasattr(cls, "contract_shape"):
+        overrides["image_shape"] = cls.contract_shape(overrides["image_shape"])
     return ark.models.get(name, preset="tiny", **overrides)
 
 

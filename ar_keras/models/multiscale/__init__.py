@@ -1,0 +1,1 @@
+"""Models that generate an image in an order other than raster: Parallel Multiscale, Subscale Pixel Network."""

@@ -1,0 +1,1 @@
+"""Models that generate many elements per network evaluation: the Parallel Multiscale PixelCNN."""

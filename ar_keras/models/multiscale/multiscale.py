@@ -56,7 +56,7 @@ Sampling (``sample(cache=True)``)
 ---------------------------------
 `step` evaluates only the network of its step's scale: the base PixelCNN on
 the ``b x b`` base, or the upscaling network at side ``s_l`` (a
-`tf.switch_case` over scales), never the whole model.  The cache carries two
+nested `tf.cond` over scales), never the whole model.  The cache carries two
 counters, ``cache["evaluations"] [L + 1]`` (network evaluations per scale)
 and ``cache["pixels"]`` (input pixels those evaluations read), so a test can
 drive the protocol and count; `network_evaluations` is the formula.
@@ -67,9 +67,12 @@ Groups
 flattened element indices (``(i W + j) C + c``), in generation order; `ordering`
 is their concatenation.  The core's ``sampling_groups(D) -> [S, G]`` (the
 `ar_keras.core.sampler` protocol, which needs a rectangular tensor) is the same
-list padded to the largest group by repeating each group's last element: a
-repeated element gets the same parameters and the same keyed noise, so it is
-drawn to the same value and written twice.
+list padded to the largest group ``G`` (the last group's size) with elements of
+the last group.  The sampler then writes provisional draws into those elements;
+no conditional reads an element of a later group (the causality checks), and
+the last group overwrites them with its own draws, so the samples are exact.
+(Repeating a group's own element instead would write one index twice, which
+TFLite's scatter sums.)
 
 Example:
     >>> import ar_keras as ark
@@ -129,13 +132,23 @@ def _blocks(x):
 
 def _interleave(corners):
     """Inverse of `_blocks` for params: 4 tensors ``[B, s, s, C, K]`` (upper-left,
-    upper-right, lower-left, lower-right) -> ``[B, 2s, 2s, C, K]``."""
+    upper-right, lower-left, lower-right) -> ``[B, 2s, 2s, C, K]`` (at most 6-D, for TFLite)."""
     shape = tf.shape(corners[0])
-    y = tf.stack(corners, axis=1)                             # [B, 4, s, s, C, K]
-    y = tf.reshape(y, tf.concat([[shape[0], 2, 2], shape[1:]], 0))  # -> [B, 2, 2, s, s, C, K]
-    y = tf.transpose(y, [0, 3, 1, 4, 2, 5, 6])                # -> [B, s, 2, s, 2, C, K]
-    return tf.reshape(y, tf.concat([[shape[0], 2 * shape[1], 2 * shape[2]], shape[3:]], 0))
-    # -> [B, 2s, 2s, C, K]
+    b, s, ck = shape[0], shape[1], shape[3] * shape[4]
+    y = tf.stack([tf.reshape(c, tf.stack([b, s, s, ck])) for c in corners], axis=1)
+    # 4 x [B, s, s, C, K] -> 4 x [B, s, s, C K] -> [B, 4, s, s, C K]
+    y = tf.reshape(y, tf.stack([b, 2, 2, s, s, ck]))         # -> [B, 2, 2, s, s, C K]
+    y = tf.transpose(y, [0, 3, 1, 4, 2, 5])                   # -> [B, s, 2, s, 2, C K]
+    return tf.reshape(y, tf.concat([[b, 2 * s, 2 * s], shape[3:]], 0))  # -> [B, 2s, 2s, C, K]
+
+
+def _switch(index, branches):
+    """``branches[index]()`` through nested `tf.cond` (TFLite freezes the weights read inside
+    ``If`` branches, not inside `tf.switch_case`'s ``Case``); only the taken branch runs."""
+    if len(branches) == 1:
+        return branches[0]()
+    return tf.cond(tf.equal(index, 0), branches[0],
+                   lambda: _switch(index - 1, branches[1:]))
 
 
 @register("multiscale")
@@ -313,11 +326,12 @@ class MultiscalePixelCNN(AutoregressiveModel):
         return np.concatenate(self._groups)
 
     def sampling_groups(self, num_elements):
-        """The core protocol's ``[S, G]`` form of `groups`: each group padded to the largest by
-        repeating its last element (drawn to the same value, written twice)."""
+        """The core protocol's ``[S, G]`` form of `groups`: each group padded to the largest
+        (``G``, the last group's size) with elements of the last group (see the module
+        docstring: their provisional draws are never read and are overwritten)."""
         del num_elements  # fixed event size
-        G = self._max_group
-        padded = np.stack([g[np.minimum(np.arange(G), len(g) - 1)] for g in self._groups])
+        G, last = self._max_group, self._groups[-1]
+        padded = np.stack([np.concatenate([g, last[:G - len(g)]]) for g in self._groups])
         return tf.constant(padded, tf.int32)                                   # [S, G]
 
     # ----------------------------------------------------------------- networks
@@ -391,8 +405,9 @@ class MultiscalePixelCNN(AutoregressiveModel):
 
     @no_autograph
     def step(self, x, cache, index, conditional=None):
-        """Params ``[n, G, K]`` of group ``index`` (padded as `sampling_groups`), from one
-        evaluation of that group's network only."""
+        """Params ``[n, G, K]`` of group ``index`` (its own elements first; the padding
+        columns repeat the last one, for provisional draws only), from one evaluation of that
+        group's network only."""
         H, W, C = self.image_shape
         L, G = self.num_doublings, self._max_group
         cond = self._cond(conditional)
@@ -420,7 +435,7 @@ class MultiscalePixelCNN(AutoregressiveModel):
                 return tf.gather(flat, pad, axis=1), pixels                    # [n, G, K]
             return run
 
-        params, pixels = tf.switch_case(scale, [base] + [upscale(l) for l in range(1, L + 1)])
+        params, pixels = _switch(scale, [base] + [upscale(l) for l in range(1, L + 1)])
         cache = {"evaluations": cache["evaluations"] + tf.one_hot(scale, L + 1, dtype=tf.int32),
                  "pixels": cache["pixels"] + pixels}
         return params, cache

@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/wavenet_generation.py
 	$(PY) tests/benchmarks/sampling_cost.py
 	$(PY) tests/benchmarks/spatial_lstm_digits.py
+	$(PY) tests/benchmarks/multiscale_sampling.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache

@@ -365,7 +365,8 @@ class MultiscalePixelCNN(AutoregressiveModel):
         known = known[None, :, :, None]                                        # [1, s, s, 1]
         scaled = self._scaled(x_l)
         inputs = tf.concat([scaled * known, known + tf.zeros_like(scaled[..., :1])], -1)  # [B,s,s,C+1]
-        h = self.up_in(inputs) + self.up_scale(tf.reshape(scale - 1, [1]))[:, None, None, :]
+        level = tf.reshape(scale - 1, [1])                                    # [] -> [1]
+        h = self.up_in(inputs) + self.up_scale(level)[:, None, None, :]        # + [1, 1, 1, F]
         if self.up_class is not None:
             h = h + self.up_class(cond)[:, None, None, :]
         for conv_a, conv_b in self.up_blocks:
@@ -377,8 +378,7 @@ class MultiscalePixelCNN(AutoregressiveModel):
             a = a + self.up_values(values)
         logits = self.up_logits(tf.nn.relu(self.up_hidden(tf.nn.relu(a))))   # [B, s/2, s/2, C*K]
         shape = tf.shape(logits)
-        params = tf.reshape(logits, tf.stack([shape[0], shape[1], shape[2], C, K]))
-        # [B, s/2, s/2, C*K] -> [B, s/2, s/2, C, K]
+        params = tf.reshape(logits, tf.stack([shape[0], shape[1], shape[2], C, K]))  # -> [.., C, K]
         return params, s * s
 
     def _cond(self, conditional):

@@ -1,13 +1,15 @@
 """Sampling cost against image size: Parallel Multiscale PixelCNN against raster PixelCNNs.
 
     make bench      # or: .venv/bin/python tests/benchmarks/multiscale_sampling.py
-                    #         [--sides 8,16,32,64] [--channels 3] [--levels 256] [--json PATH]
+                    #         [--sides 8,16,32,64] [--channels 3] [--levels 256]
+                    #         [--preset tiny|digits] [--json PATH]
 
 For each side S in ``--sides`` (square ``S x S x C`` images, K levels) and each model:
 
 * ``multiscale`` with a 4x4 base (the paper's) and the tiny preset's widths
   (``base_size=4, base_layers=2``);
-* ``gated_pixelcnn`` and ``pixelcnn_pp`` at their tiny presets' widths,
+* ``gated_pixelcnn`` and ``pixelcnn_pp`` at their tiny presets' widths
+  (``--preset digits``: every model at its digits preset's widths instead),
 
 the script prints the **network evaluations** to draw one image, i.e. the sampler's steps
 (``model.sampling_groups(D)`` rows: one network evaluation, or one cached step, per group;
@@ -37,9 +39,9 @@ MODELS = {
 }
 
 
-def measure(name, side, channels, levels):
+def measure(name, side, channels, levels, preset="tiny"):
     keras.utils.set_random_seed(0)
-    model = ark.models.get(name, preset="tiny", image_shape=(side, side, channels),
+    model = ark.models.get(name, preset=preset, image_shape=(side, side, channels),
                            num_levels=levels, **MODELS[name])
     D = side * side * channels
     steps = int(model.sampling_groups(D).shape[0])
@@ -59,19 +61,21 @@ def main():
     parser.add_argument("--channels", type=int, default=3)
     parser.add_argument("--levels", type=int, default=256)
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--preset", default="tiny",
+                        help="the widths: tiny (default) or digits (wider, slower)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     sides = [int(s) for s in args.sides.split(",")]
     rows = []
-    print(f"One {args.channels}-channel image, {args.levels} levels, sample(1, seed=0), "
-          "cache=True; warm = second call")
+    print(f"One {args.channels}-channel image, {args.levels} levels, {args.preset} widths, "
+          "sample(1, seed=0), cache=True; warm = second call")
     header = (f"{'model':<15} {'side':>4} {'N':>6} {'evaluations':>11} {'evals/N':>8} "
               f"{'warm s':>8} {'first s':>8} {'params':>7}")
     print(header)
     print("-" * len(header))
     for side in sides:
         for name in args.models.split(","):
-            r = measure(name, side, args.channels, args.levels)
+            r = measure(name, side, args.channels, args.levels, args.preset)
             rows.append(r)
             print(f"{r['model']:<15} {side:>4} {r['elements']:>6} {r['evaluations']:>11} "
                   f"{r['evaluations'] / r['elements']:>8.4f} {r['warm_s']:>8.3f} "

@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/transformer_sampling.py
 	$(PY) tests/benchmarks/image_transformer_sampling.py
 	$(PY) tests/benchmarks/samplernn_speech.py
+	$(PY) tests/benchmarks/multiscale_sampling.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache

@@ -34,6 +34,7 @@ MODELS = {
     # Sequences (sparse_transformer_sequence): tests/models/test_sparse_transformer.py.
     "sparse_transformer": ("sparse_transformer", {"image_shape": (2, 2, 2)}),
     "subscale": ("subscale", {}),
+    "multiscale": ("multiscale", {}),
 }
 BATCH = 3           # examples per log_prob call
 SEEDS = [5, 123]    # seeds of the SavedModel `sample` call

@@ -8,6 +8,7 @@ from ar_keras.layers.gated_resnet import GatedResNet
 from ar_keras.layers.shifted_conv import (DownRightShiftedConv2D, DownRightShiftedConv2DTranspose,
                                           DownShiftedConv2D, DownShiftedConv2DTranspose)
 from ar_keras.layers.masked_conv2d import MaskedConv2D
+from ar_keras.layers.channel_masked_conv2d import ChannelMaskedConv2D
 from ar_keras.layers.masked_dense import MaskedDense
 from ar_keras.layers.made import MADELayer
 from ar_keras.layers.causal_conv1d import CausalConv1D
@@ -27,7 +28,7 @@ from ar_keras.layers.learned_state_gru import LearnedStateGRU
 __all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "GatedActivation", "GatedPixelCNNBlock", "GatedResNet",
            "DownShiftedConv2D", "DownRightShiftedConv2D", "DownShiftedConv2DTranspose",
            "DownRightShiftedConv2DTranspose",
-           "MaskedConv2D", "MaskedDense", "MADELayer",
+           "MaskedConv2D", "ChannelMaskedConv2D", "MaskedDense", "MADELayer",
            "CausalConv1D", "Upsample1D", "DualGRU", "WaveNetBlock",
            "skew", "unskew", "lstm_cell", "RowLSTM", "DiagonalBiLSTM",
            "CausalNeighbourhood", "SpatialLSTM", "SparseTransformerBlock", "LearnedStateGRU",

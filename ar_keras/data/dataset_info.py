@@ -40,8 +40,9 @@ class DatasetInfo:
             it is not known without reading the data.
         description: where the data come from and how the splits are made.
         kind: ``"image"`` (int ``[H, W, C]``), ``"sequence"`` (int ``[T]``, any T;
-            ``image_shape`` is ``(None,)``) or ``"continuous"`` (float ``[D]``,
-            ``num_levels`` None).
+            ``image_shape`` is ``(None,)``), ``"continuous"`` (float ``[D]``,
+            ``num_levels`` None) or ``"video"`` (int ``[T, H, W, C]``;
+            ``image_shape`` is ``(T, H, W, C)``, the models' ``video_shape=``).
     """
 
     name: str

@@ -19,6 +19,8 @@ from ar_keras.layers.skew import skew, unskew
 from ar_keras.layers.lstm_cell import lstm_cell
 from ar_keras.layers.row_lstm import RowLSTM
 from ar_keras.layers.diagonal_bilstm import DiagonalBiLSTM
+from ar_keras.layers.conv_lstm import ConvLSTM
+from ar_keras.layers.multiplicative import MultiplicativeUnit, ResidualMultiplicativeBlock
 
 __all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "GatedActivation", "GatedPixelCNNBlock", "GatedResNet",
            "DownShiftedConv2D", "DownRightShiftedConv2D", "DownShiftedConv2DTranspose",
@@ -26,4 +28,5 @@ __all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "G
            "MaskedConv2D", "MaskedDense", "MADELayer",
            "CausalConv1D", "Upsample1D", "WaveNetBlock",
            "skew", "unskew", "lstm_cell", "RowLSTM", "DiagonalBiLSTM",
-           "CausalNeighbourhood", "SpatialLSTM"]
+           "CausalNeighbourhood", "SpatialLSTM",
+           "ConvLSTM", "MultiplicativeUnit", "ResidualMultiplicativeBlock"]

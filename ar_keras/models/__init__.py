@@ -1,6 +1,6 @@
 """Models and the registry: `ark.models.get(name, preset=...)`, `ark.models.names()`.
 
-Models live in family folders (density, pixel, latent, audio); importing a
+Models live in family folders (density, pixel, latent, audio, video); importing a
 model module registers it.  Their bases are in `ar_keras.core`.
 """
 
@@ -20,8 +20,10 @@ from ar_keras.models.pixel.spatial_lstm import RIDE  # noqa: E402
 from ar_keras.models.latent.iaf_vae import IAFVAE  # noqa: E402
 from ar_keras.models.latent.pixelvae import PixelVAE  # noqa: E402
 from ar_keras.models.audio.wavenet import WaveNet  # noqa: E402
+from ar_keras.models.video.vpn import VideoPixelNetwork  # noqa: E402
 
 __all__ = ["BaseModel", "AutoregressiveModel", "ContinuousModel", "LatentVariableModel",
            "get", "model_class", "names", "presets", "register",
            "NADE", "MADE", "RNADE", "MAF", "IAF", "GatedPixelCNN", "PixelCNNPP", "PixelSNAIL",
-           "PixelRNN", "RIDE", "IAFVAE", "PixelVAE", "WaveNet"]
+           "PixelRNN", "RIDE", "IAFVAE", "PixelVAE", "WaveNet",
+           "VideoPixelNetwork"]

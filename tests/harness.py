@@ -14,12 +14,13 @@ suite          models                                       module
 ``sequence``   exact autoregressive, event kind ``sequence`` tests/models/test_sequence_contract.py
 ``vector``     continuous densities (`ContinuousModel`)     tests/models/test_continuous_contract.py
 ``latent``     latent-variable models                       tests/models/test_latent_contract.py
+``video``      exact autoregressive, event kind ``video``   tests/models/test_video_contract.py
 =============  ===========================================  =====================================
 """
 
 import ar_keras as ark
 
-SUITES = ("image", "sequence", "vector", "latent")
+SUITES = ("image", "sequence", "vector", "latent", "video")
 
 
 def suite_for(cls):
@@ -28,7 +29,8 @@ def suite_for(cls):
         return "latent"
     if issubclass(cls, ark.models.ContinuousModel):
         return "vector" if cls.event_kind == "vector" else None
-    if issubclass(cls, ark.models.AutoregressiveModel) and cls.event_kind in ("image", "sequence"):
+    if issubclass(cls, ark.models.AutoregressiveModel) and cls.event_kind in ("image", "sequence",
+                                                                              "video"):
         return cls.event_kind
     return None
 
@@ -71,4 +73,7 @@ def training_checks(suite):
         "sequence": (sc.check_serialization, lambda m: sc.check_fit_changes_every_weight(m, length=8),
                      lambda build: sc.check_mirrored_equals_single(build, length=8)),
         "vector": (_vector_serialization, _vector_fit, cc.check_mirrored_equals_single),
+        # The image checks are shape-generic (model.image_shape is the event shape [T, H, W, C]).
+        "video": (tc.check_serialization, tc.check_fit_changes_every_weight,
+                  tc.check_mirrored_equals_single),
     }[suite]

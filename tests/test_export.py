@@ -30,6 +30,7 @@ MODELS = {
     "pixelrnn": ("pixelrnn", {}),
     "spatial_lstm": ("spatial_lstm", {}),
     "spatial_lstm_rgb": ("spatial_lstm", {"image_shape": (2, 3, 3)}),
+    "vpn": ("vpn", {}),
 }
 BATCH = 3           # examples per log_prob call
 SEEDS = [5, 123]    # seeds of the SavedModel `sample` call

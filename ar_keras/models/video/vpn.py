@@ -139,8 +139,9 @@ class VideoPixelNetwork(AutoregressiveModel):
             raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}.")
         if decoder_blocks < 1:
             raise ValueError(f"decoder_blocks must be >= 1, got {decoder_blocks}.")
-        if 2 * channels < C:
-            raise ValueError(f"2 * channels ({2 * channels}) must be at least the channel count {C}.")
+        if channels < C:
+            raise ValueError(f"channels ({channels}) must be at least the channel count {C}: the "
+                             "masked blocks keep one feature group per channel.")
         self.channels = int(channels)
         self.encoder_dilations = tuple(int(d) for d in encoder_dilations)
         self.decoder_blocks = int(decoder_blocks)

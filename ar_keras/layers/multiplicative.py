@@ -50,9 +50,11 @@ def _conv(filters, kernel_size, mask_type, data_channels, dilation, out_splits=1
                         out_splits=out_splits, name=name)
 
 
-def _check_mask(mask_type):
+def _check_mask(mask_type, dilation):
     if mask_type not in (None, "B"):
         raise ValueError(f"mask_type must be None (encoder) or 'B' (decoder), got {mask_type!r}.")
+    if mask_type is not None and dilation != 1:
+        raise ValueError(f"masked (decoder) convolutions take no dilation, got {dilation}.")
 
 
 @keras.saving.register_keras_serializable(package="ar_keras")
@@ -68,7 +70,7 @@ class MultiplicativeUnit(keras.layers.Layer):
 
     def __init__(self, kernel_size=3, dilation=1, mask_type=None, data_channels=1, **kwargs):
         super().__init__(**kwargs)
-        _check_mask(mask_type)
+        _check_mask(mask_type, dilation)
         self.kernel_size = int(kernel_size)
         self.dilation = int(dilation)
         self.mask_type = mask_type
@@ -108,7 +110,7 @@ class ResidualMultiplicativeBlock(keras.layers.Layer):
     def __init__(self, channels, kernel_size=3, dilation=1, mask_type=None, data_channels=1,
                  **kwargs):
         super().__init__(**kwargs)
-        _check_mask(mask_type)
+        _check_mask(mask_type, dilation)
         self.channels = int(channels)
         self.kernel_size = int(kernel_size)
         self.dilation = int(dilation)

@@ -90,7 +90,7 @@ def test_cache_equals_recompute_and_seeds(name):
 
 @pytest.mark.parametrize("name", VIDEO_NAMES)
 def test_bad_input_gets_clear_errors(name):
-    model = tiny(name)                                       # [2, 2, 2, 1], K = 3
+    model = tiny(name, video_shape=(2, 2, 2, 1))              # K = 3
     good = video(model, 2)
     with pytest.raises(ValueError, match="integer levels"):
         model.log_prob(good.astype(np.float32))
@@ -125,3 +125,5 @@ def test_bad_input_gets_clear_errors(name):
         tiny(name, video_shape=(1, 2, 2, 1))
     with pytest.raises(ValueError, match="num_levels"):
         tiny(name, num_levels=1)
+    with pytest.raises(ValueError, match="class labels"):
+        tiny(name, num_classes=2)

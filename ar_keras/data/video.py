@@ -184,7 +184,8 @@ def load_moving_mnist(split, data_dir=None):
             raise _mnist_error(data_dir, origin, [f"{path} has shape {seq.shape}, expected "
                                                   "[20, 10000, 64, 64]."], None)
         part = np.asarray(seq[:, _MNIST_SLICES[split]])
-        return np.transpose(part, (1, 0, 2, 3))[..., None], None         # [20, N, 64, 64] -> [N, 20, 64, 64, 1]
+        # [20, N, 64, 64] -> [N, 20, 64, 64] -> [N, 20, 64, 64, 1]
+        return np.transpose(part, (1, 0, 2, 3))[..., None], None
     ds = read_tfds("moving_mnist", _MNIST_TFDS_SPLITS[split], data_dir,
                    [f"no {MOVING_MNIST_FILE} in {data_dir}."],
                    lambda notes, cause: _mnist_error(data_dir, origin, notes, cause))

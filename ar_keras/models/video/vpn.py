@@ -260,7 +260,8 @@ class VideoPixelNetwork(AutoregressiveModel):
         batch = tf.shape(x)[0]
         T, H, W, C = self.video_shape
         F = self.lstm_filters
-        earlier = tf.reshape(x[:, :T - 1], [-1, H, W, C])                 # [B, T-1, H, W, C] -> [B (T-1), H, W, C]
+        # [B, T-1, H, W, C] -> [B (T-1), H, W, C]: the frames before the last, each encoded alone.
+        earlier = tf.reshape(x[:, :T - 1], [-1, H, W, C])
         encoded = self.encode(earlier)
         encoded = tf.reshape(encoded, [batch, T - 1, H, W, 2 * self.channels])  # -> [B, T-1, H, W, 2c]
         states = self.lstm(encoded)                                       # [B, T-1, H, W, F]: s_1 .. s_{T-1}
@@ -274,7 +275,8 @@ class VideoPixelNetwork(AutoregressiveModel):
         if conditional is None:
             return lp
         predicted = tf.range(self.video_shape[0]) >= tf.shape(conditional)[1]   # [T]
-        return tf.where(tf.reshape(predicted, [1, -1, 1, 1, 1]), lp, tf.zeros_like(lp))
+        predicted = tf.reshape(predicted, [1, -1, 1, 1, 1])              # [T] -> [1, T, 1, 1, 1]
+        return tf.where(predicted, lp, tf.zeros_like(lp))
 
     # ------------------------------------------------------------- the paper's score
     def predicted_frames(self, conditional=None):
@@ -300,7 +302,8 @@ class VideoPixelNetwork(AutoregressiveModel):
         neg_h = self.head.entropy_bound(x)                                # [B, T, H, W, C]
         if c is not None:
             neg_h = neg_h[:, c.shape[1]:]
-        total = -tf.reduce_sum(tf.reshape(neg_h, [tf.shape(x)[0], -1]), 1)  # [B, t, H, W, C] -> [B, D'] -> [B]
+        neg_h = tf.reshape(neg_h, [tf.shape(x)[0], -1])                   # [B, t, H, W, C] -> [B, t HWC]
+        total = -tf.reduce_sum(neg_h, 1)
         return total / float(self.predicted_frames(conditional))
 
     # ---------------------------------------------------------------- sampling
@@ -356,7 +359,7 @@ class VideoPixelNetwork(AutoregressiveModel):
         temperature = tf.convert_to_tensor(temperature, tf.float32)
 
         def draw(s, x, params):                                           # params [n, P]
-            group = tf.reshape(s, [1])
+            group = tf.reshape(s, [1])                                        # [] -> [1]
             values = self.head.sample(params, noise.at(group)[:, 0], temperature)   # [n]
             return scatter_group(x, group, values[:, None])
 

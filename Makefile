@@ -35,8 +35,13 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/pixel_models.py
 	$(PY) tests/benchmarks/pixelrnn_digits.py
 	$(PY) tests/benchmarks/wavenet_generation.py
+	$(PY) tests/benchmarks/wavernn_generation.py
 	$(PY) tests/benchmarks/sampling_cost.py
 	$(PY) tests/benchmarks/spatial_lstm_digits.py
+	$(PY) tests/benchmarks/attention_scaling.py
+	$(PY) tests/benchmarks/transformer_sampling.py
+	$(PY) tests/benchmarks/image_transformer_sampling.py
+	$(PY) tests/benchmarks/samplernn_speech.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache

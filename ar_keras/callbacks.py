@@ -55,7 +55,7 @@ class SampleLogger(keras.callbacks.Callback):
         write_png: also write files (PNG, WAV or TXT).
         audio_clips: sequences drawn per epoch (each is thousands of steps).
         length: sequences: steps per sample; default half a second of audio
-            (``sample_rate // 2``) or 256 bytes.
+            (``sample_rate // 2``) or 256 bytes (at most the model's ``max_length``).
         sample_rate: audio: Hz; default the model's ``sample_rate``.
         conditional: the ``conditional`` of the drawn samples; default labels
             ``0, 1, 2, ...`` for class-conditional models.
@@ -115,7 +115,9 @@ class SampleLogger(keras.callbacks.Callback):
 
     def draw_text(self):
         """The current byte samples decoded as text: a list of ``audio_clips`` strings."""
-        codes = self._sample(self.audio_clips, self.length or 256)
+        # 256 bytes, or fewer for a model of shorter sequences (a Sparse Transformer's max_length).
+        codes = self._sample(self.audio_clips,
+                             self.length or min(256, getattr(self.model, "max_length", None) or 256))
         return [bytes(int(b) % 256 for b in row).decode("utf-8", errors="replace")
                 for row in codes]
 

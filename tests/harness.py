@@ -14,19 +14,23 @@ suite          models                                       module
 ``sequence``   exact autoregressive, event kind ``sequence`` tests/models/test_sequence_contract.py
 ``vector``     continuous densities (`ContinuousModel`)     tests/models/test_continuous_contract.py
 ``latent``     latent-variable models                       tests/models/test_latent_contract.py
+``float_sequence`` float trajectories ``[T, F]`` (event kind  tests/models/test_float_sequence_contract.py
+               ``float_sequence``: trajectory_rnade)
 ``video``      exact autoregressive, event kind ``video``   tests/models/test_video_contract.py
 =============  ===========================================  =====================================
 """
 
 import ar_keras as ark
 
-SUITES = ("image", "sequence", "vector", "latent", "video")
+SUITES = ("image", "sequence", "vector", "latent", "float_sequence", "video")
 
 
 def suite_for(cls):
     """The contract suite of a model class, or None when none fits."""
     if issubclass(cls, ark.models.LatentVariableModel):
         return "latent"
+    if issubclass(cls, ark.models.BaseModel) and getattr(cls, "event_kind", None) == "float_sequence":
+        return "float_sequence"
     if issubclass(cls, ark.models.ContinuousModel):
         return "vector" if cls.event_kind == "vector" else None
     if issubclass(cls, ark.models.AutoregressiveModel) and cls.event_kind in ("image", "sequence",
@@ -63,6 +67,7 @@ def _vector_serialization(model, path):
 def training_checks(suite):
     """``(serialization(model, path), fit(model), mirrored(build))`` for a contract suite."""
     import continuous_case as cc
+    import float_sequence_case as fsc
     import sequence_case as sc
     import test_case as tc
     return {
@@ -73,6 +78,8 @@ def training_checks(suite):
         "sequence": (sc.check_serialization, lambda m: sc.check_fit_changes_every_weight(m, length=8),
                      lambda build: sc.check_mirrored_equals_single(build, length=8)),
         "vector": (_vector_serialization, _vector_fit, cc.check_mirrored_equals_single),
+        "float_sequence": (fsc.check_serialization, fsc.check_fit_changes_every_weight,
+                           fsc.check_mirrored_equals_single),
         # The image checks are shape-generic (model.image_shape is the event shape [T, H, W, C]).
         "video": (tc.check_serialization, tc.check_fit_changes_every_weight,
                   tc.check_mirrored_equals_single),

@@ -30,6 +30,9 @@ MODELS = {
     "pixelrnn": ("pixelrnn", {}),
     "spatial_lstm": ("spatial_lstm", {}),
     "spatial_lstm_rgb": ("spatial_lstm", {"image_shape": (2, 3, 3)}),
+    "image_transformer": ("image_transformer", {"image_shape": (2, 2, 3)}),
+    # Sequences (sparse_transformer_sequence): tests/models/test_sparse_transformer.py.
+    "sparse_transformer": ("sparse_transformer", {"image_shape": (2, 2, 2)}),
     "vpn": ("vpn", {}),
 }
 # Signatures a model exports beyond the three every model has.

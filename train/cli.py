@@ -88,9 +88,11 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return 2
     presets = ark.models.presets(args.model)
-    # The embedded-data preset: digits (images), speech (audio) or text.
-    preset = args.preset or next((p for p in ("digits", "speech", "text") if p in presets),
-                                 presets[0])
+    # The embedded-data preset: the one named after the dataset where the model has it (a
+    # model of images and sequences has digits, text and speech presets), else digits for
+    # images, speech or text for sequences.
+    order = ("speech", "text", "digits") if info.kind == "sequence" else ("digits", "speech", "text")
+    preset = args.preset or next((p for p in (args.dataset,) + order if p in presets), presets[0])
     logdir = args.logdir or os.path.join("runs", f"{args.model}-{args.dataset}")
     backup = os.path.join(logdir, "backup")
     if os.path.exists(backup) and not args.resume:

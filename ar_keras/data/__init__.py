@@ -8,19 +8,23 @@ between floats in ``[0, 1]`` and K integer levels.
 Example:
     >>> import ar_keras as ark
     >>> ark.data.names()
-    ['binarized_mnist', 'binary_digits', 'cifar10', 'digits', 'ljspeech', 'mnist', 'speech', 'speech_commands', 'vctk']
+    ['binarized_mnist', 'binary_digits', 'cifar10', 'digits', 'enwik8', 'ljspeech', 'mnist', 'speech', 'speech_commands', 'text', 'vctk']
     >>> meta = ark.data.info("digits")               # image_shape (8, 8, 1), num_levels 17
     >>> ds = ark.data.load("digits", split="train")  # int32 [8, 8, 1] in [0, 17), 1,297 of them
     >>> model_kwargs = dict(image_shape=meta.image_shape, num_levels=meta.num_levels)
 """
 
 from ar_keras.data.audio_info import AudioDatasetInfo
+from ar_keras.data.speech_features import FeatureDatasetInfo
 from ar_keras.data.dataset_info import SPLITS, DatasetInfo
 from ar_keras.data.mu_law import float_to_pcm16, mu_law_decode, mu_law_encode, pcm16_to_float
 from ar_keras.data.wav import read_wav, write_wav
 from ar_keras.data.quantize import dequantize, quantize
 from ar_keras.data.offline import DATA_DIR_ENV, DatasetNotFoundError
 from ar_keras.data.registry import as_numpy, info, load, names
+from ar_keras.data import text
+from ar_keras.data import parallel
+from ar_keras.data.text import TextDatasetInfo
 
 __all__ = [
     "load",
@@ -34,6 +38,10 @@ __all__ = [
     "quantize",
     "dequantize",
     "AudioDatasetInfo",
+    "TextDatasetInfo",
+    "text",
+    "FeatureDatasetInfo",
+    "parallel",
     "mu_law_encode",
     "mu_law_decode",
     "pcm16_to_float",

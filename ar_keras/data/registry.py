@@ -18,6 +18,8 @@ name                image_shape  levels  classes  source
 ``ljspeech``        (None,)      256     --       tfds, offline
 ``vctk``            (None,)      256     110      tfds, offline
 ``speech_commands`` (None,)      256     12       tfds, offline
+``text``            (None,)      256     --       CPython's docs (bytes), embedded
+``enwik8``          (None,)      256     --       the enwik8 file, offline
 ``moving_digits``   (8,16,16,1)  17      --       generated from digits
 ``moving_mnist``    (20,64,64,1) 256     --       .npy or tfds, offline
 ==================  ===========  ======  =======  ==========================
@@ -29,9 +31,17 @@ The continuous datasets (``kind="continuous"``, ``image_shape=(D,)``,
 ``hepmass``, ``miniboone`` and ``bsds300`` (offline files); see
 `ar_keras.data.continuous`, `ar_keras.data.toy` and `ar_keras.data.uci`.
 
+The feature-trajectory dataset ``speech_features`` (``kind="float_sequence"``,
+``image_shape=(None, 26)``) yields float32 ``[20, 26]`` MFCC + delta segments of
+the embedded speech and a (speaker, word) context label; see
+`ar_keras.data.speech_features`.
+
 The audio datasets (``kind="sequence"``, `AudioDatasetInfo` with
 ``sample_rate``) yield int32 mu-law codes ``[T]`` (T = ``example_length``) and
 speaker or word labels; see `ar_keras.data.speech` and `ar_keras.data.real_audio`.
+The byte datasets (``kind="sequence"``, `TextDatasetInfo`) yield int32 byte
+windows ``[256]`` (``text``: embedded; ``enwik8``: a local file); see
+`ar_keras.data.text` (``windows(name, split, length=T)`` for another T).
 
 Splits are ``"train"``, ``"validation"`` (also ``"valid"``, ``"val"``) and
 ``"test"``; `info(name).splits` gives their sizes.  See `ar_keras.data.embedded`
@@ -53,7 +63,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from ar_keras.data import embedded, real, real_audio, speech
+from ar_keras.data import embedded, real, real_audio, speech, speech_features, text
 from ar_keras.data import continuous, video
 from ar_keras.data.dataset_info import SPLIT_ALIASES, SPLITS
 
@@ -82,6 +92,12 @@ _DATASETS = {
     "speech_commands": (real_audio.SPEECH_COMMANDS_INFO,
                         lambda split, data_dir: real_audio.load_audio("speech_commands", split,
                                                                       data_dir)),
+    # Bytes: int32 [256] windows in [0, 256) (kind "sequence"); see ar_keras.data.text.
+    "text": (text.TEXT_INFO, lambda split, data_dir: text.text_arrays(split)),
+    "enwik8": (text.ENWIK8_INFO, lambda split, data_dir: text.enwik8_arrays(split, data_dir)),
+    # Feature trajectories: float32 [T, F] (kind "float_sequence"); see ar_keras.data.speech_features.
+    "speech_features": (speech_features.SPEECH_FEATURES_INFO,
+                        lambda split, data_dir: speech_features.feature_arrays(split)),
 }
 
 # Video: int32 [T, H, W, 1] (kind "video"); see ar_keras.data.video.
@@ -174,6 +190,9 @@ def load(name, split="train", with_labels=False, data_dir=None):
     if meta.kind == "continuous":
         return continuous.load_continuous(meta.name, split, with_labels, data_dir)  # float32 [D]
     data = source(split, data_dir)
+    if meta.kind == "float_sequence":
+        x, labels = data                                    # float32 [N, T, F], int32 [N]
+        return tf.data.Dataset.from_tensor_slices((x, labels) if with_labels else x)
 
     if isinstance(data, tf.data.Dataset):
         # tfds feature dicts: {"image": uint8 [H, W, C], "label": int64 [], ...}.
@@ -208,8 +227,8 @@ def as_numpy(name, split="train", with_labels=False, data_dir=None):
     split = _canonical_split(split)
     with_labels = _check_with_labels(meta, with_labels)
     data = source(split, data_dir)
-    if meta.kind == "continuous":
-        x, labels = data                                    # float32 [N, D], int32 [N] or None
+    if meta.kind in ("continuous", "float_sequence"):
+        x, labels = data                                    # float32 [N, D] / [N, T, F], int32 [N] or None
         return (x.copy(), labels.copy()) if with_labels else x.copy()
 
     if isinstance(data, tf.data.Dataset):

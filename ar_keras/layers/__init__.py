@@ -14,11 +14,15 @@ from ar_keras.layers.causal_conv1d import CausalConv1D
 from ar_keras.layers.causal_neighbourhood import CausalNeighbourhood
 from ar_keras.layers.spatial_lstm import SpatialLSTM
 from ar_keras.layers.upsample1d import Upsample1D
+from ar_keras.layers.dual_gru import DualGRU
 from ar_keras.layers.wavenet_block import WaveNetBlock
+from ar_keras.layers.bytenet_block import ByteNetBlock
 from ar_keras.layers.skew import skew, unskew
 from ar_keras.layers.lstm_cell import lstm_cell
 from ar_keras.layers.row_lstm import RowLSTM
 from ar_keras.layers.diagonal_bilstm import DiagonalBiLSTM
+from ar_keras.layers.sparse_transformer_block import SparseTransformerBlock
+from ar_keras.layers.learned_state_gru import LearnedStateGRU
 from ar_keras.layers.conv_lstm import ConvLSTM
 from ar_keras.layers.multiplicative import MultiplicativeUnit, ResidualMultiplicativeBlock
 
@@ -26,7 +30,8 @@ __all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "G
            "DownShiftedConv2D", "DownRightShiftedConv2D", "DownShiftedConv2DTranspose",
            "DownRightShiftedConv2DTranspose",
            "MaskedConv2D", "MaskedDense", "MADELayer",
-           "CausalConv1D", "Upsample1D", "WaveNetBlock",
+           "CausalConv1D", "Upsample1D", "DualGRU", "WaveNetBlock",
            "skew", "unskew", "lstm_cell", "RowLSTM", "DiagonalBiLSTM",
-           "CausalNeighbourhood", "SpatialLSTM",
-           "ConvLSTM", "MultiplicativeUnit", "ResidualMultiplicativeBlock"]
+           "CausalNeighbourhood", "SpatialLSTM", "SparseTransformerBlock", "LearnedStateGRU",
+           "ByteNetBlock", "ConvLSTM", "MultiplicativeUnit",
+           "ResidualMultiplicativeBlock"]

@@ -1,6 +1,6 @@
 """Models and the registry: `ark.models.get(name, preset=...)`, `ark.models.names()`.
 
-Models live in family folders (density, pixel, latent, audio, video); importing a
+Models live in family folders (density, pixel, latent, transformer, audio, video, ...); importing a
 model module registers it.  Their bases are in `ar_keras.core`.
 """
 
@@ -19,11 +19,16 @@ from ar_keras.models.pixel.pixelrnn import PixelRNN  # noqa: E402
 from ar_keras.models.pixel.spatial_lstm import RIDE  # noqa: E402
 from ar_keras.models.latent.iaf_vae import IAFVAE  # noqa: E402
 from ar_keras.models.latent.pixelvae import PixelVAE  # noqa: E402
+from ar_keras.models.transformer.image_transformer import ImageTransformer  # noqa: E402
 from ar_keras.models.audio.wavenet import WaveNet  # noqa: E402
+from ar_keras.models.transformer.sparse_transformer import SparseTransformer, SparseTransformerSequence  # noqa: E402
+from ar_keras.models.audio.wavernn import WaveRNN  # noqa: E402
+from ar_keras.models.audio.samplernn import SampleRNN  # noqa: E402
+from ar_keras.models.audio.trajectory_rnade import TrajectoryRNADE  # noqa: E402
+from ar_keras.models.text.bytenet import ByteNet  # noqa: E402
 from ar_keras.models.video.vpn import VideoPixelNetwork  # noqa: E402
 
+# The bases and registry functions, then every registered model class (one list to keep).
 __all__ = ["BaseModel", "AutoregressiveModel", "ContinuousModel", "LatentVariableModel",
-           "get", "model_class", "names", "presets", "register",
-           "NADE", "MADE", "RNADE", "MAF", "IAF", "GatedPixelCNN", "PixelCNNPP", "PixelSNAIL",
-           "PixelRNN", "RIDE", "IAFVAE", "PixelVAE", "WaveNet",
-           "VideoPixelNetwork"]
+           "get", "model_class", "names", "presets", "register"] + sorted(
+    {model_class(_name).__name__ for _name in names()})

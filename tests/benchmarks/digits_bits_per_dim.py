@@ -1,4 +1,4 @@
-"""Test bits/dim on the embedded digits for NADE, MADE and the Gated PixelCNN.
+"""Test bits/dim on the embedded digits for NADE, MADE, the Gated PixelCNN and the Transformers.
 
     make bench            # or: .venv/bin/python tests/benchmarks/digits_bits_per_dim.py
 
@@ -61,7 +61,8 @@ def train_and_score(name, train, valid, test, epochs, seed=0, ensemble=False, **
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--models", nargs="*", default=["nade", "made", "gated_pixelcnn"])
+    parser.add_argument("--models", nargs="*", default=["nade", "made", "gated_pixelcnn", "image_transformer",
+                                                           "sparse_transformer"])
     args = parser.parse_args()
     train = ark.data.as_numpy("digits", "train")
     valid = ark.data.as_numpy("digits", "validation")

@@ -21,6 +21,7 @@ import harness
 import test_case as tc
 
 import test_continuous_export as continuous_export
+import test_float_sequence_export as float_sequence_export
 import test_export
 
 
@@ -34,6 +35,7 @@ def test_every_registered_model_is_under_a_contract_suite():
 def test_every_registered_model_is_under_an_export_suite():
     exported = ({n for n, _ in test_export.MODELS.values()}
                 | {n for n, _ in continuous_export.MODELS.values()}
+                | {n for n, _ in float_sequence_export.MODELS.values()}
                 | set(harness.names_for("sequence")))      # tests/models/test_wavenet.py exports
     missing = set(ark.models.names()) - exported
     assert not missing, f"registered models with no export test: {sorted(missing)}"

@@ -1,1 +1,1 @@
-"""Audio models: WaveNet."""
+"""Audio models: WaveNet, SampleRNN."""

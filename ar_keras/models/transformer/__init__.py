@@ -1,0 +1,1 @@
+"""Attention models: the Image Transformer and the Sparse Transformer."""

@@ -1,0 +1,457 @@
+"""The Sparse Transformer: a decoder-only transformer with strided or fixed sparse attention.
+
+Child, Gray, Radford & Sutskever, "Generating Long Sequences with Sparse
+Transformers", arXiv:1904.10509, 2019 (CIFAR-10 2.80 bits/dim, enwik8 0.99
+bits/byte, ImageNet 64x64 3.44 bits/dim).
+
+An example is a sequence of n discrete elements generated left to right:
+bytes ``[T]`` (``max_length=`` T_max, any T <= T_max) or an image ``[H, W, C]``
+taken as ``n = H W C`` positions in raster order with the channels innermost
+(``image_shape=``)::
+
+    p(x) = prod_i softmax(f(x_<i))[x_i]
+
+**Network** (paper sec. 5).  The input of position i is the embedding of the
+element before it, shifted right by one, with a learned start vector at i = 0,
+plus a factorised learned position embedding (sec. 5.4: images ``R[row] +
+W[column] + Ch[channel]``; sequences the row and column of a grid of width l,
+``R[i // l] + W[i mod l]``), plus a class embedding when class-conditional::
+
+    H^0_i = (E[x_{i-1}] if i > 0 else s) + pos(i) [+ V[y]]         [B, n, d]
+    H^k   = SparseTransformerBlock_k(H^{k-1})                      k = 1..N
+    logits = W_o norm(H^N) + b_o                                   [B, n, K]
+
+Each block (`ar_keras.layers.SparseTransformerBlock`) is pre-norm:
+``a = attend(norm(H)); b = ff(norm(H + a)); H += a + b`` with the paper's
+GELU, kernels ``N(0, 0.125 / sqrt(d_in))`` and the two projections into the
+residual stream scaled by ``1 / sqrt(2 N)``; the logits layer starts at zero
+(``zero_init_logits``, sec. 5.4), so an untrained model is uniform.
+
+**Attention** (`ar_keras.layers.attention.CausalSelfAttention`), with the
+stride/block ``l`` (``block_length``) defaulting to one image row ``W C`` for
+images and to ``round(sqrt(T_max))`` for sequences, which makes the cost
+``O(n sqrt n)``:
+
+* ``"strided"``: position i reads ``{i-l, ..., i}`` (local) and ``{j : (i - j)
+  mod l = 0}`` (stride), merged in one layer (the paper's A = A1 u A2);
+* ``"fixed"``: ``{j : floor(j / l) = floor(i / l)}`` (its own block) and the
+  last ``c = num_summary`` positions of every block (the summaries);
+* ``"dense"``: every ``j <= i``.
+
+``layer_pattern`` interleaves the two halves across layers instead of
+merging them: a tuple of the attention layer's pattern names, cycled over the
+N layers.  The paper's CIFAR-10 model (its reference hyper-parameters,
+``c10-58m``: layer pattern ``bT, b, b, b``) reads, as taken here,
+`CIFAR_LAYER_PATTERN`: one stride layer then three local layers, repeated;
+after one stride layer and one local layer every earlier position is
+reachable.
+
+**Sampling.**  ``cache=True`` runs the network one position at a time: each
+block keeps its attention's key/value cache, so a step costs one position's
+projections plus the attention over the positions its pattern allows, instead
+of a pass over all n; both paths draw the same noise and give identical
+samples.
+
+**Measured** on 2 shared CPU cores (random weights for speed): cached sampling
+of one 2,048-byte sequence 0.61 s against 175 s of full recompute (286x; 4
+layers of width 64, strided, l = 45), a 16x16x1 image 0.016 s against 2.65 s
+(166x), identical samples (``tests/benchmarks/transformer_sampling.py``).
+Trained with ``python -m train``: ``digits`` preset 1.812 test bits/dim (60
+epochs at most, early-stopped at 45, 301 s); ``text`` preset 1.771 test
+bits/byte on the embedded corpus (``--epochs 12 --batch-size 16``, 722 s).
+
+**Images or sequences.**  ``ark.models.get("sparse_transformer", ...)`` with
+``image_shape=`` builds `SparseTransformer` (event kind ``"image"``), with
+``max_length=`` `SparseTransformerSequence` (event kind ``"sequence"``:
+``[B, T]`` ints, any ``T <= max_length``, ``sample(n, length=T)``).  The
+sequence class is also registered, as ``sparse_transformer_sequence``, so
+that the shared property suites (chosen by a class's event kind) run on both.
+
+Example:
+    >>> import ar_keras as ark, keras
+    >>> model = ark.models.get("sparse_transformer", preset="digits")     # 8x8x1, 17 levels
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    >>> # model.fit(ark.data.load("digits", "train").batch(64), epochs=20)
+    >>> x = model.sample(4, seed=0)                                      # int32 [4, 8, 8, 1]
+    >>> text = ark.models.get("sparse_transformer", preset="text")       # bytes, T <= 256
+    >>> codes = text.sample(2, length=64, seed=0)                        # int32 [2, 64]
+    >>> big = ark.models.get("sparse_transformer", preset="paper")       # CIFAR-10, ~59M
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ar_keras import checks
+from ar_keras.core import AutoregressiveModel, SequenceEvent, no_autograph
+from ar_keras.distributions import Categorical
+from ar_keras.layers.sparse_transformer_block import SparseTransformerBlock
+from ar_keras.models.registry import register
+
+__all__ = ["SparseTransformer", "SparseTransformerSequence", "CIFAR_LAYER_PATTERN",
+           "ATTENTIONS", "LAYER_PATTERNS"]
+
+#: The ``attention=`` choices.
+ATTENTIONS = ("strided", "fixed", "dense")
+#: The per-layer pattern names each choice may interleave (``layer_pattern=``).
+LAYER_PATTERNS = {
+    "strided": ("strided", "strided_local", "strided_stride"),
+    "fixed": ("fixed", "fixed_block", "fixed_summary"),
+    "dense": ("dense",),
+}
+#: The paper's CIFAR-10 interleaving (reference hyper-parameters ``c10-58m``,
+#: ``bT, b, b, b``): one strided-stride layer, then three local layers, cycled.
+CIFAR_LAYER_PATTERN = ("strided_stride", "strided_local", "strided_local", "strided_local")
+
+_IMAGE_PRESETS = {
+    # 4x4x1 images, 4 levels, 2 layers interleaved (stride, then local): 4,772 parameters.
+    # The logits start random here (zero_init_logits=False): with the paper's zero start no
+    # gradient reaches any other weight on the first step, and the shared contract checks
+    # that one fit step changes every weight.
+    "tiny": dict(image_shape=(4, 4, 1), num_levels=4, num_layers=2, width=16, num_heads=2,
+                 ff_dim=32, attention="strided", layer_pattern=("strided_stride", "strided_local"),
+                 zero_init_logits=False),
+    # The embedded 8x8 digits (17 levels) in minutes on a CPU: l = 8 (one row), the CIFAR
+    # interleaving over 4 layers; 137,361 parameters.
+    "digits": dict(image_shape=(8, 8, 1), num_levels=17, num_layers=4, width=64, num_heads=2,
+                   ff_dim=128, attention="strided", layer_pattern=CIFAR_LAYER_PATTERN,
+                   dropout=0.1),
+    # CIFAR-10 (paper Table 1, 2.80 bits/dim; hyper-parameters c10-58m of the reference code):
+    # 128 layers, d = 256, 2 heads, half-size query/keys (64 per head) and feed-forward
+    # (2 d = 512), stride l = 96 = one 32x3 row, one strided layer then three local, residual
+    # dropout 0.25, recomputation.  59,197,184 parameters (count_params).
+    "paper": dict(image_shape=(32, 32, 3), num_levels=256, num_layers=128, width=256,
+                  num_heads=2, key_dim=64, value_dim=128, ff_dim=512, attention="strided",
+                  block_length=96, layer_pattern=CIFAR_LAYER_PATTERN, dropout=0.25,
+                  recompute=True),
+}
+
+_SEQUENCE_PRESETS = {
+    # Byte-like sequences of up to 32 steps, 4 levels, l = 6 (~sqrt 32), fixed attention with
+    # c = 2 summaries: 4,820 parameters.
+    "tiny": dict(max_length=32, num_levels=4, num_layers=2, width=16, num_heads=2, ff_dim=32,
+                 attention="fixed", block_length=6, num_summary=2, zero_init_logits=False),
+    # The embedded text corpus (ar_keras.data.load("text"): 256-byte windows), 256 levels:
+    # l = 16 = sqrt 256, fixed attention with c = 4, 4 layers of width 128; 863,360 parameters.
+    # Random (not zero) initial logits: in a short CPU run the paper's zero start sits on the
+    # unigram plateau (4.7 bits/byte) for the first ~150 steps; measured with 2 layers of
+    # width 64 after 200 Adam steps (batch 32 x 64 bytes): 4.15 bits/byte with the zero start,
+    # 3.67 without.
+    "text": dict(max_length=256, num_levels=256, num_layers=4, width=128, num_heads=4,
+                 attention="fixed", block_length=16, num_summary=4, dropout=0.1,
+                 zero_init_logits=False),
+    # The embedded speech (ar_keras.data.load("speech"): 10,240 mu-law codes), strided with
+    # l = 128 (~sqrt 10240), 4 layers of width 64; 246,464 parameters.
+    "speech": dict(max_length=10240, num_levels=256, num_layers=4, width=64, num_heads=4,
+                   attention="strided", block_length=128, dropout=0.1, sample_rate=16000),
+    # enwik8 (paper Table 1, 0.99 bits/byte): 30 layers, d = 512, 8 heads, fixed attention with
+    # l = 128, c = 32, context 12,288 bytes, residual dropout 0.4.  94,950,144 parameters.
+    "enwik8": dict(max_length=12288, num_levels=256, num_layers=30, width=512, num_heads=8,
+                   attention="fixed", block_length=128, num_summary=32, dropout=0.4,
+                   recompute=True),
+}
+
+
+def _check_int(value, what, minimum=1):
+    if isinstance(value, bool) or int(value) != value or value < minimum:
+        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+@register("sparse_transformer")
+class SparseTransformer(AutoregressiveModel):
+    """Sparse Transformer (Child et al. 2019) over images, or over sequences (`max_length=`).
+
+    Args:
+        image_shape: ``(H, W, C)`` for images (event kind ``"image"``).
+        num_levels: K, levels of every element (256 for bytes and 8-bit pixels).
+        max_length: T_max for sequences ``[B, T]``, ``T <= T_max`` (builds a
+            `SparseTransformerSequence`); give either this or ``image_shape``.
+        num_layers: N, the blocks.
+        width: d, channels of the residual stream.
+        num_heads: attention heads.
+        key_dim: query/key channels per head (default ``d / num_heads``).
+        value_dim: value channels per head (default ``d / num_heads``).
+        ff_dim: hidden width of the feed-forward layers (default ``4 d``).
+        attention: ``"strided"``, ``"fixed"`` or ``"dense"``.
+        block_length: l, stride (strided) or block (fixed); default one row
+            ``W C`` for images, ``round(sqrt(T_max))`` for sequences.  For
+            images it must divide ``H W C``.
+        num_summary: c, the fixed pattern's summary positions per block,
+            ``1 <= c <= l`` (default ``l / 4``).
+        layer_pattern: None (every layer uses the merged ``attention``
+            pattern) or a tuple of per-layer patterns of the same family,
+            cycled over the layers, e.g. `CIFAR_LAYER_PATTERN`.
+        dropout: residual dropout on the attention and feed-forward outputs.
+        recompute: `tf.recompute_grad` every block in training.
+        zero_init_logits: start the logits layer at zero (the paper).
+        num_classes: class-conditional model (a learned class embedding added
+            at every position), or None.
+        sample_rate: sequences of audio: Hz (metadata for WAV files and
+            TensorBoard audio, `ar_keras.callbacks.SampleLogger`); None for
+            bytes, whose samples are logged as text.
+
+    Call arguments:
+        inputs: ``x`` or ``(x, conditional)``; returns ``[B, 2]`` (objective,
+        log-likelihood) as every ar_keras model.
+    """
+
+    event_kind = "image"
+    PRESETS = {**_IMAGE_PRESETS, "text": _SEQUENCE_PRESETS["text"],
+               "speech": _SEQUENCE_PRESETS["speech"], "enwik8": _SEQUENCE_PRESETS["enwik8"]}
+
+    def __new__(cls, *args, **kwargs):
+        # One name for both kinds: max_length= builds the sequence class (its own event kind,
+        # so the harness and the callbacks see a sequence model).
+        if cls is SparseTransformer and kwargs.get("max_length") is not None:
+            cls = SparseTransformerSequence
+        return super().__new__(cls, *args, **kwargs)
+
+    def __init__(self, image_shape=None, num_levels=256, max_length=None, num_layers=4, width=64,
+                 num_heads=2, key_dim=None, value_dim=None, ff_dim=None, attention="strided",
+                 block_length=None, num_summary=None, layer_pattern=None, dropout=0.0,
+                 recompute=False, zero_init_logits=True, num_classes=None, sample_rate=None,
+                 **kwargs):
+        sequence = self.event_kind == "sequence"
+        if sequence:
+            if image_shape is not None:
+                raise ValueError("a Sparse Transformer of sequences takes max_length=T, not "
+                                 f"image_shape= (got image_shape={image_shape!r}).")
+            if max_length is None:
+                raise ValueError("a Sparse Transformer of sequences needs max_length=T (the "
+                                 "longest sequence it will model).")
+            self.max_length = checks.check_positive_int(max_length, "max_length")
+            self.sample_rate = (None if sample_rate is None
+                                else checks.check_positive_int(sample_rate, "sample_rate"))
+            super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels), **kwargs)
+        else:
+            if image_shape is None:
+                raise ValueError("a Sparse Transformer takes image_shape=(H, W, C) for images or "
+                                 "max_length=T for sequences [B, T]; got neither.")
+            if len(np.atleast_1d(image_shape)) != 3:
+                raise ValueError(f"image_shape must be (H, W, C), got {image_shape!r}.")
+            if sample_rate is not None:
+                raise ValueError("sample_rate= is for sequences of audio (max_length=T), not "
+                                 "images.")
+            super().__init__(image_shape, num_levels, num_classes, **kwargs)
+            self.max_length = None
+        self.num_layers = _check_int(num_layers, "num_layers")
+        self.width = _check_int(width, "width")
+        self.num_heads = _check_int(num_heads, "num_heads")
+        if (key_dim is None or value_dim is None) and self.width % self.num_heads:
+            raise ValueError(f"width {self.width} must be a multiple of num_heads {self.num_heads} "
+                             "(or give key_dim= and value_dim=).")
+        self.key_dim = _check_int(key_dim or self.width // self.num_heads, "key_dim")
+        self.value_dim = _check_int(value_dim or self.width // self.num_heads, "value_dim")
+        self.ff_dim = _check_int(ff_dim or 4 * self.width, "ff_dim")
+        if attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}.")
+        self.attention = attention
+        n = None if sequence else self.event_size
+        if block_length is None:
+            block_length = (max(1, int(round(math.sqrt(self.max_length)))) if sequence
+                            else self.image_shape[1] * self.image_shape[2])          # one row W C
+        self.block_length = _check_int(block_length, "block_length")
+        if n is not None and attention != "dense" and n % self.block_length:
+            raise ValueError(
+                f"block_length l = {self.block_length} must divide the image's H*W*C = {n} "
+                f"positions (the {attention} pattern tiles the image with blocks of l; one row "
+                f"is W*C = {self.image_shape[1] * self.image_shape[2]}).")
+        if num_summary is None and attention == "fixed":
+            num_summary = max(1, self.block_length // 4)
+        self.num_summary = None if num_summary is None else _check_int(num_summary, "num_summary")
+        if self.num_summary is not None and self.num_summary > self.block_length:
+            raise ValueError(f"num_summary c = {self.num_summary} must be at most block_length "
+                             f"l = {self.block_length} (the last c positions of each block).")
+        if layer_pattern is not None:
+            layer_pattern = tuple(layer_pattern)
+            allowed = LAYER_PATTERNS[attention]
+            bad = [p for p in layer_pattern if p not in allowed]
+            if not layer_pattern or bad:
+                raise ValueError(f"layer_pattern for attention={attention!r} must be a non-empty "
+                                 f"sequence of {allowed}, got {layer_pattern!r}.")
+        self.layer_pattern = layer_pattern
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        self.dropout = float(dropout)
+        self.recompute = bool(recompute)
+        self.zero_init_logits = bool(zero_init_logits)
+        self.head = Categorical(self.num_levels)
+
+        d, K = self.width, self.num_levels
+        init = keras.initializers.RandomNormal(stddev=0.125 / math.sqrt(d))
+        self.value_embedding = keras.layers.Embedding(K, d, embeddings_initializer=init,
+                                                      name="value_embedding")
+        self.start = self.add_weight(shape=(d,), initializer=init, name="start")
+        if sequence:
+            rows = -(-self.max_length // self.block_length)
+            self.position_factors = ((rows, self.block_length), (self.block_length, 1))
+        else:
+            H, W, C = self.image_shape
+            self.position_factors = ((H, W * C), (W, C), (C, 1))
+        # One embedding per factor: factor k of position i is (i // stride_k) mod size_k.
+        self.position_embeddings = [
+            keras.layers.Embedding(size, d, embeddings_initializer=init, name=f"position_{k}")
+            for k, (size, _) in enumerate(self.position_factors)]
+        self.class_embedding = (None if self.num_classes is None else keras.layers.Embedding(
+            self.num_classes, d, embeddings_initializer=init, name="class_embedding"))
+        scale = 1.0 / math.sqrt(2.0 * self.num_layers)
+        self.blocks = [
+            SparseTransformerBlock(
+                d, self.num_heads, self.key_dim, self.value_dim, self.ff_dim, pattern=p,
+                block_length=None if p == "dense" else self.block_length,
+                num_summary=self.num_summary if p.startswith("fixed") else None,
+                dropout=self.dropout, output_scale=scale, recompute=self.recompute,
+                name=f"block_{i}")
+            for i, p in enumerate(self.layer_patterns)]
+        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
+        self.logits = keras.layers.Dense(
+            K, kernel_initializer="zeros" if self.zero_init_logits else init, name="logits")
+        self._finish_init()
+
+    # ----------------------------------------------------------------- structure
+    @property
+    def layer_patterns(self):
+        """The attention pattern of each of the N layers."""
+        if self.attention == "dense":
+            return ["dense"] * self.num_layers
+        cycle = self.layer_pattern or (self.attention,)
+        return [cycle[i % len(cycle)] for i in range(self.num_layers)]
+
+    @classmethod
+    def overrides_from_data(cls, info):
+        """Images: ``image_shape``, ``num_levels``; sequences: ``max_length`` (the dataset's
+        example length), ``num_levels``."""
+        if getattr(info, "kind", "image") == "sequence":
+            overrides = {"num_levels": int(info.num_levels)}
+            if getattr(info, "example_length", None):
+                overrides["max_length"] = int(info.example_length)
+            return overrides
+        if cls.event_kind == "sequence":
+            raise ValueError(f"{cls.__name__} models integer sequences [T]; dataset {info.name!r} "
+                             "holds images: use the model 'sparse_transformer'.")
+        return {"image_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
+
+    # ------------------------------------------------------------------- network
+    def _positions(self, index):
+        """Position embedding of positions ``index`` (int32, any shape) -> ``[..., d]``."""
+        total = 0.0
+        for embedding, (size, stride) in zip(self.position_embeddings, self.position_factors):
+            total = total + embedding((index // stride) % size)
+        return total
+
+    def _inputs(self, previous, index, conditional, first):
+        """Embedded inputs: ``E[previous]`` (or the start vector where ``first``) + positions
+        (+ class).  ``previous``/``index``/``first`` broadcast to ``[B, n]`` or ``[B]``."""
+        e = self.value_embedding(previous)                                   # [..., d]
+        e = tf.where(first[..., None], tf.broadcast_to(self.start, tf.shape(e)), e)
+        h = e + self._positions(index)
+        if self.class_embedding is not None:
+            c = self.class_embedding(conditional)                            # [B, d]
+            h = h + (c if h.shape.rank == 2 else c[:, None])
+        return h
+
+    def _run(self, x_flat, conditional, training):
+        """``x [B, n]`` int -> logits ``[B, n, K]``."""
+        n = tf.shape(x_flat)[1]
+        previous = tf.pad(x_flat, [[0, 0], [1, 0]])[:, :-1]                  # [B, n]: x_{i-1}
+        index = tf.range(n)                                                  # [n]
+        h = self._inputs(previous, index[None], conditional, (index == 0)[None])  # [B, n, d]
+        for block in self.blocks:
+            h = block(h, training=training)
+        return self.logits(self.final_norm(h))                               # [B, n, K]
+
+    @no_autograph
+    def network(self, x, conditional=None, training=False):
+        """``x [B, *event]`` -> logits ``[B, *event, K]``; element i sees ``x_<i`` (raster)."""
+        batch = tf.shape(x)[0]
+        flat = tf.reshape(x, [batch, -1])                                   # [B, *event] -> [B, n]
+        logits = self._run(flat, conditional, training)                      # [B, n, K]
+        return tf.reshape(logits, tf.concat([tf.shape(x), [self.num_levels]], 0))  # -> [B, *event, K]
+
+    # ---------------------------------------------------- cache (fast sampling)
+    def _cache_length(self):
+        return self.max_length if self.max_length is not None else self.event_size
+
+    def init_cache(self, batch, conditional=None):
+        """Every block's key/value cache for ``n`` positions (``T_max`` for sequences)."""
+        return [block.init_cache(batch, self._cache_length()) for block in self.blocks]
+
+    @no_autograph
+    def step(self, x, cache, index, conditional=None):
+        """Logits ``[n, K]`` of position ``index`` from the partial sample ``x [n, D]``."""
+        previous = self.previous_value(x, index)                             # [n]
+        first = tf.fill(tf.shape(previous), tf.equal(index, 0))              # [n]
+        h = self._inputs(previous, index, conditional, first)                # [n, d]
+        new_cache = []
+        for block, block_cache in zip(self.blocks, cache):
+            h, block_cache = block.step(h, block_cache, index)
+            new_cache.append(block_cache)
+        return self.logits(self.final_norm(h)), new_cache
+
+    # ------------------------------------------------------------- serialization
+    _CONFIG_KEYS = ("num_layers", "width", "num_heads", "key_dim", "value_dim", "ff_dim",
+                    "attention", "block_length", "num_summary", "layer_pattern", "dropout",
+                    "recompute", "zero_init_logits")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({key: getattr(self, key) for key in self._CONFIG_KEYS})
+        if self.layer_pattern is not None:
+            config["layer_pattern"] = list(self.layer_pattern)
+        if self.max_length is not None:
+            config["max_length"] = self.max_length
+            config["sample_rate"] = self.sample_rate
+        return config
+
+
+@register("sparse_transformer_sequence")
+class SparseTransformerSequence(SparseTransformer):
+    """The Sparse Transformer of sequences ``[B, T]``, ``T <= max_length`` (bytes, audio).
+
+    What ``ark.models.get("sparse_transformer", max_length=T, ...)`` (or the
+    presets ``text``, ``speech``, ``enwik8``) builds; the arguments are
+    `SparseTransformer`'s with ``max_length`` instead of ``image_shape``.
+    Registered under its own name so that the sequence property suite runs on
+    it; ``paper`` is the paper's enwik8 model.
+
+    Example:
+        >>> model = ark.models.get("sparse_transformer", preset="text")
+        >>> x = ark.data.as_numpy("text", "test")[:4]              # int32 [4, 256] bytes
+        >>> bits_per_byte = -model.log_prob(x) / (256 * np.log(2))
+        >>> model.sample(2, length=100, seed=0).shape
+        TensorShape([2, 100])
+    """
+
+    event_kind = "sequence"
+    PRESETS = {**_SEQUENCE_PRESETS, "paper": _SEQUENCE_PRESETS["enwik8"]}
+
+    def _check_length(self, length):
+        if isinstance(length, (int, np.integer)) and length > self.max_length:
+            raise ValueError(f"this Sparse Transformer models sequences of at most max_length = "
+                             f"{self.max_length} steps, got T = {length}. Build one with a larger "
+                             "max_length= (its position embeddings have max_length rows).")
+
+    def _check(self, x, conditional, validate_values=True):
+        x, c = super()._check(x, conditional, validate_values)
+        self._check_length(x.shape[1])
+        if x.shape[1] is None and validate_values:
+            with tf.control_dependencies([tf.debugging.assert_less_equal(
+                    tf.shape(x)[1], self.max_length,
+                    message=f"sequences must be at most max_length = {self.max_length} steps")]):
+                x = tf.identity(x)
+        return x, c
+
+    def _check_sample_args(self, num_samples, conditional, temperature, length):
+        self._check_length(length)
+        return super()._check_sample_args(num_samples, conditional, temperature, length)
+
+    def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
+        if tf.is_tensor(length):
+            with tf.control_dependencies([tf.debugging.assert_less_equal(
+                    length, self.max_length,
+                    message=f"length must be at most max_length = {self.max_length}")]):
+                length = tf.identity(length)
+        return super()._sample_graph(noise, num_samples, length, conditional, temperature, cache)

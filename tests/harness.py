@@ -16,12 +16,13 @@ suite          models                                       module
 ``latent``     latent-variable models                       tests/models/test_latent_contract.py
 ``float_sequence`` float trajectories ``[T, F]`` (event kind  tests/models/test_float_sequence_contract.py
                ``float_sequence``: trajectory_rnade)
+``video``      exact autoregressive, event kind ``video``   tests/models/test_video_contract.py
 =============  ===========================================  =====================================
 """
 
 import ar_keras as ark
 
-SUITES = ("image", "sequence", "vector", "latent", "float_sequence")
+SUITES = ("image", "sequence", "vector", "latent", "float_sequence", "video")
 
 
 def suite_for(cls):
@@ -32,7 +33,8 @@ def suite_for(cls):
         return "float_sequence"
     if issubclass(cls, ark.models.ContinuousModel):
         return "vector" if cls.event_kind == "vector" else None
-    if issubclass(cls, ark.models.AutoregressiveModel) and cls.event_kind in ("image", "sequence"):
+    if issubclass(cls, ark.models.AutoregressiveModel) and cls.event_kind in ("image", "sequence",
+                                                                              "video"):
         return cls.event_kind
     return None
 
@@ -78,4 +80,7 @@ def training_checks(suite):
         "vector": (_vector_serialization, _vector_fit, cc.check_mirrored_equals_single),
         "float_sequence": (fsc.check_serialization, fsc.check_fit_changes_every_weight,
                            fsc.check_mirrored_equals_single),
+        # The image checks are shape-generic (model.image_shape is the event shape [T, H, W, C]).
+        "video": (tc.check_serialization, tc.check_fit_changes_every_weight,
+                  tc.check_mirrored_equals_single),
     }[suite]

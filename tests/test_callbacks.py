@@ -53,3 +53,15 @@ def test_audio_models_are_audio():
     logger.set_model(ark.models.get("wavenet", preset="tiny"))
     assert logger.kind == "audio"
     np.testing.assert_array_equal(logger.is_audio, True)
+
+
+def test_videos_are_written_as_strips_of_frames(tmp_path):
+    logger = ark.callbacks.SampleLogger(str(tmp_path), num_samples=3)
+    model = ark.models.get("vpn", preset="tiny", video_shape=(4, 2, 3, 1))
+    _run_one_epoch(logger, model)
+    assert logger.kind == "video" and logger.last_png.endswith("samples_epoch_001.png")
+    grid = logger.draw()                                                  # [rows, cols, 3] uint8
+    # One strip per sample, in one column: each strip is 2 rows by 4 frames x 3 columns.
+    from ar_keras.visualize import image_grid
+    assert grid.shape == image_grid(np.zeros((3, 2, 4 * 3, 1), np.int32), 3, columns=1).shape
+    assert os.path.getsize(logger.last_png) > 0

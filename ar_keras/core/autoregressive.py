@@ -121,6 +121,10 @@ class AutoregressiveModel(sampler.SamplingProtocol, BaseModel):
                     f"{kind} data of shape {tuple(info.image_shape)}. Pick a sequence dataset "
                     "(ark.data.info(name).kind == 'sequence'), e.g. 'speech'.")
             return {"num_levels": int(info.num_levels)}
+        if kind == "video":
+            raise ValueError(
+                f"{cls.__name__} models {cls.event_kind}s; dataset {info.name!r} holds videos of "
+                f"shape {tuple(info.image_shape)}. Use a video model (--model vpn).")
         return {"image_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
 
     #: The event kind the constructor makes (for `overrides_from_data` and the harness).

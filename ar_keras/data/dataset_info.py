@@ -41,8 +41,10 @@ class DatasetInfo:
         description: where the data come from and how the splits are made.
         kind: ``"image"`` (int ``[H, W, C]``), ``"sequence"`` (int ``[T]``, any T;
             ``image_shape`` is ``(None,)``), ``"continuous"`` (float ``[D]``,
-            ``num_levels`` None) or ``"float_sequence"`` (float ``[T, F]``,
-            ``image_shape`` is ``(None, F)``: `ar_keras.data.speech_features`).
+            ``num_levels`` None), ``"float_sequence"`` (float ``[T, F]``,
+            ``image_shape`` is ``(None, F)``: `ar_keras.data.speech_features`) or
+            ``"video"`` (int ``[T, H, W, C]``; ``image_shape`` is ``(T, H, W, C)``, the
+            models' ``video_shape=``).
     """
 
     name: str

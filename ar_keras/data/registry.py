@@ -20,6 +20,8 @@ name                image_shape  levels  classes  source
 ``speech_commands`` (None,)      256     12       tfds, offline
 ``text``            (None,)      256     --       CPython's docs (bytes), embedded
 ``enwik8``          (None,)      256     --       the enwik8 file, offline
+``moving_digits``   (8,16,16,1)  17      --       generated from digits
+``moving_mnist``    (20,64,64,1) 256     --       .npy or tfds, offline
 ==================  ===========  ======  =======  ==========================
 
 The continuous datasets (``kind="continuous"``, ``image_shape=(D,)``,
@@ -62,7 +64,7 @@ import numpy as np
 import tensorflow as tf
 
 from ar_keras.data import embedded, real, real_audio, speech, speech_features, text
-from ar_keras.data import continuous
+from ar_keras.data import continuous, video
 from ar_keras.data.dataset_info import SPLIT_ALIASES, SPLITS
 
 __all__ = ["names", "info", "load", "as_numpy"]
@@ -97,6 +99,12 @@ _DATASETS = {
     "speech_features": (speech_features.SPEECH_FEATURES_INFO,
                         lambda split, data_dir: speech_features.feature_arrays(split)),
 }
+
+# Video: int32 [T, H, W, 1] (kind "video"); see ar_keras.data.video.
+_DATASETS.update({
+    "moving_digits": (video.MOVING_DIGITS_INFO, video.moving_digits_source),
+    "moving_mnist": (video.MOVING_MNIST_INFO, video.load_moving_mnist),
+})
 
 # Continuous data: float32 [D] (kind "continuous"); see ar_keras.data.continuous.
 _DATASETS.update({

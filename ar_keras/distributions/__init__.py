@@ -6,6 +6,7 @@ from ar_keras.distributions.dual_softmax import DualSoftmax
 from ar_keras.distributions.logistic_mixture import DiscretizedLogisticMixture
 from ar_keras.distributions.gaussian_mixture import GaussianMixture
 from ar_keras.distributions.mcgsm import MCGSM, MCGSMParameters
+from ar_keras.distributions.sigmoid_xent import SigmoidCrossEntropy
 
 
 def head_for_levels(num_levels, binary_as_bernoulli=True):
@@ -15,5 +16,5 @@ def head_for_levels(num_levels, binary_as_bernoulli=True):
     return Categorical(num_levels)
 
 
-__all__ = ["Bernoulli", "Categorical", "DualSoftmax", "DiscretizedLogisticMixture", "GaussianMixture", "MCGSM", "MCGSMParameters",
+__all__ = ["Bernoulli", "Categorical", "DualSoftmax", "DiscretizedLogisticMixture", "GaussianMixture", "MCGSM", "MCGSMParameters", "SigmoidCrossEntropy",
            "head_for_levels"]

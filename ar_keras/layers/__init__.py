@@ -24,6 +24,8 @@ from ar_keras.layers.row_lstm import RowLSTM
 from ar_keras.layers.diagonal_bilstm import DiagonalBiLSTM
 from ar_keras.layers.sparse_transformer_block import SparseTransformerBlock
 from ar_keras.layers.learned_state_gru import LearnedStateGRU
+from ar_keras.layers.conv_lstm import ConvLSTM
+from ar_keras.layers.multiplicative import MultiplicativeUnit, ResidualMultiplicativeBlock
 
 __all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "GatedActivation", "GatedPixelCNNBlock", "GatedResNet",
            "DownShiftedConv2D", "DownRightShiftedConv2D", "DownShiftedConv2DTranspose",
@@ -32,4 +34,5 @@ __all__ = ["attention", "masking", "CausalSelfAttention", "PatternAttention", "G
            "CausalConv1D", "Upsample1D", "DualGRU", "WaveNetBlock",
            "skew", "unskew", "lstm_cell", "RowLSTM", "DiagonalBiLSTM",
            "CausalNeighbourhood", "SpatialLSTM", "SparseTransformerBlock", "LearnedStateGRU",
-           "ByteNetBlock"]
+           "ByteNetBlock", "ConvLSTM", "MultiplicativeUnit",
+           "ResidualMultiplicativeBlock"]

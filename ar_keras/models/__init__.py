@@ -2,6 +2,7 @@
 
 Models live in family folders (density, pixel, latent, transformer, audio, ...); importing a
 Models live in family folders (density, pixel, latent, audio, multiscale); importing a
+Models live in family folders (density, pixel, latent, transformer, audio, video, ...); importing a
 model module registers it.  Their bases are in `ar_keras.core`.
 """
 
@@ -29,6 +30,7 @@ from ar_keras.models.audio.trajectory_rnade import TrajectoryRNADE  # noqa: E402
 from ar_keras.models.text.bytenet import ByteNet  # noqa: E402
 from ar_keras.models.multiscale.subscale import Subscale  # noqa: E402
 from ar_keras.models.multiscale.multiscale import MultiscalePixelCNN  # noqa: E402
+from ar_keras.models.video.vpn import VideoPixelNetwork  # noqa: E402
 
 # The bases and registry functions, then every registered model class (one list to keep).
 __all__ = ["BaseModel", "AutoregressiveModel", "ContinuousModel", "LatentVariableModel",

@@ -1,0 +1,1 @@
+"""Video models: the Video Pixel Network."""

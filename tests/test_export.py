@@ -12,7 +12,9 @@ import os
 import subprocess
 import sys
 import textwrap
+import zlib
 
+import keras
 import numpy as np
 import pytest
 
@@ -157,6 +159,9 @@ def exported(tmp_path_factory):
     rng = np.random.default_rng(0)
     models, entries = {}, []
     for key, (name, overrides) in MODELS.items():
+        # Each model's weights from its own seed: the same whichever tests ran before in this
+        # worker and whichever models come before it in MODELS.
+        keras.utils.set_random_seed(zlib.crc32(key.encode()) % 2**31)
         model = ark.models.get(name, preset="tiny", **overrides)
         models[key] = model
         sm_dir = root / "saved_models" / key / "1"                    # parents do not exist yet
@@ -316,8 +321,6 @@ def test_temperature_changes_samples(exported, key):
 
 # ---------------------------------------------------------------------- errors
 def test_rejects_non_ar_keras_models(tmp_path):
-    import keras
-
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     with pytest.raises(TypeError, match="expects an ar_keras model"):
         export.saved_model(plain, str(tmp_path / "m" / "1"))

@@ -45,6 +45,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.core import sampler
 from ar_keras.core.base import BaseModel
 from ar_keras.core.events import ImageEvent, VectorEvent
@@ -146,10 +147,13 @@ class LatentVariableModel(BaseModel):
         image_shape: ``(H, W, C)``.
         num_levels: K.
 
-    Subclasses implement ``_objective`` (bound used for training, ELBO),
-    ``log_prob(x, conditional=None, num_samples=None, seed=0)`` (an
-    importance-weighted bound), ``elbo(x, num_samples=1, seed=0)``,
+    Subclasses set ``seed``, ``num_importance_samples`` and ``_latent_size``
+    (standard-normal dimensions of the posterior noise) and implement
+    ``_inference(x, eps) -> (log p(x|z), log q(z|x) - log p(z) at z, KL used for
+    training)`` (each ``[B]``), ``_objective`` (bound used for training, ELBO),
     ``noise_size`` and ``_sample_from_noise(noise [n, noise_size], temperature)``.
+    From those this base gives `log_prob` (the importance-weighted bound of
+    Burda et al. 2016), `elbo` and the per-replica training noise.
     """
 
     event_kind = "image"
@@ -180,8 +184,69 @@ class LatentVariableModel(BaseModel):
     def _log_prob(self, x, conditional, training=False):
         return self.log_prob(x, conditional)
 
-    def elbo(self, x, num_samples=1, seed=0):
+    def _inference(self, x, eps):
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ noise
+    def _training_noise(self, batch, training):
+        """Posterior noise for `fit` / `evaluate`: keyed by (seed, step), sliced per replica.
+
+        Every replica draws the *global* batch's noise and keeps its own rows,
+        so a step on R replicas sees the noise the single-device step sees.
+        """
+        step = tf.constant(0, tf.int64)
+        if training and getattr(self, "optimizer", None) is not None:
+            step = tf.cast(self.optimizer.iterations, tf.int64) + 1
+        ctx = tf.distribute.get_replica_context()
+        replicas = 1 if ctx is None else ctx.num_replicas_in_sync
+        replica = 0 if ctx is None else ctx.replica_id_in_sync_group
+        key = tf.stack([tf.constant(self.seed, tf.int64), step])
+        full = tf.random.stateless_normal([batch * replicas, self._latent_size], seed=key, alg="philox")
+        return full[tf.cast(replica, tf.int32) * batch:][:batch]
+
+    # ----------------------------------------------------------------- bounds
+    def _log_weights(self, x, num_samples, seed):
+        """``log p(x, z_s) - log q(z_s | x)`` for S posterior samples: ``[S, B]``.
+
+        Row ``b S + s`` of one Philox stream: example b's noise does not depend
+        on the batch size.
+        """
+        batch = tf.shape(x)[0]
+        tiled = tf.repeat(x, num_samples, axis=0)                        # [B*S, H, W, C]
+        eps = tf.random.stateless_normal([batch * num_samples, self._latent_size],
+                                         seed=tf.stack([tf.cast(seed, tf.int64), tf.constant(1, tf.int64)]),
+                                         alg="philox")
+        log_px, kl = self._inference(tiled, eps)[:2]
+        return tf.transpose(tf.reshape(log_px - kl, [batch, num_samples]))  # [B*S] -> [B, S] -> [S, B]
+
+    def _bounds(self, x, num_samples, seed):
+        lw = self._log_weights(x, num_samples, seed)
+        iwae = tf.reduce_logsumexp(lw, axis=0) - tf.math.log(tf.cast(num_samples, tf.float32))
+        return iwae, tf.reduce_mean(lw, axis=0)
+
+    def log_prob(self, x, conditional=None, num_samples=None, seed=0):
+        """Importance-weighted lower bound on ``log p(x)`` (Burda et al. 2016): ``[B]`` nats.
+
+        Args:
+            x: int images ``[B, H, W, C]``.
+            conditional: must be None.
+            num_samples: S posterior samples (default ``num_importance_samples``).
+            seed: int; keys the posterior noise (same seed, same estimate).
+        """
+        x, _ = self._check(x, conditional)
+        S = self.num_importance_samples if num_samples is None else checks.check_positive_int(
+            num_samples, "num_samples")
+        return self._bounds(x, S, seed)[0]
+
+    def elbo(self, x, num_samples=1, seed=0):
+        """The evidence lower bound, averaged over S posterior samples: ``[B]`` nats."""
+        x, _ = self._check(x, None)
+        return self._bounds(x, checks.check_positive_int(num_samples, "num_samples"), seed)[1]
+
+    def conditional_log_probs(self, x, conditional=None):
+        name = getattr(self, "registry_name", type(self).__name__)
+        raise NotImplementedError(f"{name} is a latent-variable model: it has no exact per-pixel "
+                                  "conditionals. Use log_prob (importance-weighted bound) or elbo.")
 
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
         del num_samples, length, conditional, cache  # one path: prior, then decoder

@@ -274,71 +274,10 @@ class IAFVAE(LatentVariableModel):
         log_px = self.head.log_prob(self._decode_params(h), x)               # [B, H, W, C]
         return tf.reduce_sum(log_px, axis=[1, 2, 3]), kl_total, kl_objective
 
-    def _training_noise(self, batch, training):
-        """Posterior noise for `fit` / `evaluate`: keyed by (seed, step), sliced per replica.
-
-        Every replica draws the *global* batch's noise and keeps its own rows,
-        so a step on R replicas sees the noise the single-device step sees.
-        """
-        step = tf.constant(0, tf.int64)
-        if training and getattr(self, "optimizer", None) is not None:
-            step = tf.cast(self.optimizer.iterations, tf.int64) + 1
-        ctx = tf.distribute.get_replica_context()
-        replicas = 1 if ctx is None else ctx.num_replicas_in_sync
-        replica = 0 if ctx is None else ctx.replica_id_in_sync_group
-        key = tf.stack([tf.constant(self.seed, tf.int64), step])
-        full = tf.random.stateless_normal([batch * replicas, self._latent_size], seed=key, alg="philox")
-        return full[tf.cast(replica, tf.int32) * batch:][:batch]
-
     def _objective(self, x, c, training=False):
         eps = self._training_noise(tf.shape(x)[0], training)
         log_px, kl, kl_obj = self._inference(x, eps, self.free_bits if training else 0.0)
         return log_px - kl_obj, log_px - kl
-
-    # ------------------------------------------------------------------ bounds
-    def _log_weights(self, x, num_samples, seed):
-        """``log p(x, z_s) - log q(z_s | x)`` for S posterior samples: ``[S, B]``.
-
-        Example b's noise is keyed by ``(seed, b)`` through one Philox stream:
-        it depends on the example's position in the batch, not on the batch size.
-        """
-        batch = tf.shape(x)[0]
-        # Row b*S + s: example b's noise is the same whatever the batch size
-        # (one Philox stream filled in row-major order).
-        tiled = tf.repeat(x, num_samples, axis=0)                             # [B*S, H, W, C]
-        eps = tf.random.stateless_normal([batch * num_samples, self._latent_size],
-                                         seed=tf.stack([tf.cast(seed, tf.int64), tf.constant(1, tf.int64)]),
-                                         alg="philox")
-        log_px, kl, _ = self._inference(tiled, eps)
-        return tf.transpose(tf.reshape(log_px - kl, [batch, num_samples]))   # [B*S] -> [B, S] -> [S, B]
-
-    def _bounds(self, x, num_samples, seed):
-        lw = self._log_weights(x, num_samples, seed)
-        iwae = tf.reduce_logsumexp(lw, axis=0) - tf.math.log(tf.cast(num_samples, tf.float32))
-        return iwae, tf.reduce_mean(lw, axis=0)
-
-    def log_prob(self, x, conditional=None, num_samples=None, seed=0):
-        """Importance-weighted lower bound on ``log p(x)`` (Burda et al. 2016): ``[B]`` nats.
-
-        Args:
-            x: int images ``[B, H, W, C]``.
-            conditional: must be None.
-            num_samples: S posterior samples (default ``num_importance_samples``).
-            seed: int; keys the posterior noise (same seed, same estimate).
-        """
-        x, _ = self._check(x, conditional)
-        S = self.num_importance_samples if num_samples is None else checks.check_positive_int(
-            num_samples, "num_samples")
-        return self._bounds(x, S, seed)[0]
-
-    def elbo(self, x, num_samples=1, seed=0):
-        """The evidence lower bound, averaged over S posterior samples: ``[B]`` nats."""
-        x, _ = self._check(x, None)
-        return self._bounds(x, checks.check_positive_int(num_samples, "num_samples"), seed)[1]
-
-    def conditional_log_probs(self, x, conditional=None):
-        raise NotImplementedError("iaf_vae is a latent-variable model: it has no exact per-pixel "
-                                  "conditionals. Use log_prob (importance-weighted bound) or elbo.")
 
     # ---------------------------------------------------------------- sampling
     @property

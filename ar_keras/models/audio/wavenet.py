@@ -78,7 +78,21 @@ from ar_keras.layers.wavenet_block import WaveNetBlock
 from ar_keras.models.registry import register
 from ar_keras.core import AutoregressiveModel, SequenceEvent
 
-__all__ = ["WaveNet", "dilation_stacks"]
+__all__ = ["WaveNet", "dilation_stacks", "check_local_conditioning"]
+
+
+def check_local_conditioning(local_channels, local_hop, local_upsampling):
+    """Checks the local-conditioning arguments of the audio models (both or neither of
+    ``local_channels`` and ``local_hop``, positive ints, a known upsampling mode)."""
+    if (local_channels is None) != (local_hop is None):
+        raise ValueError("local conditioning needs both local_channels=E and local_hop="
+                         "(samples per frame); pass neither for none.")
+    if local_channels is not None:
+        checks.check_positive_int(local_channels, "local_channels")
+        checks.check_positive_int(local_hop, "local_hop")
+        if local_upsampling not in UPSAMPLING_MODES:
+            raise ValueError(f"local_upsampling must be one of {UPSAMPLING_MODES}, got "
+                             f"{local_upsampling!r}.")
 
 
 def dilation_stacks(layers_per_stack, stacks):
@@ -155,15 +169,7 @@ class WaveNet(AutoregressiveModel):
         if not dilations or any(isinstance(d, bool) or int(d) != d or d < 1 for d in dilations):
             raise ValueError(f"dilations must be a non-empty list of positive integers, got "
                              f"{dilations!r}.")
-        if (local_channels is None) != (local_hop is None):
-            raise ValueError("local conditioning needs both local_channels=E and local_hop="
-                             "(samples per frame); pass neither for none.")
-        if local_channels is not None:
-            checks.check_positive_int(local_channels, "local_channels")
-            checks.check_positive_int(local_hop, "local_hop")
-            if local_upsampling not in UPSAMPLING_MODES:
-                raise ValueError(f"local_upsampling must be one of {UPSAMPLING_MODES}, got "
-                                 f"{local_upsampling!r}.")
+        check_local_conditioning(local_channels, local_hop, local_upsampling)
         self.residual_channels = int(residual_channels)
         self.gate_channels = int(gate_channels)
         self.skip_channels = int(skip_channels)

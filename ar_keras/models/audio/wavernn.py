@@ -85,9 +85,8 @@ from ar_keras import checks, pruning  # noqa: F401  (ark.pruning: BlockSparsity 
 from ar_keras.core import AutoregressiveModel, SequenceEvent
 from ar_keras.distributions.dual_softmax import DualSoftmax
 from ar_keras.layers.dual_gru import DualGRU
-from ar_keras.layers.upsample1d import MODES as UPSAMPLING_MODES
 from ar_keras.layers.upsample1d import Upsample1D
-from ar_keras.models.audio.wavenet import WaveNet
+from ar_keras.models.audio.wavenet import WaveNet, check_local_conditioning
 from ar_keras.models.registry import register
 
 __all__ = ["WaveRNN"]
@@ -150,15 +149,7 @@ class WaveRNN(AutoregressiveModel):
         self.output_units = int(output_units or self.hidden_units // 2)
         checks.check_positive_int(self.output_units, "output_units")
         checks.check_positive_int(sample_rate, "sample_rate")
-        if (local_channels is None) != (local_hop is None):
-            raise ValueError("local conditioning needs both local_channels=E and local_hop="
-                             "(samples per frame); pass neither for none.")
-        if local_channels is not None:
-            checks.check_positive_int(local_channels, "local_channels")
-            checks.check_positive_int(local_hop, "local_hop")
-            if local_upsampling not in UPSAMPLING_MODES:
-                raise ValueError(f"local_upsampling must be one of {UPSAMPLING_MODES}, got "
-                                 f"{local_upsampling!r}.")
+        check_local_conditioning(local_channels, local_hop, local_upsampling)
         if subscale is not None:
             checks.check_positive_int(subscale, "subscale")
         if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 0:

@@ -4,6 +4,11 @@ Bits per dimension are a model metric (``bits_per_dim``, ``val_bits_per_dim``)
 and reach TensorBoard through `keras.callbacks.TensorBoard`; `SampleLogger`
 adds what a person wants to look at.
 
+`ResumableBackup` and `StopOnNaN` make a long run survive preemption and
+divergence: a backup every N steps that a restarted run resumes *mid-epoch*
+(same weights, optimizer state and data position as an uninterrupted run), and
+a clear stop naming the step where the loss stopped being finite.
+
 Example:
     >>> model.fit(ds, epochs=20, validation_data=val, callbacks=[
     ...     ark.callbacks.SampleLogger(log_dir="runs/pcnn"),
@@ -12,7 +17,10 @@ Example:
     >>> # audio models: AUDIO tab and samples_epoch_NNN.wav; byte models: TEXT tab and .txt
 """
 
+import json
+import math
 import os
+import shutil
 import sys
 import time
 
@@ -24,7 +32,7 @@ from ar_keras.data.mu_law import mu_law_decode
 from ar_keras.data.wav import write_wav
 from ar_keras.visualize import image_grid, save_png
 
-__all__ = ["SampleLogger", "EpochLine"]
+__all__ = ["SampleLogger", "EpochLine", "ResumableBackup", "StopOnNaN", "resumable_dataset"]
 
 
 class SampleLogger(keras.callbacks.Callback):
@@ -224,3 +232,317 @@ class EpochLine(keras.callbacks.Callback):
         elapsed = time.time() - (self._start or time.time())
         print(f"[ar_keras] epoch {epoch + 1}/{self.total_epochs} done: {', '.join(parts)} "
               f"({elapsed:.1f} s)", file=stream, flush=True)
+
+
+# --------------------------------------------------------------------------- resume mid-epoch
+def _is_finite_number(value):
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return True          # not a number (e.g. a string log): nothing to judge
+
+
+def resumable_dataset(dataset, batch_size, seed, shuffle_buffer, skip_batches=0):
+    """The training stream a mid-epoch resume can re-enter: ``(batches, steps_per_epoch)``.
+
+    ``dataset.shuffle(shuffle_buffer, seed).batch(batch_size).repeat()``: one
+    infinite stream whose epoch ``e`` is the ``e``-th reshuffle of the data
+    (a seeded shuffle reshuffles deterministically per pass, so the order of
+    every epoch is a function of ``seed`` and ``e`` alone, in any process).
+    ``model.fit(batches, steps_per_epoch=steps_per_epoch)`` keeps ONE iterator
+    across epochs, so epoch boundaries fall where an uninterrupted run has them.
+    A resumed run passes ``skip_batches`` = the backup's ``global_step`` and the
+    stream starts exactly at the first batch not yet trained on
+    (``Dataset.skip`` reads and drops them: cheap next to training on them).
+
+    ``steps_per_epoch`` is ``ceil(examples / batch_size)`` (the last batch of an
+    epoch is short, as with a finite dataset).
+
+    Args:
+        dataset: unbatched `tf.data.Dataset` of a finite, known or countable size.
+        batch_size: global batch size.
+        seed: shuffle seed (with `keras.utils.set_random_seed(seed)` for the rest).
+        shuffle_buffer: shuffle buffer size.
+        skip_batches: batches already trained on (``ResumableBackup.read_state``).
+
+    Example:
+        >>> state = ark.callbacks.ResumableBackup.read_state("runs/x/backup")
+        >>> ds, steps = ark.callbacks.resumable_dataset(
+        ...     train, 64, seed=0, shuffle_buffer=10_000,
+        ...     skip_batches=state["global_step"] if state else 0)
+        >>> model.fit(ds, epochs=20, steps_per_epoch=steps,
+        ...           callbacks=[ark.callbacks.ResumableBackup("runs/x/backup", 100)])
+    """
+    n = int(dataset.cardinality())
+    if n < 0:                                   # unknown size (e.g. filtered files): count once
+        n = int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+    if n == 0:
+        raise ValueError("resumable_dataset: the training dataset is empty.")
+    steps_per_epoch = -(-n // int(batch_size))
+    stream = (dataset.shuffle(int(shuffle_buffer), seed=int(seed), reshuffle_each_iteration=True)
+              .batch(int(batch_size)).repeat())
+    if skip_batches:
+        stream = stream.skip(int(skip_batches))
+    return stream, steps_per_epoch
+
+
+class ResumableBackup(keras.callbacks.BackupAndRestore):
+    """`keras.callbacks.BackupAndRestore` that resumes mid-epoch and never backs up NaN.
+
+    What Keras 3.15's ``BackupAndRestore(save_freq=N)`` does: every N batches it
+    writes ``model.save_weights`` (the model's variables AND the optimizer's:
+    moments, ``iterations``, learning rate) and ``{"epoch", "batch"}``; on
+    restore it loads the weights and sets ``model._initial_epoch``, but ignores
+    ``batch``: the interrupted epoch restarts from its first batch, replaying the
+    batches already trained on (and a fresh data iterator replays the first
+    epoch's shuffle order). It also forgets the epoch on restore, so a second
+    interruption inside the first resumed epoch records epoch 0.
+
+    What this subclass adds, nothing more:
+
+    * the metadata holds ``epoch``, ``batch`` (batches of that epoch done) and
+      ``global_step`` (``epoch * steps_per_epoch + batch``), written atomically;
+      also the states of the model's Keras seed generators (dropout masks),
+    * on restore the first ``batch`` steps of the resumed epoch are no-ops: the
+      train function is not called (no update, no data read), so together with a
+      data stream that starts at ``global_step`` (`resumable_dataset`) the run
+      continues exactly where the backup was taken;
+    * a backup is also written at every epoch end; with
+      ``steps_per_execution = k`` batch callbacks only run every k steps, so a
+      backup is taken at the first execution boundary at least ``save_freq``
+      steps after the previous one (a run loses at most
+      ``ceil(save_freq / k) * k`` steps; choose ``save_freq`` a multiple of k);
+    * no backup once the loss or a weight is not finite, and the backup is kept
+      (not deleted at the end of ``fit``) when training stopped on NaN: it is the
+      last good checkpoint.
+
+    ``steps_per_epoch`` must be fixed (``fit(..., steps_per_epoch=S)``, as with
+    `resumable_dataset`) and a multiple of ``steps_per_execution``.
+
+    Args:
+        backup_dir: directory of this run's backup (nothing else may write there).
+        save_freq: steps between backups (int) or ``"epoch"``.
+        double_checkpoint: keep the previous backup too (a torn write falls back to it).
+        delete_checkpoint: remove the backup after a finished ``fit``.
+
+    Example:
+        >>> backup = ark.callbacks.ResumableBackup("runs/x/backup", save_freq=100)
+        >>> model.fit(ds, epochs=20, steps_per_epoch=steps, callbacks=[backup])
+    """
+
+    def __init__(self, backup_dir, save_freq=100, double_checkpoint=True, delete_checkpoint=True):
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int)
+                                     or save_freq < 1):
+            raise ValueError(f"ResumableBackup: save_freq must be a positive number of steps or "
+                             f"'epoch', got {save_freq!r}.")
+        super().__init__(backup_dir, save_freq=save_freq, double_checkpoint=double_checkpoint,
+                         delete_checkpoint=delete_checkpoint)
+        self._batches_done = 0          # batches of the current epoch trained on
+        self._last_saved_step = 0       # global step of the last backup
+        self._skip = 0                  # no-op steps left in the resumed epoch
+        self._original_train_function = None
+        self.nonfinite = False          # the loss or a weight stopped being finite
+        self.restored = None            # the metadata restored at the start of fit, if any
+
+    # ------------------------------------------------------------------ state
+    @staticmethod
+    def read_state(backup_dir):
+        """The backup's metadata ``{"epoch", "batch", "global_step", ...}``, or None."""
+        path = os.path.join(backup_dir, "training_metadata.json")
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            state = json.load(f)
+        state.setdefault("batch", 0)
+        state.setdefault("global_step", None)
+        return state
+
+    @property
+    def weights_path(self):
+        """Path of the latest backup's weights (model + optimizer)."""
+        return self._weights_path
+
+    def _steps_per_epoch(self):
+        steps = (self.params or {}).get("steps")
+        if not steps:
+            raise ValueError("ResumableBackup needs a fixed number of steps per epoch: "
+                             "fit(..., steps_per_epoch=S) (see ark.callbacks.resumable_dataset).")
+        return int(steps)
+
+    def _steps_per_execution(self):
+        return int(getattr(self.model, "steps_per_execution", 1) or 1)
+
+    def _global_step(self):
+        return self._current_epoch * self._steps_per_epoch() + self._batches_done
+
+    def _seed_generators(self):
+        return [sg for layer in self.model._flatten_layers()
+                for sg in getattr(layer, "_seed_generators", [])]
+
+    # ---------------------------------------------------------------- restore
+    def on_train_begin(self, logs=None):
+        steps, spe = self._steps_per_epoch(), self._steps_per_execution()
+        if steps % spe:
+            raise ValueError(f"ResumableBackup: steps_per_epoch ({steps}) must be a multiple of "
+                             f"steps_per_execution ({spe}) for backups at execution boundaries.")
+        self.nonfinite = False
+        super().on_train_begin(logs)          # loads weights + optimizer, sets model._initial_epoch
+        state = self.read_state(self.backup_dir)
+        self.restored = state
+        self._current_epoch = int(getattr(self.model, "_initial_epoch", None) or 0)
+        self._batches_done = 0
+        self._last_saved_step = self._global_step()
+        if state is None:
+            return
+        self._current_epoch = int(state["epoch"])
+        self._batches_done = int(state["batch"])
+        self._last_saved_step = self._global_step()
+        for sg, value in zip(self._seed_generators(), state.get("seed_generators", [])):
+            sg.state.assign(np.asarray(value, dtype=sg.state.dtype))
+        if self._batches_done % spe:
+            raise ValueError(f"ResumableBackup: the backup was taken after {self._batches_done} "
+                             f"steps of an epoch, not a multiple of steps_per_execution ({spe}); "
+                             "resume with the steps_per_execution of the interrupted run.")
+        self._skip = self._batches_done
+        if self._skip:
+            original = self.model.train_function
+            metrics = self.model.get_metrics_result
+
+            def train_function(iterator):
+                if self._skip > 0:           # a step the backup already holds: no update, no data
+                    self._skip -= spe
+                    if self._skip <= 0:      # done: fit calls the real function from now on
+                        self.model.train_function = original
+                    return metrics()
+                return original(iterator)
+
+            self._original_train_function = original
+            self.model.train_function = train_function
+
+    # ------------------------------------------------------------------- save
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+        if self._skip <= 0:
+            self._batches_done = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        if logs is not None and not _is_finite_number(logs.get("loss", 0.0)):
+            self.nonfinite = True
+        done = batch + 1
+        if done <= self._batches_done:       # a no-op step of the resumed epoch
+            return
+        self._batches_done = done
+        if self.nonfinite or self.save_freq == "epoch":
+            return
+        if self._global_step() - self._last_saved_step >= self.save_freq:
+            self._save_model()
+
+    def on_epoch_end(self, epoch, logs=None):
+        # The backup after a finished epoch: the next one starts at its batch 0.
+        self._current_epoch, self._batches_done = epoch + 1, 0
+        if logs is not None and not _is_finite_number(logs.get("loss", 0.0)):
+            self.nonfinite = True
+        if not self.nonfinite:
+            self._save_model()
+
+    def _save_model(self):
+        if self.nonfinite or not all(np.all(np.isfinite(w)) for w in self.model.get_weights()
+                                     if np.issubdtype(np.asarray(w).dtype, np.floating)):
+            self.nonfinite = True            # never overwrite the last good backup with NaN
+            return
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if self.double_checkpoint:
+            for path, prev in ((self._weights_path, self._prev_weights_path),
+                               (self._training_metadata_path, self._prev_training_metadata_path)):
+                if os.path.exists(path):
+                    shutil.copyfile(path, prev)
+        # Write-then-rename: a kill during the write leaves the previous backup whole.
+        tmp = self._weights_path[:-len(".weights.h5")] + ".tmp.weights.h5"
+        self.model.save_weights(tmp, overwrite=True)
+        os.replace(tmp, self._weights_path)
+        state = {"epoch": self._current_epoch, "batch": self._batches_done,
+                 "global_step": self._global_step(), "steps_per_epoch": self._steps_per_epoch(),
+                 "seed_generators": [np.asarray(sg.state).tolist() for sg in self._seed_generators()]}
+        with open(self._training_metadata_path + ".tmp", "w") as f:
+            json.dump(state, f)
+        os.replace(self._training_metadata_path + ".tmp", self._training_metadata_path)
+        self._last_saved_step = state["global_step"]
+
+    def on_train_end(self, logs=None):
+        if self._original_train_function is not None:
+            self.model.train_function = self._original_train_function
+            self._original_train_function = None
+        if not self.nonfinite:               # keep the last good backup of a diverged run
+            super().on_train_end(logs)
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stops `fit` at the first non-finite loss, naming the step and the last good backup.
+
+    `keras.callbacks.TerminateOnNaN` only stops; this also records where:
+    ``message`` names the epoch, the batch within it and the global step
+    (1-based; with ``steps_per_execution = k`` the loss is seen once per k
+    steps, so the message names the block of k steps), and the path and step of
+    the last backup `ResumableBackup` kept (it refuses to back up non-finite
+    weights, so that file holds the last good state). ``stopped`` tells the
+    caller to exit non-zero (``python -m train`` exits with status 3).
+
+    Keras logs carry the epoch's running mean of the loss, which turns NaN at the
+    first non-finite step and stays so: the first non-finite value seen is the
+    step that diverged.
+
+    Args:
+        backup_dir: the `ResumableBackup`'s directory (or None: no checkpoint named).
+
+    Example:
+        >>> nan_stop = ark.callbacks.StopOnNaN("runs/x/backup")
+        >>> model.fit(ds, epochs=20, steps_per_epoch=steps,
+        ...           callbacks=[ark.callbacks.ResumableBackup("runs/x/backup"), nan_stop])
+        >>> if nan_stop.stopped: print(nan_stop.message)
+    """
+
+    def __init__(self, backup_dir=None):
+        super().__init__()
+        self.backup_dir = backup_dir
+        self.stopped = False
+        self.message = None
+        self.step = None
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.stopped, self.message, self.step = False, None, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if self.stopped or loss is None or _is_finite_number(loss):
+            return
+        spe = int(getattr(self.model, "steps_per_execution", 1) or 1)
+        steps = int((self.params or {}).get("steps") or 0)
+        last = batch + 1                                    # 1-based, last step of this execution
+        first = max(1, last - spe + 1)
+        where = f"batch {last}" if first == last else f"batches {first}-{last}"
+        where = f"epoch {self._epoch + 1}, {where}" + (f" of {steps}" if steps else "")
+        if steps:
+            g_last, g_first = self._epoch * steps + last, self._epoch * steps + first
+            where += (f" (global step {g_last})" if g_first == g_last
+                      else f" (global steps {g_first}-{g_last}, one execution of "
+                           f"steps_per_execution={spe})")
+        self.step = {"epoch": self._epoch + 1, "batch": last,
+                     "global_step": self._epoch * steps + last if steps else None}
+        self.message = f"loss became {float(loss)} at {where}; training stopped. " + self._checkpoint()
+        self.stopped = True
+        self.model.stop_training = True
+
+    def _checkpoint(self):
+        state = ResumableBackup.read_state(self.backup_dir) if self.backup_dir else None
+        if state is None:
+            return "No checkpoint was written before it (no backup in " \
+                   f"{self.backup_dir})." if self.backup_dir else "No backup directory was given."
+        path = os.path.join(self.backup_dir, "latest.weights.h5")
+        return (f"Last good checkpoint: {path} (after global step {state['global_step']}: "
+                f"epoch {state['epoch'] + 1}, {state['batch']} batches into it); resume from it "
+                "with --resume after lowering the learning rate, or inspect it with "
+                "model.load_weights.")

@@ -6,8 +6,12 @@
 
 What a run does: builds the model inside the chosen `tf.distribute`
 strategy, trains with `model.fit` (Keras progress bar and one line per
-epoch), backs up every epoch with `keras.callbacks.BackupAndRestore` (a killed
-run restarted with ``--resume`` continues after the last finished epoch),
+epoch), backs up every ``--save-freq`` steps and at every epoch end with
+`ark.callbacks.ResumableBackup` (a killed run restarted with ``--resume``
+continues mid-epoch from the last backup, with the weights, optimizer state and
+data position an uninterrupted run has there), stops on a non-finite loss
+(`ark.callbacks.StopOnNaN`: exit status 3, naming the step and the last good
+checkpoint),
 early-stops on validation bits/dim (restoring the best weights), logs scalars
 and a sample grid per epoch to TensorBoard (``--logdir``), then reports test
 bits/dim, writes ``model.keras`` and ``samples.png``, and with ``--export``
@@ -44,7 +48,12 @@ def build_parser():
     p.add_argument("--export", default=None,
                    help="export directory: writes EXPORT/<model>/1 (SavedModel) and EXPORT/<model>.tflite")
     p.add_argument("--resume", action="store_true",
-                   help="continue a killed run from its last finished epoch (same --logdir)")
+                   help="continue a killed run from its last backup, mid-epoch (same --logdir and flags)")
+    # --- resume mid-epoch (issue 13 part 4) ---
+    p.add_argument("--save-freq", default="100",
+                   help="back up every N training steps (and at every epoch end), or 'epoch'; "
+                        "a killed run loses at most N steps (rounded up to a multiple of "
+                        "steps_per_execution). Default 100")
     p.add_argument("--conditional", action="store_true",
                    help="build a class-conditional model from the dataset's labels")
     p.add_argument("--num-samples", type=int, default=16, help="samples per grid")
@@ -129,11 +138,35 @@ def main(argv=None):
           f"logs in {logdir}", flush=True)
 
     shuffle = min(10_000, (info.splits or {}).get("train") or 10_000)
-    train_ds = train.shuffle(shuffle, seed=args.seed).batch(args.batch_size).prefetch(2)
+    # --- resume mid-epoch (issue 13 part 4): one seeded stream, entered at the backup's step ---
+    try:
+        save_freq = "epoch" if args.save_freq == "epoch" else int(args.save_freq)
+        if save_freq != "epoch" and save_freq < 1:
+            raise ValueError
+    except ValueError:
+        print(f"error: --save-freq must be a positive number of steps or 'epoch', "
+              f"got {args.save_freq!r}", file=sys.stderr)
+        return 2
+    spe = int(getattr(model, "steps_per_execution", 1) or 1)
+    if save_freq != "epoch" and save_freq % spe:
+        save_freq = -(-save_freq // spe) * spe  # backups happen at execution boundaries
+        print(f"[ar_keras] --save-freq rounded up to {save_freq}, a multiple of "
+              f"steps_per_execution={spe}", flush=True)
+    state = ark.callbacks.ResumableBackup.read_state(backup) if args.resume else None
+    skip = (state or {}).get("global_step") or 0
+    train_ds, steps_per_epoch = ark.callbacks.resumable_dataset(
+        train, args.batch_size, seed=args.seed, shuffle_buffer=shuffle, skip_batches=skip)
+    steps_per_epoch = -(-steps_per_epoch // spe) * spe  # whole executions per epoch
+    if state is not None:
+        print(f"[ar_keras] resuming from {backup}: epoch {state['epoch'] + 1}, after {state['batch']} "
+              f"of its {steps_per_epoch} steps (global step {skip})", flush=True)
+    train_ds = train_ds.prefetch(2)
+    nan_stop = ark.callbacks.StopOnNaN(backup)
     valid_ds = valid.batch(args.batch_size).prefetch(2)
     sample_logger = ark.callbacks.SampleLogger(logdir, num_samples=args.num_samples, seed=args.seed)
     callbacks = [
-        keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
+        ark.callbacks.ResumableBackup(backup, save_freq=save_freq),
+        nan_stop,
         keras.callbacks.TensorBoard(logdir),
         keras.callbacks.EarlyStopping(monitor=model.monitor, patience=args.patience,
                                       restore_best_weights=True, mode="min"),
@@ -143,8 +176,11 @@ def main(argv=None):
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
     start = time.time()
     model.fit(train_ds, validation_data=valid_ds, epochs=args.epochs, callbacks=callbacks,
-              verbose=verbose)
+              steps_per_epoch=steps_per_epoch, verbose=verbose)
     train_seconds = time.time() - start
+    if nan_stop.stopped:
+        print(f"error: {nan_stop.message}", file=sys.stderr, flush=True)
+        return 3
 
     results = model.evaluate(test.batch(args.batch_size), return_dict=True, verbose=0)
     test_bpd = float(results["bits_per_dim"])

@@ -242,7 +242,7 @@ def _is_finite_number(value):
         return True          # not a number (e.g. a string log): nothing to judge
 
 
-def resumable_dataset(dataset, batch_size, seed, shuffle_buffer, skip_batches=0):
+def resumable_dataset(dataset, batch_size, seed, shuffle_buffer, skip_batches=0, num_examples=None):
     """The training stream a mid-epoch resume can re-enter: ``(batches, steps_per_epoch)``.
 
     ``dataset.shuffle(shuffle_buffer, seed).batch(batch_size).repeat()``: one
@@ -264,6 +264,8 @@ def resumable_dataset(dataset, batch_size, seed, shuffle_buffer, skip_batches=0)
         seed: shuffle seed (with `keras.utils.set_random_seed(seed)` for the rest).
         shuffle_buffer: shuffle buffer size.
         skip_batches: batches already trained on (``ResumableBackup.read_state``).
+        num_examples: the dataset's size where its cardinality is unknown
+            (else it is counted once).
 
     Example:
         >>> state = ark.callbacks.ResumableBackup.read_state("runs/x/backup")
@@ -274,7 +276,11 @@ def resumable_dataset(dataset, batch_size, seed, shuffle_buffer, skip_batches=0)
         ...           callbacks=[ark.callbacks.ResumableBackup("runs/x/backup", 100)])
     """
     n = int(dataset.cardinality())
-    if n < 0:                                   # unknown size (e.g. filtered files): count once
+    if n == int(tf.data.INFINITE_CARDINALITY):
+        raise ValueError("resumable_dataset: expected a finite dataset (one epoch), got an infinite one.")
+    if n < 0 and num_examples:
+        n = int(num_examples)
+    elif n < 0:                                 # unknown size (e.g. filtered files): count once
         n = int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
     if n == 0:
         raise ValueError("resumable_dataset: the training dataset is empty.")

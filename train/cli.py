@@ -155,8 +155,14 @@ def main(argv=None):
     state = ark.callbacks.ResumableBackup.read_state(backup) if args.resume else None
     skip = (state or {}).get("global_step") or 0
     train_ds, steps_per_epoch = ark.callbacks.resumable_dataset(
-        train, args.batch_size, seed=args.seed, shuffle_buffer=shuffle, skip_batches=skip)
+        train, args.batch_size, seed=args.seed, shuffle_buffer=shuffle, skip_batches=skip,
+        num_examples=(info.splits or {}).get("train"))
     steps_per_epoch = -(-steps_per_epoch // spe) * spe  # whole executions per epoch
+    if state is not None and state.get("steps_per_epoch") not in (None, steps_per_epoch):
+        print(f"error: the backup in {backup} was taken with {state['steps_per_epoch']} steps per "
+              f"epoch, this run has {steps_per_epoch}: resume with the same --batch-size, "
+              "dataset and steps_per_execution (or drop --resume to start afresh)", file=sys.stderr)
+        return 2
     if state is not None:
         print(f"[ar_keras] resuming from {backup}: epoch {state['epoch'] + 1}, after {state['batch']} "
               f"of its {steps_per_epoch} steps (global step {skip})", flush=True)

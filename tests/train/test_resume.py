@@ -19,6 +19,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import ar_keras as ark
 from ar_keras.callbacks import ResumableBackup, resumable_dataset
@@ -169,6 +170,40 @@ def test_resume_with_steps_per_execution_and_mutations(tmp_path, uninterrupted, 
         assert gap > 1e-3, (mode, gap)
 
 
+def _fit_dropout(backup_dir, restore_seeds=True, extra=()):
+    """A Keras model whose training draws dropout masks from a `SeedGenerator`."""
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dropout(0.5), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(192, 8)), rng.normal(size=(192, 1))   # 12 steps of 16 per epoch
+    data = tf.data.Dataset.from_tensor_slices((x.astype("float32"), y.astype("float32")))
+    state = ResumableBackup.read_state(backup_dir)
+    ds, steps = resumable_dataset(data, 16, seed=0, shuffle_buffer=192,
+                                  skip_batches=state["global_step"] if state else 0)
+    backup = ResumableBackup(backup_dir, save_freq=SAVE_FREQ)
+    if not restore_seeds:
+        backup._seed_generators = lambda: []
+    model.fit(ds, epochs=EPOCHS, steps_per_epoch=steps, callbacks=[backup, *extra], verbose=0)
+    return model.get_weights()
+
+
+@pytest.fixture(scope="module")
+def dropout_uninterrupted(tmp_path_factory):
+    return _fit_dropout(str(tmp_path_factory.mktemp("dropout") / "backup"))
+
+
+@pytest.mark.parametrize("restore_seeds", [True, False])
+def test_resume_restores_dropout_seed_state(tmp_path, dropout_uninterrupted, restore_seeds):
+    a = dropout_uninterrupted
+    with pytest.raises(Preempted):
+        _fit_dropout(str(tmp_path / "b"), restore_seeds, extra=[Kill()])   # dies after step 18 of 24
+    b = _fit_dropout(str(tmp_path / "b"), restore_seeds)
+    gap = max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
+    assert (gap <= 1e-6) if restore_seeds else (gap > 1e-4), gap
+
+
 # ------------------------------------------------------------------------------ NaN stop
 def test_nan_loss_stops_with_step_and_last_good_checkpoint(tmp_path, monkeypatch, capsys):
     class PoisonsLearningRate(ark.callbacks.EpochLine):
@@ -197,3 +232,17 @@ def test_nan_loss_stops_with_step_and_last_good_checkpoint(tmp_path, monkeypatch
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())
     assert int(model.optimizer.iterations) == 4 and math.isfinite(float(model.optimizer.learning_rate))
     assert not (logdir / "model.keras").exists()           # a diverged model is not saved
+
+
+def test_bad_save_freq_and_mismatched_backup_are_refused(tmp_path, capsys):
+    logdir = tmp_path / "run"
+    assert main(CLI_ARGS + ["--save-freq", "0", "--logdir", str(logdir)]) == 2     # last flag wins
+    assert "--save-freq must be a positive number of steps or 'epoch', got '0'" in capsys.readouterr().err
+    (logdir / "backup").mkdir(parents=True)
+    (logdir / "backup" / "training_metadata.json").write_text(
+        json.dumps({"epoch": 1, "batch": 3, "global_step": 9, "steps_per_epoch": 6}))
+    assert main(CLI_ARGS + ["--logdir", str(logdir), "--resume"]) == 2       # 11 steps now, not 6
+    err = capsys.readouterr().err
+    assert "taken with 6 steps per epoch, this run has 11" in err and "--batch-size" in err, err
+    with pytest.raises(ValueError, match="save_freq must be a positive number of steps"):
+        ResumableBackup(str(tmp_path / "b"), save_freq=0)

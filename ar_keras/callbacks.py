@@ -245,18 +245,23 @@ def _is_finite_number(value):
 def resumable_dataset(dataset, batch_size, seed, shuffle_buffer, skip_batches=0, num_examples=None):
     """The training stream a mid-epoch resume can re-enter: ``(batches, steps_per_epoch)``.
 
-    ``dataset.shuffle(shuffle_buffer, seed).batch(batch_size).repeat()``: one
-    infinite stream whose epoch ``e`` is the ``e``-th reshuffle of the data
-    (a seeded shuffle reshuffles deterministically per pass, so the order of
-    every epoch is a function of ``seed`` and ``e`` alone, in any process).
+    One infinite stream of batches. Pass ``e`` over the data cuts it into
+    blocks of ``shuffle_buffer`` consecutive examples, permutes each block with
+    a stateless shuffle keyed by ``(seed, e, block)`` and batches the result:
+    the order of every pass is a function of ``seed`` and ``e`` alone, in any
+    process. (A plain ``shuffle(seed)`` reshuffles each pass from a state a
+    restarted process does not have: its first pass repeats pass 0's order.
+    With ``shuffle_buffer >= examples`` a pass is a uniform permutation; with a
+    smaller one, examples mix within blocks rather than within a sliding window.)
     ``model.fit(batches, steps_per_epoch=steps_per_epoch)`` keeps ONE iterator
-    across epochs, so epoch boundaries fall where an uninterrupted run has them.
-    A resumed run passes ``skip_batches`` = the backup's ``global_step`` and the
-    stream starts exactly at the first batch not yet trained on
-    (``Dataset.skip`` reads and drops them: cheap next to training on them).
+    across epochs, so batch ``g`` of the stream is global step ``g``, resumed or
+    not. A resumed run passes ``skip_batches`` = the backup's ``global_step``:
+    the stream starts at pass ``g // steps_per_epoch`` and drops the first
+    ``g % steps_per_epoch`` batches of it (read and dropped, less than one
+    pass), i.e. it starts at the first batch not yet trained on.
 
-    ``steps_per_epoch`` is ``ceil(examples / batch_size)`` (the last batch of an
-    epoch is short, as with a finite dataset).
+    ``steps_per_epoch`` is ``ceil(examples / batch_size)`` (the last batch of a
+    pass is short, as with a finite dataset).
 
     Args:
         dataset: unbatched `tf.data.Dataset` of a finite, known or countable size.
@@ -285,10 +290,23 @@ def resumable_dataset(dataset, batch_size, seed, shuffle_buffer, skip_batches=0,
     if n == 0:
         raise ValueError("resumable_dataset: the training dataset is empty.")
     steps_per_epoch = -(-n // int(batch_size))
-    stream = (dataset.shuffle(int(shuffle_buffer), seed=int(seed), reshuffle_each_iteration=True)
-              .batch(int(batch_size)).repeat())
-    if skip_batches:
-        stream = stream.skip(int(skip_batches))
+    first_pass, offset = divmod(int(skip_batches), steps_per_epoch)
+    seed = tf.constant(int(seed), tf.int64)
+
+    def permute(e, block_index, block):   # one block of one pass, keyed by (seed, pass, block)
+        key = tf.stack([seed, e * (2 ** 32) + block_index])
+        order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(tf.nest.flatten(block)[0])[0]),
+                                                         seed=key)
+        return tf.nest.map_structure(lambda t: tf.gather(t, order), block)
+
+    def one_pass(e):
+        blocks = dataset.batch(int(shuffle_buffer)).enumerate()     # [N, ...] -> [buffer, ...] blocks
+        return (blocks.map(lambda i, block: permute(e, i, block))
+                .unbatch().batch(int(batch_size)))                  # -> [N, ...] -> [batch, ...]
+
+    stream = tf.data.Dataset.counter(start=first_pass, dtype=tf.int64).flat_map(one_pass)
+    if offset:
+        stream = stream.skip(offset)
     return stream, steps_per_epoch
 
 
@@ -549,6 +567,5 @@ class StopOnNaN(keras.callbacks.Callback):
                    f"{self.backup_dir})." if self.backup_dir else "No backup directory was given."
         path = os.path.join(self.backup_dir, "latest.weights.h5")
         return (f"Last good checkpoint: {path} (after global step {state['global_step']}: "
-                f"epoch {state['epoch'] + 1}, {state['batch']} batches into it); resume from it "
-                "with --resume after lowering the learning rate, or inspect it with "
-                "model.load_weights.")
+                f"epoch {state['epoch'] + 1}, {state['batch']} batches into it): model and "
+                "optimizer weights (learning rate included), for model.load_weights or --resume.")

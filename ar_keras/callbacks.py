@@ -517,6 +517,9 @@ class StopOnNaN(keras.callbacks.Callback):
 
     Args:
         backup_dir: the `ResumableBackup`'s directory (or None: no checkpoint named).
+        stream: where to print the message the moment it is known (e.g.
+            ``sys.stderr``; the epoch's validation and sampling still run after
+            the stop), or None to leave printing to the caller.
 
     Example:
         >>> nan_stop = ark.callbacks.StopOnNaN("runs/x/backup")
@@ -525,9 +528,10 @@ class StopOnNaN(keras.callbacks.Callback):
         >>> if nan_stop.stopped: print(nan_stop.message)
     """
 
-    def __init__(self, backup_dir=None):
+    def __init__(self, backup_dir=None, stream=None):
         super().__init__()
         self.backup_dir = backup_dir
+        self.stream = stream
         self.stopped = False
         self.message = None
         self.step = None
@@ -559,6 +563,8 @@ class StopOnNaN(keras.callbacks.Callback):
         self.message = f"loss became {float(loss)} at {where}; training stopped. " + self._checkpoint()
         self.stopped = True
         self.model.stop_training = True
+        if self.stream is not None:
+            print(f"error: {self.message}", file=self.stream, flush=True)
 
     def _checkpoint(self):
         state = ResumableBackup.read_state(self.backup_dir) if self.backup_dir else None

@@ -167,7 +167,7 @@ def main(argv=None):
         print(f"[ar_keras] resuming from {backup}: epoch {state['epoch'] + 1}, after {state['batch']} "
               f"of its {steps_per_epoch} steps (global step {skip})", flush=True)
     train_ds = train_ds.prefetch(2)
-    nan_stop = ark.callbacks.StopOnNaN(backup)
+    nan_stop = ark.callbacks.StopOnNaN(backup, stream=sys.stderr)  # prints the step + checkpoint
     valid_ds = valid.batch(args.batch_size).prefetch(2)
     sample_logger = ark.callbacks.SampleLogger(logdir, num_samples=args.num_samples, seed=args.seed)
     callbacks = [
@@ -184,8 +184,7 @@ def main(argv=None):
     model.fit(train_ds, validation_data=valid_ds, epochs=args.epochs, callbacks=callbacks,
               steps_per_epoch=steps_per_epoch, verbose=verbose)
     train_seconds = time.time() - start
-    if nan_stop.stopped:
-        print(f"error: {nan_stop.message}", file=sys.stderr, flush=True)
+    if nan_stop.stopped:        # its message is on stderr; the backup holds the last finite state
         return 3
 
     results = model.evaluate(test.batch(args.batch_size), return_dict=True, verbose=0)

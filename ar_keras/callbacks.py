@@ -480,15 +480,16 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
                                (self._training_metadata_path, self._prev_training_metadata_path)):
                 if os.path.exists(path):
                     shutil.copyfile(path, prev)
-        # Write-then-rename: a kill during the write leaves the previous backup whole.
+        # Both files written aside, then renamed back to back: a kill during a write
+        # leaves the previous backup whole (the window between the renames is microseconds).
         tmp = self._weights_path[:-len(".weights.h5")] + ".tmp.weights.h5"
         self.model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, self._weights_path)
         state = {"epoch": self._current_epoch, "batch": self._batches_done,
                  "global_step": self._global_step(), "steps_per_epoch": self._steps_per_epoch(),
                  "seed_generators": [np.asarray(sg.state).tolist() for sg in self._seed_generators()]}
         with open(self._training_metadata_path + ".tmp", "w") as f:
             json.dump(state, f)
+        os.replace(tmp, self._weights_path)
         os.replace(self._training_metadata_path + ".tmp", self._training_metadata_path)
         self._last_saved_step = state["global_step"]
 

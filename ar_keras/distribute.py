@@ -152,10 +152,13 @@ def reduce_logs(model, logs):
             others[name] = tf.cast(value, tf.float32)
     sums = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sums) if sums else {}
     others = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, others) if others else {}
+    strategy = tf.distribute.get_strategy()
+    # Keras' own condition for its `strategy.reduce("MEAN", v, axis=0)` (reduce_per_replica)
+    axis0 = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and is_multi_worker(strategy)
     out = {}
     for name in logs:
         value = tf.math.divide_no_nan(*sums[name]) if name in sums else others[name]
-        if is_multi_worker():
+        if axis0:
             value = tf.reshape(value, [1])  # [] -> [1]: Keras reduces MEAN over axis 0
         out[name] = value
     return out

@@ -29,8 +29,8 @@ def make_strategy(name, tpu_address=None):
       initialises the TPU system before anything else runs; the batches are static
       (``drop_remainder=True`` in ``python -m train``: XLA compiles one shape, so the last
       partial batch of each epoch is dropped); every step is XLA-compiled, so the models'
-      ops must have XLA kernels (no string ops or host-side Python in ``train_step``;
-      ``tf.random`` stateless ops only) and shapes must not depend on the data;
+      ops must have XLA kernels (no string ops or host-side Python in ``train_step``) and
+      shapes must not depend on the data;
       ``compile(steps_per_execution=N)`` with N in the tens to hundreds pays, since each
       host-to-TPU round trip is expensive; Keras' log reduction under a `TPUStrategy` is
       "first" (the first replica's value), and our models return logs already reduced over

@@ -28,7 +28,7 @@ import ar_keras as ark
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-BATCH, STEPS, LR, TIMEOUT = 8, 2, 0.1, 420
+BATCH, STEPS, LR, TIMEOUT = 8, 2, 0.1, 300  # TIMEOUT: seconds, plus 60 per model
 FAST = ("nade", "maf", "wavenet", "iaf_vae")
 
 
@@ -75,15 +75,16 @@ def run_workers(names, tmp_path):
         [sys.executable, os.path.join(HERE, "multiworker_worker.py"), str(i), ports,
          str(tmp_path / "in.npz"), str(tmp_path / f"out{i}.npz")],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    timeout = TIMEOUT + 60 * len(names)
     logs = []
     try:
         for p in procs:
-            logs.append(p.communicate(timeout=TIMEOUT)[0])
+            logs.append(p.communicate(timeout=timeout)[0])
     except subprocess.TimeoutExpired:
         for p in procs:
             p.kill()
         logs = [p.communicate()[0] for p in procs]
-        pytest.fail("workers timed out after %d s:\n%s" % (TIMEOUT, _tails(logs)))
+        pytest.fail("workers timed out after %d s:\n%s" % (timeout, _tails(logs)))
     for i, p in enumerate(procs):
         assert p.returncode == 0, f"worker {i} exited with {p.returncode}:\n{_tails(logs)}"
     return src, [dict(np.load(tmp_path / f"out{i}.npz")) for i in range(2)]
@@ -132,3 +133,40 @@ def test_two_workers_equal_one_process(tmp_path):
 @pytest.mark.slow
 def test_two_workers_equal_one_process_every_model(tmp_path):
     check_models(ark.models.names(), tmp_path)
+
+
+@pytest.mark.slow
+def test_cli_multiworker_only_the_chief_writes(tmp_path):
+    """``python -m train --strategy multiworker`` on two loopback workers: same results, one writer."""
+    import re
+    p0, p1 = free_ports(2)
+    logdir, export = tmp_path / "run", tmp_path / "export"
+    procs = []
+    for i in range(2):
+        tf_config = ('{"cluster": {"worker": ["localhost:%d", "localhost:%d"]}, '
+                     '"task": {"type": "worker", "index": %d}}' % (p0, p1, i))
+        env = dict(os.environ, TF_CONFIG=tf_config, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
+                   PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "train", "--model", "nade", "--preset", "tiny", "--dataset",
+             "binary_digits", "--epochs", "1", "--batch-size", "128", "--num-samples", "4",
+             "--logdir", str(logdir), "--export", str(export), "--verbose", "0",
+             "--strategy", "multiworker"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    try:
+        logs = [p.communicate(timeout=TIMEOUT)[0] for p in procs]
+    except subprocess.TimeoutExpired:
+        for p in procs:
+            p.kill()
+        pytest.fail("workers timed out:\n" + _tails([p.communicate()[0] for p in procs]))
+    assert [p.returncode for p in procs] == [0, 0], _tails(logs)
+    chief = re.search(r"test bits/dim: ([0-9.]+)", logs[0])
+    other = re.search(r"worker 1 done \(test bits/dim ([0-9.]+)\)", logs[1])
+    assert chief and other, _tails(logs)
+    assert chief.group(1) == other.group(1), "the workers evaluated different models"
+    assert (logdir / "model.keras").exists() and (logdir / "result.json").exists()
+    assert (export / "nade" / "1" / "saved_model.pb").exists()
+    # one writer: TensorBoard event files from one process only, no worker backups left
+    pids = {f.name.split(".")[-3] for f in logdir.rglob("events.out.tfevents.*")}
+    assert len(pids) == 1, pids
+    assert not list(logdir.glob("backup*"))

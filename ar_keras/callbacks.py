@@ -242,7 +242,8 @@ def _is_finite_number(value):
         return True          # not a number (e.g. a string log): nothing to judge
 
 
-def resumable_dataset(dataset, batch_size, seed, shuffle_buffer, skip_batches=0, num_examples=None):
+def resumable_dataset(dataset, batch_size, seed, shuffle_buffer, skip_batches=0, num_examples=None,
+                      drop_remainder=False):
     """The training stream a mid-epoch resume can re-enter: ``(batches, steps_per_epoch)``.
 
     One infinite stream of batches. Pass ``e`` over the data cuts it into
@@ -261,7 +262,8 @@ def resumable_dataset(dataset, batch_size, seed, shuffle_buffer, skip_batches=0,
     pass), i.e. it starts at the first batch not yet trained on.
 
     ``steps_per_epoch`` is ``ceil(examples / batch_size)`` (the last batch of a
-    pass is short, as with a finite dataset).
+    pass is short, as with a finite dataset), or ``floor`` with
+    ``drop_remainder=True`` (static batch shapes, e.g. for TPUs).
 
     Args:
         dataset: unbatched `tf.data.Dataset` of a finite, known or countable size.
@@ -271,6 +273,7 @@ def resumable_dataset(dataset, batch_size, seed, shuffle_buffer, skip_batches=0,
         skip_batches: batches already trained on (``ResumableBackup.read_state``).
         num_examples: the dataset's size where its cardinality is unknown
             (else it is counted once).
+        drop_remainder: drop the short last batch of every pass.
 
     Example:
         >>> state = ark.callbacks.ResumableBackup.read_state("runs/x/backup")
@@ -289,7 +292,10 @@ def resumable_dataset(dataset, batch_size, seed, shuffle_buffer, skip_batches=0,
         n = int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
     if n == 0:
         raise ValueError("resumable_dataset: the training dataset is empty.")
-    steps_per_epoch = -(-n // int(batch_size))
+    steps_per_epoch = n // int(batch_size) if drop_remainder else -(-n // int(batch_size))
+    if steps_per_epoch == 0:
+        raise ValueError(f"resumable_dataset: {n} examples make no full batch of {batch_size}; "
+                         "lower the batch size or keep the short batch (drop_remainder=False).")
     first_pass, offset = divmod(int(skip_batches), steps_per_epoch)
     seed = tf.constant(int(seed), tf.int64)
 
@@ -302,7 +308,7 @@ def resumable_dataset(dataset, batch_size, seed, shuffle_buffer, skip_batches=0,
     def one_pass(e):
         blocks = dataset.batch(int(shuffle_buffer)).enumerate()     # [N, ...] -> [buffer, ...] blocks
         return (blocks.map(lambda i, block: permute(e, i, block))
-                .unbatch().batch(int(batch_size)))                  # -> [N, ...] -> [batch, ...]
+                .unbatch().batch(int(batch_size), drop_remainder=drop_remainder))  # [N, ...] -> [batch, ...]
 
     stream = tf.data.Dataset.counter(start=first_pass, dtype=tf.int64).flat_map(one_pass)
     if offset:

@@ -103,7 +103,16 @@ def main(argv=None):
     order = ("speech", "text", "digits") if info.kind == "sequence" else ("digits", "speech", "text")
     preset = args.preset or next((p for p in (args.dataset,) + order if p in presets), presets[0])
     logdir = args.logdir or os.path.join("runs", f"{args.model}-{args.dataset}")
-    backup = os.path.join(logdir, "backup")
+    # --strategy multiworker/tpu: created before any dataset op (TF requires it for the
+    # multi-worker strategy).  Only the chief writes into logdir and --export; the other
+    # workers run the same writes (a save reads on-read variables, a collective every worker
+    # joins) into a temporary directory, and back up into logdir/backup-worker<i>.
+    strategy = make_strategy(args.strategy, args.tpu)
+    multi = ark.distribute.is_multi_worker(strategy)
+    out_dir = ark.distribute.write_dir(logdir, strategy)
+    export_dir = args.export and ark.distribute.write_dir(args.export, strategy)
+    backup = os.path.join(logdir, "backup" if ark.distribute.is_chief(strategy)
+                          else f"backup-worker{ark.distribute.worker_index(strategy)}")
     if os.path.exists(backup) and not args.resume:
         print(f"[ar_keras] {backup} holds an unfinished run; starting afresh "
               "(pass --resume to continue it)", flush=True)
@@ -119,7 +128,6 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return 2
 
-    strategy = make_strategy(args.strategy, args.tpu)
     try:
         overrides = ark.models.model_class(args.model).overrides_from_data(info)
     except ValueError as e:  # e.g. a continuous model on integer images
@@ -138,6 +146,11 @@ def main(argv=None):
           f"logs in {logdir}", flush=True)
 
     shuffle = min(10_000, (info.splits or {}).get("train") or 10_000)
+    # --strategy tpu: static shapes (no partial last batch).  --strategy multiworker: every
+    # worker builds the same pipeline (same seed) batched by the global batch and keeps its
+    # slice of each batch (auto-shard policy DATA; ar_keras.distribute).
+    drop = args.strategy == "tpu"
+    shard = ark.distribute.shard_by_data if multi else (lambda d: d)
     # --- resume mid-epoch (issue 13 part 4): one seeded stream, entered at the backup's step ---
     try:
         save_freq = "epoch" if args.save_freq == "epoch" else int(args.save_freq)
@@ -156,7 +169,7 @@ def main(argv=None):
     skip = (state or {}).get("global_step") or 0
     train_ds, steps_per_epoch = ark.callbacks.resumable_dataset(
         train, args.batch_size, seed=args.seed, shuffle_buffer=shuffle, skip_batches=skip,
-        num_examples=(info.splits or {}).get("train"))
+        num_examples=(info.splits or {}).get("train"), drop_remainder=drop)
     steps_per_epoch = -(-steps_per_epoch // spe) * spe  # whole executions per epoch
     if state is not None and state.get("steps_per_epoch") not in (None, steps_per_epoch):
         print(f"error: the backup in {backup} was taken with {state['steps_per_epoch']} steps per "
@@ -166,14 +179,15 @@ def main(argv=None):
     if state is not None:
         print(f"[ar_keras] resuming from {backup}: epoch {state['epoch'] + 1}, after {state['batch']} "
               f"of its {steps_per_epoch} steps (global step {skip})", flush=True)
-    train_ds = train_ds.prefetch(2)
+    train_ds = shard(train_ds.prefetch(2))
+    valid_ds = shard(valid.batch(args.batch_size, drop_remainder=drop).prefetch(2))
+    test_ds = shard(test.batch(args.batch_size, drop_remainder=drop))
     nan_stop = ark.callbacks.StopOnNaN(backup, stream=sys.stderr)  # prints the step + checkpoint
-    valid_ds = valid.batch(args.batch_size).prefetch(2)
-    sample_logger = ark.callbacks.SampleLogger(logdir, num_samples=args.num_samples, seed=args.seed)
+    sample_logger = ark.callbacks.SampleLogger(out_dir, num_samples=args.num_samples, seed=args.seed)
     callbacks = [
         ark.callbacks.ResumableBackup(backup, save_freq=save_freq),
         nan_stop,
-        keras.callbacks.TensorBoard(logdir),
+        keras.callbacks.TensorBoard(out_dir),
         keras.callbacks.EarlyStopping(monitor=model.monitor, patience=args.patience,
                                       restore_best_weights=True, mode="min"),
         sample_logger,
@@ -187,21 +201,27 @@ def main(argv=None):
     if nan_stop.stopped:        # its message is on stderr; the backup holds the last finite state
         return 3
 
-    results = model.evaluate(test.batch(args.batch_size), return_dict=True, verbose=0)
+    results = model.evaluate(test_ds, return_dict=True, verbose=0)
     test_bpd = float(results["bits_per_dim"])
-    png = sample_logger.write_final(os.path.join(logdir, "samples"))
-    keras_path = os.path.join(logdir, "model.keras")
+    png = sample_logger.write_final(os.path.join(out_dir, "samples"))
+    keras_path = os.path.join(out_dir, "model.keras")
     model.save(keras_path)
     summary = {"model": args.model, "preset": preset, "dataset": args.dataset,
                "test_bits_per_dim": test_bpd, "test_nll_nats": float(results["loss"]),
                "train_seconds": round(train_seconds, 1), "parameters": model.count_params(),
                "logdir": logdir, "samples_file": png, "keras_model": keras_path}
     if args.export:
-        summary["saved_model"] = ark.export.saved_model(model, os.path.join(args.export, args.model, "1"))
+        summary["saved_model"] = ark.export.saved_model(model, os.path.join(export_dir, args.model, "1"))
         if model.supports_tflite and model.count_params() <= ark.export.TFLITE_MAX_PARAMS:
-            summary["tflite"] = ark.export.tflite(model, os.path.join(args.export, f"{args.model}.tflite"))
-    with open(os.path.join(logdir, "result.json"), "w") as f:
+            summary["tflite"] = ark.export.tflite(model, os.path.join(export_dir, f"{args.model}.tflite"))
+    with open(os.path.join(out_dir, "result.json"), "w") as f:
         json.dump(summary, f, indent=2)
+    if out_dir != logdir or export_dir != args.export:  # a non-chief worker: nothing is kept
+        ark.distribute.cleanup_write_dir(out_dir, logdir)
+        ark.distribute.cleanup_write_dir(export_dir, args.export)
+        print(f"[ar_keras] worker {ark.distribute.worker_index(strategy)} done "
+              f"(test bits/dim {test_bpd:.4f}); the chief wrote the outputs", flush=True)
+        return 0 if math.isfinite(test_bpd) else 1
 
     print(f"\n[ar_keras] test bits/dim: {test_bpd:.4f} "
           f"({results['loss']:.2f} nats per example; {train_seconds:.0f} s of training)")

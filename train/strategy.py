@@ -12,8 +12,29 @@ def make_strategy(name, tpu_address=None):
 
     * ``default``: one device (the first GPU, else the CPU).
     * ``mirrored``: every local GPU (or CPU) in sync (`MirroredStrategy`).
-    * ``multiworker``: synchronous across workers named in ``TF_CONFIG``.
-    * ``tpu``: a Cloud TPU (``tpu_address`` or the environment's).
+    * ``multiworker``: synchronous across workers named in ``TF_CONFIG``
+      (`MultiWorkerMirroredStrategy`).  Every worker runs the same command with its own
+      ``TF_CONFIG``, e.g. for worker 1 of two::
+
+          TF_CONFIG='{"cluster": {"worker": ["host0:12345", "host1:12345"]},
+                      "task": {"type": "worker", "index": 1}}'
+
+      ``--batch-size`` is the global batch: each worker keeps its slice of every batch
+      (auto-shard policy DATA), the gradients are summed over all replicas, and worker 0 (the
+      chief) alone writes the logs, ``model.keras``, samples and exports
+      (`ar_keras.distribute`, which also says where Keras 3's ``fit`` needed our fix).  The
+      strategy must be created before any other TensorFlow op of the process.
+    * ``tpu``: a Cloud TPU (``tpu_address`` or the environment's), `TPUStrategy`.  A code path
+      only: no TPU is reachable from the tests.  What changes: the resolver connects and
+      initialises the TPU system before anything else runs; the batches are static
+      (``drop_remainder=True`` in ``python -m train``: XLA compiles one shape, so the last
+      partial batch of each epoch is dropped); every step is XLA-compiled, so the models'
+      ops must have XLA kernels (no string ops or host-side Python in ``train_step``) and
+      shapes must not depend on the data;
+      ``compile(steps_per_execution=N)`` with N in the tens to hundreds pays, since each
+      host-to-TPU round trip is expensive; Keras' log reduction under a `TPUStrategy` is
+      "first" (the first replica's value), and our models return logs already reduced over
+      the replicas (`ar_keras.distribute.reduce_logs`), so they are the global ones.
     """
     if name == "default":
         return tf.distribute.get_strategy()

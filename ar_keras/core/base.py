@@ -19,10 +19,12 @@ and this class derives from them:
   ``x`` or ``(x, conditional)``.  The loss is the per-example negative
   objective, summed and divided by the *global* batch::
 
-      loss_replica = sum_{i in replica} -objective_i / (B_local * replicas)
+      loss_replica = sum_{i in replica} -objective_i / sum_{replicas} B_replica
 
   so that the gradients `tf.distribute` sums over replicas equal the
-  single-device mean gradient.  The metric ``bits_per_dim`` is
+  single-device mean gradient.  The logs are reduced over the replicas inside
+  the step, which also makes ``fit`` work under `MultiWorkerMirroredStrategy`
+  (`ar_keras.distribute` says where Keras 3 breaks there).  The metric ``bits_per_dim`` is
   ``-log_likelihood / (elements * ln 2)``, with the elements of each example
   (a sequence's own length T);
 * ``sample(n, conditional=None, seed=None, temperature=1.0, cache=True,
@@ -47,7 +49,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ar_keras import checks
+from ar_keras import checks, distribute
 from ar_keras.core import noise as noise_lib
 
 __all__ = ["BaseModel", "unpack_inputs"]
@@ -221,10 +223,28 @@ class BaseModel(keras.Model):
         return ((x, c),)
 
     def train_step(self, data):
-        return super().train_step(self._pack(data))
+        # Logs reduced over the replicas here: Keras 3 cannot under a multi-worker strategy
+        # (ar_keras.distribute, point 2).
+        return distribute.reduce_logs(self, super().train_step(self._pack(data)))
 
     def test_step(self, data):
-        return super().test_step(self._pack(data))
+        return distribute.reduce_logs(self, super().test_step(self._pack(data)))
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras' build from the first batch, without its cross-worker ``reduce`` of that batch.
+
+        Keras 3 reduces the first distributed batch (``MEAN``) only to read its shapes, which
+        fails under a multi-worker strategy (ar_keras.distribute, point 1); the first local
+        replica's batch has the same shapes.
+        """
+        if self._distribute_strategy is None:
+            return
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = distribute.first_local_batch(next(it), self.distribute_strategy)
+                break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
 
     def predict_step(self, data):
         x, c = unpack_inputs(self._pack(data)[0])
@@ -237,8 +257,9 @@ class BaseModel(keras.Model):
         elements = self.event.elements_per_example(data)
         self.bits_per_dim_tracker.update_state(-log_likelihood / (elements * math.log(2.0)))
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        batch = tf.shape(y_pred)[0]
-        loss = -tf.reduce_sum(objective) / tf.cast(batch * replicas, objective.dtype)
+        # the replicas' batches summed: exact when the last batch splits unevenly
+        batch = distribute.global_batch_size(tf.shape(y_pred)[0], objective.dtype)
+        loss = -tf.reduce_sum(objective) / batch
         if self.losses:
             loss = loss + tf.add_n(self.losses) / replicas
         return loss

@@ -13,10 +13,9 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from ar_keras import (  # noqa: E402
-    callbacks, checks, data, distributions, export, flows, layers, models, sampling, serving,
-    visualize)
+    callbacks, checks, data, distributions, export, flows, layers, models, sampling, visualize)
 
 __version__ = "0.1.0"
 
 __all__ = ["callbacks", "checks", "data", "distributions", "export", "flows", "layers", "models",
-           "sampling", "serving", "visualize"]
+           "sampling", "visualize"]

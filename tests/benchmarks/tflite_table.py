@@ -170,19 +170,21 @@ def main(argv=None):
                 params = model.count_params()
                 entry = {"model": name, "preset": preset, "parameters": params}
                 if not model.supports_tflite:
-                    refused.append({**entry, "reason": _reason_not_supported(model)})
+                    entry["reason"] = _reason_not_supported(model)
+                    refused.append(entry)
                 elif params > export.TFLITE_MAX_PARAMS:
-                    refused.append({**entry, "reason": f"{params:,} parameters > TFLITE_MAX_"
-                                    f"PARAMS = {export.TFLITE_MAX_PARAMS:,}"})
+                    entry["reason"] = (f"{params:,} parameters > TFLITE_MAX_PARAMS = "
+                                       f"{export.TFLITE_MAX_PARAMS:,}")
+                    refused.append(entry)
                 else:
                     try:
                         entry.update(measure(model, workdir, args.length, args.repeats,
                                              args.threads))
                         rows.append(entry)
                     except Exception as e:  # noqa: BLE001 (a row of the table, not a crash)
-                        refused.append({**entry, "reason": f"{type(e).__name__}: "
-                                        f"{str(e).splitlines()[0][:200]}"})
-                print(f"# {name}/{preset} done", file=sys.stderr, flush=True)
+                        entry["reason"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+                        refused.append(entry)
+                print(f"# {name}/{preset}: {json.dumps(entry)}", file=sys.stderr, flush=True)
     print(f"LiteRT (ai-edge-litert), {args.threads} thread(s); median of {args.repeats} calls; "
           f"free-length models at T = {args.length} (rounded up to a valid length)\n")
     print("| model | preset | parameters | file (KB) | log_prob b=1 (ms) | log_prob b=16 (ms) "

@@ -54,6 +54,8 @@ Example:
     >>> model = ark.models.get("gated_pixelcnn", preset="tiny")
     >>> ark.export.saved_model(model, "saved_models/pcnn/1")
     'saved_models/pcnn/1'
+    >>> ark.export.serving(model, "saved_models", name="pcnn2")    # + warm-up records
+    'saved_models/pcnn2/1'
     >>> ark.export.tflite(model, "saved_models/pcnn.tflite")
     'saved_models/pcnn.tflite'
 
@@ -88,6 +90,7 @@ models also get ``upsample``: ``features float32 [n, T / hop, E] ->
 """
 
 import os
+import shutil
 import tempfile
 
 import keras
@@ -96,7 +99,7 @@ import tensorflow as tf
 from ar_keras import checks
 from ar_keras.core import BaseModel
 
-__all__ = ["saved_model", "tflite", "tflite_step", "TFLITE_MAX_PARAMS"]
+__all__ = ["saved_model", "serving", "next_version", "tflite", "tflite_step", "TFLITE_MAX_PARAMS"]
 
 #: `tflite` refuses models with more parameters than this.  A TFLite file
 #: holds every weight in one flatbuffer (2 GB hard limit, mmapped on device);
@@ -155,6 +158,74 @@ def saved_model(model, export_dir):
     os.makedirs(os.path.dirname(os.path.abspath(export_dir)), exist_ok=True)
     archive.write_out(export_dir, verbose=False)
     return export_dir
+
+
+def next_version(model_dir):
+    """1 + the largest integer version directory in ``model_dir`` (1 when there is none)."""
+    model_dir = os.fspath(model_dir)
+    if not os.path.isdir(model_dir):
+        return 1
+    versions = [int(e) for e in os.listdir(model_dir)
+                if e.isdigit() and os.path.isdir(os.path.join(model_dir, e))]
+    return max(versions, default=0) + 1
+
+
+def serving(model, base_dir, name=None, version=None, warmup=True, warmup_batch=2,
+            warmup_signatures=None):
+    """Writes ``model`` as ``<base_dir>/<name>/<version>/``, the layout TF Serving polls.
+
+    TF Serving watches ``<base_dir>/<name>`` (its ``--model_base_path``) and
+    loads the largest integer sub-directory.  The version is written to a
+    hidden temporary directory beside it (a name TF Serving ignores) and
+    renamed into place at the end, so the server never sees half a SavedModel.
+    With ``warmup`` (default), ``<version>/assets.extra/tf_serving_warmup_requests``
+    holds one ``PredictRequest`` per signature (`ar_keras.serving.write_warmup`),
+    which TF Serving replays at load time.
+
+    Args:
+        model: an ar_keras model.
+        base_dir: the models' root (e.g. ``saved_models``).
+        name: the model's directory and served name (default: its registry name).
+        version: a positive integer; None (default) picks `next_version`.
+        warmup: write the warm-up records.
+        warmup_batch: examples per warm-up request.
+        warmup_signatures: None (every signature) or the signatures to warm up.
+
+    Returns:
+        The version directory.
+
+    Raises:
+        TypeError: ``model`` is not an ar_keras model.
+        ValueError: a bad ``version``/``name``, or the version already exists.
+
+    Example:
+        >>> ark.export.serving(model, "saved_models", name="pcnn")   # doctest: +SKIP
+        'saved_models/pcnn/1'
+    """
+    _check_model(model)
+    name = name or getattr(model, "registry_name", None) or model.name
+    if not isinstance(name, str) or not name or os.sep in name or name.startswith("."):
+        raise ValueError(f"name must be a plain directory name, got {name!r}.")
+    model_dir = os.path.join(os.fspath(base_dir), name)
+    version = next_version(model_dir) if version is None else checks.check_positive_int(
+        version, "version")
+    final = os.path.join(model_dir, str(version))
+    if os.path.exists(final):
+        raise ValueError(f"{final} exists: TF Serving versions are immutable; pick another version "
+                         "(or leave version=None for the next one).")
+    os.makedirs(model_dir, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir)
+    os.chmod(tmp, 0o755)                         # mkdtemp makes it private; servers read it
+    try:
+        saved_model(model, tmp)
+        if warmup:
+            from ar_keras import serving as serving_lib  # noqa: PLC0415 (tensorflow_serving)
+            serving_lib.write_warmup(model, tmp, name, warmup_batch, warmup_signatures)
+        os.rename(tmp, final)                    # atomic on one file system
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
 
 
 # ------------------------------------------------------------------- TFLite

@@ -2,7 +2,7 @@
 
 One module-scoped fixture exports every model under test in both formats and
 runs ONE subprocess that never imports ar_keras: it loads each SavedModel with
-`tf.saved_model.load` and each TFLite file with `tf.lite.Interpreter`, calls
+`tf.saved_model.load` and each TFLite file with LiteRT's `Interpreter` (ai-edge-litert), calls
 every signature, and writes the outputs to .npz files.  The tests then compare
 those outputs with the Keras models in this process.
 """
@@ -52,6 +52,7 @@ _LOADER = textwrap.dedent(r"""
     warnings.simplefilter("ignore")
     import numpy as np
     import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
@@ -101,7 +102,7 @@ _LOADER = textwrap.dedent(r"""
 
         lite = {}
         for tag, path in entry["tflite"].items():
-            interp = tf.lite.Interpreter(model_path=path, num_threads=1)
+            interp = Interpreter(model_path=path, num_threads=1)
             lite[tag] = {k: sorted(v["inputs"]) + ["->"] + sorted(v["outputs"])
                          for k, v in interp.get_signature_list().items()}
             lp = interp.get_signature_runner("log_prob")

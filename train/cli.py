@@ -46,7 +46,8 @@ def build_parser():
     p.add_argument("--tpu", default=None, help="TPU address for --strategy tpu")
     p.add_argument("--logdir", default=None, help="run directory (default runs/<model>-<dataset>)")
     p.add_argument("--export", default=None,
-                   help="export directory: writes EXPORT/<model>/1 (SavedModel) and EXPORT/<model>.tflite")
+                   help="export directory: writes EXPORT/<model>/<version> (SavedModel for TF Serving, the "
+                        "next integer version, with warm-up requests) and EXPORT/<model>.tflite")
     p.add_argument("--resume", action="store_true",
                    help="continue a killed run from its last backup, mid-epoch (same --logdir and flags)")
     # --- resume mid-epoch (issue 13 part 4) ---
@@ -211,7 +212,8 @@ def main(argv=None):
                "train_seconds": round(train_seconds, 1), "parameters": model.count_params(),
                "logdir": logdir, "samples_file": png, "keras_model": keras_path}
     if args.export:
-        summary["saved_model"] = ark.export.saved_model(model, os.path.join(export_dir, args.model, "1"))
+        # TF Serving layout: EXPORT/<model>/<next version>/ with warm-up records (issue 13, part 5).
+        summary["saved_model"] = ark.export.serving(model, export_dir, name=args.model)
         if model.supports_tflite and model.count_params() <= ark.export.TFLITE_MAX_PARAMS:
             summary["tflite"] = ark.export.tflite(model, os.path.join(export_dir, f"{args.model}.tflite"))
     with open(os.path.join(out_dir, "result.json"), "w") as f:

@@ -312,6 +312,7 @@ _LOADER = textwrap.dedent(r"""
     warnings.simplefilter("ignore")
     import numpy as np
     import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
 
     manifest = json.load(open(sys.argv[1]))
     for entry in manifest["models"]:
@@ -332,7 +333,7 @@ _LOADER = textwrap.dedent(r"""
             error = None
         except tf.errors.InvalidArgumentError as e:
             error = e.message
-        lite = tf.lite.Interpreter(model_path=entry["tflite"], num_threads=1)
+        lite = Interpreter(model_path=entry["tflite"], num_threads=1)
         out["tfl_log_prob"] = lite.get_signature_runner("log_prob")(
             x=inp["x"], **({"source": inp["source"]} if "source" in inp else {}))["log_prob"]
         out["tfl_samples"] = lite.get_signature_runner("sample_from_noise")(

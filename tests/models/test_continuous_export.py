@@ -12,6 +12,7 @@ import textwrap
 
 import numpy as np
 import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 import pytest
 import tensorflow as tf
 
@@ -164,7 +165,7 @@ def test_tflite_agrees_with_the_keras_model(name, preset, tmp_path):
     """TFLite (builtin ops, LiteRT-compatible): log_prob and sampling from given noise."""
     model = ark.models.get(name, preset=preset)
     path = export.tflite(model, str(tmp_path / f"{name}.tflite"))
-    interpreter = tf.lite.Interpreter(model_path=path)
+    interpreter = Interpreter(model_path=path)
     rng = np.random.RandomState(0)
     x = (rng.uniform(0.1, 0.9, (3, model.event_size)) if model.support is not None
          else rng.normal(size=(3, model.event_size))).astype(np.float32)

@@ -11,6 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
 import ar_keras as ark
 from ar_keras import export
@@ -135,7 +136,7 @@ def test_tflite_agrees_with_the_keras_model(tmp_path):
     model = ark.models.get(name, preset="tiny")
     cc.perturb(model, 0.3)
     path = export.tflite(model, str(tmp_path / "trajectory_rnade.tflite"))
-    interpreter = tf.lite.Interpreter(model_path=path)
+    interpreter = Interpreter(model_path=path)
     x = np.random.RandomState(0).normal(size=(3, LENGTH, model.num_features)).astype(np.float32)
     got = interpreter.get_signature_runner("log_prob")(x=x)["log_prob"]
     np.testing.assert_allclose(got, model.log_prob(x).numpy(), rtol=1e-4, atol=1e-3)

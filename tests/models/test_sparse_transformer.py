@@ -219,6 +219,7 @@ _LOADER = textwrap.dedent(r"""
     warnings.simplefilter("ignore")
     import numpy as np
     import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
     root = sys.argv[1]
     inp = dict(np.load(root + "/in.npz"))
     sigs = tf.saved_model.load(root + "/saved/1").signatures
@@ -237,7 +238,7 @@ _LOADER = textwrap.dedent(r"""
             errors[name] = None
         except tf.errors.InvalidArgumentError as e:
             errors[name] = e.message
-    lite = tf.lite.Interpreter(model_path=root + "/model.tflite", num_threads=1)
+    lite = Interpreter(model_path=root + "/model.tflite", num_threads=1)
     out["tfl_log_prob"] = lite.get_signature_runner("log_prob")(x=inp["x"])["log_prob"]
     out["tfl_samples"] = lite.get_signature_runner("sample_from_noise")(
         noise=inp["noise"], temperature=np.float32(1.0))["samples"]

@@ -5,6 +5,7 @@ the tiny preset through `Subscale.contract_shape`.)"""
 import numpy as np
 import pytest
 import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
 import ar_keras as ark
 from ar_keras.models.multiscale.subscale import (Subscale, slice_image, subscale_ordering,
@@ -144,7 +145,7 @@ def test_depth_upscaled_model_converts_to_tflite(tmp_path):
     from ar_keras import export
     from ar_keras.core import noise as noise_lib
     model = tiny(image_shape=(2, 2, 1), num_levels=8, depth_upscaling=True, msb_bits=1)
-    lite = tf.lite.Interpreter(model_path=str(export.tflite(model, tmp_path / "deep.tflite")))
+    lite = Interpreter(model_path=str(export.tflite(model, tmp_path / "deep.tflite")))
     x = tc.random_data(model, 3)
     np.testing.assert_allclose(lite.get_signature_runner("log_prob")(x=x)["log_prob"],
                                model.log_prob(x).numpy(), rtol=1e-5, atol=1e-5)

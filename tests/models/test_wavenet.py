@@ -194,6 +194,7 @@ _LOADER = textwrap.dedent(r"""
     warnings.simplefilter("ignore")
     import numpy as np
     import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
 
     manifest = json.load(open(sys.argv[1]))
     for entry in manifest["models"]:
@@ -226,7 +227,7 @@ _LOADER = textwrap.dedent(r"""
             except tf.errors.InvalidArgumentError as e:
                 errors[name] = e.message
 
-        lite = tf.lite.Interpreter(model_path=entry["tflite"], num_threads=1)
+        lite = Interpreter(model_path=entry["tflite"], num_threads=1)
         out["tfl_log_prob"] = lite.get_signature_runner("log_prob")(
             x=inp["x"], **{k: inp[k] for k in names})["log_prob"]
         out["tfl_samples"] = lite.get_signature_runner("sample_from_noise")(
@@ -234,7 +235,7 @@ _LOADER = textwrap.dedent(r"""
             **{k: inp["noise_" + k] for k in names})["samples"]
 
         # Stream samples one step at a time, state in, state out.
-        stream = tf.lite.Interpreter(model_path=entry["tflite_step"], num_threads=1)
+        stream = Interpreter(model_path=entry["tflite_step"], num_threads=1)
         step = stream.get_signature_runner("step")
         shapes = {k: v["shape"] for k, v in step.get_input_details().items()}
         state = {k: np.zeros(s, np.float32) for k, s in shapes.items() if k.startswith("state_")}

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
 import ar_keras as ark
 import sequence_case as sc
@@ -311,7 +312,7 @@ def test_exports(tmp_path):
                          length=tf.constant(T), **named1)["samples"].numpy()
     np.testing.assert_array_equal(got, model.sample(1, conditional=c1, seed=9, length=T).numpy())
 
-    lite = tf.lite.Interpreter(model_path=export.tflite(model, str(tmp_path / "m.tflite")))
+    lite = Interpreter(model_path=export.tflite(model, str(tmp_path / "m.tflite")))
     np.testing.assert_allclose(
         lite.get_signature_runner("log_prob")(x=x, **{k: v.numpy() for k, v in named.items()})[
             "log_prob"], model.log_prob(x, c).numpy(), rtol=1e-4, atol=1e-4)
@@ -322,7 +323,7 @@ def test_exports(tmp_path):
         noise=noise, temperature=np.float32(1.0), **{k: v[:1].numpy() for k, v in named.items()})
     np.testing.assert_array_equal(got["samples"], want)
 
-    stream = tf.lite.Interpreter(model_path=export.tflite_step(model, str(tmp_path / "s.tflite")))
+    stream = Interpreter(model_path=export.tflite_step(model, str(tmp_path / "s.tflite")))
     step = stream.get_signature_runner("step")
     extra = {}
     local = None

@@ -42,6 +42,7 @@ def test_short_run_writes_everything(tmp_path):
     assert (logdir / "samples.png").exists() and (logdir / "samples_epoch_002.png").exists()
     assert (logdir / "model.keras").exists()
     assert (export / "nade" / "1" / "saved_model.pb").exists()
+    assert (export / "nade" / "1" / "assets.extra" / "tf_serving_warmup_requests").exists()
     assert (export / "nade.tflite").exists()
     events = [f for _, _, files in os.walk(logdir) for f in files if "tfevents" in f]
     assert len(events) >= 2                                # train/validation scalars + samples

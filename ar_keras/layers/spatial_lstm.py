@@ -137,7 +137,7 @@ class SpatialLSTM(keras.layers.Layer):
             valid_d = tf.gather(valid, d)                                   # [1, H, 1]
             h, c = h * valid_d, c * valid_d
             # Written with a one-hot sum, not a TensorArray: TFLite needs static list shapes.
-            at = tf.reshape(tf.one_hot(d, L, dtype=h.dtype), [L, 1, 1, 1])                  # [L] -> [L, 1, 1, 1]
+            at = tf.reshape(tf.one_hot(d, L, dtype=h.dtype), [L, 1, 1, 1])   # [L] -> [L, 1, 1, 1]
             return [d + 1, h, c, hs + at * h[None]]
 
         hs = tf.zeros(tf.stack([L, batch, H, U]), self.compute_dtype)

@@ -244,7 +244,8 @@ class SubscaleStage(keras.layers.Layer):
         stacked = stacked * visible[:, None, None, :, None]                 # later slices zeroed
         stacked = tf.reshape(stacked, [-1, h, w, n * C])                    # -> [B, h, w, S^2 C]
         ones = tf.ones_like(stacked[..., :1])                               # [B, h, w, 1]
-        parts = [stacked, ones * tf.one_hot(index, n, dtype=ones.dtype)[:, None, None, :]]    # + slice index [B, h, w, S^2]
+        slice_index = tf.one_hot(index, n, dtype=ones.dtype)[:, None, None, :]  # [B, 1, 1, S^2]
+        parts = [stacked, ones * slice_index]                               # + slice index [B, h, w, S^2]
         if self.extra_channels:
             parts.append(extra)
         if self.num_classes is not None:

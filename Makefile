@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/samplernn_speech.py
 	$(PY) tests/benchmarks/multiscale_sampling.py
 	$(PY) tests/benchmarks/tflite_table.py --presets tiny,digits,speech,text
+	$(PY) scripts/mixed_precision_throughput.py --models made,gated_pixelcnn,wavenet --presets digits,speech --seconds 3
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache

@@ -62,6 +62,12 @@ def build_parser():
     p.add_argument("--data-dir", default=None, help="where real datasets live (AR_KERAS_DATA_DIR)")
     p.add_argument("--verbose", default="auto", help="Keras verbosity: auto, 0, 1 (bar) or 2 (line)")
     p.add_argument("--list", action="store_true", help="list models, presets and datasets")
+    # --- mixed precision (issue 13 part 3) ---
+    p.add_argument("--precision", default="float32",
+                   choices=("float32", "mixed_float16", "mixed_bfloat16"),
+                   help="Keras dtype policy: the network computes in float16/bfloat16 with float32 "
+                        "variables; heads, log-probs and the loss stay float32; mixed_float16 "
+                        "trains with dynamic loss scaling (Keras wraps the optimizer)")
     return p
 
 
@@ -139,9 +145,20 @@ def main(argv=None):
             print(f"error: dataset {args.dataset} has no labels for --conditional", file=sys.stderr)
             return 2
         overrides["num_classes"] = info.num_classes
-    with strategy.scope():
-        model = ark.models.get(args.model, preset=preset, **overrides)
-        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    # --- mixed precision: the policy must be set before the model is built ---
+    previous_policy = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_dtype_policy(args.precision)
+    try:
+        with strategy.scope():
+            model = ark.models.get(args.model, preset=preset, **overrides)
+            # Under mixed_float16, Keras' compile wraps the optimizer in a LossScaleOptimizer.
+            model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    finally:
+        # The model keeps its own policy; the process-wide default goes back (library callers).
+        keras.mixed_precision.set_dtype_policy(previous_policy)
+    if args.precision != "float32" and model.float32_only:
+        print(f"[ar_keras] {args.model} computes in float32 whatever --precision "
+              "(flows, continuous densities and VAEs: BaseModel.float32_only)", flush=True)
     print(f"[ar_keras] {args.model} (preset {preset}, {model.count_params():,} parameters) on "
           f"{args.dataset} {info.image_shape} with {strategy.num_replicas_in_sync} replica(s); "
           f"logs in {logdir}", flush=True)
@@ -208,6 +225,7 @@ def main(argv=None):
     keras_path = os.path.join(out_dir, "model.keras")
     model.save(keras_path)
     summary = {"model": args.model, "preset": preset, "dataset": args.dataset,
+               "precision": args.precision,
                "test_bits_per_dim": test_bpd, "test_nll_nats": float(results["loss"]),
                "train_seconds": round(train_seconds, 1), "parameters": model.count_params(),
                "logdir": logdir, "samples_file": png, "keras_model": keras_path}

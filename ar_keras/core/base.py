@@ -43,6 +43,9 @@ Example:
     TensorShape([4])
 """
 
+import contextlib
+import functools
+import inspect
 import math
 
 import keras
@@ -51,6 +54,11 @@ import tensorflow as tf
 
 from ar_keras import checks, distribute
 from ar_keras.core import noise as noise_lib
+
+try:  # Keras 3's autocast scope (what `Layer.__call__` enters under a mixed dtype policy)
+    from keras.src.backend import AutocastScope as _AutocastScope
+except ImportError:  # pragma: no cover - older/newer Keras layouts
+    from keras.src.backend.common.variables import AutocastScope as _AutocastScope
 
 __all__ = ["BaseModel", "unpack_inputs"]
 
@@ -75,13 +83,56 @@ class _FunctionCache:
         self.functions = {}
 
 
+@contextlib.contextmanager
+def _float32_policy(active):
+    """Builds a model's layers under the float32 dtype policy (``active``), restoring the global
+    policy afterwards even when the constructor raises."""
+    if not active:
+        yield
+        return
+    previous = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_dtype_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+
+
 class BaseModel(keras.Model):
     """Base class of every ar_keras model.
 
     Args:
         event: an `ar_keras.core.events.EventSpec`.
         num_classes: number of class labels to condition on, or None.
+
+    Mixed precision: a model built under a mixed Keras dtype policy
+    (``keras.mixed_precision.set_dtype_policy("mixed_bfloat16")``, ``python -m
+    train --precision``) computes its network in the policy's compute dtype and
+    keeps float32 variables; its heads, log-probabilities, objective and loss
+    are float32 (`precision_scope`, `compute_loss`).  A class with
+    ``float32_only = True`` (flows and continuous densities, whose
+    log-determinants and densities need float32; the latent-variable models'
+    KL terms) builds all its layers under float32 whatever the global policy:
+    it trains and samples under any policy, in float32.
     """
+
+    #: Build every layer in float32 whatever the global dtype policy (see the class docstring).
+    float32_only = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_float32_policy_wrapped", False):
+            return
+
+        @functools.wraps(init)
+        def __init__(self, *args, **kw):
+            with _float32_policy(type(self).float32_only):
+                init(self, *args, **kw)
+
+        __init__.__signature__ = inspect.signature(init)  # Keras' Operation reads the arguments
+        __init__._float32_policy_wrapped = True
+        cls.__init__ = __init__
 
     #: name -> constructor overrides; every model defines tiny, paper and one for the embedded data.
     PRESETS = {}
@@ -175,8 +226,31 @@ class BaseModel(keras.Model):
         """Builds every weight with one forward pass on an example of zeros."""
         length = self._build_length if self.event.free_length else None
         x = self.event.zeros(1, length)
-        self._objective(x, self.example_conditional(1, length), training=False)
+        with self.precision_scope():
+            self._objective(x, self.example_conditional(1, length), training=False)
         self.built = True
+
+    # ------------------------------------------------------ mixed precision
+    @property
+    def mixed_precision(self):
+        """True under a mixed dtype policy (float16/bfloat16 compute, float32 variables)."""
+        return self.compute_dtype != self.variable_dtype
+
+    def precision_scope(self):
+        """The context every public entry point runs the model's graph code in.
+
+        Keras casts float variables to the compute dtype only inside
+        ``Layer.__call__``; ``log_prob``, the sampler's ``init_cache``/``step``
+        and the exports call the networks' methods directly, so they enter the
+        same autocast scope here: under ``mixed_bfloat16`` every kernel is read
+        in bfloat16 on every path (training, ``log_prob``, cached sampling), and
+        the paths agree.  Under float32 it is a no-op.  Heads
+        (`ar_keras.distributions`) cast their parameters to float32, and the
+        public outputs (log-probs, objective, loss) are cast to float32 here.
+        """
+        if not self.mixed_precision:
+            return contextlib.nullcontext()
+        return _AutocastScope(self.compute_dtype)
 
     # ---------------------------------------------------------------- density
     def _objective(self, x, conditional, training=False):
@@ -189,7 +263,8 @@ class BaseModel(keras.Model):
     def log_prob(self, x, conditional=None):
         """``log p(x)`` in nats: float32 ``[B]``."""
         x, c = self._check(x, conditional)
-        return self._log_prob(x, c)
+        with self.precision_scope():
+            return tf.cast(self._log_prob(x, c), tf.float32)
 
     def conditional_log_probs(self, x, conditional=None):
         """``log p(x_d | x_<d)`` for every element: float32, x's shape, summing to `log_prob`."""
@@ -198,7 +273,8 @@ class BaseModel(keras.Model):
                 f"{self.name}'s per-element conditionals are not exact (a stack that permutes the "
                 "dimensions between layers, or a latent-variable model); use log_prob.")
         x, c = self._check(x, conditional)
-        return self._conditional_log_probs(x, c)
+        with self.precision_scope():
+            return tf.cast(self._conditional_log_probs(x, c), tf.float32)
 
     def _conditional_log_probs(self, x, conditional, training=False):
         raise NotImplementedError
@@ -209,6 +285,8 @@ class BaseModel(keras.Model):
         x, c = unpack_inputs(inputs)
         x, c = self._check(x, c)
         objective, log_likelihood = self._objective(x, c, training=training)
+        # float32 whatever the dtype policy: the loss and bits/dim are reduced in float32.
+        objective, log_likelihood = tf.cast(objective, tf.float32), tf.cast(log_likelihood, tf.float32)
         return tf.stack([objective, log_likelihood], axis=1)                # 2 x [B] -> [B, 2]
 
     def _pack(self, data):
@@ -252,6 +330,7 @@ class BaseModel(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Per-example negative objective, averaged over the *global* batch (module docstring)."""
+        y_pred = tf.cast(y_pred, tf.float32)  # float32 under every dtype policy
         objective, log_likelihood = y_pred[:, 0], y_pred[:, 1]
         data, _ = unpack_inputs(x)
         elements = self.event.elements_per_example(data)
@@ -261,7 +340,7 @@ class BaseModel(keras.Model):
         batch = distribute.global_batch_size(tf.shape(y_pred)[0], objective.dtype)
         loss = -tf.reduce_sum(objective) / batch
         if self.losses:
-            loss = loss + tf.add_n(self.losses) / replicas
+            loss = loss + tf.add_n([tf.cast(l, tf.float32) for l in self.losses]) / replicas
         return loss
 
     # --------------------------------------------------------------- sampling
@@ -295,7 +374,8 @@ class BaseModel(keras.Model):
 
         def run(src, c, t):
             noise = noise_lib.GivenNoise(src) if given else noise_lib.KeyedNoise(src, depth)
-            return self._sample_graph(noise, tf.shape(src)[0], length, c, t, cache)
+            with self.precision_scope():
+                return self._sample_graph(noise, tf.shape(src)[0], length, c, t, cache)
 
         t = tf.convert_to_tensor(temperature, tf.float32)
         if not tf.executing_eagerly():
@@ -404,8 +484,9 @@ class BaseModel(keras.Model):
             keys = tf.stack([seeds, tf.zeros_like(seeds)], axis=1)          # [n] -> [n, 2]
             noise = noise_lib.KeyedNoise(keys, self.noise_depth)
             t = checks.check_temperature_tensor(temperature)
-            return {"samples": self._sample_graph(noise, tf.size(seeds), length, conditional, t,
-                                                  True)}
+            with self.precision_scope():
+                return {"samples": self._sample_graph(noise, tf.size(seeds), length, conditional,
+                                                      t, True)}
 
         sigs = [("serving_default", log_prob, [x_spec] + c_specs)]
         if self.exact_conditionals:
@@ -431,13 +512,15 @@ class BaseModel(keras.Model):
         @tf.function(input_signature=[self.event.tensor_spec(batch_size)] + lp_specs, autograph=False)
         def log_prob(x, *c):
             x, c = self._check(x, self._named(lp_specs, c), validate_values=False)
-            return {"log_prob": self._log_prob(x, c)}
+            with self.precision_scope():
+                return {"log_prob": tf.cast(self._log_prob(x, c), tf.float32)}
 
         @tf.function(input_signature=[noise_spec, t_spec] + s_specs, autograph=False)
         def sample_from_noise(noise, temperature, *c):
             length = tf.shape(noise)[1] if self.event.free_length else None
-            x = self._sample_graph(noise_lib.GivenNoise(noise), tf.shape(noise)[0], length,
-                                   self._named(s_specs, c), temperature, True)
+            with self.precision_scope():
+                x = self._sample_graph(noise_lib.GivenNoise(noise), tf.shape(noise)[0], length,
+                                       self._named(s_specs, c), temperature, True)
             return {"samples": x}
 
         return {"log_prob": log_prob, "sample_from_noise": sample_from_noise}

@@ -89,6 +89,9 @@ class ContinuousModel(BaseModel):
 
     #: Uniforms per dimension that one sample consumes.
     noise_depth = 1
+    #: Densities of float data: log-determinants, triangular inverses and sharp densities need
+    #: float32, and these small MLPs gain nothing from half precision (BaseModel docstring).
+    float32_only = True
     #: None (all of R^D) or the ``(low, high)`` every value must lie in.
     support = None
     event_kind = "vector"
@@ -162,6 +165,9 @@ class LatentVariableModel(BaseModel):
     monitor = "val_loss"
     #: The importance-weighted bound needs stateless random normals, which TFLite lacks.
     supports_tflite = False
+    #: The posterior samples, Gaussian log-densities, KL terms and IAF log-determinants
+    #: run in float32 (BaseModel docstring).
+    float32_only = True
 
     def __init__(self, image_shape, num_levels, num_classes=None, **kwargs):
         super().__init__(ImageEvent(image_shape, num_levels), num_classes, **kwargs)
@@ -220,7 +226,8 @@ class LatentVariableModel(BaseModel):
         return tf.transpose(tf.reshape(log_px - kl, [batch, num_samples]))  # [B*S] -> [B, S] -> [S, B]
 
     def _bounds(self, x, num_samples, seed):
-        lw = self._log_weights(x, num_samples, seed)
+        with self.precision_scope():  # the weights as `fit` reads them; the bound in float32
+            lw = tf.cast(self._log_weights(x, num_samples, seed), tf.float32)
         iwae = tf.reduce_logsumexp(lw, axis=0) - tf.math.log(tf.cast(num_samples, tf.float32))
         return iwae, tf.reduce_mean(lw, axis=0)
 

@@ -142,7 +142,7 @@ class ByteNetBlock(keras.layers.Layer):
     def call(self, inputs):
         return self._residual(tf.convert_to_tensor(inputs), self.conv)
 
-    def init_cache(self, batch, dtype=tf.float32):
+    def init_cache(self, batch, dtype=None):
         """Zeros ``[batch, r (k-1), d]``: the convolution's queue before the first step."""
         if not self.causal:
             raise ValueError("a non-causal (encoder) ByteNetBlock does not stream.")

@@ -108,10 +108,10 @@ class CausalConv1D(keras.layers.Layer):
                 for i in range(self.kernel_size)]
         return self._contract(tf.concat(taps, axis=-1))                      # [B, T, kC] -> [B, T, F]
 
-    def init_cache(self, batch, channels=None, dtype=tf.float32):
+    def init_cache(self, batch, channels=None, dtype=None):
         """The queue before the first step: zeros ``[batch, d (k-1), C]``."""
         channels = self.input_channels if channels is None else int(channels)
-        return tf.zeros([batch, self.queue_length, channels], dtype)
+        return tf.zeros([batch, self.queue_length, channels], dtype or self.compute_dtype)
 
     def step(self, x_t, queue):
         """One output step.

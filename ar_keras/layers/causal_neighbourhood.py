@@ -108,8 +108,8 @@ class CausalNeighbourhood(keras.layers.Layer):
         return tf.pad(x, [[0, 0], [self.window_rows - 1, 0], [half, half], [0, 0]])
 
     def call(self, x):
-        x = tf.convert_to_tensor(x, tf.float32)
-        kernel = self._kernel(int(x.shape[-1]))
+        x = tf.cast(x, self.compute_dtype)
+        kernel = tf.cast(self._kernel(int(x.shape[-1])), self.compute_dtype)
         return tf.nn.conv2d(self._pad(x), kernel, strides=1, padding="VALID")
 
     def step(self, image, i, j):
@@ -118,7 +118,7 @@ class CausalNeighbourhood(keras.layers.Layer):
         Only pixels before ``(i, j)`` are read, so the image may hold anything
         (zeros, the sample so far) at ``(i, j)`` and after.
         """
-        image = tf.convert_to_tensor(image, tf.float32)
+        image = tf.cast(image, self.compute_dtype)
         C = int(image.shape[-1])
         R, n = self.window_rows, self.nb_size
         window = tf.slice(self._pad(image), tf.stack([0, i, j, 0]),

@@ -67,7 +67,7 @@ class ConvLSTM(keras.layers.Layer):
 
     def init_cache(self, batch, height, width):
         """The zero state ``{"h", "c"}``, each ``[batch, H, W, F]``."""
-        zeros = tf.zeros(tf.stack([batch, height, width, self.filters]), tf.float32)
+        zeros = tf.zeros(tf.stack([batch, height, width, self.filters]), self.compute_dtype)
         return {"h": zeros, "c": zeros}
 
     def _update(self, pre_x, cache):

@@ -83,10 +83,11 @@ class DualGRU(keras.layers.Layer):
 
     # ------------------------------------------------------------------- parts
     def masked_input_kernel(self):
-        return self.input_kernel * self.input_mask                        # I o M  [3, 3H]
+        return self.input_kernel * tf.cast(self.input_mask, self.input_kernel.dtype)  # I o M  [3, 3H]
 
     def masked_recurrent_kernel(self):
-        return self.recurrent_kernel * self.recurrent_mask                # R o P  [H, 3H]
+        mask = tf.cast(self.recurrent_mask, self.recurrent_kernel.dtype)
+        return self.recurrent_kernel * mask                                # R o P  [H, 3H]
 
     def gate_matrices(self):
         """``[(name, column slice)]`` of the three gate matrices in the recurrent kernel."""

@@ -129,6 +129,7 @@ class _ShiftedConv2D(_ShiftedKernel):
     def call_padded(self, padded):
         """The convolution of an input already padded by `padding` ('VALID')."""
         s = self.strides
+        padded = tf.cast(padded, self.compute_dtype)  # a raw op: no Keras autocast of inputs
         y = tf.nn.conv2d(padded, self.kernel, strides=[1, s, s, 1], padding="VALID")
         return y + self.bias if self.bias is not None else y
 
@@ -143,7 +144,8 @@ class _ShiftedConv2D(_ShiftedKernel):
     def init_buffer(self, batch, width, channels):
         """Zeros ``[B, kh, left + width + right, channels]``: the rows above row 0."""
         _, left, right = self.padding
-        return tf.zeros(tf.stack([batch, self.kernel_size[0], left + width + right, channels]))
+        return tf.zeros(tf.stack([batch, self.kernel_size[0], left + width + right, channels]),
+                        self.compute_dtype)
 
     def push_row(self, buffer, row):
         """Drops the oldest row and appends ``row [B, 1, width, C]`` (padded)."""

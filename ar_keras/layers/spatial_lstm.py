@@ -95,9 +95,9 @@ class SpatialLSTM(keras.layers.Layer):
 
     # ------------------------------------------------------------------ cell
     def _input_part(self, x, bias):
-        z = tf.tensordot(tf.cast(x, tf.float32), self.kernel, axes=[[-1], [0]]) + self.bias
+        z = tf.tensordot(tf.cast(x, self.compute_dtype), self.kernel, axes=[[-1], [0]]) + self.bias
         if bias is not None:
-            extra = tf.cast(bias, tf.float32)
+            extra = tf.cast(bias, self.compute_dtype)
             z = z + tf.reshape(extra, tf.concat([tf.shape(extra)[:1],
                                                  tf.ones([z.shape.rank - 2], tf.int32),
                                                  [5 * self.units]], 0))  # [B, 5U] -> [B, 1.., 5U]
@@ -125,8 +125,9 @@ class SpatialLSTM(keras.layers.Layer):
         z = tf.transpose(z, [2, 0, 1, 3])                                   # [B, H, L, 5U] -> [L, B, H, 5U]
         L = H + W - 1
         d = np.arange(L)[:, None] - np.arange(H)[None, :]                   # [L, H]: column j of cell
-        valid = tf.constant(((d >= 0) & (d < W)).astype(np.float32)[:, None, :, None])  # [L, 1, H, 1]
-        zeros = tf.zeros(tf.stack([batch, H, U]))
+        valid = tf.constant(((d >= 0) & (d < W)).astype(np.float32)[:, None, :, None],
+                            self.compute_dtype)  # [L, 1, H, 1]
+        zeros = tf.zeros(tf.stack([batch, H, U]), self.compute_dtype)
 
         def diagonal(d, h_prev, c_prev, hs):
             # Left neighbour: same row, previous diagonal; upper: row above, previous diagonal.
@@ -136,10 +137,10 @@ class SpatialLSTM(keras.layers.Layer):
             valid_d = tf.gather(valid, d)                                   # [1, H, 1]
             h, c = h * valid_d, c * valid_d
             # Written with a one-hot sum, not a TensorArray: TFLite needs static list shapes.
-            at = tf.reshape(tf.one_hot(d, L), [L, 1, 1, 1])                  # [L] -> [L, 1, 1, 1]
+            at = tf.reshape(tf.one_hot(d, L, dtype=h.dtype), [L, 1, 1, 1])   # [L] -> [L, 1, 1, 1]
             return [d + 1, h, c, hs + at * h[None]]
 
-        hs = tf.zeros(tf.stack([L, batch, H, U]))
+        hs = tf.zeros(tf.stack([L, batch, H, U]), self.compute_dtype)
         _, _, _, hs = tf.while_loop(lambda d, *_: d < L, diagonal,
                                     [tf.constant(0), zeros, zeros, hs],
                                     maximum_iterations=L)                   # [L, B, H, U]
@@ -149,7 +150,7 @@ class SpatialLSTM(keras.layers.Layer):
     # ------------------------------------------------------------- streaming
     def init_cache(self, batch, width):
         """One row of states: ``{"h": [B, W, U], "c": [B, W, U]}`` (zeros: the row above row 0)."""
-        zeros = tf.zeros(tf.stack([batch, int(width), self.units]))
+        zeros = tf.zeros(tf.stack([batch, int(width), self.units]), self.compute_dtype)
         return {"h": zeros, "c": zeros}
 
     def step(self, x, cache, j, bias=None):
@@ -158,12 +159,12 @@ class SpatialLSTM(keras.layers.Layer):
         rows_h, rows_c = cache["h"], cache["c"]
         width = rows_h.shape[1]
         z = self._input_part(x, bias)                                       # [B, 5U]
-        has_left = tf.cast(j > 0, tf.float32)
+        has_left = tf.cast(j > 0, self.compute_dtype)
         left = tf.maximum(j - 1, 0)
         h, c = self._cell(z, tf.gather(rows_h, left, axis=1) * has_left,
                           tf.gather(rows_c, left, axis=1) * has_left,
                           tf.gather(rows_h, j, axis=1), tf.gather(rows_c, j, axis=1))
-        at = tf.one_hot(j, width, dtype=tf.float32)[None, :, None]          # [1, W, 1]
+        at = tf.one_hot(j, width, dtype=self.compute_dtype)[None, :, None]          # [1, W, 1]
         cache = {"h": rows_h * (1.0 - at) + h[:, None] * at,
                  "c": rows_c * (1.0 - at) + c[:, None] * at}
         return h, cache

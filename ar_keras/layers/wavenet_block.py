@@ -99,7 +99,7 @@ class WaveNetBlock(keras.layers.Layer):
     def queue_length(self):
         return self.conv.queue_length
 
-    def init_cache(self, batch, dtype=tf.float32):
+    def init_cache(self, batch, dtype=None):
         """Zeros ``[batch, d (k-1), R]``: the state before the first step."""
         return self.conv.init_cache(batch, self.residual_channels, dtype)
 

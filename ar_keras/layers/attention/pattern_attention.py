@@ -72,7 +72,8 @@ class PatternAttention(keras.layers.Layer):
         return tf.reshape(out, [-1, *spatial, value.shape[-1]])       # [B, 1, N, dv] -> [B, *S, dv]
 
     # --------------------------------------------------------------- streaming
-    def init_cache(self, batch, length, key_size, value_size, dtype=tf.float32):
+    def init_cache(self, batch, length, key_size, value_size, dtype=None):
+        dtype = dtype or self.compute_dtype
         """Empty buffers ``{"keys": [N, B, 1, d_k], "values": [N, B, 1, d_v]}`` (time-major)."""
         self.spec.check_length(length)
         return {"keys": tf.zeros(tf.stack([length, batch, 1, key_size]), dtype),

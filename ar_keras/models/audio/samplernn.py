@@ -432,7 +432,7 @@ class SampleRNN(AutoregressiveModel):
     def init_cache(self, batch, conditional=None):
         widths = [self.dim] * (len(self.frame_sizes) - 1) + [self.mlp_dim]
         return {"states": [[gru.init_cache(batch) for gru in grus] for grus in self.grus],
-                "upsampled": [tf.zeros(tf.stack([batch, r, w]))
+                "upsampled": [tf.zeros(tf.stack([batch, r, w]), self.compute_dtype)
                               for r, w in zip(self.ratios, widths)]}
 
     @staticmethod

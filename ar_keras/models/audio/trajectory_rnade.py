@@ -125,6 +125,8 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
 
     event_kind = "float_sequence"
     noise_depth = 2
+    #: A density of float trajectories: float32 whatever the dtype policy (BaseModel docstring).
+    float32_only = True
 
     def __init__(self, num_features=2, window=2, hidden_units=50, num_components=5,
                  activation="relu", log_scale_bound=7.0, num_classes=None, context_factors=None,

@@ -286,10 +286,10 @@ class WaveRNN(AutoregressiveModel):
 
     # ------------------------------------------------------------------- network
     def _scale_coarse(self, c):
-        return 2.0 * tf.cast(c, tf.float32) / max(self.num_coarse - 1, 1) - 1.0
+        return 2.0 * tf.cast(c, self.compute_dtype) / max(self.num_coarse - 1, 1) - 1.0
 
     def _scale_fine(self, f):
-        return 2.0 * tf.cast(f, tf.float32) / max(self.num_fine - 1, 1) - 1.0
+        return 2.0 * tf.cast(f, self.compute_dtype) / max(self.num_fine - 1, 1) - 1.0
 
     def _outputs(self, h):
         """States ``[..., H]`` -> ``[l_c, l_f]`` ``[..., Kc + Kf]``."""
@@ -401,8 +401,9 @@ class WaveRNN(AutoregressiveModel):
         h = state[0]
         c_prev, f_prev = self.head.split(x_prev)
         first = tf.equal(index, 0)
-        sc = tf.where(first, 0.0, self._scale_coarse(c_prev))                   # c_{-1} = 0
-        sf = tf.where(first, 0.0, self._scale_fine(f_prev))
+        zero = tf.zeros([], self.compute_dtype)
+        sc = tf.where(first, zero, self._scale_coarse(c_prev))                  # c_{-1} = 0
+        sf = tf.where(first, zero, self._scale_fine(f_prev))
         pre = self.gru.input_projection(tf.stack([sc, sf, tf.zeros_like(sc)], -1))  # [n, 3H]
         if labels is not None:
             pre = pre + self.class_bias(labels)
@@ -477,7 +478,7 @@ class WaveRNN(AutoregressiveModel):
         """The sampler's state: ``h [n, H]`` (``[n, B, H]`` with subscale) and the
         conditioning terms of the gates."""
         labels, features = self._split(conditional)
-        cache = {"h": tf.zeros(tf.stack([batch, self.hidden_units]))}
+        cache = {"h": tf.zeros(tf.stack([batch, self.hidden_units]), self.compute_dtype)}
         if labels is not None:
             cache["labels"] = labels
         if features is not None:
@@ -553,8 +554,8 @@ class WaveRNN(AutoregressiveModel):
             prev_t = tf.maximum(ic - 1, 0) * B + b_index
             c_prev, f_prev = self.head.split(tf.gather(x, prev_t, axis=1))      # [n, B]
             has_prev = (ic > 0)[None, :]
-            sc = tf.where(has_prev, self._scale_coarse(c_prev), 0.0)
-            sf = tf.where(has_prev, self._scale_fine(f_prev), 0.0)
+            sc = tf.where(has_prev, self._scale_coarse(c_prev), tf.zeros([], self.compute_dtype))
+            sf = tf.where(has_prev, self._scale_fine(f_prev), tf.zeros([], self.compute_dtype))
             inputs = tf.stack([sc, sf, tf.zeros_like(sc)], -1)                  # [n, B, 3]
             # Horizon windows of every sub-tensor b' at steps ic_b + j: [n, B(target), B', W, 2].
             j = ic[:, None, None] + offsets[None, None, :]                      # [B, 1, W]

@@ -121,7 +121,7 @@ class _IAFBlock(keras.layers.Layer):
         else:
             q_mean, q_log_std, up_context = q
             mean, log_std = r_mean + q_mean, r_log_std + q_log_std
-            z = mean + tf.exp(log_std) * eps
+            z = mean + tf.exp(log_std) * tf.cast(eps, mean.dtype)
             log_q = _gaussian_log_prob(z, mean, log_std)                      # [B, s, s, z]
             shape = tf.shape(z)
             flat_z = tf.reshape(z, [-1, z_size])                              # [B, s, s, z] -> [B*s*s, z]
@@ -221,7 +221,8 @@ class IAFVAE(LatentVariableModel):
         self.out = keras.layers.Conv2DTranspose(C * self.head.num_params, 5, strides=2,
                                                 padding="same", name="out")
         self._latent_size = int(sum(np.prod(s) for s in self._latent_shapes))
-        self._objective(tf.zeros((1,) + shape, tf.int32), None)   # builds every weight
+        with self.precision_scope():
+            self._objective(tf.zeros((1,) + shape, tf.int32), None)   # builds every weight
         for block in self.blocks:     # used through up()/down(), never __call__
             block.built = True
         self.built = True
@@ -254,7 +255,7 @@ class IAFVAE(LatentVariableModel):
 
     def _inference(self, x, eps, free_bits=0.0):
         """``x`` int ``[B, H, W, C]``, ``eps [B, Z]`` -> (log p(x|z), KL, free-bits KL), each ``[B]``."""
-        scaled = tf.cast(x, tf.float32) / (self.num_levels - 1) - 0.5
+        scaled = tf.cast(x, self.compute_dtype) / (self.num_levels - 1) - 0.5
         h = self.stem(scaled)
         qs = []
         for block in self.blocks:

@@ -341,7 +341,8 @@ class PixelVAE(LatentVariableModel):
                                            name="decoder_hidden")
         self.decoder_out = MaskedConv2D(C * self.head.num_params, 1, mask_type="B",
                                         data_channels=C, name="decoder_out")
-        self._objective(tf.zeros((1,) + shape, tf.int32), None)          # builds every weight
+        with self.precision_scope():
+            self._objective(tf.zeros((1,) + shape, tf.int32), None)      # builds every weight
         self.built = True
 
     # --------------------------------------------------------------- structure
@@ -371,7 +372,7 @@ class PixelVAE(LatentVariableModel):
                                    self.head.num_params])                # -> [B, H', W', C, P]
 
     def _pixel_scale(self, x):
-        return tf.cast(x, tf.float32) * (2.0 / (self.num_levels - 1)) - 1.0
+        return tf.cast(x, self.compute_dtype) * (2.0 / (self.num_levels - 1)) - 1.0
 
     def decoder(self):
         """The pixel decoder as a sampler-protocol object (conditioning: z, or u(z_1))."""
@@ -440,7 +441,7 @@ class PixelVAE(LatentVariableModel):
         eps_top, eps_map = self._split_noise(eps)
         if self.levels == 1:
             mean, log_std = self._encode(x)                              # [B, Z] each
-            z = mean + tf.exp(log_std) * eps_top
+            z = mean + tf.exp(log_std) * tf.cast(eps_top, mean.dtype)
             kl_sample = tf.reduce_sum(_gaussian_log_prob(z, mean, log_std)
                                       - _gaussian_log_prob(z, 0.0, 0.0), axis=1)
             kl_train = tf.reduce_sum(_kl_to_standard_normal(mean, log_std), axis=1)

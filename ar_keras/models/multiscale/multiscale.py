@@ -345,7 +345,7 @@ class MultiscalePixelCNN(AutoregressiveModel):
 
     # ----------------------------------------------------------------- networks
     def _scaled(self, x):
-        return tf.cast(x, tf.float32) * (2.0 / (self.num_levels - 1)) - 1.0
+        return tf.cast(x, self.compute_dtype) * (2.0 / (self.num_levels - 1)) - 1.0
 
     def _base_params(self, x, cond):
         """``x [B, S, S, C]`` ints -> params of the base ``[B, b, b, C, K]``."""
@@ -371,7 +371,7 @@ class MultiscalePixelCNN(AutoregressiveModel):
         C, K = self.image_shape[-1], self.head.num_params
         s = tf.shape(x_l)[1]
         known = tf.tile(tf.gather(tf.constant(self._known), q), tf.stack([s // 2, s // 2]))  # [s, s]
-        known = known[None, :, :, None]                                        # [1, s, s, 1]
+        known = tf.cast(known[None, :, :, None], self.compute_dtype)          # [1, s, s, 1]
         scaled = self._scaled(x_l)
         inputs = tf.concat([scaled * known, known + tf.zeros_like(scaled[..., :1])], -1)  # [B,s,s,C+1]
         level = tf.reshape(scale - 1, [1])                                    # [] -> [1]

@@ -244,7 +244,8 @@ class SubscaleStage(keras.layers.Layer):
         stacked = stacked * visible[:, None, None, :, None]                 # later slices zeroed
         stacked = tf.reshape(stacked, [-1, h, w, n * C])                    # -> [B, h, w, S^2 C]
         ones = tf.ones_like(stacked[..., :1])                               # [B, h, w, 1]
-        parts = [stacked, ones * tf.one_hot(index, n)[:, None, None, :]]    # + slice index [B, h, w, S^2]
+        slice_index = tf.one_hot(index, n, dtype=ones.dtype)[:, None, None, :]  # [B, 1, 1, S^2]
+        parts = [stacked, ones * slice_index]                               # + slice index [B, h, w, S^2]
         if self.extra_channels:
             parts.append(extra)
         if self.num_classes is not None:
@@ -384,7 +385,7 @@ class _StageSampler(sampler.SamplingProtocol):
     def init_cache(self, batch, conditional=None):
         del conditional
         h, w = self.model._slice_size
-        return {"cond": tf.zeros(tf.stack([batch, h, w, self.stage.cond_filters])),
+        return {"cond": tf.zeros(tf.stack([batch, h, w, self.stage.cond_filters]), self.stage.compute_dtype),
                 "decoder": self.stage.init_decoder_cache(batch)}
 
     def step(self, x, cache, index, conditional=None):
@@ -538,7 +539,7 @@ class Subscale(AutoregressiveModel):
         """Int ``[B, H, W, C]`` (or ``[B, D]``) values in [0, levels) -> scaled slices ``[B, S^2, h, w, C]``."""
         H, W, C = self.image_shape
         x = tf.reshape(x, [-1, H, W, C])                                    # [B, D] -> [B, H, W, C]
-        scaled = tf.cast(x, tf.float32) * (2.0 / (levels - 1)) - 1.0
+        scaled = tf.cast(x, self.compute_dtype) * (2.0 / (levels - 1)) - 1.0
         return slice_image(scaled, self.subscale_factor)
 
     def _stacked(self, values, levels):

@@ -125,7 +125,7 @@ class GatedPixelCNN(AutoregressiveModel):
         batch = tf.shape(x)[0]
         H, W, C = self.image_shape
         # Levels -> [-1, 1] floats.
-        scaled = tf.cast(x, tf.float32) * (2.0 / (self.num_levels - 1)) - 1.0
+        scaled = tf.cast(x, self.compute_dtype) * (2.0 / (self.num_levels - 1)) - 1.0
         cond = (None if conditional is None
                 else tf.one_hot(conditional, self.num_classes))    # [B, num_classes]
         v, h = scaled, scaled
@@ -147,7 +147,7 @@ class GatedPixelCNN(AutoregressiveModel):
     def _scaled(self, x_flat):
         H, W, C = self.image_shape
         x = tf.reshape(x_flat, [-1, H, W, C])                           # [B, D] -> [B, H, W, C]
-        return tf.cast(x, tf.float32) * (2.0 / (self.num_levels - 1)) - 1.0
+        return tf.cast(x, self.compute_dtype) * (2.0 / (self.num_levels - 1)) - 1.0
 
     def _new_row(self, x, cache, r, cond):
         """At the start of row r >= 1: row r - 1 of the partial sample through every vertical stack."""

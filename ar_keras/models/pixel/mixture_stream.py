@@ -60,8 +60,9 @@ def ul_init_at(above, left, xp, row, col):
     window_above = tf.slice(xp, tf.stack([0, row + 1, col, 0]), [-1, 1, 3, -1])  # [B, 1, 3, C+1]
     window_left = tf.slice(xp, tf.stack([0, row + 1, col, 0]), [-1, 2, 1, -1])   # [B, 2, 1, C+1]
     # The zero row of down_shift and the zero column of right_shift.
-    return (above.call_padded(window_above) * tf.cast(row > 0, tf.float32)
-            + left.call_padded(window_left) * tf.cast(col > 0, tf.float32))
+    dtype = above.compute_dtype
+    return (above.call_padded(window_above) * tf.cast(row > 0, dtype)
+            + left.call_padded(window_left) * tf.cast(col > 0, dtype))
 
 
 def cond_update(pred, update, cache, keys):

@@ -233,10 +233,10 @@ class PixelCNNPP(AutoregressiveModel):
     @no_autograph
     def init_cache(self, batch, conditional=None):
         F, L, nr = self.num_filters, self.num_hierarchies, self.num_resnet
-        cache = {"pixel": tf.zeros(tf.stack([batch, self.head.num_pixel_params]))}
+        cache = {"pixel": tf.zeros(tf.stack([batch, self.head.num_pixel_params]), self.compute_dtype)}
         for l in range(L):
             width = self._sizes[l][1]
-            row = tf.zeros(tf.stack([batch, 1, width, F]))
+            row = tf.zeros(tf.stack([batch, 1, width, F]), self.compute_dtype)
             for k in range(nr):
                 cache[f"up_u_{l}_{k}"] = self.up_u[l * nr + k].init_cache(batch, width)
                 cache[f"up_ul_{l}_{k}"] = self.up_ul[l * nr + k].init_cache(batch, width)
@@ -273,7 +273,7 @@ class PixelCNNPP(AutoregressiveModel):
             # u_0 = down_shift(conv_2x3(x)): row r reads input rows r-2, r-1
             # (rows r, r+1 of xp); row 0 is the zero row of down_shift.
             window = tf.gather(xp, row + tf.range(2), axis=1)            # [B, 2, W+2, C+1]
-            u = self.u_init.call_padded(window) * tf.cast(row > 0, tf.float32)
+            u = self.u_init.call_padded(window) * tf.cast(row > 0, self.compute_dtype)
         else:
             u = self.u_downsample[level - 1].row_output(cache[f"u_last_{level - 1}"])
         skips = [u]

@@ -210,7 +210,7 @@ class PixelRNN(AutoregressiveModel):
     # ------------------------------------------------------------------ network
     def _scale(self, x):
         """Levels -> ``[-1, 1]`` floats."""
-        return tf.cast(x, tf.float32) * (2.0 / (self.num_levels - 1)) - 1.0
+        return tf.cast(x, self.compute_dtype) * (2.0 / (self.num_levels - 1)) - 1.0
 
     def _input_features(self, y, conditional):
         """Adds the class bias (``[B, 1, 1, 2h]``, broadcast) to the input features."""
@@ -285,7 +285,7 @@ class PixelRNN(AutoregressiveModel):
         window = tf.gather(self._image(x), tf.clip_by_value(rows, 0, H - 1), axis=1)
         window = tf.gather(window, tf.clip_by_value(cols, 0, W - 1), axis=2)  # [B, a+1, 2a+1, C]
         inside = (rows >= 0)[:, None] & ((cols >= 0) & (cols < W))[None, :]  # [a+1, 2a+1]
-        window = self._scale(window) * tf.cast(inside, tf.float32)[None, :, :, None]  # zero padding
+        window = self._scale(window) * tf.cast(inside, self.compute_dtype)[None, :, :, None]  # zero padding
         kernel = self.input_conv.masked_kernel()[:a + 1]                    # rows below are masked
         y = tf.nn.conv2d(window, kernel, strides=1, padding="VALID") + self.input_conv.bias
         return self._input_features(y, conditional)                        # [B, 1, 1, 2h]

@@ -154,7 +154,8 @@ class PixelSNAIL(AutoregressiveModel):
         h = class_conditioning(self.num_classes, conditional)
         x_in = network_inputs(self.head, x)                         # [B, H, W, C + 1]
         v = x_in[..., :-1]                                           # [B, H, W, C] in [-1, 1]
-        background = tf.zeros_like(v[..., :1]) + self._background    # [B, H, W, 2]
+        v = tf.cast(v, self.compute_dtype)
+        background = tf.zeros_like(v[..., :1]) + tf.cast(self._background, v.dtype)  # [B, H, W, 2]
         ul = down_shift(self.ul_init_above(x_in)) + right_shift(self.ul_init_left(x_in))
         for b in range(self.num_blocks):
             for k in range(nr):
@@ -175,7 +176,7 @@ class PixelSNAIL(AutoregressiveModel):
         H, W, C = self.image_shape
         F, nb, nr = self.num_filters, self.num_blocks, self.num_resnet
         pixels = H * W
-        cache = {"pixel": tf.zeros(tf.stack([batch, self.head.num_pixel_params]))}
+        cache = {"pixel": tf.zeros(tf.stack([batch, self.head.num_pixel_params]), self.compute_dtype)}
         for b in range(nb):
             for k in range(nr):
                 cache[f"resnet_{b}_{k}"] = self.resnets[b * nr + k].init_cache(batch, W)
@@ -183,7 +184,7 @@ class PixelSNAIL(AutoregressiveModel):
                                                                 self.value_size)
             # ul entering block b's attention at the last pixel: its key is
             # added at the next pixel, once all its channels are drawn.
-            cache[f"ul_{b}"] = tf.zeros(tf.stack([batch, 1, 1, F]))
+            cache[f"ul_{b}"] = tf.zeros(tf.stack([batch, 1, 1, F]), self.compute_dtype)
         return cache
 
     def _new_pixel(self, cache, pixel, h):
@@ -192,9 +193,9 @@ class PixelSNAIL(AutoregressiveModel):
         cache = dict(cache)
         r, c = pixel // W, pixel % W
         x = tf.reshape(cache["x"], [-1, H, W, C])                       # [B, D] -> [B, H, W, C]
-        v = self.head.scale_levels(x)
+        v = tf.cast(self.head.scale_levels(x), self.compute_dtype)
         xp = padded_inputs(self.head, x)                               # [B, H + 2, W + 2, C + 1]
-        background = tf.constant(self._background.reshape(H * W, 2))
+        background = tf.constant(self._background.reshape(H * W, 2), self.compute_dtype)
 
         # Keys and values of the previous pixel, now complete (nothing at pixel 0).
         prev = tf.maximum(pixel - 1, 0)

@@ -238,7 +238,7 @@ class RIDE(AutoregressiveModel):
     # ------------------------------------------------------------------ pieces
     def _scaled(self, x):
         """Data -> the values the network reads: levels to [-1, 1]; floats as they are."""
-        x = tf.cast(x, tf.float32)
+        x = tf.cast(x, self.compute_dtype)
         if self.head_name == "categorical":
             return x * (2.0 / (self.num_levels - 1)) - 1.0
         return x
@@ -287,9 +287,9 @@ class RIDE(AutoregressiveModel):
     def init_cache(self, batch, conditional=None):
         W = self.image_shape[1]
         cache = {lstm.name: lstm.init_cache(batch, W) for lstm in self.lstms}
-        cache["h"] = tf.zeros(tf.stack([batch, self.num_units]))
+        cache["h"] = tf.zeros(tf.stack([batch, self.num_units]), self.compute_dtype)
         cache["nb"] = tf.zeros(tf.stack([batch, self.neighbourhood.num_positions
-                                         * self.image_shape[2]]))
+                                         * self.image_shape[2]]), self.compute_dtype)
         return cache
 
     def _advance(self, image, cache, i, j, conditional):

@@ -503,7 +503,7 @@ class ImageTransformer(AutoregressiveModel):
         shifted = tf.gather(e, np.maximum(source, 0), axis=1)            # [B, D, d]: e_{t-1}
         start = tf.broadcast_to(self.start(tf.zeros([1], tf.int32)), [batch, D, d])
         h = tf.where((source < 0)[None, :, None], start, shifted)
-        h = h + self._position_signal()[None]
+        h = h + tf.cast(self._position_signal(), h.dtype)[None]
         class_term, low_term = self._conditioning(conditional)
         if class_term is not None:
             h = h + class_term[:, None, :]
@@ -547,7 +547,7 @@ class ImageTransformer(AutoregressiveModel):
         e = self._embed(previous, tf.fill([n], tf.maximum(source, 0)))   # [n, d]
         start = tf.broadcast_to(self.start(tf.zeros([1], tf.int32)), tf.shape(e))
         h = tf.where(source < 0, start, e)
-        h = h + self._position_signal(tf.reshape(index, [1]))           # + [1, d]
+        h = h + tf.cast(self._position_signal(tf.reshape(index, [1])), h.dtype)  # + [1, d]
         if "class" in cache:
             h = h + cache["class"]
         if "low_resolution" in cache:

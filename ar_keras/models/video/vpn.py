@@ -234,7 +234,7 @@ class VideoPixelNetwork(AutoregressiveModel):
 
     # ----------------------------------------------------------------- network
     def _scaled(self, x):
-        return tf.cast(x, tf.float32) * (2.0 / (self.num_levels - 1)) - 1.0
+        return tf.cast(x, self.compute_dtype) * (2.0 / (self.num_levels - 1)) - 1.0
 
     def encode(self, frames):
         """Frames ``[N, H, W, C]`` (int levels) -> features ``[N, H, W, 2c]`` (same resolution)."""

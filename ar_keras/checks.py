@@ -175,6 +175,12 @@ def check_temperature(temperature):
     value = float(value)
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"temperature must be a finite number > 0, got {value}.")
+    with np.errstate(over="ignore"):
+        as_float32 = float(np.float32(value))
+    if as_float32 == 0 or not math.isfinite(as_float32):
+        # The samplers run in float32: 1e-50 would divide by zero, 1e39 be infinite.
+        raise ValueError(f"temperature must be a finite number > 0 in float32 (between about "
+                         f"1.4e-45 and 3.4e38), got {value}.")
     return value
 
 
@@ -188,11 +194,11 @@ def check_temperature_tensor(temperature):
         return tf.identity(t)
 
 
-def check_uniforms(noise, expected, what="noise"):
+def check_uniforms(noise, expected, what="noise", check_sizes=None):
     """Checks given sampling noise: floats of rank 3 strictly inside ``(0, 1)``; float32.
 
-    ``expected`` describes the shape for the message (e.g. ``"[n, 9, 4]"``); the
-    caller checks the sizes.  Values are checked eagerly (numpy) or by graph
+    ``expected`` describes the shape for the message (e.g. ``"[n, 9, 4]"``);
+    ``check_sizes(noise)`` (the caller's) raises on wrong sizes before the values are read.  Values are checked eagerly (numpy) or by graph
     assertions, like every value check here.
     """
     noise = to_tensor(noise, what)
@@ -202,6 +208,8 @@ def check_uniforms(noise, expected, what="noise"):
     if noise.shape.rank != 3:
         shape = noise.shape.as_list() if noise.shape.rank is not None else "unknown"
         raise ValueError(f"{what} must have shape {expected}, got {shape}.")
+    if check_sizes is not None:
+        check_sizes(noise)  # the sizes before the values: the clearer message first
     noise = tf.cast(noise, tf.float32)
 
     def numpy_test(arr):

@@ -94,8 +94,10 @@ class BaseModel(keras.Model):
     #: The most elements (``num_samples`` x elements per example) one `sample` call may
     #: draw: a larger request is a ValueError before anything is allocated.
     max_sample_elements = 2 ** 28
-    #: The shortest sequence a free-length model takes (``length`` of `sample`, T of x).
+    #: The shortest and the longest sequence a free-length model takes (``length`` of
+    #: `sample`, T of x); None: no upper bound.
     min_length = 1
+    max_length = None
 
     def __init__(self, event, num_classes=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
@@ -301,9 +303,12 @@ class BaseModel(keras.Model):
 
     def _check_sample_size(self, n, length):
         """Refuses lengths below `min_length` and requests of more than `max_sample_elements`."""
+        name = getattr(self, "registry_name", type(self).__name__)
         if length is not None and length < self.min_length:
-            raise ValueError(f"length must be at least {self.min_length} for "
-                             f"{getattr(self, 'registry_name', type(self).__name__)}, got {length}.")
+            raise ValueError(f"length must be at least {self.min_length} for {name}, got {length}.")
+        if length is not None and self.max_length is not None and length > self.max_length:
+            raise ValueError(f"length must be at most max_length = {self.max_length} for {name}, "
+                             f"got {length}.")
         elements = n * self.event.num_elements(length)
         if elements > self.max_sample_elements:
             raise ValueError(
@@ -372,11 +377,14 @@ class BaseModel(keras.Model):
         """
         depth = self.noise_depth
         expected = f"[n, {elements or ('T' if per_step in (None, 1) else f'T * {per_step}')}, {depth}]"
-        noise = checks.check_uniforms(noise, expected)
+        def check_sizes(u):
+            size = u.shape[1]
+            if u.shape[-1] != depth or (elements is not None and size != elements) or (
+                    elements is None and size is not None and (size == 0 or size % (per_step or 1))):
+                raise ValueError(f"noise must have shape {expected}, got {u.shape.as_list()}.")
+
+        noise = checks.check_uniforms(noise, expected, check_sizes=check_sizes)
         size = noise.shape[1]
-        if noise.shape[-1] != depth or (elements is not None and size != elements) or (
-                elements is None and size is not None and (size == 0 or size % (per_step or 1))):
-            raise ValueError(f"noise must have shape {expected}, got {noise.shape.as_list()}.")
         length = None
         if self.event.free_length:
             length = size // (per_step or 1)

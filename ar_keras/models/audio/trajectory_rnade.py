@@ -189,6 +189,11 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         """The shortest trajectory: one window (``T >= W``)."""
         return self.window
 
+    def _check_sample_size(self, n, length):
+        if length is not None:
+            self._check_length(length)  # the window's own message first
+        super()._check_sample_size(n, length)
+
     def _check_length(self, length):
         if isinstance(length, int) and length < self.window:
             raise ValueError(

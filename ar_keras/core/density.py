@@ -247,7 +247,8 @@ class LatentVariableModel(BaseModel):
         S = checks.check_positive_int(num_samples, "num_samples")
         if seed is None or checks.check_seed(seed) is None:
             raise ValueError(f"seed must be an integer (it keys the posterior noise), got {seed!r}.")
-        if x.shape[0] is not None and x.shape[0] * S * self.event_size > self.max_sample_elements:
+        batch = max(x.shape[0] or 1, 1)  # an empty batch does not make any S acceptable
+        if batch * S * self.event_size > self.max_sample_elements:
             raise ValueError(
                 f"num_samples = {S} posterior samples of {x.shape[0]} images are more than one call "
                 f"may hold (max_sample_elements = {self.max_sample_elements}): num_samples must be "

@@ -9,12 +9,14 @@ The event specs (`ar_keras.core.events`) build their checks from these.
 """
 
 import math
+import numbers
 
 import numpy as np
 import tensorflow as tf
 
 __all__ = ["to_tensor", "check_range", "check_finite", "check_labels",
-           "check_positive_int", "check_temperature", "check_temperature_tensor"]
+           "check_positive_int", "check_temperature", "check_temperature_tensor", "check_seed",
+           "check_uniforms"]
 
 
 def to_tensor(x, what):
@@ -30,6 +32,12 @@ def to_tensor(x, what):
     return tf.convert_to_tensor(arr)
 
 
+def _describe(value):
+    """A short description of an argument for messages: its type and shape."""
+    shape = getattr(value, "shape", None)
+    return f"{type(value).__name__}" + ("" if shape is None else f" of shape {list(shape)}")
+
+
 def _assert(x, conditions, numpy_test, message):
     """Eager: raise ValueError when ``numpy_test(array)`` names a problem; graph: assertions."""
     if tf.executing_eagerly():
@@ -41,19 +49,31 @@ def _assert(x, conditions, numpy_test, message):
         return tf.identity(x)
 
 
-def check_range(x, num_levels, what="x", validate_values=True):
-    """Checks that int32 ``x`` holds values in ``[0, num_levels)``."""
+def check_range(x, num_levels, what="x", validate_values=True, kind="values"):
+    """Checks that integer ``x`` holds values in ``[0, num_levels)``; returns int32.
+
+    The range is checked on ``x``'s own dtype *before* the cast to int32, so that
+    int64 values beyond int32 (``2**32 + 1``) cannot wrap into valid levels.
+    """
+    if not x.dtype.is_integer:
+        raise ValueError(f"{what} must hold integer {kind} in [0, {num_levels}), got dtype "
+                         f"{x.dtype.name}.")
     if not validate_values:
-        return x
+        return tf.cast(x, tf.int32)
 
     def numpy_test(arr):
         if arr.size and (arr.min() < 0 or arr.max() >= num_levels):
             return f"got values in [{arr.min()}, {arr.max()}]"
         return None
 
-    return _assert(x, [lambda t, m: tf.debugging.assert_greater_equal(t, 0, message=m),
-                       lambda t, m: tf.debugging.assert_less(t, num_levels, message=m)],
-                   numpy_test, f"{what} must hold values in [0, {num_levels})")
+    # int64 comparisons: a uint8 or int8 tensor cannot hold num_levels itself.
+    wide = x if tf.executing_eagerly() else tf.cast(x, tf.int64)
+    checked = _assert(wide, [lambda t, m: tf.debugging.assert_greater_equal(
+                                 t, tf.constant(0, t.dtype), message=m),
+                             lambda t, m: tf.debugging.assert_less(
+                                 t, tf.constant(num_levels, t.dtype), message=m)],
+                      numpy_test, f"{what} must hold {kind} in [0, {num_levels})")
+    return tf.cast(checked, tf.int32)
 
 
 def check_finite(x, what="x", validate_values=True, support=None):
@@ -82,8 +102,8 @@ def check_labels(c, num_classes, batch=None, what="conditional", validate_values
     if num_classes is None:
         if c is not None:
             raise ValueError(
-                f"this model is unconditional (num_classes=None) but {what} was given; "
-                "build it with num_classes=N to condition on labels."
+                f"this model is unconditional (num_classes=None): {what} must be None, got "
+                f"{_describe(c)}; build it with num_classes=N to condition on labels."
             )
         return None
     if c is None:
@@ -97,30 +117,71 @@ def check_labels(c, num_classes, batch=None, what="conditional", validate_values
     if c.shape.rank != 1:
         raise ValueError(f"{what} must have shape [batch], got {c.shape.as_list()}.")
     if batch is not None and c.shape[0] is not None and isinstance(batch, int) and c.shape[0] != batch:
-        raise ValueError(f"{what} has {c.shape[0]} labels for a batch of {batch}.")
-    c = tf.cast(c, tf.int32)
-    if not validate_values:
-        return c
-    return _assert(c, [lambda t, m: tf.debugging.assert_greater_equal(t, 0, message=m),
-                       lambda t, m: tf.debugging.assert_less(t, num_classes, message=m)],
-                   lambda arr: (f"got values in [{arr.min()}, {arr.max()}]"
-                                if arr.size and (arr.min() < 0 or arr.max() >= num_classes)
-                                else None),
-                   f"{what} must hold class ids in [0, {num_classes})")
+        raise ValueError(f"{what} must hold one label per example: got {c.shape[0]} labels for "
+                         f"a batch of {batch}.")
+    # The range on the labels' own dtype, before the int32 cast (int64 ids must not wrap).
+    return check_range(c, num_classes, what, validate_values, kind="class ids")
 
 
-def check_positive_int(value, what):
-    if isinstance(value, bool) or int(value) != value or value < 1:
+def _scalar(value):
+    """An eager scalar tensor or 0-d array -> its Python value (other values unchanged)."""
+    if isinstance(value, (tf.Tensor, tf.Variable)) and value.shape.rank == 0 and \
+            tf.executing_eagerly():
+        return value.numpy().item()
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    return value
+
+
+def _is_int(value):
+    """True for ints (Python or numpy, not bools) and for finite integer-valued floats."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, numbers.Integral):
+        return True
+    return isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer()
+
+
+def check_positive_int(value, what, maximum=None):
+    """``value`` -> a Python int ``>= 1`` (``<= maximum`` when given), or a clear ValueError.
+
+    Refuses bools, strings, None, NaN, inf and fractional floats naming ``what``.
+    """
+    value = _scalar(value)
+    if not _is_int(value) or value < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}.")
-    return int(value)
+    value = int(value)
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{what} must be at most {maximum}, got {value}.")
+    return value
+
+
+def check_seed(seed):
+    """A sampling seed: None (draw a fresh one) or an int in ``[-2**63, 2**63)`` (int64 keys)."""
+    seed = _scalar(seed)
+    if seed is None:
+        return None
+    if not _is_int(seed) or not -2 ** 63 <= int(seed) < 2 ** 63:
+        raise ValueError(f"seed must be None or an integer in [-2**63, 2**63) (it keys int64 "
+                         f"noise), got {seed!r}.")
+    return int(seed)
 
 
 def check_temperature(temperature):
     """A Python temperature: a finite number > 0."""
-    temperature = float(temperature)
-    if not math.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature}.")
-    return temperature
+    value = _scalar(temperature)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}.")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"temperature must be a finite number > 0, got {value}.")
+    with np.errstate(over="ignore"):
+        as_float32 = float(np.float32(value))
+    if as_float32 == 0 or not math.isfinite(as_float32):
+        # The samplers run in float32: 1e-50 would divide by zero, 1e39 be infinite.
+        raise ValueError(f"temperature must be a finite number > 0 in float32 (between about "
+                         f"1.4e-45 and 3.4e38), got {value}.")
+    return value
 
 
 def check_temperature_tensor(temperature):
@@ -131,3 +192,34 @@ def check_temperature_tensor(temperature):
         tf.debugging.Assert(ok, ["temperature must be a finite number > 0, got", t]),
     ]):
         return tf.identity(t)
+
+
+def check_uniforms(noise, expected, what="noise", check_sizes=None):
+    """Checks given sampling noise: floats of rank 3 strictly inside ``(0, 1)``; float32.
+
+    ``expected`` describes the shape for the message (e.g. ``"[n, 9, 4]"``);
+    ``check_sizes(noise)`` (the caller's) raises on wrong sizes before the values are read.  Values are checked eagerly (numpy) or by graph
+    assertions, like every value check here.
+    """
+    noise = to_tensor(noise, what)
+    if not noise.dtype.is_floating:
+        raise ValueError(f"{what} must hold float uniforms in (0, 1) of shape {expected}, got dtype "
+                         f"{noise.dtype.name}.")
+    if noise.shape.rank != 3:
+        shape = noise.shape.as_list() if noise.shape.rank is not None else "unknown"
+        raise ValueError(f"{what} must have shape {expected}, got {shape}.")
+    if check_sizes is not None:
+        check_sizes(noise)  # the sizes before the values: the clearer message first
+    noise = tf.cast(noise, tf.float32)
+
+    def numpy_test(arr):
+        if not np.isfinite(arr).all():
+            return "it contains NaN or infinite values"
+        if arr.size and (arr.min() <= 0.0 or arr.max() >= 1.0):
+            return f"got values in [{arr.min()}, {arr.max()}]"
+        return None
+
+    return _assert(noise, [lambda t, m: tf.debugging.assert_all_finite(t, m),
+                           lambda t, m: tf.debugging.assert_greater(t, 0.0, message=m),
+                           lambda t, m: tf.debugging.assert_less(t, 1.0, message=m)],
+                   numpy_test, f"{what} must hold uniforms strictly inside (0, 1)")

@@ -144,6 +144,13 @@ class BaseModel(keras.Model):
     supports_tflite = True
     #: Sequence length `_finish_init` builds the weights with (free-length events).
     _build_length = 2
+    #: The most elements (``num_samples`` x elements per example) one `sample` call may
+    #: draw: a larger request is a ValueError before anything is allocated.
+    max_sample_elements = 2 ** 28
+    #: The shortest and the longest sequence a free-length model takes (``length`` of
+    #: `sample`, T of x); None: no upper bound.
+    min_length = 1
+    max_length = None
 
     def __init__(self, event, num_classes=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
@@ -261,8 +268,10 @@ class BaseModel(keras.Model):
         raise NotImplementedError
 
     def log_prob(self, x, conditional=None):
-        """``log p(x)`` in nats: float32 ``[B]``."""
+        """``log p(x)`` in nats: float32 ``[B]`` (an empty batch gives ``[0]``)."""
         x, c = self._check(x, conditional)
+        if x.shape[0] == 0:
+            return tf.zeros([0], tf.float32)
         with self.precision_scope():
             return tf.cast(self._log_prob(x, c), tf.float32)
 
@@ -273,6 +282,8 @@ class BaseModel(keras.Model):
                 f"{self.name}'s per-element conditionals are not exact (a stack that permutes the "
                 "dimensions between layers, or a latent-variable model); use log_prob.")
         x, c = self._check(x, conditional)
+        if x.shape[0] == 0:
+            return tf.zeros(tf.shape(x), tf.float32)
         with self.precision_scope():
             return tf.cast(self._conditional_log_probs(x, c), tf.float32)
 
@@ -386,9 +397,26 @@ class BaseModel(keras.Model):
     def _check_sample_args(self, num_samples, conditional, temperature, length):
         n = checks.check_positive_int(num_samples, "num_samples")
         length = self.event.check_length(length)
+        self._check_sample_size(n, length)
         temperature = checks.check_temperature(temperature)
         c = self.check_conditional(conditional, batch=n, length=length)
         return n, c, temperature, length
+
+    def _check_sample_size(self, n, length):
+        """Refuses lengths below `min_length` and requests of more than `max_sample_elements`."""
+        name = getattr(self, "registry_name", type(self).__name__)
+        if length is not None and length < self.min_length:
+            raise ValueError(f"length must be at least {self.min_length} for {name}, got {length}.")
+        if length is not None and self.max_length is not None and length > self.max_length:
+            raise ValueError(f"length must be at most max_length = {self.max_length} for {name}, "
+                             f"got {length}.")
+        elements = n * self.event.num_elements(length)
+        if elements > self.max_sample_elements:
+            raise ValueError(
+                f"num_samples x elements per example = {n} x {elements // n} = {elements} is more "
+                f"than one call may draw (max_sample_elements = {self.max_sample_elements}): "
+                "num_samples and length must be smaller; draw the samples in several calls "
+                "(sample_from_keys takes any (seed, index) keys).")
 
     def sample(self, num_samples, conditional=None, seed=None, temperature=1.0, cache=True,
                length=None):
@@ -410,16 +438,61 @@ class BaseModel(keras.Model):
         """
         n, c, temperature, length = self._check_sample_args(num_samples, conditional,
                                                             temperature, length)
+        seed = checks.check_seed(seed)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
-        keys = noise_lib.sample_keys(int(seed), n)                           # [n, 2]
-        return self._run_sampler(keys, False, c, temperature, cache, length)
+        keys = noise_lib.sample_keys(seed, n)                                # [n, 2]
+        return self._finite_samples(self._run_sampler(keys, False, c, temperature, cache, length),
+                                    temperature)
+
+    def _finite_samples(self, x, temperature):
+        """Float samples that overflowed (a huge temperature) are an error, not silent inf/NaN."""
+        if x.dtype.is_floating and tf.executing_eagerly() and not np.isfinite(x.numpy()).all():
+            raise ValueError(
+                f"sampling at temperature={temperature} gave non-finite values (float32 overflow): "
+                "the temperature must be smaller.")
+        return x
 
     def sample_from_keys(self, keys, conditional=None, temperature=1.0, cache=True, length=None):
         """One example per stateless key ``keys [n, 2]`` (``(seed, i)``: sample i of seed)."""
+        keys = checks.to_tensor(keys, "keys")
+        if not keys.dtype.is_integer or keys.shape.rank != 2 or keys.shape[1] != 2:
+            raise ValueError(f"keys must be integer (seed, index) pairs of shape [n, 2], got "
+                             f"{keys.dtype.name} {keys.shape.as_list()}.")
+        n = keys.shape[0]
         length = self.event.check_length(length)
-        return self._run_sampler(tf.cast(keys, tf.int64), False, conditional, temperature, cache,
-                                 length)
+        self._check_sample_size(max(n, 1), length)
+        temperature = checks.check_temperature(temperature)
+        c = self.check_conditional(conditional, batch=n, length=length)
+        if n == 0:
+            return tf.zeros((0,) + self.event.event_shape(length), self.event.dtype)
+        return self._finite_samples(
+            self._run_sampler(tf.cast(keys, tf.int64), False, c, temperature, cache, length),
+            temperature)
+
+    def _check_noise(self, noise, conditional, temperature, elements, per_step=None):
+        """Checks ``sample_from_noise``'s arguments -> ``(noise, conditional, temperature, length)``.
+
+        ``elements``: the noise's second axis (None where the length is free);
+        ``per_step``: elements per step of a free length (length = axis / per_step).
+        """
+        depth = self.noise_depth
+        expected = f"[n, {elements or ('T' if per_step in (None, 1) else f'T * {per_step}')}, {depth}]"
+        def check_sizes(u):
+            size = u.shape[1]
+            if u.shape[-1] != depth or (elements is not None and size != elements) or (
+                    elements is None and size is not None and (size == 0 or size % (per_step or 1))):
+                raise ValueError(f"noise must have shape {expected}, got {u.shape.as_list()}.")
+
+        noise = checks.check_uniforms(noise, expected, check_sizes=check_sizes)
+        size = noise.shape[1]
+        length = None
+        if self.event.free_length:
+            length = size // (per_step or 1)
+            self._check_sample_size(max(noise.shape[0] or 0, 1), length)
+        temperature = checks.check_temperature(temperature)
+        c = self.check_conditional(conditional, batch=noise.shape[0], length=length)
+        return noise, c, temperature, length
 
     def sample_from_noise(self, noise, conditional=None, temperature=1.0, cache=True):
         """Samples from given uniforms ``noise [n, D, noise_depth]`` (the TFLite path).
@@ -428,14 +501,12 @@ class BaseModel(keras.Model):
         flattened row-major order of the event; ``seeded_noise(seed, n, D,
         depth)`` is the noise of ``sample(n, seed=seed)``.
         """
-        noise = tf.convert_to_tensor(noise, tf.float32)
-        D = self.event_size
-        if noise.shape.rank != 3 or noise.shape[-1] != self.noise_depth or (
-                D is not None and noise.shape[1] != D):
-            raise ValueError(f"noise must have shape [n, {D or 'T'}, {self.noise_depth}], got "
-                             f"{noise.shape.as_list()}.")
-        length = noise.shape[1] if self.event.free_length else None
-        return self._run_sampler(noise, True, conditional, temperature, cache, length)
+        noise, c, temperature, length = self._check_noise(noise, conditional, temperature,
+                                                          self.event_size)
+        if noise.shape[0] == 0:
+            return tf.zeros((0,) + self.event.event_shape(length), self.event.dtype)
+        return self._finite_samples(self._run_sampler(noise, True, c, temperature, cache, length),
+                                    temperature)
 
     # ----------------------------------------------------------------- export
     def _named(self, specs, values):

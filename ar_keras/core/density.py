@@ -241,14 +241,28 @@ class LatentVariableModel(BaseModel):
             seed: int; keys the posterior noise (same seed, same estimate).
         """
         x, _ = self._check(x, conditional)
-        S = self.num_importance_samples if num_samples is None else checks.check_positive_int(
-            num_samples, "num_samples")
-        return self._bounds(x, S, seed)[0]
+        S = self.num_importance_samples if num_samples is None else num_samples
+        return self._checked_bounds(x, S, seed)[0]
 
     def elbo(self, x, num_samples=1, seed=0):
         """The evidence lower bound, averaged over S posterior samples: ``[B]`` nats."""
         x, _ = self._check(x, None)
-        return self._bounds(x, checks.check_positive_int(num_samples, "num_samples"), seed)[1]
+        return self._checked_bounds(x, num_samples, seed)[1]
+
+    def _checked_bounds(self, x, num_samples, seed):
+        """`_bounds` after checking S (at most `max_sample_elements` images in all) and the seed."""
+        S = checks.check_positive_int(num_samples, "num_samples")
+        if seed is None or checks.check_seed(seed) is None:
+            raise ValueError(f"seed must be an integer (it keys the posterior noise), got {seed!r}.")
+        batch = max(x.shape[0] or 1, 1)  # an empty batch does not make any S acceptable
+        if batch * S * self.event_size > self.max_sample_elements:
+            raise ValueError(
+                f"num_samples = {S} posterior samples of {x.shape[0]} images are more than one call "
+                f"may hold (max_sample_elements = {self.max_sample_elements}): num_samples must be "
+                "smaller, or the batch split.")
+        if x.shape[0] == 0:
+            return tf.zeros([0], tf.float32), tf.zeros([0], tf.float32)
+        return self._bounds(x, S, int(seed))
 
     def conditional_log_probs(self, x, conditional=None):
         name = getattr(self, "registry_name", type(self).__name__)
@@ -261,11 +275,11 @@ class LatentVariableModel(BaseModel):
 
     def sample_from_noise(self, noise, conditional=None, temperature=1.0, cache=True):
         """Samples from given uniforms ``noise [n, noise_size, 1]``."""
-        noise = tf.convert_to_tensor(noise, tf.float32)
-        if noise.shape.rank != 3 or tuple(noise.shape[1:]) != (self.noise_size, 1):
-            raise ValueError(f"noise must have shape [n, {self.noise_size}, 1], got "
-                             f"{noise.shape.as_list()}.")
-        return self._run_sampler(noise, True, conditional, temperature, cache, None)
+        noise, c, temperature, _ = self._check_noise(noise, conditional, temperature,
+                                                     self.noise_size)
+        if noise.shape[0] == 0:
+            return tf.zeros((0,) + self.event.event_shape(), self.event.dtype)
+        return self._run_sampler(noise, True, c, temperature, cache, None)
 
     def export_signatures(self):
         """The base's (``serving_default`` = the importance-weighted bound, ``sample``) and

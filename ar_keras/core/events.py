@@ -119,8 +119,8 @@ class EventSpec:
         if not self.free_length:
             if length is not None:
                 raise ValueError(
-                    f"this model generates fixed-size examples of shape {self.shape}; length= is "
-                    "for sequence models. Leave it None.")
+                    f"length must be None: this model generates fixed-size examples of shape "
+                    f"{self.shape} (length= is for sequence models), got length={length!r}.")
             return None
         if length is None:
             raise ValueError(
@@ -161,8 +161,7 @@ class EventSpec:
                     f"{what} must hold integer levels in [0, {self.num_levels}), got dtype "
                     f"{x.dtype.name}. {self._quantize_hint()}")
             self._check_shape(x, what)
-            return checks.check_range(tf.cast(x, tf.int32), self.num_levels, what,
-                                      validate_values)
+            return checks.check_range(x, self.num_levels, what, validate_values)
         if not x.dtype.is_floating:
             raise ValueError(
                 f"{what} must hold floats (continuous data) of shape {self._expected()}, got dtype "

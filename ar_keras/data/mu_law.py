@@ -24,7 +24,8 @@ i.e. about 8 bits of perceptual resolution from 16-bit audio, fine steps for
 quiet samples and coarse ones for loud samples.
 
 `pcm16_to_float` / `float_to_pcm16` convert int16 PCM (WAV files, tfds audio
-features) to and from floats in ``[-1, 1]``.  Everything works on numpy
+features) to and from floats in ``[-1, 1]``, both with the scale 32768 (so that
+PCM -> float -> PCM is exact).  Everything works on numpy
 arrays and tensors, eagerly and in graphs (`tf.data` maps); values are
 checked with a `ValueError` eagerly and `tf.debugging` assertions in a graph.
 
@@ -116,7 +117,9 @@ def mu_law_decode(codes, num_levels=256, dtype=tf.float32):
     mu = float(k - 1)
     y = 2.0 * tf.cast(c, tf.float64) / mu - 1.0                            # [-1, 1]
     x = tf.sign(y) * tf.math.expm1(tf.abs(y) * np.log1p(mu)) / mu          # (1+mu)^|y| - 1
-    return tf.cast(x, dtype)
+    # expm1(log1p(mu)) / mu can round to 1 + 2^-52: keep the codes' ends on -1 and 1 exactly
+    # (mu_law_encode refuses anything outside [-1, 1]).
+    return tf.cast(tf.clip_by_value(x, -1.0, 1.0), dtype)
 
 
 def pcm16_to_float(pcm, dtype=tf.float32):
@@ -130,14 +133,16 @@ def pcm16_to_float(pcm, dtype=tf.float32):
 
 
 def float_to_pcm16(audio):
-    """Floats in ``[-1, 1]`` -> int16 PCM (``round(x * 32767)``), e.g. for a WAV file.
+    """Floats in ``[-1, 1]`` -> int16 PCM (``round(x * 32768)`` clipped to ``[-32768, 32767]``).
 
-    Values outside ``[-1, 1]`` are clipped (a sample's fate when written to
-    16 bits); NaN raises.
+    The inverse of `pcm16_to_float` (same scale, 32768): PCM read as floats and
+    written back is unchanged, and a float in ``[-1, 1]`` comes back within
+    ``1 / 32768``.  Values outside ``[-1, 1]`` are clipped (a sample's fate when
+    written to 16 bits); NaN raises.
     """
     x = _to_tensor(audio, "audio")
     if not x.dtype.is_floating:
         raise ValueError(f"float_to_pcm16 expects float audio, got dtype {x.dtype.name}.")
     x = _check_range(x, -np.inf, np.inf, "float_to_pcm16: audio must not be NaN", closed_high=True)
     x = tf.clip_by_value(tf.cast(x, tf.float64), -1.0, 1.0)
-    return tf.cast(tf.round(x * 32767.0), tf.int16)
+    return tf.cast(tf.clip_by_value(tf.round(x * 32768.0), -32768.0, 32767.0), tf.int16)

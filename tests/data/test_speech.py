@@ -81,7 +81,7 @@ def test_pcm16_and_wav_round_trip(tmp_path):
     x = pcm16_to_float(pcm).numpy()
     np.testing.assert_array_equal(x, pcm / 32768.0)
     np.testing.assert_array_equal(float_to_pcm16([-2.0, 0.0, 0.5, 2.0]).numpy(),
-                                  [-32767, 0, 16384, 32767])               # clipped
+                                  [-32768, 0, 16384, 32767])               # clipped
     audio = np.sin(np.linspace(0, 100, 1600)) * 0.7
     path = write_wav(tmp_path / "a" / "x.wav", audio, 8000)
     back, rate = read_wav(path)

@@ -186,6 +186,16 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         return {"num_features": int(info.image_shape[-1])}
 
     # ------------------------------------------------------------------ checks
+    @property
+    def min_length(self):
+        """The shortest trajectory: one window (``T >= W``)."""
+        return self.window
+
+    def _check_sample_size(self, n, length):
+        if length is not None:
+            self._check_length(length)  # the window's own message first
+        super()._check_sample_size(n, length)
+
     def _check_length(self, length):
         if isinstance(length, int) and length < self.window:
             raise ValueError(
@@ -316,14 +326,13 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
 
     def sample_from_noise(self, noise, conditional=None, temperature=1.0, cache=True):
         """Samples from uniforms ``noise [n, T F, 2]`` (element ``t F + f``): ``[n, T, F]``."""
-        noise = tf.convert_to_tensor(noise, tf.float32)
-        F = self.num_features
-        if noise.shape.rank != 3 or noise.shape[-1] != self.noise_depth or noise.shape[1] % F:
-            raise ValueError(f"noise must have shape [n, T * {F}, {self.noise_depth}], got "
-                             f"{noise.shape.as_list()}.")
-        length = noise.shape[1] // F
+        noise, c, temperature, length = self._check_noise(noise, conditional, temperature, None,
+                                                          per_step=self.num_features)
         self._check_length(length)
-        return self._run_sampler(noise, True, conditional, temperature, cache, length)
+        if noise.shape[0] == 0:
+            return tf.zeros((0, length, self.num_features), tf.float32)
+        return self._finite_samples(self._run_sampler(noise, True, c, temperature, cache, length),
+                                    temperature)
 
     def tflite_signatures(self, batch_size=None, num_samples=None):
         """The base's ``log_prob``; ``sample_from_noise`` takes ``noise [n, T F, 2]``."""

@@ -236,7 +236,8 @@ class IAFVAE(LatentVariableModel):
 
     def _check(self, x, conditional, validate_values=True):
         if conditional is not None:
-            raise ValueError("iaf_vae is unconditional but conditional was given.")
+            raise ValueError("iaf_vae is unconditional: conditional must be None (it takes no "
+                             "labels).")
         return super()._check(x, None, validate_values)
 
     # ------------------------------------------------------------------ network

@@ -353,7 +353,8 @@ class PixelVAE(LatentVariableModel):
 
     def _check(self, x, conditional, validate_values=True):
         if conditional is not None:
-            raise ValueError("pixelvae is unconditional but conditional was given.")
+            raise ValueError("pixelvae is unconditional: conditional must be None (it takes no "
+                             "labels).")
         return super()._check(x, None, validate_values)
 
     def kl_coefficient(self, step):

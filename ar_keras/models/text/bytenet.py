@@ -311,7 +311,7 @@ class ByteNet(AutoregressiveModel):
                              f"{source.shape.as_list()}.")
         if isinstance(batch, int) and source.shape[0] is not None and source.shape[0] != batch:
             raise ValueError(f"source has {source.shape[0]} sequences for a batch of {batch}.")
-        return checks.check_range(tf.cast(source, tf.int32), Ks, "source", validate_values)
+        return checks.check_range(source, Ks, "source", validate_values)
 
     def _check_sample_args(self, num_samples, conditional, temperature, length):
         """Translation samples ``unfolded_length(S)`` steps when ``length`` is None."""

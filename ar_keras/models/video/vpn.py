@@ -216,7 +216,7 @@ class VideoPixelNetwork(AutoregressiveModel):
         if batch is not None and shape[0] is not None and shape[0] != batch:
             raise ValueError(f"conditional (context frames) must hold {batch} videos (one per "
                              f"example), got {shape[0]}.")
-        return checks.check_range(tf.cast(c, tf.int32), self.num_levels, "conditional",
+        return checks.check_range(c, self.num_levels, "conditional",
                                   validate_values)
 
     def _check(self, x, conditional, validate_values=True):

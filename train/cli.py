@@ -52,7 +52,44 @@ def build_parser():
     p.add_argument("--data-dir", default=None, help="where real datasets live (AR_KERAS_DATA_DIR)")
     p.add_argument("--verbose", default="auto", help="Keras verbosity: auto, 0, 1 (bar) or 2 (line)")
     p.add_argument("--list", action="store_true", help="list models, presets and datasets")
+    # Training throughput (issue 13 part 2): see compile_options.
+    p.add_argument("--steps-per-execution", type=int, default=DEFAULT_STEPS_PER_EXECUTION,
+                   help="training steps per compiled call (fit's steps_per_execution); 1 = Keras' "
+                        f"default (default {DEFAULT_STEPS_PER_EXECUTION})")
+    p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="XLA-compile the training step (default: on for models whose "
+                        "supports_jit_training is True, off for the others)")
     return p
+
+
+#: Steps per compiled call of `fit`: see README "Training throughput".
+DEFAULT_STEPS_PER_EXECUTION = 20
+
+
+def compile_options(model, args):
+    """``{steps_per_execution, jit_compile}`` for ``model.compile`` from the parsed flags.
+
+    ``--jit-compile`` unset means on for the default strategy when the model's
+    ``supports_jit_training`` is True (it is False, with the reason in
+    ``jit_training_note``, for models whose training step XLA cannot compile),
+    off otherwise; ``--jit-compile`` on such a model raises a ValueError naming it.
+    Both settings change only speed: the steps run are the same (a last partial
+    execution runs the steps left), callbacks' ``on_train_batch_end`` sees every
+    ``steps_per_execution``-th step (per-epoch callbacks are unaffected).
+    """
+    if args.steps_per_execution < 1:
+        raise ValueError(f"--steps-per-execution must be >= 1, got {args.steps_per_execution}.")
+    supported = bool(getattr(model, "supports_jit_training", True))
+    if args.jit_compile is None:
+        # Off under tf.distribute strategies by default (Keras' own "auto" rule); TPUs compile anyway.
+        jit = supported and args.strategy == "default"
+    else:
+        jit = bool(args.jit_compile)
+    if jit and not supported:
+        raise ValueError(f"--jit-compile: {model.name} cannot be trained under XLA "
+                         f"({getattr(model, 'jit_training_note', '') or 'supports_jit_training is False'}); "
+                         "pass --no-jit-compile.")
+    return {"steps_per_execution": args.steps_per_execution, "jit_compile": jit}
 
 
 def _list(ark):
@@ -123,10 +160,16 @@ def main(argv=None):
         overrides["num_classes"] = info.num_classes
     with strategy.scope():
         model = ark.models.get(args.model, preset=preset, **overrides)
-        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+        try:
+            throughput = compile_options(model, args)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), **throughput)
     print(f"[ar_keras] {args.model} (preset {preset}, {model.count_params():,} parameters) on "
           f"{args.dataset} {info.image_shape} with {strategy.num_replicas_in_sync} replica(s); "
-          f"logs in {logdir}", flush=True)
+          f"{throughput['steps_per_execution']} step(s) per execution, XLA "
+          f"{'on' if throughput['jit_compile'] else 'off'}; logs in {logdir}", flush=True)
 
     shuffle = min(10_000, (info.splits or {}).get("train") or 10_000)
     train_ds = train.shuffle(shuffle, seed=args.seed).batch(args.batch_size).prefetch(2)

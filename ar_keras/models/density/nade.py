@@ -11,9 +11,20 @@ For element ``d`` (in raster order) with value embedding ``W[i, x_i] in R^H``::
     p(x_d | x_<d) = softmax(V[d] h_d + b[d])  (Bernoulli for K = 2)
 
 The hidden weights are shared across the D conditionals, so ``a_{d+1} =
-a_d + W[d, x_d]``: all conditionals cost O(DH) (an exclusive cumulative sum in
-the parallel pass), not O(D^2 H) as D separate networks would.  The same
-recurrence is the sampling cache: each step adds one row, O(H K) per element.
+a_d + W[d, x_d]``: all conditionals share one running sum, O(DH) additions per
+example, not the O(D^2 H) of D separate networks.  The same recurrence is the
+sampling cache: each step adds one row, O(H K) per element.
+
+The parallel pass (training, `log_prob`) computes every ``a_d`` at once,
+dimension-major: with ``e_0 = c`` and ``e_d = W[d-1, x_{d-1}]`` (one gather from
+the table ``[c; W]``), ``a = L e`` for the inclusive lower-triangular ones ``L``
+(`prefix_sum`; blocked for D > 128), then ``h = sigmoid(a)`` and the ``D``
+heads as one batched product ``[D, B, H] x [D, H, P]``.  On a CPU this is
+about 3x faster per training step than the ``[B, D, H]`` `tf.cumsum` pass it
+replaces (whose CPU kernel and XLA lowering are slow; issue 13), with the same
+log-probabilities and gradients to float tolerance (tests/models/test_nade.py),
+the same weights and the same `.keras` files.  Its memory is one ``[D, B, H]``
+activation (and its gradient), as any batched autodiff pass of the recurrence holds.
 For K = 2 the output head is a single logit (the paper's binary NADE); the
 input embedding ``W[i, x_i]`` generalises the paper's ``W[:, i] x_i`` (set
 ``W[i, 0] = 0`` to recover it).

@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/image_transformer_sampling.py
 	$(PY) tests/benchmarks/samplernn_speech.py
 	$(PY) tests/benchmarks/multiscale_sampling.py
+	$(PY) tests/benchmarks/train_throughput.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache

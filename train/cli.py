@@ -58,7 +58,8 @@ def build_parser():
                         f"default (default {DEFAULT_STEPS_PER_EXECUTION})")
     p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
                    help="XLA-compile the training step (default: on for models whose "
-                        "supports_jit_training is True, off for the others)")
+                        "supports_jit_training and jit_training_pays are True, off for the others "
+                        "and under --strategy other than default)")
     return p
 
 
@@ -71,7 +72,8 @@ def compile_options(model, args):
 
     ``--jit-compile`` unset means on for the default strategy when the model's
     ``supports_jit_training`` is True (it is False, with the reason in
-    ``jit_training_note``, for models whose training step XLA cannot compile),
+    ``jit_training_note``, for models whose training step XLA cannot compile) and
+    its ``jit_training_pays`` is True (False where XLA was measured slower on a CPU),
     off otherwise; ``--jit-compile`` on such a model raises a ValueError naming it.
     Both settings change only speed: the steps run are the same (a last partial
     execution runs the steps left), callbacks' ``on_train_batch_end`` sees every
@@ -82,7 +84,7 @@ def compile_options(model, args):
     supported = bool(getattr(model, "supports_jit_training", True))
     if args.jit_compile is None:
         # Off under tf.distribute strategies by default (Keras' own "auto" rule); TPUs compile anyway.
-        jit = supported and args.strategy == "default"
+        jit = supported and bool(getattr(model, "jit_training_pays", True)) and args.strategy == "default"
     else:
         jit = bool(args.jit_compile)
     if jit and not supported:

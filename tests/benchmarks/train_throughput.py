@@ -118,6 +118,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=1, help="repeat each figure (noisy machine)")
     p.add_argument("--skip-issue", action="store_true", help="skip the issue's made/nade table")
     p.add_argument("--skip-registry", action="store_true", help="skip the every-model table")
+    p.add_argument("--compare", action="store_true",
+                   help="every-model table: also plain and spe20 without XLA (where XLA pays)")
     args = p.parse_args(argv)
     names = args.models.split(",") if args.models else ark.models.names()
 
@@ -146,15 +148,20 @@ def main(argv=None):
                       flush=True)
     if not args.skip_registry:
         print("\nevery model at its embedded-data preset, python -m train's compile defaults")
-        print(f"{'model':28s} {'preset':7s} {'spe':>4s} {'xla':>5s} {'steps/s':>17s} {'params':>10s}")
+        extra = f" {'plain':>17s} {'spe20 no XLA':>17s}" if args.compare else ""
+        print(f"{'model':28s} {'preset':7s} {'spe':>4s} {'xla':>5s} {'steps/s':>17s}{extra} {'params':>10s}")
         for name in names:
             preset, dataset = embedded_preset(name)
             model = build(name, dataset, preset)
             options = cli.compile_options(model, cli.build_parser().parse_args(
                 ["--model", name, "--dataset", dataset]))
-            rate = measure(model, ark.data.load(dataset, "train"), options)
+            data = ark.data.load(dataset, "train")
+            rate = measure(model, data, options)
+            extra = ""
+            if args.compare:
+                extra = "".join(" " + _fmt(measure(model, data, SETTINGS[s])) for s in ("plain", "spe20"))
             print(f"{name:28s} {preset:7s} {options['steps_per_execution']:>4} "
-                  f"{str(options['jit_compile']):>5s} {_fmt(rate)} {model.count_params():>10,}",
+                  f"{str(options['jit_compile']):>5s} {_fmt(rate)}{extra} {model.count_params():>10,}",
                   flush=True)
 
 

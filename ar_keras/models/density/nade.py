@@ -100,6 +100,9 @@ class NADE(AutoregressiveModel):
         # test NLL 88.86 nats.
         "paper": dict(image_shape=(28, 28, 1), num_levels=2, hidden_units=500),
     }
+    #: XLA compiles the training step, but its CPU matmuls and sigmoid run the pass slower than
+    #: TF's kernels (tests/benchmarks/train_throughput.py: spe 20 without XLA is the fastest).
+    jit_training_pays = False
 
     def __init__(self, image_shape=(8, 8, 1), num_levels=17, hidden_units=256,
                  num_classes=None, **kwargs):

@@ -60,6 +60,16 @@ def test_xla_multi_step_training_equals_plain(name):
     fast, fast_loss = _fit(name, jit=True, steps_per_execution=2)
     assert fast.jit_compile, f"{name}: Keras turned XLA off (a layer with supports_jit=False?)"
     assert np.isfinite(fast_loss)
+    if issubclass(cls, ark.models.LatentVariableModel):
+        # The posterior noise is the same Philox stream, but XLA turns its bits into normals
+        # by another transform than TF's CPU kernel: an equally valid draw, not the same one.
+        # So: the same objective to within the noise, and every weight trained.
+        np.testing.assert_allclose(fast_loss, plain_loss, rtol=0.05)
+        keras.utils.set_random_seed(0)
+        initial = ark.models.get(name, preset="tiny")  # same seed: the weights before fit
+        for a, b in zip(fast.trainable_weights, initial.trainable_weights):
+            assert not np.array_equal(a.numpy(), b.numpy()), f"{name}: {a.path} not trained under XLA"
+        return
     np.testing.assert_allclose(fast_loss, plain_loss, rtol=1e-3, atol=1e-3)
     for a, b in zip(fast.trainable_weights, plain.trainable_weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-4, err_msg=f"{name}: {a.path}")

@@ -90,13 +90,24 @@ def steps_per_second(model, dataset, steps_per_execution, jit_compile, batch_siz
     return statistics.median(rates), max(rates)
 
 
+#: The embedded datasets of each data preset, in the order tried (the first the model accepts).
+EMBEDDED = {"digits": ("digits", "digits_continuous", "moving_digits"),
+            "speech": ("speech", "speech_features"), "text": ("text",)}
+
+
 def embedded_preset(name):
-    """(preset, dataset) that ``python -m train`` uses on the model's embedded data."""
-    presets = ark.models.presets(name)
+    """(preset, dataset): the model's digits/speech/text preset and an embedded dataset it takes."""
+    cls, presets = ark.models.model_class(name), ark.models.presets(name)
     for preset in ("digits", "speech", "text"):
-        if preset in presets:
-            return preset, preset
-    raise ValueError(f"{name} has no embedded-data preset")
+        if preset not in presets:
+            continue
+        for dataset in EMBEDDED[preset]:
+            try:
+                cls.overrides_from_data(ark.data.info(dataset))
+            except ValueError:
+                continue
+            return preset, dataset
+    raise ValueError(f"{name} takes none of the embedded datasets")
 
 
 def build(name, dataset, preset="digits", **overrides):
@@ -149,10 +160,14 @@ def main(argv=None):
     if not args.skip_registry:
         print("\nevery model at its embedded-data preset, python -m train's compile defaults")
         extra = f" {'plain':>17s} {'spe20 no XLA':>17s}" if args.compare else ""
-        print(f"{'model':28s} {'preset':7s} {'spe':>4s} {'xla':>5s} {'steps/s':>17s}{extra} {'params':>10s}")
+        print(f"{'model':28s} {'preset':7s} {'dataset':18s} {'spe':>4s} {'xla':>5s} {'steps/s':>17s}{extra} {'params':>10s}")
         for name in names:
-            preset, dataset = embedded_preset(name)
-            model = build(name, dataset, preset)
+            try:
+                preset, dataset = embedded_preset(name)
+                model = build(name, dataset, preset)
+            except ValueError as e:
+                print(f"{name:28s} not measured: {e}", flush=True)
+                continue
             options = cli.compile_options(model, cli.build_parser().parse_args(
                 ["--model", name, "--dataset", dataset]))
             data = ark.data.load(dataset, "train")
@@ -160,7 +175,7 @@ def main(argv=None):
             extra = ""
             if args.compare:
                 extra = "".join(" " + _fmt(measure(model, data, SETTINGS[s])) for s in ("plain", "spe20"))
-            print(f"{name:28s} {preset:7s} {options['steps_per_execution']:>4} "
+            print(f"{name:28s} {preset:7s} {dataset:18s} {options['steps_per_execution']:>4} "
                   f"{str(options['jit_compile']):>5s} {_fmt(rate)}{extra} {model.count_params():>10,}",
                   flush=True)
 

@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/multiscale_sampling.py
 	$(PY) tests/benchmarks/tflite_table.py --presets tiny,digits,speech,text
 	$(PY) scripts/mixed_precision_throughput.py --models made,gated_pixelcnn,wavenet --presets digits,speech --seconds 3
+	$(PY) tests/benchmarks/train_throughput.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache

@@ -68,7 +68,46 @@ def build_parser():
                    help="Keras dtype policy: the network computes in float16/bfloat16 with float32 "
                         "variables; heads, log-probs and the loss stay float32; mixed_float16 "
                         "trains with dynamic loss scaling (Keras wraps the optimizer)")
+    # Training throughput (issue 13 part 2): see compile_options.
+    p.add_argument("--steps-per-execution", type=int, default=DEFAULT_STEPS_PER_EXECUTION,
+                   help="training steps per compiled call (fit's steps_per_execution); 1 = Keras' "
+                        f"default (default {DEFAULT_STEPS_PER_EXECUTION})")
+    p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="XLA-compile the training step (default: on for models whose "
+                        "supports_jit_training and jit_training_pays are True, off for the others "
+                        "and under --strategy other than default)")
     return p
+
+
+#: Steps per compiled call of `fit`: see README "Training throughput".
+DEFAULT_STEPS_PER_EXECUTION = 20
+
+
+def compile_options(model, args):
+    """``{steps_per_execution, jit_compile}`` for ``model.compile`` from the parsed flags.
+
+    ``--jit-compile`` unset means on for the default strategy when the model's
+    ``supports_jit_training`` is True (it is False, with the reason in
+    ``jit_training_note``, for models whose training step XLA cannot compile) and
+    its ``jit_training_pays`` is True (False where XLA was measured slower on a CPU),
+    off otherwise; ``--jit-compile`` on such a model raises a ValueError naming it.
+    Both settings change only speed: the steps run are the same (a last partial
+    execution runs the steps left), callbacks' ``on_train_batch_end`` sees every
+    ``steps_per_execution``-th step (per-epoch callbacks are unaffected).
+    """
+    if args.steps_per_execution < 1:
+        raise ValueError(f"--steps-per-execution must be >= 1, got {args.steps_per_execution}.")
+    supported = bool(getattr(model, "supports_jit_training", True))
+    if args.jit_compile is None:
+        # Off under tf.distribute strategies by default (Keras' own "auto" rule); TPUs compile anyway.
+        jit = supported and bool(getattr(model, "jit_training_pays", True)) and args.strategy == "default"
+    else:
+        jit = bool(args.jit_compile)
+    if jit and not supported:
+        raise ValueError(f"--jit-compile: {model.name} cannot be trained under XLA "
+                         f"({getattr(model, 'jit_training_note', '') or 'supports_jit_training is False'}); "
+                         "pass --no-jit-compile.")
+    return {"steps_per_execution": args.steps_per_execution, "jit_compile": jit}
 
 
 def _list(ark):
@@ -151,8 +190,13 @@ def main(argv=None):
     try:
         with strategy.scope():
             model = ark.models.get(args.model, preset=preset, **overrides)
+            try:
+                throughput = compile_options(model, args)
+            except ValueError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
             # Under mixed_float16, Keras' compile wraps the optimizer in a LossScaleOptimizer.
-            model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+            model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), **throughput)
     finally:
         # The model keeps its own policy; the process-wide default goes back (library callers).
         keras.mixed_precision.set_dtype_policy(previous_policy)
@@ -161,7 +205,8 @@ def main(argv=None):
               "(flows, continuous densities and VAEs: BaseModel.float32_only)", flush=True)
     print(f"[ar_keras] {args.model} (preset {preset}, {model.count_params():,} parameters) on "
           f"{args.dataset} {info.image_shape} with {strategy.num_replicas_in_sync} replica(s); "
-          f"logs in {logdir}", flush=True)
+          f"{throughput['steps_per_execution']} step(s) per execution, XLA "
+          f"{'on' if throughput['jit_compile'] else 'off'}; logs in {logdir}", flush=True)
 
     shuffle = min(10_000, (info.splits or {}).get("train") or 10_000)
     # --strategy tpu: static shapes (no partial last batch).  --strategy multiworker: every

@@ -140,6 +140,14 @@ class BaseModel(keras.Model):
     #: at least `jit_min_steps` sampling steps, where compiling repays itself).
     jit_sampling = False
     jit_min_steps = 256
+    #: Whether `fit` compiles under XLA (``compile(jit_compile=True)``): ``python -m train``
+    #: turns XLA on by default where True; a model that cannot sets False and says why in
+    #: `jit_training_note` (checked for every registered model in tests/test_throughput.py).
+    supports_jit_training = True
+    jit_training_note = ""
+    #: Whether XLA speeds `fit` up on a CPU (measured by tests/benchmarks/train_throughput.py):
+    #: ``python -m train`` turns it on by default only where this and `supports_jit_training` hold.
+    jit_training_pays = True
     #: Whether `tflite_signatures` can be converted (builtin TFLite ops only).
     supports_tflite = True
     #: Sequence length `_finish_init` builds the weights with (free-length events).

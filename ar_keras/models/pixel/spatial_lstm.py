@@ -131,6 +131,13 @@ class RIDE(AutoregressiveModel):
             in the first spatial LSTM.
     """
 
+    #: XLA cannot compile the training step: the gradient of the spatial LSTM's tf.while_loop
+    #: transposes a Tensordot with a permutation known only at run time ("Input 1 to node
+    #: .../while/Tensordot/transpose_grad/transpose with op Transpose must be a compile-time
+    #: constant"; tests/test_throughput.py).
+    supports_jit_training = False
+    jit_training_note = ("the spatial LSTM's while-loop gradient has a Tensordot transpose whose "
+                         "permutation XLA needs at compile time")
     PRESETS = {
         "tiny": dict(image_shape=(3, 3, 1), num_levels=4, num_units=8, num_layers=1, nb_size=5,
                      output_units=8),

@@ -31,7 +31,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 EPOCHS, BATCH, STEPS, SAVE_FREQ = 2, 128, 11, 4
 CLI_ARGS = ["--model", "nade", "--preset", "tiny", "--dataset", "digits", "--epochs", str(EPOCHS),
             "--batch-size", str(BATCH), "--save-freq", str(SAVE_FREQ), "--patience", "100",
-            "--num-samples", "2", "--verbose", "0"]
+            "--num-samples", "2", "--verbose", "0",
+            # one step per execution: backups and the kill land on any step (the callbacks'
+            # tests below cover steps_per_execution > 1)
+            "--steps-per-execution", "1"]
 
 # Run in a fresh interpreter: train until the optimizer has taken KILL_AT steps, then
 # die at once (no finally blocks, no on_train_end: what a preempted machine does).

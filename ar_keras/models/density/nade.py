@@ -16,13 +16,14 @@ example, not the O(D^2 H) of D separate networks.  The same recurrence is the
 sampling cache: each step adds one row, O(H K) per element.
 
 The parallel pass (training, `log_prob`) computes every ``a_d`` at once,
-dimension-major: with ``e_0 = c`` and ``e_d = W[d-1, x_{d-1}]`` (one gather from
-the table ``[c; W]``), ``a = L e`` for the inclusive lower-triangular ones ``L``
+dimension-major: with ``e_0 = c`` and ``e_d = W[d-1, x_{d-1}]`` (one gather
+from ``W``), ``a = L e`` for the inclusive lower-triangular ones ``L``
 (`prefix_sum`; blocked for D > 128), then ``h = sigmoid(a)`` and the ``D``
 heads as one batched product ``[D, B, H] x [D, H, P]``.  On a 2-core CPU this
-trains 3.5-4x faster per step than the ``[B, D, H]`` `tf.cumsum` pass it
-replaces (2x under XLA; 8x8 binary digits, H = 500, batch 64: about 130-165
-steps/s against pytorch-generative's 113; tests/benchmarks/train_throughput.py),
+trains several times faster per step than the ``[B, D, H]`` `tf.cumsum` pass it
+replaces (8x8 binary digits, H = 500, batch 64: about 160 steps/s with
+``python -m train``'s 20 steps per execution and 195 with XLA too, against
+17 and 23 before and pytorch-generative's 113; tests/benchmarks/train_throughput.py),
 the cumsum's CPU kernel and XLA lowering being the slow part (issue 13), with the same
 log-probabilities and gradients to float tolerance (tests/models/test_nade.py),
 the same weights and the same `.keras` files.  Its memory is one ``[D, B, H]``
@@ -70,15 +71,15 @@ def prefix_sum(e):
     rest = tf.shape(e)[1:]
     flat = tf.reshape(e, [D, -1])                                          # [D, ...] -> [D, n]
     if D <= _ONE_MATMUL_MAX:
-        out = tf.matmul(tf.constant(np.tril(np.ones((D, D), np.float32))), flat)
+        out = tf.matmul(tf.constant(np.tril(np.ones((D, D))), e.dtype), flat)
         return tf.reshape(out, tf.concat([[D], rest], 0))                   # [D, n] -> [D, ...]
     s = int(math.ceil(math.sqrt(D)))
     blocks = -(-D // s)
     padded = tf.pad(flat, [[0, blocks * s - D], [0, 0]])
     padded = tf.reshape(padded, [blocks, s, -1])                           # [blocks*s, n] -> [blocks, s, n]
-    inner = tf.matmul(tf.constant(np.tril(np.ones((s, s), np.float32))), padded)  # [s, s] x [blocks, s, n]
+    inner = tf.matmul(tf.constant(np.tril(np.ones((s, s))), e.dtype), padded)  # [s, s] x [blocks, s, n]
     totals = inner[:, -1]                                                  # [blocks, n]
-    offsets = tf.matmul(tf.constant(np.tril(np.ones((blocks, blocks), np.float32), -1)), totals)
+    offsets = tf.matmul(tf.constant(np.tril(np.ones((blocks, blocks)), -1), e.dtype), totals)
     out = tf.reshape(inner + offsets[:, None], [blocks * s, -1])[:D]       # [blocks, s, n] -> [D, n]
     return tf.reshape(out, tf.concat([[D], rest], 0))                       # [D, n] -> [D, ...]
 
@@ -102,9 +103,6 @@ class NADE(AutoregressiveModel):
         # test NLL 88.86 nats.
         "paper": dict(image_shape=(28, 28, 1), num_levels=2, hidden_units=500),
     }
-    #: XLA compiles the training step, but its CPU matmuls and sigmoid run the pass slower than
-    #: TF's kernels (tests/benchmarks/train_throughput.py: spe 20 without XLA is the fastest).
-    jit_training_pays = False
 
     def __init__(self, image_shape=(8, 8, 1), num_levels=17, hidden_units=256,
                  num_classes=None, **kwargs):
@@ -140,16 +138,18 @@ class NADE(AutoregressiveModel):
     def hidden_preactivations(self, x_flat, conditional=None):
         """``a_d`` for every element, dimension-major: ``x_flat [B, D]`` -> ``[D, B, H]``.
 
-        ``a = L e``: ``e_0 = c`` and ``e_d = W[d-1, x_{d-1}]`` (one gather from the
-        table ``[c; W]``), ``L`` the inclusive lower-triangular ones (`prefix_sum`).
+        ``a = L e``: ``e_0 = c`` and ``e_d = W[d-1, x_{d-1}]`` (one gather from ``W``),
+        ``L`` the inclusive lower-triangular ones (`prefix_sum`).  ``c`` is joined after
+        the gather, not into a table gathered from: a TFLite export would fold such a
+        table into a second copy of ``W``.
         """
         batch = tf.shape(x_flat)[0]
         D, K = self.event_size, self.num_levels
-        # Row 0 of the table is c; row 1 + i*K + k is W[i, k] (the last element's rows never feed a_d).
-        table = tf.concat([self.c[None], self.W[:(D - 1) * K]], axis=0)   # [1 + (D-1)K, H]
-        rows = 1 + tf.range(D - 1)[:, None] * K + tf.transpose(x_flat[:, :D - 1])  # [B, D-1] -> [D-1, B]
-        index = tf.concat([tf.zeros([1, batch], tf.int32), rows], axis=0)          # [D, B]
-        a = prefix_sum(tf.gather(table, index))                            # [D, B, H]
+        # Row i*K + k of W is W[i, k]; the last element's rows never feed an a_d.
+        rows = tf.range(D - 1)[:, None] * K + tf.transpose(x_flat[:, :D - 1])  # [B, D-1] -> [D-1, B]
+        first = tf.broadcast_to(self.c[None, None], [1, batch, self.hidden_units])  # [H] -> [1, B, H]
+        e = tf.concat([tf.cast(first, self.W.dtype), tf.gather(self.W, rows)], axis=0)  # [D, B, H]
+        a = prefix_sum(e)                                                  # [D, B, H]
         if self.class_bias is not None:
             a = a + self.class_bias(conditional)[None]                     # + [1, B, H]
         return a

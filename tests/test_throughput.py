@@ -134,3 +134,19 @@ def test_cli_refuses_bad_steps_per_execution(tmp_path, capsys):
     assert cli.main(["--model", "nade", "--preset", "tiny", "--dataset", "binary_digits",
                      "--logdir", str(tmp_path), "--steps-per-execution", "0"]) == 2
     assert "--steps-per-execution must be >= 1" in capsys.readouterr().err
+
+
+def test_execution_plan_evens_executions_over_a_pass():
+    # digits: 21 batches of 64 per pass; 20 steps per execution asked for
+    assert cli.execution_plan(21, 20) == (11, 22)
+    assert cli.execution_plan(40, 20) == (20, 40)
+    assert cli.execution_plan(11, 2) == (2, 12)
+    assert cli.execution_plan(5, 20) == (5, 5)
+    assert cli.execution_plan(7, 1) == (1, 7)
+    for batches in range(1, 200):
+        for spe in (1, 2, 7, 20, 64):
+            size, steps = cli.execution_plan(batches, spe)
+            executions = steps // size
+            assert size <= spe and steps % size == 0 and steps >= batches
+            assert steps - batches < executions            # less than a step per execution over
+            assert executions == -(-batches // spe)        # as few executions as cover the pass

@@ -91,9 +91,10 @@ def compile_options(model, args):
     ``jit_training_note``, for models whose training step XLA cannot compile) and
     its ``jit_training_pays`` is True (False where XLA was measured slower on a CPU),
     off otherwise; ``--jit-compile`` on such a model raises a ValueError naming it.
-    Both settings change only speed: the steps run are the same (a last partial
-    execution runs the steps left), callbacks' ``on_train_batch_end`` sees every
-    ``steps_per_execution``-th step (per-epoch callbacks are unaffected).
+    Both settings change only speed, not the steps: `main` evens the executions out
+    over an epoch (at most ``steps_per_execution``, as few executions as cover one
+    pass), callbacks' ``on_train_batch_end`` sees every execution's last step
+    (per-epoch callbacks are unaffected).
     """
     if args.steps_per_execution < 1:
         raise ValueError(f"--steps-per-execution must be >= 1, got {args.steps_per_execution}.")
@@ -108,6 +109,19 @@ def compile_options(model, args):
                          f"({getattr(model, 'jit_training_note', '') or 'supports_jit_training is False'}); "
                          "pass --no-jit-compile.")
     return {"steps_per_execution": args.steps_per_execution, "jit_compile": jit}
+
+
+def execution_plan(batches_per_pass, steps_per_execution):
+    """``(execution size, steps per epoch)``: the fewest executions of at most
+    ``steps_per_execution`` steps that cover one pass of ``batches_per_pass``, evened out.
+
+    Keras runs whole executions on an endless stream, so an epoch is a whole number
+    of them; evening out keeps it at most ``executions - 1`` steps longer than a pass
+    (21 batches, 20 per execution: 2 x 11 = 22 steps, not 2 x 20 = 40).
+    """
+    executions = -(-int(batches_per_pass) // int(steps_per_execution))
+    size = -(-int(batches_per_pass) // executions)
+    return size, executions * size
 
 
 def _list(ark):
@@ -223,17 +237,21 @@ def main(argv=None):
         print(f"error: --save-freq must be a positive number of steps or 'epoch', "
               f"got {args.save_freq!r}", file=sys.stderr)
         return 2
-    spe = int(getattr(model, "steps_per_execution", 1) or 1)
-    if save_freq != "epoch" and save_freq % spe:
-        save_freq = -(-save_freq // spe) * spe  # backups happen at execution boundaries
-        print(f"[ar_keras] --save-freq rounded up to {save_freq}, a multiple of "
-              f"steps_per_execution={spe}", flush=True)
     state = ark.callbacks.ResumableBackup.read_state(backup) if args.resume else None
     skip = (state or {}).get("global_step") or 0
     train_ds, steps_per_epoch = ark.callbacks.resumable_dataset(
         train, args.batch_size, seed=args.seed, shuffle_buffer=shuffle, skip_batches=skip,
         num_examples=(info.splits or {}).get("train"), drop_remainder=drop)
-    steps_per_epoch = -(-steps_per_epoch // spe) * spe  # whole executions per epoch
+    # An epoch is a whole number of executions (Keras runs full executions on a stream): the
+    # fewest executions of at most --steps-per-execution steps that cover one pass, evened out,
+    # so an epoch is at most (executions - 1) steps longer than a pass (21 batches with
+    # --steps-per-execution 20: two executions of 11, not two of 20).
+    spe, steps_per_epoch = execution_plan(steps_per_epoch, int(getattr(model, "steps_per_execution", 1) or 1))
+    model.steps_per_execution = spe  # <= requested; read when fit builds its train function
+    if save_freq != "epoch" and save_freq % spe:
+        save_freq = -(-save_freq // spe) * spe  # backups happen at execution boundaries
+        print(f"[ar_keras] --save-freq rounded up to {save_freq}, a multiple of "
+              f"steps_per_execution={spe}", flush=True)
     if state is not None and state.get("steps_per_epoch") not in (None, steps_per_epoch):
         print(f"error: the backup in {backup} was taken with {state['steps_per_epoch']} steps per "
               f"epoch, this run has {steps_per_epoch}: resume with the same --batch-size, "

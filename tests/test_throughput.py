@@ -78,7 +78,7 @@ def test_xla_multi_step_training_equals_plain(name):
 def test_cli_parses_throughput_flags():
     parser = cli.build_parser()
     args = parser.parse_args(["--model", "nade"])
-    assert args.steps_per_execution == cli.DEFAULT_STEPS_PER_EXECUTION and args.jit_compile is None
+    assert args.steps_per_execution is None and args.jit_compile is None
     args = parser.parse_args(["--model", "nade", "--steps-per-execution", "5", "--no-jit-compile"])
     assert args.steps_per_execution == 5 and args.jit_compile is False
     assert parser.parse_args(["--model", "nade", "--jit-compile"]).jit_compile is True
@@ -150,3 +150,13 @@ def test_execution_plan_evens_executions_over_a_pass():
             assert size <= spe and steps % size == 0 and steps >= batches
             assert steps - batches < executions            # less than a step per execution over
             assert executions == -(-batches // spe)        # as few executions as cover the pass
+
+
+def test_multiworker_runs_one_step_per_execution():
+    model = ark.models.get("nade", preset="tiny")
+    parse = cli.build_parser().parse_args
+    options = cli.compile_options(model, parse(["--model", "nade", "--strategy", "multiworker"]))
+    assert options == {"steps_per_execution": 1, "jit_compile": False}
+    with pytest.raises(ValueError, match="steps-per-execution 1"):
+        cli.compile_options(model, parse(["--model", "nade", "--strategy", "multiworker",
+                                          "--steps-per-execution", "20"]))

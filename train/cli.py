@@ -69,9 +69,9 @@ def build_parser():
                         "variables; heads, log-probs and the loss stay float32; mixed_float16 "
                         "trains with dynamic loss scaling (Keras wraps the optimizer)")
     # Training throughput (issue 13 part 2): see compile_options.
-    p.add_argument("--steps-per-execution", type=int, default=DEFAULT_STEPS_PER_EXECUTION,
+    p.add_argument("--steps-per-execution", type=int, default=None,
                    help="training steps per compiled call (fit's steps_per_execution); 1 = Keras' "
-                        f"default (default {DEFAULT_STEPS_PER_EXECUTION})")
+                        f"default (default {DEFAULT_STEPS_PER_EXECUTION}; 1 under --strategy multiworker)")
     p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
                    help="XLA-compile the training step (default: on for models whose "
                         "supports_jit_training and jit_training_pays are True, off for the others "
@@ -91,13 +91,26 @@ def compile_options(model, args):
     ``jit_training_note``, for models whose training step XLA cannot compile) and
     its ``jit_training_pays`` is True (False where XLA was measured slower on a CPU),
     off otherwise; ``--jit-compile`` on such a model raises a ValueError naming it.
+    ``--steps-per-execution`` unset is 20, or 1 under ``--strategy multiworker``,
+    where Keras 3.15's multi-step loop fails (more than 1 is refused there).
     Both settings change only speed, not the steps: `main` evens the executions out
     over an epoch (at most ``steps_per_execution``, as few executions as cover one
     pass), callbacks' ``on_train_batch_end`` sees every execution's last step
     (per-epoch callbacks are unaffected).
     """
-    if args.steps_per_execution < 1:
-        raise ValueError(f"--steps-per-execution must be >= 1, got {args.steps_per_execution}.")
+    spe = args.steps_per_execution
+    multi = args.strategy == "multiworker"
+    if spe is None:
+        spe = 1 if multi else DEFAULT_STEPS_PER_EXECUTION
+    if spe < 1:
+        raise ValueError(f"--steps-per-execution must be >= 1, got {spe}.")
+    if multi and spe > 1:
+        # Keras 3.15's multi-step loop asks the distributed iterator get_next_as_optional inside
+        # a while loop; under MultiWorkerMirroredStrategy that graph fails ("You must feed a
+        # value for placeholder tensor ... while/cond/Placeholder").
+        raise ValueError(f"--steps-per-execution {spe} fails under --strategy multiworker with "
+                         "Keras 3.15 (its multi-step loop cannot read a multi-worker dataset); "
+                         "use --steps-per-execution 1 (the default there).")
     supported = bool(getattr(model, "supports_jit_training", True))
     if args.jit_compile is None:
         # Off under tf.distribute strategies by default (Keras' own "auto" rule); TPUs compile anyway.
@@ -108,7 +121,7 @@ def compile_options(model, args):
         raise ValueError(f"--jit-compile: {model.name} cannot be trained under XLA "
                          f"({getattr(model, 'jit_training_note', '') or 'supports_jit_training is False'}); "
                          "pass --no-jit-compile.")
-    return {"steps_per_execution": args.steps_per_execution, "jit_compile": jit}
+    return {"steps_per_execution": spe, "jit_compile": jit}
 
 
 def execution_plan(batches_per_pass, steps_per_execution):

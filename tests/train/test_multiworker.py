@@ -135,7 +135,6 @@ def test_two_workers_equal_one_process_every_model(tmp_path):
     check_models(ark.models.names(), tmp_path)
 
 
-@pytest.mark.slow
 def test_cli_multiworker_only_the_chief_writes(tmp_path):
     """``python -m train --strategy multiworker`` on two loopback workers: same results, one writer."""
     import re

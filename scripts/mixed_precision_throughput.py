@@ -39,7 +39,6 @@ def _worker(args):
     """One configuration in this process: prints one JSON line."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
-    import numpy as np
     import tensorflow as tf
 
     sys.path.insert(0, ROOT)
@@ -52,16 +51,8 @@ def _worker(args):
     model = ark.models.get(args.model, preset=args.preset)
     model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=args.jit == "yes")
     ev = model.event
-    rng = np.random.RandomState(0)
-    shape = [args.batch_size] + [args.length if s is None else s for s in ev.shape]
-    if ev.discrete:
-        x = rng.randint(0, ev.num_levels, size=shape).astype(np.int32)
-    elif ev.support is not None:
-        lo, hi = ev.support
-        x = rng.uniform(lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo), size=shape).astype(np.float32)
-    else:
-        x = rng.standard_normal(shape).astype(np.float32)
     L = args.length if ev.free_length else None
+    x = ev.random(args.batch_size, L, seed=0)
     c = model.example_conditional(args.batch_size, L) if model.num_classes else None
     ds = tf.data.Dataset.from_tensors(x if c is None else (x, c)).repeat()
     start = time.time()

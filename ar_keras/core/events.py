@@ -114,6 +114,19 @@ class EventSpec:
             x = x + 0.5 * (self.support[0] + self.support[1])
         return x
 
+    def random(self, batch, length=None, seed=0):
+        """A valid random batch (numpy), for tests and benchmarks: levels uniform over
+        ``[0, K)``; bounded floats uniform over the middle 80 % of the support; other
+        floats standard normal.  The same ``seed`` gives the same batch."""
+        rng = np.random.RandomState(seed)
+        shape = (batch,) + self.event_shape(length)
+        if self.discrete:
+            return rng.randint(0, self.num_levels, size=shape).astype(np.int32)
+        if self.support is not None:
+            lo, hi = self.support
+            return rng.uniform(lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo), size=shape).astype(np.float32)
+        return rng.standard_normal(shape).astype(np.float32)
+
     def check_length(self, length):
         """``length`` for `sample`: required on a free axis, refused otherwise."""
         if not self.free_length:

@@ -60,16 +60,8 @@ def policy():
 def _data(model, batch=4, length=6, seed=0):
     """Valid data for any event kind, with its conditional and free length."""
     ev = model.event
-    rng = np.random.RandomState(seed)
     L = length if ev.free_length else None
-    shape = [batch] + [L if s is None else s for s in ev.shape]
-    if ev.discrete:
-        x = rng.randint(0, ev.num_levels, size=shape).astype(np.int32)
-    elif ev.support is not None:
-        lo, hi = ev.support
-        x = rng.uniform(lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo), size=shape).astype(np.float32)
-    else:
-        x = rng.standard_normal(shape).astype(np.float32)
+    x = ev.random(batch, L, seed=seed)
     c = model.example_conditional(batch, L) if model.num_classes else None
     return x, c, L
 

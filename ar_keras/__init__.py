@@ -13,9 +13,31 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from ar_keras import (  # noqa: E402
-    callbacks, checks, data, distribute, distributions, export, flows, layers, models, sampling, visualize)
+    callbacks,
+    checks,
+    data,
+    distribute,
+    distributions,
+    export,
+    flows,
+    layers,
+    models,
+    sampling,
+    visualize,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["callbacks", "checks", "data", "distribute", "distributions", "export", "flows", "layers", "models",
-           "sampling", "visualize"]
+__all__ = [
+    "callbacks",
+    "checks",
+    "data",
+    "distribute",
+    "distributions",
+    "export",
+    "flows",
+    "layers",
+    "models",
+    "sampling",
+    "visualize",
+]

@@ -69,9 +69,19 @@ class SampleLogger(keras.callbacks.Callback):
             ``0, 1, 2, ...`` for class-conditional models.
     """
 
-    def __init__(self, log_dir, num_samples=16, every_n_epochs=1, seed=0,
-                 temperature=1.0, write_png=True, audio_clips=4, length=None, sample_rate=None,
-                 conditional=None):
+    def __init__(
+        self,
+        log_dir,
+        num_samples=16,
+        every_n_epochs=1,
+        seed=0,
+        temperature=1.0,
+        write_png=True,
+        audio_clips=4,
+        length=None,
+        sample_rate=None,
+        conditional=None,
+    ):
         super().__init__()
         self.log_dir = log_dir
         self.num_samples = int(num_samples)
@@ -113,8 +123,13 @@ class SampleLogger(keras.callbacks.Callback):
         return self.sample_rate or int(getattr(self.model, "sample_rate", None) or 16000)
 
     def _sample(self, count, length=None):
-        return self.model.sample(count, conditional=self._labels(count), seed=self.seed,
-                                 temperature=self.temperature, length=length).numpy()
+        return self.model.sample(
+            count,
+            conditional=self._labels(count),
+            seed=self.seed,
+            temperature=self.temperature,
+            length=length,
+        ).numpy()
 
     def draw_audio(self):
         """The current clips: float32 ``[audio_clips, length]`` in ``[-1, 1]``."""
@@ -124,32 +139,35 @@ class SampleLogger(keras.callbacks.Callback):
     def draw_text(self):
         """The current byte samples decoded as text: a list of ``audio_clips`` strings."""
         # 256 bytes, or fewer for a model of shorter sequences (a Sparse Transformer's max_length).
-        codes = self._sample(self.audio_clips,
-                             self.length or min(256, getattr(self.model, "max_length", None) or 256))
-        return [bytes(int(b) % 256 for b in row).decode("utf-8", errors="replace")
-                for row in codes]
+        codes = self._sample(
+            self.audio_clips, self.length or min(256, getattr(self.model, "max_length", None) or 256)
+        )
+        return [bytes(int(b) % 256 for b in row).decode("utf-8", errors="replace") for row in codes]
 
     def draw(self):
         """The current picture (images, vectors, video, float sequences): uint8 ``[H, W, 3]``."""
         kind = self.kind
         if kind == "vector":
             from ar_keras.flows.pictures import sample_picture
+
             return sample_picture(self.model, self.num_samples, self.seed, self.temperature)
         if kind == "float_sequence":
-            x = self._sample(self.num_samples, self.length or 64)                # [n, T, F]
+            x = self._sample(self.num_samples, self.length or 64)  # [n, T, F]
             low, high = np.percentile(x, 1), np.percentile(x, 99)
             levels = np.clip((x - low) / max(high - low, 1e-6) * 255, 0, 255).astype(np.int32)
             return image_grid(np.transpose(levels, (0, 2, 1))[..., None], 256, columns=1)  # [n, F, T, 1]
         x = self._sample(self.num_samples)
         if kind == "video":
             n, T, H, W, C = x.shape
-            strips = np.transpose(x, (0, 2, 1, 3, 4)).reshape(n, H, T * W, C)  # [n, T, H, W, C] -> [n, H, T W, C]
+            strips = np.transpose(x, (0, 2, 1, 3, 4)).reshape(
+                n, H, T * W, C
+            )  # [n, T, H, W, C] -> [n, H, T W, C]
             return image_grid(strips, self.model.num_levels, columns=1)
         return image_grid(x, self.model.num_levels)
 
     # ---------------------------------------------------------------- writing
     def _write_audio(self, clips, path):
-        gap = np.zeros([self._rate() // 10], np.float32)                     # 0.1 s of silence
+        gap = np.zeros([self._rate() // 10], np.float32)  # 0.1 s of silence
         joined = np.concatenate([part for clip in clips for part in (clip, gap)][:-1])
         return write_wav(path, joined, self._rate())
 
@@ -181,9 +199,10 @@ class SampleLogger(keras.callbacks.Callback):
         latest = os.path.join(self.log_dir, "samples_latest")
         with self._summary_writer().as_default():
             if kind == "audio":
-                clips = self.draw_audio()                                    # [n, T]
-                tf.summary.audio("samples", clips[..., None], self._rate(), step=step,
-                                 max_outputs=len(clips))                     # [n, T] -> [n, T, 1]
+                clips = self.draw_audio()  # [n, T]
+                tf.summary.audio(
+                    "samples", clips[..., None], self._rate(), step=step, max_outputs=len(clips)
+                )  # [n, T] -> [n, T, 1]
             elif kind == "text":
                 texts = self.draw_text()
                 tf.summary.text("samples", tf.constant(texts), step=step)
@@ -227,11 +246,17 @@ class EpochLine(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         stream = self.stream or sys.stdout
-        parts = [f"{k} {v:.4f}" for k, v in sorted((logs or {}).items())
-                 if isinstance(v, (int, float, np.floating))]
+        parts = [
+            f"{k} {v:.4f}"
+            for k, v in sorted((logs or {}).items())
+            if isinstance(v, (int, float, np.floating))
+        ]
         elapsed = time.time() - (self._start or time.time())
-        print(f"[ar_keras] epoch {epoch + 1}/{self.total_epochs} done: {', '.join(parts)} "
-              f"({elapsed:.1f} s)", file=stream, flush=True)
+        print(
+            f"[ar_keras] epoch {epoch + 1}/{self.total_epochs} done: {', '.join(parts)} ({elapsed:.1f} s)",
+            file=stream,
+            flush=True,
+        )
 
 
 # --------------------------------------------------------------------------- resume mid-epoch
@@ -239,11 +264,12 @@ def _is_finite_number(value):
     try:
         return math.isfinite(float(value))
     except (TypeError, ValueError):
-        return True          # not a number (e.g. a string log): nothing to judge
+        return True  # not a number (e.g. a string log): nothing to judge
 
 
-def resumable_dataset(dataset, batch_size, seed, shuffle_buffer, skip_batches=0, num_examples=None,
-                      drop_remainder=False):
+def resumable_dataset(
+    dataset, batch_size, seed, shuffle_buffer, skip_batches=0, num_examples=None, drop_remainder=False
+):
     """The training stream a mid-epoch resume can re-enter: ``(batches, steps_per_epoch)``.
 
     One infinite stream of batches. Pass ``e`` over the data cuts it into
@@ -288,27 +314,33 @@ def resumable_dataset(dataset, batch_size, seed, shuffle_buffer, skip_batches=0,
         raise ValueError("resumable_dataset: expected a finite dataset (one epoch), got an infinite one.")
     if n < 0 and num_examples:
         n = int(num_examples)
-    elif n < 0:                                 # unknown size (e.g. filtered files): count once
+    elif n < 0:  # unknown size (e.g. filtered files): count once
         n = int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
     if n == 0:
         raise ValueError("resumable_dataset: the training dataset is empty.")
     steps_per_epoch = n // int(batch_size) if drop_remainder else -(-n // int(batch_size))
     if steps_per_epoch == 0:
-        raise ValueError(f"resumable_dataset: {n} examples make no full batch of {batch_size}; "
-                         "lower the batch size or keep the short batch (drop_remainder=False).")
+        raise ValueError(
+            f"resumable_dataset: {n} examples make no full batch of {batch_size}; "
+            "lower the batch size or keep the short batch (drop_remainder=False)."
+        )
     first_pass, offset = divmod(int(skip_batches), steps_per_epoch)
     seed = tf.constant(int(seed), tf.int64)
 
-    def permute(e, block_index, block):   # one block of one pass, keyed by (seed, pass, block)
-        key = tf.stack([seed, e * (2 ** 32) + block_index])
-        order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(tf.nest.flatten(block)[0])[0]),
-                                                         seed=key)
+    def permute(e, block_index, block):  # one block of one pass, keyed by (seed, pass, block)
+        key = tf.stack([seed, e * (2**32) + block_index])
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(tf.shape(tf.nest.flatten(block)[0])[0]), seed=key
+        )
         return tf.nest.map_structure(lambda t: tf.gather(t, order), block)
 
     def one_pass(e):
-        blocks = dataset.batch(int(shuffle_buffer)).enumerate()     # [N, ...] -> [buffer, ...] blocks
-        return (blocks.map(lambda i, block: permute(e, i, block))
-                .unbatch().batch(int(batch_size), drop_remainder=drop_remainder))  # [N, ...] -> [batch, ...]
+        blocks = dataset.batch(int(shuffle_buffer)).enumerate()  # [N, ...] -> [buffer, ...] blocks
+        return (
+            blocks.map(lambda i, block: permute(e, i, block))
+            .unbatch()
+            .batch(int(batch_size), drop_remainder=drop_remainder)
+        )  # [N, ...] -> [batch, ...]
 
     stream = tf.data.Dataset.counter(start=first_pass, dtype=tf.int64).flat_map(one_pass)
     if offset:
@@ -361,18 +393,25 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     """
 
     def __init__(self, backup_dir, save_freq=100, double_checkpoint=True, delete_checkpoint=True):
-        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int)
-                                     or save_freq < 1):
-            raise ValueError(f"ResumableBackup: save_freq must be a positive number of steps or "
-                             f"'epoch', got {save_freq!r}.")
-        super().__init__(backup_dir, save_freq=save_freq, double_checkpoint=double_checkpoint,
-                         delete_checkpoint=delete_checkpoint)
-        self._batches_done = 0          # batches of the current epoch trained on
-        self._last_saved_step = 0       # global step of the last backup
-        self._skip = 0                  # no-op steps left in the resumed epoch
+        if save_freq != "epoch" and (
+            isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1
+        ):
+            raise ValueError(
+                f"ResumableBackup: save_freq must be a positive number of steps or "
+                f"'epoch', got {save_freq!r}."
+            )
+        super().__init__(
+            backup_dir,
+            save_freq=save_freq,
+            double_checkpoint=double_checkpoint,
+            delete_checkpoint=delete_checkpoint,
+        )
+        self._batches_done = 0  # batches of the current epoch trained on
+        self._last_saved_step = 0  # global step of the last backup
+        self._skip = 0  # no-op steps left in the resumed epoch
         self._original_train_function = None
-        self.nonfinite = False          # the loss or a weight stopped being finite
-        self.restored = None            # the metadata restored at the start of fit, if any
+        self.nonfinite = False  # the loss or a weight stopped being finite
+        self.restored = None  # the metadata restored at the start of fit, if any
 
     # ------------------------------------------------------------------ state
     @staticmethod
@@ -395,8 +434,10 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     def _steps_per_epoch(self):
         steps = (self.params or {}).get("steps")
         if not steps:
-            raise ValueError("ResumableBackup needs a fixed number of steps per epoch: "
-                             "fit(..., steps_per_epoch=S) (see ark.callbacks.resumable_dataset).")
+            raise ValueError(
+                "ResumableBackup needs a fixed number of steps per epoch: "
+                "fit(..., steps_per_epoch=S) (see ark.callbacks.resumable_dataset)."
+            )
         return int(steps)
 
     def _steps_per_execution(self):
@@ -406,17 +447,18 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         return self._current_epoch * self._steps_per_epoch() + self._batches_done
 
     def _seed_generators(self):
-        return [sg for layer in self.model._flatten_layers()
-                for sg in getattr(layer, "_seed_generators", [])]
+        return [sg for layer in self.model._flatten_layers() for sg in getattr(layer, "_seed_generators", [])]
 
     # ---------------------------------------------------------------- restore
     def on_train_begin(self, logs=None):
         steps, spe = self._steps_per_epoch(), self._steps_per_execution()
         if steps % spe:
-            raise ValueError(f"ResumableBackup: steps_per_epoch ({steps}) must be a multiple of "
-                             f"steps_per_execution ({spe}) for backups at execution boundaries.")
+            raise ValueError(
+                f"ResumableBackup: steps_per_epoch ({steps}) must be a multiple of "
+                f"steps_per_execution ({spe}) for backups at execution boundaries."
+            )
         self.nonfinite = False
-        super().on_train_begin(logs)          # loads weights + optimizer, sets model._initial_epoch
+        super().on_train_begin(logs)  # loads weights + optimizer, sets model._initial_epoch
         state = self.read_state(self.backup_dir)
         self.restored = state
         self._current_epoch = int(getattr(self.model, "_initial_epoch", None) or 0)
@@ -430,18 +472,20 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         for sg, value in zip(self._seed_generators(), state.get("seed_generators", [])):
             sg.state.assign(np.asarray(value, dtype=sg.state.dtype))
         if self._batches_done % spe:
-            raise ValueError(f"ResumableBackup: the backup was taken after {self._batches_done} "
-                             f"steps of an epoch, not a multiple of steps_per_execution ({spe}); "
-                             "resume with the steps_per_execution of the interrupted run.")
+            raise ValueError(
+                f"ResumableBackup: the backup was taken after {self._batches_done} "
+                f"steps of an epoch, not a multiple of steps_per_execution ({spe}); "
+                "resume with the steps_per_execution of the interrupted run."
+            )
         self._skip = self._batches_done
         if self._skip:
             original = self.model.train_function
             metrics = self.model.get_metrics_result
 
             def train_function(iterator):
-                if self._skip > 0:           # a step the backup already holds: no update, no data
+                if self._skip > 0:  # a step the backup already holds: no update, no data
                     self._skip -= spe
-                    if self._skip <= 0:      # done: fit calls the real function from now on
+                    if self._skip <= 0:  # done: fit calls the real function from now on
                         self.model.train_function = original
                     return metrics()
                 return original(iterator)
@@ -459,7 +503,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         if logs is not None and not _is_finite_number(logs.get("loss", 0.0)):
             self.nonfinite = True
         done = batch + 1
-        if done <= self._batches_done:       # a no-op step of the resumed epoch
+        if done <= self._batches_done:  # a no-op step of the resumed epoch
             return
         self._batches_done = done
         if self.nonfinite or self.save_freq == "epoch":
@@ -476,23 +520,32 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             self._save_model()
 
     def _save_model(self):
-        if self.nonfinite or not all(np.all(np.isfinite(w)) for w in self.model.get_weights()
-                                     if np.issubdtype(np.asarray(w).dtype, np.floating)):
-            self.nonfinite = True            # never overwrite the last good backup with NaN
+        if self.nonfinite or not all(
+            np.all(np.isfinite(w))
+            for w in self.model.get_weights()
+            if np.issubdtype(np.asarray(w).dtype, np.floating)
+        ):
+            self.nonfinite = True  # never overwrite the last good backup with NaN
             return
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint:
-            for path, prev in ((self._weights_path, self._prev_weights_path),
-                               (self._training_metadata_path, self._prev_training_metadata_path)):
+            for path, prev in (
+                (self._weights_path, self._prev_weights_path),
+                (self._training_metadata_path, self._prev_training_metadata_path),
+            ):
                 if os.path.exists(path):
                     shutil.copyfile(path, prev)
         # Both files written aside, then renamed back to back: a kill during a write
         # leaves the previous backup whole (the window between the renames is microseconds).
-        tmp = self._weights_path[:-len(".weights.h5")] + ".tmp.weights.h5"
+        tmp = self._weights_path[: -len(".weights.h5")] + ".tmp.weights.h5"
         self.model.save_weights(tmp, overwrite=True)
-        state = {"epoch": self._current_epoch, "batch": self._batches_done,
-                 "global_step": self._global_step(), "steps_per_epoch": self._steps_per_epoch(),
-                 "seed_generators": [np.asarray(sg.state).tolist() for sg in self._seed_generators()]}
+        state = {
+            "epoch": self._current_epoch,
+            "batch": self._batches_done,
+            "global_step": self._global_step(),
+            "steps_per_epoch": self._steps_per_epoch(),
+            "seed_generators": [np.asarray(sg.state).tolist() for sg in self._seed_generators()],
+        }
         with open(self._training_metadata_path + ".tmp", "w") as f:
             json.dump(state, f)
         os.replace(tmp, self._weights_path)
@@ -503,7 +556,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         if self._original_train_function is not None:
             self.model.train_function = self._original_train_function
             self._original_train_function = None
-        if not self.nonfinite:               # keep the last good backup of a diverged run
+        if not self.nonfinite:  # keep the last good backup of a diverged run
             super().on_train_end(logs)
 
 
@@ -556,17 +609,22 @@ class StopOnNaN(keras.callbacks.Callback):
             return
         spe = int(getattr(self.model, "steps_per_execution", 1) or 1)
         steps = int((self.params or {}).get("steps") or 0)
-        last = batch + 1                                    # 1-based, last step of this execution
+        last = batch + 1  # 1-based, last step of this execution
         first = max(1, last - spe + 1)
         where = f"batch {last}" if first == last else f"batches {first}-{last}"
         where = f"epoch {self._epoch + 1}, {where}" + (f" of {steps}" if steps else "")
         if steps:
             g_last, g_first = self._epoch * steps + last, self._epoch * steps + first
-            where += (f" (global step {g_last})" if g_first == g_last
-                      else f" (global steps {g_first}-{g_last}, one execution of "
-                           f"steps_per_execution={spe})")
-        self.step = {"epoch": self._epoch + 1, "batch": last,
-                     "global_step": self._epoch * steps + last if steps else None}
+            where += (
+                f" (global step {g_last})"
+                if g_first == g_last
+                else f" (global steps {g_first}-{g_last}, one execution of steps_per_execution={spe})"
+            )
+        self.step = {
+            "epoch": self._epoch + 1,
+            "batch": last,
+            "global_step": self._epoch * steps + last if steps else None,
+        }
         self.message = f"loss became {float(loss)} at {where}; training stopped. " + self._checkpoint()
         self.stopped = True
         self.model.stop_training = True
@@ -576,9 +634,14 @@ class StopOnNaN(keras.callbacks.Callback):
     def _checkpoint(self):
         state = ResumableBackup.read_state(self.backup_dir) if self.backup_dir else None
         if state is None:
-            return "No checkpoint was written before it (no backup in " \
-                   f"{self.backup_dir})." if self.backup_dir else "No backup directory was given."
+            return (
+                f"No checkpoint was written before it (no backup in {self.backup_dir})."
+                if self.backup_dir
+                else "No backup directory was given."
+            )
         path = os.path.join(self.backup_dir, "latest.weights.h5")
-        return (f"Last good checkpoint: {path} (after global step {state['global_step']}: "
-                f"epoch {state['epoch'] + 1}, {state['batch']} batches into it): model and "
-                "optimizer weights (learning rate included), for model.load_weights or --resume.")
+        return (
+            f"Last good checkpoint: {path} (after global step {state['global_step']}: "
+            f"epoch {state['epoch'] + 1}, {state['batch']} batches into it): model and "
+            "optimizer weights (learning rate included), for model.load_weights or --resume."
+        )

@@ -14,9 +14,17 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["to_tensor", "check_range", "check_finite", "check_labels",
-           "check_positive_int", "check_temperature", "check_temperature_tensor", "check_seed",
-           "check_uniforms"]
+__all__ = [
+    "to_tensor",
+    "check_range",
+    "check_finite",
+    "check_labels",
+    "check_positive_int",
+    "check_temperature",
+    "check_temperature_tensor",
+    "check_seed",
+    "check_uniforms",
+]
 
 
 def to_tensor(x, what):
@@ -56,8 +64,7 @@ def check_range(x, num_levels, what="x", validate_values=True, kind="values"):
     int64 values beyond int32 (``2**32 + 1``) cannot wrap into valid levels.
     """
     if not x.dtype.is_integer:
-        raise ValueError(f"{what} must hold integer {kind} in [0, {num_levels}), got dtype "
-                         f"{x.dtype.name}.")
+        raise ValueError(f"{what} must hold integer {kind} in [0, {num_levels}), got dtype {x.dtype.name}.")
     if not validate_values:
         return tf.cast(x, tf.int32)
 
@@ -68,11 +75,15 @@ def check_range(x, num_levels, what="x", validate_values=True, kind="values"):
 
     # int64 comparisons: a uint8 or int8 tensor cannot hold num_levels itself.
     wide = x if tf.executing_eagerly() else tf.cast(x, tf.int64)
-    checked = _assert(wide, [lambda t, m: tf.debugging.assert_greater_equal(
-                                 t, tf.constant(0, t.dtype), message=m),
-                             lambda t, m: tf.debugging.assert_less(
-                                 t, tf.constant(num_levels, t.dtype), message=m)],
-                      numpy_test, f"{what} must hold {kind} in [0, {num_levels})")
+    checked = _assert(
+        wide,
+        [
+            lambda t, m: tf.debugging.assert_greater_equal(t, tf.constant(0, t.dtype), message=m),
+            lambda t, m: tf.debugging.assert_less(t, tf.constant(num_levels, t.dtype), message=m),
+        ],
+        numpy_test,
+        f"{what} must hold {kind} in [0, {num_levels})",
+    )
     return tf.cast(checked, tf.int32)
 
 
@@ -93,7 +104,8 @@ def check_finite(x, what="x", validate_values=True, support=None):
     if support is not None:
         conditions += [
             lambda t, m: tf.debugging.assert_greater_equal(t, tf.constant(support[0]), message=m),
-            lambda t, m: tf.debugging.assert_less_equal(t, tf.constant(support[1]), message=m)]
+            lambda t, m: tf.debugging.assert_less_equal(t, tf.constant(support[1]), message=m),
+        ]
     return _assert(x, conditions, numpy_test, f"{what} must be finite{where}")
 
 
@@ -117,16 +129,16 @@ def check_labels(c, num_classes, batch=None, what="conditional", validate_values
     if c.shape.rank != 1:
         raise ValueError(f"{what} must have shape [batch], got {c.shape.as_list()}.")
     if batch is not None and c.shape[0] is not None and isinstance(batch, int) and c.shape[0] != batch:
-        raise ValueError(f"{what} must hold one label per example: got {c.shape[0]} labels for "
-                         f"a batch of {batch}.")
+        raise ValueError(
+            f"{what} must hold one label per example: got {c.shape[0]} labels for a batch of {batch}."
+        )
     # The range on the labels' own dtype, before the int32 cast (int64 ids must not wrap).
     return check_range(c, num_classes, what, validate_values, kind="class ids")
 
 
 def _scalar(value):
     """An eager scalar tensor or 0-d array -> its Python value (other values unchanged)."""
-    if isinstance(value, (tf.Tensor, tf.Variable)) and value.shape.rank == 0 and \
-            tf.executing_eagerly():
+    if isinstance(value, (tf.Tensor, tf.Variable)) and value.shape.rank == 0 and tf.executing_eagerly():
         return value.numpy().item()
     if isinstance(value, np.ndarray) and value.ndim == 0:
         return value.item()
@@ -161,9 +173,10 @@ def check_seed(seed):
     seed = _scalar(seed)
     if seed is None:
         return None
-    if not _is_int(seed) or not -2 ** 63 <= int(seed) < 2 ** 63:
-        raise ValueError(f"seed must be None or an integer in [-2**63, 2**63) (it keys int64 "
-                         f"noise), got {seed!r}.")
+    if not _is_int(seed) or not -(2**63) <= int(seed) < 2**63:
+        raise ValueError(
+            f"seed must be None or an integer in [-2**63, 2**63) (it keys int64 noise), got {seed!r}."
+        )
     return int(seed)
 
 
@@ -179,8 +192,10 @@ def check_temperature(temperature):
         as_float32 = float(np.float32(value))
     if as_float32 == 0 or not math.isfinite(as_float32):
         # The samplers run in float32: 1e-50 would divide by zero, 1e39 be infinite.
-        raise ValueError(f"temperature must be a finite number > 0 in float32 (between about "
-                         f"1.4e-45 and 3.4e38), got {value}.")
+        raise ValueError(
+            f"temperature must be a finite number > 0 in float32 (between about "
+            f"1.4e-45 and 3.4e38), got {value}."
+        )
     return value
 
 
@@ -188,9 +203,11 @@ def check_temperature_tensor(temperature):
     """The graph temperature check (SavedModel inputs): finite and > 0."""
     t = tf.convert_to_tensor(temperature, tf.float32)
     ok = tf.logical_and(tf.math.is_finite(t), t > 0.0)
-    with tf.control_dependencies([
-        tf.debugging.Assert(ok, ["temperature must be a finite number > 0, got", t]),
-    ]):
+    with tf.control_dependencies(
+        [
+            tf.debugging.Assert(ok, ["temperature must be a finite number > 0, got", t]),
+        ]
+    ):
         return tf.identity(t)
 
 
@@ -203,8 +220,9 @@ def check_uniforms(noise, expected, what="noise", check_sizes=None):
     """
     noise = to_tensor(noise, what)
     if not noise.dtype.is_floating:
-        raise ValueError(f"{what} must hold float uniforms in (0, 1) of shape {expected}, got dtype "
-                         f"{noise.dtype.name}.")
+        raise ValueError(
+            f"{what} must hold float uniforms in (0, 1) of shape {expected}, got dtype {noise.dtype.name}."
+        )
     if noise.shape.rank != 3:
         shape = noise.shape.as_list() if noise.shape.rank is not None else "unknown"
         raise ValueError(f"{what} must have shape {expected}, got {shape}.")
@@ -219,7 +237,13 @@ def check_uniforms(noise, expected, what="noise", check_sizes=None):
             return f"got values in [{arr.min()}, {arr.max()}]"
         return None
 
-    return _assert(noise, [lambda t, m: tf.debugging.assert_all_finite(t, m),
-                           lambda t, m: tf.debugging.assert_greater(t, 0.0, message=m),
-                           lambda t, m: tf.debugging.assert_less(t, 1.0, message=m)],
-                   numpy_test, f"{what} must hold uniforms strictly inside (0, 1)")
+    return _assert(
+        noise,
+        [
+            lambda t, m: tf.debugging.assert_all_finite(t, m),
+            lambda t, m: tf.debugging.assert_greater(t, 0.0, message=m),
+            lambda t, m: tf.debugging.assert_less(t, 1.0, message=m),
+        ],
+        numpy_test,
+        f"{what} must hold uniforms strictly inside (0, 1)",
+    )

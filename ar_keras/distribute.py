@@ -64,8 +64,18 @@ import tempfile
 
 import tensorflow as tf
 
-__all__ = ["is_multi_worker", "is_chief", "worker_index", "num_workers", "first_local_batch",
-           "reduce_logs", "global_batch_size", "shard_by_data", "write_dir", "cleanup_write_dir"]
+__all__ = [
+    "is_multi_worker",
+    "is_chief",
+    "worker_index",
+    "num_workers",
+    "first_local_batch",
+    "reduce_logs",
+    "global_batch_size",
+    "shard_by_data",
+    "write_dir",
+    "cleanup_write_dir",
+]
 
 
 def is_multi_worker(strategy=None):
@@ -106,10 +116,12 @@ def num_workers(strategy=None):
 
 def first_local_batch(batch, strategy):
     """A distributed batch -> this worker's first replica's batch (same shapes; no collective)."""
+
     def local(v):
         if isinstance(v, tf.distribute.DistributedValues):
             return strategy.experimental_local_results(v)[0]
         return v
+
     return tf.nest.map_structure(local, batch)
 
 
@@ -127,6 +139,7 @@ def global_batch_size(local_batch, dtype=tf.float32):
 def _is_mean(metric):
     """A metric whose result is ``total / count`` (keras.metrics.Mean and its subclasses)."""
     import keras
+
     return isinstance(metric, keras.metrics.Mean) and hasattr(metric, "total") and hasattr(metric, "count")
 
 
@@ -146,8 +159,10 @@ def reduce_logs(model, logs):
         if metric is not None:
             # tf.identity: a bare read of an on-read variable has no device, and the all-reduce
             # then fails with "destinations can not be empty"
-            sums[name] = [tf.cast(tf.identity(metric.total), tf.float32),
-                          tf.cast(tf.identity(metric.count), tf.float32)]
+            sums[name] = [
+                tf.cast(tf.identity(metric.total), tf.float32),
+                tf.cast(tf.identity(metric.count), tf.float32),
+            ]
         else:
             others[name] = tf.cast(value, tf.float32)
     sums = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sums) if sums else {}

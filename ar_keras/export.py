@@ -113,7 +113,8 @@ def _check_model(model):
         raise TypeError(
             "ar_keras.export expects an ar_keras model (e.g. ark.models.get('gated_pixelcnn')), "
             f"got {type(model).__name__}. For other Keras models use keras.export.ExportArchive "
-            "directly.")
+            "directly."
+        )
     if not model.built:
         raise ValueError(f"{model.name} is not built; build or call it once before exporting.")
 
@@ -125,7 +126,8 @@ def _check_size(model):
             f"{model.name} has {params:,} parameters, more than the TFLite export's limit of "
             f"{TFLITE_MAX_PARAMS:,}: a flatbuffer holds every weight in one file (2 GB at "
             "most) and is meant for small on-device models. Export a SavedModel instead "
-            "(ar_keras.export.saved_model).")
+            "(ar_keras.export.saved_model)."
+        )
 
 
 def _backing_variable(variable):
@@ -165,13 +167,13 @@ def next_version(model_dir):
     model_dir = os.fspath(model_dir)
     if not os.path.isdir(model_dir):
         return 1
-    versions = [int(e) for e in os.listdir(model_dir)
-                if e.isdigit() and os.path.isdir(os.path.join(model_dir, e))]
+    versions = [
+        int(e) for e in os.listdir(model_dir) if e.isdigit() and os.path.isdir(os.path.join(model_dir, e))
+    ]
     return max(versions, default=0) + 1
 
 
-def serving(model, base_dir, name=None, version=None, warmup=True, warmup_batch=2,
-            warmup_signatures=None):
+def serving(model, base_dir, name=None, version=None, warmup=True, warmup_batch=2, warmup_signatures=None):
     """Writes ``model`` as ``<base_dir>/<name>/<version>/``, the layout TF Serving polls.
 
     TF Serving watches ``<base_dir>/<name>`` (its ``--model_base_path``) and
@@ -207,21 +209,23 @@ def serving(model, base_dir, name=None, version=None, warmup=True, warmup_batch=
     if not isinstance(name, str) or not name or os.sep in name or name.startswith("."):
         raise ValueError(f"name must be a plain directory name, got {name!r}.")
     model_dir = os.path.join(os.fspath(base_dir), name)
-    version = next_version(model_dir) if version is None else checks.check_positive_int(
-        version, "version")
+    version = next_version(model_dir) if version is None else checks.check_positive_int(version, "version")
     final = os.path.join(model_dir, str(version))
     if os.path.exists(final):
-        raise ValueError(f"{final} exists: TF Serving versions are immutable; pick another version "
-                         "(or leave version=None for the next one).")
+        raise ValueError(
+            f"{final} exists: TF Serving versions are immutable; pick another version "
+            "(or leave version=None for the next one)."
+        )
     os.makedirs(model_dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir)
-    os.chmod(tmp, 0o755)                         # mkdtemp makes it private; servers read it
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; servers read it
     try:
         saved_model(model, tmp)
         if warmup:
             from ar_keras import serving as serving_lib  # noqa: PLC0415 (tensorflow_serving)
+
             serving_lib.write_warmup(model, tmp, name, warmup_batch, warmup_signatures)
-        os.rename(tmp, final)                    # atomic on one file system
+        os.rename(tmp, final)  # atomic on one file system
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -295,8 +299,10 @@ def tflite_step(model, path, num_samples=1):
     """
     _check_model(model)
     if not hasattr(model, "stream_signatures"):
-        raise TypeError(f"{type(model).__name__} has no streaming step (stream_signatures); "
-                        "tflite_step exports models such as WaveNet.")
+        raise TypeError(
+            f"{type(model).__name__} has no streaming step (stream_signatures); "
+            "tflite_step exports models such as WaveNet."
+        )
     n = None if num_samples is None else checks.check_positive_int(num_samples, "num_samples")
     _check_size(model)
     return _convert(model, model.stream_signatures(n), path)

@@ -60,19 +60,21 @@ def block_mask(kernel, sparsity, block=(16, 1), previous=None):
     rows, cols = block
     n_in, n_out = kernel.shape
     if n_out % rows or n_in % cols:
-        raise ValueError(f"a {rows}x{cols} block needs a matrix of [out, in] = [{n_out}, {n_in}] "
-                         f"with out a multiple of {rows} and in a multiple of {cols}.")
+        raise ValueError(
+            f"a {rows}x{cols} block needs a matrix of [out, in] = [{n_out}, {n_in}] "
+            f"with out a multiple of {rows} and in a multiple of {cols}."
+        )
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity must be in [0, 1], got {sparsity}.")
     blocks = (n_in // cols, cols, n_out // rows, rows)
     mags = np.abs(kernel).reshape(blocks).mean(axis=(1, 3))  # [in, out] -> blocks -> [in/c, out/r]
     if previous is not None:
-        prev = np.asarray(previous).reshape(blocks)            # [in, out] -> [in/c, c, out/r, r]
+        prev = np.asarray(previous).reshape(blocks)  # [in, out] -> [in/c, c, out/r, r]
         mags = np.where(prev.max(axis=(1, 3)) > 0, mags, -1.0)  # keep pruned blocks pruned
     count = int(np.floor(sparsity * mags.size + 1e-9))
     keep = np.ones(mags.size, np.float32)
     keep[np.argsort(mags, axis=None, kind="stable")[:count]] = 0.0
-    keep = keep.reshape(mags.shape)                            # [blocks] -> [in/c, out/r]
+    keep = keep.reshape(mags.shape)  # [blocks] -> [in/c, out/r]
     # [in / cols, out / rows] -> [in, out]
     return np.repeat(np.repeat(keep, cols, axis=0), rows, axis=1)
 
@@ -110,8 +112,10 @@ class BlockSparsity(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if not prunable_matrices(self.model):
-            raise ValueError(f"{self.model.name} has no prunable matrices (layers with "
-                             "gate_matrices and a recurrent_mask, e.g. DualGRU).")
+            raise ValueError(
+                f"{self.model.name} has no prunable matrices (layers with "
+                "gate_matrices and a recurrent_mask, e.g. DualGRU)."
+            )
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
@@ -134,5 +138,7 @@ class BlockSparsity(keras.callbacks.Callback):
     @staticmethod
     def sparsity(model):
         """``{(layer name, gate): fraction of masked weights}``."""
-        return {(layer.name, name): float(1.0 - layer.recurrent_mask.numpy()[:, cols].mean())
-                for layer, name, cols in prunable_matrices(model)}
+        return {
+            (layer.name, name): float(1.0 - layer.recurrent_mask.numpy()[:, cols].mean())
+            for layer, name, cols in prunable_matrices(model)
+        }

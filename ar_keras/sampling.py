@@ -14,8 +14,15 @@ import tensorflow as tf
 from ar_keras.core import sampler
 from ar_keras.core.noise import GivenNoise, KeyedNoise, sample_keys, seeded_noise, uniform_noise
 
-__all__ = ["sample_keys", "seeded_noise", "uniform_noise", "KeyedNoise", "GivenNoise",
-           "sample_full", "sample_cached"]
+__all__ = [
+    "sample_keys",
+    "seeded_noise",
+    "uniform_noise",
+    "KeyedNoise",
+    "GivenNoise",
+    "sample_full",
+    "sample_cached",
+]
 
 
 def _run(model, noise, conditional, temperature, cache):

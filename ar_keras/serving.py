@@ -70,9 +70,20 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-__all__ = ["WARMUP_FILE", "signature_specs", "example_inputs", "predict_request", "request_arrays",
-           "warmup_logs", "write_warmup", "read_warmup", "rest_body", "decode_rest_body",
-           "rest_predict", "grpc_predict"]
+__all__ = [
+    "WARMUP_FILE",
+    "signature_specs",
+    "example_inputs",
+    "predict_request",
+    "request_arrays",
+    "warmup_logs",
+    "write_warmup",
+    "read_warmup",
+    "rest_body",
+    "decode_rest_body",
+    "rest_predict",
+    "grpc_predict",
+]
 
 #: Where TF Serving looks for warm-up records, relative to a version directory.
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -95,8 +106,11 @@ def _named_conditional(model, batch, length):
         return {}
     if isinstance(conditional, dict):
         # make_conditional's dict forms: {"labels", "features"} / {"labels", "low_resolution"}.
-        return {("conditional" if key == "labels" else key): value
-                for key, value in conditional.items() if value is not None}
+        return {
+            ("conditional" if key == "labels" else key): value
+            for key, value in conditional.items()
+            if value is not None
+        }
     return {names[0]: conditional}
 
 
@@ -117,9 +131,11 @@ def example_inputs(model, batch=2):
     ``batch`` on its leading free axis and 1 on other free axes.
     """
     length = model._build_length if model.event.free_length else None
-    known = {"x": np.asarray(model.event.zeros(batch, length)),
-             "seeds": np.arange(batch, dtype=np.int64),
-             "temperature": np.float32(1.0)}
+    known = {
+        "x": np.asarray(model.event.zeros(batch, length)),
+        "seeds": np.arange(batch, dtype=np.int64),
+        "temperature": np.float32(1.0),
+    }
     if length is not None:
         known["length"] = np.int32(length)
     known.update({k: np.asarray(v) for k, v in _named_conditional(model, batch, length).items()})
@@ -143,7 +159,8 @@ def predict_request(model_name, signature_name, inputs, version=None):
         version: None (the latest) or an integer version.
     """
     request = predict_pb2.PredictRequest(
-        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature_name))
+        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature_name)
+    )
     if version is not None:
         request.model_spec.version.value = int(version)
     for name, value in inputs.items():
@@ -176,14 +193,14 @@ def warmup_logs(model, model_name, batch=2, signatures=None):
     examples = example_inputs(model, batch)
     unknown = set(signatures or ()) - set(examples)
     if unknown:
-        raise ValueError(f"unknown signatures {sorted(unknown)}; {model.name} exports "
-                         f"{sorted(examples)}.")
+        raise ValueError(f"unknown signatures {sorted(unknown)}; {model.name} exports {sorted(examples)}.")
     logs = []
     for signature, inputs in examples.items():
         if signatures is None or signature in signatures:
             request = predict_request(model_name, signature, inputs)
-            logs.append(prediction_log_pb2.PredictionLog(
-                predict_log=prediction_log_pb2.PredictLog(request=request)))
+            logs.append(
+                prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            )
     return logs
 
 
@@ -231,23 +248,30 @@ def rest_body(signature_name, inputs, format="columnar"):
             scalar input or batch axes that differ.
     """
     if format == "columnar":
-        return {"signature_name": signature_name,
-                "inputs": {name: _to_json(value) for name, value in inputs.items()}}
+        return {
+            "signature_name": signature_name,
+            "inputs": {name: _to_json(value) for name, value in inputs.items()},
+        }
     if format != "row":
         raise ValueError(f"format must be 'row' or 'columnar', got {format!r}.")
     arrays = {name: np.asarray(value) for name, value in inputs.items()}
     scalars = sorted(name for name, a in arrays.items() if a.ndim == 0)
     if scalars:
-        raise ValueError(f"the row format ('instances') needs a batch axis on every input; "
-                         f"{scalars} are scalars: use format='columnar'.")
+        raise ValueError(
+            f"the row format ('instances') needs a batch axis on every input; "
+            f"{scalars} are scalars: use format='columnar'."
+        )
     batches = {a.shape[0] for a in arrays.values()}
     if len(batches) != 1:
-        raise ValueError(f"the row format needs one batch size for every input, got "
-                         f"{ {n: a.shape[0] for n, a in arrays.items()} }: use format='columnar'.")
+        raise ValueError(
+            f"the row format needs one batch size for every input, got "
+            f"{ {n: a.shape[0] for n, a in arrays.items()} }: use format='columnar'."
+        )
     (batch,) = batches
-    return {"signature_name": signature_name,
-            "instances": [{name: _to_json(a[i]) for name, a in arrays.items()}
-                          for i in range(batch)]}
+    return {
+        "signature_name": signature_name,
+        "instances": [{name: _to_json(a[i]) for name, a in arrays.items()} for i in range(batch)],
+    }
 
 
 def decode_rest_body(body, specs):
@@ -263,7 +287,7 @@ def decode_rest_body(body, specs):
     dtypes = {name: tf.as_dtype(getattr(s, "dtype", s)).as_numpy_dtype for name, s in specs.items()}
     if "inputs" in body:
         columns = body["inputs"]
-        if not isinstance(columns, dict):        # one unnamed input
+        if not isinstance(columns, dict):  # one unnamed input
             (name,) = dtypes
             columns = {name: columns}
     else:
@@ -275,8 +299,9 @@ def decode_rest_body(body, specs):
             raise ValueError("'instances' must be a non-empty list of objects with the same keys.")
         columns = {name: [row[name] for row in rows] for name in rows[0]}
     if set(columns) != set(dtypes):
-        raise ValueError(f"the body's inputs {sorted(columns)} do not match the signature's "
-                         f"{sorted(dtypes)}.")
+        raise ValueError(
+            f"the body's inputs {sorted(columns)} do not match the signature's {sorted(dtypes)}."
+        )
     return {name: np.asarray(value, dtypes[name]) for name, value in columns.items()}
 
 
@@ -285,8 +310,12 @@ def rest_predict(url, model_name, body, version=None, timeout=60.0):
     import urllib.request  # noqa: PLC0415
 
     path = f"/v1/models/{model_name}" + (f"/versions/{int(version)}" if version else "") + ":predict"
-    request = urllib.request.Request(url.rstrip("/") + path, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        url.rstrip("/") + path,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
 
@@ -296,10 +325,13 @@ def _describe(version_dir):
     loaded = tf.saved_model.load(version_dir)
     lines = []
     for key, fn in sorted(loaded.signatures.items()):
-        ins = ", ".join(f"{n} {s.dtype.name} {s.shape.as_list()}"
-                        for n, s in sorted(fn.structured_input_signature[1].items()))
-        outs = ", ".join(f"{n} {s.dtype.name} {s.shape.as_list()}"
-                         for n, s in sorted(fn.structured_outputs.items()))
+        ins = ", ".join(
+            f"{n} {s.dtype.name} {s.shape.as_list()}"
+            for n, s in sorted(fn.structured_input_signature[1].items())
+        )
+        outs = ", ".join(
+            f"{n} {s.dtype.name} {s.shape.as_list()}" for n, s in sorted(fn.structured_outputs.items())
+        )
         lines.append(f"  {key}: ({ins}) -> ({outs})")
     lines.append(f"warm-up records ({WARMUP_FILE}):")
     path = os.path.join(version_dir, WARMUP_FILE)
@@ -307,8 +339,10 @@ def _describe(version_dir):
         for log in read_warmup(path):
             req = log.predict_log.request
             arrays = request_arrays(req)
-            lines.append(f"  {req.model_spec.signature_name}: " + ", ".join(
-                f"{n} {a.dtype.name} {list(a.shape)}" for n, a in sorted(arrays.items())))
+            lines.append(
+                f"  {req.model_spec.signature_name}: "
+                + ", ".join(f"{n} {a.dtype.name} {list(a.shape)}" for n, a in sorted(arrays.items()))
+            )
     else:
         lines.append("  (none)")
     return "signatures:\n" + "\n".join(lines)
@@ -322,13 +356,16 @@ def _inputs_for(args):
         request = log.predict_log.request
         if request.model_spec.signature_name == args.signature:
             return request_arrays(request)
-    raise SystemExit(f"no warm-up record of signature {args.signature!r} in {args.version_dir}; "
-                     "pass --inputs FILE.npz")
+    raise SystemExit(
+        f"no warm-up record of signature {args.signature!r} in {args.version_dir}; pass --inputs FILE.npz"
+    )
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m ar_keras.serving", description=(
-        "Inspect a TF Serving export of ar_keras and send it REST or gRPC predict requests."))
+    parser = argparse.ArgumentParser(
+        prog="python -m ar_keras.serving",
+        description=("Inspect a TF Serving export of ar_keras and send it REST or gRPC predict requests."),
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     show = sub.add_parser("show", help="signatures and warm-up records of a version directory")
     show.add_argument("version_dir")

@@ -24,7 +24,7 @@ def image_grid(images, num_levels, columns=None, scale=4, pad=1):
     """
     images = np.asarray(images)
     if images.ndim == 3:
-        images = images[..., None]                       # [n, H, W] -> [n, H, W, 1]
+        images = images[..., None]  # [n, H, W] -> [n, H, W, 1]
     if images.ndim != 4:
         raise ValueError(f"images must be [n, H, W, C], got shape {images.shape}.")
     n, h, w, c = images.shape
@@ -32,7 +32,7 @@ def image_grid(images, num_levels, columns=None, scale=4, pad=1):
     if c == 3:
         rgb = pixels
     else:
-        rgb = np.repeat(pixels[..., :1], 3, axis=-1)     # [n, H, W, 1] -> [n, H, W, 3]
+        rgb = np.repeat(pixels[..., :1], 3, axis=-1)  # [n, H, W, 1] -> [n, H, W, 3]
     rgb = rgb.repeat(scale, axis=1).repeat(scale, axis=2)  # [n, H*s, W*s, 3]
     columns = columns or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / columns))
@@ -41,7 +41,7 @@ def image_grid(images, num_levels, columns=None, scale=4, pad=1):
     for i in range(n):
         r, col = divmod(i, columns)
         top, left = pad + r * (hh + pad), pad + col * (ww + pad)
-        grid[top:top + hh, left:left + ww] = rgb[i]
+        grid[top : top + hh, left : left + ww] = rgb[i]
     return grid
 
 

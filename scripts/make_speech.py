@@ -35,13 +35,18 @@ import numpy as np
 
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 #: espeak-ng voice (language + variant) and words per minute of each speaker.
-SPEAKERS = (("en-us+m3", 190), ("en-us+f2", 180), ("en-gb+m1", 185), ("en-gb-x-rp+f4", 175),
-            ("en-us+m7", 170))
+SPEAKERS = (
+    ("en-us+m3", 190),
+    ("en-us+f2", 180),
+    ("en-gb+m1", 185),
+    ("en-gb-x-rp+f4", 175),
+    ("en-us+m7", 170),
+)
 SAMPLE_RATE = 16000
-_ESPEAK_RATE = 22050          # espeak-ng's native output rate
-_SILENCE = 0.02               # |sample| below 2% of the peak counts as silence when trimming
-_MARGIN = 0.01                # seconds kept either side of the speech
-_PEAK = 0.8                   # peak amplitude after normalisation (of int16 full scale)
+_ESPEAK_RATE = 22050  # espeak-ng's native output rate
+_SILENCE = 0.02  # |sample| below 2% of the peak counts as silence when trimming
+_MARGIN = 0.01  # seconds kept either side of the speech
+_PEAK = 0.8  # peak amplitude after normalisation (of int16 full scale)
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(_ROOT, "ar_keras", "data", "assets", "speech.npz")
@@ -49,8 +54,9 @@ DEFAULT_OUT = os.path.join(_ROOT, "ar_keras", "data", "assets", "speech.npz")
 
 def _espeak(text, voice, wpm):
     """One utterance from espeak-ng: float64 [n] in [-1, 1] at 22,050 Hz."""
-    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "--stdout", text],
-                         check=True, capture_output=True).stdout
+    wav = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(wpm), "--stdout", text], check=True, capture_output=True
+    ).stdout
     with wave.open(io.BytesIO(wav)) as f:
         if f.getframerate() != _ESPEAK_RATE or f.getsampwidth() != 2 or f.getnchannels() != 1:
             raise RuntimeError(f"unexpected espeak-ng output: {f.getparams()}")
@@ -63,7 +69,7 @@ def _trim(x, rate):
     """Cuts leading and trailing silence, keeping `_MARGIN` seconds either side."""
     loud = np.flatnonzero(np.abs(x) >= _SILENCE * np.abs(x).max())
     margin = int(_MARGIN * rate)
-    return x[max(loud[0] - margin, 0):loud[-1] + margin + 1]
+    return x[max(loud[0] - margin, 0) : loud[-1] + margin + 1]
 
 
 def utterance(text, voice, wpm):
@@ -80,7 +86,7 @@ def utterance(text, voice, wpm):
 
 def espeak_version():
     out = subprocess.run(["espeak-ng", "--version"], check=True, capture_output=True, text=True)
-    return out.stdout.split("  Data at")[0].strip()       # "eSpeak NG text-to-speech: 1.51"
+    return out.stdout.split("  Data at")[0].strip()  # "eSpeak NG text-to-speech: 1.51"
 
 
 def build():
@@ -115,8 +121,10 @@ def main(argv=None):
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     np.savez_compressed(args.out, **arrays)
     lengths = np.diff(arrays["offsets"]) / SAMPLE_RATE
-    print(f"wrote {args.out}: {len(lengths)} utterances, {lengths.sum():.1f} s of audio "
-          f"({lengths.min():.2f}-{lengths.max():.2f} s each), {os.path.getsize(args.out) / 1024:.0f} KB")
+    print(
+        f"wrote {args.out}: {len(lengths)} utterances, {lengths.sum():.1f} s of audio "
+        f"({lengths.min():.2f}-{lengths.max():.2f} s each), {os.path.getsize(args.out) / 1024:.0f} KB"
+    )
     return 0
 
 

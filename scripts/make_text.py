@@ -34,6 +34,7 @@ DEFAULT_OUT = os.path.join(ROOT, "ar_keras", "data", "assets", "text.npz")
 def corpus():
     """``(bytes, keys)``: the joined topics as UTF-8 and their keys, in order."""
     from pydoc_data.topics import topics
+
     keys = sorted(topics)
     parts = [f"=== {key} ===\n\n{topics[key].strip()}\n\n" for key in keys]
     return "".join(parts).encode("utf-8"), keys
@@ -44,10 +45,16 @@ def main(argv=None):
     p.add_argument("--out", default=DEFAULT_OUT)
     args = p.parse_args(argv)
     data, keys = corpus()
-    np.savez_compressed(args.out, bytes=np.frombuffer(data, np.uint8), topics=np.array(keys),
-                        python=np.array(sys.version.split()[0]))
-    print(f"wrote {args.out}: {len(data):,} bytes of text from {len(keys)} topics "
-          f"({os.path.getsize(args.out):,} bytes on disk)")
+    np.savez_compressed(
+        args.out,
+        bytes=np.frombuffer(data, np.uint8),
+        topics=np.array(keys),
+        python=np.array(sys.version.split()[0]),
+    )
+    print(
+        f"wrote {args.out}: {len(data):,} bytes of text from {len(keys)} topics "
+        f"({os.path.getsize(args.out):,} bytes on disk)"
+    )
 
 
 if __name__ == "__main__":

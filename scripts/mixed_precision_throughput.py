@@ -74,41 +74,84 @@ def _worker(args):
     else:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB (Linux)
         memory = "cpu_max_rss"
-    print(json.dumps({
-        "model": args.model, "preset": args.preset, "precision": args.precision,
-        "jit_compile": args.jit == "yes", "device": "GPU" if gpu else "CPU",
-        "compute_dtype": model.compute_dtype, "float32_only": bool(model.float32_only),
-        "parameters": int(model.count_params()), "batch": args.batch_size,
-        "steps": steps, "steps_per_s": steps / seconds, "warmup_s": warm_seconds,
-        "build_s": start - build_start, "loss": float(history.history["loss"][-1]),
-        "memory": memory, "peak_mb": peak_mb}))
+    print(
+        json.dumps(
+            {
+                "model": args.model,
+                "preset": args.preset,
+                "precision": args.precision,
+                "jit_compile": args.jit == "yes",
+                "device": "GPU" if gpu else "CPU",
+                "compute_dtype": model.compute_dtype,
+                "float32_only": bool(model.float32_only),
+                "parameters": int(model.count_params()),
+                "batch": args.batch_size,
+                "steps": steps,
+                "steps_per_s": steps / seconds,
+                "warmup_s": warm_seconds,
+                "build_s": start - build_start,
+                "loss": float(history.history["loss"][-1]),
+                "memory": memory,
+                "peak_mb": peak_mb,
+            }
+        )
+    )
 
 
 def _run(model, preset, precision, jit, args):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--model", model,
-           "--preset", preset, "--precision", precision, "--jit", jit,
-           "--batch-size", str(args.batch_size), "--length", str(args.length),
-           "--seconds", str(args.seconds), "--max-steps", str(args.max_steps),
-           "--warmup", str(args.warmup)]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        "--model",
+        model,
+        "--preset",
+        preset,
+        "--precision",
+        precision,
+        "--jit",
+        jit,
+        "--batch-size",
+        str(args.batch_size),
+        "--length",
+        str(args.length),
+        "--seconds",
+        str(args.seconds),
+        "--max-steps",
+        str(args.max_steps),
+        "--warmup",
+        str(args.warmup),
+    ]
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
     except subprocess.TimeoutExpired:
-        return {"model": model, "preset": preset, "precision": precision,
-                "jit_compile": jit == "yes", "error": f"timed out after {args.timeout} s"}
+        return {
+            "model": model,
+            "preset": preset,
+            "precision": precision,
+            "jit_compile": jit == "yes",
+            "error": f"timed out after {args.timeout} s",
+        }
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode or not lines:
         tail = (out.stderr.strip().splitlines() or ["?"])[-1][:200]
-        return {"model": model, "preset": preset, "precision": precision,
-                "jit_compile": jit == "yes", "error": tail}
+        return {
+            "model": model,
+            "preset": preset,
+            "precision": precision,
+            "jit_compile": jit == "yes",
+            "error": tail,
+        }
     return json.loads(lines[-1])
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default=None, help="comma-separated names (default: all registered)")
-    p.add_argument("--presets", default="digits,paper",
-                   help="comma-separated presets; a model without one is skipped")
+    p.add_argument(
+        "--presets", default="digits,paper", help="comma-separated presets; a model without one is skipped"
+    )
     p.add_argument("--precisions", default=",".join(PRECISIONS))
     p.add_argument("--jit", default="no,yes", help="jit_compile settings to try: no,yes")
     p.add_argument("--batch-size", type=int, default=64)
@@ -140,8 +183,10 @@ def main(argv=None):
             p.error(f"--precisions: {name!r} is not one of {PRECISIONS}")
     jits = args.jit.split(",")
     rows = []
-    header = (f"{'model':<28}{'preset':<8}{'precision':<16}{'xla':<5}{'steps/s':>9}"
-              f"{'vs f32':>8}{'peak MiB':>10}  note")
+    header = (
+        f"{'model':<28}{'preset':<8}{'precision':<16}{'xla':<5}{'steps/s':>9}"
+        f"{'vs f32':>8}{'peak MiB':>10}  note"
+    )
     print(header, flush=True)
     for name in names:
         available = ark.models.presets(name)
@@ -154,15 +199,19 @@ def main(argv=None):
                     row = _run(name, preset, precision, jit, args)
                     rows.append(row)
                     if "error" in row:
-                        print(f"{name:<28}{preset:<8}{precision:<16}{jit:<5}  error: {row['error']}",
-                              flush=True)
+                        print(
+                            f"{name:<28}{preset:<8}{precision:<16}{jit:<5}  error: {row['error']}", flush=True
+                        )
                         continue
                     if precision == "float32":
                         base[jit] = row["steps_per_s"]
                     ratio = row["steps_per_s"] / base[jit] if base.get(jit) else float("nan")
                     note = "float32-only model" if row["float32_only"] and precision != "float32" else ""
-                    print(f"{name:<28}{preset:<8}{precision:<16}{jit:<5}{row['steps_per_s']:>9.2f}"
-                          f"{ratio:>8.2f}{row['peak_mb']:>10.0f}  {row['device']} {note}", flush=True)
+                    print(
+                        f"{name:<28}{preset:<8}{precision:<16}{jit:<5}{row['steps_per_s']:>9.2f}"
+                        f"{ratio:>8.2f}{row['peak_mb']:>10.0f}  {row['device']} {note}",
+                        flush=True,
+                    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

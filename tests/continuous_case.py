@@ -15,7 +15,6 @@ continuous counterparts of test_case.py's discrete checks.
 import keras
 import numpy as np
 import tensorflow as tf
-
 import test_case as tc
 
 
@@ -57,9 +56,9 @@ def check_integrates_to_one(model, lim=8.0, n=320, atol=0.02, conditional=None):
 
 def check_samples_match_density(model, lim=6.0, bins=12, num_samples=4000, seed=0, max_tv=0.06):
     """Histogram of samples vs the density's cell masses (fine grid), in total variation."""
-    fine = 8                                                      # density points per cell side
+    fine = 8  # density points per cell side
     pts, area, p = density_on_grid(model, lim, bins * fine)
-    cell = (p * area).reshape(bins, fine, bins, fine).sum(axis=(1, 3))   # [bins*f, bins*f] -> [bins, bins]
+    cell = (p * area).reshape(bins, fine, bins, fine).sum(axis=(1, 3))  # [bins*f, bins*f] -> [bins, bins]
     x = model.sample(num_samples, seed=seed).numpy()
     assert x.dtype == np.float32 and x.shape == (num_samples, model.event_size)
     hist, _, _ = np.histogram2d(x[:, 0], x[:, 1], bins=bins, range=[[-lim, lim], [-lim, lim]])
@@ -114,7 +113,7 @@ def check_sampling_determinism(model, seed=7):
     np.testing.assert_array_equal(a, model.sample(6, conditional=c, seed=seed, cache=False).numpy())
     assert not np.allclose(a, model.sample(6, conditional=c, seed=seed + 1).numpy())
     fewer = model.sample(2, conditional=None if c is None else c[:2], seed=seed).numpy()
-    np.testing.assert_allclose(fewer, a[:2], rtol=1e-5, atol=1e-5)       # sample i keyed (seed, i)
+    np.testing.assert_allclose(fewer, a[:2], rtol=1e-5, atol=1e-5)  # sample i keyed (seed, i)
     cold = model.sample(400, conditional=labels(model, 400), seed=1, temperature=0.1).numpy()
     warm = model.sample(400, conditional=labels(model, 400), seed=1).numpy()
     assert cold.std(0).max() < warm.std(0).max()
@@ -123,8 +122,9 @@ def check_sampling_determinism(model, seed=7):
 def check_serialization(model, path):
     x = np.random.RandomState(0).standard_normal((4, model.event_size)).astype(np.float32)
     c = labels(model, 4)
-    tc.check_serialization(model, path, x, c, sample=dict(
-        num_samples=3, conditional=None if c is None else c[:3], seed=2))
+    tc.check_serialization(
+        model, path, x, c, sample=dict(num_samples=3, conditional=None if c is None else c[:3], seed=2)
+    )
 
 
 def dataset(model, batch, seed=0, x=None):
@@ -140,8 +140,9 @@ def check_fit_changes_every_weight(model, batch=8, x=None):
     history = model.fit(dataset(model, batch, x=x), epochs=1, verbose=0)
     nll = history.history["loss"][0]
     assert np.isfinite(nll)
-    np.testing.assert_allclose(history.history["bits_per_dim"][0],
-                               nll / (model.event_size * np.log(2.0)), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        history.history["bits_per_dim"][0], nll / (model.event_size * np.log(2.0)), rtol=1e-4, atol=1e-6
+    )
     unchanged = [w.path for w, b in zip(model.trainable_weights, before) if np.array_equal(w.numpy(), b)]
     assert not unchanged, f"weights not updated by a fit step: {unchanged}"
 

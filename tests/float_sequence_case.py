@@ -14,17 +14,15 @@ for vectors, written for any T and F:
   nll / (T F ln 2)); MirroredStrategy on two logical CPUs == one device.
 """
 
+import continuous_case as cc
 import keras
 import numpy as np
 import tensorflow as tf
-
-import continuous_case as cc
 import test_case as tc
 
 
 def random_data(model, batch, length, seed=0):
-    return np.random.RandomState(seed).standard_normal(
-        (batch, length, model.num_features)).astype(np.float32)
+    return np.random.RandomState(seed).standard_normal((batch, length, model.num_features)).astype(np.float32)
 
 
 def labels(model, n, seed=0):
@@ -39,7 +37,7 @@ def check_exact_conditionals(model, length=5, seed=0):
     assert clp.shape == x.shape
     np.testing.assert_allclose(clp.sum((1, 2)), model.log_prob(x, c).numpy(), rtol=1e-5, atol=1e-4)
     F = model.num_features
-    flat = clp.reshape(3, -1)                                        # [B, T, F] -> [B, T F]
+    flat = clp.reshape(3, -1)  # [B, T, F] -> [B, T F]
     for d in range(length * F):
         changed = x.copy()
         changed[:, d // F, d % F] += 0.7
@@ -76,8 +74,8 @@ def density_grid3(model, lim, n, conditional=None):
     """``p`` on the 3-d grid of F = 1, T = 3 trajectories: ``[n, n, n]`` and the cell volume."""
     pts, volume = grid3(lim, n)
     c = None if conditional is None else np.full(len(pts), conditional, np.int32)
-    lp = model.log_prob(pts[:, :, None], c).numpy().astype(np.float64)   # [n^3, 3] -> [n^3, 3, 1]
-    return np.exp(lp).reshape(n, n, n), volume                           # [n^3] -> [n, n, n]
+    lp = model.log_prob(pts[:, :, None], c).numpy().astype(np.float64)  # [n^3, 3] -> [n^3, 3, 1]
+    return np.exp(lp).reshape(n, n, n), volume  # [n^3] -> [n, n, n]
 
 
 def check_joint_integrates_to_one(model, lim=10.0, n=64, atol=0.02, conditional=None):
@@ -89,21 +87,21 @@ def check_joint_integrates_to_one(model, lim=10.0, n=64, atol=0.02, conditional=
     return total
 
 
-def check_samples_match_density(model, lim=6.0, bins=12, fine=4, num_samples=4000, seed=0,
-                                max_tv=0.06):
+def check_samples_match_density(model, lim=6.0, bins=12, fine=4, num_samples=4000, seed=0, max_tv=0.06):
     """F = 1, T = 3: histograms of (x_0, x_1) and (x_1, x_2) against the density's marginals."""
     assert model.num_features == 1
     n = bins * fine
     p, volume = density_grid3(model, lim, n)
-    mass = p * volume                                                  # [n, n, n]
+    mass = p * volume  # [n, n, n]
     x = model.sample(num_samples, seed=seed, length=3).numpy()
     assert x.dtype == np.float32 and x.shape == (num_samples, 3, 1)
     tvs = []
     for axes, keep in (((2,), (0, 1)), ((0,), (1, 2))):
-        marginal = mass.sum(axis=axes)                                 # [n, n]
-        cell = marginal.reshape(bins, fine, bins, fine).sum(axis=(1, 3))   # [bins f, bins f] -> [bins, bins]
-        hist, _, _ = np.histogram2d(x[:, keep[0], 0], x[:, keep[1], 0], bins=bins,
-                                    range=[[-lim, lim], [-lim, lim]])
+        marginal = mass.sum(axis=axes)  # [n, n]
+        cell = marginal.reshape(bins, fine, bins, fine).sum(axis=(1, 3))  # [bins f, bins f] -> [bins, bins]
+        hist, _, _ = np.histogram2d(
+            x[:, keep[0], 0], x[:, keep[1], 0], bins=bins, range=[[-lim, lim], [-lim, lim]]
+        )
         freq = hist / num_samples
         tv = 0.5 * (np.abs(freq - cell).sum() + abs((1 - cell.sum()) - (1 - freq.sum())))
         uniform_tv = 0.5 * np.abs(cell - cell.sum() / cell.size).sum()
@@ -120,12 +118,13 @@ def check_sampling(model, length=5, seed=7):
     assert a.shape == (6, length, model.num_features) and a.dtype == np.float32
     np.testing.assert_array_equal(a, model.sample(6, conditional=c, seed=seed, length=length).numpy())
     np.testing.assert_array_equal(
-        a, model.sample(6, conditional=c, seed=seed, length=length, cache=False).numpy())
+        a, model.sample(6, conditional=c, seed=seed, length=length, cache=False).numpy()
+    )
     assert not np.allclose(a, model.sample(6, conditional=c, seed=seed + 1, length=length).numpy())
     fewer = model.sample(2, conditional=None if c is None else c[:2], seed=seed, length=length).numpy()
-    np.testing.assert_allclose(fewer, a[:2], rtol=1e-5, atol=1e-5)      # sample i keyed (seed, i)
+    np.testing.assert_allclose(fewer, a[:2], rtol=1e-5, atol=1e-5)  # sample i keyed (seed, i)
     longer = model.sample(6, conditional=c, seed=seed, length=length + 3).numpy()
-    np.testing.assert_allclose(longer[:, :length], a, rtol=1e-5, atol=1e-5)   # element t F + f keyed
+    np.testing.assert_allclose(longer[:, :length], a, rtol=1e-5, atol=1e-5)  # element t F + f keyed
     cold = model.sample(300, conditional=labels(model, 300), seed=1, temperature=0.1, length=length)
     warm = model.sample(300, conditional=labels(model, 300), seed=1, length=length)
     assert cold.numpy().std(0).max() < warm.numpy().std(0).max()
@@ -145,8 +144,13 @@ def check_serialization(model, path):
     cc.perturb(model, 0.2)
     T = _length(model)
     x, c = random_data(model, 4, T), labels(model, 4)
-    tc.check_serialization(model, path, x, c, sample=dict(
-        num_samples=3, conditional=None if c is None else c[:3], seed=2, length=T))
+    tc.check_serialization(
+        model,
+        path,
+        x,
+        c,
+        sample=dict(num_samples=3, conditional=None if c is None else c[:3], seed=2, length=T),
+    )
 
 
 def check_fit_changes_every_weight(model, batch=8):
@@ -158,8 +162,9 @@ def check_fit_changes_every_weight(model, batch=8):
     history = model.fit(dataset(model, batch, T, x=x), epochs=1, verbose=0)
     nll = history.history["loss"][0]
     assert np.isfinite(nll)
-    np.testing.assert_allclose(history.history["bits_per_dim"][0],
-                               nll / (T * model.num_features * np.log(2.0)), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        history.history["bits_per_dim"][0], nll / (T * model.num_features * np.log(2.0)), rtol=1e-4, atol=1e-6
+    )
     unchanged = [w.path for w, b in zip(model.trainable_weights, before) if np.array_equal(w.numpy(), b)]
     assert not unchanged, f"weights not updated by a fit step: {unchanged}"
 

@@ -33,8 +33,7 @@ def suite_for(cls):
         return "float_sequence"
     if issubclass(cls, ark.models.ContinuousModel):
         return "vector" if cls.event_kind == "vector" else None
-    if issubclass(cls, ark.models.AutoregressiveModel) and cls.event_kind in ("image", "sequence",
-                                                                              "video"):
+    if issubclass(cls, ark.models.AutoregressiveModel) and cls.event_kind in ("image", "sequence", "video"):
         return cls.event_kind
     return None
 
@@ -50,9 +49,11 @@ def names_for(suite):
 # two logical CPUs equals one device.  tests/models/test_every_model.py runs them on every
 # registered name.
 
+
 def _vector_fit(model):
-    import numpy as np
     import continuous_case as cc
+    import numpy as np
+
     x = np.random.RandomState(3).standard_normal((8, model.event_size)).astype(np.float32)
     cc.check_weights_tracked(model, x)
     cc.check_fit_changes_every_weight(model, x=x)
@@ -60,6 +61,7 @@ def _vector_fit(model):
 
 def _vector_serialization(model, path):
     import continuous_case as cc
+
     cc.perturb(model, 0.2)
     cc.check_serialization(model, path)
 
@@ -70,17 +72,25 @@ def training_checks(suite):
     import float_sequence_case as fsc
     import sequence_case as sc
     import test_case as tc
+
     return {
-        "image": (tc.check_serialization, tc.check_fit_changes_every_weight,
-                  tc.check_mirrored_equals_single),
-        "latent": (tc.check_serialization, tc.check_fit_changes_every_weight,
-                   tc.check_mirrored_equals_single),
-        "sequence": (sc.check_serialization, lambda m: sc.check_fit_changes_every_weight(m, length=8),
-                     lambda build: sc.check_mirrored_equals_single(build, length=8)),
+        "image": (tc.check_serialization, tc.check_fit_changes_every_weight, tc.check_mirrored_equals_single),
+        "latent": (
+            tc.check_serialization,
+            tc.check_fit_changes_every_weight,
+            tc.check_mirrored_equals_single,
+        ),
+        "sequence": (
+            sc.check_serialization,
+            lambda m: sc.check_fit_changes_every_weight(m, length=8),
+            lambda build: sc.check_mirrored_equals_single(build, length=8),
+        ),
         "vector": (_vector_serialization, _vector_fit, cc.check_mirrored_equals_single),
-        "float_sequence": (fsc.check_serialization, fsc.check_fit_changes_every_weight,
-                           fsc.check_mirrored_equals_single),
+        "float_sequence": (
+            fsc.check_serialization,
+            fsc.check_fit_changes_every_weight,
+            fsc.check_mirrored_equals_single,
+        ),
         # The image checks are shape-generic (model.image_shape is the event shape [T, H, W, C]).
-        "video": (tc.check_serialization, tc.check_fit_changes_every_weight,
-                  tc.check_mirrored_equals_single),
+        "video": (tc.check_serialization, tc.check_fit_changes_every_weight, tc.check_mirrored_equals_single),
     }[suite]

@@ -20,7 +20,6 @@ import itertools
 import keras
 import numpy as np
 import tensorflow as tf
-
 import test_case as tc
 
 
@@ -68,19 +67,21 @@ def check_causality(model, length=7, receptive_field=None, trials=4, seed=0):
     depends = np.zeros((T, T), bool)  # depends[t, j]: conditional t changed when x_j changed
     c1 = conditional_for(model, 1, T, seed)
     for trial in range(trials):
-        x = random_sequences(model, 1, T, seed + trial)                    # [1, T]
-        changed = np.repeat(x, T, axis=0)                                  # row j changes x_j
-        changed[np.arange(T), np.arange(T)] = (changed[np.arange(T), np.arange(T)]
-                                               + 1 + trial) % model.num_levels
-        batch = np.concatenate([x, changed])                               # [T + 1, T]
+        x = random_sequences(model, 1, T, seed + trial)  # [1, T]
+        changed = np.repeat(x, T, axis=0)  # row j changes x_j
+        changed[np.arange(T), np.arange(T)] = (
+            changed[np.arange(T), np.arange(T)] + 1 + trial
+        ) % model.num_levels
+        batch = np.concatenate([x, changed])  # [T + 1, T]
         c = None if c1 is None else take(c1, np.zeros(T + 1, int))
         clp = model.conditional_log_probs(batch, c).numpy()
-        diff = np.abs(clp[1:] - clp[:1])                                   # [j, t]
+        diff = np.abs(clp[1:] - clp[:1])  # [j, t]
         for j in range(T):
             # Conditional j scores x_j itself: it changes; those before it must not.
             assert np.all(diff[j, :j] < 1e-6), (
                 f"changing x_{j} changed conditionals at t < {j}: "
-                f"{np.flatnonzero(diff[j, :j] >= 1e-6).tolist()}")
+                f"{np.flatnonzero(diff[j, :j] >= 1e-6).tolist()}"
+            )
         depends |= (diff > 1e-7).T
     if receptive_field is not None:
         for t in range(T):
@@ -90,7 +91,8 @@ def check_causality(model, length=7, receptive_field=None, trials=4, seed=0):
                 expected = j < t <= j + receptive_field
                 assert depends[t, j] == expected, (
                     f"x_{t}'s conditional {'ignores' if expected else 'depends on'} x_{j} "
-                    f"(receptive field {receptive_field})")
+                    f"(receptive field {receptive_field})"
+                )
 
 
 def check_normalization(model, length=4, atol=2e-4, seed=0):
@@ -117,7 +119,8 @@ def check_cache_equals_recompute(model, length=24, num_samples=5, seed=7):
     full = model.sample(num_samples, conditional=c, seed=seed, length=length, cache=False).numpy()
     np.testing.assert_array_equal(cached, full)
     np.testing.assert_array_equal(
-        cached, model.sample(num_samples, conditional=c, seed=seed, length=length).numpy())
+        cached, model.sample(num_samples, conditional=c, seed=seed, length=length).numpy()
+    )
     other = model.sample(num_samples, conditional=c, seed=seed + 1, length=length).numpy()
     assert not np.array_equal(cached, other), "different seeds gave the same samples"
     fewer = model.sample(2, conditional=take(c, slice(0, 2)), seed=seed, length=length).numpy()
@@ -130,8 +133,9 @@ def check_cache_equals_recompute(model, length=24, num_samples=5, seed=7):
 def check_serialization(model, path, length=9):
     x = random_sequences(model, 3, length)
     c = conditional_for(model, 3, length)
-    tc.check_serialization(model, path, x, c, sample=dict(
-        num_samples=2, conditional=take(c, slice(0, 2)), seed=3, length=length))
+    tc.check_serialization(
+        model, path, x, c, sample=dict(num_samples=2, conditional=take(c, slice(0, 2)), seed=3, length=length)
+    )
 
 
 def dataset(model, batch, length, seed=0):
@@ -147,10 +151,8 @@ def check_fit_changes_every_weight(model, length=8, batch=4):
     nll = history.history["loss"][0]
     assert np.isfinite(nll)
     # bits/dim divides each sequence's NLL by its own length.
-    np.testing.assert_allclose(history.history["bits_per_dim"][0], nll / (length * np.log(2.0)),
-                               rtol=1e-4)
-    unchanged = [w.path for w, b in zip(model.trainable_weights, before)
-                 if np.array_equal(w.numpy(), b)]
+    np.testing.assert_allclose(history.history["bits_per_dim"][0], nll / (length * np.log(2.0)), rtol=1e-4)
+    unchanged = [w.path for w, b in zip(model.trainable_weights, before) if np.array_equal(w.numpy(), b)]
     assert not unchanged, f"weights not updated by a fit step: {unchanged}"
 
 

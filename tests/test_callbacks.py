@@ -20,9 +20,8 @@ class Bytes(AutoregressiveModel):
         self.table = keras.layers.Embedding(257, 256, name="table")
         self._finish_init()
 
-
     def network(self, x, conditional=None, training=False):
-        return self.table(tf.pad(x + 1, [[0, 0], [1, 0]])[:, :-1])          # [B, T] -> [B, T, 256]
+        return self.table(tf.pad(x + 1, [[0, 0], [1, 0]])[:, :-1])  # [B, T] -> [B, T, 256]
 
 
 def _run_one_epoch(logger, model):
@@ -36,9 +35,9 @@ def test_bytes_are_written_as_text(tmp_path):
     _run_one_epoch(logger, Bytes())
     assert logger.kind == "text" and logger.last_wav is None and logger.last_png is None
     text = open(logger.last_text, encoding="utf-8").read()
-    assert text.count("----") == 1 and len(text) >= 2 * 8                 # two samples
+    assert text.count("----") == 1 and len(text) >= 2 * 8  # two samples
     assert os.path.exists(tmp_path / "samples_latest.txt")
-    assert os.listdir(tmp_path / "samples")                               # TensorBoard events
+    assert os.listdir(tmp_path / "samples")  # TensorBoard events
 
 
 def test_images_are_written_as_png(tmp_path):
@@ -60,8 +59,9 @@ def test_videos_are_written_as_strips_of_frames(tmp_path):
     model = ark.models.get("vpn", preset="tiny", video_shape=(4, 2, 3, 1))
     _run_one_epoch(logger, model)
     assert logger.kind == "video" and logger.last_png.endswith("samples_epoch_001.png")
-    grid = logger.draw()                                                  # [rows, cols, 3] uint8
+    grid = logger.draw()  # [rows, cols, 3] uint8
     # One strip per sample, in one column: each strip is 2 rows by 4 frames x 3 columns.
     from ar_keras.visualize import image_grid
+
     assert grid.shape == image_grid(np.zeros((3, 2, 4 * 3, 1), np.int32), 3, columns=1).shape
     assert os.path.getsize(logger.last_png) > 0

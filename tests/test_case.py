@@ -52,7 +52,7 @@ def generation_steps(model):
     that draw several elements per step (multiscale) give all of a group's elements one step.
     """
     D = model.event_size
-    groups = np.asarray(model.sampling_groups(D))                         # [S, G]
+    groups = np.asarray(model.sampling_groups(D))  # [S, G]
     step = np.full(D, -1, np.int64)
     for s, group in enumerate(groups):
         step[group] = s
@@ -73,19 +73,21 @@ def check_causality(model, full_dependency=True, trials=6, seed=0):
     depends = np.zeros((D, D), bool)  # depends[k, j]: conditional k changed when x_j changed
     for trial in range(trials):
         x = random_data(model, 1, seed + trial).reshape(1, D)
-        changed = np.repeat(x, D, axis=0)                       # [D, D]: row j changes element j
-        changed[np.arange(D), np.arange(D)] = (changed[np.arange(D), np.arange(D)]
-                                               + 1 + trial) % model.num_levels
+        changed = np.repeat(x, D, axis=0)  # [D, D]: row j changes element j
+        changed[np.arange(D), np.arange(D)] = (
+            changed[np.arange(D), np.arange(D)] + 1 + trial
+        ) % model.num_levels
         batch = np.concatenate([x, changed]).reshape((D + 1,) + model.image_shape)
         c = labels_for(model, 1, seed)
         c = None if c is None else np.repeat(c, D + 1)
         clp = model.conditional_log_probs(batch, c).numpy().reshape(D + 1, D)
-        diff = np.abs(clp[1:] - clp[:1])                         # [j, k]
+        diff = np.abs(clp[1:] - clp[:1])  # [j, k]
         for j in range(D):
             before = (rank <= rank[j]) & (np.arange(D) != j)
             assert np.all(diff[j, before] < 1e-6), (
                 f"changing element {j} changed conditionals of elements of its own or earlier groups "
-                f"{np.flatnonzero(before & (diff[j] >= 1e-6)).tolist()}")
+                f"{np.flatnonzero(before & (diff[j] >= 1e-6)).tolist()}"
+            )
         depends |= (diff > 1e-7).T
     if full_dependency:
         for k in range(D):
@@ -116,8 +118,8 @@ def check_samples_match_log_prob(model, num_samples=8000, seed=0, max_tv=0.05, c
 def check_frequencies(samples, probs, num_levels, max_tv):
     """Total variation between the configurations' frequencies among ``samples [n, ...]`` and
     ``probs`` (indexed like `configurations`): below ``max_tv``, on a law far from uniform."""
-    flat = samples.reshape(len(samples), -1)                               # [n, *S] -> [n, D]
-    index = flat @ (num_levels ** np.arange(flat.shape[1] - 1, -1, -1))   # configuration id
+    flat = samples.reshape(len(samples), -1)  # [n, *S] -> [n, D]
+    index = flat @ (num_levels ** np.arange(flat.shape[1] - 1, -1, -1))  # configuration id
     freq = np.bincount(index, minlength=len(probs)) / len(samples)
     tv = 0.5 * np.abs(freq - probs).sum()
     uniform_tv = 0.5 * np.abs(probs - 1.0 / len(probs)).sum()
@@ -153,11 +155,13 @@ def check_serialization(model, path, x=None, c=None, sample=None):
     loaded = keras.models.load_model(path)
     assert type(loaded) is type(model)
     assert loaded.get_config() == model.get_config()
-    np.testing.assert_allclose(loaded.log_prob(x, c).numpy(), model.log_prob(x, c).numpy(),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.log_prob(x, c).numpy(), model.log_prob(x, c).numpy(), rtol=1e-5, atol=1e-5
+    )
     if sample is not None:
-        np.testing.assert_allclose(loaded.sample(**sample).numpy(), model.sample(**sample).numpy(),
-                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            loaded.sample(**sample).numpy(), model.sample(**sample).numpy(), rtol=1e-5, atol=1e-5
+        )
 
 
 def _dataset(model, batch, seed=0):
@@ -176,8 +180,7 @@ def check_fit_changes_every_weight(model, batch=8):
     bpd = history.history["bits_per_dim"][0]
     nll = history.history["loss"][0]
     np.testing.assert_allclose(bpd, nll / (model.event_size * np.log(2.0)), rtol=1e-4)
-    unchanged = [w.path for w, b in zip(model.trainable_weights, before)
-                 if np.array_equal(w.numpy(), b)]
+    unchanged = [w.path for w, b in zip(model.trainable_weights, before) if np.array_equal(w.numpy(), b)]
     assert not unchanged, f"weights not updated by a fit step: {unchanged}"
 
 

@@ -41,8 +41,8 @@ MODELS = {
 }
 # Signatures a model exports beyond the three every model has.
 EXTRA_SIGNATURES = {"vpn": {"log_prob_given_context", "sample_given_context"}}  # tests/models/test_vpn.py
-BATCH = 3           # examples per log_prob call
-SEEDS = [5, 123]    # seeds of the SavedModel `sample` call
+BATCH = 3  # examples per log_prob call
+SEEDS = [5, 123]  # seeds of the SavedModel `sample` call
 TEMPERATURE = 0.05  # a second `sample` call checks that temperature is an input
 FIXED_KEY = "nade"  # also exported to TFLite with fixed batch sizes
 
@@ -134,22 +134,23 @@ def _inputs(model, rng):
     """Inputs of every signature call for one model."""
     cond = model.num_classes is not None
     labels = np.arange(BATCH, dtype=np.int32) % model.num_classes if cond else None
-    x = model.sample(BATCH, conditional=labels, seed=0).numpy()       # [B, *S] valid levels
+    x = model.sample(BATCH, conditional=labels, seed=0).numpy()  # [B, *S] valid levels
     x_bad = x.copy()
-    x_bad.reshape(BATCH, -1)[0, -1] = model.num_levels                 # one level == K
+    x_bad.reshape(BATCH, -1)[0, -1] = model.num_levels  # one level == K
     inp = {
         "x": x.astype(np.int32),
         "x_bad": x_bad.astype(np.int32),
         "seeds": np.array(SEEDS, np.int64),
         "temperature": np.float32(TEMPERATURE),
         # Uniforms in (0, 1): the caller's noise for the TFLite sampler.
-        "noise": rng.uniform(1e-6, 1.0, size=(BATCH, model.event_size, model.head.noise_depth))
-                    .astype(np.float32),
+        "noise": rng.uniform(1e-6, 1.0, size=(BATCH, model.event_size, model.head.noise_depth)).astype(
+            np.float32
+        ),
     }
     if cond:
         inp["conditional"] = labels
         inp["conditional_bad"] = np.full([BATCH], model.num_classes, np.int32)
-        inp["sample_conditional"] = np.array([2, 1], np.int32)[:len(SEEDS)]
+        inp["sample_conditional"] = np.array([2, 1], np.int32)[: len(SEEDS)]
         inp["noise_conditional"] = (np.arange(BATCH, dtype=np.int32) + 1) % model.num_classes
     return inp
 
@@ -165,33 +166,52 @@ def exported(tmp_path_factory):
         keras.utils.set_random_seed(zlib.crc32(key.encode()) % 2**31)
         model = ark.models.get(name, preset="tiny", **overrides)
         models[key] = model
-        sm_dir = root / "saved_models" / key / "1"                    # parents do not exist yet
+        sm_dir = root / "saved_models" / key / "1"  # parents do not exist yet
         assert export.saved_model(model, str(sm_dir)) == str(sm_dir)
         tfl = {"dynamic": export.tflite(model, root / f"{key}.tflite")}
         if key == FIXED_KEY:
-            tfl["fixed"] = export.tflite(model, root / f"{key}_fixed.tflite",
-                                         batch_size=2, num_samples=2)
+            tfl["fixed"] = export.tflite(model, root / f"{key}_fixed.tflite", batch_size=2, num_samples=2)
         inp = _inputs(model, rng)
         np.savez(root / f"{key}_inputs.npz", **inp)
-        entries.append({"key": key, "saved_model": str(sm_dir),
-                        "tflite": {k: str(v) for k, v in tfl.items()},
-                        "inputs": str(root / f"{key}_inputs.npz"),
-                        "outputs": str(root / f"{key}_outputs.npz"),
-                        "info": str(root / f"{key}_info.json")})
+        entries.append(
+            {
+                "key": key,
+                "saved_model": str(sm_dir),
+                "tflite": {k: str(v) for k, v in tfl.items()},
+                "inputs": str(root / f"{key}_inputs.npz"),
+                "outputs": str(root / f"{key}_outputs.npz"),
+                "info": str(root / f"{key}_info.json"),
+            }
+        )
     manifest = root / "manifest.json"
     manifest.write_text(json.dumps({"models": entries, "done": str(root / "done.json")}))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
-               OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
+    env = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        CUDA_VISIBLE_DEVICES="",
+        OMP_NUM_THREADS="1",
+        TF_NUM_INTRAOP_THREADS="1",
+        TF_NUM_INTEROP_THREADS="1",
+    )
     env.pop("PYTHONPATH", None)
-    proc = subprocess.run([sys.executable, "-c", _LOADER, str(manifest)], cwd=str(root),
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOADER, str(manifest)],
+        cwd=str(root),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, f"loader failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     results = {}
     for e in entries:
         with np.load(e["outputs"]) as out, np.load(e["inputs"]) as inp:
-            results[e["key"]] = {"out": dict(out), "inp": dict(inp),
-                                 "info": json.loads(open(e["info"]).read()),
-                                 "saved_model": e["saved_model"]}
+            results[e["key"]] = {
+                "out": dict(out),
+                "inp": dict(inp),
+                "info": json.loads(open(e["info"]).read()),
+                "saved_model": e["saved_model"],
+            }
     done = json.loads((root / "done.json").read_text())
     return {"models": models, "results": results, "done": done}
 
@@ -210,16 +230,21 @@ def test_saved_model_signatures(exported, key):
     sigs = exported["results"][key]["info"]["signatures"]
     cond = ["conditional"] if MODELS[key][1].get("num_classes") else []
     assert set(sigs) == {"serving_default", "conditional_log_probs", "sample"} | EXTRA_SIGNATURES.get(
-        key, set())
+        key, set()
+    )
     assert sigs["serving_default"] == {"inputs": sorted(cond + ["x"]), "outputs": ["log_prob"]}
-    assert sigs["conditional_log_probs"] == {"inputs": sorted(cond + ["x"]),
-                                             "outputs": ["conditional_log_probs"]}
-    assert sigs["sample"] == {"inputs": sorted(cond + ["seeds", "temperature"]),
-                              "outputs": ["samples"]}
+    assert sigs["conditional_log_probs"] == {
+        "inputs": sorted(cond + ["x"]),
+        "outputs": ["conditional_log_probs"],
+    }
+    assert sigs["sample"] == {"inputs": sorted(cond + ["seeds", "temperature"]), "outputs": ["samples"]}
     # TF Serving reads <base>/<version>: nothing but the SavedModel itself in it.
     entries = set(os.listdir(exported["results"][key]["saved_model"]))
-    assert {"saved_model.pb", "variables"} <= entries <= {
-        "saved_model.pb", "variables", "assets", "fingerprint.pb"}
+    assert (
+        {"saved_model.pb", "variables"}
+        <= entries
+        <= {"saved_model.pb", "variables", "assets", "fingerprint.pb"}
+    )
 
 
 @pytest.mark.parametrize("key", MODELS)
@@ -248,7 +273,7 @@ def test_saved_model_sample_matches_model_sample(exported, key):
     assert out["sm_samples"].dtype == np.int32
     for j, seed in enumerate(SEEDS):
         c = _cond(inp, "sample_conditional")
-        c = {"conditional": c["conditional"][j:j + 1]} if c else {}
+        c = {"conditional": c["conditional"][j : j + 1]} if c else {}
         # sample(seeds=[s])[0] == model.sample(1, seed=s)[0]: both use the key (s, 0).
         want = model.sample(1, seed=seed, **c).numpy()[0]
         np.testing.assert_array_equal(out["sm_samples"][j], want)

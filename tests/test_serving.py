@@ -68,8 +68,9 @@ def _log_prob_inputs(model, rng, batch=3):
     inputs = {"x": x, **{k: np.asarray(v) for k, v in named.items()}}
     if "conditional" in inputs:
         inputs["conditional"] = (np.arange(batch) % model.num_classes).astype(np.int32)
-    conditional = model.make_conditional({k: v for k, v in inputs.items() if k != "x"}) if len(
-        inputs) > 1 else None
+    conditional = (
+        model.make_conditional({k: v for k, v in inputs.items() if k != "x"}) if len(inputs) > 1 else None
+    )
     return inputs, model.log_prob(x, conditional).numpy()
 
 
@@ -78,12 +79,12 @@ def test_versioned_layout_and_atomic_write(served, tmp_path):
     for key, entry in served["models"].items():
         assert entry["dir"] == os.path.join(str(served["base"]), key, "1")
         assert {"saved_model.pb", "variables", "assets.extra"} <= set(os.listdir(entry["dir"]))
-        assert os.listdir(os.path.join(str(served["base"]), key)) == ["1"]   # no temp dir left
+        assert os.listdir(os.path.join(str(served["base"]), key)) == ["1"]  # no temp dir left
     model = served["models"]["continuous"]["model"]
     assert export.serving(model, str(tmp_path), warmup=False) == str(tmp_path / "maf" / "1")
     assert not (tmp_path / "maf" / "1" / "assets.extra").exists()
-    (tmp_path / "maf" / "7").mkdir()                                   # versions need not be dense
-    (tmp_path / "maf" / "notes").mkdir()                               # non-integers are ignored
+    (tmp_path / "maf" / "7").mkdir()  # versions need not be dense
+    (tmp_path / "maf" / "notes").mkdir()  # non-integers are ignored
     assert export.serving(model, str(tmp_path), warmup=False) == str(tmp_path / "maf" / "8")
     assert export.next_version(tmp_path / "maf") == 9
     with pytest.raises(ValueError, match="exists.*immutable"):
@@ -120,19 +121,22 @@ def test_warmup_records_match_and_run_every_signature(served, key):
             assert a.dtype == spec.dtype.as_numpy_dtype, (name, input_name, a.dtype)
             assert spec.shape.is_compatible_with(a.shape), (name, input_name, a.shape, spec.shape)
             if spec.shape.rank and spec.shape[0] is None:
-                assert 1 <= a.shape[0] <= 2                                # small batches
+                assert 1 <= a.shape[0] <= 2  # small batches
         result = signatures[name](**{k: tf.constant(v) for k, v in arrays.items()})
         assert result, name
         for out_name, value in result.items():
             assert np.isfinite(value.numpy()).all(), (name, out_name)
-    assert sorted(covered) == sorted(signatures)                       # every signature, once
+    assert sorted(covered) == sorted(signatures)  # every signature, once
 
 
 def test_warmup_reader_and_signature_choice(served, tmp_path):
     entry = served["models"]["latent"]
     logs = serving.read_warmup(entry["dir"])
     assert {l.predict_log.request.model_spec.signature_name for l in logs} == {
-        "serving_default", "sample", "elbo"}
+        "serving_default",
+        "sample",
+        "elbo",
+    }
     path = serving.write_warmup(entry["model"], tmp_path, "m", batch=1, signatures=["elbo"])
     (only,) = serving.read_warmup(path)
     assert only.predict_log.request.model_spec.signature_name == "elbo"
@@ -150,7 +154,7 @@ def test_rest_bodies_decode_to_what_the_signature_takes(served, key):
         assert body["signature_name"] == "serving_default"
         assert ("instances" if fmt == "row" else "inputs") in body
         tensors = serving.decode_rest_body(body, _input_specs(fn))
-        for name, value in inputs.items():                             # lossless through JSON
+        for name, value in inputs.items():  # lossless through JSON
             np.testing.assert_array_equal(tensors[name], value)
         got = fn(**{k: tf.constant(v) for k, v in tensors.items()})["log_prob"].numpy()
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
@@ -159,16 +163,19 @@ def test_rest_bodies_decode_to_what_the_signature_takes(served, key):
 def test_rest_sample_body_is_columnar(served):
     entry = served["models"]["conditional"]
     model, fn = entry["model"], entry["loaded"].signatures["sample"]
-    inputs = {"seeds": np.array([4, 9], np.int64), "temperature": np.float32(1.0),
-              "conditional": np.array([2, 0], np.int32)}
+    inputs = {
+        "seeds": np.array([4, 9], np.int64),
+        "temperature": np.float32(1.0),
+        "conditional": np.array([2, 0], np.int32),
+    }
     with pytest.raises(ValueError, match="scalars.*columnar"):
         serving.rest_body("sample", inputs, format="row")
     body = json.loads(json.dumps(serving.rest_body("sample", inputs)))
     assert body["inputs"]["temperature"] == 1.0
     tensors = serving.decode_rest_body(body, _input_specs(fn))
     samples = fn(**{k: tf.constant(v) for k, v in tensors.items()})["samples"].numpy()
-    for j, seed in enumerate([4, 9]):                                  # = model.sample(1, seed)
-        want = model.sample(1, conditional=inputs["conditional"][j:j + 1], seed=seed).numpy()[0]
+    for j, seed in enumerate([4, 9]):  # = model.sample(1, seed)
+        want = model.sample(1, conditional=inputs["conditional"][j : j + 1], seed=seed).numpy()[0]
         np.testing.assert_array_equal(samples[j], want)
 
 
@@ -189,9 +196,12 @@ def test_grpc_requests_carry_what_the_signature_takes(served, key):
     model, signatures = entry["model"], entry["loaded"].signatures
     inputs, want = _log_prob_inputs(model, np.random.default_rng(2))
     request = serving.predict_request(key, "serving_default", inputs, version=1)
-    request = type(request).FromString(request.SerializeToString())   # over the wire
-    assert (request.model_spec.name, request.model_spec.signature_name,
-            request.model_spec.version.value) == (key, "serving_default", 1)
+    request = type(request).FromString(request.SerializeToString())  # over the wire
+    assert (request.model_spec.name, request.model_spec.signature_name, request.model_spec.version.value) == (
+        key,
+        "serving_default",
+        1,
+    )
     arrays = serving.request_arrays(request)
     fn = signatures["serving_default"]
     for name, spec in _input_specs(fn).items():
@@ -207,11 +217,25 @@ def test_cli_show_and_dry_run(served, capsys):
     text = capsys.readouterr().out
     assert "serving_default: (conditional int32 [None], x int32 [None, 3, 3, 1])" in text
     assert "sample: conditional int32 [2], seeds int64 [2], temperature float32 []" in text
-    assert serving.main(["rest", "--name", "conditional", "--signature", "sample",
-                         "--version-dir", entry["dir"], "--dry-run"]) == 0
+    assert (
+        serving.main(
+            [
+                "rest",
+                "--name",
+                "conditional",
+                "--signature",
+                "sample",
+                "--version-dir",
+                entry["dir"],
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     body = json.loads(capsys.readouterr().out)
-    assert body == {"signature_name": "sample",
-                    "inputs": {"conditional": [0, 0], "seeds": [0, 1], "temperature": 1.0}}
-    assert serving.main(["grpc", "--name", "conditional", "--version-dir", entry["dir"],
-                         "--dry-run"]) == 0
+    assert body == {
+        "signature_name": "sample",
+        "inputs": {"conditional": [0, 0], "seeds": [0, 1], "temperature": 1.0},
+    }
+    assert serving.main(["grpc", "--name", "conditional", "--version-dir", entry["dir"], "--dry-run"]) == 0
     assert 'signature_name: "serving_default"' in capsys.readouterr().out

@@ -8,7 +8,6 @@ full execution and a partial one) as under Keras' plain defaults; the flags
 parse, refuse bad values and reach ``compile``.
 """
 
-
 import keras
 import numpy as np
 import pytest
@@ -31,8 +30,9 @@ def _fit(name, jit, steps_per_execution, batches=3, batch=4):
     keras.utils.set_random_seed(0)
     model = ark.models.get(name, preset="tiny")
     data = tf.data.Dataset.from_tensor_slices(_data(model, batches * batch)).batch(batch)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=jit,
-                  steps_per_execution=steps_per_execution)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2), jit_compile=jit, steps_per_execution=steps_per_execution
+    )
     history = model.fit(data, epochs=1, verbose=0)
     return model, history.history["loss"][0]
 
@@ -42,8 +42,9 @@ def _fit(name, jit, steps_per_execution, batches=3, batch=4):
 FAST = ("made", "nade")
 
 
-@pytest.mark.parametrize("name", [n if n in FAST else pytest.param(n, marks=pytest.mark.slow)
-                                  for n in ark.models.names()])
+@pytest.mark.parametrize(
+    "name", [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in ark.models.names()]
+)
 def test_xla_multi_step_training_equals_plain(name):
     cls = ark.models.model_class(name)
     if not cls.supports_jit_training:
@@ -53,8 +54,7 @@ def test_xla_multi_step_training_equals_plain(name):
         args = cli.build_parser().parse_args(["--model", name, "--jit-compile"])
         with pytest.raises(ValueError, match="cannot be trained under XLA"):
             cli.compile_options(model, args)
-        assert not cli.compile_options(model, cli.build_parser().parse_args(["--model", name]))[
-            "jit_compile"]
+        assert not cli.compile_options(model, cli.build_parser().parse_args(["--model", name]))["jit_compile"]
         return
     plain, plain_loss = _fit(name, jit=False, steps_per_execution=1)
     fast, fast_loss = _fit(name, jit=True, steps_per_execution=2)
@@ -91,15 +91,21 @@ def test_compile_options_defaults_and_opt_out():
     # off by default, on when asked for.
     model.jit_training_pays = False
     assert cli.compile_options(model, parse(["--model", "nade"])) == {
-        "steps_per_execution": cli.DEFAULT_STEPS_PER_EXECUTION, "jit_compile": False}
+        "steps_per_execution": cli.DEFAULT_STEPS_PER_EXECUTION,
+        "jit_compile": False,
+    }
     assert cli.compile_options(model, parse(["--model", "nade", "--jit-compile"]))["jit_compile"] is True
     model = ark.models.get("made", preset="tiny")
     assert cli.compile_options(model, parse(["--model", "made"])) == {
-        "steps_per_execution": cli.DEFAULT_STEPS_PER_EXECUTION, "jit_compile": True}
+        "steps_per_execution": cli.DEFAULT_STEPS_PER_EXECUTION,
+        "jit_compile": True,
+    }
     assert cli.compile_options(model, parse(["--model", "made", "--no-jit-compile"]))["jit_compile"] is False
     # Keras' own rule: no XLA under a tf.distribute strategy unless asked for.
-    assert cli.compile_options(model, parse(["--model", "made", "--strategy", "mirrored"]))[
-        "jit_compile"] is False
+    assert (
+        cli.compile_options(model, parse(["--model", "made", "--strategy", "mirrored"]))["jit_compile"]
+        is False
+    )
     with pytest.raises(ValueError, match="steps-per-execution"):
         cli.compile_options(model, parse(["--model", "made", "--steps-per-execution", "0"]))
     model.supports_jit_training, model.jit_training_note = False, "an op XLA lacks"
@@ -112,10 +118,16 @@ class _Compiled(Exception):
     pass
 
 
-@pytest.mark.parametrize("flags, expected", [
-    ([], {"steps_per_execution": cli.DEFAULT_STEPS_PER_EXECUTION, "jit_compile": True}),
-    (["--steps-per-execution", "3", "--no-jit-compile"], {"steps_per_execution": 3, "jit_compile": False}),
-])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ([], {"steps_per_execution": cli.DEFAULT_STEPS_PER_EXECUTION, "jit_compile": True}),
+        (
+            ["--steps-per-execution", "3", "--no-jit-compile"],
+            {"steps_per_execution": 3, "jit_compile": False},
+        ),
+    ],
+)
 def test_cli_compile_receives_the_flags(flags, expected, monkeypatch, tmp_path):
     seen = {}
 
@@ -125,14 +137,40 @@ def test_cli_compile_receives_the_flags(flags, expected, monkeypatch, tmp_path):
 
     monkeypatch.setattr(ark.models.BaseModel, "compile", compile)
     with pytest.raises(_Compiled):
-        cli.main(["--model", "made", "--preset", "tiny", "--dataset", "binary_digits",
-                  "--logdir", str(tmp_path), *flags])
+        cli.main(
+            [
+                "--model",
+                "made",
+                "--preset",
+                "tiny",
+                "--dataset",
+                "binary_digits",
+                "--logdir",
+                str(tmp_path),
+                *flags,
+            ]
+        )
     assert {k: seen[k] for k in expected} == expected
 
 
 def test_cli_refuses_bad_steps_per_execution(tmp_path, capsys):
-    assert cli.main(["--model", "nade", "--preset", "tiny", "--dataset", "binary_digits",
-                     "--logdir", str(tmp_path), "--steps-per-execution", "0"]) == 2
+    assert (
+        cli.main(
+            [
+                "--model",
+                "nade",
+                "--preset",
+                "tiny",
+                "--dataset",
+                "binary_digits",
+                "--logdir",
+                str(tmp_path),
+                "--steps-per-execution",
+                "0",
+            ]
+        )
+        == 2
+    )
     assert "--steps-per-execution must be >= 1" in capsys.readouterr().err
 
 
@@ -148,8 +186,8 @@ def test_execution_plan_evens_executions_over_a_pass():
             size, steps = cli.execution_plan(batches, spe)
             executions = steps // size
             assert size <= spe and steps % size == 0 and steps >= batches
-            assert steps - batches < executions            # less than a step per execution over
-            assert executions == -(-batches // spe)        # as few executions as cover the pass
+            assert steps - batches < executions  # less than a step per execution over
+            assert executions == -(-batches // spe)  # as few executions as cover the pass
 
 
 def test_multiworker_runs_one_step_per_execution():
@@ -158,5 +196,6 @@ def test_multiworker_runs_one_step_per_execution():
     options = cli.compile_options(model, parse(["--model", "nade", "--strategy", "multiworker"]))
     assert options == {"steps_per_execution": 1, "jit_compile": False}
     with pytest.raises(ValueError, match="steps-per-execution 1"):
-        cli.compile_options(model, parse(["--model", "nade", "--strategy", "multiworker",
-                                          "--steps-per-execution", "20"]))
+        cli.compile_options(
+            model, parse(["--model", "nade", "--strategy", "multiworker", "--steps-per-execution", "20"])
+        )

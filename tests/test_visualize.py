@@ -9,7 +9,7 @@ from ar_keras.visualize import image_grid, save_png
 
 def test_grid_layout_and_levels(tmp_path):
     images = np.zeros((5, 2, 3, 1), np.int32)
-    images[1] = 16                                     # the second tile is white
+    images[1] = 16  # the second tile is white
     grid = image_grid(images, num_levels=17, scale=2, pad=1)
     # 5 tiles -> 3 columns, 2 rows of (2*2 + 1) + 1 by (3*2 + 1) + 1.
     assert grid.shape == (2 * 5 + 1, 3 * 7 + 1, 3) and grid.dtype == np.uint8

@@ -30,52 +30,77 @@ __all__ = ["main", "build_parser"]
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m train", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m train",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", help="registered model name (see --list)")
     p.add_argument("--dataset", default="digits", help="dataset name (see --list)")
-    p.add_argument("--preset", default=None,
-                   help="model preset: tiny, digits / speech / text (default), paper, ...")
+    p.add_argument(
+        "--preset", default=None, help="model preset: tiny, digits / speech / text (default), paper, ..."
+    )
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=64, help="global batch size")
     p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=5,
-                   help="early-stopping patience in epochs on val_bits_per_dim")
-    p.add_argument("--strategy", default="default",
-                   choices=("default", "mirrored", "multiworker", "tpu"))
+    p.add_argument(
+        "--patience", type=int, default=5, help="early-stopping patience in epochs on val_bits_per_dim"
+    )
+    p.add_argument("--strategy", default="default", choices=("default", "mirrored", "multiworker", "tpu"))
     p.add_argument("--tpu", default=None, help="TPU address for --strategy tpu")
     p.add_argument("--logdir", default=None, help="run directory (default runs/<model>-<dataset>)")
-    p.add_argument("--export", default=None,
-                   help="export directory: writes EXPORT/<model>/<version> (SavedModel for TF Serving, the "
-                        "next integer version, with warm-up requests) and EXPORT/<model>.tflite")
-    p.add_argument("--resume", action="store_true",
-                   help="continue a killed run from its last backup, mid-epoch (same --logdir and flags)")
+    p.add_argument(
+        "--export",
+        default=None,
+        help="export directory: writes EXPORT/<model>/<version> (SavedModel for TF Serving, the "
+        "next integer version, with warm-up requests) and EXPORT/<model>.tflite",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a killed run from its last backup, mid-epoch (same --logdir and flags)",
+    )
     # --- resume mid-epoch (issue 13 part 4) ---
-    p.add_argument("--save-freq", default="100",
-                   help="back up every N training steps (and at every epoch end), or 'epoch'; "
-                        "a killed run loses at most N steps (rounded up to a multiple of "
-                        "steps_per_execution). Default 100")
-    p.add_argument("--conditional", action="store_true",
-                   help="build a class-conditional model from the dataset's labels")
+    p.add_argument(
+        "--save-freq",
+        default="100",
+        help="back up every N training steps (and at every epoch end), or 'epoch'; "
+        "a killed run loses at most N steps (rounded up to a multiple of "
+        "steps_per_execution). Default 100",
+    )
+    p.add_argument(
+        "--conditional", action="store_true", help="build a class-conditional model from the dataset's labels"
+    )
     p.add_argument("--num-samples", type=int, default=16, help="samples per grid")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None, help="where real datasets live (AR_KERAS_DATA_DIR)")
     p.add_argument("--verbose", default="auto", help="Keras verbosity: auto, 0, 1 (bar) or 2 (line)")
     p.add_argument("--list", action="store_true", help="list models, presets and datasets")
     # --- mixed precision (issue 13 part 3) ---
-    p.add_argument("--precision", default="float32",
-                   choices=("float32", "mixed_float16", "mixed_bfloat16"),
-                   help="Keras dtype policy: the network computes in float16/bfloat16 with float32 "
-                        "variables; heads, log-probs and the loss stay float32; mixed_float16 "
-                        "trains with dynamic loss scaling (Keras wraps the optimizer)")
+    p.add_argument(
+        "--precision",
+        default="float32",
+        choices=("float32", "mixed_float16", "mixed_bfloat16"),
+        help="Keras dtype policy: the network computes in float16/bfloat16 with float32 "
+        "variables; heads, log-probs and the loss stay float32; mixed_float16 "
+        "trains with dynamic loss scaling (Keras wraps the optimizer)",
+    )
     # Training throughput (issue 13 part 2): see compile_options.
-    p.add_argument("--steps-per-execution", type=int, default=None,
-                   help="training steps per compiled call (fit's steps_per_execution); 1 = Keras' "
-                        f"default (default {DEFAULT_STEPS_PER_EXECUTION}; 1 under --strategy multiworker)")
-    p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="XLA-compile the training step (default: on for models whose "
-                        "supports_jit_training and jit_training_pays are True, off for the others "
-                        "and under --strategy other than default)")
+    p.add_argument(
+        "--steps-per-execution",
+        type=int,
+        default=None,
+        help="training steps per compiled call (fit's steps_per_execution); 1 = Keras' "
+        f"default (default {DEFAULT_STEPS_PER_EXECUTION}; 1 under --strategy multiworker)",
+    )
+    p.add_argument(
+        "--jit-compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="XLA-compile the training step (default: on for models whose "
+        "supports_jit_training and jit_training_pays are True, off for the others "
+        "and under --strategy other than default)",
+    )
     return p
 
 
@@ -108,9 +133,11 @@ def compile_options(model, args):
         # Keras 3.15's multi-step loop asks the distributed iterator get_next_as_optional inside
         # a while loop; under MultiWorkerMirroredStrategy that graph fails ("You must feed a
         # value for placeholder tensor ... while/cond/Placeholder").
-        raise ValueError(f"--steps-per-execution {spe} fails under --strategy multiworker with "
-                         "Keras 3.15 (its multi-step loop cannot read a multi-worker dataset); "
-                         "use --steps-per-execution 1 (the default there).")
+        raise ValueError(
+            f"--steps-per-execution {spe} fails under --strategy multiworker with "
+            "Keras 3.15 (its multi-step loop cannot read a multi-worker dataset); "
+            "use --steps-per-execution 1 (the default there)."
+        )
     supported = bool(getattr(model, "supports_jit_training", True))
     if args.jit_compile is None:
         # Off under tf.distribute strategies by default (Keras' own "auto" rule); TPUs compile anyway.
@@ -118,9 +145,11 @@ def compile_options(model, args):
     else:
         jit = bool(args.jit_compile)
     if jit and not supported:
-        raise ValueError(f"--jit-compile: {model.name} cannot be trained under XLA "
-                         f"({getattr(model, 'jit_training_note', '') or 'supports_jit_training is False'}); "
-                         "pass --no-jit-compile.")
+        raise ValueError(
+            f"--jit-compile: {model.name} cannot be trained under XLA "
+            f"({getattr(model, 'jit_training_note', '') or 'supports_jit_training is False'}); "
+            "pass --no-jit-compile."
+        )
     return {"steps_per_execution": spe, "jit_compile": jit}
 
 
@@ -144,9 +173,11 @@ def _list(ark):
     print("datasets:")
     for name in ark.data.names():
         i = ark.data.info(name)
-        print(f"  {name}: shape {i.image_shape}, "
-              + (f"{i.num_levels} levels" if i.num_levels else f"{i.kind} values")
-              + (f", {i.num_classes} classes" if i.num_classes else ""))
+        print(
+            f"  {name}: shape {i.image_shape}, "
+            + (f"{i.num_levels} levels" if i.num_levels else f"{i.kind} values")
+            + (f", {i.num_classes} classes" if i.num_classes else "")
+        )
 
 
 def main(argv=None):
@@ -184,18 +215,26 @@ def main(argv=None):
     multi = ark.distribute.is_multi_worker(strategy)
     out_dir = ark.distribute.write_dir(logdir, strategy)
     export_dir = args.export and ark.distribute.write_dir(args.export, strategy)
-    backup = os.path.join(logdir, "backup" if ark.distribute.is_chief(strategy)
-                          else f"backup-worker{ark.distribute.worker_index(strategy)}")
+    backup = os.path.join(
+        logdir,
+        "backup"
+        if ark.distribute.is_chief(strategy)
+        else f"backup-worker{ark.distribute.worker_index(strategy)}",
+    )
     if os.path.exists(backup) and not args.resume:
-        print(f"[ar_keras] {backup} holds an unfinished run; starting afresh "
-              "(pass --resume to continue it)", flush=True)
+        print(
+            f"[ar_keras] {backup} holds an unfinished run; starting afresh (pass --resume to continue it)",
+            flush=True,
+        )
         shutil.rmtree(backup)
     os.makedirs(logdir, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
 
     try:
         train = ark.data.load(args.dataset, "train", with_labels=args.conditional, data_dir=args.data_dir)
-        valid = ark.data.load(args.dataset, "validation", with_labels=args.conditional, data_dir=args.data_dir)
+        valid = ark.data.load(
+            args.dataset, "validation", with_labels=args.conditional, data_dir=args.data_dir
+        )
         test = ark.data.load(args.dataset, "test", with_labels=args.conditional, data_dir=args.data_dir)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -228,12 +267,18 @@ def main(argv=None):
         # The model keeps its own policy; the process-wide default goes back (library callers).
         keras.mixed_precision.set_dtype_policy(previous_policy)
     if args.precision != "float32" and model.float32_only:
-        print(f"[ar_keras] {args.model} computes in float32 whatever --precision "
-              "(flows, continuous densities and VAEs: BaseModel.float32_only)", flush=True)
-    print(f"[ar_keras] {args.model} (preset {preset}, {model.count_params():,} parameters) on "
-          f"{args.dataset} {info.image_shape} with {strategy.num_replicas_in_sync} replica(s); "
-          f"{throughput['steps_per_execution']} step(s) per execution, XLA "
-          f"{'on' if throughput['jit_compile'] else 'off'}; logs in {logdir}", flush=True)
+        print(
+            f"[ar_keras] {args.model} computes in float32 whatever --precision "
+            "(flows, continuous densities and VAEs: BaseModel.float32_only)",
+            flush=True,
+        )
+    print(
+        f"[ar_keras] {args.model} (preset {preset}, {model.count_params():,} parameters) on "
+        f"{args.dataset} {info.image_shape} with {strategy.num_replicas_in_sync} replica(s); "
+        f"{throughput['steps_per_execution']} step(s) per execution, XLA "
+        f"{'on' if throughput['jit_compile'] else 'off'}; logs in {logdir}",
+        flush=True,
+    )
 
     shuffle = min(10_000, (info.splits or {}).get("train") or 10_000)
     # --strategy tpu: static shapes (no partial last batch).  --strategy multiworker: every
@@ -247,14 +292,22 @@ def main(argv=None):
         if save_freq != "epoch" and save_freq < 1:
             raise ValueError
     except ValueError:
-        print(f"error: --save-freq must be a positive number of steps or 'epoch', "
-              f"got {args.save_freq!r}", file=sys.stderr)
+        print(
+            f"error: --save-freq must be a positive number of steps or 'epoch', got {args.save_freq!r}",
+            file=sys.stderr,
+        )
         return 2
     state = ark.callbacks.ResumableBackup.read_state(backup) if args.resume else None
     skip = (state or {}).get("global_step") or 0
     train_ds, steps_per_epoch = ark.callbacks.resumable_dataset(
-        train, args.batch_size, seed=args.seed, shuffle_buffer=shuffle, skip_batches=skip,
-        num_examples=(info.splits or {}).get("train"), drop_remainder=drop)
+        train,
+        args.batch_size,
+        seed=args.seed,
+        shuffle_buffer=shuffle,
+        skip_batches=skip,
+        num_examples=(info.splits or {}).get("train"),
+        drop_remainder=drop,
+    )
     # An epoch is a whole number of executions (Keras runs full executions on a stream): the
     # fewest executions of at most --steps-per-execution steps that cover one pass, evened out,
     # so an epoch is at most (executions - 1) steps longer than a pass (21 batches with
@@ -263,16 +316,24 @@ def main(argv=None):
     model.steps_per_execution = spe  # <= requested; read when fit builds its train function
     if save_freq != "epoch" and save_freq % spe:
         save_freq = -(-save_freq // spe) * spe  # backups happen at execution boundaries
-        print(f"[ar_keras] --save-freq rounded up to {save_freq}, a multiple of "
-              f"steps_per_execution={spe}", flush=True)
+        print(
+            f"[ar_keras] --save-freq rounded up to {save_freq}, a multiple of steps_per_execution={spe}",
+            flush=True,
+        )
     if state is not None and state.get("steps_per_epoch") not in (None, steps_per_epoch):
-        print(f"error: the backup in {backup} was taken with {state['steps_per_epoch']} steps per "
-              f"epoch, this run has {steps_per_epoch}: resume with the same --batch-size, "
-              "dataset and steps_per_execution (or drop --resume to start afresh)", file=sys.stderr)
+        print(
+            f"error: the backup in {backup} was taken with {state['steps_per_epoch']} steps per "
+            f"epoch, this run has {steps_per_epoch}: resume with the same --batch-size, "
+            "dataset and steps_per_execution (or drop --resume to start afresh)",
+            file=sys.stderr,
+        )
         return 2
     if state is not None:
-        print(f"[ar_keras] resuming from {backup}: epoch {state['epoch'] + 1}, after {state['batch']} "
-              f"of its {steps_per_epoch} steps (global step {skip})", flush=True)
+        print(
+            f"[ar_keras] resuming from {backup}: epoch {state['epoch'] + 1}, after {state['batch']} "
+            f"of its {steps_per_epoch} steps (global step {skip})",
+            flush=True,
+        )
     train_ds = shard(train_ds.prefetch(2))
     valid_ds = shard(valid.batch(args.batch_size, drop_remainder=drop).prefetch(2))
     test_ds = shard(test.batch(args.batch_size, drop_remainder=drop))
@@ -282,17 +343,24 @@ def main(argv=None):
         ark.callbacks.ResumableBackup(backup, save_freq=save_freq),
         nan_stop,
         keras.callbacks.TensorBoard(out_dir),
-        keras.callbacks.EarlyStopping(monitor=model.monitor, patience=args.patience,
-                                      restore_best_weights=True, mode="min"),
+        keras.callbacks.EarlyStopping(
+            monitor=model.monitor, patience=args.patience, restore_best_weights=True, mode="min"
+        ),
         sample_logger,
         ark.callbacks.EpochLine(args.epochs),
     ]
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
     start = time.time()
-    model.fit(train_ds, validation_data=valid_ds, epochs=args.epochs, callbacks=callbacks,
-              steps_per_epoch=steps_per_epoch, verbose=verbose)
+    model.fit(
+        train_ds,
+        validation_data=valid_ds,
+        epochs=args.epochs,
+        callbacks=callbacks,
+        steps_per_epoch=steps_per_epoch,
+        verbose=verbose,
+    )
     train_seconds = time.time() - start
-    if nan_stop.stopped:        # its message is on stderr; the backup holds the last finite state
+    if nan_stop.stopped:  # its message is on stderr; the backup holds the last finite state
         return 3
 
     results = model.evaluate(test_ds, return_dict=True, verbose=0)
@@ -300,11 +368,19 @@ def main(argv=None):
     png = sample_logger.write_final(os.path.join(out_dir, "samples"))
     keras_path = os.path.join(out_dir, "model.keras")
     model.save(keras_path)
-    summary = {"model": args.model, "preset": preset, "dataset": args.dataset,
-               "precision": args.precision,
-               "test_bits_per_dim": test_bpd, "test_nll_nats": float(results["loss"]),
-               "train_seconds": round(train_seconds, 1), "parameters": model.count_params(),
-               "logdir": logdir, "samples_file": png, "keras_model": keras_path}
+    summary = {
+        "model": args.model,
+        "preset": preset,
+        "dataset": args.dataset,
+        "precision": args.precision,
+        "test_bits_per_dim": test_bpd,
+        "test_nll_nats": float(results["loss"]),
+        "train_seconds": round(train_seconds, 1),
+        "parameters": model.count_params(),
+        "logdir": logdir,
+        "samples_file": png,
+        "keras_model": keras_path,
+    }
     if args.export:
         # TF Serving layout: EXPORT/<model>/<next version>/ with warm-up records (issue 13, part 5).
         summary["saved_model"] = ark.export.serving(model, export_dir, name=args.model)
@@ -315,12 +391,17 @@ def main(argv=None):
     if out_dir != logdir or export_dir != args.export:  # a non-chief worker: nothing is kept
         ark.distribute.cleanup_write_dir(out_dir, logdir)
         ark.distribute.cleanup_write_dir(export_dir, args.export)
-        print(f"[ar_keras] worker {ark.distribute.worker_index(strategy)} done "
-              f"(test bits/dim {test_bpd:.4f}); the chief wrote the outputs", flush=True)
+        print(
+            f"[ar_keras] worker {ark.distribute.worker_index(strategy)} done "
+            f"(test bits/dim {test_bpd:.4f}); the chief wrote the outputs",
+            flush=True,
+        )
         return 0 if math.isfinite(test_bpd) else 1
 
-    print(f"\n[ar_keras] test bits/dim: {test_bpd:.4f} "
-          f"({results['loss']:.2f} nats per example; {train_seconds:.0f} s of training)")
+    print(
+        f"\n[ar_keras] test bits/dim: {test_bpd:.4f} "
+        f"({results['loss']:.2f} nats per example; {train_seconds:.0f} s of training)"
+    )
     print(f"[ar_keras] TensorBoard logs: {logdir}   (tensorboard --logdir {logdir})")
     print(f"[ar_keras] samples:          {png}")
     print(f"[ar_keras] Keras model:      {keras_path}")

@@ -85,7 +85,8 @@ class AutoregressiveModel(sampler.SamplingProtocol, BaseModel):
         if self.event.free_length:
             raise AttributeError(
                 f"{type(self).__name__} models sequences of any length; its generation order for "
-                "T elements is sampling_groups(T) (left to right).")
+                "T elements is sampling_groups(T) (left to right)."
+            )
         return np.arange(self.event_size)
 
     @classmethod
@@ -106,7 +107,6 @@ class AutoregressiveModel(sampler.SamplingProtocol, BaseModel):
             return sampler.raster_groups(tf.range(num_elements))
         return super().sampling_groups(num_elements)
 
-
     def _use_jit(self, cache, length):
         return self.supports_cache and super()._use_jit(cache, length)
 
@@ -119,12 +119,14 @@ class AutoregressiveModel(sampler.SamplingProtocol, BaseModel):
                 raise ValueError(
                     f"{cls.__name__} models integer sequences [T]; dataset {info.name!r} holds "
                     f"{kind} data of shape {tuple(info.image_shape)}. Pick a sequence dataset "
-                    "(ark.data.info(name).kind == 'sequence'), e.g. 'speech'.")
+                    "(ark.data.info(name).kind == 'sequence'), e.g. 'speech'."
+                )
             return {"num_levels": int(info.num_levels)}
         if kind == "video":
             raise ValueError(
                 f"{cls.__name__} models {cls.event_kind}s; dataset {info.name!r} holds videos of "
-                f"shape {tuple(info.image_shape)}. Use a video model (--model vpn).")
+                f"shape {tuple(info.image_shape)}. Use a video model (--model vpn)."
+            )
         return {"image_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
 
     #: The event kind the constructor makes (for `overrides_from_data` and the harness).
@@ -140,15 +142,15 @@ class AutoregressiveModel(sampler.SamplingProtocol, BaseModel):
         """Flattened view of `network`: ``x [B, D]`` -> params ``[B, D, P]``."""
         batch = tf.shape(x_flat)[0]
         if self.event.free_length and len(self.event.shape) == 1:
-            return self.network(x_flat, conditional, training=training)      # already [B, T, P]
+            return self.network(x_flat, conditional, training=training)  # already [B, T, P]
         shape = self.event.shape if not self.event.free_length else [-1] + list(self.event.shape[1:])
-        x = tf.reshape(x_flat, tf.concat([[batch], shape], 0))      # [B, D] -> [B, *event]
+        x = tf.reshape(x_flat, tf.concat([[batch], shape], 0))  # [B, D] -> [B, *event]
         params = self.network(x, conditional, training=training)
         return tf.reshape(params, tf.stack([batch, tf.shape(x_flat)[1], -1]))  # -> [B, D, P]
 
     def _conditional_log_probs(self, x, conditional, training=False):
-        params = self.network(x, conditional, training=training)        # [B, *event, P]
-        return self.head.log_prob(params, x)                             # [B, *event]
+        params = self.network(x, conditional, training=training)  # [B, *event, P]
+        return self.head.log_prob(params, x)  # [B, *event]
 
     def _log_prob(self, x, conditional, training=False):
         lp = self._conditional_log_probs(x, conditional, training=training)
@@ -156,8 +158,9 @@ class AutoregressiveModel(sampler.SamplingProtocol, BaseModel):
 
     # ------------------------------------------------------------------ sampling
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
-        x = self.sample_elements(noise, num_samples, self.event.num_elements(length), conditional,
-                                 temperature, cache)                        # [n, D]
+        x = self.sample_elements(
+            noise, num_samples, self.event.num_elements(length), conditional, temperature, cache
+        )  # [n, D]
         shape = [length if s is None else s for s in self.event.shape]
         return tf.reshape(x, tf.concat([[num_samples], tf.stack(shape)], 0))  # [n, D] -> [n, *event]
 

@@ -154,7 +154,7 @@ class BaseModel(keras.Model):
     _build_length = 2
     #: The most elements (``num_samples`` x elements per example) one `sample` call may
     #: draw: a larger request is a ValueError before anything is allocated.
-    max_sample_elements = 2 ** 28
+    max_sample_elements = 2**28
     #: The shortest and the longest sequence a free-length model takes (``length`` of
     #: `sample`, T of x); None: no upper bound.
     min_length = 1
@@ -162,8 +162,9 @@ class BaseModel(keras.Model):
 
     def __init__(self, event, num_classes=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
-        if num_classes is not None and (isinstance(num_classes, bool) or int(num_classes) != num_classes
-                                        or num_classes < 1):
+        if num_classes is not None and (
+            isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 1
+        ):
             raise ValueError(f"num_classes must be a positive integer or None, got {num_classes!r}.")
         self.event = event
         self.num_classes = None if num_classes is None else int(num_classes)
@@ -210,8 +211,9 @@ class BaseModel(keras.Model):
     def check_conditional(self, conditional, batch=None, length=None, validate_values=True):
         """Checks ``conditional`` for ``batch`` examples of ``length`` steps (labels here)."""
         del length
-        return checks.check_labels(conditional, self.num_classes, batch=batch,
-                                   validate_values=validate_values)
+        return checks.check_labels(
+            conditional, self.num_classes, batch=batch, validate_values=validate_values
+        )
 
     def conditional_specs(self, batch=None):
         """The named conditioning inputs of the exports."""
@@ -233,8 +235,9 @@ class BaseModel(keras.Model):
         length = None
         if self.event.free_length:
             length = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
-        c = self.check_conditional(conditional, batch=x.shape[0], length=length,
-                                   validate_values=validate_values)
+        c = self.check_conditional(
+            conditional, batch=x.shape[0], length=length, validate_values=validate_values
+        )
         return x, c
 
     def _finish_init(self):
@@ -288,7 +291,8 @@ class BaseModel(keras.Model):
         if not self.exact_conditionals:
             raise NotImplementedError(
                 f"{self.name}'s per-element conditionals are not exact (a stack that permutes the "
-                "dimensions between layers, or a latent-variable model); use log_prob.")
+                "dimensions between layers, or a latent-variable model); use log_prob."
+            )
         x, c = self._check(x, conditional)
         if x.shape[0] == 0:
             return tf.zeros(tf.shape(x), tf.float32)
@@ -306,7 +310,7 @@ class BaseModel(keras.Model):
         objective, log_likelihood = self._objective(x, c, training=training)
         # float32 whatever the dtype policy: the loss and bits/dim are reduced in float32.
         objective, log_likelihood = tf.cast(objective, tf.float32), tf.cast(log_likelihood, tf.float32)
-        return tf.stack([objective, log_likelihood], axis=1)                # 2 x [B] -> [B, 2]
+        return tf.stack([objective, log_likelihood], axis=1)  # 2 x [B] -> [B, 2]
 
     def _pack(self, data):
         """Dataset element -> the ``(inputs,)`` tuple Keras' steps unpack."""
@@ -316,7 +320,8 @@ class BaseModel(keras.Model):
         if c is None:
             raise ValueError(
                 f"{self.name} is conditional: the dataset must yield (x, conditional) pairs "
-                "(ark.data.load(..., with_labels=True) for class labels).")
+                "(ark.data.load(..., with_labels=True) for class labels)."
+            )
         return ((x, c),)
 
     def train_step(self, data):
@@ -381,8 +386,9 @@ class BaseModel(keras.Model):
         if key not in self._functions.functions:
             # The loops are explicit tf.while_loops: nothing for AutoGraph to convert.
             fn = tf.autograph.experimental.do_not_convert(fn)
-            self._functions.functions[key] = tf.function(fn, jit_compile=bool(jit) or None,
-                                                         reduce_retracing=True)
+            self._functions.functions[key] = tf.function(
+                fn, jit_compile=bool(jit) or None, reduce_retracing=True
+            )
         return self._functions.functions[key]
 
     def _run_sampler(self, source, given, conditional, temperature, cache, length):
@@ -416,18 +422,19 @@ class BaseModel(keras.Model):
         if length is not None and length < self.min_length:
             raise ValueError(f"length must be at least {self.min_length} for {name}, got {length}.")
         if length is not None and self.max_length is not None and length > self.max_length:
-            raise ValueError(f"length must be at most max_length = {self.max_length} for {name}, "
-                             f"got {length}.")
+            raise ValueError(
+                f"length must be at most max_length = {self.max_length} for {name}, got {length}."
+            )
         elements = n * self.event.num_elements(length)
         if elements > self.max_sample_elements:
             raise ValueError(
                 f"num_samples x elements per example = {n} x {elements // n} = {elements} is more "
                 f"than one call may draw (max_sample_elements = {self.max_sample_elements}): "
                 "num_samples and length must be smaller; draw the samples in several calls "
-                "(sample_from_keys takes any (seed, index) keys).")
+                "(sample_from_keys takes any (seed, index) keys)."
+            )
 
-    def sample(self, num_samples, conditional=None, seed=None, temperature=1.0, cache=True,
-               length=None):
+    def sample(self, num_samples, conditional=None, seed=None, temperature=1.0, cache=True, length=None):
         """Draws ``num_samples`` examples: ``[n, *event_shape]`` (int32 levels or float32).
 
         Sample ``i`` draws its noise from the key ``(seed, i)``
@@ -444,29 +451,32 @@ class BaseModel(keras.Model):
             cache: use the model's cached path when it has one.
             length: T >= 1 for models of sequences of any length; None otherwise.
         """
-        n, c, temperature, length = self._check_sample_args(num_samples, conditional,
-                                                            temperature, length)
+        n, c, temperature, length = self._check_sample_args(num_samples, conditional, temperature, length)
         seed = checks.check_seed(seed)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
-        keys = noise_lib.sample_keys(seed, n)                                # [n, 2]
-        return self._finite_samples(self._run_sampler(keys, False, c, temperature, cache, length),
-                                    temperature)
+        keys = noise_lib.sample_keys(seed, n)  # [n, 2]
+        return self._finite_samples(
+            self._run_sampler(keys, False, c, temperature, cache, length), temperature
+        )
 
     def _finite_samples(self, x, temperature):
         """Float samples that overflowed (a huge temperature) are an error, not silent inf/NaN."""
         if x.dtype.is_floating and tf.executing_eagerly() and not np.isfinite(x.numpy()).all():
             raise ValueError(
                 f"sampling at temperature={temperature} gave non-finite values (float32 overflow): "
-                "the temperature must be smaller.")
+                "the temperature must be smaller."
+            )
         return x
 
     def sample_from_keys(self, keys, conditional=None, temperature=1.0, cache=True, length=None):
         """One example per stateless key ``keys [n, 2]`` (``(seed, i)``: sample i of seed)."""
         keys = checks.to_tensor(keys, "keys")
         if not keys.dtype.is_integer or keys.shape.rank != 2 or keys.shape[1] != 2:
-            raise ValueError(f"keys must be integer (seed, index) pairs of shape [n, 2], got "
-                             f"{keys.dtype.name} {keys.shape.as_list()}.")
+            raise ValueError(
+                f"keys must be integer (seed, index) pairs of shape [n, 2], got "
+                f"{keys.dtype.name} {keys.shape.as_list()}."
+            )
         n = keys.shape[0]
         length = self.event.check_length(length)
         self._check_sample_size(max(n, 1), length)
@@ -475,8 +485,8 @@ class BaseModel(keras.Model):
         if n == 0:
             return tf.zeros((0,) + self.event.event_shape(length), self.event.dtype)
         return self._finite_samples(
-            self._run_sampler(tf.cast(keys, tf.int64), False, c, temperature, cache, length),
-            temperature)
+            self._run_sampler(tf.cast(keys, tf.int64), False, c, temperature, cache, length), temperature
+        )
 
     def _check_noise(self, noise, conditional, temperature, elements, per_step=None):
         """Checks ``sample_from_noise``'s arguments -> ``(noise, conditional, temperature, length)``.
@@ -486,10 +496,14 @@ class BaseModel(keras.Model):
         """
         depth = self.noise_depth
         expected = f"[n, {elements or ('T' if per_step in (None, 1) else f'T * {per_step}')}, {depth}]"
+
         def check_sizes(u):
             size = u.shape[1]
-            if u.shape[-1] != depth or (elements is not None and size != elements) or (
-                    elements is None and size is not None and (size == 0 or size % (per_step or 1))):
+            if (
+                u.shape[-1] != depth
+                or (elements is not None and size != elements)
+                or (elements is None and size is not None and (size == 0 or size % (per_step or 1)))
+            ):
                 raise ValueError(f"noise must have shape {expected}, got {u.shape.as_list()}.")
 
         noise = checks.check_uniforms(noise, expected, check_sizes=check_sizes)
@@ -509,12 +523,12 @@ class BaseModel(keras.Model):
         flattened row-major order of the event; ``seeded_noise(seed, n, D,
         depth)`` is the noise of ``sample(n, seed=seed)``.
         """
-        noise, c, temperature, length = self._check_noise(noise, conditional, temperature,
-                                                          self.event_size)
+        noise, c, temperature, length = self._check_noise(noise, conditional, temperature, self.event_size)
         if noise.shape[0] == 0:
             return tf.zeros((0,) + self.event.event_shape(length), self.event.dtype)
-        return self._finite_samples(self._run_sampler(noise, True, c, temperature, cache, length),
-                                    temperature)
+        return self._finite_samples(
+            self._run_sampler(noise, True, c, temperature, cache, length), temperature
+        )
 
     # ----------------------------------------------------------------- export
     def _named(self, specs, values):
@@ -539,33 +553,45 @@ class BaseModel(keras.Model):
             return {"conditional_log_probs": self.conditional_log_probs(x, self._named(c_specs, c))}
 
         free = self.event.free_length
-        sample_specs = [tf.TensorSpec([None], tf.int64, name="seeds"),
-                        tf.TensorSpec([], tf.float32, name="temperature")]
+        sample_specs = [
+            tf.TensorSpec([None], tf.int64, name="seeds"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+        ]
         if free:
             sample_specs.append(tf.TensorSpec([], tf.int32, name="length"))
 
         def sample(seeds, temperature, *rest):
             length, c = (rest[0], rest[1:]) if free else (None, rest)
             if free:
-                with tf.control_dependencies([tf.debugging.assert_positive(
-                        length, message="length must be a positive number of steps")]):
+                with tf.control_dependencies(
+                    [
+                        tf.debugging.assert_positive(
+                            length, message="length must be a positive number of steps"
+                        )
+                    ]
+                ):
                     length = tf.identity(length)
             checked = []
             for spec, value in zip(c_specs, c):
-                with tf.control_dependencies([tf.debugging.assert_equal(
-                        tf.shape(value)[0], tf.size(seeds),
-                        message=f"{spec.name} must hold one "
-                                f"{'label' if spec.name == 'conditional' else 'row'} per seed")]):
+                with tf.control_dependencies(
+                    [
+                        tf.debugging.assert_equal(
+                            tf.shape(value)[0],
+                            tf.size(seeds),
+                            message=f"{spec.name} must hold one "
+                            f"{'label' if spec.name == 'conditional' else 'row'} per seed",
+                        )
+                    ]
+                ):
                     checked.append(tf.identity(value))
             conditional = self._named(c_specs, checked)
             if conditional is not None:
                 conditional = self.check_conditional(conditional, batch=None, length=length)
-            keys = tf.stack([seeds, tf.zeros_like(seeds)], axis=1)          # [n] -> [n, 2]
+            keys = tf.stack([seeds, tf.zeros_like(seeds)], axis=1)  # [n] -> [n, 2]
             noise = noise_lib.KeyedNoise(keys, self.noise_depth)
             t = checks.check_temperature_tensor(temperature)
             with self.precision_scope():
-                return {"samples": self._sample_graph(noise, tf.size(seeds), length, conditional,
-                                                      t, True)}
+                return {"samples": self._sample_graph(noise, tf.size(seeds), length, conditional, t, True)}
 
         sigs = [("serving_default", log_prob, [x_spec] + c_specs)]
         if self.exact_conditionals:
@@ -584,8 +610,7 @@ class BaseModel(keras.Model):
         """
         lp_specs = self.conditional_specs(batch_size)
         s_specs = self.conditional_specs(num_samples)
-        noise_spec = tf.TensorSpec([num_samples, self.event_size, self.noise_depth], tf.float32,
-                                   name="noise")
+        noise_spec = tf.TensorSpec([num_samples, self.event_size, self.noise_depth], tf.float32, name="noise")
         t_spec = tf.TensorSpec([], tf.float32, name="temperature")
 
         @tf.function(input_signature=[self.event.tensor_spec(batch_size)] + lp_specs, autograph=False)
@@ -598,8 +623,14 @@ class BaseModel(keras.Model):
         def sample_from_noise(noise, temperature, *c):
             length = tf.shape(noise)[1] if self.event.free_length else None
             with self.precision_scope():
-                x = self._sample_graph(noise_lib.GivenNoise(noise), tf.shape(noise)[0], length,
-                                       self._named(s_specs, c), temperature, True)
+                x = self._sample_graph(
+                    noise_lib.GivenNoise(noise),
+                    tf.shape(noise)[0],
+                    length,
+                    self._named(s_specs, c),
+                    temperature,
+                    True,
+                )
             return {"samples": x}
 
         return {"log_prob": log_prob, "sample_from_noise": sample_from_noise}

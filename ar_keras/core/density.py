@@ -51,8 +51,13 @@ from ar_keras.core.base import BaseModel
 from ar_keras.core.events import ImageEvent, VectorEvent
 from ar_keras.distributions.inverse_normal import uniform_to_normal
 
-__all__ = ["ContinuousModel", "AutoregressiveDensity", "LatentVariableModel", "uniform_to_normal",
-           "HALF_LOG_TWO_PI"]
+__all__ = [
+    "ContinuousModel",
+    "AutoregressiveDensity",
+    "LatentVariableModel",
+    "uniform_to_normal",
+    "HALF_LOG_TWO_PI",
+]
 
 HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -69,8 +74,7 @@ class AutoregressiveDensity(sampler.SamplingProtocol):
 
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
         del length
-        return self.sample_elements(noise, num_samples, len(self.ordering), conditional,
-                                    temperature, cache)
+        return self.sample_elements(noise, num_samples, len(self.ordering), conditional, temperature, cache)
 
 
 class ContinuousModel(BaseModel):
@@ -117,7 +121,8 @@ class ContinuousModel(BaseModel):
             raise ValueError(
                 f"{cls.__name__} models continuous vectors but dataset {info.name!r} holds "
                 f"{getattr(info, 'kind', 'image')} data (integer levels). Use a continuous dataset, "
-                "e.g. digits_continuous, two_moons, power.")
+                "e.g. digits_continuous, two_moons, power."
+            )
         return {"event_size": int(info.event_size)}
 
     def _finish_init(self):
@@ -131,8 +136,7 @@ class ContinuousModel(BaseModel):
 
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
         del length
-        return self._sample_from_noise(noise.all(self.event_size), conditional, temperature,
-                                       bool(cache))
+        return self._sample_from_noise(noise.all(self.event_size), conditional, temperature, bool(cache))
 
     def _sample_from_noise(self, noise, conditional, temperature, cache):
         raise NotImplementedError
@@ -183,8 +187,10 @@ class LatentVariableModel(BaseModel):
     @classmethod
     def overrides_from_data(cls, info):
         if getattr(info, "kind", "image") != "image":
-            raise ValueError(f"{cls.__name__} models images of integer levels; dataset "
-                             f"{info.name!r} holds {info.kind} data. Use e.g. digits.")
+            raise ValueError(
+                f"{cls.__name__} models images of integer levels; dataset "
+                f"{info.name!r} holds {info.kind} data. Use e.g. digits."
+            )
         return {"image_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
 
     def _log_prob(self, x, conditional, training=False):
@@ -208,7 +214,7 @@ class LatentVariableModel(BaseModel):
         replica = 0 if ctx is None else ctx.replica_id_in_sync_group
         key = tf.stack([tf.constant(self.seed, tf.int64), step])
         full = tf.random.stateless_normal([batch * replicas, self._latent_size], seed=key, alg="philox")
-        return full[tf.cast(replica, tf.int32) * batch:][:batch]
+        return full[tf.cast(replica, tf.int32) * batch :][:batch]
 
     # ----------------------------------------------------------------- bounds
     def _log_weights(self, x, num_samples, seed):
@@ -218,10 +224,12 @@ class LatentVariableModel(BaseModel):
         on the batch size.
         """
         batch = tf.shape(x)[0]
-        tiled = tf.repeat(x, num_samples, axis=0)                        # [B*S, H, W, C]
-        eps = tf.random.stateless_normal([batch * num_samples, self._latent_size],
-                                         seed=tf.stack([tf.cast(seed, tf.int64), tf.constant(1, tf.int64)]),
-                                         alg="philox")
+        tiled = tf.repeat(x, num_samples, axis=0)  # [B*S, H, W, C]
+        eps = tf.random.stateless_normal(
+            [batch * num_samples, self._latent_size],
+            seed=tf.stack([tf.cast(seed, tf.int64), tf.constant(1, tf.int64)]),
+            alg="philox",
+        )
         log_px, kl = self._inference(tiled, eps)[:2]
         return tf.transpose(tf.reshape(log_px - kl, [batch, num_samples]))  # [B*S] -> [B, S] -> [S, B]
 
@@ -259,15 +267,18 @@ class LatentVariableModel(BaseModel):
             raise ValueError(
                 f"num_samples = {S} posterior samples of {x.shape[0]} images are more than one call "
                 f"may hold (max_sample_elements = {self.max_sample_elements}): num_samples must be "
-                "smaller, or the batch split.")
+                "smaller, or the batch split."
+            )
         if x.shape[0] == 0:
             return tf.zeros([0], tf.float32), tf.zeros([0], tf.float32)
         return self._bounds(x, S, int(seed))
 
     def conditional_log_probs(self, x, conditional=None):
         name = getattr(self, "registry_name", type(self).__name__)
-        raise NotImplementedError(f"{name} is a latent-variable model: it has no exact per-pixel "
-                                  "conditionals. Use log_prob (importance-weighted bound) or elbo.")
+        raise NotImplementedError(
+            f"{name} is a latent-variable model: it has no exact per-pixel "
+            "conditionals. Use log_prob (importance-weighted bound) or elbo."
+        )
 
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
         del num_samples, length, conditional, cache  # one path: prior, then decoder
@@ -275,8 +286,7 @@ class LatentVariableModel(BaseModel):
 
     def sample_from_noise(self, noise, conditional=None, temperature=1.0, cache=True):
         """Samples from given uniforms ``noise [n, noise_size, 1]``."""
-        noise, c, temperature, _ = self._check_noise(noise, conditional, temperature,
-                                                     self.noise_size)
+        noise, c, temperature, _ = self._check_noise(noise, conditional, temperature, self.noise_size)
         if noise.shape[0] == 0:
             return tf.zeros((0,) + self.event.event_shape(), self.event.dtype)
         return self._run_sampler(noise, True, c, temperature, cache, None)
@@ -285,16 +295,16 @@ class LatentVariableModel(BaseModel):
         """The base's (``serving_default`` = the importance-weighted bound, ``sample``) and
         ``elbo``."""
         x_spec = self.event.tensor_spec()
-        return super().export_signatures() + [
-            ("elbo", lambda x: {"elbo": self.elbo(x)}, [x_spec])]
+        return super().export_signatures() + [("elbo", lambda x: {"elbo": self.elbo(x)}, [x_spec])]
 
     def tflite_signatures(self, batch_size=None, num_samples=None):
-        raise TypeError(f"{type(self).__name__} has no TFLite export: its log_prob (an importance-"
-                        "weighted bound) draws posterior noise with ops TFLite lacks. Export a "
-                        "SavedModel (ar_keras.export.saved_model).")
+        raise TypeError(
+            f"{type(self).__name__} has no TFLite export: its log_prob (an importance-"
+            "weighted bound) draws posterior noise with ops TFLite lacks. Export a "
+            "SavedModel (ar_keras.export.saved_model)."
+        )
 
     def get_config(self):
         config = super().get_config()
         config.update({"image_shape": list(self.image_shape), "num_levels": self.num_levels})
         return config
-

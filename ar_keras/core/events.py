@@ -37,8 +37,7 @@ import tensorflow as tf
 
 from ar_keras import checks
 
-__all__ = ["EventSpec", "ImageEvent", "SequenceEvent", "VectorEvent", "FloatSequence",
-           "VideoEvent"]
+__all__ = ["EventSpec", "ImageEvent", "SequenceEvent", "VectorEvent", "FloatSequence", "VideoEvent"]
 
 
 def _free(shape):
@@ -61,8 +60,9 @@ class EventSpec:
         self.shape = tuple(None if s is None else int(s) for s in shape)
         if any(s is not None and s < 1 for s in self.shape) or not self.shape:
             raise ValueError(f"event shape must be positive sizes, got {shape!r}.")
-        if num_levels is not None and (isinstance(num_levels, bool) or int(num_levels) != num_levels
-                                       or num_levels < 2):
+        if num_levels is not None and (
+            isinstance(num_levels, bool) or int(num_levels) != num_levels or num_levels < 2
+        ):
             raise ValueError(f"num_levels must be an integer >= 2, got {num_levels!r}.")
         self.num_levels = None if num_levels is None else int(num_levels)
         self.support = None if support is None else (float(support[0]), float(support[1]))
@@ -133,12 +133,14 @@ class EventSpec:
             if length is not None:
                 raise ValueError(
                     f"length must be None: this model generates fixed-size examples of shape "
-                    f"{self.shape} (length= is for sequence models), got length={length!r}.")
+                    f"{self.shape} (length= is for sequence models), got length={length!r}."
+                )
             return None
         if length is None:
             raise ValueError(
                 "this model generates sequences of any length: pass length=T "
-                "(e.g. model.sample(4, length=16000) for one second at 16 kHz).")
+                "(e.g. model.sample(4, length=16000) for one second at 16 kHz)."
+            )
         return checks.check_positive_int(length, "length")
 
     # ----------------------------------------------------------------- checks
@@ -151,14 +153,15 @@ class EventSpec:
             raise ValueError(
                 f"{what} must have rank {len(self.shape) + 1} with shape {expected}, got shape "
                 f"{x.shape.as_list() if x.shape.rank is not None else 'unknown'}. "
-                "Add a batch axis for a single example (x[None]).")
+                "Add a batch axis for a single example (x[None])."
+            )
         for actual, want in zip(x.shape.as_list()[1:], self.shape):
             if want is not None and actual is not None and actual != want:
-                raise ValueError(f"{what} must have shape {expected}{self._size_hint()}, got "
-                                 f"{x.shape.as_list()}.")
+                raise ValueError(
+                    f"{what} must have shape {expected}{self._size_hint()}, got {x.shape.as_list()}."
+                )
             if want is None and actual == 0:
-                raise ValueError(f"{what} must hold at least one time step, got shape "
-                                 f"{x.shape.as_list()}.")
+                raise ValueError(f"{what} must hold at least one time step, got shape {x.shape.as_list()}.")
 
     def check(self, x, validate_values=True, what="x"):
         """``x`` -> a tensor of `dtype` shaped ``[B, *shape]``, or a clear `ValueError`.
@@ -172,14 +175,16 @@ class EventSpec:
             if not x.dtype.is_integer:
                 raise ValueError(
                     f"{what} must hold integer levels in [0, {self.num_levels}), got dtype "
-                    f"{x.dtype.name}. {self._quantize_hint()}")
+                    f"{x.dtype.name}. {self._quantize_hint()}"
+                )
             self._check_shape(x, what)
             return checks.check_range(x, self.num_levels, what, validate_values)
         if not x.dtype.is_floating:
             raise ValueError(
                 f"{what} must hold floats (continuous data) of shape {self._expected()}, got dtype "
                 f"{x.dtype.name}. Integer levels are discrete data: dequantize them first, e.g. "
-                "ark.data.load('digits_continuous'), or use a discrete model.")
+                "ark.data.load('digits_continuous'), or use a discrete model."
+            )
         self._check_shape(x, what)
         return checks.check_finite(tf.cast(x, tf.float32), what, validate_values, self.support)
 
@@ -187,8 +192,10 @@ class EventSpec:
         return ""
 
     def _quantize_hint(self):
-        return (f"Quantize continuous data first, e.g. ar_keras.data.quantize(v, {self.num_levels}) "
-                "for v in [0, 1].")
+        return (
+            f"Quantize continuous data first, e.g. ar_keras.data.quantize(v, {self.num_levels}) "
+            "for v in [0, 1]."
+        )
 
     def __repr__(self):
         extra = f", num_levels={self.num_levels}" if self.discrete else ""
@@ -214,8 +221,10 @@ class SequenceEvent(EventSpec):
         super().__init__((None,), num_levels)
 
     def _quantize_hint(self):
-        return (f"Encode audio first, e.g. ar_keras.data.mu_law_encode(audio, {self.num_levels}) "
-                "for floats in [-1, 1].")
+        return (
+            f"Encode audio first, e.g. ar_keras.data.mu_law_encode(audio, {self.num_levels}) "
+            "for floats in [-1, 1]."
+        )
 
 
 class VectorEvent(EventSpec):

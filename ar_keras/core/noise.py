@@ -38,8 +38,7 @@ Example:
 
 import tensorflow as tf
 
-__all__ = ["sample_keys", "keyed_uniform", "KeyedNoise", "GivenNoise", "seeded_noise",
-           "uniform_noise"]
+__all__ = ["sample_keys", "keyed_uniform", "KeyedNoise", "GivenNoise", "seeded_noise", "uniform_noise"]
 
 _MASK = 0xFFFFFFFF
 
@@ -67,10 +66,10 @@ def _fmix32(h):
 
 def _fold(h, value):
     """Mixes one more integer (any int64, folded to 32 bits) into the state ``h``."""
-    v = tf.bitwise.bitwise_xor(tf.bitwise.bitwise_and(value, _MASK),
-                               tf.bitwise.bitwise_and(tf.bitwise.right_shift(value, 32), _MASK))
-    mixed = tf.bitwise.bitwise_and(tf.bitwise.bitwise_xor(_mul32(h, 0x9E3779B1), v) + 0x7F4A7C15,
-                                   _MASK)
+    v = tf.bitwise.bitwise_xor(
+        tf.bitwise.bitwise_and(value, _MASK), tf.bitwise.bitwise_and(tf.bitwise.right_shift(value, 32), _MASK)
+    )
+    mixed = tf.bitwise.bitwise_and(tf.bitwise.bitwise_xor(_mul32(h, 0x9E3779B1), v) + 0x7F4A7C15, _MASK)
     return _fmix32(mixed)
 
 
@@ -86,9 +85,9 @@ def keyed_uniform(seed, sample, element, depth):
     """
     seed, sample, element = (tf.cast(v, tf.int64) for v in (seed, sample, element))
     h = _fold(_fold(_fold(tf.constant(0x3C6EF372, tf.int64), seed), sample), element)
-    draws = tf.range(depth, dtype=tf.int64)                              # [depth]
-    h = _fold(h[..., None], draws)                                       # [*S, depth]
-    top = tf.bitwise.right_shift(h, 8)                                   # 24 bits
+    draws = tf.range(depth, dtype=tf.int64)  # [depth]
+    h = _fold(h[..., None], draws)  # [*S, depth]
+    top = tf.bitwise.right_shift(h, 8)  # 24 bits
     return (tf.cast(top, tf.float32) + 0.5) * (1.0 / 16777216.0)
 
 
@@ -131,7 +130,7 @@ class GivenNoise:
         return tf.shape(self.noise)[0]
 
     def at(self, elements):
-        return tf.gather(self.noise, elements, axis=1)                   # [n, G, depth]
+        return tf.gather(self.noise, elements, axis=1)  # [n, G, depth]
 
     def all(self, num_elements):
         del num_elements

@@ -47,9 +47,9 @@ def raster_groups(order):
 def scatter_group(x, group, values):
     """``x[:, group] = values`` for ``x [n, D]``, ``group [G]``, ``values [n, G]``: O(n G) writes."""
     n, g = tf.shape(values)[0], tf.shape(group)[0]
-    rows = tf.repeat(tf.range(n), g)                                     # [n G]
-    cols = tf.tile(group, [n])                                           # [n G]
-    index = tf.stack([rows, cols], axis=1)                               # [n G, 2]
+    rows = tf.repeat(tf.range(n), g)  # [n G]
+    cols = tf.tile(group, [n])  # [n G]
+    index = tf.stack([rows, cols], axis=1)  # [n G, 2]
     return tf.tensor_scatter_nd_update(x, index, tf.reshape(values, [-1]))  # [n, G] -> [n G]
 
 
@@ -57,14 +57,15 @@ def _draw(head, params, uniforms, temperature):
     """``params [n, G, P]``, ``uniforms [n, G, depth]`` -> values ``[n, G]``."""
     n, g = tf.shape(params)[0], tf.shape(params)[1]
     # Static P and d where known: TFLite folds the heads' slicing only on static shapes.
-    flat = head.sample(tf.reshape(params, [n * g, params.shape[-1] or -1]),      # [n, G, P] -> [nG, P]
-                       tf.reshape(uniforms, [n * g, uniforms.shape[-1] or -1]),  # [n, G, d] -> [nG, d]
-                       temperature)
-    return tf.reshape(flat, [n, g])                                      # [nG] -> [n, G]
+    flat = head.sample(
+        tf.reshape(params, [n * g, params.shape[-1] or -1]),  # [n, G, P] -> [nG, P]
+        tf.reshape(uniforms, [n * g, uniforms.shape[-1] or -1]),  # [n, G, d] -> [nG, d]
+        temperature,
+    )
+    return tf.reshape(flat, [n, g])  # [nG] -> [n, G]
 
 
-def run(model, noise, num_samples, num_elements=None, conditional=None, temperature=1.0,
-        cache=True):
+def run(model, noise, num_samples, num_elements=None, conditional=None, temperature=1.0, cache=True):
     """Samples ``num_samples`` examples: ``[n, D]`` of the head's ``sample_dtype``.
 
     Args:
@@ -80,16 +81,16 @@ def run(model, noise, num_samples, num_elements=None, conditional=None, temperat
     """
     head = model.head
     D = model.event.num_elements() if num_elements is None else num_elements
-    groups = model.sampling_groups(D)                                    # [S, G]
+    groups = model.sampling_groups(D)  # [S, G]
     steps = tf.shape(groups)[0]
     x = tf.zeros(tf.stack([num_samples, D]), head.sample_dtype)
     temperature = tf.convert_to_tensor(temperature, tf.float32)
 
     def draw(s, x, params):
-        group = tf.gather(groups, s)                                     # [G]
+        group = tf.gather(groups, s)  # [G]
         if params.shape.rank == 2:
-            params = tf.expand_dims(params, 1)                           # [n, P] -> [n, 1, P]
-        values = _draw(head, params, noise.at(group), temperature)       # [n, G]
+            params = tf.expand_dims(params, 1)  # [n, P] -> [n, 1, P]
+        values = _draw(head, params, noise.at(group), temperature)  # [n, G]
         return scatter_group(x, group, values)
 
     if cache:
@@ -99,16 +100,16 @@ def run(model, noise, num_samples, num_elements=None, conditional=None, temperat
             params, state = model.step(x, state, s, conditional)
             return [s + 1, draw(s, x, params), state]
 
-        _, x, _ = tf.while_loop(lambda s, *_: s < steps, body, [tf.constant(0), x, state],
-                                maximum_iterations=steps)
+        _, x, _ = tf.while_loop(
+            lambda s, *_: s < steps, body, [tf.constant(0), x, state], maximum_iterations=steps
+        )
         return x
 
     def full_body(s, x):
         params = tf.gather(model.element_params(x, conditional), tf.gather(groups, s), axis=1)  # [n, G, P]
         return [s + 1, draw(s, x, params)]
 
-    _, x = tf.while_loop(lambda s, *_: s < steps, full_body, [tf.constant(0), x],
-                         maximum_iterations=steps)
+    _, x = tf.while_loop(lambda s, *_: s < steps, full_body, [tf.constant(0), x], maximum_iterations=steps)
     return x
 
 
@@ -155,12 +156,20 @@ class SamplingProtocol:
         """
         groups = self.sampling_groups(tf.shape(x)[1])
         previous = tf.gather(groups[:, 0], tf.maximum(index - 1, 0))
-        value = tf.gather(x, previous, axis=1)                              # [n]
+        value = tf.gather(x, previous, axis=1)  # [n]
         return tf.where(index > 0, value, tf.zeros_like(value))
 
-    def sample_elements(self, noise, num_samples, num_elements, conditional=None,
-                        temperature=1.0, cache=True):
+    def sample_elements(
+        self, noise, num_samples, num_elements, conditional=None, temperature=1.0, cache=True
+    ):
         """`run` over this model: ``[n, D]`` of ``head.sample_dtype``, the cached path where
         the model has one."""
-        return run(self, noise, num_samples, num_elements, conditional, temperature,
-                   cache=bool(cache) and self.supports_cache)
+        return run(
+            self,
+            noise,
+            num_samples,
+            num_elements,
+            conditional,
+            temperature,
+            cache=bool(cache) and self.supports_cache,
+        )

@@ -14,17 +14,16 @@ Example:
     >>> model_kwargs = dict(image_shape=meta.image_shape, num_levels=meta.num_levels)
 """
 
+from ar_keras.data import parallel, text
 from ar_keras.data.audio_info import AudioDatasetInfo
-from ar_keras.data.speech_features import FeatureDatasetInfo
 from ar_keras.data.dataset_info import SPLITS, DatasetInfo
 from ar_keras.data.mu_law import float_to_pcm16, mu_law_decode, mu_law_encode, pcm16_to_float
-from ar_keras.data.wav import read_wav, write_wav
-from ar_keras.data.quantize import dequantize, quantize
 from ar_keras.data.offline import DATA_DIR_ENV, DatasetNotFoundError
+from ar_keras.data.quantize import dequantize, quantize
 from ar_keras.data.registry import as_numpy, info, load, names
-from ar_keras.data import text
-from ar_keras.data import parallel
+from ar_keras.data.speech_features import FeatureDatasetInfo
 from ar_keras.data.text import TextDatasetInfo
+from ar_keras.data.wav import read_wav, write_wav
 
 __all__ = [
     "load",

@@ -43,8 +43,14 @@ import tensorflow as tf
 from ar_keras.data import embedded, toy, uci
 from ar_keras.data.dataset_info import DatasetInfo
 
-__all__ = ["DIGITS_CONTINUOUS_INFO", "CONTINUOUS_INFOS", "DEQUANTIZATION_SEED",
-           "continuous_arrays", "load_continuous", "dequantize_uniform"]
+__all__ = [
+    "DIGITS_CONTINUOUS_INFO",
+    "CONTINUOUS_INFOS",
+    "DEQUANTIZATION_SEED",
+    "continuous_arrays",
+    "load_continuous",
+    "dequantize_uniform",
+]
 
 #: Seed of the training split's per-pass dequantization noise.
 DEQUANTIZATION_SEED = 17
@@ -60,7 +66,8 @@ DIGITS_CONTINUOUS_INFO = DatasetInfo(
     description=(
         "The digits (scikit-learn 8x8, embedded) flattened to 64 dims and uniformly dequantized: "
         "x = (k + u) / 17 in [0, 1), u ~ U[0, 1); fresh noise on every pass over the train split, "
-        "one fixed draw for validation and test. Same images, labels and split as 'digits'."),
+        "one fixed draw for validation and test. Same images, labels and split as 'digits'."
+    ),
     kind="continuous",
 )
 
@@ -75,7 +82,7 @@ def dequantize_uniform(levels, noise, num_levels=_LEVELS):
 
 def _digits_flat(split):
     images, labels = embedded.digits_arrays(split)
-    return images.reshape(len(images), 64).astype(np.float32), labels   # [N, 8, 8, 1] -> [N, 64]
+    return images.reshape(len(images), 64).astype(np.float32), labels  # [N, 8, 8, 1] -> [N, 64]
 
 
 def continuous_arrays(name, split, data_dir=None):
@@ -93,8 +100,9 @@ def continuous_arrays(name, split, data_dir=None):
         return toy.toy_arrays(name, split)
     if name in uci.UCI_INFOS:
         return uci.uci_arrays(name, split, data_dir), None
-    raise ValueError(f"Unknown continuous dataset {name!r}; expected one of "
-                     f"{', '.join(sorted(CONTINUOUS_INFOS))}.")
+    raise ValueError(
+        f"Unknown continuous dataset {name!r}; expected one of {', '.join(sorted(CONTINUOUS_INFOS))}."
+    )
 
 
 def load_continuous(name, split, with_labels=False, data_dir=None):

@@ -64,9 +64,13 @@ DIGITS_INFO = DatasetInfo(
 
 # The same images, labels and split, two levels.
 BINARY_DIGITS_INFO = dataclasses.replace(
-    DIGITS_INFO, name="binary_digits", num_levels=2, splits=dict(_SPLIT_SIZES),
+    DIGITS_INFO,
+    name="binary_digits",
+    num_levels=2,
+    splits=dict(_SPLIT_SIZES),
     description="The digits images binarized as pixel >= 8 -> 1, else 0 (same images, labels "
-                "and split as 'digits'). " + _SPLIT_DOC)
+    "and split as 'digits'). " + _SPLIT_DOC,
+)
 
 
 @functools.lru_cache(maxsize=1)

@@ -19,8 +19,15 @@ import pickle
 
 import numpy as np
 
-__all__ = ["CIFAR_FOLDER", "CIFAR_TRAIN_FILES", "CIFAR_TEST_FILE", "AMAT_FILES", "read_mnist_npz",
-           "read_cifar_folder", "read_amat"]
+__all__ = [
+    "CIFAR_FOLDER",
+    "CIFAR_TRAIN_FILES",
+    "CIFAR_TEST_FILE",
+    "AMAT_FILES",
+    "read_mnist_npz",
+    "read_cifar_folder",
+    "read_amat",
+]
 
 CIFAR_FOLDER = "cifar-10-batches-py"
 CIFAR_TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))

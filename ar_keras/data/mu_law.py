@@ -82,13 +82,14 @@ def mu_law_encode(audio, num_levels=256):
     if not x.dtype.is_floating:
         raise ValueError(
             f"mu_law_encode expects float audio in [-1, 1], got dtype {x.dtype.name}; convert "
-            "int16 PCM with ar_keras.data.pcm16_to_float first.")
+            "int16 PCM with ar_keras.data.pcm16_to_float first."
+        )
     x = _check_range(x, -1.0, 1.0, "mu_law_encode: audio must lie in [-1, 1]", closed_high=True)
     mu = float(k - 1)
     # float64: the rounding below must land every decode(k) back on k.
     x = tf.cast(x, tf.float64)
-    y = tf.sign(x) * tf.math.log1p(mu * tf.abs(x)) / np.log1p(mu)        # [-1, 1]
-    codes = tf.round((y + 1.0) / 2.0 * mu)                                 # [0, mu]
+    y = tf.sign(x) * tf.math.log1p(mu * tf.abs(x)) / np.log1p(mu)  # [-1, 1]
+    codes = tf.round((y + 1.0) / 2.0 * mu)  # [0, mu]
     return tf.cast(tf.clip_by_value(codes, 0.0, mu), tf.int32)
 
 
@@ -110,13 +111,13 @@ def mu_law_decode(codes, num_levels=256, dtype=tf.float32):
         raise ValueError(f"dtype must be a floating dtype, got {dtype.name}.")
     c = _to_tensor(codes, "codes")
     if not c.dtype.is_integer:
-        raise ValueError(
-            f"mu_law_decode expects integer codes in [0, {k}), got dtype {c.dtype.name}.")
-    c = _check_range(tf.cast(c, tf.int64), 0, k, f"mu_law_decode: codes must lie in [0, {k})",
-                     closed_high=False)
+        raise ValueError(f"mu_law_decode expects integer codes in [0, {k}), got dtype {c.dtype.name}.")
+    c = _check_range(
+        tf.cast(c, tf.int64), 0, k, f"mu_law_decode: codes must lie in [0, {k})", closed_high=False
+    )
     mu = float(k - 1)
-    y = 2.0 * tf.cast(c, tf.float64) / mu - 1.0                            # [-1, 1]
-    x = tf.sign(y) * tf.math.expm1(tf.abs(y) * np.log1p(mu)) / mu          # (1+mu)^|y| - 1
+    y = 2.0 * tf.cast(c, tf.float64) / mu - 1.0  # [-1, 1]
+    x = tf.sign(y) * tf.math.expm1(tf.abs(y) * np.log1p(mu)) / mu  # (1+mu)^|y| - 1
     # expm1(log1p(mu)) / mu can round to 1 + 2^-52: keep the codes' ends on -1 and 1 exactly
     # (mu_law_encode refuses anything outside [-1, 1]).
     return tf.cast(tf.clip_by_value(x, -1.0, 1.0), dtype)
@@ -127,8 +128,13 @@ def pcm16_to_float(pcm, dtype=tf.float32):
     x = _to_tensor(pcm, "pcm")
     if x.dtype not in (tf.int16, tf.int32, tf.int64):
         raise ValueError(f"pcm16_to_float expects int16 PCM samples, got dtype {x.dtype.name}.")
-    x = _check_range(tf.cast(x, tf.int32), -32768, 32768,
-                     "pcm16_to_float: samples must lie in [-32768, 32767]", closed_high=False)
+    x = _check_range(
+        tf.cast(x, tf.int32),
+        -32768,
+        32768,
+        "pcm16_to_float: samples must lie in [-32768, 32767]",
+        closed_high=False,
+    )
     return tf.cast(tf.cast(x, tf.float64) / 32768.0, dtype)
 
 

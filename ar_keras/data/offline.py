@@ -18,8 +18,14 @@ Example:
 import glob
 import os
 
-__all__ = ["DatasetNotFoundError", "DATA_DIR_ENV", "resolve_data_dir", "not_found", "tfds_build_hint",
-           "read_tfds"]
+__all__ = [
+    "DatasetNotFoundError",
+    "DATA_DIR_ENV",
+    "resolve_data_dir",
+    "not_found",
+    "tfds_build_hint",
+    "read_tfds",
+]
 
 #: Environment variable naming the default data directory.
 DATA_DIR_ENV = "AR_KERAS_DATA_DIR"
@@ -68,9 +74,11 @@ def resolve_data_dir(data_dir=None):
 
 def tfds_build_hint(tfds_name):
     """How to prepare a tfds folder elsewhere and bring it here (indented for a message)."""
-    return (f"On a machine with network run\n"
-            f"       tfds build {tfds_name} --data_dir DIR\n"
-            f"     and copy DIR/{tfds_name}/ here.")
+    return (
+        f"On a machine with network run\n"
+        f"       tfds build {tfds_name} --data_dir DIR\n"
+        f"     and copy DIR/{tfds_name}/ here."
+    )
 
 
 def not_found(name, data_dir, origin, notes, cause, where):
@@ -84,8 +92,10 @@ def not_found(name, data_dir, origin, notes, cause, where):
     if cause is None:
         lines = [f"Dataset {name!r} was not found in {data_dir} ({origin})."]
     else:
-        lines = [f"Dataset {name!r} could not be loaded from {data_dir} ({origin}): "
-                 f"tensorflow-datasets failed with {type(cause).__name__}: {cause}"]
+        lines = [
+            f"Dataset {name!r} could not be loaded from {data_dir} ({origin}): "
+            f"tensorflow-datasets failed with {type(cause).__name__}: {cause}"
+        ]
     lines += [f"  Note: {n}" for n in notes if n]
     lines += [NEVER_DOWNLOADS + " " + where[0], *where[1:]]
     return DatasetNotFoundError("\n".join(lines))
@@ -124,11 +134,17 @@ def read_tfds(tfds_name, tfds_split, data_dir, notes, error):
     try:
         import tensorflow_datasets as tfds  # slow: only here, once a folder is known to exist
     except ImportError as e:
-        raise error(notes + ["tensorflow_datasets could not be imported; pip install tensorflow-datasets "
-                             "importlib_resources (tfds 4.9 needs the latter but does not declare it)."],
-                    e) from e
+        raise error(
+            notes
+            + [
+                "tensorflow_datasets could not be imported; pip install tensorflow-datasets "
+                "importlib_resources (tfds 4.9 needs the latter but does not declare it)."
+            ],
+            e,
+        ) from e
     try:
-        return tfds.load(tfds_name, split=tfds_split, data_dir=data_dir,
-                         download=False)  # never True: with no network it hangs
+        return tfds.load(
+            tfds_name, split=tfds_split, data_dir=data_dir, download=False
+        )  # never True: with no network it hangs
     except Exception as e:  # tfds raises AssertionError, FileNotFoundError, DatasetNotFoundError...
         raise error(notes, e) from e

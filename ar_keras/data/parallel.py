@@ -45,7 +45,7 @@ DEFAULT_LENGTH = 32
 
 def reversal_pairs(split, length=DEFAULT_LENGTH):
     """``text_reverse``: ``(targets, sources)``, uint8 ``[N, length]`` each, targets reversed."""
-    sources, _ = text.text_arrays(split, length)                        # [N, S]
+    sources, _ = text.text_arrays(split, length)  # [N, S]
     return np.ascontiguousarray(sources[:, ::-1]), sources
 
 
@@ -68,23 +68,31 @@ def wmt(split, pair="de-en", data_dir=None, tfds_name="wmt14_translate", source_
         raise ValueError(f"split must be one of 'train', 'validation', 'test', got {split!r}.")
     languages = pair.split("-")
     if len(languages) != 2 or source_language not in languages:
-        raise ValueError(f"source_language must be one side of the pair {pair!r}, got "
-                         f"{source_language!r}.")
+        raise ValueError(f"source_language must be one side of the pair {pair!r}, got {source_language!r}.")
     target_language = languages[1 - languages.index(source_language)]
     data_dir, origin = offline.resolve_data_dir(data_dir)
     name = f"{tfds_name}/{pair}"
 
     def error(notes, cause):
-        return offline.not_found(name, data_dir, origin, notes, cause, [
-            f"Put a prepared tfds folder {data_dir}/{tfds_name}/{pair}/<version>/ there.",
-            "     " + offline.tfds_build_hint(name),
-            f"Or set ${offline.DATA_DIR_ENV} (or pass data_dir=) to a directory that holds it."])
+        return offline.not_found(
+            name,
+            data_dir,
+            origin,
+            notes,
+            cause,
+            [
+                f"Put a prepared tfds folder {data_dir}/{tfds_name}/{pair}/<version>/ there.",
+                "     " + offline.tfds_build_hint(name),
+                f"Or set ${offline.DATA_DIR_ENV} (or pass data_dir=) to a directory that holds it.",
+            ],
+        )
 
     ds = offline.read_tfds(name, split, data_dir, [], error)
 
     def to_bytes(example):
         def as_ints(s):
-            return tf.cast(tf.io.decode_raw(s, tf.uint8), tf.int32)         # UTF-8 bytes [len]
+            return tf.cast(tf.io.decode_raw(s, tf.uint8), tf.int32)  # UTF-8 bytes [len]
+
         return as_ints(example[target_language]), as_ints(example[source_language])
 
     return ds.map(to_bytes, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

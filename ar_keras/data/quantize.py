@@ -28,8 +28,11 @@ __all__ = ["quantize", "dequantize"]
 
 
 def _check_num_levels(num_levels):
-    if isinstance(num_levels, (bool, np.bool_)) or not isinstance(num_levels, (int, np.integer)) \
-            or num_levels < 2:
+    if (
+        isinstance(num_levels, (bool, np.bool_))
+        or not isinstance(num_levels, (int, np.integer))
+        or num_levels < 2
+    ):
         raise ValueError(f"num_levels must be an integer >= 2, got {num_levels!r}.")
     return int(num_levels)
 
@@ -70,11 +73,13 @@ def quantize(x, num_levels):
             raise ValueError(f"quantize: x must lie in [0, 1], got values in [{arr.min()}, {arr.max()}].")
     else:
         msg = "quantize: x must lie in [0, 1] and not be NaN"
-        with tf.control_dependencies([
-            tf.debugging.assert_all_finite(x, msg),
-            tf.debugging.assert_greater_equal(x, tf.zeros([], x.dtype), message=msg),
-            tf.debugging.assert_less_equal(x, tf.ones([], x.dtype), message=msg),
-        ]):
+        with tf.control_dependencies(
+            [
+                tf.debugging.assert_all_finite(x, msg),
+                tf.debugging.assert_greater_equal(x, tf.zeros([], x.dtype), message=msg),
+                tf.debugging.assert_less_equal(x, tf.ones([], x.dtype), message=msg),
+            ]
+        ):
             x = tf.identity(x)
     # float64 keeps x * K exact enough that bin edges k/K land in bin k for any K.
     levels = tf.floor(tf.cast(x, tf.float64) * k)
@@ -115,10 +120,12 @@ def dequantize(levels, num_levels, dtype=tf.float32):
             raise ValueError(f"{msg}, got values in [{arr.min()}, {arr.max()}].")
     else:
         levels = tf.cast(levels, tf.int64)
-        with tf.control_dependencies([
-            tf.debugging.assert_greater_equal(levels, tf.constant(0, tf.int64), message=msg),
-            tf.debugging.assert_less(levels, tf.constant(k, tf.int64), message=msg),
-        ]):
+        with tf.control_dependencies(
+            [
+                tf.debugging.assert_greater_equal(levels, tf.constant(0, tf.int64), message=msg),
+                tf.debugging.assert_less(levels, tf.constant(k, tf.int64), message=msg),
+            ]
+        ):
             levels = tf.identity(levels)
     centres = (tf.cast(levels, tf.float64) + 0.5) / k
     return tf.cast(centres, dtype)

@@ -47,8 +47,14 @@ import os
 
 from ar_keras.data import image_files
 from ar_keras.data.dataset_info import DatasetInfo
-from ar_keras.data.offline import (DATA_DIR_ENV, DatasetNotFoundError, not_found, read_tfds,
-                                  resolve_data_dir, tfds_build_hint)
+from ar_keras.data.offline import (
+    DATA_DIR_ENV,
+    DatasetNotFoundError,
+    not_found,
+    read_tfds,
+    resolve_data_dir,
+    tfds_build_hint,
+)
 
 __all__ = [
     "DatasetNotFoundError",
@@ -64,33 +70,51 @@ __all__ = [
 #: Examples at the end of the official training set that form the validation split.
 VALIDATION_HOLDOUT = {"mnist": 5000, "cifar10": 5000}
 
+
 def _holdout_info(name, image_shape, official_train, what, where, batch=""):
     """A 256-level, 10-class dataset whose validation split is the tail of its official train set."""
     n_val = VALIDATION_HOLDOUT[name]
     n_train = official_train - n_val
     return DatasetInfo(
-        name, image_shape, 256, 10, {"train": n_train, "validation": n_val, "test": 10000},
+        name,
+        image_shape,
+        256,
+        10,
+        {"train": n_train, "validation": n_val, "test": 10000},
         f"{what} validation = the last {n_val:,} of the official {official_train:,} training images"
         f"{batch}, train = the first {n_train:,}; test = the official 10,000. Read offline from "
-        f"{where} or a prepared tfds {name!r} folder.")
+        f"{where} or a prepared tfds {name!r} folder.",
+    )
 
 
 MNIST_INFO = _holdout_info(
-    "mnist", (28, 28, 1), 60000,
+    "mnist",
+    (28, 28, 1),
+    60000,
     "MNIST handwritten digits (LeCun et al. 1998), 8-bit grey levels, labels 0-9.",
-    "mnist.npz (Keras format)")
+    "mnist.npz (Keras format)",
+)
 
 CIFAR10_INFO = _holdout_info(
-    "cifar10", (32, 32, 3), 50000,
+    "cifar10",
+    (32, 32, 3),
+    50000,
     "CIFAR-10 (Krizhevsky 2009), 32x32 RGB, 8 bits per channel, 10 classes.",
-    "the python folder cifar-10-batches-py/", batch=" (data_batch_5)")
+    "the python folder cifar-10-batches-py/",
+    batch=" (data_batch_5)",
+)
 
 BINARIZED_MNIST_INFO = DatasetInfo(
-    "binarized_mnist", (28, 28, 1), 2, None, {"train": 50000, "validation": 10000, "test": 10000},
+    "binarized_mnist",
+    (28, 28, 1),
+    2,
+    None,
+    {"train": 50000, "validation": 10000, "test": 10000},
     "The fixed stochastic binarization of MNIST of Salakhutdinov & Murray (2008) as used by "
     "Larochelle & Murray (2011) (tfds 'binarized_mnist'); pixels in {0, 1}, no labels; its own "
     "train 50,000 / validation 10,000 / test 10,000 split. Read offline from "
-    "binarized_mnist_{train,valid,test}.amat or a prepared tfds folder.")
+    "binarized_mnist_{train,valid,test}.amat or a prepared tfds folder.",
+)
 
 
 def _holdout_split(name, split, arrays):
@@ -140,14 +164,19 @@ class _Cifar10(_Source):
         folder = os.path.join(data_dir, image_files.CIFAR_FOLDER)
         if not os.path.isdir(folder):
             return False, None
-        missing = [n for n in image_files.CIFAR_TRAIN_FILES + (image_files.CIFAR_TEST_FILE,)
-                   if not os.path.isfile(os.path.join(folder, n))]
+        missing = [
+            n
+            for n in image_files.CIFAR_TRAIN_FILES + (image_files.CIFAR_TEST_FILE,)
+            if not os.path.isfile(os.path.join(folder, n))
+        ]
         if missing:
             return False, f"{folder} exists but lacks {', '.join(missing)}."
         return True, None
 
     def read_local(self, split, data_dir):
-        return _holdout_split("cifar10", split, image_files.read_cifar_folder(os.path.join(data_dir, image_files.CIFAR_FOLDER)))
+        return _holdout_split(
+            "cifar10", split, image_files.read_cifar_folder(os.path.join(data_dir, image_files.CIFAR_FOLDER))
+        )
 
 
 class _BinarizedMnist(_Source):
@@ -172,7 +201,7 @@ _SOURCES = {
         local_hint=(
             "{dir}/mnist.npz: the Keras file (arrays x_train [60000, 28, 28] uint8, y_train, "
             "x_test [10000, 28, 28], y_test). On a machine with network run\n"
-            "       python -c \"import keras; keras.datasets.mnist.load_data()\"\n"
+            '       python -c "import keras; keras.datasets.mnist.load_data()"\n'
             "     and copy ~/.keras/datasets/mnist.npz (it is "
             "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz)"
         ),
@@ -204,13 +233,20 @@ _SOURCES = {
 
 
 def _not_found(source, data_dir, origin, notes=(), cause=None):
-    return not_found(source.name, data_dir, origin, notes, cause, [
-        "Put one of these in that directory:",
-        "  1. " + source.local_hint.format(dir=data_dir) + ";",
-        f"  2. {data_dir}/{source.tfds_name}/<version>/: a prepared tensorflow-datasets folder. "
-        + tfds_build_hint(source.tfds_name),
-        f"Or set ${DATA_DIR_ENV} (or pass data_dir=) to a directory that holds them.",
-    ])
+    return not_found(
+        source.name,
+        data_dir,
+        origin,
+        notes,
+        cause,
+        [
+            "Put one of these in that directory:",
+            "  1. " + source.local_hint.format(dir=data_dir) + ";",
+            f"  2. {data_dir}/{source.tfds_name}/<version>/: a prepared tensorflow-datasets folder. "
+            + tfds_build_hint(source.tfds_name),
+            f"Or set ${DATA_DIR_ENV} (or pass data_dir=) to a directory that holds them.",
+        ],
+    )
 
 
 def load_real(name, split, data_dir=None):
@@ -240,5 +276,10 @@ def load_real(name, split, data_dir=None):
     if local_ready:
         return source.read_local(split, data_dir)
 
-    return read_tfds(source.tfds_name, source.tfds_split(split), data_dir, [local_note],
-                     lambda notes, cause: _not_found(source, data_dir, origin, notes, cause))
+    return read_tfds(
+        source.tfds_name,
+        source.tfds_split(split),
+        data_dir,
+        [local_note],
+        lambda notes, cause: _not_found(source, data_dir, origin, notes, cause),
+    )

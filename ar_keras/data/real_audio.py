@@ -39,12 +39,18 @@ from ar_keras.data.audio_info import AudioDatasetInfo
 from ar_keras.data.mu_law import mu_law_encode
 from ar_keras.data.offline import DATA_DIR_ENV, not_found, read_tfds, resolve_data_dir, tfds_build_hint
 
-__all__ = ["LJSPEECH_INFO", "VCTK_INFO", "SPEECH_COMMANDS_INFO", "TFDS_SPLITS", "load_audio",
-           "decimate", "to_windows"]
+__all__ = [
+    "LJSPEECH_INFO",
+    "VCTK_INFO",
+    "SPEECH_COMMANDS_INFO",
+    "TFDS_SPLITS",
+    "load_audio",
+    "decimate",
+    "to_windows",
+]
 
 _LEVELS = 256
-_COMMANDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes",
-             "_silence_", "_unknown_")
+_COMMANDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes", "_silence_", "_unknown_")
 
 _TAIL_SPLITS = {"train": "train[:90%]", "validation": "train[90%:95%]", "test": "train[95%:]"}
 #: name -> canonical split -> tfds split string.
@@ -54,36 +60,55 @@ TFDS_SPLITS = {
     "speech_commands": {"train": "train", "validation": "validation", "test": "test"},
 }
 # The prepared folder tfds 4.9 writes (<name>/[<config>/]<version>/).
-_FOLDERS = {"ljspeech": "ljspeech/1.1.1", "vctk": "vctk/mic1/1.0.1",
-            "speech_commands": "speech_commands/0.0.3"}
+_FOLDERS = {
+    "ljspeech": "ljspeech/1.1.1",
+    "vctk": "vctk/mic1/1.0.1",
+    "speech_commands": "speech_commands/0.0.3",
+}
 
 
 def _info(name, sample_rate, num_classes, what, **kwargs):
     """256-level mu-law sequences of one second (sample_rate samples), read from _FOLDERS[name]."""
     return AudioDatasetInfo(
-        name=name, image_shape=(None,), num_levels=_LEVELS, num_classes=num_classes,
+        name=name,
+        image_shape=(None,),
+        num_levels=_LEVELS,
+        num_classes=num_classes,
         splits={"train": None, "validation": None, "test": None},
         description=f"{what} Read offline from a prepared tfds folder {_FOLDERS[name]}/.",
-        kind="sequence", sample_rate=sample_rate, example_length=sample_rate, **kwargs)
+        kind="sequence",
+        sample_rate=sample_rate,
+        example_length=sample_rate,
+        **kwargs,
+    )
 
 
 LJSPEECH_INFO = _info(
-    "ljspeech", 22050, None,
+    "ljspeech",
+    22050,
+    None,
     "LJSpeech 1.1 (Ito & Johnson 2017), one reader, 13,100 clips, 22,050 Hz; 1 s windows of "
-    "256-level mu-law codes. Splits: tfds train[:90%] / [90%:95%] / [95%:].")
+    "256-level mu-law codes. Splits: tfds train[:90%] / [90%:95%] / [95%:].",
+)
 
 VCTK_INFO = _info(
-    "vctk", 16000, 110,
+    "vctk",
+    16000,
+    110,
     "CSTR VCTK 0.92 (Yamagishi et al. 2019; WaveNet's multi-speaker data), 110 speakers, "
     "mic1, decimated 48 -> 16 kHz; 1 s windows of 256-level mu-law codes; labels are "
-    "speaker ids. Splits: tfds train[:90%] / [90%:95%] / [95%:].")
+    "speaker ids. Splits: tfds train[:90%] / [90%:95%] / [95%:].",
+)
 
 SPEECH_COMMANDS_INFO = _info(
-    "speech_commands", 16000, len(_COMMANDS),
+    "speech_commands",
+    16000,
+    len(_COMMANDS),
     "Speech Commands v0.02 (Warden 2018), 1 s clips at 16 kHz padded with silence to "
     "16,000 samples of 256-level mu-law codes; labels are the 10 words, _silence_ and "
     "_unknown_ (tfds speech_commands 0.0.3). Its own train / validation / test.",
-    label_names=_COMMANDS)
+    label_names=_COMMANDS,
+)
 
 _INFOS = {"ljspeech": LJSPEECH_INFO, "vctk": VCTK_INFO, "speech_commands": SPEECH_COMMANDS_INFO}
 # name -> (tfds name, audio feature, label feature or None, decimation factor)
@@ -95,11 +120,19 @@ _FEATURES = {
 
 
 def _not_found(name, data_dir, origin, notes, cause):
-    return not_found(name, data_dir, origin, notes, cause, [
-        "It reads a prepared tensorflow-datasets folder:",
-        f"  {data_dir}/{_FOLDERS[name]}/ (with its dataset_info.json). " + tfds_build_hint(_FEATURES[name][0]),
-        f"Or set ${DATA_DIR_ENV} (or pass data_dir=) to a directory that holds it.",
-    ])
+    return not_found(
+        name,
+        data_dir,
+        origin,
+        notes,
+        cause,
+        [
+            "It reads a prepared tensorflow-datasets folder:",
+            f"  {data_dir}/{_FOLDERS[name]}/ (with its dataset_info.json). "
+            + tfds_build_hint(_FEATURES[name][0]),
+            f"Or set ${DATA_DIR_ENV} (or pass data_dir=) to a directory that holds it.",
+        ],
+    )
 
 
 def _lowpass(factor, taps=63):
@@ -119,14 +152,14 @@ def decimate(audio, factor):
     if factor == 1:
         return audio
     taps = _lowpass(factor)
-    h = tf.constant(taps[:, None, None])                                     # [taps, 1, 1]
+    h = tf.constant(taps[:, None, None])  # [taps, 1, 1]
     half = (len(taps) - 1) // 2
     # Output i is the filter centred on input i * factor (zero phase: h is symmetric and
     # conv1d correlates); zeros beyond the ends.
-    x = tf.pad(tf.reshape(audio, [-1]), [[half, half]])                      # [n + taps - 1]
-    x = tf.reshape(x, [1, -1, 1])                                            # [m] -> [1, m, 1]
-    y = tf.nn.conv1d(x, h, stride=factor, padding="VALID")                  # [1, ceil(n / f), 1]
-    return tf.reshape(y, [-1])                                               # [1, m, 1] -> [m]
+    x = tf.pad(tf.reshape(audio, [-1]), [[half, half]])  # [n + taps - 1]
+    x = tf.reshape(x, [1, -1, 1])  # [m] -> [1, m, 1]
+    y = tf.nn.conv1d(x, h, stride=factor, padding="VALID")  # [1, ceil(n / f), 1]
+    return tf.reshape(y, [-1])  # [1, m, 1] -> [m]
 
 
 def to_windows(codes, length, silence):
@@ -134,7 +167,7 @@ def to_windows(codes, length, silence):
     n = tf.shape(codes)[0]
     windows = tf.maximum((n + length - 1) // length, 1)
     padded = tf.pad(codes, [[0, windows * length - n]], constant_values=silence)
-    return tf.reshape(padded, [windows, length])                             # [W L] -> [W, L]
+    return tf.reshape(padded, [windows, length])  # [W L] -> [W, L]
 
 
 def _convert(name, features):
@@ -144,13 +177,13 @@ def _convert(name, features):
     """
     _, audio_key, label_key, factor = _FEATURES[name]
     info = _INFOS[name]
-    audio = tf.cast(features[audio_key], tf.float32) / 32768.0               # int16 PCM -> [-1, 1)
-    if audio.shape.rank == 2:                                                # [n, channels] -> [n]
+    audio = tf.cast(features[audio_key], tf.float32) / 32768.0  # int16 PCM -> [-1, 1)
+    if audio.shape.rank == 2:  # [n, channels] -> [n]
         audio = audio[:, 0]
     audio = tf.clip_by_value(decimate(audio, factor), -1.0, 1.0)
     codes = mu_law_encode(audio, _LEVELS)
     silence = _LEVELS // 2
-    windows = to_windows(codes, info.example_length, silence)                # [W, L]
+    windows = to_windows(codes, info.example_length, silence)  # [W, L]
     out = {"image": windows}
     if label_key is not None:
         out["label"] = tf.fill([tf.shape(windows)[0]], tf.cast(features[label_key], tf.int64))
@@ -167,6 +200,11 @@ def load_audio(name, split, data_dir=None):
     if name not in _FEATURES:
         raise ValueError(f"Unknown audio dataset {name!r}; expected one of {sorted(_FEATURES)}.")
     data_dir, origin = resolve_data_dir(data_dir)
-    ds = read_tfds(_FEATURES[name][0], TFDS_SPLITS[name][split], data_dir, [],
-                   lambda notes, cause: _not_found(name, data_dir, origin, notes, cause))
+    ds = read_tfds(
+        _FEATURES[name][0],
+        TFDS_SPLITS[name][split],
+        data_dir,
+        [],
+        lambda notes, cause: _not_found(name, data_dir, origin, notes, cause),
+    )
     return ds.flat_map(lambda features: _convert(name, features))

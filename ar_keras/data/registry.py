@@ -63,8 +63,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from ar_keras.data import embedded, real, real_audio, speech, speech_features, text
-from ar_keras.data import continuous, video
+from ar_keras.data import continuous, embedded, real, real_audio, speech, speech_features, text, video
 from ar_keras.data.dataset_info import SPLIT_ALIASES, SPLITS
 
 __all__ = ["names", "info", "load", "as_numpy"]
@@ -85,32 +84,40 @@ _DATASETS = {
     "cifar10": (real.CIFAR10_INFO, lambda split, data_dir: real.load_real("cifar10", split, data_dir)),
     # Audio: int32 mu-law codes [T] (kind "sequence"); see ar_keras.data.speech / real_audio.
     "speech": (speech.SPEECH_INFO, lambda split, data_dir: speech.speech_arrays(split)),
-    "ljspeech": (real_audio.LJSPEECH_INFO,
-                 lambda split, data_dir: real_audio.load_audio("ljspeech", split, data_dir)),
-    "vctk": (real_audio.VCTK_INFO,
-             lambda split, data_dir: real_audio.load_audio("vctk", split, data_dir)),
-    "speech_commands": (real_audio.SPEECH_COMMANDS_INFO,
-                        lambda split, data_dir: real_audio.load_audio("speech_commands", split,
-                                                                      data_dir)),
+    "ljspeech": (
+        real_audio.LJSPEECH_INFO,
+        lambda split, data_dir: real_audio.load_audio("ljspeech", split, data_dir),
+    ),
+    "vctk": (real_audio.VCTK_INFO, lambda split, data_dir: real_audio.load_audio("vctk", split, data_dir)),
+    "speech_commands": (
+        real_audio.SPEECH_COMMANDS_INFO,
+        lambda split, data_dir: real_audio.load_audio("speech_commands", split, data_dir),
+    ),
     # Bytes: int32 [256] windows in [0, 256) (kind "sequence"); see ar_keras.data.text.
     "text": (text.TEXT_INFO, lambda split, data_dir: text.text_arrays(split)),
     "enwik8": (text.ENWIK8_INFO, lambda split, data_dir: text.enwik8_arrays(split, data_dir)),
     # Feature trajectories: float32 [T, F] (kind "float_sequence"); see ar_keras.data.speech_features.
-    "speech_features": (speech_features.SPEECH_FEATURES_INFO,
-                        lambda split, data_dir: speech_features.feature_arrays(split)),
+    "speech_features": (
+        speech_features.SPEECH_FEATURES_INFO,
+        lambda split, data_dir: speech_features.feature_arrays(split),
+    ),
 }
 
 # Video: int32 [T, H, W, 1] (kind "video"); see ar_keras.data.video.
-_DATASETS.update({
-    "moving_digits": (video.MOVING_DIGITS_INFO, video.moving_digits_source),
-    "moving_mnist": (video.MOVING_MNIST_INFO, video.load_moving_mnist),
-})
+_DATASETS.update(
+    {
+        "moving_digits": (video.MOVING_DIGITS_INFO, video.moving_digits_source),
+        "moving_mnist": (video.MOVING_MNIST_INFO, video.load_moving_mnist),
+    }
+)
 
 # Continuous data: float32 [D] (kind "continuous"); see ar_keras.data.continuous.
-_DATASETS.update({
-    name: (meta, lambda split, data_dir, _name=name: continuous.continuous_arrays(_name, split, data_dir))
-    for name, meta in continuous.CONTINUOUS_INFOS.items()
-})
+_DATASETS.update(
+    {
+        name: (meta, lambda split, data_dir, _name=name: continuous.continuous_arrays(_name, split, data_dir))
+        for name, meta in continuous.CONTINUOUS_INFOS.items()
+    }
+)
 
 
 def names():
@@ -145,8 +152,7 @@ def _check_with_labels(meta, with_labels):
         raise ValueError(f"with_labels must be True or False, got {with_labels!r}.")
     if with_labels and meta.num_classes is None:
         raise ValueError(
-            f"Dataset {meta.name!r} has no labels (num_classes=None): load it with "
-            "with_labels=False."
+            f"Dataset {meta.name!r} has no labels (num_classes=None): load it with with_labels=False."
         )
     return bool(with_labels)
 
@@ -191,7 +197,7 @@ def load(name, split="train", with_labels=False, data_dir=None):
         return continuous.load_continuous(meta.name, split, with_labels, data_dir)  # float32 [D]
     data = source(split, data_dir)
     if meta.kind == "float_sequence":
-        x, labels = data                                    # float32 [N, T, F], int32 [N]
+        x, labels = data  # float32 [N, T, F], int32 [N]
         return tf.data.Dataset.from_tensor_slices((x, labels) if with_labels else x)
 
     if isinstance(data, tf.data.Dataset):
@@ -228,7 +234,7 @@ def as_numpy(name, split="train", with_labels=False, data_dir=None):
     with_labels = _check_with_labels(meta, with_labels)
     data = source(split, data_dir)
     if meta.kind in ("continuous", "float_sequence"):
-        x, labels = data                                    # float32 [N, D] / [N, T, F], int32 [N] or None
+        x, labels = data  # float32 [N, D] / [N, T, F], int32 [N] or None
         return (x.copy(), labels.copy()) if with_labels else x.copy()
 
     if isinstance(data, tf.data.Dataset):

@@ -43,7 +43,7 @@ from ar_keras.data.mu_law import mu_law_encode, pcm16_to_float
 __all__ = ["SPEECH_INFO", "SPEECH_FILE", "speech_arrays", "utterances", "split_of"]
 
 SPEECH_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "speech.npz")
-_LENGTH = 10240          # 0.64 s at 16 kHz: the longest utterance (0.62 s) fits
+_LENGTH = 10240  # 0.64 s at 16 kHz: the longest utterance (0.62 s) fits
 _LEVELS = 256
 _SPEAKERS = ("en-us+m3", "en-us+f2", "en-gb+m1", "en-gb-x-rp+f4", "en-us+m7")
 
@@ -58,7 +58,8 @@ SPEECH_INFO = AudioDatasetInfo(
         "scripts/make_speech.py); examples are 256-level mu-law codes, one utterance from "
         "sample 0 padded with silence to 10,240 samples; labels are speaker ids. Split by "
         "(speaker s, word w): test (s + w) % 10 == 0, validation (s + w) % 10 == 5, train the "
-        "other 40."),
+        "other 40."
+    ),
     kind="sequence",
     sample_rate=16000,
     example_length=_LENGTH,
@@ -77,13 +78,15 @@ def _load():
     if not os.path.isfile(SPEECH_FILE):
         raise FileNotFoundError(  # pragma: no cover - a broken install
             f"{SPEECH_FILE} is missing: the package was installed without its data files. "
-            "Reinstall ar_keras, or regenerate it with python scripts/make_speech.py.")
+            "Reinstall ar_keras, or regenerate it with python scripts/make_speech.py."
+        )
     with np.load(SPEECH_FILE, allow_pickle=False) as f:
         data = {k: f[k] for k in f.files}
     if int(data["sample_rate"]) != SPEECH_INFO.sample_rate or tuple(data["speakers"]) != _SPEAKERS:
         raise RuntimeError(  # pragma: no cover - a regenerated file that changed the layout
             f"{SPEECH_FILE} does not match SPEECH_INFO (sample rate {data['sample_rate']}, "
-            f"speakers {data['speakers'].tolist()}).")
+            f"speakers {data['speakers'].tolist()})."
+        )
     for v in data.values():
         v.flags.writeable = False
     return data
@@ -98,10 +101,13 @@ def utterances(split=None):
     """
     data = _load()
     offsets = data["offsets"]
-    keep = [u for u in range(len(data["speaker"]))
-            if split is None or split_of(data["speaker"][u], data["word"][u]) == split]
+    keep = [
+        u
+        for u in range(len(data["speaker"]))
+        if split is None or split_of(data["speaker"][u], data["word"][u]) == split
+    ]
     return {
-        "clips": [data["audio"][offsets[u]:offsets[u + 1]].copy() for u in keep],
+        "clips": [data["audio"][offsets[u] : offsets[u + 1]].copy() for u in keep],
         "speaker": data["speaker"][keep].astype(np.int32),
         "word": data["word"][keep].astype(np.int32),
         "speakers": tuple(data["speakers"].tolist()),
@@ -118,9 +124,9 @@ def speech_arrays(split):
     if split not in ("train", "validation", "test"):
         raise ValueError(f"split must be one of 'train', 'validation', 'test', got {split!r}.")
     u = utterances(split)
-    silence = int(mu_law_encode(np.zeros([1], np.float32), _LEVELS).numpy()[0])     # 128
-    codes = np.full([len(u["clips"]), _LENGTH], silence, np.int32)                  # [N, T]
+    silence = int(mu_law_encode(np.zeros([1], np.float32), _LEVELS).numpy()[0])  # 128
+    codes = np.full([len(u["clips"]), _LENGTH], silence, np.int32)  # [N, T]
     for i, clip in enumerate(u["clips"]):
         clip = clip[:_LENGTH]
-        codes[i, :len(clip)] = mu_law_encode(pcm16_to_float(clip, "float64"), _LEVELS).numpy()
+        codes[i, : len(clip)] = mu_law_encode(pcm16_to_float(clip, "float64"), _LEVELS).numpy()
     return codes, u["speaker"]

@@ -44,12 +44,11 @@ from ar_keras.data import speech
 from ar_keras.data.dataset_info import DatasetInfo
 from ar_keras.data.mu_law import pcm16_to_float
 
-__all__ = ["SPEECH_FEATURES_INFO", "FeatureDatasetInfo", "features", "feature_arrays",
-           "normalisation"]
+__all__ = ["SPEECH_FEATURES_INFO", "FeatureDatasetInfo", "features", "feature_arrays", "normalisation"]
 
 SAMPLE_RATE = 16000
-FRAME_LENGTH = 400       # 25 ms
-FRAME_STEP = 160         # 10 ms
+FRAME_LENGTH = 400  # 25 ms
+FRAME_STEP = 160  # 10 ms
 FFT_LENGTH = 512
 NUM_MEL = 40
 NUM_CEPSTRA = 13
@@ -79,12 +78,13 @@ SPEECH_FEATURES_INFO = FeatureDatasetInfo(
     image_shape=(None, NUM_FEATURES),
     num_levels=None,
     num_classes=50,
-    splits={"train": 59, "validation": 7, "test": 8},           # segments (tests check them)
+    splits={"train": 59, "validation": 7, "test": 8},  # segments (tests check them)
     description=(
         "13 MFCCs + 13 deltas (tf.signal: 25 ms frames every 10 ms, 40 mel bands) of the "
         "embedded espeak-ng digits, normalised per feature by the training frames' mean and "
         "standard deviation, in non-overlapping segments of 20 frames; label 10 speaker + word. "
-        "Split by (speaker, word) as the speech dataset."),
+        "Split by (speaker, word) as the speech dataset."
+    ),
     kind="float_sequence",
     frame_rate=SAMPLE_RATE / FRAME_STEP,
     example_length=SEGMENT_FRAMES,
@@ -96,26 +96,29 @@ def deltas(c, window=DELTA_WINDOW):
     """Regression deltas over ``+-window`` frames, edges repeated: ``[T, K]`` -> ``[T, K]``."""
     c = tf.convert_to_tensor(c, tf.float32)
     T = tf.shape(c)[0]
-    padded = tf.concat([tf.repeat(c[:1], window, axis=0), c,
-                        tf.repeat(c[-1:], window, axis=0)], axis=0)          # [T + 2 window, K]
+    padded = tf.concat(
+        [tf.repeat(c[:1], window, axis=0), c, tf.repeat(c[-1:], window, axis=0)], axis=0
+    )  # [T + 2 window, K]
     total = tf.zeros_like(c)
     for n in range(1, window + 1):
-        ahead = padded[window + n:window + n + T]
-        behind = padded[window - n:window - n + T]
+        ahead = padded[window + n : window + n + T]
+        behind = padded[window - n : window - n + T]
         total += n * (ahead - behind)
     return total / (2.0 * sum(n * n for n in range(1, window + 1)))
 
 
 def features(clip):
     """int16 PCM ``[n]`` at 16 kHz -> unnormalised float32 ``[T, 26]`` (13 MFCCs, 13 deltas)."""
-    audio = tf.cast(pcm16_to_float(clip, tf.float32), tf.float32)              # [n] in [-1, 1)
-    stft = tf.signal.stft(audio, FRAME_LENGTH, FRAME_STEP, FFT_LENGTH,
-                          window_fn=tf.signal.hann_window)                    # [T, FFT/2+1]
+    audio = tf.cast(pcm16_to_float(clip, tf.float32), tf.float32)  # [n] in [-1, 1)
+    stft = tf.signal.stft(
+        audio, FRAME_LENGTH, FRAME_STEP, FFT_LENGTH, window_fn=tf.signal.hann_window
+    )  # [T, FFT/2+1]
     mel_matrix = tf.signal.linear_to_mel_weight_matrix(
-        NUM_MEL, FFT_LENGTH // 2 + 1, SAMPLE_RATE, 80.0, 7600.0)              # [FFT/2+1, M]
-    log_mel = tf.math.log(tf.matmul(tf.abs(stft), mel_matrix) + 1e-6)       # [T, M]
-    mfcc = tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[:, :NUM_CEPSTRA]   # [T, 13]
-    return tf.concat([mfcc, deltas(mfcc)], axis=1).numpy()                 # [T, 26]
+        NUM_MEL, FFT_LENGTH // 2 + 1, SAMPLE_RATE, 80.0, 7600.0
+    )  # [FFT/2+1, M]
+    log_mel = tf.math.log(tf.matmul(tf.abs(stft), mel_matrix) + 1e-6)  # [T, M]
+    mfcc = tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[:, :NUM_CEPSTRA]  # [T, 13]
+    return tf.concat([mfcc, deltas(mfcc)], axis=1).numpy()  # [T, 26]
 
 
 @functools.lru_cache(maxsize=1)
@@ -144,9 +147,9 @@ def _split_arrays(split):
             continue
         f = (f - mean) / std
         for k in range(len(f) // SEGMENT_FRAMES):
-            xs.append(f[k * SEGMENT_FRAMES:(k + 1) * SEGMENT_FRAMES])       # [20, 26]
+            xs.append(f[k * SEGMENT_FRAMES : (k + 1) * SEGMENT_FRAMES])  # [20, 26]
             labels.append(label)
-    x = np.stack(xs).astype(np.float32)                                     # [N, 20, 26]
+    x = np.stack(xs).astype(np.float32)  # [N, 20, 26]
     c = np.asarray(labels, np.int32)
     x.flags.writeable = False
     c.flags.writeable = False

@@ -47,8 +47,18 @@ import tensorflow as tf
 from ar_keras.data.dataset_info import DatasetInfo
 from ar_keras.data.offline import DATA_DIR_ENV, NEVER_DOWNLOADS, DatasetNotFoundError, resolve_data_dir
 
-__all__ = ["TextDatasetInfo", "TEXT_INFO", "ENWIK8_INFO", "TEXT_FILE", "DEFAULT_LENGTH",
-           "corpus", "split_bytes", "text_arrays", "enwik8_arrays", "windows"]
+__all__ = [
+    "TextDatasetInfo",
+    "TEXT_INFO",
+    "ENWIK8_INFO",
+    "TEXT_FILE",
+    "DEFAULT_LENGTH",
+    "corpus",
+    "split_bytes",
+    "text_arrays",
+    "enwik8_arrays",
+    "windows",
+]
 
 TEXT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "text.npz")
 #: Bytes per example that `ark.data.load` yields (T of ``[T]``).
@@ -83,7 +93,8 @@ TEXT_INFO = TextDatasetInfo(
         "Bytes of the English documentation shipped with CPython (pydoc_data.topics of Python "
         "3.11.7, 467,708 UTF-8 bytes, embedded; scripts/make_text.py), split 90/5/5 % by "
         "contiguous byte ranges, cut into non-overlapping windows of 256 bytes "
-        "(ar_keras.data.text.windows for another length)."),
+        "(ar_keras.data.text.windows for another length)."
+    ),
     kind="sequence",
 )
 
@@ -92,12 +103,16 @@ ENWIK8_INFO = TextDatasetInfo(
     image_shape=(None,),
     num_levels=256,
     num_classes=None,
-    splits={"train": 90_000_000 // DEFAULT_LENGTH, "validation": 5_000_000 // DEFAULT_LENGTH,
-            "test": 5_000_000 // DEFAULT_LENGTH},
+    splits={
+        "train": 90_000_000 // DEFAULT_LENGTH,
+        "validation": 5_000_000 // DEFAULT_LENGTH,
+        "test": 5_000_000 // DEFAULT_LENGTH,
+    },
     description=(
         "First 10^8 bytes of English Wikipedia XML (Hutter prize), read from the local file "
         "<data_dir>/enwik8; standard split 90M / 5M / 5M bytes, non-overlapping windows of 256 "
-        "bytes."),
+        "bytes."
+    ),
     kind="sequence",
 )
 
@@ -108,7 +123,8 @@ def corpus():
     if not os.path.isfile(TEXT_FILE):
         raise FileNotFoundError(  # pragma: no cover - a broken install
             f"{TEXT_FILE} is missing: the package was installed without its data files. "
-            "Reinstall ar_keras, or regenerate it with python scripts/make_text.py.")
+            "Reinstall ar_keras, or regenerate it with python scripts/make_text.py."
+        )
     with np.load(TEXT_FILE, allow_pickle=False) as f:
         data = f["bytes"]
     data.flags.writeable = False
@@ -142,7 +158,7 @@ def split_bytes(data, split, bounds):
 def _cut(data, length):
     """uint8 ``[N]`` -> ``[N // length, length]`` non-overlapping windows (remainder dropped)."""
     count = len(data) // length
-    return data[:count * length].reshape(count, length)                  # [N'] -> [count, T]
+    return data[: count * length].reshape(count, length)  # [N'] -> [count, T]
 
 
 def text_arrays(split, length=DEFAULT_LENGTH):
@@ -174,18 +190,28 @@ def enwik8_arrays(split, data_dir=None, length=DEFAULT_LENGTH):
     path, data_dir, origin = enwik8_path(data_dir)
     if not os.path.isfile(path):
         zipped = os.path.isfile(path + ".zip")
-        raise DatasetNotFoundError("\n".join([
-            f"Dataset 'enwik8' was not found in {data_dir} ({origin}): no file {path}.",
-            *([f"  Note: {path}.zip is there: unzip it (unzip {path}.zip -d {data_dir})."]
-              if zipped else []),
-            f"{NEVER_DOWNLOADS} Put the 100,000,000-byte file 'enwik8' there: on a machine with "
-            "network, download http://mattmahoney.net/dc/enwik8.zip, unzip it and copy enwik8 to "
-            f"{data_dir}/enwik8.",
-            f"Or set ${DATA_DIR_ENV} (or pass data_dir= / --data-dir) to a directory that holds it."]))
+        raise DatasetNotFoundError(
+            "\n".join(
+                [
+                    f"Dataset 'enwik8' was not found in {data_dir} ({origin}): no file {path}.",
+                    *(
+                        [f"  Note: {path}.zip is there: unzip it (unzip {path}.zip -d {data_dir})."]
+                        if zipped
+                        else []
+                    ),
+                    f"{NEVER_DOWNLOADS} Put the 100,000,000-byte file 'enwik8' there: on a machine with "
+                    "network, download http://mattmahoney.net/dc/enwik8.zip, unzip it and copy enwik8 to "
+                    f"{data_dir}/enwik8.",
+                    f"Or set ${DATA_DIR_ENV} (or pass data_dir= / --data-dir) to a directory that holds it.",
+                ]
+            )
+        )
     size = os.path.getsize(path)
     if size != ENWIK8_SIZE:
-        raise ValueError(f"{path} holds {size:,} bytes; enwik8 is exactly {ENWIK8_SIZE:,} bytes "
-                         "(the unzipped enwik8.zip). Replace it with the original file.")
+        raise ValueError(
+            f"{path} holds {size:,} bytes; enwik8 is exactly {ENWIK8_SIZE:,} bytes "
+            "(the unzipped enwik8.zip). Replace it with the original file."
+        )
     data = np.memmap(path, dtype=np.uint8, mode="r")
     return np.array(_cut(split_bytes(data, split, ENWIK8_SPLIT), length)), None
 

@@ -37,21 +37,43 @@ _NOISE = 0.1
 
 
 def _info(name, num_classes, description):
-    return DatasetInfo(name=name, image_shape=(2,), num_levels=None, num_classes=num_classes,
-                       splits=dict(TOY_SPLIT_SIZES), description=description, kind="continuous")
+    return DatasetInfo(
+        name=name,
+        image_shape=(2,),
+        num_levels=None,
+        num_classes=num_classes,
+        splits=dict(TOY_SPLIT_SIZES),
+        description=description,
+        kind="continuous",
+    )
 
 
 TOY_INFOS = {
-    "two_moons": _info("two_moons", 2, (
-        "Two interleaved half circles (scikit-learn's make_moons layout), noise sd 0.1, "
-        "centred and scaled by 2; generated in code, float32 [2], label = moon. Splits: train "
-        "10,000, validation 2,000, test 2,000 (RandomState seeds per dataset and split).")),
-    "rings": _info("rings", 3, (
-        "Three concentric circles of radii 1, 2, 3, radial noise sd 0.1; generated in code, "
-        "float32 [2], label = ring. Splits: train 10,000, validation 2,000, test 2,000.")),
-    "maf_figure1": _info("maf_figure1", None, (
-        "Papamakarios et al. 2017, figure 1: x2 ~ N(0, 4), x1 | x2 ~ N(x2^2/4, 1); generated "
-        "in code, float32 [2] ordered (x1, x2). Splits: train 10,000, validation 2,000, test 2,000.")),
+    "two_moons": _info(
+        "two_moons",
+        2,
+        (
+            "Two interleaved half circles (scikit-learn's make_moons layout), noise sd 0.1, "
+            "centred and scaled by 2; generated in code, float32 [2], label = moon. Splits: train "
+            "10,000, validation 2,000, test 2,000 (RandomState seeds per dataset and split)."
+        ),
+    ),
+    "rings": _info(
+        "rings",
+        3,
+        (
+            "Three concentric circles of radii 1, 2, 3, radial noise sd 0.1; generated in code, "
+            "float32 [2], label = ring. Splits: train 10,000, validation 2,000, test 2,000."
+        ),
+    ),
+    "maf_figure1": _info(
+        "maf_figure1",
+        None,
+        (
+            "Papamakarios et al. 2017, figure 1: x2 ~ N(0, 4), x1 | x2 ~ N(x2^2/4, 1); generated "
+            "in code, float32 [2] ordered (x1, x2). Splits: train 10,000, validation 2,000, test 2,000."
+        ),
+    ),
 }
 
 
@@ -59,8 +81,8 @@ def _two_moons(rng, n):
     labels = np.arange(n) % 2
     rng.shuffle(labels)
     t = rng.uniform(0.0, math.pi, size=n)
-    upper = np.stack([np.cos(t), np.sin(t)], axis=1)                       # [n, 2]
-    lower = np.stack([1.0 - np.cos(t), 0.5 - np.sin(t)], axis=1)           # [n, 2]
+    upper = np.stack([np.cos(t), np.sin(t)], axis=1)  # [n, 2]
+    lower = np.stack([1.0 - np.cos(t), 0.5 - np.sin(t)], axis=1)  # [n, 2]
     x = np.where(labels[:, None] == 0, upper, lower) + _NOISE * rng.standard_normal((n, 2))
     return 2.0 * (x - np.array([0.5, 0.25])), labels
 
@@ -75,7 +97,7 @@ def _rings(rng, n):
 
 def _maf_figure1(rng, n):
     x2 = 2.0 * rng.standard_normal(n)
-    x1 = x2 ** 2 / 4.0 + rng.standard_normal(n)
+    x1 = x2**2 / 4.0 + rng.standard_normal(n)
     return np.stack([x1, x2], axis=1), None
 
 
@@ -84,7 +106,7 @@ def maf_figure1_log_density(x):
     x = np.asarray(x, np.float64)
     x1, x2 = x[..., 0], x[..., 1]
     log_n = lambda v, mean, var: -0.5 * (v - mean) ** 2 / var - 0.5 * math.log(2 * math.pi * var)  # noqa: E731
-    return log_n(x2, 0.0, 4.0) + log_n(x1, x2 ** 2 / 4.0, 1.0)
+    return log_n(x2, 0.0, 4.0) + log_n(x1, x2**2 / 4.0, 1.0)
 
 
 _GENERATORS = {"two_moons": (_two_moons, 11), "rings": (_rings, 23), "maf_figure1": (_maf_figure1, 37)}

@@ -49,8 +49,15 @@ import numpy as np
 from ar_keras.data.dataset_info import DatasetInfo
 from ar_keras.data.offline import DATA_DIR_ENV, DatasetNotFoundError, resolve_data_dir
 
-__all__ = ["UCI_INFOS", "UCI_FILES", "uci_arrays", "power_preprocess", "gas_preprocess",
-           "hepmass_preprocess", "miniboone_preprocess"]
+__all__ = [
+    "UCI_INFOS",
+    "UCI_FILES",
+    "uci_arrays",
+    "power_preprocess",
+    "gas_preprocess",
+    "hepmass_preprocess",
+    "miniboone_preprocess",
+]
 
 #: Files each dataset needs, relative to the data directory.
 UCI_FILES = {
@@ -61,29 +68,57 @@ UCI_FILES = {
     "bsds300": ("BSDS300/BSDS300.hdf5",),
 }
 
-_ARCHIVE = ("the MAF paper's data archive, https://zenodo.org/record/1161203/files/data.tar.gz "
-            "(Papamakarios et al. 2017), untarred: point data_dir at its data/ folder")
+_ARCHIVE = (
+    "the MAF paper's data archive, https://zenodo.org/record/1161203/files/data.tar.gz "
+    "(Papamakarios et al. 2017), untarred: point data_dir at its data/ folder"
+)
 
 
 def _info(name, dims, splits, what):
-    return DatasetInfo(name=name, image_shape=(dims,), num_levels=None, num_classes=None,
-                       splits=splits, kind="continuous",
-                       description=f"{what} Read offline from {', '.join(UCI_FILES[name])} in the data "
-                                   f"directory ({_ARCHIVE}); preprocessed as in the MAF paper's code.")
+    return DatasetInfo(
+        name=name,
+        image_shape=(dims,),
+        num_levels=None,
+        num_classes=None,
+        splits=splits,
+        kind="continuous",
+        description=f"{what} Read offline from {', '.join(UCI_FILES[name])} in the data "
+        f"directory ({_ARCHIVE}); preprocessed as in the MAF paper's code.",
+    )
 
 
 # Split sizes: the MAF paper, appendix D (Table 4).
 UCI_INFOS = {
-    "power": _info("power", 6, {"train": 1_659_917, "validation": 184_435, "test": 204_928},
-                   "UCI individual household electric power consumption, 6 features."),
-    "gas": _info("gas", 8, {"train": 852_174, "validation": 94_685, "test": 105_206},
-                 "UCI gas sensor array (ethylene and CO), 8 decorrelated sensor features."),
-    "hepmass": _info("hepmass", 21, {"train": 315_123, "validation": 35_013, "test": 174_987},
-                     "UCI HEPMASS (1000 GeV signal events), 21 features."),
-    "miniboone": _info("miniboone", 43, {"train": 29_556, "validation": 3_284, "test": 3_648},
-                       "UCI MiniBooNE particle identification, 43 features."),
-    "bsds300": _info("bsds300", 63, {"train": 1_000_000, "validation": 50_000, "test": 250_000},
-                     "BSDS300 8x8 monochrome natural-image patches, last pixel dropped (63 dims)."),
+    "power": _info(
+        "power",
+        6,
+        {"train": 1_659_917, "validation": 184_435, "test": 204_928},
+        "UCI individual household electric power consumption, 6 features.",
+    ),
+    "gas": _info(
+        "gas",
+        8,
+        {"train": 852_174, "validation": 94_685, "test": 105_206},
+        "UCI gas sensor array (ethylene and CO), 8 decorrelated sensor features.",
+    ),
+    "hepmass": _info(
+        "hepmass",
+        21,
+        {"train": 315_123, "validation": 35_013, "test": 174_987},
+        "UCI HEPMASS (1000 GeV signal events), 21 features.",
+    ),
+    "miniboone": _info(
+        "miniboone",
+        43,
+        {"train": 29_556, "validation": 3_284, "test": 3_648},
+        "UCI MiniBooNE particle identification, 43 features.",
+    ),
+    "bsds300": _info(
+        "bsds300",
+        63,
+        {"train": 1_000_000, "validation": 50_000, "test": 250_000},
+        "BSDS300 8x8 monochrome natural-image patches, last pixel dropped (63 dims).",
+    ),
 }
 
 
@@ -112,7 +147,7 @@ def power_preprocess(data):
     rng.shuffle(data)
     n = data.shape[0]
     data = np.delete(data, 3, axis=1)
-    data = np.delete(data, 1, axis=1)                                     # [N, 8] -> [N, 6]
+    data = np.delete(data, 1, axis=1)  # [N, 8] -> [N, 6]
     # Noise in the column order gap, voltage, 3 sub-meterings, time; the draws
     # come in the order of the paper's code (voltage before gap).
     voltage = 0.01 * rng.rand(n, 1)
@@ -132,14 +167,14 @@ def gas_preprocess(values, columns):
 
     def correlated(d):
         corr = np.corrcoef(d, rowvar=False)
-        return (corr > 0.98).sum(axis=1)                                  # each column counts itself
+        return (corr > 0.98).sum(axis=1)  # each column counts itself
 
     counts = correlated(data)
     while np.any(counts > 1):
         drop = int(np.where(counts > 1)[0][0])
         data = np.delete(data, drop, axis=1)
         counts = correlated(data)
-    data = (data - data.mean(axis=0)) / data.std(axis=0, ddof=1)          # pandas std: ddof 1
+    data = (data - data.mean(axis=0)) / data.std(axis=0, ddof=1)  # pandas std: ddof 1
     return _split_tail(data)
 
 
@@ -147,14 +182,14 @@ def hepmass_preprocess(train_table, test_table):
     """HEPMASS csv tables (header removed, label first) -> (train, validation, test)."""
     train = np.asarray(train_table, dtype=np.float64)
     test = np.asarray(test_table, dtype=np.float64)
-    train = train[train[:, 0] == 1][:, 1:]                                # signal events, no label
-    test = test[test[:, 0] == 1][:, 1:-1]                                 # and the spurious last column
+    train = train[train[:, 0] == 1][:, 1:]  # signal events, no label
+    test = test[test[:, 0] == 1][:, 1:-1]  # and the spurious last column
     mean, std = train.mean(axis=0), train.std(axis=0, ddof=1)
     train, test = (train - mean) / std, (test - mean) / std
     drop = []
     for i in range(train.shape[1]):
         _, counts = np.unique(train[:, i], return_counts=True)
-        if counts[0] > 5:                                                 # count of the smallest value
+        if counts[0] > 5:  # count of the smallest value
             drop.append(i)
     keep = [i for i in range(train.shape[1]) if i not in drop]
     train, test = train[:, keep], test[:, keep]
@@ -170,8 +205,7 @@ def miniboone_preprocess(data):
 
 # --------------------------------------------------------------------- read
 def _missing(name, data_dir, origin, missing, note=None):
-    lines = [f"Dataset {name!r} was not found in {data_dir} ({origin}): missing "
-             f"{', '.join(missing)}."]
+    lines = [f"Dataset {name!r} was not found in {data_dir} ({origin}): missing {', '.join(missing)}."]
     if note:
         lines.append(f"  Note: {note}")
     lines += [
@@ -199,15 +233,20 @@ def _load_splits(name, data_dir, stamp):
     if name == "miniboone":
         return miniboone_preprocess(np.load(path("miniboone/data.npy"), allow_pickle=False))
     if name == "hepmass":
-        return hepmass_preprocess(_read_csv(path("hepmass/1000_train.csv")),
-                                  _read_csv(path("hepmass/1000_test.csv")))
+        return hepmass_preprocess(
+            _read_csv(path("hepmass/1000_train.csv")), _read_csv(path("hepmass/1000_test.csv"))
+        )
     if name == "gas":
         try:
             import pandas as pd
         except ImportError as e:
-            raise _missing(name, data_dir, "pandas is not installed", [],
-                           note="gas/ethylene_CO.pickle is a pandas DataFrame pickle: pip install "
-                                "pandas to read it.") from e
+            raise _missing(
+                name,
+                data_dir,
+                "pandas is not installed",
+                [],
+                note="gas/ethylene_CO.pickle is a pandas DataFrame pickle: pip install pandas to read it.",
+            ) from e
         # Unpickling runs code from the file: only read files you trust.
         frame = pd.read_pickle(path("gas/ethylene_CO.pickle"))
         return gas_preprocess(frame.values, frame.columns)
@@ -244,6 +283,8 @@ def uci_arrays(name, split, data_dir=None):
     x = np.asarray(splits[index[split]], dtype=np.float32)
     dims = UCI_INFOS[name].image_shape[0]
     if x.ndim != 2 or x.shape[1] != dims:
-        raise ValueError(f"{name}: expected [N, {dims}] after preprocessing, got {list(x.shape)}; "
-                         "are the files the MAF archive's?")
+        raise ValueError(
+            f"{name}: expected [N, {dims}] after preprocessing, got {list(x.shape)}; "
+            "are the files the MAF archive's?"
+        )
     return x.copy()

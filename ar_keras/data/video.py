@@ -62,8 +62,13 @@ from ar_keras.data import embedded
 from ar_keras.data.dataset_info import DatasetInfo
 from ar_keras.data.offline import not_found, read_tfds, resolve_data_dir, tfds_build_hint
 
-__all__ = ["MOVING_DIGITS_INFO", "MOVING_MNIST_INFO", "MOVING_DIGITS_SEEDS",
-           "moving_digits_arrays", "load_moving_mnist"]
+__all__ = [
+    "MOVING_DIGITS_INFO",
+    "MOVING_MNIST_INFO",
+    "MOVING_DIGITS_SEEDS",
+    "moving_digits_arrays",
+    "load_moving_mnist",
+]
 
 #: Frames of a moving_digits video in `ark.data.load`.
 MOVING_DIGITS_LENGTH = 8
@@ -85,15 +90,14 @@ MOVING_DIGITS_INFO = DatasetInfo(
         "Two scikit-learn 8x8 digits (grey levels 0..16) bouncing in a 16x16 frame at 1.5 "
         "pixels per frame, overlaps by max; 8 frames; generated from the split's own digits "
         "with RandomState seeds train 1, validation 2, test 3 (2000/200/200 videos). "
-        "See ar_keras.data.video."),
+        "See ar_keras.data.video."
+    ),
     kind="video",
 )
 
 _MNIST_SIZES = {"train": 8000, "validation": 1000, "test": 1000}
-_MNIST_SLICES = {"train": slice(0, 8000), "validation": slice(8000, 9000),
-                 "test": slice(9000, 10000)}
-_MNIST_TFDS_SPLITS = {"train": "test[:8000]", "validation": "test[8000:9000]",
-                      "test": "test[9000:]"}
+_MNIST_SLICES = {"train": slice(0, 8000), "validation": slice(8000, 9000), "test": slice(9000, 10000)}
+_MNIST_TFDS_SPLITS = {"train": "test[:8000]", "validation": "test[8000:9000]", "test": "test[9000:]"}
 MOVING_MNIST_FILE = "mnist_test_seq.npy"
 
 MOVING_MNIST_INFO = DatasetInfo(
@@ -105,7 +109,8 @@ MOVING_MNIST_INFO = DatasetInfo(
     description=(
         "Moving MNIST (Srivastava et al. 2015): 10,000 sequences of 20 64x64 frames, levels "
         "0..255, read offline from mnist_test_seq.npy or a prepared tfds 'moving_mnist' folder; "
-        "train/validation/test = sequences [:8000]/[8000:9000]/[9000:]."),
+        "train/validation/test = sequences [:8000]/[8000:9000]/[9000:]."
+    ),
     kind="video",
 )
 
@@ -118,8 +123,7 @@ def _bounce(position, velocity, high):
     return position, velocity
 
 
-def moving_digits_arrays(split, length=MOVING_DIGITS_LENGTH, num_videos=None,
-                         frame_size=FRAME_SIZE):
+def moving_digits_arrays(split, length=MOVING_DIGITS_LENGTH, num_videos=None, frame_size=FRAME_SIZE):
     """Videos of two bouncing digits: int32 ``[N, length, S, S, 1]`` in ``[0, 17)``.
 
     Args:
@@ -135,7 +139,7 @@ def moving_digits_arrays(split, length=MOVING_DIGITS_LENGTH, num_videos=None,
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
     length, frame_size = int(length), int(frame_size)
     num_videos = _MOVING_DIGITS_SIZES[split] if num_videos is None else int(num_videos)
-    digits, _ = embedded.digits_arrays(split)                           # [M, 8, 8, 1]
+    digits, _ = embedded.digits_arrays(split)  # [M, 8, 8, 1]
     rng = np.random.RandomState(MOVING_DIGITS_SEEDS[split])
     high = float(frame_size - _DIGIT_SIZE)
     videos = np.zeros((num_videos, length, frame_size, frame_size, 1), np.int32)
@@ -150,7 +154,7 @@ def moving_digits_arrays(split, length=MOVING_DIGITS_LENGTH, num_videos=None,
             frame = videos[n, t, :, :, 0]
             for k in range(_NUM_DIGITS):
                 y, x = (int(v) for v in np.rint(position[k]))
-                window = frame[y:y + _DIGIT_SIZE, x:x + _DIGIT_SIZE]
+                window = frame[y : y + _DIGIT_SIZE, x : x + _DIGIT_SIZE]
                 np.maximum(window, chosen[k], out=window)
                 position[k], velocity[k] = _bounce(position[k] + velocity[k], velocity[k], high)
     return videos
@@ -163,14 +167,21 @@ def moving_digits_source(split, data_dir=None):
 
 
 def _mnist_error(data_dir, origin, notes, cause):
-    return not_found("moving_mnist", data_dir, origin, notes, cause, [
-        "Put one of these there:",
-        f"  1. {data_dir}/{MOVING_MNIST_FILE}: uint8 [20, 10000, 64, 64], the file of "
-        "http://www.cs.toronto.edu/~nitish/unsupervised_video/ (copy it from a machine with "
-        "network).",
-        f"  2. {data_dir}/moving_mnist/<version>/: a prepared tensorflow-datasets folder. "
-        + tfds_build_hint("moving_mnist"),
-    ])
+    return not_found(
+        "moving_mnist",
+        data_dir,
+        origin,
+        notes,
+        cause,
+        [
+            "Put one of these there:",
+            f"  1. {data_dir}/{MOVING_MNIST_FILE}: uint8 [20, 10000, 64, 64], the file of "
+            "http://www.cs.toronto.edu/~nitish/unsupervised_video/ (copy it from a machine with "
+            "network).",
+            f"  2. {data_dir}/moving_mnist/<version>/: a prepared tensorflow-datasets folder. "
+            + tfds_build_hint("moving_mnist"),
+        ],
+    )
 
 
 def load_moving_mnist(split, data_dir=None):
@@ -179,14 +190,19 @@ def load_moving_mnist(split, data_dir=None):
     data_dir, origin = resolve_data_dir(data_dir)
     path = os.path.join(data_dir, MOVING_MNIST_FILE)
     if os.path.isfile(path):
-        seq = np.load(path, mmap_mode="r")                                # [20, N, 64, 64]
+        seq = np.load(path, mmap_mode="r")  # [20, N, 64, 64]
         if seq.ndim != 4 or seq.shape[0] != 20 or seq.shape[2:] != (64, 64):
-            raise _mnist_error(data_dir, origin, [f"{path} has shape {seq.shape}, expected "
-                                                  "[20, 10000, 64, 64]."], None)
+            raise _mnist_error(
+                data_dir, origin, [f"{path} has shape {seq.shape}, expected [20, 10000, 64, 64]."], None
+            )
         part = np.asarray(seq[:, _MNIST_SLICES[split]])
         # [20, N, 64, 64] -> [N, 20, 64, 64] -> [N, 20, 64, 64, 1]
         return np.transpose(part, (1, 0, 2, 3))[..., None], None
-    ds = read_tfds("moving_mnist", _MNIST_TFDS_SPLITS[split], data_dir,
-                   [f"no {MOVING_MNIST_FILE} in {data_dir}."],
-                   lambda notes, cause: _mnist_error(data_dir, origin, notes, cause))
+    ds = read_tfds(
+        "moving_mnist",
+        _MNIST_TFDS_SPLITS[split],
+        data_dir,
+        [f"no {MOVING_MNIST_FILE} in {data_dir}."],
+        lambda notes, cause: _mnist_error(data_dir, origin, notes, cause),
+    )
     return ds.map(lambda f: {"image": f["image_sequence"]})

@@ -22,7 +22,7 @@ from ar_keras.data.mu_law import float_to_pcm16
 __all__ = ["write_wav", "read_wav"]
 
 #: The WAV header stores the byte rate (2 x the sample rate for 16-bit mono) in 32 bits.
-_MAX_RATE = 2 ** 31 - 1
+_MAX_RATE = 2**31 - 1
 
 
 def write_wav(path, audio, sample_rate):
@@ -43,10 +43,9 @@ def write_wav(path, audio, sample_rate):
     if audio.dtype == np.int16:
         pcm = audio
     elif audio.dtype.kind == "f":
-        pcm = float_to_pcm16(audio).numpy()                                   # int16 [T]
+        pcm = float_to_pcm16(audio).numpy()  # int16 [T]
     else:
-        raise ValueError(f"write_wav expects float audio in [-1, 1] or int16 PCM, got dtype "
-                         f"{audio.dtype}.")
+        raise ValueError(f"write_wav expects float audio in [-1, 1] or int16 PCM, got dtype {audio.dtype}.")
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with wave.open(path, "wb") as f:
@@ -68,8 +67,10 @@ def read_wav(path, dtype="float32"):
     try:
         with wave.open(os.fspath(path), "rb") as f:
             if f.getsampwidth() != 2 or f.getnchannels() != 1:
-                raise ValueError(f"{path}: expected 16-bit mono PCM, got {f.getsampwidth() * 8}-bit "
-                                 f"with {f.getnchannels()} channels.")
+                raise ValueError(
+                    f"{path}: expected 16-bit mono PCM, got {f.getsampwidth() * 8}-bit "
+                    f"with {f.getnchannels()} channels."
+                )
             rate = f.getframerate()
             pcm = np.frombuffer(f.readframes(f.getnframes()), "<i2")
     except (wave.Error, EOFError) as e:

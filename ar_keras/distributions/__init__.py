@@ -3,8 +3,8 @@
 from ar_keras.distributions.bernoulli import Bernoulli
 from ar_keras.distributions.categorical import Categorical
 from ar_keras.distributions.dual_softmax import DualSoftmax
-from ar_keras.distributions.logistic_mixture import DiscretizedLogisticMixture
 from ar_keras.distributions.gaussian_mixture import GaussianMixture
+from ar_keras.distributions.logistic_mixture import DiscretizedLogisticMixture
 from ar_keras.distributions.mcgsm import MCGSM, MCGSMParameters
 from ar_keras.distributions.sigmoid_xent import SigmoidCrossEntropy
 
@@ -16,5 +16,14 @@ def head_for_levels(num_levels, binary_as_bernoulli=True):
     return Categorical(num_levels)
 
 
-__all__ = ["Bernoulli", "Categorical", "DualSoftmax", "DiscretizedLogisticMixture", "GaussianMixture", "MCGSM", "MCGSMParameters", "SigmoidCrossEntropy",
-           "head_for_levels"]
+__all__ = [
+    "Bernoulli",
+    "Categorical",
+    "DualSoftmax",
+    "DiscretizedLogisticMixture",
+    "GaussianMixture",
+    "MCGSM",
+    "MCGSMParameters",
+    "SigmoidCrossEntropy",
+    "head_for_levels",
+]

@@ -78,4 +78,3 @@ class Categorical:
 
     def get_config(self):
         return {"num_levels": self.num_levels}
-

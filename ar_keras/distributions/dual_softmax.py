@@ -58,7 +58,8 @@ def split_levels(num_levels, coarse_levels=None):
             raise ValueError(
                 f"num_levels={K} does not split into coarse x fine levels: the dual softmax needs "
                 "a perfect square (65,536 = 256 x 256 for 16-bit audio, 256 = 16 x 16, 16 = 4 x 4, "
-                "4 = 2 x 2), or pass coarse_levels=Kc (or 'ceil') to mask the levels beyond K.")
+                "4 = 2 x 2), or pass coarse_levels=Kc (or 'ceil') to mask the levels beyond K."
+            )
         return root, root
     if coarse_levels == "ceil":
         coarse = math.isqrt(K - 1) + 1 if K > 1 else 1
@@ -70,8 +71,10 @@ def split_levels(num_levels, coarse_levels=None):
         raise ValueError(f"coarse_levels must be in [1, num_levels={K}], got {coarse}.")
     fine = -(-K // coarse)
     if (coarse - 1) * fine >= K:
-        raise ValueError(f"num_levels={K} does not split into {coarse} coarse levels of {fine} "
-                         f"fine levels: coarse level {coarse - 1} would be empty.")
+        raise ValueError(
+            f"num_levels={K} does not split into {coarse} coarse levels of {fine} "
+            f"fine levels: coarse level {coarse - 1} would be empty."
+        )
     return coarse, fine
 
 
@@ -105,14 +108,14 @@ class DualSoftmax:
         return tf.cast(c, tf.int32) * self.num_fine + tf.cast(f, tf.int32)
 
     def _coarse_logits(self, params):
-        logits = tf.cast(params[..., :self.num_coarse], tf.float32)
+        logits = tf.cast(params[..., : self.num_coarse], tf.float32)
         if self.full_grid:
             return logits
-        valid = tf.range(self.num_coarse) * self.num_fine < self.num_levels        # [Kc]
+        valid = tf.range(self.num_coarse) * self.num_fine < self.num_levels  # [Kc]
         return tf.where(valid, logits, _MASKED)
 
     def _fine_logits(self, params, c):
-        logits = tf.cast(params[..., self.num_coarse:], tf.float32)
+        logits = tf.cast(params[..., self.num_coarse :], tf.float32)
         if self.full_grid:
             return logits
         v = tf.expand_dims(tf.cast(c, tf.int32), -1) * self.num_fine + tf.range(self.num_fine)  # [..., Kf]
@@ -139,18 +142,15 @@ class DualSoftmax:
     @staticmethod
     def _gumbel_max(logits, noise, temperature):
         u = tf.clip_by_value(tf.cast(noise, tf.float32), _EPS, 1.0 - _EPS)
-        return tf.argmax(logits / temperature - tf.math.log(-tf.math.log(u)), axis=-1,
-                         output_type=tf.int32)
+        return tf.argmax(logits / temperature - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
 
     def sample_coarse(self, params, noise, temperature=1.0):
         """c from ``params[..., :Kc]`` and ``noise[..., :Kc]``: int32 ``[...]``."""
-        return self._gumbel_max(self._coarse_logits(params), noise[..., :self.num_coarse],
-                                temperature)
+        return self._gumbel_max(self._coarse_logits(params), noise[..., : self.num_coarse], temperature)
 
     def sample_fine(self, params, c, noise, temperature=1.0):
         """f from ``params[..., Kc:]`` (computed for c) and ``noise[..., Kc:]``."""
-        return self._gumbel_max(self._fine_logits(params, c), noise[..., self.num_coarse:],
-                                temperature)
+        return self._gumbel_max(self._fine_logits(params, c), noise[..., self.num_coarse :], temperature)
 
     def sample(self, params, noise, temperature=1.0):
         """``v = c Kf + f`` from params whose fine logits belong to the c drawn here."""

@@ -40,7 +40,7 @@ from ar_keras.distributions.inverse_normal import uniform_to_normal
 __all__ = ["GaussianMixture"]
 
 # Uniforms are kept this far from 0 and 1 so that ndtri stays finite (|z| < 5.3).
-_EPS = 2.0 ** -24
+_EPS = 2.0**-24
 _HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
 
 
@@ -78,7 +78,7 @@ class GaussianMixture:
     def log_prob(self, params, x):
         """Per-element log-densities: ``params [..., 3C]``, ``x [...]`` -> float32 ``[...]``."""
         log_w, mu, log_s = self.split(params)
-        z = (tf.cast(x, tf.float32)[..., None] - mu) * tf.exp(-log_s)            # [..., C]
+        z = (tf.cast(x, tf.float32)[..., None] - mu) * tf.exp(-log_s)  # [..., C]
         log_n = -0.5 * tf.square(z) - log_s - _HALF_LOG_TWO_PI
         return tf.reduce_logsumexp(log_w + log_n, axis=-1)
 
@@ -86,10 +86,11 @@ class GaussianMixture:
         """``params [..., 3C]``, uniforms ``noise [..., 2]`` -> float32 ``[...]``."""
         log_w, mu, log_s = self.split(params)
         u = tf.clip_by_value(tf.cast(noise, tf.float32), _EPS, 1.0 - _EPS)
-        cdf = tf.math.cumsum(tf.exp(log_w), axis=-1)                                # [..., C]
+        cdf = tf.math.cumsum(tf.exp(log_w), axis=-1)  # [..., C]
         # Rounding can leave cdf[-1] a hair below u: clamp to the last component.
-        index = tf.minimum(tf.reduce_sum(tf.cast(cdf < u[..., :1], tf.int32), axis=-1),
-                           self.num_components - 1)                                 # [...]
+        index = tf.minimum(
+            tf.reduce_sum(tf.cast(cdf < u[..., :1], tf.int32), axis=-1), self.num_components - 1
+        )  # [...]
         pick = tf.one_hot(index, self.num_components, dtype=tf.float32)
         mean = tf.reduce_sum(pick * mu, axis=-1)
         scale = tf.reduce_sum(pick * tf.exp(log_s), axis=-1)
@@ -106,8 +107,7 @@ class GaussianMixture:
 
         tfd = tfp.distributions
         log_w, mu, log_s = self.split(params)
-        return tfd.MixtureSameFamily(tfd.Categorical(logits=log_w),
-                                     tfd.Normal(mu, tf.exp(log_s)))
+        return tfd.MixtureSameFamily(tfd.Categorical(logits=log_w), tfd.Normal(mu, tf.exp(log_s)))
 
     def get_config(self):
         return {"num_components": self.num_components, "log_scale_bound": self.log_scale_bound}

@@ -13,18 +13,34 @@ import tensorflow as tf
 __all__ = ["uniform_to_normal"]
 
 # Uniforms are kept this far from 0 and 1 so that the quantile stays finite (|z| < 5.3).
-_EPS = 2.0 ** -24
+_EPS = 2.0**-24
 
 # Acklam's rational approximation of the inverse normal CDF (relative error < 1.2e-9):
 # central region |p - 1/2| <= 0.47575, tails through q = sqrt(-2 log p).
-_A = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
-      1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00)
-_B = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-      6.680131188771972e+01, -1.328068155288572e+01)
-_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-      -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00)
-_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
-      3.754408661907416e+00)
+_A = (
+    -3.969683028665376e01,
+    2.209460984245205e02,
+    -2.759285104469687e02,
+    1.383577518672690e02,
+    -3.066479806614716e01,
+    2.506628277459239e00,
+)
+_B = (
+    -5.447609879822406e01,
+    1.615858368580409e02,
+    -1.556989798598866e02,
+    6.680131188771972e01,
+    -1.328068155288572e01,
+)
+_C = (
+    -7.784894002430293e-03,
+    -3.223964580411365e-01,
+    -2.400758277161838e00,
+    -2.549732539343734e00,
+    4.374664141464968e00,
+    2.938163982698783e00,
+)
+_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
 
 
 def _poly(coefficients, x):
@@ -45,8 +61,8 @@ def uniform_to_normal(u):
     p = tf.clip_by_value(tf.cast(u, tf.float32), _EPS, 1.0 - _EPS)
     r = tf.square(p - 0.5)
     central = (p - 0.5) * _poly(_A, r) / (_poly(_B, r) * r + 1.0)
-    tail_p = tf.minimum(p, 1.0 - p)                          # the nearer tail, mirrored
+    tail_p = tf.minimum(p, 1.0 - p)  # the nearer tail, mirrored
     q = tf.sqrt(-2.0 * tf.math.log(tail_p))
-    tail = _poly(_C, q) / (_poly(_D, q) * q + 1.0)           # the lower tail's quantile (< 0)
+    tail = _poly(_C, q) / (_poly(_D, q) * q + 1.0)  # the lower tail's quantile (< 0)
     tail = tf.where(p > 0.5, -tail, tail)
     return tf.where(tf.abs(p - 0.5) <= 0.47575, central, tail)

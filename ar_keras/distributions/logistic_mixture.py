@@ -77,8 +77,7 @@ def _log1mexp(d):
     ``log1p`` keeps its digits.  Both branches are finite for every ``d > 0``,
     so the gradient through `tf.where` stays finite too.
     """
-    return tf.where(d < math.log(2.0), tf.math.log(-tf.math.expm1(-d)),
-                    tf.math.log1p(-tf.exp(-d)))
+    return tf.where(d < math.log(2.0), tf.math.log(-tf.math.expm1(-d)), tf.math.log1p(-tf.exp(-d)))
 
 
 def discretized_logistic_log_prob(k, mean, log_scale, num_levels):
@@ -94,12 +93,12 @@ def discretized_logistic_log_prob(k, mean, log_scale, num_levels):
         float32, the broadcast shape.
     """
     K = int(num_levels)
-    half = 1.0 / (K - 1)                                   # half a bin in [-1, 1] units
+    half = 1.0 / (K - 1)  # half a bin in [-1, 1] units
     k = tf.cast(k, tf.float32)
-    centre = 2.0 * half * k - 1.0                          # v_k
+    centre = 2.0 * half * k - 1.0  # v_k
     inv_s = tf.exp(-log_scale)
-    upper = (centre + half - mean) * inv_s                 # standardised upper edge a
-    lower = (centre - half - mean) * inv_s                 # standardised lower edge b
+    upper = (centre + half - mean) * inv_s  # standardised upper edge a
+    lower = (centre - half - mean) * inv_s  # standardised lower edge b
     # Interior bins: log(sigma(a) - sigma(b)) directly would subtract two
     # numbers near 1 (right tail) or take the log of a difference that
     # underflows; instead use the identity
@@ -107,16 +106,14 @@ def discretized_logistic_log_prob(k, mean, log_scale, num_levels):
     # whose three logs are -softplus(-a), -softplus(b) and log1mexp(a - b),
     # each accurate everywhere.  a - b = 2h / s is formed from h and 1/s, not
     # by subtracting a and b, so it keeps full precision when a and b are large.
-    log_interior = (-tf.nn.softplus(-upper) - tf.nn.softplus(lower)
-                    + _log1mexp(2.0 * half * inv_s))
+    log_interior = -tf.nn.softplus(-upper) - tf.nn.softplus(lower) + _log1mexp(2.0 * half * inv_s)
     # Edge bins take the tails: bin 0 is sigma(a) (log: -softplus(-a)), bin
     # K-1 is 1 - sigma(b) = sigma(-b) (log: -softplus(b)).  All three branches
     # are finite for every input, so the gradient that tf.where passes to the
     # unselected ones (multiplied by zero) is never 0 * inf = NaN.
     log_first = -tf.nn.softplus(-upper)
     log_last = -tf.nn.softplus(lower)
-    return tf.where(tf.equal(k, 0.0), log_first,
-                    tf.where(tf.equal(k, K - 1.0), log_last, log_interior))
+    return tf.where(tf.equal(k, 0.0), log_first, tf.where(tf.equal(k, K - 1.0), log_last, log_interior))
 
 
 class DiscretizedLogisticMixture:
@@ -144,8 +141,7 @@ class DiscretizedLogisticMixture:
         noise_depth: uniforms per element for `sample` (K).
     """
 
-    def __init__(self, num_levels, num_mixtures=5, num_channels=1,
-                 min_log_scale=-7.0, max_log_scale=2.0):
+    def __init__(self, num_levels, num_mixtures=5, num_channels=1, min_log_scale=-7.0, max_log_scale=2.0):
         if int(num_levels) != num_levels or num_levels < 2:
             raise ValueError(f"num_levels must be an integer >= 2, got {num_levels!r}.")
         if int(num_mixtures) != num_mixtures or num_mixtures < 1:
@@ -189,24 +185,25 @@ class DiscretizedLogisticMixture:
         logits = p[..., :M]
         channel_shape = tf.concat([lead, [C, M]], 0)
         # [..., C*M] -> [..., C, M]: channel-major, as laid out above.
-        means = tf.reshape(p[..., M:M + C * M], channel_shape)
-        log_scales = tf.reshape(p[..., M + C * M:M + 2 * C * M], channel_shape)
+        means = tf.reshape(p[..., M : M + C * M], channel_shape)
+        log_scales = tf.reshape(p[..., M + C * M : M + 2 * C * M], channel_shape)
         log_scales = tf.clip_by_value(log_scales, self.min_log_scale, self.max_log_scale)
-        raw = tf.reshape(p[..., M + 2 * C * M:], tf.concat([lead, [P, M]], 0))  # -> [..., P, M]
+        raw = tf.reshape(p[..., M + 2 * C * M :], tf.concat([lead, [P, M]], 0))  # -> [..., P, M]
         zero = tf.zeros(tf.concat([lead, [1, M]], 0))
-        padded = tf.concat([tf.tanh(raw), zero], axis=-2)                      # [..., P+1, M]
-        coupling = tf.gather(padded, self._pair_index, axis=-2)                 # [..., C*C, M]
-        coupling = tf.reshape(coupling, tf.concat([lead, [C, C, M]], 0))        # -> [..., C, C, M]
+        padded = tf.concat([tf.tanh(raw), zero], axis=-2)  # [..., P+1, M]
+        coupling = tf.gather(padded, self._pair_index, axis=-2)  # [..., C*C, M]
+        coupling = tf.reshape(coupling, tf.concat([lead, [C, C, M]], 0))  # -> [..., C, C, M]
         return logits, means, log_scales, coupling
 
     def _coupled(self, pixel_params, x):
         """Shared part of `element_params` and `joint_log_prob`."""
         logits, means, log_scales, coupling = self.split_pixel_params(pixel_params)
-        v = self.scale_levels(x)                                              # [..., C]
+        v = self.scale_levels(x)  # [..., C]
         # mu~_mc = mu_mc + sum_{c'} a_mcc' v_c'  (a is zero unless c' < c)
         coupled = means + tf.reduce_sum(coupling * v[..., None, :, None], axis=-2)  # [..., C, M]
         log_components = discretized_logistic_log_prob(
-            tf.cast(x, tf.int32)[..., None], coupled, log_scales, self.num_levels)  # [..., C, M]
+            tf.cast(x, tf.int32)[..., None], coupled, log_scales, self.num_levels
+        )  # [..., C, M]
         return logits, coupled, log_scales, log_components
 
     # -------------------------------------------------------- pixel -> element
@@ -225,9 +222,9 @@ class DiscretizedLogisticMixture:
         logits, coupled, log_scales, log_components = self._coupled(pixel_params, x)
         # Posterior weights after the earlier channels of the pixel: the
         # exclusive cumulative sum adds log P(x_c' | m) for c' < c only.
-        evidence = tf.cumsum(log_components, axis=-2, exclusive=True)           # [..., C, M]
+        evidence = tf.cumsum(log_components, axis=-2, exclusive=True)  # [..., C, M]
         log_weights = tf.nn.log_softmax(logits[..., None, :] + evidence, axis=-1)
-        return tf.concat([log_weights, coupled, log_scales], axis=-1)            # [..., C, 3M]
+        return tf.concat([log_weights, coupled, log_scales], axis=-1)  # [..., C, 3M]
 
     def joint_log_prob(self, pixel_params, x):
         """PixelCNN++'s joint log-likelihood of whole pixels: ``[..., C]`` -> ``[...]``.
@@ -236,30 +233,32 @@ class DiscretizedLogisticMixture:
         `log_prob` of `element_params` (the tests check it).
         """
         logits, _, _, log_components = self._coupled(pixel_params, x)
-        return tf.reduce_logsumexp(tf.nn.log_softmax(logits, axis=-1)
-                                   + tf.reduce_sum(log_components, axis=-2), axis=-1)
+        return tf.reduce_logsumexp(
+            tf.nn.log_softmax(logits, axis=-1) + tf.reduce_sum(log_components, axis=-2), axis=-1
+        )
 
     # ------------------------------------------------------------ element-wise
     def _unpack(self, params):
         params = tf.cast(params, tf.float32)
         M = self.num_mixtures
-        return params[..., :M], params[..., M:2 * M], params[..., 2 * M:]
+        return params[..., :M], params[..., M : 2 * M], params[..., 2 * M :]
 
     def log_prob(self, params, x):
         """Per-element log-probabilities: ``params [..., 3M]``, ``x [...]`` -> float32 ``[...]``."""
         log_w, mean, log_s = self._unpack(params)
-        log_p = discretized_logistic_log_prob(tf.cast(x, tf.int32)[..., None], mean, log_s,
-                                              self.num_levels)                 # [..., M]
+        log_p = discretized_logistic_log_prob(
+            tf.cast(x, tf.int32)[..., None], mean, log_s, self.num_levels
+        )  # [..., M]
         return tf.reduce_logsumexp(tf.nn.log_softmax(log_w, axis=-1) + log_p, axis=-1)
 
     def level_log_probs(self, params):
         """Log-probabilities of every level: ``[..., 3M]`` -> ``[..., K]``."""
         log_w, mean, log_s = self._unpack(params)
-        levels = tf.range(self.num_levels)[:, None]                               # [K, 1]
-        log_p = discretized_logistic_log_prob(levels, mean[..., None, :], log_s[..., None, :],
-                                              self.num_levels)                 # [..., K, M]
-        return tf.reduce_logsumexp(tf.nn.log_softmax(log_w, axis=-1)[..., None, :] + log_p,
-                                   axis=-1)
+        levels = tf.range(self.num_levels)[:, None]  # [K, 1]
+        log_p = discretized_logistic_log_prob(
+            levels, mean[..., None, :], log_s[..., None, :], self.num_levels
+        )  # [..., K, M]
+        return tf.reduce_logsumexp(tf.nn.log_softmax(log_w, axis=-1)[..., None, :] + log_p, axis=-1)
 
     def probs(self, params):
         """Probabilities of every level ``[..., K]``."""
@@ -295,6 +294,10 @@ class DiscretizedLogisticMixture:
         return tfd.MixtureSameFamily(tfd.Categorical(logits=log_w), quantized)
 
     def get_config(self):
-        return {"num_levels": self.num_levels, "num_mixtures": self.num_mixtures,
-                "num_channels": self.num_channels, "min_log_scale": self.min_log_scale,
-                "max_log_scale": self.max_log_scale}
+        return {
+            "num_levels": self.num_levels,
+            "num_mixtures": self.num_mixtures,
+            "num_channels": self.num_channels,
+            "min_log_scale": self.min_log_scale,
+            "max_log_scale": self.max_log_scale,
+        }

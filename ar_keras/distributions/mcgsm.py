@@ -65,7 +65,7 @@ from ar_keras.distributions.inverse_normal import uniform_to_normal
 __all__ = ["MCGSM", "MCGSMParameters"]
 
 # Uniforms are kept this far from 0 and 1 so that ndtri stays finite.
-_EPS = 2.0 ** -24
+_EPS = 2.0**-24
 _HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
 
 
@@ -89,8 +89,9 @@ class MCGSM:
         self.num_components = int(num_components)
         self.num_scales = int(num_scales)
         if self.num_components < 1 or self.num_scales < 1:
-            raise ValueError(f"num_components and num_scales must be >= 1, got "
-                             f"{num_components!r} and {num_scales!r}.")
+            raise ValueError(
+                f"num_components and num_scales must be >= 1, got {num_components!r} and {num_scales!r}."
+            )
         cs = self.num_components * self.num_scales
         self.num_params = 2 * cs + self.num_components
 
@@ -100,30 +101,32 @@ class MCGSM:
         C, S = self.num_components, self.num_scales
         gate, mu, lam = tf.split(params, [C * S, C, C * S], axis=-1)
         shape = tf.concat([tf.shape(params)[:-1], [C, S]], 0)
-        log_w = tf.reshape(tf.nn.log_softmax(gate, axis=-1), shape)        # [..., CS] -> [..., C, S]
-        lam = tf.reshape(lam, shape)                                        # [..., CS] -> [..., C, S]
-        return log_w, mu[..., None], lam                                    # mu: [..., C] -> [..., C, 1]
+        log_w = tf.reshape(tf.nn.log_softmax(gate, axis=-1), shape)  # [..., CS] -> [..., C, S]
+        lam = tf.reshape(lam, shape)  # [..., CS] -> [..., C, S]
+        return log_w, mu[..., None], lam  # mu: [..., C] -> [..., C, 1]
 
     def log_prob(self, params, y):
         """Per-element log-densities: ``params [..., P]``, ``y [...]`` -> float32 ``[...]``."""
         log_w, mu, lam = self.split(params)
-        d = tf.cast(y, tf.float32)[..., None, None] - mu                   # [..., C, 1]
+        d = tf.cast(y, tf.float32)[..., None, None] - mu  # [..., C, 1]
         log_n = 0.5 * lam - 0.5 * tf.exp(lam) * tf.square(d) - _HALF_LOG_TWO_PI
         flat = tf.concat([tf.shape(log_n)[:-2], [-1]], 0)
-        return tf.reduce_logsumexp(tf.reshape(log_w + log_n, flat), axis=-1)  # [..., C, S] -> [..., CS] -> [...]
+        return tf.reduce_logsumexp(
+            tf.reshape(log_w + log_n, flat), axis=-1
+        )  # [..., C, S] -> [..., CS] -> [...]
 
     def sample(self, params, noise, temperature=1.0):
         """``params [..., P]``, uniforms ``noise [..., 2]`` -> float32 ``[...]``."""
         log_w, mu, lam = self.split(params)
         C, S = self.num_components, self.num_scales
         flat = tf.concat([tf.shape(log_w)[:-2], [C * S]], 0)
-        w = tf.reshape(tf.exp(log_w), flat)                                 # [..., C, S] -> [..., CS]
+        w = tf.reshape(tf.exp(log_w), flat)  # [..., C, S] -> [..., CS]
         u = tf.clip_by_value(tf.cast(noise, tf.float32), _EPS, 1.0 - _EPS)
         cdf = tf.math.cumsum(w, axis=-1)
         # Rounding can leave cdf[-1] a hair below u: clamp to the last (c, s).
         index = tf.minimum(tf.reduce_sum(tf.cast(cdf < u[..., :1], tf.int32), axis=-1), C * S - 1)
-        pick = tf.one_hot(index, C * S, dtype=tf.float32)                   # [..., CS]
-        means = tf.reshape(tf.broadcast_to(mu, tf.shape(lam)), flat)        # [..., C, S] -> [..., CS]
+        pick = tf.one_hot(index, C * S, dtype=tf.float32)  # [..., CS]
+        means = tf.reshape(tf.broadcast_to(mu, tf.shape(lam)), flat)  # [..., C, S] -> [..., CS]
         mean = tf.reduce_sum(pick * means, axis=-1)
         std = tf.reduce_sum(pick * tf.exp(-0.5 * tf.reshape(lam, flat)), axis=-1)
         return mean + temperature * std * uniform_to_normal(u[..., 1])
@@ -165,17 +168,17 @@ class MCGSMParameters(keras.layers.Layer):
     u ``[C]``, ``log_cholesky`` log l ``[C]``.
     """
 
-    def __init__(self, num_components=32, num_scales=4, num_features=32,
-                 log_precision_bound=14.0, **kwargs):
+    def __init__(self, num_components=32, num_scales=4, num_features=32, log_precision_bound=14.0, **kwargs):
         super().__init__(**kwargs)
-        self.log_precision_bound = (None if log_precision_bound is None
-                                    else float(log_precision_bound))
+        self.log_precision_bound = None if log_precision_bound is None else float(log_precision_bound)
         self.num_components = int(num_components)
         self.num_scales = int(num_scales)
         self.num_features = int(num_features)
         if min(self.num_components, self.num_scales, self.num_features) < 1:
-            raise ValueError("num_components, num_scales and num_features must be >= 1, got "
-                             f"{num_components!r}, {num_scales!r}, {num_features!r}.")
+            raise ValueError(
+                "num_components, num_scales and num_features must be >= 1, got "
+                f"{num_components!r}, {num_scales!r}, {num_features!r}."
+            )
 
     def build(self, input_shape):
         N, C, S, F = int(input_shape[-1]), self.num_components, self.num_scales, self.num_features
@@ -183,16 +186,21 @@ class MCGSMParameters(keras.layers.Layer):
         self.priors = self.add_weight(name="priors", shape=(C, S), initializer="zeros")
         # Scales spread over [-1, 1] (a factor e^2 between the extreme precisions).
         spread = [(2.0 * s / max(S - 1, 1) - 1.0) for s in range(S)]
-        self.scales = self.add_weight(name="scales", shape=(C, S),
-                                      initializer=keras.initializers.Constant([spread] * C))
-        self.weights_ = self.add_weight(name="weights", shape=(C, F),
-                                        initializer=normal(stddev=1.0 / math.sqrt(F)))
-        self.features = self.add_weight(name="features", shape=(N, F),
-                                        initializer=normal(stddev=1.0 / math.sqrt(N)))
-        self.linear_features = self.add_weight(name="linear_features", shape=(N, C),
-                                               initializer=normal(stddev=0.1 / math.sqrt(N)))
-        self.predictors = self.add_weight(name="predictors", shape=(N, C),
-                                          initializer=normal(stddev=0.1 / math.sqrt(N)))
+        self.scales = self.add_weight(
+            name="scales", shape=(C, S), initializer=keras.initializers.Constant([spread] * C)
+        )
+        self.weights_ = self.add_weight(
+            name="weights", shape=(C, F), initializer=normal(stddev=1.0 / math.sqrt(F))
+        )
+        self.features = self.add_weight(
+            name="features", shape=(N, F), initializer=normal(stddev=1.0 / math.sqrt(N))
+        )
+        self.linear_features = self.add_weight(
+            name="linear_features", shape=(N, C), initializer=normal(stddev=0.1 / math.sqrt(N))
+        )
+        self.predictors = self.add_weight(
+            name="predictors", shape=(N, C), initializer=normal(stddev=0.1 / math.sqrt(N))
+        )
         self.means = self.add_weight(name="means", shape=(C,), initializer="zeros")
         self.log_cholesky = self.add_weight(name="log_cholesky", shape=(C,), initializer="zeros")
         super().build(input_shape)
@@ -200,20 +208,22 @@ class MCGSMParameters(keras.layers.Layer):
     def call(self, x):
         x = tf.cast(x, tf.float32)
         C, S = self.num_components, self.num_scales
-        proj = tf.tensordot(x, self.features, axes=[[-1], [0]])            # [..., F]: b_i^T x
-        quad = tf.tensordot(tf.square(proj), tf.transpose(tf.square(self.weights_)),
-                            axes=[[-1], [0]])                               # [..., C]
-        lin = tf.tensordot(x, self.linear_features, axes=[[-1], [0]])       # [..., C]
-        e_alpha = tf.exp(self.scales)                                       # [C, S]
-        gate = (self.priors - 0.5 * e_alpha * quad[..., None]
-                + e_alpha * lin[..., None])                                 # [..., C, S]
+        proj = tf.tensordot(x, self.features, axes=[[-1], [0]])  # [..., F]: b_i^T x
+        quad = tf.tensordot(
+            tf.square(proj), tf.transpose(tf.square(self.weights_)), axes=[[-1], [0]]
+        )  # [..., C]
+        lin = tf.tensordot(x, self.linear_features, axes=[[-1], [0]])  # [..., C]
+        e_alpha = tf.exp(self.scales)  # [C, S]
+        gate = self.priors - 0.5 * e_alpha * quad[..., None] + e_alpha * lin[..., None]  # [..., C, S]
         mu = tf.tensordot(x, self.predictors, axes=[[-1], [0]]) + self.means  # [..., C]
-        lam = self.scales + 2.0 * self.log_cholesky[:, None]                # [C, S]
+        lam = self.scales + 2.0 * self.log_cholesky[:, None]  # [C, S]
         if self.log_precision_bound is not None:
             lam = self.log_precision_bound * tf.tanh(lam / self.log_precision_bound)
         lam = tf.broadcast_to(lam, tf.shape(gate))
         flat = tf.concat([tf.shape(gate)[:-2], [C * S]], 0)
-        return tf.concat([tf.reshape(gate, flat), mu, tf.reshape(lam, flat)], axis=-1)  # [..., C, S] -> [..., CS]
+        return tf.concat(
+            [tf.reshape(gate, flat), mu, tf.reshape(lam, flat)], axis=-1
+        )  # [..., C, S] -> [..., CS]
 
     def compute_output_shape(self, input_shape):
         C, S = self.num_components, self.num_scales
@@ -221,7 +231,12 @@ class MCGSMParameters(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"num_components": self.num_components, "num_scales": self.num_scales,
-                       "num_features": self.num_features,
-                       "log_precision_bound": self.log_precision_bound})
+        config.update(
+            {
+                "num_components": self.num_components,
+                "num_scales": self.num_scales,
+                "num_features": self.num_features,
+                "log_precision_bound": self.log_precision_bound,
+            }
+        )
         return config

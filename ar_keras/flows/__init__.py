@@ -23,13 +23,25 @@ import keras
 from ar_keras.flows import affine
 from ar_keras.flows.batch_norm import BatchNorm, BatchNormBijector
 from ar_keras.flows.iaf import iaf, iaf_layer
-from ar_keras.layers.made import MADELayer as MADE
-from ar_keras.flows.maf import conditional_kwargs, maf, maf_layer, made_stack
+from ar_keras.flows.maf import conditional_kwargs, made_stack, maf, maf_layer
 from ar_keras.flows.permutation import PERMUTATIONS, layer_permutations
+from ar_keras.layers.made import MADELayer as MADE
 
 # `.keras` files written before the one MADE layer name the flows' MADE "ar_keras>FlowMADE";
 # its config keys are a subset of MADELayer's with the same meanings and defaults.
 keras.saving.get_custom_objects().setdefault("ar_keras>FlowMADE", MADE)
 
-__all__ = ["MADE", "affine", "BatchNorm", "BatchNormBijector", "maf", "maf_layer", "iaf", "iaf_layer",
-           "made_stack", "conditional_kwargs", "layer_permutations", "PERMUTATIONS"]
+__all__ = [
+    "MADE",
+    "affine",
+    "BatchNorm",
+    "BatchNormBijector",
+    "maf",
+    "maf_layer",
+    "iaf",
+    "iaf_layer",
+    "made_stack",
+    "conditional_kwargs",
+    "layer_permutations",
+    "PERMUTATIONS",
+]

@@ -70,4 +70,4 @@ def inverse(x, shift, log_scale, gated=False):
 def bijector(shift, log_scale, gated=False):
     """The step as a TFP bijector (``forward``: ``z -> x``), elementwise."""
     shift, log_scale = step_params(shift, log_scale, gated)
-    return tfb.Chain([tfb.Shift(shift), tfb.Scale(log_scale=log_scale)])   # z exp(s) + m
+    return tfb.Chain([tfb.Shift(shift), tfb.Scale(log_scale=log_scale)])  # z exp(s) + m

@@ -65,15 +65,16 @@ class BatchNorm(keras.layers.Layer):
         self.beta = self.add_weight(name="beta", shape=(size,), initializer="zeros")
         # Replicas hold identical (synchronised) statistics: "mean" aggregation
         # lets them be assigned in a replica context.
-        self.moving_mean = self.add_weight(name="moving_mean", shape=(size,), initializer="zeros",
-                                           trainable=False, aggregation="mean")
-        self.moving_variance = self.add_weight(name="moving_variance", shape=(size,),
-                                               initializer="ones", trainable=False,
-                                               aggregation="mean")
+        self.moving_mean = self.add_weight(
+            name="moving_mean", shape=(size,), initializer="zeros", trainable=False, aggregation="mean"
+        )
+        self.moving_variance = self.add_weight(
+            name="moving_variance", shape=(size,), initializer="ones", trainable=False, aggregation="mean"
+        )
         self.built = True
 
     def _batch_statistics(self, x):
-        flat = tf.reshape(x, [-1, tf.shape(x)[-1]])                       # [..., D] -> [N, D]
+        flat = tf.reshape(x, [-1, tf.shape(x)[-1]])  # [..., D] -> [N, D]
         total = tf.reduce_sum(flat, axis=0)
         count = tf.cast(tf.shape(flat)[0], flat.dtype)
         ctx = tf.distribute.get_replica_context()
@@ -138,8 +139,9 @@ class BatchNormBijector(tfb.Bijector):
         parameters = dict(locals())
         self._layer = layer
         self._training = bool(training)
-        super().__init__(forward_min_event_ndims=1, validate_args=validate_args,
-                         parameters=parameters, name=name)
+        super().__init__(
+            forward_min_event_ndims=1, validate_args=validate_args, parameters=parameters, name=name
+        )
 
     @classmethod
     def _parameter_properties(cls, dtype):
@@ -158,8 +160,9 @@ class BatchNormBijector(tfb.Bijector):
     def _inverse_log_det_jacobian(self, x):
         # Only the statistics matter: the log-determinant does not depend on x
         # beyond the batch variance.
-        _, variance = (self._layer.statistics(training=False) if not self._training
-                       else self._layer._batch_statistics(x))
+        _, variance = (
+            self._layer.statistics(training=False) if not self._training else self._layer._batch_statistics(x)
+        )
         log_det = self._layer.log_gamma - 0.5 * tf.math.log(variance + self._layer.epsilon)
         return tf.reduce_sum(log_det) * tf.ones(tf.shape(x)[:-1], x.dtype)  # [D] -> broadcast to batch
 

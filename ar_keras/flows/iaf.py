@@ -49,7 +49,7 @@ def _affine(made, gated):
     """``y -> Invert(affine step at y)``: the bijector_fn of the inverted MAF."""
 
     def bijector_fn(y, **condition_kwargs):
-        shift, log_scale = made(y, **condition_kwargs)          # [..., D] each
+        shift, log_scale = made(y, **condition_kwargs)  # [..., D] each
         return tfb.Invert(affine.bijector(shift, log_scale, gated))
 
     return bijector_fn
@@ -58,12 +58,10 @@ def _affine(made, gated):
 def iaf_layer(made, gated=False, name="iaf"):
     """One IAF layer (``forward`` = one MADE pass, ``inverse`` = D passes)."""
     _check_made(made)
-    return tfb.Invert(AutoregressiveFlow(bijector_fn=_affine(made, gated),
-                                                   name=f"{name}_maf"), name=name)
+    return tfb.Invert(AutoregressiveFlow(bijector_fn=_affine(made, gated), name=f"{name}_maf"), name=name)
 
 
-def iaf(made, permutation="reverse", batch_norm=None, training=False, gated=False, seed=0,
-        name="iaf"):
+def iaf(made, permutation="reverse", batch_norm=None, training=False, gated=False, seed=0, name="iaf"):
     """Inverse Autoregressive Flow: one layer, or a stack.
 
     Args:

@@ -56,12 +56,16 @@ tfb = tfp.bijectors
 
 def _check_made(made, what="made"):
     if not isinstance(made, MADELayer):
-        raise TypeError(f"{what} must be an ar_keras.flows.MADE (a Keras 3 layer), got "
-                        f"{type(made).__name__}. tfb.AutoregressiveNetwork is a Keras 2 layer whose "
-                        "weights a Keras 3 model does not track.")
+        raise TypeError(
+            f"{what} must be an ar_keras.flows.MADE (a Keras 3 layer), got "
+            f"{type(made).__name__}. tfb.AutoregressiveNetwork is a Keras 2 layer whose "
+            "weights a Keras 3 model does not track."
+        )
     if made.output_mode != "shift_and_log_scale":
-        raise ValueError(f"{made.name} returns raw parameters (output={made.output_mode!r}); a flow "
-                         "layer needs MADE(params=2, output='shift_and_log_scale').")
+        raise ValueError(
+            f"{made.name} returns raw parameters (output={made.output_mode!r}); a flow "
+            "layer needs MADE(params=2, output='shift_and_log_scale')."
+        )
     if made.event_size is None:
         raise ValueError(f"{made.name} has no event_size yet: pass event_size= or call it once.")
     return made
@@ -96,7 +100,7 @@ class AutoregressiveFlow(tfb.MaskedAutoregressiveFlow):
     def _inverse(self, y, **kwargs):
         step = self._bijector_fn(y, **kwargs)
         attributes = self._cache.inverse_attributes(y, **kwargs)
-        attributes["ildj"] = step.inverse_log_det_jacobian(y, event_ndims=1)   # [...], reduced over D
+        attributes["ildj"] = step.inverse_log_det_jacobian(y, event_ndims=1)  # [...], reduced over D
         return step.inverse(y)
 
 
@@ -112,8 +116,7 @@ def maf_layer(made, name="maf"):
     return AutoregressiveFlow(bijector_fn=bijector_fn, name=name)
 
 
-def stack(layers, event_size, permutation="reverse", batch_norm=None, training=False, seed=0,
-          name="flow"):
+def stack(layers, event_size, permutation="reverse", batch_norm=None, training=False, seed=0, name="flow"):
     """Chains flow layers (density order) with permutations and batch norms.
 
     ``layers[0]`` is applied first in the *inverse* (density) direction.
@@ -123,8 +126,9 @@ def stack(layers, event_size, permutation="reverse", batch_norm=None, training=F
     layers = list(layers)
     perms = layer_permutations(event_size, len(layers), permutation, seed)
     if batch_norm is not None and len(batch_norm) != len(layers):
-        raise ValueError(f"batch_norm must hold one BatchNorm per layer ({len(layers)}), "
-                         f"got {len(batch_norm)}.")
+        raise ValueError(
+            f"batch_norm must hold one BatchNorm per layer ({len(layers)}), got {len(batch_norm)}."
+        )
     steps = []
     for k, layer in enumerate(layers):
         steps.append(layer)
@@ -138,8 +142,17 @@ def stack(layers, event_size, permutation="reverse", batch_norm=None, training=F
     return tfb.Chain(steps, name=name)
 
 
-def made_stack(event_size, num_layers, hidden_units, permutation="reverse", activation="relu",
-               hidden_degrees="equal", log_scale_bound=5.0, conditional_size=None, seed=0):
+def made_stack(
+    event_size,
+    num_layers,
+    hidden_units,
+    permutation="reverse",
+    activation="relu",
+    hidden_degrees="equal",
+    log_scale_bound=5.0,
+    conditional_size=None,
+    seed=0,
+):
     """The K MADEs of a K-layer MAF or IAF model (``made_k``, seeded ``seed * 1009 + k``; unbuilt).
 
     Checks the stack's arguments first: ``num_layers >= 1`` and ``permutation``
@@ -149,11 +162,20 @@ def made_stack(event_size, num_layers, hidden_units, permutation="reverse", acti
         raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
     if permutation not in PERMUTATIONS:
         raise ValueError(f"permutation must be one of {PERMUTATIONS}, got {permutation!r}.")
-    return [MADELayer(params=2, hidden_units=hidden_units, event_size=event_size,
-                      activation=activation, hidden_degrees=hidden_degrees,
-                      log_scale_bound=log_scale_bound, conditional_size=conditional_size,
-                      seed=seed * 1009 + k, name=f"made_{k}")
-            for k in range(int(num_layers))]
+    return [
+        MADELayer(
+            params=2,
+            hidden_units=hidden_units,
+            event_size=event_size,
+            activation=activation,
+            hidden_degrees=hidden_degrees,
+            log_scale_bound=log_scale_bound,
+            conditional_size=conditional_size,
+            seed=seed * 1009 + k,
+            name=f"made_{k}",
+        )
+        for k in range(int(num_layers))
+    ]
 
 
 def maf(made, permutation="reverse", batch_norm=None, training=False, seed=0, name="maf"):
@@ -188,7 +210,7 @@ def conditional_kwargs(bijector, conditional):
     """
     if conditional is None:
         return {}
-    if isinstance(bijector, tfb.Composition):               # tfb.Chain (or its _Chain form)
+    if isinstance(bijector, tfb.Composition):  # tfb.Chain (or its _Chain form)
         kwargs = {}
         for b in bijector.bijectors:
             inner = conditional_kwargs(b, conditional)
@@ -198,6 +220,5 @@ def conditional_kwargs(bijector, conditional):
     if isinstance(bijector, tfb.MaskedAutoregressiveFlow):
         return {"conditional_input": conditional}
     if isinstance(getattr(bijector, "bijector", None), tfb.MaskedAutoregressiveFlow):
-        return {"conditional_input": conditional}          # an IAF layer: Invert(MAF)
+        return {"conditional_input": conditional}  # an IAF layer: Invert(MAF)
     return {}
-

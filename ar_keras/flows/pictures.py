@@ -40,10 +40,10 @@ def scatter_picture(points, size=_CANVAS):
     low, high = np.percentile(points, 1, axis=0), np.percentile(points, 99, axis=0)
     margin = 0.15 * np.maximum(high - low, 1e-6)
     low, high = low - margin, high + margin
-    cells = ((points - low) / (high - low) * (size - 1)).round().astype(np.int64)   # [n, 2]
+    cells = ((points - low) / (high - low) * (size - 1)).round().astype(np.int64)  # [n, 2]
     inside = ((cells >= 0) & (cells < size)).all(axis=1)
-    cols, rows = cells[inside, 0], size - 1 - cells[inside, 1]                       # y axis up
-    for dr in (0, 1):                                                                # 2 x 2 dots
+    cols, rows = cells[inside, 0], size - 1 - cells[inside, 1]  # y axis up
+    for dr in (0, 1):  # 2 x 2 dots
         for dc in (0, 1):
             canvas[np.minimum(rows + dr, size - 1), np.minimum(cols + dc, size - 1)] = (30, 60, 160)
     return canvas
@@ -64,7 +64,7 @@ def sample_picture(model, num_samples=16, seed=0, temperature=1.0):
     x = np.asarray(model.sample(n, conditional=labels, seed=seed, temperature=temperature))
     if square:
         levels = np.rint(np.clip(x, 0.0, 1.0) * 255).astype(np.int32)
-        return image_grid(levels.reshape(n, side, side, 1), 256)                # [n, D] -> [n, s, s, 1]
+        return image_grid(levels.reshape(n, side, side, 1), 256)  # [n, D] -> [n, s, s, 1]
     if D == 1:
         x = np.stack([np.arange(n, dtype=np.float64), x[:, 0]], axis=1)
     return scatter_picture(x[:, :2])

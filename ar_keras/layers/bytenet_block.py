@@ -58,7 +58,7 @@ BLOCK_TYPES = ("rmb", "relu")
 
 def multiplicative_unit(h, a):
     """``MU(h; a)``: ``h [.., d]``, ``a [.., 4d]`` (gates 1-3 and the update) -> ``[.., d]``."""
-    g1, g2, g3, u = tf.split(a, 4, axis=-1)                                 # 4 x [.., d]
+    g1, g2, g3, u = tf.split(a, 4, axis=-1)  # 4 x [.., d]
     return tf.sigmoid(g1) * tf.tanh(tf.sigmoid(g2) * h + tf.sigmoid(g3) * tf.tanh(u))
 
 
@@ -81,11 +81,15 @@ class ByteNetBlock(keras.layers.Layer):
         ``t - r (k-1) .. t`` only.
     """
 
-    def __init__(self, hidden_channels, kernel_size=3, dilation_rate=1, block_type="rmb",
-                 causal=True, **kwargs):
+    def __init__(
+        self, hidden_channels, kernel_size=3, dilation_rate=1, block_type="rmb", causal=True, **kwargs
+    ):
         super().__init__(**kwargs)
-        for value, what in ((hidden_channels, "hidden_channels"), (kernel_size, "kernel_size"),
-                            (dilation_rate, "dilation_rate")):
+        for value, what in (
+            (hidden_channels, "hidden_channels"),
+            (kernel_size, "kernel_size"),
+            (dilation_rate, "dilation_rate"),
+        ):
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"ByteNetBlock: {what} must be a positive integer, got {value!r}.")
         if block_type not in BLOCK_TYPES:
@@ -97,19 +101,23 @@ class ByteNetBlock(keras.layers.Layer):
         self.causal = bool(causal)
         conv_filters = 4 * d if block_type == "rmb" else d
         if self.causal:
-            self.conv = CausalConv1D(conv_filters, self.kernel_size, self.dilation_rate,
-                                     name="dilated_conv")
+            self.conv = CausalConv1D(conv_filters, self.kernel_size, self.dilation_rate, name="dilated_conv")
         else:
-            self.conv = keras.layers.Conv1D(conv_filters, self.kernel_size, padding="same",
-                                            dilation_rate=self.dilation_rate, name="dilated_conv")
+            self.conv = keras.layers.Conv1D(
+                conv_filters,
+                self.kernel_size,
+                padding="same",
+                dilation_rate=self.dilation_rate,
+                name="dilated_conv",
+            )
         self.norm_in = keras.layers.LayerNormalization(epsilon=1e-5, name="norm_in")
-        self.reduce = keras.layers.Dense(d, name="reduce")                  # 1x1 2d -> d
+        self.reduce = keras.layers.Dense(d, name="reduce")  # 1x1 2d -> d
         if block_type == "relu":
             self.norm_conv = keras.layers.LayerNormalization(epsilon=1e-5, name="norm_conv")
             self.norm_out = keras.layers.LayerNormalization(epsilon=1e-5, name="norm_out")
         else:
-            self.mu_1x1 = keras.layers.Dense(4 * d, name="mu_1x1")          # second MU, 1x1
-        self.expand = keras.layers.Dense(2 * d, name="expand")              # 1x1 d -> 2d
+            self.mu_1x1 = keras.layers.Dense(4 * d, name="mu_1x1")  # second MU, 1x1
+        self.expand = keras.layers.Dense(2 * d, name="expand")  # 1x1 d -> 2d
 
     def build(self, input_shape):
         d = self.hidden_channels
@@ -131,13 +139,13 @@ class ByteNetBlock(keras.layers.Layer):
     def _residual(self, x, conv):
         """``x + F(x)`` with ``conv`` the dilated convolution (full or one step)."""
         if self.block_type == "relu":
-            h = self.reduce(tf.nn.relu(self.norm_in(x)))                    # [.., d]
-            h = conv(tf.nn.relu(self.norm_conv(h)))                         # [.., d]
-            return x + self.expand(tf.nn.relu(self.norm_out(h)))            # [.., 2d]
-        h = self.reduce(self.norm_in(x))                                    # [.., d]
-        h = multiplicative_unit(h, conv(h))                                 # [.., 4d] -> [.., d]
-        h = multiplicative_unit(h, self.mu_1x1(h))                          # [.., d]
-        return x + self.expand(h)                                           # [.., 2d]
+            h = self.reduce(tf.nn.relu(self.norm_in(x)))  # [.., d]
+            h = conv(tf.nn.relu(self.norm_conv(h)))  # [.., d]
+            return x + self.expand(tf.nn.relu(self.norm_out(h)))  # [.., 2d]
+        h = self.reduce(self.norm_in(x))  # [.., d]
+        h = multiplicative_unit(h, conv(h))  # [.., 4d] -> [.., d]
+        h = multiplicative_unit(h, self.mu_1x1(h))  # [.., d]
+        return x + self.expand(h)  # [.., 2d]
 
     def call(self, inputs):
         return self._residual(tf.convert_to_tensor(inputs), self.conv)
@@ -155,7 +163,7 @@ class ByteNetBlock(keras.layers.Layer):
         new_queue = []
 
         def conv_step(h):
-            y, q = self.conv.step(h, queue)                                 # [B, F]
+            y, q = self.conv.step(h, queue)  # [B, F]
             new_queue.append(q)
             return y
 
@@ -167,11 +175,13 @@ class ByteNetBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "hidden_channels": self.hidden_channels,
-            "kernel_size": self.kernel_size,
-            "dilation_rate": self.dilation_rate,
-            "block_type": self.block_type,
-            "causal": self.causal,
-        })
+        config.update(
+            {
+                "hidden_channels": self.hidden_channels,
+                "kernel_size": self.kernel_size,
+                "dilation_rate": self.dilation_rate,
+                "block_type": self.block_type,
+                "causal": self.causal,
+            }
+        )
         return config

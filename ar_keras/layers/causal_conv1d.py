@@ -60,11 +60,22 @@ class CausalConv1D(keras.layers.Layer):
         queue_length: ``d (k - 1)``, the inputs `step` remembers.
     """
 
-    def __init__(self, filters, kernel_size=2, dilation_rate=1, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size=2,
+        dilation_rate=1,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        for value, what in ((filters, "filters"), (kernel_size, "kernel_size"),
-                            (dilation_rate, "dilation_rate")):
+        for value, what in (
+            (filters, "filters"),
+            (kernel_size, "kernel_size"),
+            (dilation_rate, "dilation_rate"),
+        ):
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"CausalConv1D: {what} must be a positive integer, got {value!r}.")
         self.filters = int(filters)
@@ -82,31 +93,38 @@ class CausalConv1D(keras.layers.Layer):
         channels = int(input_shape[-1])
         self.input_channels = channels
         # [k, C, F]: tap i multiplies x_{t - d (k-1-i)}; tap k-1 is the present.
-        self.kernel = self.add_weight(name="kernel", shape=(self.kernel_size, channels, self.filters),
-                                      initializer=self.kernel_initializer)
-        self.bias = (self.add_weight(name="bias", shape=(self.filters,),
-                                     initializer=self.bias_initializer)
-                     if self.use_bias else None)
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(self.kernel_size, channels, self.filters),
+            initializer=self.kernel_initializer,
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+            if self.use_bias
+            else None
+        )
 
     def _contract(self, taps):
         """``taps [..., k C]`` (tap-major) -> ``[..., F]``."""
         # [k, C, F] -> [kC, F], tap-major like the taps.
         kernel = tf.reshape(self.kernel, [self.kernel_size * self.input_channels, self.filters])
         if taps.shape.rank == 2:
-            y = tf.matmul(taps, kernel)                                      # [B, kC] -> [B, F]
+            y = tf.matmul(taps, kernel)  # [B, kC] -> [B, F]
         else:
-            y = tf.einsum("btc,cf->btf", taps, kernel)                       # [B, T, kC] -> [B, T, F]
+            y = tf.einsum("btc,cf->btf", taps, kernel)  # [B, T, kC] -> [B, T, F]
         return y + self.bias if self.bias is not None else y
 
     def call(self, inputs):
         x = tf.convert_to_tensor(inputs)
         length = tf.shape(x)[1]
         pad = self.queue_length
-        x_pad = tf.pad(x, [[0, 0], [pad, 0], [0, 0]])                       # [B, pad + T, C]
+        x_pad = tf.pad(x, [[0, 0], [pad, 0], [0, 0]])  # [B, pad + T, C]
         # Tap i is the input shifted right by d (k-1-i): x_pad[:, d i : d i + T].
-        taps = [x_pad[:, self.dilation_rate * i:self.dilation_rate * i + length]
-                for i in range(self.kernel_size)]
-        return self._contract(tf.concat(taps, axis=-1))                      # [B, T, kC] -> [B, T, F]
+        taps = [
+            x_pad[:, self.dilation_rate * i : self.dilation_rate * i + length]
+            for i in range(self.kernel_size)
+        ]
+        return self._contract(tf.concat(taps, axis=-1))  # [B, T, kC] -> [B, T, F]
 
     def init_cache(self, batch, channels=None, dtype=None):
         """The queue before the first step: zeros ``[batch, d (k-1), C]``."""
@@ -127,8 +145,8 @@ class CausalConv1D(keras.layers.Layer):
         if self.queue_length == 0:
             return self._contract(x_t), queue
         taps = [queue[:, self.dilation_rate * i] for i in range(self.kernel_size - 1)] + [x_t]
-        y = self._contract(tf.concat(taps, axis=-1))                         # [B, kC] -> [B, F]
-        new_queue = tf.concat([queue[:, 1:], x_t[:, None]], axis=1)           # drop oldest, push x_t
+        y = self._contract(tf.concat(taps, axis=-1))  # [B, kC] -> [B, F]
+        new_queue = tf.concat([queue[:, 1:], x_t[:, None]], axis=1)  # drop oldest, push x_t
         return y, new_queue
 
     def compute_output_shape(self, input_shape):
@@ -136,12 +154,14 @@ class CausalConv1D(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "dilation_rate": self.dilation_rate,
-            "use_bias": self.use_bias,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-        })
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "dilation_rate": self.dilation_rate,
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
         return config

@@ -42,12 +42,11 @@ def causal_window_mask(nb_size):
     """``[R, n]`` bool: the causal half of an ``n``-wide window (output at ``(R - 1, n // 2)``)."""
     n = int(nb_size)
     if n < 3 or n % 2 == 0:
-        raise ValueError(f"nb_size must be odd and >= 3 (the window must hold a pixel), got "
-                         f"{nb_size!r}.")
+        raise ValueError(f"nb_size must be odd and >= 3 (the window must hold a pixel), got {nb_size!r}.")
     rows = n // 2 + 1
     mask = np.zeros([rows, n], bool)
-    mask[:rows - 1] = True
-    mask[rows - 1, :n // 2] = True
+    mask[: rows - 1] = True
+    mask[rows - 1, : n // 2] = True
     return mask
 
 
@@ -61,8 +60,10 @@ def reachable_region(image_shape, nb_size):
     n = int(nb_size)
     rows, half = n // 2 + 1, n // 2
     if H < rows or W < n:
-        raise ValueError(f"an image of {H}x{W} pixels has no pixel whose {rows}x{n} causal window "
-                         "lies inside it (no reachable pixel).")
+        raise ValueError(
+            f"an image of {H}x{W} pixels has no pixel whose {rows}x{n} causal window "
+            "lies inside it (no reachable pixel)."
+        )
     return slice(rows - 1, H), slice(half, W - half)
 
 
@@ -84,7 +85,7 @@ class CausalNeighbourhood(keras.layers.Layer):
         super().__init__(**kwargs)
         self.nb_size = int(nb_size)
         self.mask = causal_window_mask(self.nb_size)
-        self.positions = np.argwhere(self.mask)                        # [P, 2] (row, col), raster
+        self.positions = np.argwhere(self.mask)  # [P, 2] (row, col), raster
         self.window_rows = self.mask.shape[0]
 
     @property
@@ -121,12 +122,11 @@ class CausalNeighbourhood(keras.layers.Layer):
         image = tf.cast(image, self.compute_dtype)
         C = int(image.shape[-1])
         R, n = self.window_rows, self.nb_size
-        window = tf.slice(self._pad(image), tf.stack([0, i, j, 0]),
-                          tf.stack([-1, R, n, -1]))                          # [n, R, nb, C]
-        window = tf.reshape(window, [-1, R * n, C])                         # [n, R, nb, C] -> [n, R nb, C]
+        window = tf.slice(self._pad(image), tf.stack([0, i, j, 0]), tf.stack([-1, R, n, -1]))  # [n, R, nb, C]
+        window = tf.reshape(window, [-1, R * n, C])  # [n, R, nb, C] -> [n, R nb, C]
         flat = self.positions[:, 0] * n + self.positions[:, 1]
-        picked = tf.gather(window, flat, axis=1)                             # [n, P, C]
-        return tf.reshape(picked, [-1, self.num_positions * C])             # [n, P, C] -> [n, P C]
+        picked = tf.gather(window, flat, axis=1)  # [n, P, C]
+        return tf.reshape(picked, [-1, self.num_positions * C])  # [n, P, C] -> [n, P C]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.num_positions * int(input_shape[-1]),)

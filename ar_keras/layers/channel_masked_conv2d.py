@@ -43,8 +43,7 @@ class ChannelMaskedConv2D(MaskedConv2D):
         if mask_type not in ("A", "B"):
             raise ValueError(f"ChannelMaskedConv2D needs mask_type 'A' or 'B', got {mask_type!r}.")
         kwargs.pop("centre", None)
-        super().__init__(filters, kernel_size, mask_type=mask_type, data_channels=data_channels,
-                         **kwargs)
+        super().__init__(filters, kernel_size, mask_type=mask_type, data_channels=data_channels, **kwargs)
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -52,6 +51,7 @@ class ChannelMaskedConv2D(MaskedConv2D):
             (1, 1),
             masking.channel_groups(int(input_shape[-1]), self.data_channels, self.in_splits),
             masking.channel_groups(self.filters, self.data_channels, self.out_splits),
-            self.mask_type)                                               # [1, 1, in, out]
+            self.mask_type,
+        )  # [1, 1, in, out]
         kh, kw = self.kernel_size
-        self._mask = np.tile(channel, (kh, kw, 1, 1))                    # -> [kh, kw, in, out]
+        self._mask = np.tile(channel, (kh, kw, 1, 1))  # -> [kh, kw, in, out]

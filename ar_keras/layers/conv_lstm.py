@@ -54,10 +54,12 @@ class ConvLSTM(keras.layers.Layer):
             raise ValueError(f"filters must be >= 1, got {filters}.")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}.")
-        self.input_conv = keras.layers.Conv2D(4 * self.filters, self.kernel_size, padding="same",
-                                              name="input_conv")
-        self.state_conv = keras.layers.Conv2D(4 * self.filters, self.kernel_size, padding="same",
-                                              use_bias=False, name="state_conv")
+        self.input_conv = keras.layers.Conv2D(
+            4 * self.filters, self.kernel_size, padding="same", name="input_conv"
+        )
+        self.state_conv = keras.layers.Conv2D(
+            4 * self.filters, self.kernel_size, padding="same", use_bias=False, name="state_conv"
+        )
 
     def build(self, input_shape):
         H, W, F_in = input_shape[-3:]
@@ -71,7 +73,7 @@ class ConvLSTM(keras.layers.Layer):
         return {"h": zeros, "c": zeros}
 
     def _update(self, pre_x, cache):
-        pre = pre_x + self.state_conv(cache["h"])                        # [B, H, W, 4F]
+        pre = pre_x + self.state_conv(cache["h"])  # [B, H, W, 4F]
         h, c = lstm_cell(pre, cache["c"])
         return h, {"h": h, "c": c}
 
@@ -85,15 +87,15 @@ class ConvLSTM(keras.layers.Layer):
             raise ValueError("ConvLSTM needs a static number of frames T.")
         batch = tf.shape(inputs)[0]
         H, W, F_in = inputs.shape[2], inputs.shape[3], inputs.shape[4]
-        flat = tf.reshape(inputs, [-1, H, W, F_in])                      # [B, T, H, W, Fi] -> [B T, H, W, Fi]
+        flat = tf.reshape(inputs, [-1, H, W, F_in])  # [B, T, H, W, Fi] -> [B T, H, W, Fi]
         pre_x = self.input_conv(flat)
-        pre_x = tf.reshape(pre_x, [batch, T, H, W, 4 * self.filters])    # [B T, H, W, 4F] -> [B, T, H, W, 4F]
+        pre_x = tf.reshape(pre_x, [batch, T, H, W, 4 * self.filters])  # [B T, H, W, 4F] -> [B, T, H, W, 4F]
         cache = self.init_cache(batch, H, W)
         outputs = []
         for t in range(T):
             h, cache = self._update(pre_x[:, t], cache)
             outputs.append(h)
-        return tf.stack(outputs, axis=1)                                 # T x [B, H, W, F] -> [B, T, H, W, F]
+        return tf.stack(outputs, axis=1)  # T x [B, H, W, F] -> [B, T, H, W, F]
 
     def get_config(self):
         config = super().get_config()

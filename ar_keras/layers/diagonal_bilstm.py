@@ -91,25 +91,28 @@ def diagonal_lstm(pre, state_kernel, unroll=False):
     """
     units = state_kernel.shape[1]
     width = pre.shape[2] if pre.shape[2] is not None else tf.shape(pre)[2]
-    skewed = skew(pre)                                                 # [B, H, W + H - 1, 4h]
-    valid = skew(tf.ones_like(pre[..., :1]))                           # [B, H, W + H - 1, 1]: 1 on the image
-    columns = tf.transpose(skewed, [2, 0, 1, 3])                       # -> [W + H - 1, B, H, 4h]
-    valid = tf.transpose(valid, [2, 0, 1, 3])                          # -> [W + H - 1, B, H, 1]
-    zeros = tf.zeros_like(columns[0, :, :, :units])                    # [B, H, h]
+    skewed = skew(pre)  # [B, H, W + H - 1, 4h]
+    valid = skew(tf.ones_like(pre[..., :1]))  # [B, H, W + H - 1, 1]: 1 on the image
+    columns = tf.transpose(skewed, [2, 0, 1, 3])  # -> [W + H - 1, B, H, 4h]
+    valid = tf.transpose(valid, [2, 0, 1, 3])  # -> [W + H - 1, B, H, 1]
+    zeros = tf.zeros_like(columns[0, :, :, :units])  # [B, H, h]
 
     def column_step(carry, elems):
         h, c = carry
         z, keep = elems
         # Skewed row r of the previous column is image (r, j - 1); row r - 1 is image (r - 1, j).
-        above = tf.pad(h, [[0, 0], [1, 0], [0, 0]])[:, :-1]            # [B, H, h], row r <- r - 1
-        z = z + tf.einsum("brf,fo->bro", above, state_kernel[0]) \
-              + tf.einsum("brf,fo->bro", h, state_kernel[1])
+        above = tf.pad(h, [[0, 0], [1, 0], [0, 0]])[:, :-1]  # [B, H, h], row r <- r - 1
+        z = (
+            z
+            + tf.einsum("brf,fo->bro", above, state_kernel[0])
+            + tf.einsum("brf,fo->bro", h, state_kernel[1])
+        )
         h, c = lstm_cell(z, c)
-        return h * keep, c * keep        # zero state on the skew's padding
+        return h * keep, c * keep  # zero state on the skew's padding
 
     hs, _ = scan(column_step, (columns, valid), (zeros, zeros), unroll)  # [W + H - 1, B, H, h]
-    hs = tf.transpose(hs, [1, 2, 0, 3])                                # -> [B, H, W + H - 1, h]
-    return unskew(hs, width=width)                                     # -> [B, H, W, h]
+    hs = tf.transpose(hs, [1, 2, 0, 3])  # -> [B, H, W + H - 1, h]
+    return unskew(hs, width=width)  # -> [B, H, W, h]
 
 
 def _shift_down(x):
@@ -154,51 +157,63 @@ class DiagonalBiLSTM(keras.layers.Layer):
         self.forward_input.build(input_shape)
         self.backward_input.build(input_shape)
         shape = (2, self.units, 4 * self.units)
-        self.forward_state_kernel = self.add_weight(name="forward_state_kernel", shape=shape,
-                                                    initializer="glorot_uniform")
-        self.backward_state_kernel = self.add_weight(name="backward_state_kernel", shape=shape,
-                                                     initializer="glorot_uniform")
+        self.forward_state_kernel = self.add_weight(
+            name="forward_state_kernel", shape=shape, initializer="glorot_uniform"
+        )
+        self.backward_state_kernel = self.add_weight(
+            name="backward_state_kernel", shape=shape, initializer="glorot_uniform"
+        )
 
     def call(self, inputs):
-        forward = diagonal_lstm(self.forward_input(inputs), self.forward_state_kernel,
-                                self.unroll)                               # [B, H, W, h]
-        reversed_pre = tf.reverse(self.backward_input(inputs), axis=[2])   # [B, H, W, 4h], columns right to left
+        forward = diagonal_lstm(
+            self.forward_input(inputs), self.forward_state_kernel, self.unroll
+        )  # [B, H, W, h]
+        reversed_pre = tf.reverse(
+            self.backward_input(inputs), axis=[2]
+        )  # [B, H, W, 4h], columns right to left
         backward = diagonal_lstm(reversed_pre, self.backward_state_kernel, self.unroll)
-        backward = tf.reverse(backward, axis=[2])                          # [B, H, W, h], columns back in order
+        backward = tf.reverse(backward, axis=[2])  # [B, H, W, h], columns back in order
         if self.shift_backward:
-            backward = _shift_down(backward)                               # row i <- row i - 1
+            backward = _shift_down(backward)  # row i <- row i - 1
         return forward + backward
 
     # ------------------------------------------------------------- streaming
     def init_cache(self, batch, width, dtype=None):
         """The state before pixel ``(0, 0)``: zeros (row 0's shifted map is zero)."""
         if not self.shift_backward:
-            raise ValueError(f"{self.name}: shift_backward=False (the mutation-test layer) sees "
-                             "the rest of its row and cannot be sampled pixel by pixel.")
+            raise ValueError(
+                f"{self.name}: shift_backward=False (the mutation-test layer) sees "
+                "the rest of its row and cannot be sampled pixel by pixel."
+            )
         if not self.built:
             raise ValueError(f"{self.name}: build or call the layer before init_cache.")
         dtype = dtype or self.compute_dtype
         features = self.forward_input.kernel.shape[2]
         zeros = tf.zeros(tf.stack([batch, width, self.units]), dtype)
-        return {"inputs": tf.zeros(tf.stack([batch, width, features]), dtype),
-                "h": zeros, "c": zeros, "up": zeros, "bw": zeros}
+        return {
+            "inputs": tf.zeros(tf.stack([batch, width, features]), dtype),
+            "h": zeros,
+            "c": zeros,
+            "up": zeros,
+            "bw": zeros,
+        }
 
     def step_row(self, cache):
         """Enters row ``i >= 1``: the right-to-left LSTM over the completed row ``i - 1``."""
-        row = cache["inputs"][:, None]                                      # [B, 1, W, F]
-        pre = self.backward_input(row)[:, 0]                                # [B, W, 4h]
+        row = cache["inputs"][:, None]  # [B, 1, W, F]
+        pre = self.backward_input(row)[:, 0]  # [B, W, 4h]
         kernel = self.backward_state_kernel
         # The state above (i - 2, j) is known for the whole row: add its term at once.
-        pre = pre + tf.einsum("bwf,fo->bwo", cache["bw"], kernel[0])        # [B, W, 4h]
-        columns = tf.reverse(tf.transpose(pre, [1, 0, 2]), axis=[0])       # [B, W, 4h] -> [W, B, 4h], right first
-        zeros = tf.zeros_like(columns[0, :, :self.units])                   # [B, h]
+        pre = pre + tf.einsum("bwf,fo->bwo", cache["bw"], kernel[0])  # [B, W, 4h]
+        columns = tf.reverse(tf.transpose(pre, [1, 0, 2]), axis=[0])  # [B, W, 4h] -> [W, B, 4h], right first
+        zeros = tf.zeros_like(columns[0, :, : self.units])  # [B, h]
 
         def column_step(carry, z):
-            h, c = carry                                                    # the state at (i - 1, j + 1)
+            h, c = carry  # the state at (i - 1, j + 1)
             return lstm_cell(z + tf.matmul(h, kernel[1]), c)
 
-        hs, _ = scan(column_step, columns, (zeros, zeros), self.unroll)   # [W, B, h], right first
-        backward = tf.transpose(tf.reverse(hs, axis=[0]), [1, 0, 2])       # -> [B, W, h]
+        hs, _ = scan(column_step, columns, (zeros, zeros), self.unroll)  # [W, B, h], right first
+        backward = tf.transpose(tf.reverse(hs, axis=[0]), [1, 0, 2])  # -> [B, W, h]
         return dict(cache, bw=backward, up=cache["h"])
 
     def step(self, pixel, cache, column):
@@ -214,25 +229,28 @@ class DiagonalBiLSTM(keras.layers.Layer):
             same pixel (its next channel) overwrites it.
         """
         width = tf.shape(cache["h"])[1]
-        here = tf.equal(tf.range(width), column)[None, :, None]           # [1, W, 1]
-        inputs = tf.where(here, pixel[:, 0], cache["inputs"])             # write x(i, j)
+        here = tf.equal(tf.range(width), column)[None, :, None]  # [1, W, 1]
+        inputs = tf.where(here, pixel[:, 0], cache["inputs"])  # write x(i, j)
         kernel = self.forward_state_kernel
-        z = self.forward_input(pixel)[:, 0, 0]                            # [B, 4h]
+        z = self.forward_input(pixel)[:, 0, 0]  # [B, 4h]
         left = tf.maximum(column - 1, 0)
         has_left = tf.cast(column > 0, z.dtype)
-        h_left = tf.gather(cache["h"], left, axis=1) * has_left          # [B, h], zero at j = 0
+        h_left = tf.gather(cache["h"], left, axis=1) * has_left  # [B, h], zero at j = 0
         c_left = tf.gather(cache["c"], left, axis=1) * has_left
-        z = z + tf.matmul(tf.gather(cache["up"], column, axis=1), kernel[0]) \
-              + tf.matmul(h_left, kernel[1])
-        h, c = lstm_cell(z, c_left)                                       # [B, h] each
-        out = h + tf.gather(cache["bw"], column, axis=1)                  # + h_bw(i - 1, j)
-        cache = dict(cache, inputs=inputs,
-                     h=tf.where(here, h[:, None], cache["h"]),
-                     c=tf.where(here, c[:, None], cache["c"]))
-        return out[:, None, None, :], cache                               # [B, h] -> [B, 1, 1, h]
+        z = z + tf.matmul(tf.gather(cache["up"], column, axis=1), kernel[0]) + tf.matmul(h_left, kernel[1])
+        h, c = lstm_cell(z, c_left)  # [B, h] each
+        out = h + tf.gather(cache["bw"], column, axis=1)  # + h_bw(i - 1, j)
+        cache = dict(
+            cache,
+            inputs=inputs,
+            h=tf.where(here, h[:, None], cache["h"]),
+            c=tf.where(here, c[:, None], cache["c"]),
+        )
+        return out[:, None, None, :], cache  # [B, h] -> [B, 1, 1, h]
 
     def get_config(self):
         config = super().get_config()
-        config.update({"units": self.units, "data_channels": self.data_channels,
-                       "shift_backward": self.shift_backward})
+        config.update(
+            {"units": self.units, "data_channels": self.data_channels, "shift_backward": self.shift_backward}
+        )
         return config

@@ -50,7 +50,7 @@ def input_mask(units, num_inputs=3):
     mask = np.ones([num_inputs, 3 * units], np.float32)
     half = units // 2
     for gate in range(3):
-        mask[CURRENT_COARSE, gate * units:gate * units + half] = 0.0
+        mask[CURRENT_COARSE, gate * units : gate * units + half] = 0.0
     return mask
 
 
@@ -66,18 +66,20 @@ class DualGRU(keras.layers.Layer):
     def __init__(self, units, num_inputs=3, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or int(units) != units or units < 2 or units % 2:
-            raise ValueError(f"units must be an even integer >= 2 (coarse and fine halves), got "
-                             f"{units!r}.")
+            raise ValueError(f"units must be an even integer >= 2 (coarse and fine halves), got {units!r}.")
         self.units = int(units)
         self.num_inputs = int(num_inputs)
         H = self.units
-        self.input_kernel = self.add_weight(name="input_kernel", shape=(self.num_inputs, 3 * H),
-                                            initializer="glorot_uniform")
+        self.input_kernel = self.add_weight(
+            name="input_kernel", shape=(self.num_inputs, 3 * H), initializer="glorot_uniform"
+        )
         self.bias = self.add_weight(name="bias", shape=(3 * H,), initializer="zeros")
-        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(H, 3 * H),
-                                                initializer="orthogonal")
-        self.recurrent_mask = self.add_weight(name="recurrent_mask", shape=(H, 3 * H),
-                                              initializer="ones", trainable=False)
+        self.recurrent_kernel = self.add_weight(
+            name="recurrent_kernel", shape=(H, 3 * H), initializer="orthogonal"
+        )
+        self.recurrent_mask = self.add_weight(
+            name="recurrent_mask", shape=(H, 3 * H), initializer="ones", trainable=False
+        )
         self.input_mask = tf.constant(input_mask(H, self.num_inputs))
         self.built = True
 
@@ -87,7 +89,7 @@ class DualGRU(keras.layers.Layer):
 
     def masked_recurrent_kernel(self):
         mask = tf.cast(self.recurrent_mask, self.recurrent_kernel.dtype)
-        return self.recurrent_kernel * mask                                # R o P  [H, 3H]
+        return self.recurrent_kernel * mask  # R o P  [H, 3H]
 
     def gate_matrices(self):
         """``[(name, column slice)]`` of the three gate matrices in the recurrent kernel."""
@@ -103,14 +105,14 @@ class DualGRU(keras.layers.Layer):
         return c_scaled[:, None] * self.masked_input_kernel()[CURRENT_COARSE]
 
     def recurrent(self, h):
-        return tf.matmul(h, self.masked_recurrent_kernel())                # [n, 3H]
+        return tf.matmul(h, self.masked_recurrent_kernel())  # [n, 3H]
 
     def gates(self, pre, rec, h):
         """``h_t`` from ``pre = I* x_t + b (+ extra)`` and ``rec = h_{t-1} R``: ``[n, H]``."""
         H = self.units
         u = tf.sigmoid(rec[:, :H] + pre[:, :H])
-        r = tf.sigmoid(rec[:, H:2 * H] + pre[:, H:2 * H])
-        e = tf.tanh(r * rec[:, 2 * H:] + pre[:, 2 * H:])
+        r = tf.sigmoid(rec[:, H : 2 * H] + pre[:, H : 2 * H])
+        e = tf.tanh(r * rec[:, 2 * H :] + pre[:, 2 * H :])
         return u * h + (1.0 - u) * e
 
     def step(self, pre, h):
@@ -124,13 +126,12 @@ class DualGRU(keras.layers.Layer):
         cannot lower TensorArrays of a dynamic batch); O(T) per step, for exports only.
         """
         batch = tf.shape(pre)[0]
-        h0 = (tf.zeros(tf.stack([batch, self.units]), pre.dtype) if initial_state is None
-              else initial_state)
+        h0 = tf.zeros(tf.stack([batch, self.units]), pre.dtype) if initial_state is None else initial_state
         kernel = self.masked_recurrent_kernel()
-        steps = tf.transpose(pre, [1, 0, 2])                              # [B, T, 3H] -> [T, B, 3H]
+        steps = tf.transpose(pre, [1, 0, 2])  # [B, T, 3H] -> [T, B, 3H]
         if not tflite:
             states = tf.scan(lambda h, p: self.gates(p, tf.matmul(h, kernel), h), steps, h0)
-            return tf.transpose(states, [1, 0, 2])                        # [T, B, H] -> [B, T, H]
+            return tf.transpose(states, [1, 0, 2])  # [T, B, H] -> [B, T, H]
         length = tf.shape(steps)[0]
 
         def body(t, h, out):
@@ -139,7 +140,7 @@ class DualGRU(keras.layers.Layer):
 
         out = tf.zeros(tf.stack([length, batch, self.units]), pre.dtype)
         _, _, states = tf.while_loop(lambda t, *_: t < length, body, [tf.constant(0), h0, out])
-        return tf.transpose(states, [1, 0, 2])                            # [T, B, H] -> [B, T, H]
+        return tf.transpose(states, [1, 0, 2])  # [T, B, H] -> [B, T, H]
 
     def call(self, pre, initial_state=None):
         return self.sequence(pre, initial_state)

@@ -64,8 +64,9 @@ class GatedActivation(keras.layers.Layer):
                 # [B, 2F] -> [B, 1, ..., 1, 2F] to broadcast over positions.
                 bias = tf.reshape(bias, [-1] + [1] * (rank - 2) + [bias.shape[-1]])
             elif c_rank != rank:
-                raise ValueError(f"conditioning must be [B, E] or a map of the inputs' rank {rank}, "
-                                 f"got rank {c_rank}.")
+                raise ValueError(
+                    f"conditioning must be [B, E] or a map of the inputs' rank {rank}, got rank {c_rank}."
+                )
             inputs = inputs + bias
         a, b = tf.split(inputs, 2, axis=-1)
         return tf.tanh(a) * tf.sigmoid(b)

@@ -110,8 +110,16 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         None: there, keep ``vertical_output=True`` and ignore ``v_out``).
     """
 
-    def __init__(self, filters, kernel_size, data_channels=1, first=False,
-                 vertical_output=True, conditional=False, **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        data_channels=1,
+        first=False,
+        vertical_output=True,
+        conditional=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
@@ -122,19 +130,27 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}.")
         k, F, C = self.kernel_size, self.filters, self.data_channels
-        self.v_conv = MaskedConv2D(2 * F, (k // 2 + 1, k), mask_type=None,
-                                   centre=(k // 2, k // 2), name="v_conv")
+        self.v_conv = MaskedConv2D(
+            2 * F, (k // 2 + 1, k), mask_type=None, centre=(k // 2, k // 2), name="v_conv"
+        )
         self.v_to_h = keras.layers.Conv2D(2 * F, 1, name="v_to_h")
-        self.h_conv = MaskedConv2D(2 * F, (1, k // 2 + 1), mask_type="A" if first else "B",
-                                   data_channels=C, out_splits=2, centre=(0, k // 2),
-                                   name="h_conv")
+        self.h_conv = MaskedConv2D(
+            2 * F,
+            (1, k // 2 + 1),
+            mask_type="A" if first else "B",
+            data_channels=C,
+            out_splits=2,
+            centre=(0, k // 2),
+            name="h_conv",
+        )
         self.h_gate = GatedActivation(conditional=self.conditional, name="h_gate")
-        self.v_gate = (GatedActivation(conditional=self.conditional, name="v_gate")
-                       if self.vertical_output else None)
+        self.v_gate = (
+            GatedActivation(conditional=self.conditional, name="v_gate") if self.vertical_output else None
+        )
         self.h_out = MaskedConv2D(F, 1, mask_type="B", data_channels=C, name="h_out")
 
     def build(self, v_shape, h_shape, conditioning_shape=None):
-        pre = (None, None, None, 2 * self.filters)                    # [B, H, W, 2F]
+        pre = (None, None, None, 2 * self.filters)  # [B, H, W, 2F]
         self.v_conv.build(v_shape)
         self.h_conv.build(h_shape)
         self.v_to_h.build(pre)
@@ -150,13 +166,13 @@ class GatedPixelCNNBlock(keras.layers.Layer):
 
     def _horizontal(self, h, h_pre, conditioning):
         """``h_out`` from the horizontal pre-activation (with the v -> h term)."""
-        h_new = self.h_out(self.h_gate(h_pre, conditioning))         # [B, ., ., F]
-        return h_new if self.first else h_new + h                   # residual (horizontal stack)
+        h_new = self.h_out(self.h_gate(h_pre, conditioning))  # [B, ., ., F]
+        return h_new if self.first else h_new + h  # residual (horizontal stack)
 
     def call(self, v, h, conditioning=None):
-        v_pre = self.v_conv(v)                                    # [B, H, W, 2F], rows <= i
-        h_pre = self.h_conv(h) + self.v_to_h(shift_down(v_pre))   # [B, H, W, 2F]
-        h_new = self._horizontal(h, h_pre, conditioning)          # [B, H, W, F]
+        v_pre = self.v_conv(v)  # [B, H, W, 2F], rows <= i
+        h_pre = self.h_conv(h) + self.v_to_h(shift_down(v_pre))  # [B, H, W, 2F]
+        h_new = self._horizontal(h, h_pre, conditioning)  # [B, H, W, F]
         v_new = self.v_gate(v_pre, conditioning) if self.vertical_output else None
         return v_new, h_new
 
@@ -195,9 +211,9 @@ class GatedPixelCNNBlock(keras.layers.Layer):
             ``"v_to_h"`` is row ``i`` of ``U shift_down(v_pre)``.
         """
         half = self.half
-        padded = tf.pad(v_row, [[0, 0], [0, 0], [half, half], [0, 0]])   # [B, 1, W + 2 half, F_v]
-        rows = tf.concat([cache["v"][:, 1:], padded], axis=1)          # rows i-1-half .. i-1
-        v_pre = _valid_conv(self.v_conv, rows)                         # [B, 1, W, 2F], row i-1
+        padded = tf.pad(v_row, [[0, 0], [0, 0], [half, half], [0, 0]])  # [B, 1, W + 2 half, F_v]
+        rows = tf.concat([cache["v"][:, 1:], padded], axis=1)  # rows i-1-half .. i-1
+        v_pre = _valid_conv(self.v_conv, rows)  # [B, 1, W, 2F], row i-1
         cache = dict(cache, v=rows, v_to_h=self.v_to_h(v_pre))
         v_out = self.v_gate(v_pre, conditioning) if self.vertical_output else None
         return v_out, cache
@@ -238,19 +254,24 @@ class GatedPixelCNNBlock(keras.layers.Layer):
             pixel (the next channel) overwrites it in the row buffer.
         """
         half = self.half
-        width = tf.shape(cache["h"])[2]                                # W + half
+        width = tf.shape(cache["h"])[2]  # W + half
         at = tf.equal(tf.range(width), column + half)[None, None, :, None]  # [1, 1, W + half, 1]
-        row = tf.where(at, h_pixel, cache["h"])                        # write h(i, j)
-        window = tf.gather(row, column + tf.range(half + 1), axis=2)   # [B, 1, half + 1, F_h]
+        row = tf.where(at, h_pixel, cache["h"])  # write h(i, j)
+        window = tf.gather(row, column + tf.range(half + 1), axis=2)  # [B, 1, half + 1, F_h]
         v_to_h = tf.gather(cache["v_to_h"], tf.reshape(column, [1]), axis=2)  # [B, 1, 1, 2F]
-        h_pre = _valid_conv(self.h_conv, window) + v_to_h             # [B, 1, 1, 2F]
+        h_pre = _valid_conv(self.h_conv, window) + v_to_h  # [B, 1, 1, 2F]
         return self._horizontal(h_pixel, h_pre, conditioning), dict(cache, h=row)
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "filters": self.filters, "kernel_size": self.kernel_size,
-            "data_channels": self.data_channels, "first": self.first,
-            "vertical_output": self.vertical_output, "conditional": self.conditional,
-        })
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "data_channels": self.data_channels,
+                "first": self.first,
+                "vertical_output": self.vertical_output,
+                "conditional": self.conditional,
+            }
+        )
         return config

@@ -75,8 +75,15 @@ class GatedResNet(keras.layers.Layer):
         ``[B, H, W, F]``.
     """
 
-    def __init__(self, conv="down_shifted", nonlinearity="concat_elu", dropout=0.0,
-                 auxiliary=False, conditional=False, **kwargs):
+    def __init__(
+        self,
+        conv="down_shifted",
+        nonlinearity="concat_elu",
+        dropout=0.0,
+        auxiliary=False,
+        conditional=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if conv not in _CONVS:
             raise ValueError(f"conv must be one of {_CONVS}, got {conv!r}.")
@@ -131,8 +138,8 @@ class GatedResNet(keras.layers.Layer):
             raise ValueError(f"{self.name} is conditional: pass conditioning=[B, E].")
 
     def _conditioning_bias(self, conditioning):
-        bias = self.cond_proj(conditioning)                           # [B, 2F]
-        return bias[:, None, None, :]                                 # [B, 2F] -> [B, 1, 1, 2F]
+        bias = self.cond_proj(conditioning)  # [B, 2F]
+        return bias[:, None, None, :]  # [B, 2F] -> [B, 1, 1, 2F]
 
     def _gate(self, x, c2, conditioning):
         if self.conditional:
@@ -156,8 +163,10 @@ class GatedResNet(keras.layers.Layer):
         if self.conv == "nin":
             return {}
         channels = self.conv1.kernel.shape[2]
-        return {"in": self.conv1.init_buffer(batch, width, channels),
-                "mid": self.conv2.init_buffer(batch, width, channels)}
+        return {
+            "in": self.conv1.init_buffer(batch, width, channels),
+            "mid": self.conv2.init_buffer(batch, width, channels),
+        }
 
     def start_row(self, state):
         """Opens a new (empty) row in pixel-by-pixel mode."""
@@ -180,9 +189,11 @@ class GatedResNet(keras.layers.Layer):
         """
         self._check_inputs(aux, conditioning)
         if column is not None and self.conv == "down_shifted":
-            raise ValueError("a down-shifted block reads column j + 1 of the current row, which "
-                             "pixel-by-pixel streaming has not written yet: stream it row by row "
-                             "(column=None).")
+            raise ValueError(
+                "a down-shifted block reads column j + 1 of the current row, which "
+                "pixel-by-pixel streaming has not written yet: stream it row by row "
+                "(column=None)."
+            )
         if self.conv == "nin":
             c1 = self.conv1(self._f(x))
             if self.auxiliary:
@@ -207,7 +218,13 @@ class GatedResNet(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"conv": self.conv, "nonlinearity": self.nonlinearity,
-                       "dropout": self.dropout, "auxiliary": self.auxiliary,
-                       "conditional": self.conditional})
+        config.update(
+            {
+                "conv": self.conv,
+                "nonlinearity": self.nonlinearity,
+                "dropout": self.dropout,
+                "auxiliary": self.auxiliary,
+                "conditional": self.conditional,
+            }
+        )
         return config

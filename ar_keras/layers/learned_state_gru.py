@@ -48,18 +48,17 @@ class LearnedStateGRU(keras.layers.Layer):
 
     def build(self, input_shape):
         H, D = self.units, int(input_shape[-1])
-        self.kernel = self.add_weight(name="kernel", shape=(D, 3 * H),
-                                      initializer="glorot_uniform")
-        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(H, 3 * H),
-                                                initializer="orthogonal")
+        self.kernel = self.add_weight(name="kernel", shape=(D, 3 * H), initializer="glorot_uniform")
+        self.recurrent_kernel = self.add_weight(
+            name="recurrent_kernel", shape=(H, 3 * H), initializer="orthogonal"
+        )
         self.bias = self.add_weight(name="bias", shape=(3 * H,), initializer="zeros")
-        self.recurrent_bias = self.add_weight(name="recurrent_bias", shape=(3 * H,),
-                                              initializer="zeros")
+        self.recurrent_bias = self.add_weight(name="recurrent_bias", shape=(3 * H,), initializer="zeros")
         # Not zeros: from h0 = 0, a zero first input and zero biases the first steps stay at
         # 0 and the recurrent kernel would get no gradient from a short sequence.
         self.initial_state = self.add_weight(
-            name="initial_state", shape=(H,),
-            initializer=keras.initializers.RandomNormal(stddev=0.1))
+            name="initial_state", shape=(H,), initializer=keras.initializers.RandomNormal(stddev=0.1)
+        )
         self.built = True
 
     def init_cache(self, batch):
@@ -68,9 +67,9 @@ class LearnedStateGRU(keras.layers.Layer):
 
     def _update(self, projected, h):
         """``projected [B, 3H]`` (= W x_t + b), ``h [B, H]`` -> ``h_t [B, H]``."""
-        a_r, a_z, a_n = tf.split(projected, 3, axis=-1)                  # 3 x [B, H]
+        a_r, a_z, a_n = tf.split(projected, 3, axis=-1)  # 3 x [B, H]
         u = tf.matmul(h, self.recurrent_kernel) + self.recurrent_bias
-        u_r, u_z, u_n = tf.split(u, 3, axis=-1)                          # 3 x [B, H]
+        u_r, u_z, u_n = tf.split(u, 3, axis=-1)  # 3 x [B, H]
         r = tf.sigmoid(a_r + u_r)
         z = tf.sigmoid(a_z + u_z)
         n = tf.tanh(a_n + r * u_n)
@@ -85,9 +84,9 @@ class LearnedStateGRU(keras.layers.Layer):
         if state is None:
             state = self.init_cache(tf.shape(x)[0])
         projected = tf.einsum("bnd,dk->bnk", x, self.kernel) + self.bias  # [B, N, 3H]
-        time_major = tf.transpose(projected, [1, 0, 2])                  # [B, N, 3H] -> [N, B, 3H]
+        time_major = tf.transpose(projected, [1, 0, 2])  # [B, N, 3H] -> [N, B, 3H]
         states = tf.scan(lambda h, p: self._update(p, h), time_major, initializer=state)  # [N, B, H]
-        outputs = tf.transpose(states, [1, 0, 2])                        # [N, B, H] -> [B, N, H]
+        outputs = tf.transpose(states, [1, 0, 2])  # [N, B, H] -> [B, N, H]
         last = tf.cond(tf.shape(states)[0] > 0, lambda: states[-1], lambda: state)
         return outputs, last
 

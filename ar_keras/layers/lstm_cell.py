@@ -33,7 +33,7 @@ __all__ = ["lstm_cell", "scan"]
 
 def lstm_cell(pre, c_prev):
     """``pre [..., 4h]``, ``c_prev [..., h]`` -> ``(h [..., h], c [..., h])``."""
-    z_i, z_f, z_o, z_g = tf.split(pre, 4, axis=-1)                  # 4 x [..., h]
+    z_i, z_f, z_o, z_g = tf.split(pre, 4, axis=-1)  # 4 x [..., h]
     c = tf.sigmoid(z_f) * c_prev + tf.sigmoid(z_i) * tf.tanh(z_g)
     return tf.sigmoid(z_o) * tf.tanh(c), c
 
@@ -56,4 +56,4 @@ def scan(fn, elems, initializer, unroll=False):
     for t in range(first.shape[0]):
         carry = fn(carry, tf.nest.map_structure(lambda e: e[t], elems))
         carries.append(carry)
-    return tf.nest.map_structure(lambda *c: tf.stack(c), *carries)     # T x [...] -> [T, ...]
+    return tf.nest.map_structure(lambda *c: tf.stack(c), *carries)  # T x [...] -> [T, ...]

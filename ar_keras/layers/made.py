@@ -69,8 +69,7 @@ _OUTPUTS = ("shift_and_log_scale", "params")
 
 
 def _small_init(scale):
-    return keras.initializers.VarianceScaling(scale=scale, mode="fan_in",
-                                              distribution="truncated_normal")
+    return keras.initializers.VarianceScaling(scale=scale, mode="fan_in", distribution="truncated_normal")
 
 
 @keras.saving.register_keras_serializable(package="ar_keras")
@@ -121,18 +120,36 @@ class MADELayer(keras.layers.Layer):
         Flow for Density Estimation", NIPS 2017.
     """
 
-    def __init__(self, params=2, hidden_units=(64, 64), event_size=None, ordering="natural",
-                 hidden_degrees="equal", activation="relu", conditional_size=None, output=None,
-                 log_scale_bound=5.0, output_scale=1e-2, seed=0,
-                 kernel_initializer="glorot_uniform", num_masks=1, order_agnostic=False,
-                 direct_connection=False, input_width=1, conditional_to_output=True, **kwargs):
+    def __init__(
+        self,
+        params=2,
+        hidden_units=(64, 64),
+        event_size=None,
+        ordering="natural",
+        hidden_degrees="equal",
+        activation="relu",
+        conditional_size=None,
+        output=None,
+        log_scale_bound=5.0,
+        output_scale=1e-2,
+        seed=0,
+        kernel_initializer="glorot_uniform",
+        num_masks=1,
+        order_agnostic=False,
+        direct_connection=False,
+        input_width=1,
+        conditional_to_output=True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.params = int(params)
         if self.params < 1:
             raise ValueError(f"params must be >= 1, got {params}.")
         self.hidden_units = [int(h) for h in np.atleast_1d(hidden_units)]
         if not self.hidden_units or min(self.hidden_units) < 1:
-            raise ValueError(f"hidden_units must be a non-empty list of positive widths, got {hidden_units!r}.")
+            raise ValueError(
+                f"hidden_units must be a non-empty list of positive widths, got {hidden_units!r}."
+            )
         self.event_size = None if event_size is None else int(event_size)
         if self.event_size is not None and self.event_size < 1:
             raise ValueError(f"event_size must be >= 1, got {event_size}.")
@@ -140,7 +157,9 @@ class MADELayer(keras.layers.Layer):
         if hidden_degrees not in ("equal", "random"):
             raise ValueError(f"hidden_degrees must be 'equal' or 'random', got {hidden_degrees!r}.")
         self.hidden_degrees = hidden_degrees
-        self.activation_name = activation if isinstance(activation, str) else keras.activations.serialize(activation)
+        self.activation_name = (
+            activation if isinstance(activation, str) else keras.activations.serialize(activation)
+        )
         self.activation = keras.activations.get(activation)
         self.conditional_size = None if conditional_size is None else int(conditional_size)
         if output is None:
@@ -172,8 +191,14 @@ class MADELayer(keras.layers.Layer):
     # ---------------------------------------------------------------- masks
     def _make_degrees(self, event_size):
         self._degree_sets = masking.made_degree_sets(
-            event_size, self.hidden_units, self.num_masks, ordering=self.ordering_spec,
-            order_agnostic=self.order_agnostic, seed=self.seed, hidden_degrees=self.hidden_degrees)
+            event_size,
+            self.hidden_units,
+            self.num_masks,
+            ordering=self.ordering_spec,
+            order_agnostic=self.order_agnostic,
+            seed=self.seed,
+            hidden_degrees=self.hidden_degrees,
+        )
         # Unit-level rows [M, width]: input unit d*W + w and output unit d*P + p
         # carry the degree of dimension d.
         inputs = np.repeat(self._degree_sets[0], self.input_width, axis=1)
@@ -217,10 +242,13 @@ class MADELayer(keras.layers.Layer):
     def mask_tensors(self, mask_index=None):
         """float32 ``(hidden masks, M^V, M^A)`` of set ``mask_index`` (an int or int tensor)."""
         m = tf.constant(0, tf.int32) if mask_index is None else tf.cast(mask_index, tf.int32)
-        rows = [tf.gather(tf.constant(t), m) for t in self._unit_tables]     # [width] each
+        rows = [tf.gather(tf.constant(t), m) for t in self._unit_tables]  # [width] each
         masks, direct = self._masks_of(rows)
-        return [tf.cast(k, tf.float32) for k in masks[:-1]], tf.cast(masks[-1], tf.float32), \
-            tf.cast(direct, tf.float32)
+        return (
+            [tf.cast(k, tf.float32) for k in masks[:-1]],
+            tf.cast(masks[-1], tf.float32),
+            tf.cast(direct, tf.float32),
+        )
 
     # ---------------------------------------------------------------- build
     def build(self, input_shape):
@@ -228,15 +256,19 @@ class MADELayer(keras.layers.Layer):
         if len(input_shape) < -axis or input_shape[axis] is None:
             raise ValueError(f"MADE needs inputs [..., D{', W' if axis == -2 else ''}] with a known D.")
         if self.input_width > 1 and input_shape[-1] != self.input_width:
-            raise ValueError(f"MADE was built with input_width={self.input_width} but got inputs "
-                             f"with last dimension {input_shape[-1]}.")
+            raise ValueError(
+                f"MADE was built with input_width={self.input_width} but got inputs "
+                f"with last dimension {input_shape[-1]}."
+            )
         event_size = int(input_shape[axis])
         if self.event_size is None:
             self.event_size = event_size
             self._make_degrees(event_size)
         elif event_size != self.event_size:
-            raise ValueError(f"MADE was built for event_size={self.event_size} but got inputs "
-                             f"with last dimension {event_size}.")
+            raise ValueError(
+                f"MADE was built for event_size={self.event_size} but got inputs "
+                f"with last dimension {event_size}."
+            )
         in_units, out_units = event_size * self.input_width, event_size * self.params
         out_init = self.kernel_initializer if self.output_scale is None else _small_init(self.output_scale)
         self.hidden_layers = []
@@ -250,18 +282,23 @@ class MADELayer(keras.layers.Layer):
         self.output_layer.build((None, width))
         self.direct_layer = None
         if self.direct_connection:
-            self.direct_layer = MaskedDense(out_units, use_bias=False, name="direct",
-                                            kernel_initializer=self.kernel_initializer)
+            self.direct_layer = MaskedDense(
+                out_units, use_bias=False, name="direct", kernel_initializer=self.kernel_initializer
+            )
             self.direct_layer.build((None, in_units))
         self.conditional_layer = self.conditional_output = None
         if self.conditional_size is not None:
             self.conditional_layer = keras.layers.Dense(
-                self.hidden_units[0], use_bias=False, kernel_initializer=self.kernel_initializer,
-                name="conditional")
+                self.hidden_units[0],
+                use_bias=False,
+                kernel_initializer=self.kernel_initializer,
+                name="conditional",
+            )
             self.conditional_layer.build((None, self.conditional_size))
             if self.conditional_to_output:
                 self.conditional_output = keras.layers.Dense(
-                    out_units, use_bias=False, kernel_initializer=out_init, name="conditional_output")
+                    out_units, use_bias=False, kernel_initializer=out_init, name="conditional_output"
+                )
                 self.conditional_output.build((None, self.conditional_size))
         self.built = True
 
@@ -270,15 +307,19 @@ class MADELayer(keras.layers.Layer):
         """Inputs -> unconstrained ``[..., D, P]``."""
         if (conditional_input is None) != (self.conditional_size is None):
             if conditional_input is None:
-                raise ValueError(f"{self.name} was built with conditional_size={self.conditional_size}: "
-                                 "pass conditional_input=c.")
-            raise ValueError(f"{self.name} has no conditioning input (conditional_size=None) but "
-                             "conditional_input was given.")
+                raise ValueError(
+                    f"{self.name} was built with conditional_size={self.conditional_size}: "
+                    "pass conditional_input=c."
+                )
+            raise ValueError(
+                f"{self.name} has no conditioning input (conditional_size=None) but "
+                "conditional_input was given."
+            )
         hidden_masks, out_mask, direct_mask = self.mask_tensors(mask_index)
         y = inputs
         if self.input_width > 1:
             shape = tf.concat([tf.shape(y)[:-2], [self.event_size * self.input_width]], 0)
-            y = tf.reshape(y, shape)                                       # [..., D, W] -> [..., D*W]
+            y = tf.reshape(y, shape)  # [..., D, W] -> [..., D*W]
         c = None if conditional_input is None else tf.cast(conditional_input, y.dtype)
         h = y
         for i, (layer, mask) in enumerate(zip(self.hidden_layers, hidden_masks)):
@@ -286,23 +327,23 @@ class MADELayer(keras.layers.Layer):
             if i == 0 and c is not None:
                 a = a + self.conditional_layer(c)
             h = self.activation(a)
-        out = self.output_layer(h, kernel_mask=out_mask)                   # [..., D*P]
+        out = self.output_layer(h, kernel_mask=out_mask)  # [..., D*P]
         if self.direct_layer is not None:
             out = out + self.direct_layer(y, kernel_mask=direct_mask)
         if self.conditional_output is not None:
             out = out + self.conditional_output(c)
         shape = tf.concat([tf.shape(out)[:-1], [self.event_size, self.params]], 0)
-        return tf.reshape(out, shape)                                      # [..., D*P] -> [..., D, P]
+        return tf.reshape(out, shape)  # [..., D*P] -> [..., D, P]
 
     def call(self, inputs, conditional_input=None, mask_index=None):
-        params = self.raw_params(inputs, conditional_input, mask_index)   # [..., D, P]
+        params = self.raw_params(inputs, conditional_input, mask_index)  # [..., D, P]
         if self.output_mode == "params":
             return params
         shift, raw = params[..., 0], params[..., 1]
         if self.log_scale_bound is None:
             return shift, raw
         bound = self.log_scale_bound
-        return shift, bound * tf.tanh(raw / bound)                         # the soft clamp
+        return shift, bound * tf.tanh(raw / bound)  # the soft clamp
 
     def compute_output_shape(self, input_shape):
         lead = tuple(input_shape[:-2] if self.input_width > 1 else input_shape[:-1])
@@ -313,23 +354,25 @@ class MADELayer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "params": self.params,
-            "hidden_units": self.hidden_units,
-            "event_size": self.event_size,
-            "ordering": self.ordering_spec,
-            "hidden_degrees": self.hidden_degrees,
-            "activation": self.activation_name,
-            "conditional_size": self.conditional_size,
-            "output": self.output_mode,
-            "log_scale_bound": self.log_scale_bound,
-            "output_scale": self.output_scale,
-            "seed": self.seed,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "num_masks": self.num_masks,
-            "order_agnostic": self.order_agnostic,
-            "direct_connection": self.direct_connection,
-            "input_width": self.input_width,
-            "conditional_to_output": self.conditional_to_output,
-        })
+        config.update(
+            {
+                "params": self.params,
+                "hidden_units": self.hidden_units,
+                "event_size": self.event_size,
+                "ordering": self.ordering_spec,
+                "hidden_degrees": self.hidden_degrees,
+                "activation": self.activation_name,
+                "conditional_size": self.conditional_size,
+                "output": self.output_mode,
+                "log_scale_bound": self.log_scale_bound,
+                "output_scale": self.output_scale,
+                "seed": self.seed,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "num_masks": self.num_masks,
+                "order_agnostic": self.order_agnostic,
+                "direct_connection": self.direct_connection,
+                "input_width": self.input_width,
+                "conditional_to_output": self.conditional_to_output,
+            }
+        )
         return config

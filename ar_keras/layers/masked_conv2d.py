@@ -45,9 +45,19 @@ class MaskedConv2D(keras.layers.Layer):
         use_bias: add a bias.
     """
 
-    def __init__(self, filters, kernel_size, mask_type="B", data_channels=1,
-                 in_splits=1, out_splits=1, centre=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        mask_type="B",
+        data_channels=1,
+        in_splits=1,
+        out_splits=1,
+        centre=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.filters = int(filters)
         if isinstance(kernel_size, int):
@@ -69,10 +79,14 @@ class MaskedConv2D(keras.layers.Layer):
     def build(self, input_shape):
         in_features = int(input_shape[-1])
         kh, kw = self.kernel_size
-        self.kernel = self.add_weight(name="kernel", shape=(kh, kw, in_features, self.filters),
-                                      initializer=self.kernel_initializer)
-        self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
-                     if self.use_bias else None)
+        self.kernel = self.add_weight(
+            name="kernel", shape=(kh, kw, in_features, self.filters), initializer=self.kernel_initializer
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+            if self.use_bias
+            else None
+        )
         if self.mask_type is None:
             self._mask = None
         else:
@@ -80,7 +94,9 @@ class MaskedConv2D(keras.layers.Layer):
                 self.kernel_size,
                 masking.channel_groups(in_features, self.data_channels, self.in_splits),
                 masking.channel_groups(self.filters, self.data_channels, self.out_splits),
-                self.mask_type, centre=self.centre)
+                self.mask_type,
+                centre=self.centre,
+            )
             self._mask = mask  # numpy: a tf constant made here could be graph-scoped
 
     def masked_kernel(self):
@@ -101,11 +117,17 @@ class MaskedConv2D(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "filters": self.filters, "kernel_size": self.kernel_size,
-            "mask_type": self.mask_type, "data_channels": self.data_channels,
-            "in_splits": self.in_splits, "out_splits": self.out_splits,
-            "centre": self.centre, "use_bias": self.use_bias,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-        })
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "mask_type": self.mask_type,
+                "data_channels": self.data_channels,
+                "in_splits": self.in_splits,
+                "out_splits": self.out_splits,
+                "centre": self.centre,
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            }
+        )
         return config

@@ -39,8 +39,15 @@ class MaskedDense(keras.layers.Layer):
         kernel_mask: optional ``[in, out]`` tensor overriding the fixed mask.
     """
 
-    def __init__(self, units, kernel_mask=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+    def __init__(
+        self,
+        units,
+        kernel_mask=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units = int(units)
         self.kernel_mask = None if kernel_mask is None else np.asarray(kernel_mask, np.float32)
@@ -54,11 +61,14 @@ class MaskedDense(keras.layers.Layer):
             raise ValueError(
                 f"kernel_mask has shape {self.kernel_mask.shape}, expected {(in_dim, self.units)}."
             )
-        self.kernel = self.add_weight(name="kernel", shape=(in_dim, self.units),
-                                      initializer=self.kernel_initializer)
-        self.bias = (self.add_weight(name="bias", shape=(self.units,),
-                                     initializer=self.bias_initializer)
-                     if self.use_bias else None)
+        self.kernel = self.add_weight(
+            name="kernel", shape=(in_dim, self.units), initializer=self.kernel_initializer
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
+            if self.use_bias
+            else None
+        )
 
     def masked_kernel(self, kernel_mask=None):
         """``W * M`` for the given (or fixed) mask."""
@@ -75,11 +85,13 @@ class MaskedDense(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "units": self.units,
-            "kernel_mask": None if self.kernel_mask is None else self.kernel_mask.tolist(),
-            "use_bias": self.use_bias,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-        })
+        config.update(
+            {
+                "units": self.units,
+                "kernel_mask": None if self.kernel_mask is None else self.kernel_mask.tolist(),
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
         return config

@@ -75,19 +75,14 @@ def input_ordering(num_inputs, ordering="natural", seed=None):
             )
     else:
         order = np.asarray(ordering, dtype=np.int64)
-        if order.shape != (num_inputs,) or not np.array_equal(
-            np.sort(order), np.arange(num_inputs)
-        ):
-            raise ValueError(
-                f"ordering must be a permutation of range({num_inputs}); got {list(order)}."
-            )
+        if order.shape != (num_inputs,) or not np.array_equal(np.sort(order), np.arange(num_inputs)):
+            raise ValueError(f"ordering must be a permutation of range({num_inputs}); got {list(order)}.")
     degrees = np.empty(num_inputs, dtype=np.int64)
     degrees[order] = np.arange(1, num_inputs + 1)
     return degrees
 
 
-def made_degrees(num_inputs, hidden_sizes, ordering="natural", seed=None,
-                 hidden_degrees="random"):
+def made_degrees(num_inputs, hidden_sizes, ordering="natural", seed=None, hidden_degrees="random"):
     """Degrees of every layer of a MADE.
 
     Args:
@@ -114,15 +109,20 @@ def made_degrees(num_inputs, hidden_sizes, ordering="natural", seed=None,
         elif hidden_degrees == "equal":
             deg = low + np.arange(size) % (high - low + 1)
         else:
-            raise ValueError(
-                f"hidden_degrees must be 'random' or 'equal', got {hidden_degrees!r}."
-            )
+            raise ValueError(f"hidden_degrees must be 'random' or 'equal', got {hidden_degrees!r}.")
         degrees.append(deg.astype(np.int64))
     return degrees
 
 
-def made_degree_sets(num_inputs, hidden_sizes, num_sets=1, ordering="natural",
-                     order_agnostic=False, seed=0, hidden_degrees="random"):
+def made_degree_sets(
+    num_inputs,
+    hidden_sizes,
+    num_sets=1,
+    ordering="natural",
+    order_agnostic=False,
+    seed=0,
+    hidden_degrees="random",
+):
     """Degrees of ``M`` MADE mask sets (Germain et al. 2015, sec. 4.2), stacked per layer.
 
     Set ``m`` is ``made_degrees(..., seed=seed + m)``: fresh hidden degrees
@@ -142,10 +142,16 @@ def made_degree_sets(num_inputs, hidden_sizes, num_sets=1, ordering="natural",
     num_sets = int(num_sets)
     if num_sets < 1:
         raise ValueError(f"num_sets must be >= 1, got {num_sets}.")
-    per_set = [made_degrees(num_inputs, hidden_sizes,
-                            ordering="random" if (order_agnostic and m > 0) else ordering,
-                            seed=int(seed) + m, hidden_degrees=hidden_degrees)
-               for m in range(num_sets)]
+    per_set = [
+        made_degrees(
+            num_inputs,
+            hidden_sizes,
+            ordering="random" if (order_agnostic and m > 0) else ordering,
+            seed=int(seed) + m,
+            hidden_degrees=hidden_degrees,
+        )
+        for m in range(num_sets)
+    ]
     return [np.stack(layer) for layer in zip(*per_set)]
 
 
@@ -244,8 +250,8 @@ def conv_mask(kernel_size, in_groups, out_groups, mask_type="B", centre=None):
     out_groups = np.asarray(out_groups)
     mask = np.ones((kh, kw, len(in_groups), len(out_groups)), dtype=np.float32)
     ch, cw = (kh // 2, kw // 2) if centre is None else centre
-    mask[ch + 1:] = 0.0
-    mask[ch, cw + 1:] = 0.0
+    mask[ch + 1 :] = 0.0
+    mask[ch, cw + 1 :] = 0.0
     if mask_type == "A":
         centre = out_groups[None, :] > in_groups[:, None]
     else:

@@ -42,12 +42,17 @@ __all__ = ["MultiplicativeUnit", "ResidualMultiplicativeBlock"]
 
 def _conv(filters, kernel_size, mask_type, data_channels, dilation, out_splits=1, name=None):
     if mask_type is None:
-        return keras.layers.Conv2D(filters, kernel_size, padding="same", dilation_rate=dilation,
-                                   name=name)
+        return keras.layers.Conv2D(filters, kernel_size, padding="same", dilation_rate=dilation, name=name)
     if dilation != 1:
         raise ValueError(f"masked (decoder) convolutions take no dilation, got {dilation}.")
-    return MaskedConv2D(filters, kernel_size, mask_type=mask_type, data_channels=data_channels,
-                        out_splits=out_splits, name=name)
+    return MaskedConv2D(
+        filters,
+        kernel_size,
+        mask_type=mask_type,
+        data_channels=data_channels,
+        out_splits=out_splits,
+        name=name,
+    )
 
 
 def _check_mask(mask_type, dilation):
@@ -79,19 +84,32 @@ class MultiplicativeUnit(keras.layers.Layer):
     def build(self, input_shape):
         c = int(input_shape[-1])
         # One convolution makes the four gate blocks: [.., c] -> [.., 4c], each block in C groups.
-        self.gates = _conv(4 * c, self.kernel_size, self.mask_type, self.data_channels,
-                           self.dilation, out_splits=4, name="gates")
+        self.gates = _conv(
+            4 * c,
+            self.kernel_size,
+            self.mask_type,
+            self.data_channels,
+            self.dilation,
+            out_splits=4,
+            name="gates",
+        )
         self.gates.build(input_shape)
         self.built = True
 
     def call(self, h):
-        z1, z2, z3, z4 = tf.split(self.gates(h), 4, axis=-1)               # 4 x [.., c]
+        z1, z2, z3, z4 = tf.split(self.gates(h), 4, axis=-1)  # 4 x [.., c]
         return tf.sigmoid(z1) * tf.tanh(tf.sigmoid(z2) * h + tf.sigmoid(z3) * tf.tanh(z4))
 
     def get_config(self):
         config = super().get_config()
-        config.update({"kernel_size": self.kernel_size, "dilation": self.dilation,
-                       "mask_type": self.mask_type, "data_channels": self.data_channels})
+        config.update(
+            {
+                "kernel_size": self.kernel_size,
+                "dilation": self.dilation,
+                "mask_type": self.mask_type,
+                "data_channels": self.data_channels,
+            }
+        )
         return config
 
 
@@ -107,8 +125,7 @@ class ResidualMultiplicativeBlock(keras.layers.Layer):
         data_channels: C, channel groups of a masked block.
     """
 
-    def __init__(self, channels, kernel_size=3, dilation=1, mask_type=None, data_channels=1,
-                 **kwargs):
+    def __init__(self, channels, kernel_size=3, dilation=1, mask_type=None, data_channels=1, **kwargs):
         super().__init__(**kwargs)
         _check_mask(mask_type, dilation)
         self.channels = int(channels)
@@ -123,8 +140,10 @@ class ResidualMultiplicativeBlock(keras.layers.Layer):
 
     def build(self, input_shape):
         if int(input_shape[-1]) != 2 * self.channels:
-            raise ValueError(f"a residual multiplicative block of c={self.channels} takes "
-                             f"2c = {2 * self.channels} features, got {input_shape[-1]}.")
+            raise ValueError(
+                f"a residual multiplicative block of c={self.channels} takes "
+                f"2c = {2 * self.channels} features, got {input_shape[-1]}."
+            )
         inner = tuple(input_shape[:-1]) + (self.channels,)
         self.reduce.build(input_shape)
         self.mu1.build(inner)
@@ -137,7 +156,13 @@ class ResidualMultiplicativeBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"channels": self.channels, "kernel_size": self.kernel_size,
-                       "dilation": self.dilation, "mask_type": self.mask_type,
-                       "data_channels": self.data_channels})
+        config.update(
+            {
+                "channels": self.channels,
+                "kernel_size": self.kernel_size,
+                "dilation": self.dilation,
+                "mask_type": self.mask_type,
+                "data_channels": self.data_channels,
+            }
+        )
         return config

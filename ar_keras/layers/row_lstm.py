@@ -88,8 +88,7 @@ class RowLSTM(keras.layers.Layer):
         self.kernel_size = int(kernel_size)
         self.state_kernel_size = int(state_kernel_size)
         self.data_channels = int(data_channels)
-        for name, k in (("kernel_size", self.kernel_size),
-                        ("state_kernel_size", self.state_kernel_size)):
+        for name, k in (("kernel_size", self.kernel_size), ("state_kernel_size", self.state_kernel_size)):
             if k < 1 or k % 2 == 0:
                 raise ValueError(f"{name} must be odd and >= 1, got {k}.")
         if self.units < self.data_channels:
@@ -97,31 +96,38 @@ class RowLSTM(keras.layers.Layer):
         #: Python loops instead of tf.while_loops (static sizes): set only while a model
         #: traces its TFLite signatures (see `ar_keras.layers.lstm_cell.scan`); not config.
         self.unroll = False
-        self.input_conv = MaskedConv2D(4 * self.units, (1, self.kernel_size), mask_type="B",
-                                       data_channels=self.data_channels, out_splits=4,
-                                       name="input_to_state")
+        self.input_conv = MaskedConv2D(
+            4 * self.units,
+            (1, self.kernel_size),
+            mask_type="B",
+            data_channels=self.data_channels,
+            out_splits=4,
+            name="input_to_state",
+        )
 
     def build(self, input_shape):
         self.input_conv.build(input_shape)
         self.state_kernel = self.add_weight(
-            name="state_kernel", shape=(self.state_kernel_size, self.units, 4 * self.units),
-            initializer="glorot_uniform")
+            name="state_kernel",
+            shape=(self.state_kernel_size, self.units, 4 * self.units),
+            initializer="glorot_uniform",
+        )
 
     def _state_conv(self, h):
         """``h_{i-1} [B, W, h]`` -> ``K_ss (*) h_{i-1} [B, W, 4h]`` (zero padded)."""
         return tf.nn.conv1d(h, self.state_kernel, stride=1, padding="SAME")
 
     def call(self, inputs):
-        pre = self.input_conv(inputs)                                  # [B, H, W, 4h]
-        rows = tf.transpose(pre, [1, 0, 2, 3])                         # [B, H, W, 4h] -> [H, B, W, 4h]
-        zeros = tf.zeros_like(rows[0, :, :, :self.units])              # [B, W, h]
+        pre = self.input_conv(inputs)  # [B, H, W, 4h]
+        rows = tf.transpose(pre, [1, 0, 2, 3])  # [B, H, W, 4h] -> [H, B, W, 4h]
+        zeros = tf.zeros_like(rows[0, :, :, : self.units])  # [B, W, h]
 
         def row_step(carry, z_row):
             h, c = carry
             return lstm_cell(z_row + self._state_conv(h), c)
 
-        hs, _ = scan(row_step, rows, (zeros, zeros), self.unroll)    # [H, B, W, h]
-        return tf.transpose(hs, [1, 0, 2, 3])                          # [H, B, W, h] -> [B, H, W, h]
+        hs, _ = scan(row_step, rows, (zeros, zeros), self.unroll)  # [H, B, W, h]
+        return tf.transpose(hs, [1, 0, 2, 3])  # [H, B, W, h] -> [B, H, W, h]
 
     # ------------------------------------------------------------- streaming
     def init_cache(self, batch, width, dtype=None):
@@ -132,8 +138,13 @@ class RowLSTM(keras.layers.Layer):
         features = self.input_conv.kernel.shape[2]
         zeros = tf.zeros(tf.stack([batch, width, self.units]), dtype)
         half = self.kernel_size // 2
-        return {"inputs": tf.zeros(tf.stack([batch, width + half, features]), dtype),
-                "h": zeros, "c": zeros, "up_h": zeros, "up_c": zeros}
+        return {
+            "inputs": tf.zeros(tf.stack([batch, width + half, features]), dtype),
+            "h": zeros,
+            "c": zeros,
+            "up_h": zeros,
+            "up_c": zeros,
+        }
 
     def step_row(self, cache):
         """Enters row ``i >= 1``: the current row's state becomes the previous row's."""
@@ -153,24 +164,32 @@ class RowLSTM(keras.layers.Layer):
         half, s_half = self.kernel_size // 2, self.state_kernel_size // 2
         buffer = cache["inputs"]
         at = tf.equal(tf.range(tf.shape(buffer)[1]), column + half)[None, :, None]  # [1, half + W, 1]
-        buffer = tf.where(at, pixel[:, 0], buffer)                     # write x(i, j)
+        buffer = tf.where(at, pixel[:, 0], buffer)  # write x(i, j)
         window = tf.gather(buffer, column + tf.range(half + 1), axis=1)  # [B, half + 1, F]
         # Taps right of the centre are masked to zero: the left half + 1 taps are the whole kernel.
-        kernel = self.input_conv.masked_kernel()[0, :half + 1]          # [half + 1, F, 4h]
-        z = tf.einsum("bkf,kfo->bo", window, kernel) + self.input_conv.bias   # [B, 4h]
+        kernel = self.input_conv.masked_kernel()[0, : half + 1]  # [half + 1, F, 4h]
+        z = tf.einsum("bkf,kfo->bo", window, kernel) + self.input_conv.bias  # [B, 4h]
         up = tf.pad(cache["up_h"], [[0, 0], [s_half, s_half], [0, 0]])  # [B, W + 2 s_half, h]
         above = tf.gather(up, column + tf.range(2 * s_half + 1), axis=1)  # [B, state k, h]
-        z = z + tf.einsum("bkf,kfo->bo", above, self.state_kernel)      # [B, 4h]
+        z = z + tf.einsum("bkf,kfo->bo", above, self.state_kernel)  # [B, 4h]
         h, c = lstm_cell(z, tf.gather(cache["up_c"], column, axis=1))  # [B, h] each
         here = tf.equal(tf.range(tf.shape(cache["h"])[1]), column)[None, :, None]  # [1, W, 1]
-        cache = dict(cache, inputs=buffer,
-                     h=tf.where(here, h[:, None], cache["h"]),
-                     c=tf.where(here, c[:, None], cache["c"]))
-        return h[:, None, None, :], cache                              # [B, h] -> [B, 1, 1, h]
+        cache = dict(
+            cache,
+            inputs=buffer,
+            h=tf.where(here, h[:, None], cache["h"]),
+            c=tf.where(here, c[:, None], cache["c"]),
+        )
+        return h[:, None, None, :], cache  # [B, h] -> [B, 1, 1, h]
 
     def get_config(self):
         config = super().get_config()
-        config.update({"units": self.units, "kernel_size": self.kernel_size,
-                       "state_kernel_size": self.state_kernel_size,
-                       "data_channels": self.data_channels})
+        config.update(
+            {
+                "units": self.units,
+                "kernel_size": self.kernel_size,
+                "state_kernel_size": self.state_kernel_size,
+                "data_channels": self.data_channels,
+            }
+        )
         return config

@@ -81,8 +81,9 @@ def _pair(value, name):
 class _ShiftedKernel(keras.layers.Layer):
     """The arguments, weights and config shared by the shifted convolutions and their transposes."""
 
-    def __init__(self, filters, kernel_size, strides=1, use_bias=True,
-                 kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(
+        self, filters, kernel_size, strides=1, use_bias=True, kernel_initializer="glorot_uniform", **kwargs
+    ):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = _pair(kernel_size, "kernel_size")
@@ -96,18 +97,26 @@ class _ShiftedKernel(keras.layers.Layer):
         raise NotImplementedError
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(name="kernel", shape=self._kernel_shape(int(input_shape[-1])),
-                                      initializer=self.kernel_initializer)
-        self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
-                     if self.use_bias else None)
+        self.kernel = self.add_weight(
+            name="kernel", shape=self._kernel_shape(int(input_shape[-1])), initializer=self.kernel_initializer
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+            if self.use_bias
+            else None
+        )
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
-            "use_bias": self.use_bias,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-        })
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "strides": self.strides,
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            }
+        )
         return config
 
 
@@ -124,7 +133,7 @@ class _ShiftedConv2D(_ShiftedKernel):
         return self.kernel_size[0] - 1, left, right
 
     def _kernel_shape(self, channels):
-        return self.kernel_size + (channels, self.filters)              # [kh, kw, in, out]
+        return self.kernel_size + (channels, self.filters)  # [kh, kw, in, out]
 
     def call_padded(self, padded):
         """The convolution of an input already padded by `padding` ('VALID')."""
@@ -144,13 +153,14 @@ class _ShiftedConv2D(_ShiftedKernel):
     def init_buffer(self, batch, width, channels):
         """Zeros ``[B, kh, left + width + right, channels]``: the rows above row 0."""
         _, left, right = self.padding
-        return tf.zeros(tf.stack([batch, self.kernel_size[0], left + width + right, channels]),
-                        self.compute_dtype)
+        return tf.zeros(
+            tf.stack([batch, self.kernel_size[0], left + width + right, channels]), self.compute_dtype
+        )
 
     def push_row(self, buffer, row):
         """Drops the oldest row and appends ``row [B, 1, width, C]`` (padded)."""
         _, left, right = self.padding
-        row = tf.pad(row, [[0, 0], [0, 0], [left, right], [0, 0]])   # [B, 1, W, C] -> [B, 1, Wp, C]
+        row = tf.pad(row, [[0, 0], [0, 0], [left, right], [0, 0]])  # [B, 1, W, C] -> [B, 1, Wp, C]
         return tf.concat([buffer[:, 1:], row], axis=1)
 
     def start_row(self, buffer):
@@ -162,7 +172,7 @@ class _ShiftedConv2D(_ShiftedKernel):
         _, left, _ = self.padding
         width = buffer.shape[2] if buffer.shape[2] is not None else tf.shape(buffer)[2]
         hit = tf.equal(tf.range(width), column + left)[None, None, :, None]  # [1, 1, Wp, 1]
-        last = tf.where(hit, value, buffer[:, -1:])                           # [B, 1, Wp, C]
+        last = tf.where(hit, value, buffer[:, -1:])  # [B, 1, Wp, C]
         return tf.concat([buffer[:, :-1], last], axis=1)
 
     def row_output(self, buffer):
@@ -172,7 +182,7 @@ class _ShiftedConv2D(_ShiftedKernel):
     def position_output(self, buffer, column):
         """Output pixel ``column`` of that row: ``[B, 1, 1, filters]``."""
         kw, s = self.kernel_size[1], self.strides
-        window = tf.gather(buffer, s * column + tf.range(kw), axis=2)       # [B, kh, kw, C]
+        window = tf.gather(buffer, s * column + tf.range(kw), axis=2)  # [B, kh, kw, C]
         return self.call_padded(window)
 
 
@@ -236,7 +246,7 @@ class _ShiftedConv2DTranspose(_ShiftedKernel):
         raise NotImplementedError
 
     def _kernel_shape(self, channels):
-        return self.kernel_size + (self.filters, channels)      # conv2d_transpose: [kh, kw, out, in]
+        return self.kernel_size + (self.filters, channels)  # conv2d_transpose: [kh, kw, out, in]
 
     def call(self, inputs, output_size=None):
         """``[B, H, W, C]`` -> ``[B, H_out, W_out, filters]``, ``output_size = (H_out, W_out)``
@@ -252,13 +262,11 @@ class _ShiftedConv2DTranspose(_ShiftedKernel):
         # The full 'VALID' transposed conv is [(H-1)s + kh, (W-1)s + kw]; we ask
         # for [Hs + kh - 1, Ws + kw - 1] (also a valid size for these strides)
         # so that the crops below never run out of rows or columns.
-        full = tf.stack([tf.shape(inputs)[0], height * s + kh - 1, width * s + kw - 1,
-                         self.filters])
-        y = tf.nn.conv2d_transpose(inputs, self.kernel, full, strides=[1, s, s, 1],
-                                   padding="VALID")
+        full = tf.stack([tf.shape(inputs)[0], height * s + kh - 1, width * s + kw - 1, self.filters])
+        y = tf.nn.conv2d_transpose(inputs, self.kernel, full, strides=[1, s, s, 1], padding="VALID")
         left = self._left_crop()
         # Keep rows [0, H_out): row r receives input rows i with s*i <= r only.
-        y = y[:, :out_h, left:left + out_w]               # [B, Hf, Wf, F] -> [B, Ho, Wo, F]
+        y = y[:, :out_h, left : left + out_w]  # [B, Hf, Wf, F] -> [B, Ho, Wo, F]
         return y + self.bias if self.bias is not None else y
 
 

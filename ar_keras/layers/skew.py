@@ -48,9 +48,9 @@ def skew(x):
     if x.shape.rank != 4:
         raise ValueError(f"skew expects a map [B, H, W, C], got shape {x.shape}.")
     batch, height, width, channels = (_dims(x, a) for a in range(4))
-    padded = tf.pad(x, [[0, 0], [0, 0], [0, height], [0, 0]])           # [B, H, W + H, C]
+    padded = tf.pad(x, [[0, 0], [0, 0], [0, height], [0, 0]])  # [B, H, W + H, C]
     flat = tf.reshape(padded, [batch, height * (width + height), channels])  # -> [B, H (W + H), C]
-    flat = flat[:, :height * (width + height - 1)]                        # -> [B, H (W + H - 1), C]
+    flat = flat[:, : height * (width + height - 1)]  # -> [B, H (W + H - 1), C]
     return tf.reshape(flat, [batch, height, width + height - 1, channels])  # -> [B, H, W + H - 1, C]
 
 
@@ -67,7 +67,7 @@ def unskew(s, width=None):
     batch, height, skewed_width, channels = (_dims(s, a) for a in range(4))
     if width is None:
         width = skewed_width - height + 1
-    flat = tf.reshape(s, [batch, height * skewed_width, channels])       # [B, H, W+H-1, C] -> [B, H (W+H-1), C]
-    flat = tf.pad(flat, [[0, 0], [0, height], [0, 0]])                    # -> [B, H (W + H), C]
-    rows = tf.reshape(flat, [batch, height, width + height, channels])    # -> [B, H, W + H, C]
-    return rows[:, :, :width]                                             # -> [B, H, W, C]
+    flat = tf.reshape(s, [batch, height * skewed_width, channels])  # [B, H, W+H-1, C] -> [B, H (W+H-1), C]
+    flat = tf.pad(flat, [[0, 0], [0, height], [0, 0]])  # -> [B, H (W + H), C]
+    rows = tf.reshape(flat, [batch, height, width + height, channels])  # -> [B, H, W + H, C]
+    return rows[:, :, :width]  # -> [B, H, W, C]

@@ -83,17 +83,31 @@ class SparseTransformerBlock(keras.layers.Layer):
         ``[B, n, d]``.
     """
 
-    def __init__(self, width, num_heads=1, key_dim=None, value_dim=None, ff_dim=None,
-                 pattern="dense", block_length=None, num_summary=None, dropout=0.0,
-                 output_scale=1.0, recompute=False, **kwargs):
+    def __init__(
+        self,
+        width,
+        num_heads=1,
+        key_dim=None,
+        value_dim=None,
+        ff_dim=None,
+        pattern="dense",
+        block_length=None,
+        num_summary=None,
+        dropout=0.0,
+        output_scale=1.0,
+        recompute=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.width = int(width)
         self.num_heads = int(num_heads)
         if self.width < 1 or self.num_heads < 1:
             raise ValueError(f"width and num_heads must be positive, got {width!r}, {num_heads!r}.")
         if (key_dim is None or value_dim is None) and self.width % self.num_heads:
-            raise ValueError(f"width {self.width} must be a multiple of num_heads {self.num_heads} "
-                             "(or pass key_dim= and value_dim=).")
+            raise ValueError(
+                f"width {self.width} must be a multiple of num_heads {self.num_heads} "
+                "(or pass key_dim= and value_dim=)."
+            )
         self.key_dim = int(key_dim or self.width // self.num_heads)
         self.value_dim = int(value_dim or self.width // self.num_heads)
         self.ff_dim = int(ff_dim or 4 * self.width)
@@ -108,14 +122,21 @@ class SparseTransformerBlock(keras.layers.Layer):
         d = self.width
         self.norm_attention = keras.layers.LayerNormalization(epsilon=1e-5, name="norm_attention")
         self.attention = CausalSelfAttention(
-            self.num_heads, self.key_dim, value_dim=self.value_dim, output_dim=d,
-            pattern=pattern, block_length=self.block_length, num_summary=self.num_summary,
+            self.num_heads,
+            self.key_dim,
+            value_dim=self.value_dim,
+            output_dim=d,
+            pattern=pattern,
+            block_length=self.block_length,
+            num_summary=self.num_summary,
             output_initializer=_normal(self.num_heads * self.value_dim, self.output_scale),
-            name="attention")
+            name="attention",
+        )
         self.norm_ff = keras.layers.LayerNormalization(epsilon=1e-5, name="norm_ff")
         self.ff_in = keras.layers.Dense(self.ff_dim, kernel_initializer=_normal(d), name="ff_in")
-        self.ff_out = keras.layers.Dense(d, kernel_initializer=_normal(self.ff_dim, self.output_scale),
-                                         name="ff_out")
+        self.ff_out = keras.layers.Dense(
+            d, kernel_initializer=_normal(self.ff_dim, self.output_scale), name="ff_out"
+        )
         self.seed_generator = keras.random.SeedGenerator(0) if self.dropout else None
 
     def build(self, input_shape):
@@ -135,20 +156,21 @@ class SparseTransformerBlock(keras.layers.Layer):
         return tf.nn.experimental.stateless_dropout(x, self.dropout, seed)
 
     def _residual(self, h, seeds, training):
-        a = self._drop(self.attention(self.norm_attention(h), training=training), seeds[0],
-                       training)
+        a = self._drop(self.attention(self.norm_attention(h), training=training), seeds[0], training)
         b = self._drop(self._feed_forward(self.norm_ff(h + a)), seeds[1], training)
         return h + a + b
 
     def call(self, inputs, training=False):
         h = tf.convert_to_tensor(inputs)
         if h.shape[-1] != self.width:
-            raise ValueError(f"SparseTransformerBlock expects [batch, n, {self.width}], got "
-                             f"{h.shape.as_list()}.")
+            raise ValueError(
+                f"SparseTransformerBlock expects [batch, n, {self.width}], got {h.shape.as_list()}."
+            )
         training = bool(training)
         if training and self.dropout:
-            seeds = tf.reshape(tf.cast(keras.random.randint(
-                [4], 0, 2**31 - 1, seed=self.seed_generator), tf.int64), [2, 2])   # [4] -> [2, 2]
+            seeds = tf.reshape(
+                tf.cast(keras.random.randint([4], 0, 2**31 - 1, seed=self.seed_generator), tf.int64), [2, 2]
+            )  # [4] -> [2, 2]
         else:
             seeds = tf.zeros([2, 2], tf.int64)
         if training and self.recompute:
@@ -169,9 +191,17 @@ class SparseTransformerBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(width=self.width, num_heads=self.num_heads, key_dim=self.key_dim,
-                      value_dim=self.value_dim, ff_dim=self.ff_dim, pattern=self.pattern,
-                      block_length=self.block_length, num_summary=self.num_summary,
-                      dropout=self.dropout, output_scale=self.output_scale,
-                      recompute=self.recompute)
+        config.update(
+            width=self.width,
+            num_heads=self.num_heads,
+            key_dim=self.key_dim,
+            value_dim=self.value_dim,
+            ff_dim=self.ff_dim,
+            pattern=self.pattern,
+            block_length=self.block_length,
+            num_summary=self.num_summary,
+            dropout=self.dropout,
+            output_scale=self.output_scale,
+            recompute=self.recompute,
+        )
         return config

@@ -85,11 +85,11 @@ class SpatialLSTM(keras.layers.Layer):
 
     def build(self, input_shape):
         D, U = int(input_shape[-1]), self.units
-        self.kernel = self.add_weight(name="kernel", shape=(D, 5 * U),
-                                      initializer=self.kernel_initializer)
+        self.kernel = self.add_weight(name="kernel", shape=(D, 5 * U), initializer=self.kernel_initializer)
         # Rows [0, U): the left state h_{i,j-1}; rows [U, 2U): the upper state h_{i-1,j}.
-        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(2 * U, 5 * U),
-                                                initializer=self.kernel_initializer)
+        self.recurrent_kernel = self.add_weight(
+            name="recurrent_kernel", shape=(2 * U, 5 * U), initializer=self.kernel_initializer
+        )
         self.bias = self.add_weight(name="bias", shape=(5 * U,), initializer="zeros")
         super().build(input_shape)
 
@@ -98,18 +98,18 @@ class SpatialLSTM(keras.layers.Layer):
         z = tf.tensordot(tf.cast(x, self.compute_dtype), self.kernel, axes=[[-1], [0]]) + self.bias
         if bias is not None:
             extra = tf.cast(bias, self.compute_dtype)
-            z = z + tf.reshape(extra, tf.concat([tf.shape(extra)[:1],
-                                                 tf.ones([z.shape.rank - 2], tf.int32),
-                                                 [5 * self.units]], 0))  # [B, 5U] -> [B, 1.., 5U]
+            z = z + tf.reshape(
+                extra,
+                tf.concat([tf.shape(extra)[:1], tf.ones([z.shape.rank - 2], tf.int32), [5 * self.units]], 0),
+            )  # [B, 5U] -> [B, 1.., 5U]
         return z
 
     def _cell(self, z, h_left, c_left, h_up, c_up):
         """Pre-activations from the input ``z [..., 5U]`` and the two neighbours -> ``(h, c)``."""
-        rec = tf.concat([h_left, h_up], axis=-1)                            # [..., 2U]
+        rec = tf.concat([h_left, h_up], axis=-1)  # [..., 2U]
         z = z + tf.tensordot(rec, self.recurrent_kernel, axes=[[-1], [0]])
         i, fl, fu, o, g = tf.split(z, 5, axis=-1)
-        c = (tf.sigmoid(fl) * c_left + tf.sigmoid(fu) * c_up
-             + tf.sigmoid(i) * tf.tanh(g))
+        c = tf.sigmoid(fl) * c_left + tf.sigmoid(fu) * c_up + tf.sigmoid(i) * tf.tanh(g)
         h = tf.tanh(tf.sigmoid(o) * c)
         return h, c
 
@@ -117,16 +117,16 @@ class SpatialLSTM(keras.layers.Layer):
     def call(self, x, bias=None):
         H, W = x.shape[1], x.shape[2]
         if H is None or W is None:
-            raise ValueError("SpatialLSTM needs static height and width, got input shape "
-                             f"{x.shape}.")
+            raise ValueError(f"SpatialLSTM needs static height and width, got input shape {x.shape}.")
         U = self.units
         batch = tf.shape(x)[0]
-        z = skew(self._input_part(x, bias))                                 # [B, H, L, 5U]
-        z = tf.transpose(z, [2, 0, 1, 3])                                   # [B, H, L, 5U] -> [L, B, H, 5U]
+        z = skew(self._input_part(x, bias))  # [B, H, L, 5U]
+        z = tf.transpose(z, [2, 0, 1, 3])  # [B, H, L, 5U] -> [L, B, H, 5U]
         L = H + W - 1
-        d = np.arange(L)[:, None] - np.arange(H)[None, :]                   # [L, H]: column j of cell
-        valid = tf.constant(((d >= 0) & (d < W)).astype(np.float32)[:, None, :, None],
-                            self.compute_dtype)  # [L, 1, H, 1]
+        d = np.arange(L)[:, None] - np.arange(H)[None, :]  # [L, H]: column j of cell
+        valid = tf.constant(
+            ((d >= 0) & (d < W)).astype(np.float32)[:, None, :, None], self.compute_dtype
+        )  # [L, 1, H, 1]
         zeros = tf.zeros(tf.stack([batch, H, U]), self.compute_dtype)
 
         def diagonal(d, h_prev, c_prev, hs):
@@ -134,18 +134,18 @@ class SpatialLSTM(keras.layers.Layer):
             h_up = tf.pad(h_prev, [[0, 0], [1, 0], [0, 0]])[:, :H]
             c_up = tf.pad(c_prev, [[0, 0], [1, 0], [0, 0]])[:, :H]
             h, c = self._cell(tf.gather(z, d), h_prev, c_prev, h_up, c_up)
-            valid_d = tf.gather(valid, d)                                   # [1, H, 1]
+            valid_d = tf.gather(valid, d)  # [1, H, 1]
             h, c = h * valid_d, c * valid_d
             # Written with a one-hot sum, not a TensorArray: TFLite needs static list shapes.
-            at = tf.reshape(tf.one_hot(d, L, dtype=h.dtype), [L, 1, 1, 1])   # [L] -> [L, 1, 1, 1]
+            at = tf.reshape(tf.one_hot(d, L, dtype=h.dtype), [L, 1, 1, 1])  # [L] -> [L, 1, 1, 1]
             return [d + 1, h, c, hs + at * h[None]]
 
         hs = tf.zeros(tf.stack([L, batch, H, U]), self.compute_dtype)
-        _, _, _, hs = tf.while_loop(lambda d, *_: d < L, diagonal,
-                                    [tf.constant(0), zeros, zeros, hs],
-                                    maximum_iterations=L)                   # [L, B, H, U]
-        hs = tf.transpose(hs, [1, 2, 0, 3])                                 # [L, B, H, U] -> [B, H, L, U]
-        return unskew(hs, width=W)                                              # [B, H, W, U]
+        _, _, _, hs = tf.while_loop(
+            lambda d, *_: d < L, diagonal, [tf.constant(0), zeros, zeros, hs], maximum_iterations=L
+        )  # [L, B, H, U]
+        hs = tf.transpose(hs, [1, 2, 0, 3])  # [L, B, H, U] -> [B, H, L, U]
+        return unskew(hs, width=W)  # [B, H, W, U]
 
     # ------------------------------------------------------------- streaming
     def init_cache(self, batch, width):
@@ -158,15 +158,18 @@ class SpatialLSTM(keras.layers.Layer):
         j = tf.convert_to_tensor(j, tf.int32)
         rows_h, rows_c = cache["h"], cache["c"]
         width = rows_h.shape[1]
-        z = self._input_part(x, bias)                                       # [B, 5U]
+        z = self._input_part(x, bias)  # [B, 5U]
         has_left = tf.cast(j > 0, self.compute_dtype)
         left = tf.maximum(j - 1, 0)
-        h, c = self._cell(z, tf.gather(rows_h, left, axis=1) * has_left,
-                          tf.gather(rows_c, left, axis=1) * has_left,
-                          tf.gather(rows_h, j, axis=1), tf.gather(rows_c, j, axis=1))
-        at = tf.one_hot(j, width, dtype=self.compute_dtype)[None, :, None]          # [1, W, 1]
-        cache = {"h": rows_h * (1.0 - at) + h[:, None] * at,
-                 "c": rows_c * (1.0 - at) + c[:, None] * at}
+        h, c = self._cell(
+            z,
+            tf.gather(rows_h, left, axis=1) * has_left,
+            tf.gather(rows_c, left, axis=1) * has_left,
+            tf.gather(rows_h, j, axis=1),
+            tf.gather(rows_c, j, axis=1),
+        )
+        at = tf.one_hot(j, width, dtype=self.compute_dtype)[None, :, None]  # [1, W, 1]
+        cache = {"h": rows_h * (1.0 - at) + h[:, None] * at, "c": rows_c * (1.0 - at) + c[:, None] * at}
         return h, cache
 
     def compute_output_shape(self, input_shape):
@@ -174,6 +177,7 @@ class SpatialLSTM(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"units": self.units,
-                       "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)})
+        config.update(
+            {"units": self.units, "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+        )
         return config

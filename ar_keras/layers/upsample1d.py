@@ -50,8 +50,9 @@ class Upsample1D(keras.layers.Layer):
         if mode not in MODES:
             raise ValueError(f"Upsample1D: mode must be one of {MODES}, got {mode!r}.")
         if mode == "repeat" and channels is not None:
-            raise ValueError("Upsample1D: channels is only for mode='transposed' "
-                             "(repeating keeps the E input channels).")
+            raise ValueError(
+                "Upsample1D: channels is only for mode='transposed' (repeating keeps the E input channels)."
+            )
         self.hop = int(hop)
         self.mode = mode
         self.channels = None if channels is None else int(channels)
@@ -72,8 +73,8 @@ class Upsample1D(keras.layers.Layer):
         c = tf.convert_to_tensor(inputs)
         batch, frames = tf.shape(c)[0], tf.shape(c)[1]
         if self.mode == "repeat":
-            return tf.repeat(c, self.hop, axis=1)                            # [B, T_c * hop, E]
-        y = self.projection(c)                                               # [B, T_c, hop F]
+            return tf.repeat(c, self.hop, axis=1)  # [B, T_c * hop, E]
+        y = self.projection(c)  # [B, T_c, hop F]
         features = y.shape[-1] // self.hop
         # [B, T_c, hop F] -> [B, T_c hop, F]: frame j's hop rows in order.
         return tf.reshape(y, [batch, frames * self.hop, features])

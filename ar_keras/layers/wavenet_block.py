@@ -30,7 +30,6 @@ Example:
 """
 
 import keras
-import tensorflow as tf
 
 from ar_keras.layers.causal_conv1d import CausalConv1D
 from ar_keras.layers.gated import GatedActivation
@@ -61,9 +60,18 @@ class WaveNetBlock(keras.layers.Layer):
         ``(residual [B, T, R] or None, skip [B, T, S])``.
     """
 
-    def __init__(self, residual_channels, gate_channels, skip_channels, kernel_size=2,
-                 dilation_rate=1, residual_output=True, num_classes=None, local_channels=None,
-                 **kwargs):
+    def __init__(
+        self,
+        residual_channels,
+        gate_channels,
+        skip_channels,
+        kernel_size=2,
+        dilation_rate=1,
+        residual_output=True,
+        num_classes=None,
+        local_channels=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.residual_channels = int(residual_channels)
         self.gate_channels = int(gate_channels)
@@ -77,12 +85,17 @@ class WaveNetBlock(keras.layers.Layer):
         self.conv = CausalConv1D(2 * G, self.kernel_size, self.dilation_rate, name="dilated_conv")
         self.gate = GatedActivation(name="gate")
         self.skip = keras.layers.Dense(self.skip_channels, name="skip")
-        self.residual = (keras.layers.Dense(self.residual_channels, name="residual")
-                         if self.residual_output else None)
-        self.global_bias = (keras.layers.Embedding(self.num_classes, 2 * G, name="global_bias")
-                            if self.num_classes else None)
-        self.local_projection = (keras.layers.Dense(2 * G, use_bias=False, name="local_projection")
-                                 if self.local_channels else None)
+        self.residual = (
+            keras.layers.Dense(self.residual_channels, name="residual") if self.residual_output else None
+        )
+        self.global_bias = (
+            keras.layers.Embedding(self.num_classes, 2 * G, name="global_bias") if self.num_classes else None
+        )
+        self.local_projection = (
+            keras.layers.Dense(2 * G, use_bias=False, name="local_projection")
+            if self.local_channels
+            else None
+        )
 
     def build(self, inputs_shape, global_ids_shape=None, local_shape=None):
         R, G = self.residual_channels, self.gate_channels
@@ -109,46 +122,48 @@ class WaveNetBlock(keras.layers.Layer):
         if self.global_bias is not None:
             if global_ids is None:
                 raise ValueError(f"{self.name} is globally conditioned: pass global_ids [B].")
-            bias = self.global_bias(global_ids)                             # [B, 2G]
+            bias = self.global_bias(global_ids)  # [B, 2G]
         if self.local_projection is not None:
             if local is None:
                 raise ValueError(f"{self.name} is locally conditioned: pass local [B, T, E].")
-            projected = self.local_projection(local)                        # [B, (T,) 2G]
+            projected = self.local_projection(local)  # [B, (T,) 2G]
             if bias is not None and projected.shape.rank == 3:
-                bias = bias[:, None, :]                                      # [B, 2G] -> [B, 1, 2G]
+                bias = bias[:, None, :]  # [B, 2G] -> [B, 1, 2G]
             bias = projected if bias is None else projected + bias
         return bias
 
     def _finish(self, x, a, bias):
         if bias is not None:
             if a.shape.rank == 3 and bias.shape.rank == 2:
-                bias = bias[:, None, :]                                      # [B, 2G] -> [B, 1, 2G]
+                bias = bias[:, None, :]  # [B, 2G] -> [B, 1, 2G]
             a = a + bias
-        z = self.gate(a)                                                     # [.., G]
-        skip = self.skip(z)                                                  # [.., S]
+        z = self.gate(a)  # [.., G]
+        skip = self.skip(z)  # [.., S]
         residual = x + self.residual(z) if self.residual is not None else None
         return residual, skip
 
     def call(self, inputs, global_ids=None, local=None):
-        a = self.conv(inputs)                                                # [B, T, 2G]
+        a = self.conv(inputs)  # [B, T, 2G]
         return self._finish(inputs, a, self._conditioning(global_ids, local))
 
     def step(self, x_t, queue, global_ids=None, local_t=None):
         """One time step: ``x_t [B, R]``, ``local_t [B, E]`` -> ``(residual_t, skip_t, queue)``."""
-        a, queue = self.conv.step(x_t, queue)                                # [B, 2G]
+        a, queue = self.conv.step(x_t, queue)  # [B, 2G]
         residual, skip = self._finish(x_t, a, self._conditioning(global_ids, local_t))
         return residual, skip, queue
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "residual_channels": self.residual_channels,
-            "gate_channels": self.gate_channels,
-            "skip_channels": self.skip_channels,
-            "kernel_size": self.kernel_size,
-            "dilation_rate": self.dilation_rate,
-            "residual_output": self.residual_output,
-            "num_classes": self.num_classes,
-            "local_channels": self.local_channels,
-        })
+        config.update(
+            {
+                "residual_channels": self.residual_channels,
+                "gate_channels": self.gate_channels,
+                "skip_channels": self.skip_channels,
+                "kernel_size": self.kernel_size,
+                "dilation_rate": self.dilation_rate,
+                "residual_output": self.residual_output,
+                "num_classes": self.num_classes,
+                "local_channels": self.local_channels,
+            }
+        )
         return config

@@ -57,8 +57,7 @@ def run_case(pattern, n, repeats):
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
     l = _block_length(n)
-    attention = CausalSelfAttention(HEADS, KEY_DIM, pattern=pattern, block_length=l,
-                                    num_summary=SUMMARY)
+    attention = CausalSelfAttention(HEADS, KEY_DIM, pattern=pattern, block_length=l, num_summary=SUMMARY)
     norm1, norm2 = keras.layers.LayerNormalization(), keras.layers.LayerNormalization()
     hidden = keras.layers.Dense(4 * WIDTH, activation="gelu")
     project = keras.layers.Dense(WIDTH)
@@ -67,9 +66,15 @@ def run_case(pattern, n, repeats):
         h = x + attention(norm1(x))
         return h + project(hidden(norm2(h)))
 
-    block(tf.zeros([1, l, WIDTH]))                                   # builds the weights
-    weights = [w.value for w in attention.trainable_weights + norm1.trainable_weights
-               + norm2.trainable_weights + hidden.trainable_weights + project.trainable_weights]
+    block(tf.zeros([1, l, WIDTH]))  # builds the weights
+    weights = [
+        w.value
+        for w in attention.trainable_weights
+        + norm1.trainable_weights
+        + norm2.trainable_weights
+        + hidden.trainable_weights
+        + project.trainable_weights
+    ]
 
     @tf.function
     def train_step(x):
@@ -80,8 +85,8 @@ def run_case(pattern, n, repeats):
 
     x = tf.random.stateless_normal([1, n, WIDTH], seed=[0, n])
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    train_step(x)[1].numpy()                                         # trace + warm-up
-    rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024.0   # KiB -> MiB
+    train_step(x)[1].numpy()  # trace + warm-up
+    rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024.0  # KiB -> MiB
     tf.config.experimental.reset_memory_stats("CPU:0")
     before = tf.config.experimental.get_memory_info("CPU:0")["current"]
     times, cpu_times = [], []
@@ -91,8 +96,7 @@ def run_case(pattern, n, repeats):
         times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - cpu_start)
     peak = tf.config.experimental.get_memory_info("CPU:0")["peak"] - before
-    return {"seconds": min(times), "cpu_seconds": min(cpu_times), "peak_mib": peak / 2 ** 20,
-            "rss_mib": rss}
+    return {"seconds": min(times), "cpu_seconds": min(cpu_times), "peak_mib": peak / 2**20, "rss_mib": rss}
 
 
 def _slope(xs, ys):
@@ -115,39 +119,66 @@ def main():
         print("RESULT " + json.dumps(run_case(args.case[0], int(args.case[1]), args.repeats)))
         return
 
-    print(f"One training step (forward + backward) of a pre-norm attention block, width {WIDTH}, "
-          f"{HEADS} heads x {KEY_DIM}, batch 1, l = sqrt(n), c = {SUMMARY}; CPU, "
-          f"{os.cpu_count()} cores.  Memory: TF CPU allocator peak over the step "
-          "(get_memory_info), and peak-RSS growth over the first step.")
-    print(f"{'pattern':>8} {'n':>7} {'l':>4} {'wall s':>8} {'CPU s':>8} {'alloc MiB':>10} "
-          f"{'RSS MiB':>9}")
+    print(
+        f"One training step (forward + backward) of a pre-norm attention block, width {WIDTH}, "
+        f"{HEADS} heads x {KEY_DIM}, batch 1, l = sqrt(n), c = {SUMMARY}; CPU, "
+        f"{os.cpu_count()} cores.  Memory: TF CPU allocator peak over the step "
+        "(get_memory_info), and peak-RSS growth over the first step."
+    )
+    print(f"{'pattern':>8} {'n':>7} {'l':>4} {'wall s':>8} {'CPU s':>8} {'alloc MiB':>10} {'RSS MiB':>9}")
     results = {}
     for pattern in args.patterns:
         for n in args.lengths:
             if pattern == "dense" and n > args.dense_max:
-                gib = HEADS * n * n * 4 / 2 ** 30
-                print(f"{pattern:>8} {n:>7} {'-':>4} {'skipped':>9}  (each [heads, n, n] score "
-                      f"tensor is {gib:.1f} GiB; --dense-max {args.dense_max})")
+                gib = HEADS * n * n * 4 / 2**30
+                print(
+                    f"{pattern:>8} {n:>7} {'-':>4} {'skipped':>9}  (each [heads, n, n] score "
+                    f"tensor is {gib:.1f} GiB; --dense-max {args.dense_max})"
+                )
                 continue
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-                [os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                 os.environ.get("PYTHONPATH", "")]))
-            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--case", pattern,
-                                   str(n), "--repeats", str(args.repeats)],
-                                  capture_output=True, text=True, env=env)
+            env = dict(
+                os.environ,
+                PYTHONPATH=os.pathsep.join(
+                    [
+                        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        os.environ.get("PYTHONPATH", ""),
+                    ]
+                ),
+            )
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    os.path.abspath(__file__),
+                    "--case",
+                    pattern,
+                    str(n),
+                    "--repeats",
+                    str(args.repeats),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
             lines = [s for s in proc.stdout.splitlines() if s.startswith("RESULT ")]
             if proc.returncode or not lines:
-                print(f"{pattern:>8} {n:>7} failed (exit {proc.returncode}): "
-                      f"{proc.stderr.strip().splitlines()[-1:]}")
+                print(
+                    f"{pattern:>8} {n:>7} failed (exit {proc.returncode}): "
+                    f"{proc.stderr.strip().splitlines()[-1:]}"
+                )
                 continue
-            r = json.loads(lines[-1][len("RESULT "):])
+            r = json.loads(lines[-1][len("RESULT ") :])
             results[(pattern, n)] = r
             l = "-" if pattern == "dense" else _block_length(n)
-            print(f"{pattern:>8} {n:>7} {l:>4} {r['seconds']:>8.3f} {r['cpu_seconds']:>8.3f} "
-                  f"{r['peak_mib']:>10.1f} {r['rss_mib']:>9.1f}", flush=True)
+            print(
+                f"{pattern:>8} {n:>7} {l:>4} {r['seconds']:>8.3f} {r['cpu_seconds']:>8.3f} "
+                f"{r['peak_mib']:>10.1f} {r['rss_mib']:>9.1f}",
+                flush=True,
+            )
 
-    print("\nlog-log slopes, wall time / CPU time / allocator peak: consecutive lengths, then the "
-          "least-squares fit over all lengths")
+    print(
+        "\nlog-log slopes, wall time / CPU time / allocator peak: consecutive lengths, then the "
+        "least-squares fit over all lengths"
+    )
     keys = ("seconds", "cpu_seconds", "peak_mib")
     for pattern in args.patterns:
         ns = [n for n in args.lengths if (pattern, n) in results]
@@ -156,11 +187,12 @@ def main():
         parts = []
         for a, b in zip(ns, ns[1:]):
             ra, rb = results[(pattern, a)], results[(pattern, b)]
-            parts.append(f"{a}->{b}: " + " / ".join(
-                f"{math.log(rb[k] / ra[k]) / math.log(b / a):.2f}" for k in keys))
-        overall = " / ".join(f"{_slope(ns, [results[(pattern, n)][k] for n in ns]):.2f}"
-                             for k in keys)
+            parts.append(
+                f"{a}->{b}: " + " / ".join(f"{math.log(rb[k] / ra[k]) / math.log(b / a):.2f}" for k in keys)
+            )
+        overall = " / ".join(f"{_slope(ns, [results[(pattern, n)][k] for n in ns]):.2f}" for k in keys)
         print(f"{pattern:>8}: " + "; ".join(parts) + f"; overall {overall}")
+
 
 if __name__ == "__main__":
     main()

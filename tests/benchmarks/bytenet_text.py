@@ -61,7 +61,7 @@ class StopAfter(keras.callbacks.Callback):
 
 
 def timed(fn):
-    fn()                                                       # trace / compile
+    fn()  # trace / compile
     start = time.perf_counter()
     out = fn()
     return time.perf_counter() - start, out.numpy()
@@ -74,14 +74,20 @@ def main():
     p.add_argument("--learning-rate", type=float, default=2e-3)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lengths", default="128,256", help="generation lengths T (bytes)")
-    p.add_argument("--reverse-minutes", type=float, default=0.0,
-                   help="also train the translator on text_reverse for this long")
+    p.add_argument(
+        "--reverse-minutes",
+        type=float,
+        default=0.0,
+        help="also train the translator on text_reverse for this long",
+    )
     args = p.parse_args()
 
     keras.utils.set_random_seed(0)
     model = ark.models.get("bytenet", preset=args.preset)
-    print(f"bytenet preset {args.preset}: {model.count_params():,} parameters, receptive field "
-          f"{model.receptive_field} bytes, {len(model.dilations)} {model.block_type} blocks")
+    print(
+        f"bytenet preset {args.preset}: {model.count_params():,} parameters, receptive field "
+        f"{model.receptive_field} bytes, {len(model.dilations)} {model.block_type} blocks"
+    )
     train = ark.data.load("text", "train").shuffle(2048, seed=0).batch(args.batch_size).repeat()
     test = ark.data.load("text", "test").batch(64)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
@@ -94,16 +100,20 @@ def main():
         nats += -float(tf.reduce_sum(model.log_prob(x)))
         count += int(tf.size(x))
     bits = nats / count / math.log(2.0)
-    print(f"training: {stop.steps} steps of {args.batch_size} x 256 bytes in {seconds:.0f} s; "
-          f"test bits/byte {bits:.3f} ({count:,} bytes; uniform = 8)")
+    print(
+        f"training: {stop.steps} steps of {args.batch_size} x 256 bytes in {seconds:.0f} s; "
+        f"test bits/byte {bits:.3f} ({count:,} bytes; uniform = 8)"
+    )
 
     print(f"{'T':>6} {'full s':>8} {'bytes/s':>9} {'cached s':>9} {'bytes/s':>9} {'speed-up':>8}")
     for T in (int(t) for t in args.lengths.split(",")):
         full_s, full = timed(lambda: model.sample(1, seed=1, length=T, cache=False))
         cached_s, cached = timed(lambda: model.sample(1, seed=1, length=T, cache=True))
         assert np.array_equal(full, cached), "cached and full samples differ"
-        print(f"{T:>6} {full_s:>8.2f} {T / full_s:>9.0f} {cached_s:>9.3f} {T / cached_s:>9.0f} "
-              f"{full_s / cached_s:>7.1f}x")
+        print(
+            f"{T:>6} {full_s:>8.2f} {T / full_s:>9.0f} {cached_s:>9.3f} {T / cached_s:>9.0f} "
+            f"{full_s / cached_s:>7.1f}x"
+        )
     text = bytes(cached[0].astype(np.uint8)).decode("utf-8", "replace")
     print("sample:", repr(text[:200]))
     if args.reverse_minutes > 0:
@@ -112,23 +122,31 @@ def main():
 
 def reverse(args, length=32):
     keras.utils.set_random_seed(0)
-    model = ark.models.get("bytenet", preset=args.preset, source_levels=256, unfold_a=1.0,
-                           unfold_b=0.0)
-    print(f"translator: {model.count_params():,} parameters, encoder reach "
-          f"{model.encoder_reach}, decoder receptive field {model.receptive_field}")
+    model = ark.models.get("bytenet", preset=args.preset, source_levels=256, unfold_a=1.0, unfold_b=0.0)
+    print(
+        f"translator: {model.count_params():,} parameters, encoder reach "
+        f"{model.encoder_reach}, decoder receptive field {model.receptive_field}"
+    )
     train = ark.data.parallel.load_parallel("text_reverse", "train", length)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
     stop = StopAfter(60 * args.reverse_minutes)
-    model.fit(train.shuffle(4096, seed=0).batch(args.batch_size).repeat(), epochs=1,
-              steps_per_epoch=10**6, callbacks=[stop], verbose=0)
+    model.fit(
+        train.shuffle(4096, seed=0).batch(args.batch_size).repeat(),
+        epochs=1,
+        steps_per_epoch=10**6,
+        callbacks=[stop],
+        verbose=0,
+    )
     targets, sources = ark.data.parallel.reversal_pairs("test", length)
     targets, sources = targets.astype(np.int32), sources.astype(np.int32)
     nats = -float(tf.reduce_sum(model.log_prob(targets, sources)))
     greedy = model.sample(len(sources), conditional=sources, seed=0, temperature=0.01).numpy()
     exact = float(np.mean(np.all(greedy == targets, axis=1)))
     bits = nats / targets.size / math.log(2.0)
-    print(f"text_reverse: {stop.steps} steps; test bits/byte {bits:.3f}; exact greedy "
-          f"reversals {exact:.1%} of {len(sources)} windows")
+    print(
+        f"text_reverse: {stop.steps} steps; test bits/byte {bits:.3f}; exact greedy "
+        f"reversals {exact:.1%} of {len(sources)} windows"
+    )
 
 
 if __name__ == "__main__":

@@ -46,29 +46,43 @@ def train_and_score(name, train, valid, test, epochs, seed=0, ensemble=False, **
 
     ds = tf.data.Dataset.from_tensor_slices(train).shuffle(2000, seed=seed).batch(64)
     start = time.time()
-    history = model.fit(ds, validation_data=tf.data.Dataset.from_tensor_slices(valid).batch(256),
-                        epochs=epochs, verbose=0, callbacks=[keras.callbacks.EarlyStopping(
-                            "val_bits_per_dim", patience=5, mode="min", restore_best_weights=True)])
+    history = model.fit(
+        ds,
+        validation_data=tf.data.Dataset.from_tensor_slices(valid).batch(256),
+        epochs=epochs,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.EarlyStopping(
+                "val_bits_per_dim", patience=5, mode="min", restore_best_weights=True
+            )
+        ],
+    )
     seconds = time.time() - start
     if ensemble:
         bpd = -float(np.mean(model.ensemble_log_prob(test).numpy())) / (model.event_size * math.log(2))
     else:
-        bpd = model.evaluate(tf.data.Dataset.from_tensor_slices(test).batch(256),
-                             return_dict=True, verbose=0)["bits_per_dim"]
+        bpd = model.evaluate(
+            tf.data.Dataset.from_tensor_slices(test).batch(256), return_dict=True, verbose=0
+        )["bits_per_dim"]
     return bpd, len(history.history["loss"]), seconds, model.count_params()
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--models", nargs="*", default=["nade", "made", "gated_pixelcnn", "image_transformer",
-                                                           "sparse_transformer"])
+    parser.add_argument(
+        "--models",
+        nargs="*",
+        default=["nade", "made", "gated_pixelcnn", "image_transformer", "sparse_transformer"],
+    )
     args = parser.parse_args()
     train = ark.data.as_numpy("digits", "train")
     valid = ark.data.as_numpy("digits", "validation")
     test = ark.data.as_numpy("digits", "test")
-    print(f"digits: train {len(train)}, validation {len(valid)}, test {len(test)}; "
-          f"max {args.epochs} epochs, early stopping patience 5")
+    print(
+        f"digits: train {len(train)}, validation {len(valid)}, test {len(test)}; "
+        f"max {args.epochs} epochs, early stopping patience 5"
+    )
     print(f"{'model':<22}{'test bits/dim':>14}{'epochs':>8}{'seconds':>9}{'params':>10}")
     base = independent_pixels_bits_per_dim(train, test, 17)
     print(f"{'independent pixels':<22}{base:>14.4f}{'-':>8}{'-':>9}{8 * 8 * 17:>10}", flush=True)
@@ -77,10 +91,18 @@ def main():
         print(f"{name:<22}{bpd:>14.4f}{epochs:>8}{seconds:>9.0f}{params:>10,}", flush=True)
     if "made" in args.models:
         bpd, epochs, seconds, params = train_and_score(
-            "made", train, valid, test, args.epochs, ensemble=True, hidden_units=[1000],
-            direct_connection=False, num_masks=16, order_agnostic=True)
-        print(f"{'made 16-mask ensemble':<22}{bpd:>14.4f}{epochs:>8}{seconds:>9.0f}{params:>10,}",
-              flush=True)
+            "made",
+            train,
+            valid,
+            test,
+            args.epochs,
+            ensemble=True,
+            hidden_units=[1000],
+            direct_connection=False,
+            num_masks=16,
+            order_agnostic=True,
+        )
+        print(f"{'made 16-mask ensemble':<22}{bpd:>14.4f}{epochs:>8}{seconds:>9.0f}{params:>10,}", flush=True)
 
 
 if __name__ == "__main__":

@@ -56,17 +56,28 @@ def main():
     start = time.time()
     history = model.fit(
         tf.data.Dataset.from_tensor_slices(train).shuffle(1297, seed=args.seed).batch(64),
-        validation_data=tf.data.Dataset.from_tensor_slices(valid).batch(250), epochs=args.epochs,
-        verbose=0, callbacks=[keras.callbacks.EarlyStopping("val_loss", patience=args.patience,
-                                                            restore_best_weights=True)])
+        validation_data=tf.data.Dataset.from_tensor_slices(valid).batch(250),
+        epochs=args.epochs,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.EarlyStopping("val_loss", patience=args.patience, restore_best_weights=True)
+        ],
+    )
     seconds = time.time() - start
-    elbo = np.concatenate([model.elbo(test[i:i + 50], num_samples=100, seed=1).numpy()
-                           for i in range(0, len(test), 50)])
+    elbo = np.concatenate(
+        [model.elbo(test[i : i + 50], num_samples=100, seed=1).numpy() for i in range(0, len(test), 50)]
+    )
     chunk = max(1, 20_000 // args.iw_samples)
-    iwae = np.concatenate([model.log_prob(test[i:i + chunk], num_samples=args.iw_samples, seed=2).numpy()
-                           for i in range(0, len(test), chunk)])
-    print(f"iaf_vae digits preset: {model.count_params():,} parameters, "
-          f"{len(history.history['loss'])} epochs, {seconds:.0f} s")
+    iwae = np.concatenate(
+        [
+            model.log_prob(test[i : i + chunk], num_samples=args.iw_samples, seed=2).numpy()
+            for i in range(0, len(test), chunk)
+        ]
+    )
+    print(
+        f"iaf_vae digits preset: {model.count_params():,} parameters, "
+        f"{len(history.history['loss'])} epochs, {seconds:.0f} s"
+    )
     print(f"{'test, bits/dim (lower is better)':<44}{'bits/dim':>9}{'nats':>10}")
     base = independent_pixels(train, test)
     print(f"{'independent pixels (counting)':<44}{bits(base):>9.4f}{-np.mean(base):>10.2f}")

@@ -49,19 +49,30 @@ def main():
     parser.add_argument("--samples", default="1,16")
     parser.add_argument("--levels", type=int, default=256)
     args = parser.parse_args()
-    print(f"{'attention':<10}{'shape':>9}{'n':>4}{'full (1st)':>12}{'full':>9}"
-          f"{'cached (1st)':>14}{'cached':>9}{'speed-up':>10}{'equal':>7}", flush=True)
+    print(
+        f"{'attention':<10}{'shape':>9}{'n':>4}{'full (1st)':>12}{'full':>9}"
+        f"{'cached (1st)':>14}{'cached':>9}{'speed-up':>10}{'equal':>7}",
+        flush=True,
+    )
     for attention in args.attention.split(","):
         for shape in args.shapes.split(","):
             image_shape = tuple(int(s) for s in shape.split("x"))
-            model = ark.models.get("image_transformer", preset="digits", image_shape=image_shape,
-                                   num_levels=args.levels, attention=attention)
+            model = ark.models.get(
+                "image_transformer",
+                preset="digits",
+                image_shape=image_shape,
+                num_levels=args.levels,
+                attention=attention,
+            )
             for n in (int(s) for s in args.samples.split(",")):
                 (cached_first, cached), a = timed(model, n, True)
                 (full_first, full), b = timed(model, n, False)
-                print(f"{attention:<10}{shape:>9}{n:>4}{full_first:>11.2f}s{full:>8.2f}s"
-                      f"{cached_first:>13.2f}s{cached:>8.3f}s{full / cached:>9.1f}x"
-                      f"{str(np.array_equal(a, b)):>7}", flush=True)
+                print(
+                    f"{attention:<10}{shape:>9}{n:>4}{full_first:>11.2f}s{full:>8.2f}s"
+                    f"{cached_first:>13.2f}s{cached:>8.3f}s{full / cached:>9.1f}x"
+                    f"{str(np.array_equal(a, b)):>7}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -44,9 +44,9 @@ D = 64
 
 
 def datasets(batch_size, seed, fixed=False):
-    if fixed:   # one dequantization draw, reused every epoch (overfits much sooner)
+    if fixed:  # one dequantization draw, reused every epoch (overfits much sooner)
         train = tf.data.Dataset.from_tensor_slices(ark.data.as_numpy("digits_continuous", "train"))
-    else:       # fresh dequantization noise on every pass
+    else:  # fresh dequantization noise on every pass
         train = ark.data.load("digits_continuous", "train")
     train = train.shuffle(1297, seed=seed).batch(batch_size)
     valid = ark.data.as_numpy("digits_continuous", "validation")
@@ -76,14 +76,26 @@ def run_ar_keras(train, valid, test, seconds, patience, seed):
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     stopper = keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
     start = time.time()
-    history = model.fit(train, validation_data=tf.data.Dataset.from_tensor_slices(valid).batch(250),
-                        epochs=100_000, verbose=0, callbacks=[TimeBudget(seconds), stopper])
+    history = model.fit(
+        train,
+        validation_data=tf.data.Dataset.from_tensor_slices(valid).batch(250),
+        epochs=100_000,
+        verbose=0,
+        callbacks=[TimeBudget(seconds), stopper],
+    )
     elapsed = time.time() - start
     steps = int(model.optimizer.iterations.numpy())
     best_val = -min(history.history["val_loss"])
     test_ll = float(np.mean(model.log_prob(test).numpy()))
-    return dict(name="ar_keras maf (digits preset)", params=model.count_params(), steps=steps,
-                epochs=len(history.history["loss"]), seconds=elapsed, best_val=best_val, test=test_ll)
+    return dict(
+        name="ar_keras maf (digits preset)",
+        params=model.count_params(),
+        steps=steps,
+        epochs=len(history.history["loss"]),
+        seconds=elapsed,
+        best_val=best_val,
+        test=test_ll,
+    )
 
 
 def run_tfp(train, valid, test, seconds, patience, seed):
@@ -97,7 +109,7 @@ def run_tfp(train, valid, test, seconds, patience, seed):
             steps_list.append(tfb.Permute(permutation=list(reversed(range(D)))))
     flow = tfb.Chain(steps_list)
     dist = tfd.TransformedDistribution(tfd.Sample(tfd.Normal(0.0, 1.0), [D]), flow)
-    dist.log_prob(tf.zeros([1, D]))                                # builds the networks
+    dist.log_prob(tf.zeros([1, D]))  # builds the networks
     variables = dist.trainable_variables
     optimizer = tf_keras.optimizers.Adam(1e-3)
 
@@ -124,7 +136,7 @@ def run_tfp(train, valid, test, seconds, patience, seed):
                 break
         epochs += 1
         val = float(mean_log_prob(valid))
-        if val > best_val:                                        # early stopping: keep the best
+        if val > best_val:  # early stopping: keep the best
             best_val, best_weights, wait = val, [v.numpy() for v in variables], 0
         else:
             wait += 1
@@ -134,8 +146,15 @@ def run_tfp(train, valid, test, seconds, patience, seed):
         v.assign(w)
     test_ll = float(mean_log_prob(test))
     params = int(sum(np.prod(v.shape) for v in variables))
-    return dict(name="TFP stock recipe (5 MAF, 2x256)", params=params, steps=steps, epochs=epochs,
-                seconds=elapsed, best_val=best_val, test=test_ll)
+    return dict(
+        name="TFP stock recipe (5 MAF, 2x256)",
+        params=params,
+        steps=steps,
+        epochs=epochs,
+        seconds=elapsed,
+        best_val=best_val,
+        test=test_ll,
+    )
 
 
 def main():
@@ -144,21 +163,32 @@ def main():
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--patience", type=int, default=30, help="epochs without validation gain")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fixed-dequantization", action="store_true",
-                        help="train on one fixed dequantization draw instead of a fresh one per pass")
+    parser.add_argument(
+        "--fixed-dequantization",
+        action="store_true",
+        help="train on one fixed dequantization draw instead of a fresh one per pass",
+    )
     args = parser.parse_args()
     train, valid, test = datasets(args.batch_size, args.seed, args.fixed_dequantization)
-    noise = "one fixed dequantization draw" if args.fixed_dequantization else "fresh dequantization every pass"
-    print(f"digits_continuous: train 1297 ({noise}), validation {len(valid)}, "
-          f"test {len(test)}; batch {args.batch_size}, Adam 1e-3, {args.seconds:.0f} s each, "
-          f"best validation epoch kept (patience {args.patience})", flush=True)
+    noise = (
+        "one fixed dequantization draw" if args.fixed_dequantization else "fresh dequantization every pass"
+    )
+    print(
+        f"digits_continuous: train 1297 ({noise}), validation {len(valid)}, "
+        f"test {len(test)}; batch {args.batch_size}, Adam 1e-3, {args.seconds:.0f} s each, "
+        f"best validation epoch kept (patience {args.patience})",
+        flush=True,
+    )
     header = f"{'system':<34}{'test LL':>10}{'best val LL':>13}{'steps/s':>9}{'steps':>7}{'epochs':>8}{'params':>10}"
     print("log-likelihoods in nats per example on [0, 1]^64 (higher is better)")
     print(header)
     for run in (run_tfp, run_ar_keras):
         r = run(train, valid, test, args.seconds, args.patience, args.seed)
-        print(f"{r['name']:<34}{r['test']:>10.2f}{r['best_val']:>13.2f}{r['steps'] / r['seconds']:>9.1f}"
-              f"{r['steps']:>7}{r['epochs']:>8}{r['params']:>10,}", flush=True)
+        print(
+            f"{r['name']:<34}{r['test']:>10.2f}{r['best_val']:>13.2f}{r['steps'] / r['seconds']:>9.1f}"
+            f"{r['steps']:>7}{r['epochs']:>8}{r['params']:>10,}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

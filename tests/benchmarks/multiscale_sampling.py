@@ -41,8 +41,9 @@ MODELS = {
 
 def measure(name, side, channels, levels, preset="tiny"):
     keras.utils.set_random_seed(0)
-    model = ark.models.get(name, preset=preset, image_shape=(side, side, channels),
-                           num_levels=levels, **MODELS[name])
+    model = ark.models.get(
+        name, preset=preset, image_shape=(side, side, channels), num_levels=levels, **MODELS[name]
+    )
     D = side * side * channels
     steps = int(model.sampling_groups(D).shape[0])
     times = []
@@ -51,8 +52,15 @@ def measure(name, side, channels, levels, preset="tiny"):
         x = model.sample(1, seed=0).numpy()
         times.append(time.perf_counter() - start)
     assert x.shape == (1, side, side, channels) and x.min() >= 0 and x.max() < levels
-    return dict(model=name, side=side, elements=D, evaluations=steps, first_s=times[0],
-                warm_s=times[1], params=model.count_params())
+    return dict(
+        model=name,
+        side=side,
+        elements=D,
+        evaluations=steps,
+        first_s=times[0],
+        warm_s=times[1],
+        params=model.count_params(),
+    )
 
 
 def main():
@@ -61,33 +69,42 @@ def main():
     parser.add_argument("--channels", type=int, default=3)
     parser.add_argument("--levels", type=int, default=256)
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--preset", default="tiny",
-                        help="the widths: tiny (default) or digits (wider, slower)")
+    parser.add_argument(
+        "--preset", default="tiny", help="the widths: tiny (default) or digits (wider, slower)"
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     sides = [int(s) for s in args.sides.split(",")]
     rows = []
-    print(f"One {args.channels}-channel image, {args.levels} levels, {args.preset} widths, "
-          "sample(1, seed=0), cache=True; warm = second call")
-    header = (f"{'model':<15} {'side':>4} {'N':>6} {'evaluations':>11} {'evals/N':>8} "
-              f"{'warm s':>8} {'first s':>8} {'params':>7}")
+    print(
+        f"One {args.channels}-channel image, {args.levels} levels, {args.preset} widths, "
+        "sample(1, seed=0), cache=True; warm = second call"
+    )
+    header = (
+        f"{'model':<15} {'side':>4} {'N':>6} {'evaluations':>11} {'evals/N':>8} "
+        f"{'warm s':>8} {'first s':>8} {'params':>7}"
+    )
     print(header)
     print("-" * len(header))
     for side in sides:
         for name in args.models.split(","):
             r = measure(name, side, args.channels, args.levels, args.preset)
             rows.append(r)
-            print(f"{r['model']:<15} {side:>4} {r['elements']:>6} {r['evaluations']:>11} "
-                  f"{r['evaluations'] / r['elements']:>8.4f} {r['warm_s']:>8.3f} "
-                  f"{r['first_s']:>8.2f} {r['params']:>7}", flush=True)
+            print(
+                f"{r['model']:<15} {side:>4} {r['elements']:>6} {r['evaluations']:>11} "
+                f"{r['evaluations'] / r['elements']:>8.4f} {r['warm_s']:>8.3f} "
+                f"{r['first_s']:>8.2f} {r['params']:>7}",
+                flush=True,
+            )
     print()
-    print("Growth from the smallest to the largest side (N grows "
-          f"{(sides[-1] / sides[0]) ** 2:.0f}x):")
+    print(f"Growth from the smallest to the largest side (N grows {(sides[-1] / sides[0]) ** 2:.0f}x):")
     for name in args.models.split(","):
         mine = [r for r in rows if r["model"] == name]
         first, last = mine[0], mine[-1]
-        print(f"  {name:<15} evaluations x{last['evaluations'] / first['evaluations']:.1f}, "
-              f"warm time x{last['warm_s'] / first['warm_s']:.1f}")
+        print(
+            f"  {name:<15} evaluations x{last['evaluations'] / first['evaluations']:.1f}, "
+            f"warm time x{last['warm_s'] / first['warm_s']:.1f}"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -61,8 +61,7 @@ class _Trainer:
             else:
                 wait += 1
         set_weights(best_weights)
-        return dict(val=best, steps=steps, epochs=epochs, steps_per_s=steps / train_time,
-                    seconds=spent)
+        return dict(val=best, steps=steps, epochs=epochs, steps_per_s=steps / train_time, seconds=spent)
 
 
 def _reset_optimizer(variables):
@@ -90,8 +89,11 @@ def train_ar_keras(train, valid, test, budget, patience, seed):
     keras.utils.set_random_seed(seed)
     model = ark.models.get("pixelcnn_pp", preset="digits")
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    train_ds = (tf.data.Dataset.from_tensor_slices(train).shuffle(len(train), seed=seed)
-                .batch(64, drop_remainder=True))
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices(train)
+        .shuffle(len(train), seed=seed)
+        .batch(64, drop_remainder=True)
+    )
     valid_ds = tf.data.Dataset.from_tensor_slices(valid).batch(256)
     test_ds = tf.data.Dataset.from_tensor_slices(test).batch(256)
     # Trace the train and test steps before the clock starts, then undo the step.
@@ -111,12 +113,13 @@ def train_ar_keras(train, valid, test, budget, patience, seed):
     def evaluate(ds):
         return model.evaluate(ds, verbose=0, return_dict=True)["bits_per_dim"]
 
-    result = _Trainer(budget, patience).run(epoch, lambda: evaluate(valid_ds), model.get_weights,
-                                            model.set_weights)
+    result = _Trainer(budget, patience).run(
+        epoch, lambda: evaluate(valid_ds), model.get_weights, model.set_weights
+    )
     result["test"] = evaluate(test_ds)
     result["params"] = model.count_params()
     result["trace"] = trace
-    model.sample(16, seed=1)                                     # traces the cached sampler
+    model.sample(16, seed=1)  # traces the cached sampler
     start = time.perf_counter()
     model.sample(16, seed=2).numpy()
     result["sample"] = time.perf_counter() - start
@@ -137,8 +140,15 @@ def train_tfp(train, valid, test, budget, patience, seed):
     import tf_keras
 
     tf.random.set_seed(seed)
-    dist = tfp.distributions.PixelCNN(image_shape=(8, 8, 1), num_resnet=2, num_hierarchies=2,
-                                      num_filters=32, num_logistic_mix=5, dropout_p=0.0, high=16)
+    dist = tfp.distributions.PixelCNN(
+        image_shape=(8, 8, 1),
+        num_resnet=2,
+        num_hierarchies=2,
+        num_filters=32,
+        num_logistic_mix=5,
+        dropout_p=0.0,
+        high=16,
+    )
     to_float = lambda a: tf.constant(a, tf.float32)  # noqa: E731 - TFP scores floats in [0, 16]
     # Weight normalisation's data-dependent initialisation runs on the first (eager) call.
     dist.log_prob(to_float(train[:64]))
@@ -157,8 +167,7 @@ def train_tfp(train, valid, test, budget, patience, seed):
         return -dist.log_prob(x)
 
     def bits(data):
-        total = sum(float(tf.reduce_sum(nll(to_float(data[i:i + 256]))))
-                    for i in range(0, len(data), 256))
+        total = sum(float(tf.reduce_sum(nll(to_float(data[i : i + 256])))) for i in range(0, len(data), 256))
         return total / (len(data) * 64 * LN2)
 
     # Trace the train and test steps before the clock starts, then undo the step.
@@ -177,16 +186,19 @@ def train_tfp(train, valid, test, budget, patience, seed):
         deadline = time.perf_counter() + left
         order = rng.permutation(len(train))
         n = 0
-        for i in range(0, len(train) - 63, 64):                 # full batches, as drop_remainder
-            step(to_float(train[order[i:i + 64]]))
+        for i in range(0, len(train) - 63, 64):  # full batches, as drop_remainder
+            step(to_float(train[order[i : i + 64]]))
             n += 1
             if time.perf_counter() > deadline:
                 break
         return n
 
     result = _Trainer(budget, patience).run(
-        epoch, lambda: bits(valid), lambda: [v.numpy() for v in variables],
-        lambda ws: [v.assign(w) for v, w in zip(variables, ws)])
+        epoch,
+        lambda: bits(valid),
+        lambda: [v.numpy() for v in variables],
+        lambda ws: [v.assign(w) for v, w in zip(variables, ws)],
+    )
     result["test"] = bits(test)
     result["params"] = int(sum(np.prod(v.shape) for v in variables))
     result["trace"] = trace
@@ -205,29 +217,40 @@ def compare_training(args):
     train = ark.data.as_numpy("digits", "train")
     valid = ark.data.as_numpy("digits", "validation")
     test = ark.data.as_numpy("digits", "test")
-    print(f"(a) digits 8x8x1, 17 levels: train {len(train)}, validation {len(valid)}, "
-          f"test {len(test)}; Adam 1e-3, batch 64, {args.budget:.0f} s each, "
-          f"early stopping patience {args.patience} epochs")
+    print(
+        f"(a) digits 8x8x1, 17 levels: train {len(train)}, validation {len(valid)}, "
+        f"test {len(test)}; Adam 1e-3, batch 64, {args.budget:.0f} s each, "
+        f"early stopping patience {args.patience} epochs"
+    )
     ours, _ = train_ar_keras(train, valid, test, args.budget, args.patience, args.seed)
     theirs = train_tfp(train, valid, test, args.budget, args.patience, args.seed)
-    print(f"{'model':<28}{'test bpd':>9}{'val bpd':>9}{'steps/s':>9}{'steps':>7}{'epochs':>7}"
-          f"{'16 samples':>12}{'params':>11}{'trace':>8}")
+    print(
+        f"{'model':<28}{'test bpd':>9}{'val bpd':>9}{'steps/s':>9}{'steps':>7}{'epochs':>7}"
+        f"{'16 samples':>12}{'params':>11}{'trace':>8}"
+    )
     for name, r in (("ar_keras pixelcnn_pp digits", ours), ("tfd.PixelCNN", theirs)):
-        print(f"{name:<28}{r['test']:>9.4f}{r['val']:>9.4f}{r['steps_per_s']:>9.1f}{r['steps']:>7}"
-              f"{r['epochs']:>7}{r['sample']:>11.3f}s{r['params']:>11,}{r['trace']:>7.1f}s")
-    print(f"16 samples: ar_keras cached {ours['sample']:.3f} s, cached + XLA "
-          f"{ours['sample_xla']:.3f} s (compiling: {ours['xla_compile']:.1f} s once per batch "
-          f"size); tfd.PixelCNN {theirs['sample']:.2f} s in a tf.function, "
-          f"{theirs['sample_eager']:.2f} s eagerly.")
-    print(f"speed-up over tfd.PixelCNN (tf.function / eager): cached "
-          f"{theirs['sample'] / ours['sample']:.0f}x / {theirs['sample_eager'] / ours['sample']:.0f}x,"
-          f" cached + XLA {theirs['sample'] / ours['sample_xla']:.0f}x / "
-          f"{theirs['sample_eager'] / ours['sample_xla']:.0f}x.  ('trace': one-off tracing of the "
-          "train and test steps, outside the budget)", flush=True)
+        print(
+            f"{name:<28}{r['test']:>9.4f}{r['val']:>9.4f}{r['steps_per_s']:>9.1f}{r['steps']:>7}"
+            f"{r['epochs']:>7}{r['sample']:>11.3f}s{r['params']:>11,}{r['trace']:>7.1f}s"
+        )
+    print(
+        f"16 samples: ar_keras cached {ours['sample']:.3f} s, cached + XLA "
+        f"{ours['sample_xla']:.3f} s (compiling: {ours['xla_compile']:.1f} s once per batch "
+        f"size); tfd.PixelCNN {theirs['sample']:.2f} s in a tf.function, "
+        f"{theirs['sample_eager']:.2f} s eagerly."
+    )
+    print(
+        f"speed-up over tfd.PixelCNN (tf.function / eager): cached "
+        f"{theirs['sample'] / ours['sample']:.0f}x / {theirs['sample_eager'] / ours['sample']:.0f}x,"
+        f" cached + XLA {theirs['sample'] / ours['sample_xla']:.0f}x / "
+        f"{theirs['sample_eager'] / ours['sample_xla']:.0f}x.  ('trace': one-off tracing of the "
+        "train and test steps, outside the budget)",
+        flush=True,
+    )
 
 
 def _time(fn, repeats=1):
-    fn()                                                        # trace / compile
+    fn()  # trace / compile
     start = time.perf_counter()
     for _ in range(repeats):
         out = fn()
@@ -236,8 +259,10 @@ def _time(fn, repeats=1):
 
 def compare_sampling(args):
     print("\n(b) sampling time (warm; seconds), digits presets, random weights, 1 channel")
-    print(f"{'model':<16}{'size':>6}{'n':>4}{'full':>9}{'cached':>9}{'speedup':>9}{'equal':>7}"
-          f"{'cached+XLA':>12}{'XLA compile':>13}")
+    print(
+        f"{'model':<16}{'size':>6}{'n':>4}{'full':>9}{'cached':>9}{'speedup':>9}{'equal':>7}"
+        f"{'cached+XLA':>12}{'XLA compile':>13}"
+    )
     for name in args.sampling_models:
         for size in args.sizes:
             n = args.samples if size < 32 else args.samples_32
@@ -254,9 +279,11 @@ def compare_sampling(args):
             t_compile = time.perf_counter() - start
             t_xla, x_xla = _time(lambda: xla_fn(noise).numpy(), 3)
             equal = np.array_equal(x_full, x_cached) and np.array_equal(x_full, x_xla)
-            print(f"{name:<16}{size:>4}^2{n:>4}{t_full:>9.2f}{t_cached:>9.3f}"
-                  f"{t_full / t_cached:>8.1f}x{str(equal):>7}{t_xla:>11.3f}s{t_compile:>12.1f}s",
-                  flush=True)
+            print(
+                f"{name:<16}{size:>4}^2{n:>4}{t_full:>9.2f}{t_cached:>9.3f}"
+                f"{t_full / t_cached:>8.1f}x{str(equal):>7}{t_xla:>11.3f}s{t_compile:>12.1f}s",
+                flush=True,
+            )
 
 
 def main():
@@ -267,8 +294,12 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="*", default=[8, 16, 32])
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--samples-32", type=int, default=4)
-    parser.add_argument("--sampling-models", nargs="*", default=["gated_pixelcnn", "pixelcnn_pp"],
-                        help="models for (b); pixelsnail works too")
+    parser.add_argument(
+        "--sampling-models",
+        nargs="*",
+        default=["gated_pixelcnn", "pixelcnn_pp"],
+        help="models for (b); pixelsnail works too",
+    )
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--skip-sampling", action="store_true")
     args = parser.parse_args()

@@ -30,9 +30,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
+from digits_bits_per_dim import independent_pixels_bits_per_dim, train_and_score  # noqa: E402
 
 import ar_keras as ark  # noqa: E402
-from digits_bits_per_dim import independent_pixels_bits_per_dim, train_and_score  # noqa: E402
 
 VARIANTS = ("diagonal_bilstm", "row_lstm", "pixelcnn")
 
@@ -60,20 +60,28 @@ def main():
     train = ark.data.as_numpy("digits", "train")
     valid = ark.data.as_numpy("digits", "validation")
     test = ark.data.as_numpy("digits", "test")
-    print(f"digits: train {len(train)}, validation {len(valid)}, test {len(test)}; "
-          f"max {args.epochs} epochs, early stopping patience 5; sampling n = {args.samples}")
+    print(
+        f"digits: train {len(train)}, validation {len(valid)}, test {len(test)}; "
+        f"max {args.epochs} epochs, early stopping patience 5; sampling n = {args.samples}"
+    )
     base = independent_pixels_bits_per_dim(train, test, 17)
     print(f"independent pixels: {base:.4f} bits/dim")
-    print(f"{'variant':<17}{'test bits/dim':>14}{'epochs':>8}{'train s':>9}{'params':>10}"
-          f"{'cached s':>10}{'full s':>9}{'speed-up':>9}{'same':>6}   (first calls: cached, full)")
+    print(
+        f"{'variant':<17}{'test bits/dim':>14}{'epochs':>8}{'train s':>9}{'params':>10}"
+        f"{'cached s':>10}{'full s':>9}{'speed-up':>9}{'same':>6}   (first calls: cached, full)"
+    )
     for variant in args.variants:
-        bpd, epochs, seconds, params = train_and_score("pixelrnn", train, valid, test,
-                                                       args.epochs, variant=variant)
+        bpd, epochs, seconds, params = train_and_score(
+            "pixelrnn", train, valid, test, args.epochs, variant=variant
+        )
         model = ark.models.get("pixelrnn", preset="digits", variant=variant)
         first_c, cached, first_f, full, same = sampling_times(model, args.samples)
-        print(f"{variant:<17}{bpd:>14.4f}{epochs:>8}{seconds:>9.0f}{params:>10,}"
-              f"{cached:>10.2f}{full:>9.2f}{full / cached:>8.1f}x{str(same):>6}"
-              f"   ({first_c:.1f} s, {first_f:.1f} s)", flush=True)
+        print(
+            f"{variant:<17}{bpd:>14.4f}{epochs:>8}{seconds:>9.0f}{params:>10,}"
+            f"{cached:>10.2f}{full:>9.2f}{full / cached:>8.1f}x{str(same):>6}"
+            f"   ({first_c:.1f} s, {first_f:.1f} s)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ class TimeBudget(keras.callbacks.Callback):
 
 
 def timed_sampling(model, n, cache):
-    model.sample(n, seed=0, cache=cache).numpy()                 # traces
+    model.sample(n, seed=0, cache=cache).numpy()  # traces
     start = time.perf_counter()
     x = model.sample(n, seed=0, cache=cache).numpy()
     return x, time.perf_counter() - start
@@ -84,19 +84,30 @@ def main():
     start = time.time()
     history = model.fit(
         tf.data.Dataset.from_tensor_slices(train).shuffle(1297, seed=args.seed).batch(64),
-        validation_data=tf.data.Dataset.from_tensor_slices(valid).batch(250), epochs=args.epochs,
-        verbose=0, callbacks=[keras.callbacks.EarlyStopping("val_loss", patience=args.patience,
-                                                            restore_best_weights=True),
-                              TimeBudget(60.0 * args.minutes)])
+        validation_data=tf.data.Dataset.from_tensor_slices(valid).batch(250),
+        epochs=args.epochs,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.EarlyStopping("val_loss", patience=args.patience, restore_best_weights=True),
+            TimeBudget(60.0 * args.minutes),
+        ],
+    )
     seconds = time.time() - start
-    elbo = np.concatenate([model.elbo(test[i:i + 50], num_samples=100, seed=1).numpy()
-                           for i in range(0, len(test), 50)])
+    elbo = np.concatenate(
+        [model.elbo(test[i : i + 50], num_samples=100, seed=1).numpy() for i in range(0, len(test), 50)]
+    )
     chunk = max(1, 20_000 // args.iw_samples)
-    iwae = np.concatenate([model.log_prob(test[i:i + chunk], num_samples=args.iw_samples, seed=2).numpy()
-                           for i in range(0, len(test), chunk)])
+    iwae = np.concatenate(
+        [
+            model.log_prob(test[i : i + chunk], num_samples=args.iw_samples, seed=2).numpy()
+            for i in range(0, len(test), chunk)
+        ]
+    )
     epochs = len(history.history["loss"])
-    print(f"pixelvae digits preset: {model.count_params():,} parameters, {epochs} epochs "
-          f"({epochs * math.ceil(len(train) / 64)} steps), {seconds:.0f} s")
+    print(
+        f"pixelvae digits preset: {model.count_params():,} parameters, {epochs} epochs "
+        f"({epochs * math.ceil(len(train) / 64)} steps), {seconds:.0f} s"
+    )
     print(f"{'test, bits/dim (lower is better)':<44}{'bits/dim':>9}{'nats':>10}")
     base = independent_pixels(train, test)
     print(f"{'independent pixels (counting)':<44}{bits(base):>9.4f}{-np.mean(base):>10.2f}")
@@ -104,8 +115,10 @@ def main():
     print(f"{f'pixelvae IW bound ({args.iw_samples} samples)':<44}{bits(iwae):>9.4f}{-np.mean(iwae):>10.2f}")
     cached, t_cached = timed_sampling(model, args.sample_n, True)
     full, t_full = timed_sampling(model, args.sample_n, False)
-    print(f"sample({args.sample_n}): cached {t_cached:.2f} s, full recompute {t_full:.2f} s "
-          f"({t_full / t_cached:.1f}x); identical samples: {np.array_equal(cached, full)}")
+    print(
+        f"sample({args.sample_n}): cached {t_cached:.2f} s, full recompute {t_full:.2f} s "
+        f"({t_full / t_cached:.1f}x); identical samples: {np.array_equal(cached, full)}"
+    )
 
 
 if __name__ == "__main__":

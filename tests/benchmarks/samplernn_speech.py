@@ -57,12 +57,13 @@ def generation(model, length):
         seconds, x = timed(lambda: model.sample(1, seed=1, length=length))
         rows.append(("cached+XLA" if jit else "cached (graph)", seconds, x))
     np.testing.assert_array_equal(rows[0][2], rows[1][2])
-    print(f"\ngeneration, n = 1, T = {length:,} samples (cache == recompute checked at T = 200; "
-          "graph == XLA at T)")
+    print(
+        f"\ngeneration, n = 1, T = {length:,} samples (cache == recompute checked at T = 200; "
+        "graph == XLA at T)"
+    )
     print(f"{'sampler':<16} {'seconds':>9} {'samples/s':>11} {'x real time':>12}")
     for name, seconds, _ in rows:
-        print(f"{name:<16} {seconds:9.2f} {length / seconds:11,.0f} "
-              f"{length / seconds / RATE:12.2f}")
+        print(f"{name:<16} {seconds:9.2f} {length / seconds:11,.0f} {length / seconds / RATE:12.2f}")
 
 
 def bits_per_sample(model, x):
@@ -73,14 +74,17 @@ def bits_per_sample(model, x):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--tbptt", type=int, default=0, help="chunk length for fit_tbptt "
-                        "(0: plain fit, full BPTT)")
+    parser.add_argument(
+        "--tbptt", type=int, default=0, help="chunk length for fit_tbptt (0: plain fit, full BPTT)"
+    )
     parser.add_argument("--length", type=int, default=LENGTH)
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
     model = ark.models.get("samplernn", preset="speech")
-    print(f"samplernn speech preset: frame sizes {model.frame_sizes}, GRU {model.dim}, "
-          f"{model.count_params():,} parameters")
+    print(
+        f"samplernn speech preset: frame sizes {model.frame_sizes}, GRU {model.dim}, "
+        f"{model.count_params():,} parameters"
+    )
     generation(model, args.length)
 
     train = ark.data.as_numpy("speech", "train")
@@ -94,13 +98,18 @@ def main():
         model.fit_tbptt(train, chunk_length=args.tbptt, epochs=args.epochs, batch_size=8)
         how = f"fit_tbptt, chunks of {args.tbptt}"
     else:
-        model.fit(tf.data.Dataset.from_tensor_slices(train).shuffle(40, seed=0).batch(8),
-                  epochs=args.epochs, verbose=0)
+        model.fit(
+            tf.data.Dataset.from_tensor_slices(train).shuffle(40, seed=0).batch(8),
+            epochs=args.epochs,
+            verbose=0,
+        )
         how = "fit (full BPTT)"
     seconds = time.perf_counter() - start
     after = bits_per_sample(model, test)
-    print(f"\ntest bits/sample: {before:.3f} untrained -> {after:.3f} after {args.epochs} epochs "
-          f"of {how} ({seconds:.0f} s; 8 bits = uniform over 256 levels)")
+    print(
+        f"\ntest bits/sample: {before:.3f} untrained -> {after:.3f} after {args.epochs} epochs "
+        f"of {how} ({seconds:.0f} s; 8 bits = uniform over 256 levels)"
+    )
 
 
 if __name__ == "__main__":

@@ -135,9 +135,14 @@ def measure(fn):
         start = time.perf_counter()
         out = fn()
         seconds = time.perf_counter() - start
-    return dict(seconds=seconds, added_mib=mem.added / MIB, before_mib=mem.before / MIB,
-                peak_mib=mem.peak / MIB, sampled_added_mib=(mem.sampled_peak - mem.before) / MIB,
-                hwm_reset=mem.hwm_reset), out
+    return dict(
+        seconds=seconds,
+        added_mib=mem.added / MIB,
+        before_mib=mem.before / MIB,
+        peak_mib=mem.peak / MIB,
+        sampled_added_mib=(mem.sampled_peak - mem.before) / MIB,
+        hwm_reset=mem.hwm_reset,
+    ), out
 
 
 # ----------------------------------------------------------------- worker (child)
@@ -167,27 +172,41 @@ def worker_wavenet(args):
     ark, tf = _setup()
     model = ark.models.get("wavenet", preset="speech")
     n, length = WAVENET_SAMPLES, WAVENET_LENGTH
-    result, out = _two_calls(lambda: model.sample(n, length=length, seed=0).numpy(),
-                             n * length, n)
+    result, out = _two_calls(lambda: model.sample(n, length=length, seed=0).numpy(), n * length, n)
     assert out.shape == (n, length), out.shape
-    result.update(case="wavenet", model="wavenet", preset="speech", n=n, length=length,
-                  elements=n * length, steps=length, params=model.count_params(),
-                  call=f"sample({n}, length={length}, seed=0)")
+    result.update(
+        case="wavenet",
+        model="wavenet",
+        preset="speech",
+        n=n,
+        length=length,
+        elements=n * length,
+        steps=length,
+        params=model.count_params(),
+        call=f"sample({n}, length={length}, seed=0)",
+    )
     return result
 
 
 def worker_image64(args):
     ark, tf = _setup()
-    model = ark.models.get("gated_pixelcnn", preset="tiny", image_shape=IMAGE64_SHAPE,
-                           num_levels=256)
+    model = ark.models.get("gated_pixelcnn", preset="tiny", image_shape=IMAGE64_SHAPE, num_levels=256)
     n = args.image64_samples
     d = IMAGE64_SHAPE[0] * IMAGE64_SHAPE[1] * IMAGE64_SHAPE[2]
     result, out = _two_calls(lambda: model.sample(n, seed=0).numpy(), n * d, n)
     assert out.shape == (n,) + IMAGE64_SHAPE, out.shape
-    result.update(case="image64", model="gated_pixelcnn", preset="tiny", n=n,
-                  shape=list(IMAGE64_SHAPE), elements=n * d, steps=d,
-                  params=model.count_params(), call=f"sample({n}, seed=0)",
-                  reduced=n != 16)
+    result.update(
+        case="image64",
+        model="gated_pixelcnn",
+        preset="tiny",
+        n=n,
+        shape=list(IMAGE64_SHAPE),
+        elements=n * d,
+        steps=d,
+        params=model.count_params(),
+        call=f"sample({n}, seed=0)",
+        reduced=n != 16,
+    )
     return result
 
 
@@ -200,8 +219,17 @@ def worker_speedup(args):
     name, n, path = args.model, args.n, args.path
     model = ark.models.get(name, preset="digits", image_shape=SPEEDUP_SHAPE, num_levels=256)
     d = int(np.prod(SPEEDUP_SHAPE))
-    result = dict(case="speedup", model=name, preset="digits", n=n, shape=list(SPEEDUP_SHAPE),
-                  elements=n * d, steps=d, params=model.count_params(), path=path)
+    result = dict(
+        case="speedup",
+        model=name,
+        preset="digits",
+        n=n,
+        shape=list(SPEEDUP_SHAPE),
+        elements=n * d,
+        steps=d,
+        params=model.count_params(),
+        path=path,
+    )
     if path == "full" and args.quick and n > 1:
         # One whole-network pass per element, the same cost at every step: time 32 passes.
         x = tf.zeros((n,) + SPEEDUP_SHAPE, tf.int32)
@@ -213,16 +241,25 @@ def worker_speedup(args):
             passes(x).numpy()
         seconds = (time.perf_counter() - start) / QUICK_STEPS * d
         nan = float("nan")
-        result.update(estimated=True, measured_steps=QUICK_STEPS, baseline_mib=baseline,
-                      first=dict(seconds=nan, added_mib=first["added_mib"], peak_mib=nan),
-                      second=dict(seconds=seconds, added_mib=nan, peak_mib=nan,
-                                  elements_per_s=n * d / seconds, examples_per_s=n / seconds),
-                      samples_sha1=None)
+        result.update(
+            estimated=True,
+            measured_steps=QUICK_STEPS,
+            baseline_mib=baseline,
+            first=dict(seconds=nan, added_mib=first["added_mib"], peak_mib=nan),
+            second=dict(
+                seconds=seconds,
+                added_mib=nan,
+                peak_mib=nan,
+                elements_per_s=n * d / seconds,
+                examples_per_s=n / seconds,
+            ),
+            samples_sha1=None,
+        )
         return result
-    calls, out = _two_calls(lambda: model.sample(n, seed=0, cache=path == "cached").numpy(),
-                            n * d, n)
-    result.update(calls, estimated=False,
-                  samples_sha1=hashlib.sha1(np.ascontiguousarray(out).tobytes()).hexdigest())
+    calls, out = _two_calls(lambda: model.sample(n, seed=0, cache=path == "cached").numpy(), n * d, n)
+    result.update(
+        calls, estimated=False, samples_sha1=hashlib.sha1(np.ascontiguousarray(out).tobytes()).hexdigest()
+    )
     return result
 
 
@@ -231,8 +268,14 @@ WORKERS = dict(wavenet=worker_wavenet, image64=worker_image64, speedup=worker_sp
 
 # ----------------------------------------------------------------- driver (parent)
 def run_worker(case, args, **extra):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", case,
-           "--image64-samples", str(args.image64_samples)]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        case,
+        "--image64-samples",
+        str(args.image64_samples),
+    ]
     for key, value in extra.items():
         cmd += [f"--{key}", str(value)]
     if args.quick:
@@ -245,14 +288,18 @@ def run_worker(case, args, **extra):
         raise SystemExit(f"worker {label} failed with exit code {proc.returncode}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     second = result["second"]
-    print(f"[{time.strftime('%H:%M:%S')}] {label}: done in {time.perf_counter() - start:.0f} s "
-          f"(1st call {result['first']['seconds']:.2f} s, 2nd {second['seconds']:.2f} s, "
-          f"peak +{result['first']['added_mib']:.0f} MiB)", file=sys.stderr, flush=True)
+    print(
+        f"[{time.strftime('%H:%M:%S')}] {label}: done in {time.perf_counter() - start:.0f} s "
+        f"(1st call {result['first']['seconds']:.2f} s, 2nd {second['seconds']:.2f} s, "
+        f"peak +{result['first']['added_mib']:.0f} MiB)",
+        file=sys.stderr,
+        flush=True,
+    )
     return result
 
 
 def _fmt_s(seconds, mark=""):
-    if seconds != seconds:                                         # NaN
+    if seconds != seconds:  # NaN
         return "-"
     return (f"{seconds:.3f}" if seconds < 10 else f"{seconds:.1f}") + mark
 
@@ -266,34 +313,47 @@ def _fmt_rate(rate):
 
 
 def print_single(results):
-    print("| case | call | steps | elements | RSS after build MiB | 1st call s (incl. tracing) "
-          "| 1st call peak +MiB | 2nd call s | 2nd call peak +MiB | elements/s | samples/s |")
+    print(
+        "| case | call | steps | elements | RSS after build MiB | 1st call s (incl. tracing) "
+        "| 1st call peak +MiB | 2nd call s | 2nd call peak +MiB | elements/s | samples/s |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         f, s = r["first"], r["second"]
-        what = (f"wavenet `speech` ({r['params']:,} params)" if r["case"] == "wavenet" else
-                f"gated_pixelcnn `tiny` {'x'.join(map(str, r['shape']))}, 256 levels "
-                f"({r['params']:,} params)")
+        what = (
+            f"wavenet `speech` ({r['params']:,} params)"
+            if r["case"] == "wavenet"
+            else f"gated_pixelcnn `tiny` {'x'.join(map(str, r['shape']))}, 256 levels "
+            f"({r['params']:,} params)"
+        )
         call = r["call"] + (" (reduced from 16)" if r.get("reduced") else "")
-        print(f"| {what} | `{call}` | {r['steps']:,} | {r['elements']:,} "
-              f"| {_fmt_mib(r['baseline_mib'])} | {_fmt_s(f['seconds'])} "
-              f"| {_fmt_mib(f['above_baseline_mib'])} | {_fmt_s(s['seconds'])} "
-              f"| {_fmt_mib(s['above_baseline_mib'])} "
-              f"| {_fmt_rate(s['elements_per_s'])} | {_fmt_rate(s['examples_per_s'])} |")
+        print(
+            f"| {what} | `{call}` | {r['steps']:,} | {r['elements']:,} "
+            f"| {_fmt_mib(r['baseline_mib'])} | {_fmt_s(f['seconds'])} "
+            f"| {_fmt_mib(f['above_baseline_mib'])} | {_fmt_s(s['seconds'])} "
+            f"| {_fmt_mib(s['above_baseline_mib'])} "
+            f"| {_fmt_rate(s['elements_per_s'])} | {_fmt_rate(s['examples_per_s'])} |"
+        )
     print()
-    print("peak +MiB: peak RSS during the call minus the RSS after the model was built (before "
-          "the 1st call); elements/s and samples/s: 2nd call.")
+    print(
+        "peak +MiB: peak RSS during the call minus the RSS after the model was built (before "
+        "the 1st call); elements/s and samples/s: 2nd call."
+    )
     print()
 
 
 def print_speedup(pairs):
-    print("Cached vs full recompute, 16x16x1 (256 steps), 256 levels, `digits` preset "
-          "architecture, `sample(n, seed=0, cache=...)`; each path in its own subprocess; "
-          "warm = 2nd call; peak +MiB as above.")
+    print(
+        "Cached vs full recompute, 16x16x1 (256 steps), 256 levels, `digits` preset "
+        "architecture, `sample(n, seed=0, cache=...)`; each path in its own subprocess; "
+        "warm = 2nd call; peak +MiB as above."
+    )
     print()
-    print("| model | n | cached 1st s | cached warm s | cached peak +MiB (1st / warm) "
-          "| full 1st s | full warm s | full peak +MiB (1st / warm) | speed-up (warm) "
-          "| cached elements/s | full elements/s | identical |")
+    print(
+        "| model | n | cached 1st s | cached warm s | cached peak +MiB (1st / warm) "
+        "| full 1st s | full warm s | full peak +MiB (1st / warm) | speed-up (warm) "
+        "| cached elements/s | full elements/s | identical |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     any_estimate = False
     for c, f in pairs:
@@ -305,40 +365,62 @@ def print_speedup(pairs):
         else:
             identical = "yes" if f["samples_sha1"] == c["samples_sha1"] else "NO"
         full_first_peak = f["first"].get("above_baseline_mib", f["first"]["added_mib"])
-        print(f"| {c['model']} | {c['n']} | {_fmt_s(c['first']['seconds'])} "
-              f"| {_fmt_s(c['second']['seconds'])} | {_fmt_mib(c['first']['above_baseline_mib'])} "
-              f"/ {_fmt_mib(c['second']['above_baseline_mib'])} "
-              f"| {_fmt_s(f['first']['seconds'])} | {_fmt_s(f['second']['seconds'], mark)} "
-              f"| {_fmt_mib(full_first_peak)}{mark} / "
-              f"{_fmt_mib(f['second'].get('above_baseline_mib', float('nan')))} "
-              f"| {speedup:,.1f}x{mark} | {_fmt_rate(c['second']['elements_per_s'])} "
-              f"| {_fmt_rate(f['second']['elements_per_s'])}{mark} | {identical} |")
+        print(
+            f"| {c['model']} | {c['n']} | {_fmt_s(c['first']['seconds'])} "
+            f"| {_fmt_s(c['second']['seconds'])} | {_fmt_mib(c['first']['above_baseline_mib'])} "
+            f"/ {_fmt_mib(c['second']['above_baseline_mib'])} "
+            f"| {_fmt_s(f['first']['seconds'])} | {_fmt_s(f['second']['seconds'], mark)} "
+            f"| {_fmt_mib(full_first_peak)}{mark} / "
+            f"{_fmt_mib(f['second'].get('above_baseline_mib', float('nan')))} "
+            f"| {speedup:,.1f}x{mark} | {_fmt_rate(c['second']['elements_per_s'])} "
+            f"| {_fmt_rate(f['second']['elements_per_s'])}{mark} | {identical} |"
+        )
     if any_estimate:
         print()
-        print(f"\\* `--quick`: full recompute not run at this n; its warm time is {QUICK_STEPS} "
-              f"timed whole-network passes on [n, 16, 16, 1] (`model.log_prob` in a tf.function, "
-              f"warm) x 256/{QUICK_STEPS} (one pass per step), its peak that of the first such "
-              f"pass, and samples are compared at n = 1 only.")
+        print(
+            f"\\* `--quick`: full recompute not run at this n; its warm time is {QUICK_STEPS} "
+            f"timed whole-network passes on [n, 16, 16, 1] (`model.log_prob` in a tf.function, "
+            f"warm) x 256/{QUICK_STEPS} (one pass per step), its peak that of the first such "
+            f"pass, and samples are compared at n = 1 only."
+        )
     print()
-    return [dict(model=c["model"], n=c["n"], cached=c, full=f,
-                 speedup=f["second"]["seconds"] / c["second"]["seconds"],
-                 identical=None if f["samples_sha1"] is None
-                 else f["samples_sha1"] == c["samples_sha1"]) for c, f in pairs]
+    return [
+        dict(
+            model=c["model"],
+            n=c["n"],
+            cached=c,
+            full=f,
+            speedup=f["second"]["seconds"] / c["second"]["seconds"],
+            identical=None if f["samples_sha1"] is None else f["samples_sha1"] == c["samples_sha1"],
+        )
+        for c, f in pairs
+    ]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", default="wavenet,image64,speedup",
-                        help="comma-separated subset of: wavenet, image64, speedup")
-    parser.add_argument("--models", default=",".join(SPEEDUP_MODELS),
-                        help="models of the speedup case (comma separated)")
-    parser.add_argument("--ns", default=",".join(map(str, SPEEDUP_SAMPLES)),
-                        help="sample counts of the speedup case (comma separated)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"speedup case: estimate full recompute at n > 1 from {QUICK_STEPS} "
-                             "network passes instead of running it")
-    parser.add_argument("--image64-samples", type=int, default=16,
-                        help="samples drawn in the image64 case (16 as specified)")
+    parser.add_argument(
+        "--cases",
+        default="wavenet,image64,speedup",
+        help="comma-separated subset of: wavenet, image64, speedup",
+    )
+    parser.add_argument(
+        "--models", default=",".join(SPEEDUP_MODELS), help="models of the speedup case (comma separated)"
+    )
+    parser.add_argument(
+        "--ns",
+        default=",".join(map(str, SPEEDUP_SAMPLES)),
+        help="sample counts of the speedup case (comma separated)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"speedup case: estimate full recompute at n > 1 from {QUICK_STEPS} "
+        "network passes instead of running it",
+    )
+    parser.add_argument(
+        "--image64-samples", type=int, default=16, help="samples drawn in the image64 case (16 as specified)"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -357,9 +439,11 @@ def main():
     from importlib.metadata import version  # the parent does not import TensorFlow
 
     tf_version = version("tensorflow")
-    print(f"TensorFlow {tf_version}, {os.cpu_count()} CPU cores; random weights; each case in "
-          f"a fresh subprocess; memory: peak RSS (VmRSS every 5 ms and VmHWM) during the call "
-          f"minus the RSS after the model was built.")
+    print(
+        f"TensorFlow {tf_version}, {os.cpu_count()} CPU cores; random weights; each case in "
+        f"a fresh subprocess; memory: peak RSS (VmRSS every 5 ms and VmHWM) during the call "
+        f"minus the RSS after the model was built."
+    )
     print()
     figures = dict(tensorflow=tf_version, cpus=os.cpu_count(), quick=args.quick)
     single = [run_worker(c, args) for c in ("wavenet", "image64") if c in cases]
@@ -367,9 +451,14 @@ def main():
         print_single(single)
         figures["single"] = single
     if "speedup" in cases:
-        pairs = [(run_worker("speedup", args, model=m, n=n, path="cached"),
-                  run_worker("speedup", args, model=m, n=n, path="full"))
-                 for m in args.models.split(",") for n in map(int, args.ns.split(","))]
+        pairs = [
+            (
+                run_worker("speedup", args, model=m, n=n, path="cached"),
+                run_worker("speedup", args, model=m, n=n, path="full"),
+            )
+            for m in args.models.split(",")
+            for n in map(int, args.ns.split(","))
+        ]
         figures["speedup"] = print_speedup(pairs)
     if args.json:
         with open(args.json, "w") as f:

@@ -57,22 +57,36 @@ def train_and_score(train, valid, test, epochs, budget, seed=0, **overrides):
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     ds = tf.data.Dataset.from_tensor_slices(train).shuffle(2000, seed=seed).batch(64)
     start = time.time()
-    history = model.fit(ds, validation_data=tf.data.Dataset.from_tensor_slices(valid).batch(256),
-                        epochs=epochs, verbose=0, callbacks=[
-                            keras.callbacks.EarlyStopping("val_bits_per_dim", patience=5,
-                                                          mode="min", restore_best_weights=True),
-                            _Budget(budget)])
+    history = model.fit(
+        ds,
+        validation_data=tf.data.Dataset.from_tensor_slices(valid).batch(256),
+        epochs=epochs,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.EarlyStopping(
+                "val_bits_per_dim", patience=5, mode="min", restore_best_weights=True
+            ),
+            _Budget(budget),
+        ],
+    )
     seconds = time.time() - start
-    bpd = model.evaluate(tf.data.Dataset.from_tensor_slices(test).batch(256), return_dict=True,
-                         verbose=0)["bits_per_dim"]
+    bpd = model.evaluate(tf.data.Dataset.from_tensor_slices(test).batch(256), return_dict=True, verbose=0)[
+        "bits_per_dim"
+    ]
     try:
-        ll = np.concatenate([model.ride_log_likelihood(test[i:i + 256]).numpy()
-                             for i in range(0, len(test), 256)])            # [N, H_r, W_r]
-        ride_bpp = -float(ll.mean()) / math.log(2.0)                        # C = 1
-    except ValueError:                                                      # window wider than 8x8
+        ll = np.concatenate(
+            [model.ride_log_likelihood(test[i : i + 256]).numpy() for i in range(0, len(test), 256)]
+        )  # [N, H_r, W_r]
+        ride_bpp = -float(ll.mean()) / math.log(2.0)  # C = 1
+    except ValueError:  # window wider than 8x8
         ride_bpp = float("nan")
-    return dict(bpd=bpd, ride=ride_bpp, epochs=len(history.history["loss"]), seconds=seconds,
-                params=model.count_params())
+    return dict(
+        bpd=bpd,
+        ride=ride_bpp,
+        epochs=len(history.history["loss"]),
+        seconds=seconds,
+        params=model.count_params(),
+    )
 
 
 def train_mcgsm(train, valid, test, epochs, budget, num_levels=17, seed=0):
@@ -83,76 +97,106 @@ def train_mcgsm(train, valid, test, epochs, budget, num_levels=17, seed=0):
     is an upper bound on the discrete bits/dim, comparable with the softmax rows.
     """
     rng = np.random.RandomState(seed)
-    deq = {name: ((a + rng.uniform(size=a.shape)) / num_levels).astype(np.float32)
-           for name, a in (("train", train), ("valid", valid), ("test", test))}
+    deq = {
+        name: ((a + rng.uniform(size=a.shape)) / num_levels).astype(np.float32)
+        for name, a in (("train", train), ("valid", valid), ("test", test))
+    }
     keras.utils.set_random_seed(seed)
     model = ark.models.get("spatial_lstm", preset="paper", image_shape=train.shape[1:])
     model.fit_whitening(deq["train"])
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     ds = tf.data.Dataset.from_tensor_slices(deq["train"]).shuffle(2000, seed=seed).batch(64)
     start = time.time()
-    history = model.fit(ds, validation_data=tf.data.Dataset.from_tensor_slices(deq["valid"]).batch(256),
-                        epochs=epochs, verbose=0, callbacks=[
-                            keras.callbacks.EarlyStopping("val_loss", patience=5, mode="min",
-                                                          restore_best_weights=True),
-                            _Budget(budget)])
+    history = model.fit(
+        ds,
+        validation_data=tf.data.Dataset.from_tensor_slices(deq["valid"]).batch(256),
+        epochs=epochs,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.EarlyStopping("val_loss", patience=5, mode="min", restore_best_weights=True),
+            _Budget(budget),
+        ],
+    )
     seconds = time.time() - start
-    lp = np.concatenate([model.log_prob(deq["test"][i:i + 256]).numpy()
-                         for i in range(0, len(test), 256)])
+    lp = np.concatenate([model.log_prob(deq["test"][i : i + 256]).numpy() for i in range(0, len(test), 256)])
     D = int(np.prod(train.shape[1:]))
     bound = -float(lp.mean()) / (D * math.log(2.0)) + math.log2(num_levels)
     ride = float(model.ride_bits_per_pixel(deq["test"]).numpy()) + math.log2(num_levels)
-    return dict(bpd=bound, ride=ride, epochs=len(history.history["loss"]), seconds=seconds,
-                params=model.count_params())
+    return dict(
+        bpd=bound,
+        ride=ride,
+        epochs=len(history.history["loss"]),
+        seconds=seconds,
+        params=model.count_params(),
+    )
 
 
 def _time(fn):
-    fn()                                                    # trace / warm up
+    fn()  # trace / warm up
     start = time.perf_counter()
     out = fn()
     return time.perf_counter() - start, out
 
 
 def compare_sampling(sizes, num_samples):
-    print(f"\n{'size':>6}{'n':>4}{'full (s)':>10}{'cached (s)':>12}{'speed-up':>10}{'equal':>7}"
-          f"{'cached XLA':>12}")
+    print(
+        f"\n{'size':>6}{'n':>4}{'full (s)':>10}{'cached (s)':>12}{'speed-up':>10}{'equal':>7}"
+        f"{'cached XLA':>12}"
+    )
     for size in sizes:
         keras.utils.set_random_seed(0)
         model = ark.models.get("spatial_lstm", preset="digits", image_shape=(size, size, 1))
         full, a = _time(lambda: model.sample(num_samples, seed=3, cache=False).numpy())
         cached, b = _time(lambda: model.sample(num_samples, seed=3, cache=True).numpy())
-        print(f"{size:>4}^2{num_samples:>4}{full:>10.2f}{cached:>12.3f}{full / cached:>9.1f}x"
-              f"{str(bool(np.array_equal(a, b))):>7}{str(model._use_jit(True, None)):>12}",
-              flush=True)
+        print(
+            f"{size:>4}^2{num_samples:>4}{full:>10.2f}{cached:>12.3f}{full / cached:>9.1f}x"
+            f"{str(bool(np.array_equal(a, b))):>7}{str(model._use_jit(True, None)):>12}",
+            flush=True,
+        )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--budget", type=float, default=300.0, help="training seconds per model")
-    parser.add_argument("--nb-sizes", type=int, nargs="*", default=[5],
-                        help="window widths to train (5: RIDE's; 15: every earlier pixel of 8x8)")
-    parser.add_argument("--mcgsm", action="store_true",
-                        help="also train RIDE's MCGSM head (paper preset at 8x8) on dequantised digits")
+    parser.add_argument(
+        "--nb-sizes",
+        type=int,
+        nargs="*",
+        default=[5],
+        help="window widths to train (5: RIDE's; 15: every earlier pixel of 8x8)",
+    )
+    parser.add_argument(
+        "--mcgsm",
+        action="store_true",
+        help="also train RIDE's MCGSM head (paper preset at 8x8) on dequantised digits",
+    )
     parser.add_argument("--sizes", type=int, nargs="*", default=[8, 16])
     parser.add_argument("--samples", type=int, default=16)
     args = parser.parse_args()
     train = ark.data.as_numpy("digits", "train")
     valid = ark.data.as_numpy("digits", "validation")
     test = ark.data.as_numpy("digits", "test")
-    print(f"digits: train {len(train)}, validation {len(valid)}, test {len(test)}; max "
-          f"{args.epochs} epochs or {args.budget:.0f} s, early stopping patience 5")
-    print(f"{'model':<30}{'test bits/dim':>14}{'RIDE bits/px':>13}{'epochs':>8}{'seconds':>9}"
-          f"{'params':>10}")
+    print(
+        f"digits: train {len(train)}, validation {len(valid)}, test {len(test)}; max "
+        f"{args.epochs} epochs or {args.budget:.0f} s, early stopping patience 5"
+    )
+    print(f"{'model':<30}{'test bits/dim':>14}{'RIDE bits/px':>13}{'epochs':>8}{'seconds':>9}{'params':>10}")
     for nb_size in args.nb_sizes:
         label = f"spatial_lstm (nb_size {nb_size})"
         r = train_and_score(train, valid, test, args.epochs, args.budget, nb_size=nb_size)
-        print(f"{label:<30}{r['bpd']:>14.4f}{r['ride']:>13.4f}{r['epochs']:>8}"
-              f"{r['seconds']:>9.0f}{r['params']:>10,}", flush=True)
+        print(
+            f"{label:<30}{r['bpd']:>14.4f}{r['ride']:>13.4f}{r['epochs']:>8}"
+            f"{r['seconds']:>9.0f}{r['params']:>10,}",
+            flush=True,
+        )
     if args.mcgsm:
         r = train_mcgsm(train, valid, test, args.epochs, args.budget)
-        print(f"{'spatial_lstm MCGSM (bound)':<30}{r['bpd']:>14.4f}{r['ride']:>13.4f}{r['epochs']:>8}"
-              f"{r['seconds']:>9.0f}{r['params']:>10,}", flush=True)
+        print(
+            f"{'spatial_lstm MCGSM (bound)':<30}{r['bpd']:>14.4f}{r['ride']:>13.4f}{r['epochs']:>8}"
+            f"{r['seconds']:>9.0f}{r['params']:>10,}",
+            flush=True,
+        )
     if args.sizes:
         compare_sampling(args.sizes, args.samples)
 

@@ -139,10 +139,13 @@ def measure(model, workdir, length, repeats, threads):
     else:
         sample = interp.get_signature_runner("sample_from_noise")
         D = model.event.num_elements(T)
-        noise = rng.uniform(1e-6, 1.0, (1, D, model.noise_depth))          # D = T * F for [T, F]
+        noise = rng.uniform(1e-6, 1.0, (1, D, model.noise_depth))  # D = T * F for [T, F]
         names = set(sample.get_input_details())
-        inputs = {"noise": noise.astype(np.float32), "temperature": np.float32(1.0),
-                  **_conditioning(model, 1, T, names)}
+        inputs = {
+            "noise": noise.astype(np.float32),
+            "temperature": np.float32(1.0),
+            **_conditioning(model, 1, T, names),
+        }
         sample(**inputs)
         row["step_ms"] = _median_ms(lambda: sample(**inputs), max(3, repeats // 4)) / D
         row["step_how"] = f"sample_from_noise / {D}"
@@ -173,27 +176,33 @@ def main(argv=None):
                     entry["reason"] = _reason_not_supported(model)
                     refused.append(entry)
                 elif params > export.TFLITE_MAX_PARAMS:
-                    entry["reason"] = (f"{params:,} parameters > TFLITE_MAX_PARAMS = "
-                                       f"{export.TFLITE_MAX_PARAMS:,}")
+                    entry["reason"] = (
+                        f"{params:,} parameters > TFLITE_MAX_PARAMS = {export.TFLITE_MAX_PARAMS:,}"
+                    )
                     refused.append(entry)
                 else:
                     try:
-                        entry.update(measure(model, workdir, args.length, args.repeats,
-                                             args.threads))
+                        entry.update(measure(model, workdir, args.length, args.repeats, args.threads))
                         rows.append(entry)
                     except Exception as e:  # noqa: BLE001 (a row of the table, not a crash)
                         entry["reason"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
                         refused.append(entry)
                 print(f"# {name}/{preset}: {json.dumps(entry)}", file=sys.stderr, flush=True)
-    print(f"LiteRT (ai-edge-litert), {args.threads} thread(s); median of {args.repeats} calls; "
-          f"free-length models at T = {args.length} (rounded up to a valid length)\n")
-    print("| model | preset | parameters | file (KB) | log_prob b=1 (ms) | log_prob b=16 (ms) "
-          "| one sampling step (ms) | step measured as |")
+    print(
+        f"LiteRT (ai-edge-litert), {args.threads} thread(s); median of {args.repeats} calls; "
+        f"free-length models at T = {args.length} (rounded up to a valid length)\n"
+    )
+    print(
+        "| model | preset | parameters | file (KB) | log_prob b=1 (ms) | log_prob b=16 (ms) "
+        "| one sampling step (ms) | step measured as |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---|")
     for r in rows:
-        print(f"| {r['model']} | {r['preset']} | {r['parameters']:,} | {r['size_kb']:.1f} | "
-              f"{r['log_prob_b1_ms']:.3f} | {r['log_prob_b16_ms']:.3f} | {r['step_ms']:.4f} | "
-              f"{r['step_how']} |")
+        print(
+            f"| {r['model']} | {r['preset']} | {r['parameters']:,} | {r['size_kb']:.1f} | "
+            f"{r['log_prob_b1_ms']:.3f} | {r['log_prob_b16_ms']:.3f} | {r['step_ms']:.4f} | "
+            f"{r['step_how']} |"
+        )
     if refused:
         print("\nNot exported to TFLite:\n")
         print("| model | preset | parameters | reason |")

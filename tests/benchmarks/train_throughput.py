@@ -30,15 +30,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 import ar_keras as ark  # noqa: E402
 from train import cli  # noqa: E402
 
 #: The issue's figures (steps/s, 2-core CPU, idle): ours before, and the peers.
 REFERENCE = {
-    ("made", "plain"): 145, ("made", "spe20"): 384, ("made", "spe20+xla"): 719,
-    ("nade", "plain"): 17, ("nade", "spe20+xla"): 23,
+    ("made", "plain"): 145,
+    ("made", "spe20"): 384,
+    ("made", "spe20+xla"): 719,
+    ("nade", "plain"): 17,
+    ("nade", "spe20+xla"): 23,
 }
 PEER = {"made": 575, "nade": 113}
 #: The issue's set-up: model -> (dataset, constructor overrides).
@@ -70,11 +72,23 @@ class _EpochTimer(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def steps_per_second(model, dataset, steps_per_execution, jit_compile, batch_size=64,
-                     seconds=3.0, min_epochs=3, steps=None, seed=0):
+def steps_per_second(
+    model,
+    dataset,
+    steps_per_execution,
+    jit_compile,
+    batch_size=64,
+    seconds=3.0,
+    min_epochs=3,
+    steps=None,
+    seed=0,
+):
     """(median, best) steps/s of `fit` on ``dataset`` (unbatched examples) after one warm-up epoch."""
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=steps_per_execution,
-                  jit_compile=jit_compile)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
+    )
     spe = max(1, int(steps_per_execution))
     # An epoch of about a fifth of the budget: a multiple of steps_per_execution.
     steps = steps or spe * max(1, round(20 / spe))
@@ -91,8 +105,11 @@ def steps_per_second(model, dataset, steps_per_execution, jit_compile, batch_siz
 
 
 #: The embedded datasets of each data preset, in the order tried (the first the model accepts).
-EMBEDDED = {"digits": ("digits", "digits_continuous", "moving_digits"),
-            "speech": ("speech", "speech_features"), "text": ("text",)}
+EMBEDDED = {
+    "digits": ("digits", "digits_continuous", "moving_digits"),
+    "speech": ("speech", "speech_features"),
+    "text": ("text",),
+}
 
 
 def embedded_preset(name):
@@ -129,14 +146,19 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=1, help="repeat each figure (noisy machine)")
     p.add_argument("--skip-issue", action="store_true", help="skip the issue's made/nade table")
     p.add_argument("--skip-registry", action="store_true", help="skip the every-model table")
-    p.add_argument("--compare", action="store_true",
-                   help="every-model table: also plain and spe20 without XLA (where XLA pays)")
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="every-model table: also plain and spe20 without XLA (where XLA pays)",
+    )
     args = p.parse_args(argv)
     names = args.models.split(",") if args.models else ark.models.names()
 
     def measure(model, dataset, options):
-        rates = [steps_per_second(model, dataset, seconds=args.seconds, min_epochs=args.min_epochs,
-                                  **options) for _ in range(args.repeats)]
+        rates = [
+            steps_per_second(model, dataset, seconds=args.seconds, min_epochs=args.min_epochs, **options)
+            for _ in range(args.repeats)
+        ]
         return max(rates)  # the least disturbed repeat
 
     if not args.skip_issue:
@@ -148,19 +170,24 @@ def main(argv=None):
             data = ark.data.load(dataset, "train")
             model = build(name, dataset, **overrides)
             settings = dict(SETTINGS)
-            settings["cli"] = cli.compile_options(model, cli.build_parser().parse_args(
-                ["--model", name, "--dataset", dataset]))
+            settings["cli"] = cli.compile_options(
+                model, cli.build_parser().parse_args(["--model", name, "--dataset", dataset])
+            )
             for setting, options in settings.items():
                 rate = measure(model, data, options)
                 ref = REFERENCE.get((name, setting))
-                label = setting if setting != "cli" else (
-                    f"cli (spe={options['steps_per_execution']}, xla={options['jit_compile']})")
-                print(f"{name:6s} {label:34s} {_fmt(rate)} {ref or '':>15} {PEER[name]:>6}",
-                      flush=True)
+                label = (
+                    setting
+                    if setting != "cli"
+                    else (f"cli (spe={options['steps_per_execution']}, xla={options['jit_compile']})")
+                )
+                print(f"{name:6s} {label:34s} {_fmt(rate)} {ref or '':>15} {PEER[name]:>6}", flush=True)
     if not args.skip_registry:
         print("\nevery model at its embedded-data preset, python -m train's compile defaults")
         extra = f" {'plain':>17s} {'spe20 no XLA':>17s}" if args.compare else ""
-        print(f"{'model':28s} {'preset':7s} {'dataset':18s} {'spe':>4s} {'xla':>5s} {'steps/s':>17s}{extra} {'params':>10s}")
+        print(
+            f"{'model':28s} {'preset':7s} {'dataset':18s} {'spe':>4s} {'xla':>5s} {'steps/s':>17s}{extra} {'params':>10s}"
+        )
         for name in names:
             try:
                 preset, dataset = embedded_preset(name)
@@ -168,16 +195,19 @@ def main(argv=None):
             except ValueError as e:
                 print(f"{name:28s} not measured: {e}", flush=True)
                 continue
-            options = cli.compile_options(model, cli.build_parser().parse_args(
-                ["--model", name, "--dataset", dataset]))
+            options = cli.compile_options(
+                model, cli.build_parser().parse_args(["--model", name, "--dataset", dataset])
+            )
             data = ark.data.load(dataset, "train")
             rate = measure(model, data, options)
             extra = ""
             if args.compare:
                 extra = "".join(" " + _fmt(measure(model, data, SETTINGS[s])) for s in ("plain", "spe20"))
-            print(f"{name:28s} {preset:7s} {dataset:18s} {options['steps_per_execution']:>4} "
-                  f"{str(options['jit_compile']):>5s} {_fmt(rate)}{extra} {model.count_params():>10,}",
-                  flush=True)
+            print(
+                f"{name:28s} {preset:7s} {dataset:18s} {options['steps_per_execution']:>4} "
+                f"{str(options['jit_compile']):>5s} {_fmt(rate)}{extra} {model.count_params():>10,}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

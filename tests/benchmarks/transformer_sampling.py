@@ -55,8 +55,11 @@ def compare(label, model, **sample_kwargs):
     t_cached, cached = timed(lambda: model.sample(1, seed=3, cache=True, **sample_kwargs), 2)
     t_full, full = timed(lambda: model.sample(1, seed=3, cache=False, **sample_kwargs))
     same = np.array_equal(cached, full)
-    print(f"{label:<34} full {t_full:8.2f} s   cached {t_cached:7.3f} s   speed-up "
-          f"{t_full / t_cached:6.1f}x   identical samples: {same}", flush=True)
+    print(
+        f"{label:<34} full {t_full:8.2f} s   cached {t_cached:7.3f} s   speed-up "
+        f"{t_full / t_cached:6.1f}x   identical samples: {same}",
+        flush=True,
+    )
     return t_full, t_cached, same
 
 
@@ -67,23 +70,42 @@ def main(argv=None):
     args = p.parse_args(argv)
     keras.utils.set_random_seed(0)
     print(f"Sparse Transformer sampling, one sample, 256 levels, {SMALL}", flush=True)
-    text = ark.models.get("sparse_transformer", preset="text", max_length=args.length,
-                          block_length=None, num_summary=None, dropout=0.0,
-                          zero_init_logits=False, **SMALL)
-    compare(f"bytes T = {args.length} (l = {text.block_length}, "
-            f"{text.count_params():,} params)", text, length=args.length)
-    images = ark.models.get("sparse_transformer", preset="digits", image_shape=(16, 16, 1),
-                            num_levels=256, dropout=0.0, zero_init_logits=False, **SMALL)
-    compare(f"images 16x16x1 (l = {images.block_length}, {images.count_params():,} params)",
-            images)
+    text = ark.models.get(
+        "sparse_transformer",
+        preset="text",
+        max_length=args.length,
+        block_length=None,
+        num_summary=None,
+        dropout=0.0,
+        zero_init_logits=False,
+        **SMALL,
+    )
+    compare(
+        f"bytes T = {args.length} (l = {text.block_length}, {text.count_params():,} params)",
+        text,
+        length=args.length,
+    )
+    images = ark.models.get(
+        "sparse_transformer",
+        preset="digits",
+        image_shape=(16, 16, 1),
+        num_levels=256,
+        dropout=0.0,
+        zero_init_logits=False,
+        **SMALL,
+    )
+    compare(f"images 16x16x1 (l = {images.block_length}, {images.count_params():,} params)", images)
     if args.count_params:
         for preset in ("paper", "enwik8"):
             start = time.perf_counter()
             model = ark.models.get("sparse_transformer", preset=preset)
-            print(f"preset {preset:<7} {model.count_params():>12,} parameters "
-                  f"({model.num_layers} layers, width {model.width}, {model.num_heads} heads, "
-                  f"{model.attention} l = {model.block_length}; built in "
-                  f"{time.perf_counter() - start:.0f} s)", flush=True)
+            print(
+                f"preset {preset:<7} {model.count_params():>12,} parameters "
+                f"({model.num_layers} layers, width {model.width}, {model.num_heads} heads, "
+                f"{model.attention} l = {model.block_length}; built in "
+                f"{time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -61,8 +61,7 @@ def generation(model, full):
         naive[T] = time.perf_counter() - start
         print(f"  naive {T:>6,}: {naive[T]:8.2f} s", flush=True)
     Ts = np.array(sorted(naive), float)
-    a, b = np.linalg.lstsq(np.stack([Ts, Ts ** 2], 1), np.array([naive[int(t)] for t in Ts]),
-                           rcond=None)[0]
+    a, b = np.linalg.lstsq(np.stack([Ts, Ts**2], 1), np.array([naive[int(t)] for t in Ts]), rcond=None)[0]
 
     rows = []
     for T in LENGTHS:
@@ -84,7 +83,7 @@ def generation(model, full):
 def training(model, steps=6, batch=8):
     ds = ark.data.load("speech", "train").repeat().batch(batch).take(steps + 2)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    model.fit(ds.take(2), epochs=1, verbose=0)                               # trace
+    model.fit(ds.take(2), epochs=1, verbose=0)  # trace
     start = time.perf_counter()
     model.fit(ds.skip(2), epochs=1, verbose=0)
     seconds = (time.perf_counter() - start) / steps
@@ -97,20 +96,28 @@ def main():
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
     model = ark.models.get("wavenet", preset="speech")
-    print(f"WaveNet preset 'speech': {model.count_params():,} parameters, {len(model.dilations)} "
-          f"blocks, receptive field {model.receptive_field} samples; TensorFlow {tf.__version__}, "
-          f"{os.cpu_count()} CPU cores; one sequence (n = 1)")
+    print(
+        f"WaveNet preset 'speech': {model.count_params():,} parameters, {len(model.dilations)} "
+        f"blocks, receptive field {model.receptive_field} samples; TensorFlow {tf.__version__}, "
+        f"{os.cpu_count()} CPU cores; one sequence (n = 1)"
+    )
     rows, (a, b) = generation(model, args.full)
     print()
     print("generation, samples per second (seconds per sequence):")
-    print(f"{'length':>8} | {'naive':>17} | {'cached':>15} | {'cached+XLA':>16} | "
-          f"{'cached/naive':>12} | {'XLA/naive':>9}")
+    print(
+        f"{'length':>8} | {'naive':>17} | {'cached':>15} | {'cached+XLA':>16} | "
+        f"{'cached/naive':>12} | {'XLA/naive':>9}"
+    )
     for T, naive_s, note, graph_s, xla_s in rows:
-        print(f"{T:>8,} | {T / naive_s:>6,.0f} ({naive_s:>7.1f}{note}) | "
-              f"{T / graph_s:>6,.0f} ({graph_s:>5.2f}) | {T / xla_s:>7,.0f} ({xla_s:>5.3f}) | "
-              f"{naive_s / graph_s:>11,.0f}x | {naive_s / xla_s:>8,.0f}x")
-    print(f"* extrapolated from naive at {', '.join(map(str, sorted(set(NAIVE_MEASURED))))} "
-          f"samples: t(T) = {a:.2e} T + {b:.2e} T^2 s (--full measures it).")
+        print(
+            f"{T:>8,} | {T / naive_s:>6,.0f} ({naive_s:>7.1f}{note}) | "
+            f"{T / graph_s:>6,.0f} ({graph_s:>5.2f}) | {T / xla_s:>7,.0f} ({xla_s:>5.3f}) | "
+            f"{naive_s / graph_s:>11,.0f}x | {naive_s / xla_s:>8,.0f}x"
+        )
+    print(
+        f"* extrapolated from naive at {', '.join(map(str, sorted(set(NAIVE_MEASURED))))} "
+        f"samples: t(T) = {a:.2e} T + {b:.2e} T^2 s (--full measures it)."
+    )
     print("The three samplers returned identical samples (seed 1) at every length measured.")
     steps, samples = training(model)
     print(f"training (batch 8 x 10,240 samples): {steps:.2f} steps/s, {samples:,.0f} samples/s")

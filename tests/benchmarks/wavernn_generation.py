@@ -72,24 +72,32 @@ def main():
     run("wavernn speech dense", dense)
     sparsity = prune(dense)
     run("wavernn speech 90% 16x1", dense, f"sparsity {min(sparsity.values()):.2f}")
-    run("wavernn speech subscale B=16 F=4",
-        ark.models.get("wavernn", preset="speech", subscale=16, horizon=4))
+    run(
+        "wavernn speech subscale B=16 F=4", ark.models.get("wavernn", preset="speech", subscale=16, horizon=4)
+    )
     small = dict(hidden_units=32, output_units=32)
     run("wavernn small H=32 dense", ark.models.get("wavernn", preset="speech", **small))
-    run("wavernn small H=32 subscale B=16 F=4",
-        ark.models.get("wavernn", preset="speech", subscale=16, horizon=4, **small))
+    run(
+        "wavernn small H=32 subscale B=16 F=4",
+        ark.models.get("wavernn", preset="speech", subscale=16, horizon=4, **small),
+    )
 
     check = ark.models.get("wavernn", preset="tiny", num_levels=16, subscale=4, horizon=2)
-    np.testing.assert_array_equal(check.sample(2, seed=3, length=32).numpy(),
-                                  check.sample(2, seed=3, length=32, cache=False).numpy())
+    np.testing.assert_array_equal(
+        check.sample(2, seed=3, length=32).numpy(), check.sample(2, seed=3, length=32, cache=False).numpy()
+    )
 
-    print(f"\nGeneration of T = {T:,} samples (n = 1) on this CPU; real-time factor = time / "
-          f"({T / RATE:.2f} s of audio at 16 kHz)\n")
-    print(f"| sampler | trainable parameters | seconds | samples/s | real-time factor | note |")
+    print(
+        f"\nGeneration of T = {T:,} samples (n = 1) on this CPU; real-time factor = time / "
+        f"({T / RATE:.2f} s of audio at 16 kHz)\n"
+    )
+    print("| sampler | trainable parameters | seconds | samples/s | real-time factor | note |")
     print("|---|---:|---:|---:|---:|---|")
     for name, params, seconds, note in rows:
-        print(f"| {name} | {params:,} | {seconds:.2f} | {T / seconds:,.0f} | "
-              f"{seconds / (T / RATE):.2f} | {note} |")
+        print(
+            f"| {name} | {params:,} | {seconds:.2f} | {T / seconds:,.0f} | "
+            f"{seconds / (T / RATE):.2f} | {note} |"
+        )
 
 
 if __name__ == "__main__":

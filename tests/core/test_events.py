@@ -51,7 +51,7 @@ def test_vector_and_float_sequence_events():
         spec.check(np.full((1, 3), 2.0, np.float32))
     with pytest.raises(ValueError, match="event_size=3"):
         spec.check(np.zeros((1, 4), np.float32))
-    np.testing.assert_allclose(spec.zeros(2).numpy(), 0.5)          # the middle of the support
+    np.testing.assert_allclose(spec.zeros(2).numpy(), 0.5)  # the middle of the support
     seq = FloatSequence(num_features=4)
     assert seq.kind == "float_sequence" and seq.free_length and seq.num_elements(5) == 20
     assert seq.check(np.zeros((2, 9, 4), np.float32)).shape == (2, 9, 4)

@@ -10,10 +10,10 @@ and the network is evaluated once per group, not once per element.
 import keras
 import numpy as np
 import tensorflow as tf
+import test_case as tc
 
 from ar_keras.core import AutoregressiveModel
 from ar_keras.distributions import Categorical
-import test_case as tc
 
 
 class TwoRows(AutoregressiveModel):
@@ -28,17 +28,16 @@ class TwoRows(AutoregressiveModel):
         self.calls = 0
         self._finish_init()
 
-
     def sampling_groups(self, num_elements):
         return tf.constant([[0, 1], [2, 3]], tf.int32)
 
     def network(self, x, conditional=None, training=False):
-        self.calls += 1                                                     # counted while tracing
+        self.calls += 1  # counted while tracing
         K = self.num_levels
-        flat = tf.reshape(x, [-1, 4])                                       # [B, 2, 2, 1] -> [B, 4]
-        row0 = tf.broadcast_to(self.first, [tf.shape(flat)[0], 2, K])       # [B, 2, K]
+        flat = tf.reshape(x, [-1, 4])  # [B, 2, 2, 1] -> [B, 4]
+        row0 = tf.broadcast_to(self.first, [tf.shape(flat)[0], 2, K])  # [B, 2, K]
         row1 = tf.reshape(self.second(flat[:, 0] * K + flat[:, 1]), [-1, 2, K])  # [B, 2K] -> [B, 2, K]
-        return tf.reshape(tf.concat([row0, row1], 1), [-1, 2, 2, 1, K])   # [B, 4, K] -> [B, 2, 2, 1, K]
+        return tf.reshape(tf.concat([row0, row1], 1), [-1, 2, 2, 1, K])  # [B, 4, K] -> [B, 2, 2, 1, K]
 
 
 def test_group_sampling_agrees_with_log_prob_and_both_paths():
@@ -53,10 +52,11 @@ def test_group_sampling_agrees_with_log_prob_and_both_paths():
 def test_one_network_evaluation_per_group():
     """The full-recompute loop body holds one network call for a step of two elements."""
     from ar_keras.core import noise, sampler
+
     model = TwoRows()
     model.calls = 0
     source = noise.KeyedNoise(noise.sample_keys(0, 2), model.noise_depth)
     graph = tf.function(lambda: sampler.run(model, source, 2, cache=False)).get_concrete_function()
-    assert model.calls == 1                     # traced once in the loop body
+    assert model.calls == 1  # traced once in the loop body
     assert graph is not None
-    assert model.sampling_groups(4).shape == (2, 2)   # 2 steps for 4 elements
+    assert model.sampling_groups(4).shape == (2, 2)  # 2 steps for 4 elements

@@ -27,10 +27,14 @@ from ar_keras.data import mu_law, wav
 from ar_keras.data.quantize import dequantize, quantize
 
 _DEEP = os.environ.get("AR_KERAS_FUZZ", "ci") == "deep"
-FUZZ = settings(max_examples=400 if _DEEP else 25, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=400 if _DEEP else 25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
-levels = st.integers(2, 2 ** 16)
+levels = st.integers(2, 2**16)
 unit = st.floats(-1.0, 1.0, allow_nan=False, width=32)
 audio = hnp.arrays(np.float32, st.integers(0, 64), elements=unit)
 
@@ -44,12 +48,16 @@ def _raises_clearly(fn, *words):
 
 # -------------------------------------------------------------------------------------- mu-law
 
+
 @FUZZ
 @given(k=levels, data=st.data())
 def test_mu_law_codes_round_trip(k, data):
     """encode(decode(q)) == q for every code (all of them when K is small, a sample otherwise)."""
-    codes = (np.arange(k) if k <= 4096 else
-             np.array(data.draw(st.lists(st.integers(0, k - 1), min_size=1, max_size=64))))
+    codes = (
+        np.arange(k)
+        if k <= 4096
+        else np.array(data.draw(st.lists(st.integers(0, k - 1), min_size=1, max_size=64)))
+    )
     decoded = mu_law.mu_law_decode(codes, k, dtype="float64").numpy()
     assert decoded.min() >= -1.0 and decoded.max() <= 1.0
     np.testing.assert_array_equal(mu_law.mu_law_encode(decoded, k).numpy(), codes)
@@ -69,8 +77,11 @@ def test_mu_law_audio_within_the_step(k, x):
 
 
 @FUZZ
-@given(bad=st.sampled_from([np.nan, np.inf, -np.inf, 1.0000001, -1.5, 1e30]),
-       k=st.integers(2, 1024), n=st.integers(1, 8))
+@given(
+    bad=st.sampled_from([np.nan, np.inf, -np.inf, 1.0000001, -1.5, 1e30]),
+    k=st.integers(2, 1024),
+    n=st.integers(1, 8),
+)
 def test_mu_law_refuses_bad_audio(bad, k, n):
     x = np.zeros(n, np.float32)
     x[n // 2] = bad
@@ -78,7 +89,7 @@ def test_mu_law_refuses_bad_audio(bad, k, n):
 
 
 @FUZZ
-@given(k=st.integers(2, 1024), offset=st.sampled_from([-1, -(2 ** 40), 0, 1, 2 ** 33]))
+@given(k=st.integers(2, 1024), offset=st.sampled_from([-1, -(2**40), 0, 1, 2**33]))
 def test_mu_law_refuses_bad_codes(k, offset):
     codes = np.array([0, k - 1, (k if offset >= 0 else 0) + offset], np.int64)
     _raises_clearly(lambda: mu_law.mu_law_decode(codes, k), f"[0, {k})")
@@ -86,8 +97,12 @@ def test_mu_law_refuses_bad_codes(k, offset):
 
 @pytest.mark.parametrize("k", [1, 0, -3, 2.0, True, "256", None, 256.5])
 def test_codecs_refuse_bad_num_levels(k):
-    for fn in (lambda: mu_law.mu_law_encode([0.0], k), lambda: mu_law.mu_law_decode([0], k),
-               lambda: quantize([0.5], k), lambda: dequantize([0], k)):
+    for fn in (
+        lambda: mu_law.mu_law_encode([0.0], k),
+        lambda: mu_law.mu_law_decode([0], k),
+        lambda: quantize([0.5], k),
+        lambda: dequantize([0], k),
+    ):
         _raises_clearly(fn, "num_levels")
 
 
@@ -118,12 +133,13 @@ def test_float_pcm16_within_one_step(x):
 
 # ------------------------------------------------------------------------------------ quantize
 
+
 @FUZZ
-@given(k=st.integers(2, 2 ** 31 - 1), data=st.data())
+@given(k=st.integers(2, 2**31 - 1), data=st.data())
 def test_quantize_levels_round_trip(k, data):
     """quantize(dequantize(k)) == k: every level for small K (float32), a sample for any K
     (float64: a float32 bin centre is exact only while 1/(2K) exceeds float32's spacing)."""
-    if k <= 2 ** 12:
+    if k <= 2**12:
         lv, dtype = np.arange(k), "float32"
     else:
         lv = np.array(data.draw(st.lists(st.integers(0, k - 1), min_size=1, max_size=32)))
@@ -134,8 +150,7 @@ def test_quantize_levels_round_trip(k, data):
 
 
 @FUZZ
-@given(k=st.integers(2, 2 ** 20),
-       x=hnp.arrays(np.float64, st.integers(0, 64), elements=st.floats(0.0, 1.0)))
+@given(k=st.integers(2, 2**20), x=hnp.arrays(np.float64, st.integers(0, 64), elements=st.floats(0.0, 1.0)))
 def test_quantize_values_within_half_a_bin(k, x):
     lv = quantize(x, k).numpy()
     assert lv.dtype == np.int32 and (lv.size == 0 or (lv.min() >= 0 and lv.max() < k))
@@ -144,18 +159,17 @@ def test_quantize_values_within_half_a_bin(k, x):
 
 
 @FUZZ
-@given(bad=st.sampled_from([np.nan, np.inf, -np.inf, -1e-6, 1.0000001, 7.0]),
-       k=st.integers(2, 1024))
+@given(bad=st.sampled_from([np.nan, np.inf, -np.inf, -1e-6, 1.0000001, 7.0]), k=st.integers(2, 1024))
 def test_quantize_refuses_out_of_range(bad, k):
     x = np.array([0.0, bad, 1.0])
     _raises_clearly(lambda: quantize(x, k), "[0, 1]", "NaN")
-    lv = np.array([0, k + (2 ** 32 if bad == 7.0 else 0), -1])
+    lv = np.array([0, k + (2**32 if bad == 7.0 else 0), -1])
     _raises_clearly(lambda: dequantize(lv, k), f"[0, {k})")
 
 
 # ----------------------------------------------------------------------------------------- WAV
 
-rates = st.integers(1, 2 ** 31 - 1)  # the header's byte rate (2 x rate) is 32-bit
+rates = st.integers(1, 2**31 - 1)  # the header's byte rate (2 x rate) is 32-bit
 
 
 @FUZZ
@@ -178,20 +192,23 @@ def test_wav_float_round_trip(x, rate):
     assert (np.abs(back - x) <= 1.0 / 32768 + 1e-9).all()
 
 
-@pytest.mark.parametrize("audio, rate, words", [
-    (np.zeros((4, 2), np.float32), 16000, ("mono",)),
-    (np.zeros(()), 16000, ("mono",)),
-    (np.array([0.0, np.nan]), 16000, ("NaN",)),
-    (np.array(["a", "b"]), 16000, ("numeric",)),
-    (np.zeros(4), 0, ("sample_rate",)),
-    (np.zeros(4), -8000, ("sample_rate",)),
-    (np.zeros(4), 16000.5, ("sample_rate",)),
-    (np.zeros(4), "16k", ("sample_rate",)),
-    (np.zeros(4), None, ("sample_rate",)),
-    (np.zeros(4), 2 ** 31, ("sample_rate",)),
-    (np.zeros(4, np.int32), 16000, ("int16", "float")),
-    (np.zeros(4, bool), 16000, ("int16", "float")),
-])
+@pytest.mark.parametrize(
+    "audio, rate, words",
+    [
+        (np.zeros((4, 2), np.float32), 16000, ("mono",)),
+        (np.zeros(()), 16000, ("mono",)),
+        (np.array([0.0, np.nan]), 16000, ("NaN",)),
+        (np.array(["a", "b"]), 16000, ("numeric",)),
+        (np.zeros(4), 0, ("sample_rate",)),
+        (np.zeros(4), -8000, ("sample_rate",)),
+        (np.zeros(4), 16000.5, ("sample_rate",)),
+        (np.zeros(4), "16k", ("sample_rate",)),
+        (np.zeros(4), None, ("sample_rate",)),
+        (np.zeros(4), 2**31, ("sample_rate",)),
+        (np.zeros(4, np.int32), 16000, ("int16", "float")),
+        (np.zeros(4, bool), 16000, ("int16", "float")),
+    ],
+)
 def test_wav_refuses_bad_input(tmp_path, audio, rate, words):
     _raises_clearly(lambda: wav.write_wav(str(tmp_path / "x.wav"), audio, rate), *words)
 

@@ -10,8 +10,17 @@ import tensorflow as tf
 from ar_keras import data
 from ar_keras.data import continuous, toy, uci
 
-CONTINUOUS = ["bsds300", "digits_continuous", "gas", "hepmass", "maf_figure1", "miniboone", "power",
-              "rings", "two_moons"]
+CONTINUOUS = [
+    "bsds300",
+    "digits_continuous",
+    "gas",
+    "hepmass",
+    "maf_figure1",
+    "miniboone",
+    "power",
+    "rings",
+    "two_moons",
+]
 
 
 def collect(ds):
@@ -20,8 +29,17 @@ def collect(ds):
 
 def test_registry_infos():
     assert set(CONTINUOUS) <= set(data.names())
-    dims = {"digits_continuous": 64, "two_moons": 2, "rings": 2, "maf_figure1": 2, "power": 6, "gas": 8,
-            "hepmass": 21, "miniboone": 43, "bsds300": 63}
+    dims = {
+        "digits_continuous": 64,
+        "two_moons": 2,
+        "rings": 2,
+        "maf_figure1": 2,
+        "power": 6,
+        "gas": 8,
+        "hepmass": 21,
+        "miniboone": 43,
+        "bsds300": 63,
+    }
     for name in CONTINUOUS:
         meta = data.info(name)
         assert meta.kind == "continuous" and meta.num_levels is None
@@ -50,10 +68,10 @@ def test_digits_continuous_train_redraws_noise_every_pass_and_held_out_splits_ar
     assert ds.element_spec == (tf.TensorSpec([64], tf.float32), tf.TensorSpec([], tf.int32))
     (a, la), (b, lb) = collect(ds), collect(ds)
     np.testing.assert_array_equal(la, lb)
-    assert not np.allclose(a, b)                                        # fresh noise each epoch
-    np.testing.assert_array_equal(np.floor(a * 17), np.floor(b * 17))   # same images
+    assert not np.allclose(a, b)  # fresh noise each epoch
+    np.testing.assert_array_equal(np.floor(a * 17), np.floor(b * 17))  # same images
     again = collect(data.load("digits_continuous", "train", with_labels=True))[0]
-    np.testing.assert_array_equal(a, again)                             # but deterministic
+    np.testing.assert_array_equal(a, again)  # but deterministic
     for split in ("validation", "test"):
         first = collect(data.load("digits_continuous", split))
         np.testing.assert_array_equal(first, collect(data.load("digits_continuous", split)))
@@ -95,8 +113,13 @@ def test_maf_figure1_density_is_exact():
     total = np.exp(toy.maf_figure1_log_density(grid)).sum() * (c1[1] - c1[0]) * (c2[1] - c2[0])
     assert abs(total - 1.0) < 1e-3
     # The average log-density of its own samples is the negative entropy, about -3.15 nats.
-    assert abs(toy.maf_figure1_log_density(x).mean() - (-0.5 * np.log(2 * np.pi * np.e * 4)
-                                                        - 0.5 * np.log(2 * np.pi * np.e))) < 0.05
+    assert (
+        abs(
+            toy.maf_figure1_log_density(x).mean()
+            - (-0.5 * np.log(2 * np.pi * np.e * 4) - 0.5 * np.log(2 * np.pi * np.e))
+        )
+        < 0.05
+    )
 
 
 # ------------------------------------------------------------------- UCI fixtures
@@ -111,7 +134,7 @@ def write_power(root, n=1000):
 def test_power_fixture(tmp_path):
     write_power(tmp_path)
     splits = [data.as_numpy("power", s, data_dir=tmp_path) for s in data.SPLITS]
-    assert [len(s) for s in splits] == [810, 90, 100]                 # 81 % / 9 % / 10 %
+    assert [len(s) for s in splits] == [810, 90, 100]  # 81 % / 9 % / 10 %
     assert all(s.shape[1] == 6 and s.dtype == np.float32 for s in splits)
     both = np.vstack(splits[:2])
     np.testing.assert_allclose(both.mean(0), 0.0, atol=1e-5)
@@ -138,8 +161,10 @@ def test_miniboone_and_bsds300_fixtures(tmp_path):
     assert (len(tr), len(va), len(te), tr.shape[1]) == (405, 45, 50, 43)
     np.testing.assert_allclose(np.vstack([tr, va]).mean(0), 0.0, atol=1e-5)
     os.makedirs(tmp_path / "BSDS300")
-    patches = {k: np.random.RandomState(i).standard_normal((n, 63)).astype(np.float32)
-               for i, (k, n) in enumerate([("train", 30), ("validation", 5), ("test", 7)])}
+    patches = {
+        k: np.random.RandomState(i).standard_normal((n, 63)).astype(np.float32)
+        for i, (k, n) in enumerate([("train", 30), ("validation", 5), ("test", 7)])
+    }
     with h5py.File(tmp_path / "BSDS300" / "BSDS300.hdf5", "w") as f:
         for k, v in patches.items():
             f[k] = v
@@ -151,9 +176,9 @@ def test_hepmass_fixture(tmp_path):
     rng = np.random.RandomState(2)
 
     def table(n, extra):
-        label = (np.arange(n) % 2).astype(float)                        # half signal, half background
+        label = (np.arange(n) % 2).astype(float)  # half signal, half background
         feats = rng.standard_normal((n, 28))
-        feats[:, 21:] = np.clip(np.round(feats[:, 21:]), -1, 1)        # 7 features, smallest value repeated
+        feats[:, 21:] = np.clip(np.round(feats[:, 21:]), -1, 1)  # 7 features, smallest value repeated
         cols = [label[:, None], feats] + ([np.zeros((n, 1))] if extra else [])
         return np.hstack(cols)
 
@@ -169,7 +194,7 @@ def test_hepmass_fixture(tmp_path):
 def test_gas_preprocessing_drops_correlated_columns():
     rng = np.random.RandomState(3)
     base = rng.standard_normal((300, 8))
-    twins = base[:, :2] + 1e-3 * rng.standard_normal((300, 2))          # corr > 0.98 with columns 0, 1
+    twins = base[:, :2] + 1e-3 * rng.standard_normal((300, 2))  # corr > 0.98 with columns 0, 1
     values = np.hstack([rng.standard_normal((300, 3)), base, twins])
     columns = ["Time", "Meth", "Eth"] + [f"s{i}" for i in range(10)]
     tr, va, te = uci.gas_preprocess(values, columns)

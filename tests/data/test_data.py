@@ -83,8 +83,11 @@ def test_info_is_frozen_and_a_copy():
 
 
 def test_unknown_name_lists_valid_names():
-    for call in (lambda: data.load("nope"), lambda: data.info("nope"),
-                 lambda: data.as_numpy("nope", "train")):
+    for call in (
+        lambda: data.load("nope"),
+        lambda: data.info("nope"),
+        lambda: data.as_numpy("nope", "train"),
+    ):
         with pytest.raises(ValueError, match="Unknown dataset 'nope'") as err:
             call()
         for name in ALL_NAMES:
@@ -94,9 +97,11 @@ def test_unknown_name_lists_valid_names():
 
 
 def test_unknown_split_lists_valid_splits():
-    for call in (lambda: data.load("digits", split="dev"),
-                 lambda: data.as_numpy("digits", "dev"),
-                 lambda: data.load("mnist", split="dev")):  # checked before any file is looked for
+    for call in (
+        lambda: data.load("digits", split="dev"),
+        lambda: data.as_numpy("digits", "dev"),
+        lambda: data.load("mnist", split="dev"),
+    ):  # checked before any file is looked for
         with pytest.raises(ValueError, match="Unknown split 'dev'") as err:
             call()
         for split in ("'train'", "'validation'", "'test'", "'valid'", "'val'"):
@@ -199,8 +204,11 @@ def test_as_numpy_returns_fresh_arrays():
 # ----------------------------------------------------------------- missing real datasets
 EXPECTED_HINTS = {
     "mnist": ["mnist.npz", "x_train", "keras.datasets.mnist.load_data()"],
-    "binarized_mnist": ["binarized_mnist_train.amat", "binarized_mnist_valid.amat",
-                        "binarized_mnist_test.amat"],
+    "binarized_mnist": [
+        "binarized_mnist_train.amat",
+        "binarized_mnist_valid.amat",
+        "binarized_mnist_test.amat",
+    ],
     "cifar10": ["cifar-10-batches-py", "data_batch_1", "data_batch_5", "test_batch"],
 }
 
@@ -321,15 +329,23 @@ def test_tfds_prepared_folder_end_to_end(tmp_path, monkeypatch):
 
     def split(images):
         return tf.data.Dataset.from_tensor_slices(
-            {"image": images, "label": np.arange(len(images), dtype=np.int64)})
+            {"image": images, "label": np.arange(len(images), dtype=np.int64)}
+        )
 
-    features = tfds.features.FeaturesDict({
-        "image": tfds.features.Image(shape=(28, 28, 1)),
-        "label": tfds.features.ClassLabel(num_classes=10),
-    })
+    features = tfds.features.FeaturesDict(
+        {
+            "image": tfds.features.Image(shape=(28, 28, 1)),
+            "label": tfds.features.ClassLabel(num_classes=10),
+        }
+    )
     tfds.dataset_builders.store_as_tfds_dataset(
-        name="mnist", version="3.0.1", data_dir=str(tmp_path), features=features,
-        split_datasets={"train": split(train), "test": split(test)}, disable_shuffling=True)
+        name="mnist",
+        version="3.0.1",
+        data_dir=str(tmp_path),
+        features=features,
+        split_datasets={"train": split(train), "test": split(test)},
+        disable_shuffling=True,
+    )
 
     images, labels = data.as_numpy("mnist", "train", with_labels=True, data_dir=tmp_path)
     np.testing.assert_array_equal(images, train[:4].astype(np.int32))
@@ -383,12 +399,20 @@ def _write_cifar_folder(root, images, labels, test_size=3):
     chunks = np.array_split(np.arange(len(train_x)), 5)
     batches = {f"data_batch_{i + 1}": idx for i, idx in enumerate(chunks)}
     for name, idx in batches.items():
-        batch = {b"batch_label": name.encode(), b"labels": [int(y) for y in train_y[idx]],
-                 b"data": train_x[idx], b"filenames": [b"x.png"] * len(idx)}
+        batch = {
+            b"batch_label": name.encode(),
+            b"labels": [int(y) for y in train_y[idx]],
+            b"data": train_x[idx],
+            b"filenames": [b"x.png"] * len(idx),
+        }
         with open(folder / name, "wb") as f:
             pickle.dump(batch, f)
-    test = {b"batch_label": b"test", b"labels": [int(y) for y in labels[-test_size:]],
-            b"data": planar[-test_size:], b"filenames": [b"x.png"] * test_size}
+    test = {
+        b"batch_label": b"test",
+        b"labels": [int(y) for y in labels[-test_size:]],
+        b"data": planar[-test_size:],
+        b"filenames": [b"x.png"] * test_size,
+    }
     with open(folder / "test_batch", "wb") as f:
         pickle.dump(test, f)
 
@@ -430,9 +454,11 @@ def test_cifar_folder_fallback(tmp_path, monkeypatch, no_tfds):
 def test_binarized_mnist_amat_fallback(tmp_path, no_tfds):
     rng = np.random.RandomState(0)
     written = {}
-    for split, filename, n in (("train", "binarized_mnist_train.amat", 4),
-                               ("validation", "binarized_mnist_valid.amat", 2),
-                               ("test", "binarized_mnist_test.amat", 3)):
+    for split, filename, n in (
+        ("train", "binarized_mnist_train.amat", 4),
+        ("validation", "binarized_mnist_valid.amat", 2),
+        ("test", "binarized_mnist_test.amat", 3),
+    ):
         written[split] = rng.randint(0, 2, [n, 784])
         np.savetxt(tmp_path / filename, written[split], fmt="%d", delimiter=" ")
     for split, flat in written.items():
@@ -468,8 +494,7 @@ def test_quantize_round_trip(num_levels):
 def test_quantize_8bit_pixels_are_exact():
     pixels = np.arange(256)
     for dtype in (np.float32, np.float64):
-        np.testing.assert_array_equal(
-            data.quantize((pixels / 255).astype(dtype), 256).numpy(), pixels)
+        np.testing.assert_array_equal(data.quantize((pixels / 255).astype(dtype), 256).numpy(), pixels)
 
 
 def test_quantize_shapes_and_graph_mode():
@@ -524,6 +549,7 @@ def test_import_does_not_import_tensorflow_datasets():
     repo_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(data.__file__))))
     code = "import sys, ar_keras, ar_keras.data; print('tensorflow_datasets' in sys.modules)"
     env = dict(os.environ, PYTHONPATH=repo_root, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=True
+    )
     assert out.stdout.split() == ["False"]

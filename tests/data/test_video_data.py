@@ -16,18 +16,19 @@ def test_moving_digits_through_the_registry():
     x = ark.data.as_numpy("moving_digits", "test")
     assert x.shape == (200, 8, 16, 16, 1) and x.dtype == np.int32
     assert x.min() == 0 and x.max() == 16
-    np.testing.assert_array_equal(next(iter(ds.take(1))).numpy(),
-                                  ark.data.as_numpy("moving_digits", "validation")[0])
+    np.testing.assert_array_equal(
+        next(iter(ds.take(1))).numpy(), ark.data.as_numpy("moving_digits", "validation")[0]
+    )
 
 
 def test_generator_is_fixed_any_length_and_in_motion():
     a = video.moving_digits_arrays("test", length=12, num_videos=5)
     b = video.moving_digits_arrays("test", length=12, num_videos=5)
-    np.testing.assert_array_equal(a, b)                                  # fixed seeds
+    np.testing.assert_array_equal(a, b)  # fixed seeds
     short = video.moving_digits_arrays("test", length=3, num_videos=5)
-    np.testing.assert_array_equal(short, a[:, :3])                       # any length, same start
+    np.testing.assert_array_equal(short, a[:, :3])  # any length, same start
     other = video.moving_digits_arrays("train", length=12, num_videos=5)
-    assert not np.array_equal(a, other)                                  # splits differ
+    assert not np.array_equal(a, other)  # splits differ
     # The digits move: consecutive frames differ, every frame holds ink (two digits inside).
     assert all(np.any(a[i, t] != a[i, t + 1]) for i in range(5) for t in range(11))
     assert np.all(a.reshape(5, 12, -1).max(-1) > 0)
@@ -55,7 +56,7 @@ def test_moving_mnist_from_a_local_npy(tmp_path):
     np.save(tmp_path / "mnist_test_seq.npy", seq)
     x = ark.data.as_numpy("moving_mnist", "train", data_dir=str(tmp_path))
     assert x.shape == (3, 20, 64, 64, 1) and x.dtype == np.int32
-    np.testing.assert_array_equal(x[1, :, :, :, 0], seq[:, 1])           # [T, N, H, W] -> [N, T, H, W, 1]
+    np.testing.assert_array_equal(x[1, :, :, :, 0], seq[:, 1])  # [T, N, H, W] -> [N, T, H, W, 1]
     assert ark.data.as_numpy("moving_mnist", "test", data_dir=str(tmp_path)).shape[0] == 0
     ds = ark.data.load("moving_mnist", "train", data_dir=str(tmp_path))
     assert ds.element_spec.shape == (20, 64, 64, 1) and ds.element_spec.dtype.name == "int32"

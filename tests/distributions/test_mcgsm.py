@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from ar_keras.distributions import MCGSM, MCGSMParameters
 
@@ -15,7 +14,7 @@ def _random_params(head, n, seed=0, spread=2.0):
     rng = np.random.RandomState(seed)
     params = rng.normal(scale=spread, size=(n, head.num_params))
     cs = head.num_components * head.num_scales
-    params[:, cs + head.num_components:] = rng.uniform(-3, 5, size=(n, cs))
+    params[:, cs + head.num_components :] = rng.uniform(-3, 5, size=(n, cs))
     return params.astype(np.float32)
 
 
@@ -23,7 +22,7 @@ def _random_params(head, n, seed=0, spread=2.0):
 def test_normalised_by_quadrature(components, scales):
     head = MCGSM(components, scales)
     params = _random_params(head, 6, seed=components)
-    y = np.linspace(-40.0, 40.0, 160001).astype(np.float32)               # step 5e-4
+    y = np.linspace(-40.0, 40.0, 160001).astype(np.float32)  # step 5e-4
     p = np.exp(head.log_prob(params[:, None, :], y[None, :]).numpy().astype(np.float64))
     total = np.trapezoid(p, y, axis=1) if hasattr(np, "trapezoid") else np.trapz(p, y, axis=1)
     np.testing.assert_allclose(total, 1.0, atol=2e-4)
@@ -42,12 +41,22 @@ def test_layer_output_is_normalised_and_matches_the_cmt_formula():
     yv = np.random.RandomState(3).normal(size=7).astype(np.float32)
     got = head.log_prob(params, yv).numpy()
     # The formula of the module docstring, in numpy.
-    eta, alpha, beta, b, w, A, u, logl = (v.numpy().astype(np.float64) for v in (
-        layer.priors, layer.scales, layer.weights_, layer.features, layer.linear_features,
-        layer.predictors, layer.means, layer.log_cholesky))
+    eta, alpha, beta, b, w, A, u, logl = (
+        v.numpy().astype(np.float64)
+        for v in (
+            layer.priors,
+            layer.scales,
+            layer.weights_,
+            layer.features,
+            layer.linear_features,
+            layer.predictors,
+            layer.means,
+            layer.log_cholesky,
+        )
+    )
     for k in range(7):
         xk = x[k].astype(np.float64)
-        quad = ((beta ** 2) * ((xk @ b) ** 2)[None]).sum(1)                 # [C]
+        quad = ((beta**2) * ((xk @ b) ** 2)[None]).sum(1)  # [C]
         gate = eta - 0.5 * np.exp(alpha) * quad[:, None] + np.exp(alpha) * (xk @ w)[:, None]
         log_pcs = gate - np.log(np.exp(gate).sum())
         prec = np.exp(alpha) * np.exp(2 * logl)[:, None]
@@ -67,8 +76,12 @@ def test_affine_is_a_change_of_variables():
     shift = np.float32([0.3, -1.0, 2.0, 0.0, 5.0])
     scale = np.float32([0.5, 2.0, 0.1, 1.0, 3.0])
     moved = head.affine(params, shift, scale)
-    np.testing.assert_allclose(head.log_prob(moved, shift + scale * y).numpy(),
-                               head.log_prob(params, y).numpy() - np.log(scale), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        head.log_prob(moved, shift + scale * y).numpy(),
+        head.log_prob(params, y).numpy() - np.log(scale),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def test_samples_follow_the_density():
@@ -101,5 +114,5 @@ def test_layer_soft_clamps_the_log_precisions():
     x = np.ones([1, 3], np.float32)
     layer(x)
     layer.log_cholesky.assign([50.0, -50.0])
-    lam = layer(x).numpy()[0, 2 * 3 + 2:]
+    lam = layer(x).numpy()[0, 2 * 3 + 2 :]
     assert np.all(np.abs(lam) <= 4.0) and lam[:3].min() > 3.9 and lam[3:].max() < -3.9

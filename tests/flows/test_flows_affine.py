@@ -17,14 +17,15 @@ def test_forward_inverse_log_dets_and_bijector_agree(gated):
     np.testing.assert_allclose(z.numpy(), Z.numpy(), atol=1e-5)
     np.testing.assert_allclose(inv_log_det.numpy(), -log_det.numpy(), rtol=1e-6)
     np.testing.assert_allclose(log_det.numpy(), affine.log_det(LOG_SCALE, gated).numpy(), rtol=1e-6)
-    with tf.GradientTape() as tape:                                   # elementwise: diagonal Jacobian
+    with tf.GradientTape() as tape:  # elementwise: diagonal Jacobian
         tape.watch(Z)
         out = affine.forward(Z, SHIFT, LOG_SCALE, gated)[0]
     np.testing.assert_allclose(np.log(tape.gradient(out, Z).numpy()), log_det.numpy(), atol=1e-5)
     step = affine.bijector(SHIFT, LOG_SCALE, gated)
     np.testing.assert_allclose(step.forward(Z).numpy(), x.numpy(), atol=1e-5)
-    np.testing.assert_allclose(step.forward_log_det_jacobian(Z, event_ndims=0).numpy(),
-                               log_det.numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        step.forward_log_det_jacobian(Z, event_ndims=0).numpy(), log_det.numpy(), atol=1e-6
+    )
 
 
 def test_gated_step_is_kingma_et_al_eq_14():

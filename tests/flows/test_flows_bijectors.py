@@ -14,14 +14,23 @@ D = 3
 
 def mades(k=3, conditional_size=None, seed=0, scale=1.0):
     """MADEs with a large output init, so that the flows are far from the identity."""
-    return [flows.MADE(hidden_units=[16, 16], event_size=D, conditional_size=conditional_size,
-                       output_scale=scale, seed=seed + i, log_scale_bound=2.0) for i in range(k)]
+    return [
+        flows.MADE(
+            hidden_units=[16, 16],
+            event_size=D,
+            conditional_size=conditional_size,
+            output_scale=scale,
+            seed=seed + i,
+            log_scale_bound=2.0,
+        )
+        for i in range(k)
+    ]
 
 
 def batch_norms(k, data):
     layers = [flows.BatchNorm(momentum=0.0) for _ in range(k)]
     for bn in layers:
-        bn.normalize(tf.constant(data), training=True)     # moving statistics = these data's
+        bn.normalize(tf.constant(data), training=True)  # moving statistics = these data's
     return layers
 
 
@@ -45,10 +54,11 @@ def round_trip(bijector, x, **kwargs):
     np.testing.assert_allclose(back, x, atol=2e-5)
     fldj = bijector.forward_log_det_jacobian(x, event_ndims=1, **kwargs).numpy()
     ildj = bijector.inverse_log_det_jacobian(fresh(y), event_ndims=1, **kwargs).numpy()
-    np.testing.assert_allclose(fldj, -ildj, rtol=1e-4, atol=1e-4)       # same size, opposite sign
-    np.testing.assert_allclose(fldj, numeric_log_det(lambda t: bijector.forward(t, **kwargs), x),
-                               rtol=1e-3, atol=1e-3)
-    assert np.abs(fldj).max() > 0.05                                    # not the identity
+    np.testing.assert_allclose(fldj, -ildj, rtol=1e-4, atol=1e-4)  # same size, opposite sign
+    np.testing.assert_allclose(
+        fldj, numeric_log_det(lambda t: bijector.forward(t, **kwargs), x), rtol=1e-3, atol=1e-3
+    )
+    assert np.abs(fldj).max() > 0.05  # not the identity
     return y
 
 
@@ -84,9 +94,8 @@ def test_iaf_forward_is_the_affine_step_of_its_made():
     np.testing.assert_allclose(layer.forward(X).numpy(), X * np.exp(log_scale) + shift, atol=1e-6)
     gated = flows.iaf(made, gated=True)
     sigma = tf.sigmoid(log_scale + flows.iaf_layer.__globals__["GATE_BIAS"]).numpy()
-    np.testing.assert_allclose(gated.forward(X).numpy(), sigma * X + (1 - sigma) * shift.numpy(),
-                               atol=1e-6)
-    assert np.all(gated.forward_log_det_jacobian(X, event_ndims=1).numpy() < 0)   # sigma < 1
+    np.testing.assert_allclose(gated.forward(X).numpy(), sigma * X + (1 - sigma) * shift.numpy(), atol=1e-6)
+    assert np.all(gated.forward_log_det_jacobian(X, event_ndims=1).numpy() < 0)  # sigma < 1
 
 
 def test_conditional_flows_route_the_conditioning():
@@ -98,8 +107,7 @@ def test_conditional_flows_route_the_conditioning():
         y = round_trip(stack, X, **kwargs)
         other = stack.forward(X, **flows.conditional_kwargs(stack, c[::-1])).numpy()
         assert not np.allclose(y, other)
-    assert flows.conditional_kwargs(flows.maf(mades(1, conditional_size=2)[0]), c) == {
-        "conditional_input": c}
+    assert flows.conditional_kwargs(flows.maf(mades(1, conditional_size=2)[0]), c) == {"conditional_input": c}
 
 
 class CountingMADE(flows.MADE):
@@ -122,10 +130,10 @@ def test_cost_asymmetry_maf_density_one_pass_iaf_sampling_one_pass():
     made(tf.zeros([1, D8]))
     x = np.random.RandomState(1).standard_normal((4, D8)).astype(np.float32)
     maf, iaf = flows.maf(made), flows.iaf(made)
-    assert count_calls(lambda: maf.inverse(fresh(x))) == 1          # density: one pass
-    assert count_calls(lambda: iaf.forward(fresh(x))) == 1          # sampling: one pass
-    assert count_calls(lambda: maf.forward(fresh(x))) >= D8         # sampling: D passes
-    assert count_calls(lambda: iaf.inverse(fresh(x))) >= D8         # outside density: D passes
+    assert count_calls(lambda: maf.inverse(fresh(x))) == 1  # density: one pass
+    assert count_calls(lambda: iaf.forward(fresh(x))) == 1  # sampling: one pass
+    assert count_calls(lambda: maf.forward(fresh(x))) >= D8  # sampling: D passes
+    assert count_calls(lambda: iaf.inverse(fresh(x))) >= D8  # outside density: D passes
 
 
 def test_a_density_or_a_sample_with_its_log_det_is_one_made_pass():
@@ -139,14 +147,17 @@ def test_a_density_or_a_sample_with_its_log_det_is_one_made_pass():
     assert count_calls(lambda: (iaf.forward(x), iaf.forward_log_det_jacobian(x, event_ndims=1))) == 1
     # ... and the cached log-determinant is the step's.
     shift, log_scale = made(x)
-    np.testing.assert_allclose(maf.inverse_log_det_jacobian(x, event_ndims=1).numpy(),
-                               -log_scale.numpy().sum(1), rtol=1e-5)
+    np.testing.assert_allclose(
+        maf.inverse_log_det_jacobian(x, event_ndims=1).numpy(), -log_scale.numpy().sum(1), rtol=1e-5
+    )
     assert count_calls(lambda: maf.inverse_log_det_jacobian(fresh(x), event_ndims=1)) == 1
 
 
 def test_transformed_distribution_is_normalised_in_2d():
-    layers = [flows.MADE(hidden_units=[16], event_size=2, output_scale=1.0, seed=i,
-                         log_scale_bound=1.5) for i in range(3)]
+    layers = [
+        flows.MADE(hidden_units=[16], event_size=2, output_scale=1.0, seed=i, log_scale_bound=1.5)
+        for i in range(3)
+    ]
     for build in (flows.maf, flows.iaf):
         dist = tfd.TransformedDistribution(tfd.Sample(tfd.Normal(0.0, 1.0), [2]), build(layers))
         edges = np.linspace(-12, 12, 401)

@@ -23,7 +23,6 @@ examples, still derandomized unless ``AR_KERAS_FUZZ_SEED`` is set)::
     AR_KERAS_FUZZ=deep python -m pytest -q tests/fuzz -p no:cacheprovider
 """
 
-import math
 import os
 
 import numpy as np
@@ -34,13 +33,23 @@ from hypothesis import strategies as st
 
 import ar_keras as ark
 
-_HEALTH = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-           HealthCheck.differing_executors, HealthCheck.data_too_large]
-settings.register_profile("ci", max_examples=4, deadline=None, derandomize=True,
-                          suppress_health_check=_HEALTH, print_blob=True)
-settings.register_profile("deep", max_examples=60, deadline=None,
-                          derandomize=not os.environ.get("AR_KERAS_FUZZ_SEED"),
-                          suppress_health_check=_HEALTH, print_blob=True)
+_HEALTH = [
+    HealthCheck.too_slow,
+    HealthCheck.function_scoped_fixture,
+    HealthCheck.differing_executors,
+    HealthCheck.data_too_large,
+]
+settings.register_profile(
+    "ci", max_examples=4, deadline=None, derandomize=True, suppress_health_check=_HEALTH, print_blob=True
+)
+settings.register_profile(
+    "deep",
+    max_examples=60,
+    deadline=None,
+    derandomize=not os.environ.get("AR_KERAS_FUZZ_SEED"),
+    suppress_health_check=_HEALTH,
+    print_blob=True,
+)
 PROFILE = os.environ.get("AR_KERAS_FUZZ", "ci")
 # Examples per test: the "ci" numbers keep the default run bounded (23 models); "deep" x15.
 SCALE = 15 if PROFILE == "deep" else 1
@@ -91,7 +100,8 @@ def _clear(error, names=()):
     msg = str(error)
     assert len(msg) > 15, f"unhelpful message: {msg!r}"
     assert any(w in msg for w in ("must", "expected", "pass ", "got")), (
-        f"the message does not say what was expected: {msg!r}")
+        f"the message does not say what was expected: {msg!r}"
+    )
     if names:
         assert any(n in msg for n in names), f"the message does not name {names}: {msg!r}"
 
@@ -111,9 +121,26 @@ def expect(fn, valid, check, names=()):
 
 # ------------------------------------------------------------------------------ data builders
 
-X_CASES = ["valid", "empty_batch", "int64", "uint8_or_f64", "nested_list", "rank_plus",
-           "rank_minus", "wrong_size", "zero_axis", "wrong_dtype", "bool", "strings",
-           "below_range", "above_range", "huge", "nan", "inf", "scalar"]
+X_CASES = [
+    "valid",
+    "empty_batch",
+    "int64",
+    "uint8_or_f64",
+    "nested_list",
+    "rank_plus",
+    "rank_minus",
+    "wrong_size",
+    "zero_axis",
+    "wrong_dtype",
+    "bool",
+    "strings",
+    "below_range",
+    "above_range",
+    "huge",
+    "nan",
+    "inf",
+    "scalar",
+]
 
 
 def _valid_values(m, rng, shape):
@@ -190,7 +217,7 @@ def make_x(m, case, batch, length, seed):
         if not ev.discrete:
             return x * np.float32(1e30), True
         big = x.astype(np.int64)
-        big.reshape(-1)[rng.randint(big.size)] += 2 ** 32
+        big.reshape(-1)[rng.randint(big.size)] += 2**32
         return big, False
     if case == "nan":
         bad = x.astype(np.float32)
@@ -216,6 +243,7 @@ def check_log_prob(m, batch):
         assert not (v == np.inf).any(), f"log_prob = +inf: {v}"
         if m.event.discrete:
             assert np.isfinite(v).all() and (v <= 1e-4).all(), f"discrete log_prob must be <= 0: {v}"
+
     return check
 
 
@@ -230,6 +258,7 @@ def check_conditionals(m, x_shape, lp):
         if lp is not None and np.isfinite(v).all():
             total = v.reshape(v.shape[0], int(np.prod(v.shape[1:]))).sum(axis=1)
             np.testing.assert_allclose(total, lp.numpy(), rtol=1e-4, atol=1e-3)
+
     return check
 
 
@@ -240,6 +269,7 @@ def _length(m, data):
 
 
 # ---------------------------------------------------------------------------------- log_prob
+
 
 @pytest.mark.parametrize("name", NAMES)
 @fuzz_settings(2)
@@ -260,26 +290,39 @@ def test_log_prob_any_input(name, data):
         try:
             lp = expect(lambda: m.log_prob(x), valid, check_log_prob(m, n))
             if m.exact_conditionals:
-                expect(lambda: m.conditional_log_probs(x), valid,
-                       check_conditionals(m, np.shape(x), lp))
+                expect(lambda: m.conditional_log_probs(x), valid, check_conditionals(m, np.shape(x), lp))
         except AssertionError as e:
             raise AssertionError(f"case {case!r}: {e}") from e
 
 
 # ------------------------------------------------------------------------------ conditional
 
-LABEL_CASES = ["valid", "missing", "negative", "too_big", "huge_int64", "floats", "wrong_rank",
-               "wrong_count", "strings", "bool"]
+LABEL_CASES = [
+    "valid",
+    "missing",
+    "negative",
+    "too_big",
+    "huge_int64",
+    "floats",
+    "wrong_rank",
+    "wrong_count",
+    "strings",
+    "bool",
+]
 
 
 def make_labels(case, batch, rng):
     c = rng.randint(0, 3, size=batch).astype(np.int32)
     return {
-        "valid": (c, True), "missing": (None, False),
-        "negative": (c - 3, False), "too_big": (c + 3, False),
-        "huge_int64": (c.astype(np.int64) + 2 ** 32, False),
-        "floats": (c.astype(np.float32), False), "wrong_rank": (c[:, None], False),
-        "wrong_count": (np.concatenate([c, c]), False), "strings": (c.astype(str), False),
+        "valid": (c, True),
+        "missing": (None, False),
+        "negative": (c - 3, False),
+        "too_big": (c + 3, False),
+        "huge_int64": (c.astype(np.int64) + 2**32, False),
+        "floats": (c.astype(np.float32), False),
+        "wrong_rank": (c[:, None], False),
+        "wrong_count": (np.concatenate([c, c]), False),
+        "strings": (c.astype(str), False),
         "bool": (c.astype(bool), False),
     }[case]
 
@@ -313,6 +356,7 @@ def test_labels_to_an_unconditional_model(name):
 
 # ---------------------------------------------------------------------------------- sample
 
+
 def _check_samples(m, n, length):
     def check(x):
         assert isinstance(x, tf.Tensor) and x.dtype == m.event.dtype, x
@@ -323,24 +367,65 @@ def _check_samples(m, n, length):
         else:
             assert np.isfinite(v).all(), f"non-finite samples: {v}"
             if m.event.support is not None:
-                assert v.size == 0 or (v.min() >= m.event.support[0]
-                                       and v.max() <= m.event.support[1]), v
+                assert v.size == 0 or (v.min() >= m.event.support[0] and v.max() <= m.event.support[1]), v
+
     return check
 
 
 # (value, valid) pairs: each argument's edge cases.
-NUM_SAMPLES = [(1, True), (2, True), (np.int64(2), True), (0, False), (-1, False),
-               (10 ** 9, False), (2 ** 40, False), (2.5, False), (True, False), ("2", False),
-               (None, False), (float("nan"), False), (float("inf"), False)]
-TEMPERATURES = [(1.0, True), (0.5, True), (np.float32(2.0), True), (1e-30, True), (1e30, True),
-                (0.0, False), (-1.0, False), (float("inf"), False), (float("-inf"), False),
-                (float("nan"), False), ("hot", False), (None, False), (1e-50, False),
-                (1e39, False)]  # the last two are 0 and inf in float32
-SEEDS = [(None, True), (0, True), (-1, True), (2 ** 31, True), (2 ** 62, True),
-         (np.int64(7), True), (2 ** 64, False), (-(2 ** 64), False), (1.5, False),
-         ("seed", False)]
-LENGTHS = [(1, True), (1, True), (0, False), (-2, False), (10 ** 9, False), (2.5, False),
-           (None, False), ("3", False)]  # valid ones are offsets from the model's min_length
+NUM_SAMPLES = [
+    (1, True),
+    (2, True),
+    (np.int64(2), True),
+    (0, False),
+    (-1, False),
+    (10**9, False),
+    (2**40, False),
+    (2.5, False),
+    (True, False),
+    ("2", False),
+    (None, False),
+    (float("nan"), False),
+    (float("inf"), False),
+]
+TEMPERATURES = [
+    (1.0, True),
+    (0.5, True),
+    (np.float32(2.0), True),
+    (1e-30, True),
+    (1e30, True),
+    (0.0, False),
+    (-1.0, False),
+    (float("inf"), False),
+    (float("-inf"), False),
+    (float("nan"), False),
+    ("hot", False),
+    (None, False),
+    (1e-50, False),
+    (1e39, False),
+]  # the last two are 0 and inf in float32
+SEEDS = [
+    (None, True),
+    (0, True),
+    (-1, True),
+    (2**31, True),
+    (2**62, True),
+    (np.int64(7), True),
+    (2**64, False),
+    (-(2**64), False),
+    (1.5, False),
+    ("seed", False),
+]
+LENGTHS = [
+    (1, True),
+    (1, True),
+    (0, False),
+    (-2, False),
+    (10**9, False),
+    (2.5, False),
+    (None, False),
+    ("3", False),
+]  # valid ones are offsets from the model's min_length
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -364,17 +449,36 @@ def test_sample_arguments(name, data):
     else:
         length, l_ok = data.draw(st.sampled_from([(None, True), (3, False)]), label="length")
     valid = n_ok and t_ok and s_ok and l_ok
-    names = tuple(a for a, ok in (("num_samples", n_ok), ("temperature", t_ok), ("seed", s_ok),
-                                  ("length", l_ok)) if not ok)
+    names = tuple(
+        a
+        for a, ok in (("num_samples", n_ok), ("temperature", t_ok), ("seed", s_ok), ("length", l_ok))
+        if not ok
+    )
     # With several bad arguments any one of them may be named first.
-    expect(lambda: m.sample(n, seed=seed, temperature=t, cache=cache, length=length), valid,
-           _check_samples(m, int(n) if valid else 0, length if valid else None), names)
+    expect(
+        lambda: m.sample(n, seed=seed, temperature=t, cache=cache, length=length),
+        valid,
+        _check_samples(m, int(n) if valid else 0, length if valid else None),
+        names,
+    )
 
 
 # --------------------------------------------------------------------------- sample_from_noise
 
-NOISE_CASES = ["valid", "empty", "rank", "wrong_elements", "wrong_depth", "nan", "outside",
-               "zero_or_one", "ints", "strings", "bad_temperature", "too_long"]
+NOISE_CASES = [
+    "valid",
+    "empty",
+    "rank",
+    "wrong_elements",
+    "wrong_depth",
+    "nan",
+    "outside",
+    "zero_or_one",
+    "ints",
+    "strings",
+    "bad_temperature",
+    "too_long",
+]
 
 
 def _noise_shape(m, n, length):
@@ -434,16 +538,24 @@ def _noise_case(m, case, n, seed):
         u = u.astype(str)
     elif case == "bad_temperature":
         t = rng.choice([0.0, -1.0, np.inf, np.nan])
-    names = {"bad_temperature": ("temperature",), "too_long": ("length",),
-             "wrong_elements": ()}.get(case, ("noise",))
-    expect(lambda: m.sample_from_noise(u, temperature=t), valid,
-           _check_samples(m, n, length), names)
+    names = {"bad_temperature": ("temperature",), "too_long": ("length",), "wrong_elements": ()}.get(
+        case, ("noise",)
+    )
+    expect(lambda: m.sample_from_noise(u, temperature=t), valid, _check_samples(m, n, length), names)
 
 
 # ------------------------------------------------------------------------------ latent models
 
-S_CASES = [(1, True), (3, True), (0, False), (-4, False), (10 ** 9, False), (1.5, False),
-           (None, None), ("3", False)]
+S_CASES = [
+    (1, True),
+    (3, True),
+    (0, False),
+    (-4, False),
+    (10**9, False),
+    (1.5, False),
+    (None, None),
+    ("3", False),
+]
 
 
 @pytest.mark.parametrize("name", LATENT)
@@ -454,16 +566,17 @@ def test_latent_bounds(name, data):
     m = model(name)
     case = data.draw(st.sampled_from(X_CASES[:8] + ["nan", "above_range"]), label="case")
     S, s_ok = data.draw(st.sampled_from(S_CASES), label="num_samples")
-    seed, seed_ok = data.draw(st.sampled_from([(0, True), (-3, True), (2 ** 40, True),
-                                               (1.5, False), (2 ** 64, False)]), label="seed")
+    seed, seed_ok = data.draw(
+        st.sampled_from([(0, True), (-3, True), (2**40, True), (1.5, False), (2**64, False)]), label="seed"
+    )
     x, x_ok = make_x(m, case, data.draw(st.integers(1, 3)), None, data.draw(st.integers(0, 99)))
     n = _batch_of(x) if np.ndim(x) else 0
     elbo_ok = x_ok and s_ok is not False and seed_ok
-    names = () if not x_ok else tuple(a for a, ok in (("num_samples", s_ok), ("seed", seed_ok))
-                                      if ok is False)
+    names = (
+        () if not x_ok else tuple(a for a, ok in (("num_samples", s_ok), ("seed", seed_ok)) if ok is False)
+    )
     if S is None:  # elbo's default S; log_prob's default num_importance_samples
         expect(lambda: m.elbo(x, seed=seed), x_ok and seed_ok, check_log_prob(m, n), names)
     else:
         expect(lambda: m.elbo(x, num_samples=S, seed=seed), elbo_ok, check_log_prob(m, n), names)
-    expect(lambda: m.log_prob(x, num_samples=S, seed=seed), elbo_ok, check_log_prob(m, n),
-           names)
+    expect(lambda: m.log_prob(x, num_samples=S, seed=seed), elbo_ok, check_log_prob(m, n), names)

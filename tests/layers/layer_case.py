@@ -63,7 +63,7 @@ def check_serialization(layer, args, kwargs=None, rtol=1e-6, atol=1e-6):
     assert type(restored) is type(layer) and restored.get_config() == config
     clone = type(layer).from_config(config)
     assert clone.get_config() == config
-    clone(*_positional(args), **kwargs)                                  # builds the clone
+    clone(*_positional(args), **kwargs)  # builds the clone
     clone.set_weights(layer.get_weights())
     assert_outputs_close(clone(*_positional(args), **kwargs), want, rtol, atol, "clone")
     return clone
@@ -74,8 +74,7 @@ def _input_like(value, shape=None):
     return keras.Input(shape=value.shape[1:] if shape is None else shape, dtype=value.dtype)
 
 
-def check_symbolic_matches_eager(layer, args, kwargs=None, shapes=None, path=None,
-                                 rtol=1e-5, atol=1e-5):
+def check_symbolic_matches_eager(layer, args, kwargs=None, shapes=None, path=None, rtol=1e-5, atol=1e-5):
     """A functional model over ``keras.Input``s gives the eager call's outputs.
 
     Args:
@@ -90,8 +89,7 @@ def check_symbolic_matches_eager(layer, args, kwargs=None, shapes=None, path=Non
     shapes = shapes or {}
     positional = _positional(args)
     sym_args = [_input_like(a, shapes.get(i)) for i, a in enumerate(positional)]
-    sym_kwargs = {k: None if v is None else _input_like(v, shapes.get(k))
-                  for k, v in kwargs.items()}
+    sym_kwargs = {k: None if v is None else _input_like(v, shapes.get(k)) for k, v in kwargs.items()}
     outputs = layer(*sym_args, **sym_kwargs)
     flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     kept = [i for i, o in enumerate(flat) if o is not None]

@@ -1,10 +1,10 @@
 """CausalConv1D: the dilated causal convolution and its streaming step."""
 
+import layer_case as lc
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import layer_case as lc
 from ar_keras.layers import CausalConv1D
 
 
@@ -41,7 +41,7 @@ def test_causal_with_exactly_the_dilated_taps(k, d):
     for j in range(T):
         moved = x.copy()
         moved[0, j] += 1.0
-        changed = np.abs(conv(moved).numpy() - base).max(-1)[0] > 1e-6      # [T]
+        changed = np.abs(conv(moved).numpy() - base).max(-1)[0] > 1e-6  # [T]
         taps = {j + d * i for i in range(k)}
         assert set(np.flatnonzero(changed)) == {t for t in taps if t < T}, j
 
@@ -53,10 +53,9 @@ def test_streaming_equals_the_parallel_pass(k, d):
     full = conv(x)
     queue = conv.init_cache(3)
     assert queue.shape == (3, d * (k - 1), 2)
-    queue = lc.check_step_matches_call(full, lambda t, q: conv.step(x[:, t], q), queue,
-                                       range(25), atol=1e-6)
+    queue = lc.check_step_matches_call(full, lambda t, q: conv.step(x[:, t], q), queue, range(25), atol=1e-6)
     # The queue holds the last d (k-1) inputs, oldest first.
-    np.testing.assert_array_equal(queue.numpy(), x.numpy()[:, 25 - d * (k - 1):])
+    np.testing.assert_array_equal(queue.numpy(), x.numpy()[:, 25 - d * (k - 1) :])
 
 
 def test_serialization_and_bad_arguments(tmp_path):

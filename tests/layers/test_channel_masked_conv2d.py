@@ -1,10 +1,10 @@
 """ChannelMaskedConv2D: R -> G -> B at every tap, every spatial tap open."""
 
+import layer_case as lc
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import layer_case as lc
 from ar_keras.layers import ChannelMaskedConv2D, masking
 
 
@@ -16,13 +16,13 @@ def test_channel_mask_holds_at_every_tap(mask_type):
     groups = masking.channel_groups(6, 3)
     for channel in range(3):
         x2 = x.numpy().copy()
-        x2[0, 1, 2, channel] += 3.0                        # one input channel at pixel (1, 2)
-        diff = np.abs(conv(x2).numpy() - y)[0]             # [H, W, F]
-        near = diff[0:3, 1:4]                              # the 3x3 taps around (1, 2), above too
+        x2[0, 1, 2, channel] += 3.0  # one input channel at pixel (1, 2)
+        diff = np.abs(conv(x2).numpy() - y)[0]  # [H, W, F]
+        near = diff[0:3, 1:4]  # the 3x3 taps around (1, 2), above too
         sees = groups > channel if mask_type == "A" else groups >= channel
-        assert np.all(near[..., ~sees] == 0)               # later channels never see it
-        assert np.all(near[..., sees] > 0)                 # the allowed ones do, at every tap
-        assert np.all(diff[3] == 0) and np.all(diff[:, 0] == 0)   # outside the 3x3 window
+        assert np.all(near[..., ~sees] == 0)  # later channels never see it
+        assert np.all(near[..., sees] > 0)  # the allowed ones do, at every tap
+        assert np.all(diff[3] == 0) and np.all(diff[:, 0] == 0)  # outside the 3x3 window
 
 
 def test_serialization_and_bad_mask():

@@ -1,10 +1,10 @@
 """Masked layers: the mask is applied in call, weights are never altered."""
 
 import keras
+import layer_case as lc
 import numpy as np
 import tensorflow as tf
 
-import layer_case as lc
 from ar_keras.layers import GatedActivation, MaskedConv2D, MaskedDense, masking
 
 
@@ -35,7 +35,7 @@ def test_masked_conv_is_causal_in_space_and_channels():
     # at (2, 1) only the B-group outputs (group 2) may change (mask A).
     x2 = x.numpy().copy()
     x2[0, 2, 1, 1] += 3.0
-    diff = np.abs(conv(x2).numpy() - y)[0]                  # [H, W, F]
+    diff = np.abs(conv(x2).numpy() - y)[0]  # [H, W, F]
     assert np.all(diff[:2] == 0) and np.all(diff[2, 0] == 0)
     assert np.all(diff[2, 1][groups <= 1] == 0)
     assert np.all(diff[2, 1][groups == 2] > 0)

@@ -1,12 +1,12 @@
 """The one MADE layer (ark.layers.MADELayer, alias ark.MADELayer): autoregressive by construction."""
 
 import keras
+import layer_case as lc
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-import layer_case as lc
 from ar_keras import flows
 from ar_keras.layers import MADELayer, masking
 
@@ -32,12 +32,19 @@ def degrees_of(ordering, D):
 @pytest.mark.parametrize("hidden_degrees", ["equal", "random"])
 def test_jacobian_is_strictly_triangular_in_the_ordering(ordering, hidden_degrees):
     D = 5
-    made = MADELayer(params=2, hidden_units=[32, 32], event_size=D, ordering=ordering,
-                      hidden_degrees=hidden_degrees, output_scale=1.0, seed=3)
+    made = MADELayer(
+        params=2,
+        hidden_units=[32, 32],
+        event_size=D,
+        ordering=ordering,
+        hidden_degrees=hidden_degrees,
+        output_scale=1.0,
+        seed=3,
+    )
     x = np.random.RandomState(0).standard_normal((6, D)).astype(np.float32)
     deg = made.input_degrees
     np.testing.assert_array_equal(np.sort(deg), np.arange(1, D + 1))
-    allowed = deg[:, None] > deg[None, :]            # [out d, in j]: j strictly earlier than d
+    allowed = deg[:, None] > deg[None, :]  # [out d, in j]: j strictly earlier than d
     for jac in jacobians(made, x):
         assert np.all(jac[:, ~allowed] == 0.0), "an output depends on itself or a later input"
     if hidden_degrees == "equal":
@@ -54,7 +61,7 @@ def test_conditioning_keeps_the_jacobian_triangular_and_has_an_effect():
     made = MADELayer(hidden_units=[16], event_size=D, conditional_size=C, output_scale=1.0)
     x = np.random.RandomState(1).standard_normal((5, D)).astype(np.float32)
     c = np.eye(C, dtype=np.float32)[[0, 1, 2, 0, 1]]
-    upper = np.triu_indices(D)                                   # j >= d: not allowed
+    upper = np.triu_indices(D)  # j >= d: not allowed
     for jac in jacobians(made, x, c):
         assert np.all(jac[:, upper[0], upper[1]] == 0)
     s0, _ = made(x, conditional_input=c)
@@ -73,7 +80,7 @@ def test_outputs_init_near_identity_and_log_scale_is_soft_clamped():
     made.output_layer.kernel.assign(made.output_layer.kernel * 1e4)
     _, log_scale = made(x)
     assert np.abs(log_scale.numpy()).max() <= 5.0
-    assert np.abs(log_scale.numpy()).max() > 4.0               # saturates smoothly, not clipped at 0
+    assert np.abs(log_scale.numpy()).max() > 4.0  # saturates smoothly, not clipped at 0
     raw = MADELayer(hidden_units=[16], event_size=D, log_scale_bound=None)
     raw(x)
     raw.set_weights(made.get_weights())
@@ -87,7 +94,7 @@ def test_any_number_of_params_per_dimension():
     assert made.event_size == 4
     pair = MADELayer(params=2, hidden_units=[8], output="params")
     assert pair(tf.zeros([2, 4])).shape == (2, 4, 2)
-    assert made(tf.zeros([2, 5, 4])).shape == (2, 5, 4, 7)         # extra leading axes
+    assert made(tf.zeros([2, 5, 4])).shape == (2, 5, 4, 7)  # extra leading axes
 
 
 def test_works_as_shift_and_log_scale_fn_of_tfp():
@@ -99,15 +106,18 @@ def test_works_as_shift_and_log_scale_fn_of_tfp():
     np.testing.assert_allclose(flow.inverse(tf.constant(y)).numpy(), x, atol=1e-5)
     shift, log_scale = made(y)
     np.testing.assert_allclose(y, x * np.exp(log_scale.numpy()) + shift.numpy(), atol=1e-5)
-    np.testing.assert_allclose(flow.inverse_log_det_jacobian(tf.constant(y), event_ndims=1).numpy(),
-                               -log_scale.numpy().sum(1), atol=1e-5)
+    np.testing.assert_allclose(
+        flow.inverse_log_det_jacobian(tf.constant(y), event_ndims=1).numpy(),
+        -log_scale.numpy().sum(1),
+        atol=1e-5,
+    )
 
 
 def test_weights_are_keras3_variables_and_a_model_tracks_them():
     made = MADELayer(hidden_units=[8], event_size=3, conditional_size=2)
     made(tf.zeros([1, 3]), conditional_input=tf.zeros([1, 2]))
     assert all(isinstance(w, keras.Variable) for w in made.weights)
-    assert len(made.trainable_weights) == 6                    # 2 kernels, 2 biases, 2 conditioning
+    assert len(made.trainable_weights) == 6  # 2 kernels, 2 biases, 2 conditioning
 
     class Holder(keras.Model):
         def __init__(self):
@@ -131,9 +141,18 @@ def test_tfp_autoregressive_network_is_not_tracked_by_keras3():
 
 
 def test_config_round_trip_gives_the_same_masks_and_function():
-    made = MADELayer(params=3, hidden_units=[12, 6], event_size=4, ordering="random",
-                      hidden_degrees="random", activation="tanh", conditional_size=2, seed=5,
-                      log_scale_bound=3.0, output_scale=0.5)
+    made = MADELayer(
+        params=3,
+        hidden_units=[12, 6],
+        event_size=4,
+        ordering="random",
+        hidden_degrees="random",
+        activation="tanh",
+        conditional_size=2,
+        seed=5,
+        log_scale_bound=3.0,
+        output_scale=0.5,
+    )
     x, c = tf.random.normal([3, 4]), tf.random.normal([3, 2])
     clone = lc.check_serialization(made, x, {"conditional_input": c})
     np.testing.assert_array_equal(clone.input_degrees, made.input_degrees)
@@ -181,9 +200,23 @@ def test_old_flow_made_configs_still_load():
     """``.keras`` files from before the one layer name it "ar_keras>FlowMADE"."""
     made = MADELayer(hidden_units=[8], event_size=3, seed=2)
     serialized = keras.saving.serialize_keras_object(made)
-    old_keys = {"params", "hidden_units", "event_size", "ordering", "hidden_degrees", "activation",
-                "conditional_size", "output", "log_scale_bound", "output_scale", "seed",
-                "kernel_initializer", "name", "trainable", "dtype"}
+    old_keys = {
+        "params",
+        "hidden_units",
+        "event_size",
+        "ordering",
+        "hidden_degrees",
+        "activation",
+        "conditional_size",
+        "output",
+        "log_scale_bound",
+        "output_scale",
+        "seed",
+        "kernel_initializer",
+        "name",
+        "trainable",
+        "dtype",
+    }
     serialized["registered_name"] = "ar_keras>FlowMADE"
     serialized["config"] = {k: v for k, v in serialized["config"].items() if k in old_keys}
     restored = keras.saving.deserialize_keras_object(serialized)
@@ -192,9 +225,18 @@ def test_old_flow_made_configs_still_load():
 
 # ----------------------------------------------------------- mask sets (ensembles)
 def ensemble(**kw):
-    base = dict(params=3, hidden_units=[24, 24], event_size=5, hidden_degrees="random",
-                num_masks=4, order_agnostic=True, direct_connection=True, output="params",
-                output_scale=1.0, seed=7)
+    base = dict(
+        params=3,
+        hidden_units=[24, 24],
+        event_size=5,
+        hidden_degrees="random",
+        num_masks=4,
+        order_agnostic=True,
+        direct_connection=True,
+        output="params",
+        output_scale=1.0,
+        seed=7,
+    )
     base.update(kw)
     return MADELayer(**base)
 
@@ -209,24 +251,24 @@ def test_jacobian_is_autoregressive_in_every_mask_set(input_width):
     for m in range(made.num_masks):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            out = made(x, conditional_input=c, mask_index=m)                 # [B, D, P]
-        jac = tape.batch_jacobian(out, x).numpy()                            # [B, D, P, D(, W)]
+            out = made(x, conditional_input=c, mask_index=m)  # [B, D, P]
+        jac = tape.batch_jacobian(out, x).numpy()  # [B, D, P, D(, W)]
         if input_width > 1:
-            jac = jac.sum(-1)                                                # [B, D, P, D]
-        dep = (np.abs(jac) > 0).any(axis=(0, 2))                             # [out d, in j]
+            jac = jac.sum(-1)  # [B, D, P, D]
+        dep = (np.abs(jac) > 0).any(axis=(0, 2))  # [out d, in j]
         deg = made.degrees(m)[0]
         allowed = deg[:, None] > deg[None, :]
         assert not np.any(dep & ~allowed), f"mask set {m}: an output sees itself or a later input"
         assert dep[allowed].any()
         # The mask tensors are the pure-numpy masks of masking.py.
         want = masking.made_masks(made.degrees(m))
-        unit_in = np.repeat(want[0], input_width, axis=0)                   # [D*W, H1]
+        unit_in = np.repeat(want[0], input_width, axis=0)  # [D*W, H1]
         got = made.masks(m)
         np.testing.assert_array_equal(got[0], unit_in)
         np.testing.assert_array_equal(got[-1], np.repeat(want[-1], 3, axis=1))
         np.testing.assert_array_equal(
-            made.direct_mask(m),
-            np.repeat(np.repeat(masking.made_direct_mask(deg), input_width, 0), 3, 1))
+            made.direct_mask(m), np.repeat(np.repeat(masking.made_direct_mask(deg), input_width, 0), 3, 1)
+        )
         tensors = made.mask_tensors(m)
         for a, b in zip(tensors[0] + [tensors[1]], got):
             np.testing.assert_array_equal(a.numpy(), b)
@@ -234,14 +276,13 @@ def test_jacobian_is_autoregressive_in_every_mask_set(input_width):
 
 def test_mask_sets_differ_and_are_masking_degree_sets():
     made = ensemble()
-    sets = masking.made_degree_sets(5, [24, 24], 4, order_agnostic=True, seed=7,
-                                    hidden_degrees="random")
+    sets = masking.made_degree_sets(5, [24, 24], 4, order_agnostic=True, seed=7, hidden_degrees="random")
     for m in range(4):
         for got, want in zip(made.degrees(m), sets):
             np.testing.assert_array_equal(got, want[m])
     assert len({made.masks(m)[0].tobytes() for m in range(4)}) == 4
-    assert len({tuple(made.degrees(m)[0]) for m in range(4)}) > 1          # order-agnostic
-    np.testing.assert_array_equal(made.ordering, np.arange(5))             # set 0: `ordering`
+    assert len({tuple(made.degrees(m)[0]) for m in range(4)}) > 1  # order-agnostic
+    np.testing.assert_array_equal(made.ordering, np.arange(5))  # set 0: `ordering`
     x = tf.random.normal([3, 5])
     outs = [made(x, mask_index=m).numpy() for m in range(4)]
     assert not np.allclose(outs[0], outs[1])
@@ -260,12 +301,18 @@ def test_mask_index_can_be_a_variable_inside_a_compiled_function():
 
 
 def test_ensemble_layer_config_round_trip():
-    made = ensemble(input_width=2, conditional_size=3, conditional_to_output=False,
-                    activation="tanh", ordering=[4, 2, 0, 1, 3], output_scale=None)
+    made = ensemble(
+        input_width=2,
+        conditional_size=3,
+        conditional_to_output=False,
+        activation="tanh",
+        ordering=[4, 2, 0, 1, 3],
+        output_scale=None,
+    )
     x, c = tf.random.normal([2, 5, 2]), tf.random.normal([2, 3])
     clone = lc.check_serialization(made, x, {"conditional_input": c, "mask_index": 2})
     assert made.conditional_output is None and made.direct_layer is not None
     for m in range(made.num_masks):
         for a, b in zip(clone.degrees(m), made.degrees(m)):
             np.testing.assert_array_equal(a, b)
-    assert MADELayer(hidden_units=16).hidden_units == [16]                   # an int is one layer
+    assert MADELayer(hidden_units=16).hidden_units == [16]  # an int is one layer

@@ -20,9 +20,9 @@ def test_made_paths_respect_the_ordering(ordering, hidden):
     D = 5
     degrees = masking.made_degrees(D, hidden, ordering=ordering, seed=3)
     masks = masking.made_masks(degrees)
-    reach = connectivity(masks)                     # [D_in, D_out]
+    reach = connectivity(masks)  # [D_in, D_out]
     deg = degrees[0]
-    allowed = deg[None, :] > deg[:, None]           # in i -> out d iff m(i) < m(d)
+    allowed = deg[None, :] > deg[:, None]  # in i -> out d iff m(i) < m(d)
     assert not np.any(reach & ~allowed)
     # The direct connection obeys the same rule.
     assert not np.any((masking.made_direct_mask(deg) > 0) & ~allowed)
@@ -58,11 +58,12 @@ def test_conv_mask_spatial_and_channels(mask_type):
     groups = np.arange(3)
     m = masking.conv_mask((3, 3), groups, groups, mask_type)
     assert m.shape == (3, 3, 3, 3)
-    assert np.all(m[0] == 1) and np.all(m[1, 0] == 1)        # rows above, pixel left
-    assert np.all(m[2] == 0) and np.all(m[1, 2] == 0)        # below, right
-    centre = m[1, 1]                                         # [in, out]
-    expected = (groups[None, :] > groups[:, None]) if mask_type == "A" else \
-        (groups[None, :] >= groups[:, None])
+    assert np.all(m[0] == 1) and np.all(m[1, 0] == 1)  # rows above, pixel left
+    assert np.all(m[2] == 0) and np.all(m[1, 2] == 0)  # below, right
+    centre = m[1, 1]  # [in, out]
+    expected = (
+        (groups[None, :] > groups[:, None]) if mask_type == "A" else (groups[None, :] >= groups[:, None])
+    )
     np.testing.assert_array_equal(centre, expected.astype(np.float32))
     # R (out group 0) never sees G or B of its own pixel.
     assert np.all(centre[1:, 0] == 0)
@@ -92,8 +93,9 @@ def test_degree_mask_is_the_made_rule_and_builds_made_masks():
 
 @pytest.mark.parametrize("order_agnostic", [False, True])
 def test_made_degree_sets_differ_and_set_zero_keeps_the_ordering(order_agnostic):
-    sets = masking.made_degree_sets(6, [8, 7], num_sets=5, ordering="reversed",
-                                    order_agnostic=order_agnostic, seed=4)
+    sets = masking.made_degree_sets(
+        6, [8, 7], num_sets=5, ordering="reversed", order_agnostic=order_agnostic, seed=4
+    )
     assert [t.shape for t in sets] == [(5, 6), (5, 8), (5, 7)]
     for m in range(5):
         order = "random" if (order_agnostic and m > 0) else "reversed"
@@ -101,7 +103,7 @@ def test_made_degree_sets_differ_and_set_zero_keeps_the_ordering(order_agnostic)
         for table, deg in zip(sets, want):
             np.testing.assert_array_equal(table[m], deg)
     np.testing.assert_array_equal(sets[0][0], masking.input_ordering(6, "reversed"))
-    assert len({t.tobytes() for t in sets[1]}) > 1                     # hidden degrees differ
+    assert len({t.tobytes() for t in sets[1]}) > 1  # hidden degrees differ
     orderings = {row.tobytes() for row in sets[0]}
     assert (len(orderings) > 1) == order_agnostic
     with pytest.raises(ValueError, match="num_sets"):

@@ -6,11 +6,11 @@ and nothing later.  The Diagonal BiLSTM without its down-shift
 (``shift_backward=False``, the mutation) reads the rest of its own row.
 """
 
+import layer_case as lc
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import layer_case as lc
 from ar_keras.layers import DiagonalBiLSTM, RowLSTM
 
 B, H, W, F = 2, 4, 5, 6
@@ -25,6 +25,7 @@ def _layer(kind, channels=1, **kw):
 def _stream(layer, x, full, resteps=0):
     """Raster order; ``resteps`` extra `step` calls per pixel with garbage first (as a model's
     later channels do): only the last call at a pixel counts."""
+
     def pixel(position, cache):
         i, j = position
         if i > 0 and j == 0:
@@ -32,10 +33,15 @@ def _stream(layer, x, full, resteps=0):
         for r in range(resteps):
             noise = tf.random.normal(tf.shape(x[:, :1, :1]), seed=r)
             _, cache = layer.step(noise, cache, tf.constant(j))
-        return layer.step(x[:, i:i + 1, j:j + 1], cache, tf.constant(j))
+        return layer.step(x[:, i : i + 1, j : j + 1], cache, tf.constant(j))
 
-    lc.check_step_matches_call(full, pixel, layer.init_cache(B, W), np.ndindex(H, W),
-                               take=lambda full, p: full.numpy()[:, p[0]:p[0] + 1, p[1]:p[1] + 1])
+    lc.check_step_matches_call(
+        full,
+        pixel,
+        layer.init_cache(B, W),
+        np.ndindex(H, W),
+        take=lambda full, p: full.numpy()[:, p[0] : p[0] + 1, p[1] : p[1] + 1],
+    )
 
 
 @pytest.mark.parametrize("kind", ["row", "diagonal"])
@@ -85,9 +91,9 @@ def _dependencies(layer, seed=0):
     r = tf.constant(rng.normal(size=(H * W, layer.units)).astype(np.float32))
     with tf.GradientTape() as tape:
         tape.watch(x)
-        out = tf.reshape(layer(x), [H * W, H * W, -1])                # [HW, H, W, h] -> [HW, HW, h]
+        out = tf.reshape(layer(x), [H * W, H * W, -1])  # [HW, H, W, h] -> [HW, HW, h]
         score = tf.reduce_sum(tf.linalg.diag_part(tf.transpose(out, [2, 0, 1])) * tf.transpose(r))
-    grad = tape.gradient(score, x).numpy().reshape(H * W, H * W, F)   # [p, q, F]
+    grad = tape.gradient(score, x).numpy().reshape(H * W, H * W, F)  # [p, q, F]
     return (grad != 0).any(-1)
 
 
@@ -96,7 +102,7 @@ def test_layer_reads_no_later_position(kind):
     dep = _dependencies(_layer(kind))
     later = np.triu(np.ones_like(dep), 1)
     assert not (dep & later).any()
-    assert dep.diagonal().all()                                       # mask B: the position itself
+    assert dep.diagonal().all()  # mask B: the position itself
 
 
 def test_diagonal_bilstm_sees_every_earlier_position_in_one_layer():
@@ -116,7 +122,7 @@ def test_without_down_shift_the_diagonal_bilstm_reads_its_own_row():
     dep = _dependencies(_layer("diagonal", shift_backward=False))
     later = np.triu(np.ones_like(dep), 1)
     assert (dep & later).any()
-    assert dep.reshape(H, W, H, W)[1, 0, 1, W - 1]                    # (1, 0) reads (1, W - 1)
+    assert dep.reshape(H, W, H, W)[1, 0, 1, W - 1]  # (1, 0) reads (1, W - 1)
     with pytest.raises(ValueError, match="shift_backward=False"):
         _layer("diagonal", shift_backward=False).init_cache(B, W)
 
@@ -126,11 +132,11 @@ def test_channel_groups(kind):
     # Output group g at a pixel reads input groups <= g there (mask B), later pixels never.
     layer = _layer(kind, channels=3)
     x = np.random.RandomState(3).normal(size=(1, 2, 3, F)).astype(np.float32)
-    base = layer(x).numpy()[0, 1, 1]                                  # [6]: groups 0,0,1,1,2,2
+    base = layer(x).numpy()[0, 1, 1]  # [6]: groups 0,0,1,1,2,2
     groups = np.arange(6) * 3 // 6
     for g_in in range(3):
         changed = x.copy()
-        changed[0, 1, 1, g_in * 2:(g_in + 1) * 2] += 1.0
+        changed[0, 1, 1, g_in * 2 : (g_in + 1) * 2] += 1.0
         moved = np.abs(layer(changed).numpy()[0, 1, 1] - base) > 0
         np.testing.assert_array_equal(moved, groups >= g_in)
 

@@ -1,12 +1,16 @@
 """Shifted convolutions: causal by construction at every size and stride, and streamable."""
 
+import layer_case as lc
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import layer_case as lc
-from ar_keras.layers import (DownRightShiftedConv2D, DownRightShiftedConv2DTranspose,
-                             DownShiftedConv2D, DownShiftedConv2DTranspose)
+from ar_keras.layers import (
+    DownRightShiftedConv2D,
+    DownRightShiftedConv2DTranspose,
+    DownShiftedConv2D,
+    DownShiftedConv2DTranspose,
+)
 from ar_keras.layers.shifted_conv import down_shift, right_shift
 
 
@@ -46,8 +50,7 @@ def test_down_right_shifted_conv_sees_above_and_left_only(size, strides):
 
 
 @pytest.mark.parametrize("cls", [DownShiftedConv2DTranspose, DownRightShiftedConv2DTranspose])
-@pytest.mark.parametrize("low,out", [((1, 1), (1, 1)), ((1, 2), (2, 3)), ((2, 2), (3, 4)),
-                                     ((3, 3), (6, 6))])
+@pytest.mark.parametrize("low,out", [((1, 1), (1, 1)), ((1, 2), (2, 3)), ((2, 2), (3, 4)), ((3, 3), (6, 6))])
 def test_transposed_convs_keep_causality_and_crop_to_any_size(cls, low, out):
     layer = cls(3)
     down_right = cls is DownRightShiftedConv2DTranspose
@@ -65,10 +68,17 @@ def test_shifts():
     np.testing.assert_array_equal(right_shift(x).numpy()[0, :, :, 0], [[0, 1, 2], [0, 4, 5]])
 
 
-@pytest.mark.parametrize("cls,kernel,strides", [
-    (DownShiftedConv2D, (2, 3), 1), (DownShiftedConv2D, (2, 3), 2),
-    (DownShiftedConv2D, (1, 3), 1), (DownRightShiftedConv2D, (2, 2), 1),
-    (DownRightShiftedConv2D, (2, 2), 2), (DownRightShiftedConv2D, (2, 1), 1)])
+@pytest.mark.parametrize(
+    "cls,kernel,strides",
+    [
+        (DownShiftedConv2D, (2, 3), 1),
+        (DownShiftedConv2D, (2, 3), 2),
+        (DownShiftedConv2D, (1, 3), 1),
+        (DownRightShiftedConv2D, (2, 2), 1),
+        (DownRightShiftedConv2D, (2, 2), 2),
+        (DownRightShiftedConv2D, (2, 1), 1),
+    ],
+)
 def test_streaming_rows_and_pixels_equal_the_full_convolution(cls, kernel, strides):
     H, W, C = 5, 5, 3
     layer = cls(4, kernel, strides=strides)
@@ -78,39 +88,42 @@ def test_streaming_rows_and_pixels_equal_the_full_convolution(cls, kernel, strid
 
     # Input row r gives output row r / s when s divides r (nothing otherwise).
     def row(r, buf):
-        buf = layer.push_row(buf, x[:, r:r + 1])
+        buf = layer.push_row(buf, x[:, r : r + 1])
         return (layer.row_output(buf) if r % strides == 0 else None), buf
 
     def take_row(full, r):
-        return full[:, r // strides:r // strides + 1] if r % strides == 0 else None
+        return full[:, r // strides : r // strides + 1] if r % strides == 0 else None
 
-    lc.check_step_matches_call(full, row, layer.init_buffer(2, W, C), range(H), take=take_row,
-                               rtol=0)
-    if cls is DownRightShiftedConv2D:                  # pixel by pixel, left to right
+    lc.check_step_matches_call(full, row, layer.init_buffer(2, W, C), range(H), take=take_row, rtol=0)
+    if cls is DownRightShiftedConv2D:  # pixel by pixel, left to right
+
         def pixel(position, buf):
             r, c = position
             if c == 0:
                 buf = layer.start_row(buf)
-            buf = layer.write_column(buf, tf.constant(c), x[:, r:r + 1, c:c + 1])
+            buf = layer.write_column(buf, tf.constant(c), x[:, r : r + 1, c : c + 1])
             aligned = r % strides == 0 and c % strides == 0
-            return (layer.position_output(buf, tf.constant(c // strides)) if aligned
-                    else None), buf
+            return (layer.position_output(buf, tf.constant(c // strides)) if aligned else None), buf
 
         def take_pixel(full, position):
             (r, c), s = position, strides
-            return full[:, r // s:r // s + 1, c // s:c // s + 1] if r % s == c % s == 0 else None
+            return full[:, r // s : r // s + 1, c // s : c // s + 1] if r % s == c % s == 0 else None
 
-        lc.check_step_matches_call(full, pixel, layer.init_buffer(2, W, C), np.ndindex(H, W),
-                                   take=take_pixel, rtol=0)
+        lc.check_step_matches_call(
+            full, pixel, layer.init_buffer(2, W, C), np.ndindex(H, W), take=take_pixel, rtol=0
+        )
 
 
 def test_config_round_trip_and_validation():
     x = tf.random.normal([2, 3, 4, 2])
-    for layer in (DownShiftedConv2D(4, (2, 3), strides=2), DownRightShiftedConv2D(4),
-                  DownShiftedConv2DTranspose(4), DownRightShiftedConv2DTranspose(4)):
+    for layer in (
+        DownShiftedConv2D(4, (2, 3), strides=2),
+        DownRightShiftedConv2D(4),
+        DownShiftedConv2DTranspose(4),
+        DownRightShiftedConv2DTranspose(4),
+    ):
         lc.check_serialization(layer, x)
-    lc.check_serialization(DownRightShiftedConv2DTranspose(3, use_bias=False), x,
-                           {"output_size": (5, 7)})
+    lc.check_serialization(DownRightShiftedConv2DTranspose(3, use_bias=False), x, {"output_size": (5, 7)})
     with pytest.raises(ValueError, match="odd width"):
         DownShiftedConv2D(4, (2, 2))
     with pytest.raises(ValueError, match="exceeds"):

@@ -17,7 +17,7 @@ def test_skew_places_pixel_at_column_i_plus_j(shape):
     for i in range(H):
         for j in range(W):
             want[:, i, i + j] = x[:, i, j]
-    np.testing.assert_array_equal(s, want)               # zeros off the shifted rows
+    np.testing.assert_array_equal(s, want)  # zeros off the shifted rows
     np.testing.assert_array_equal(unskew(s).numpy(), x)
     np.testing.assert_array_equal(unskew(s, width=W).numpy(), x)
 

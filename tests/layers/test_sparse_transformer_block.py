@@ -4,18 +4,23 @@ initialisation, and recomputation that changes memory, not gradients."""
 import math
 
 import keras
+import layer_case as lc
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from ar_keras.layers import SparseTransformerBlock
 from ar_keras.layers.sparse_transformer_block import gelu
-import layer_case as lc
 
-PATTERNS = [("dense", {}), ("strided", dict(block_length=3)), ("strided_local", dict(block_length=3)),
-            ("strided_stride", dict(block_length=3)), ("fixed", dict(block_length=4, num_summary=2)),
-            ("fixed_block", dict(block_length=4, num_summary=1)),
-            ("fixed_summary", dict(block_length=4, num_summary=2))]
+PATTERNS = [
+    ("dense", {}),
+    ("strided", dict(block_length=3)),
+    ("strided_local", dict(block_length=3)),
+    ("strided_stride", dict(block_length=3)),
+    ("fixed", dict(block_length=4, num_summary=2)),
+    ("fixed_block", dict(block_length=4, num_summary=1)),
+    ("fixed_summary", dict(block_length=4, num_summary=2)),
+]
 
 
 def _block(pattern="strided", **kwargs):
@@ -42,13 +47,14 @@ def test_the_block_is_causal_and_residual():
     x2 = x.copy()
     x2[0, 5] += 1.0
     y2 = block(x2).numpy()
-    np.testing.assert_allclose(y2[0, :5], y[0, :5], atol=1e-6)       # earlier positions untouched
+    np.testing.assert_allclose(y2[0, :5], y[0, :5], atol=1e-6)  # earlier positions untouched
     assert not np.allclose(y2[0, 5:], y[0, 5:])
 
 
 def test_serialization():
-    lc.check_serialization(_block("fixed", dropout=0.1, output_scale=0.5),
-                           tf.random.stateless_normal([2, 8, 8], seed=[0, 1]))
+    lc.check_serialization(
+        _block("fixed", dropout=0.1, output_scale=0.5), tf.random.stateless_normal([2, 8, 8], seed=[0, 1])
+    )
 
 
 def test_gelu_is_the_papers_approximation():
@@ -61,11 +67,10 @@ def test_projections_into_the_residual_stream_are_scaled():
     d, ff, scale = 128, 512, 1.0 / math.sqrt(2 * 16)
     block = SparseTransformerBlock(d, num_heads=2, ff_dim=ff, output_scale=scale)
     block.build((None, None, d))
-    std = lambda w: float(np.std(w.numpy()))                                # noqa: E731
+    std = lambda w: float(np.std(w.numpy()))  # noqa: E731
     np.testing.assert_allclose(std(block.ff_in.kernel), 0.125 / math.sqrt(d), rtol=0.05)
     np.testing.assert_allclose(std(block.ff_out.kernel), scale * 0.125 / math.sqrt(ff), rtol=0.05)
-    np.testing.assert_allclose(std(block.attention.out.kernel), scale * 0.125 / math.sqrt(d),
-                               rtol=0.05)
+    np.testing.assert_allclose(std(block.attention.out.kernel), scale * 0.125 / math.sqrt(d), rtol=0.05)
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
@@ -88,7 +93,7 @@ def test_recompute_gives_the_same_outputs_and_gradients(dropout):
     np.testing.assert_allclose(y1, y0, rtol=1e-5, atol=1e-6)
     for a, b in zip(g1, g0):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-    if dropout:                                         # the masks were drawn, and drawn alike
+    if dropout:  # the masks were drawn, and drawn alike
         keras.utils.set_random_seed(1)
         block = _block("strided", dropout=dropout)
         block.build(x.shape)

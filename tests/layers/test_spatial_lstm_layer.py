@@ -1,10 +1,10 @@
 """SpatialLSTM and CausalNeighbourhood: the wavefront equals a pixel-by-pixel reference, step == call."""
 
+import layer_case as lc
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import layer_case as lc
 from ar_keras.layers import CausalNeighbourhood, SpatialLSTM
 from ar_keras.layers.causal_neighbourhood import causal_window_mask, reachable_region
 
@@ -18,15 +18,16 @@ def _reference(lstm, x, bias=None):
     K, R, b = (w.numpy() for w in (lstm.kernel, lstm.recurrent_kernel, lstm.bias))
     B, H, W, _ = x.shape
     U = lstm.units
-    h = np.zeros([B, H + 1, W + 1, U])            # index (i + 1, j + 1); row/col 0 = outside
+    h = np.zeros([B, H + 1, W + 1, U])  # index (i + 1, j + 1); row/col 0 = outside
     c = np.zeros_like(h)
     for i in range(H):
         for j in range(W):
             z = x[:, i, j] @ K + b + (0 if bias is None else bias)
             z = z + np.concatenate([h[:, i + 1, j], h[:, i, j + 1]], -1) @ R
             gi, fl, fu, o, g = np.split(z, 5, axis=-1)
-            c[:, i + 1, j + 1] = (_sigmoid(fl) * c[:, i + 1, j] + _sigmoid(fu) * c[:, i, j + 1]
-                                  + _sigmoid(gi) * np.tanh(g))
+            c[:, i + 1, j + 1] = (
+                _sigmoid(fl) * c[:, i + 1, j] + _sigmoid(fu) * c[:, i, j + 1] + _sigmoid(gi) * np.tanh(g)
+            )
             h[:, i + 1, j + 1] = np.tanh(_sigmoid(o) * c[:, i + 1, j + 1])
     return h[:, 1:, 1:]
 
@@ -46,8 +47,7 @@ def test_wavefront_equals_pixel_by_pixel_reference(shape, with_bias):
     bias = np.random.RandomState(2).normal(size=(2, 20)).astype(np.float32) if with_bias else None
     lstm(x, bias=bias)
     _perturbed(lstm)
-    np.testing.assert_allclose(lstm(x, bias=bias).numpy(), _reference(lstm, x, bias),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(lstm(x, bias=bias).numpy(), _reference(lstm, x, bias), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("with_bias", [False, True])
@@ -64,8 +64,9 @@ def test_step_equals_call(with_bias):
         i, j = position
         return lstm.step(x[:, i, j], cache, tf.constant(j), bias=bias)
 
-    lc.check_step_matches_call(full, pixel, lstm.init_cache(B, W), np.ndindex(H, W),
-                               take=lambda f, p: f[:, p[0], p[1]])
+    lc.check_step_matches_call(
+        full, pixel, lstm.init_cache(B, W), np.ndindex(H, W), take=lambda f, p: f[:, p[0], p[1]]
+    )
 
 
 def test_state_flows_right_and_down_only():
@@ -74,11 +75,11 @@ def test_state_flows_right_and_down_only():
     lstm(x)
     _perturbed(lstm, 0.8)
     base = lstm(x).numpy()
-    for (i, j) in np.ndindex(4, 5):
+    for i, j in np.ndindex(4, 5):
         y = x.copy()
         y[0, i, j] += 1.0
         diff = np.abs(lstm(y).numpy() - base).max(-1)[0]
-        for (r, c) in np.ndindex(4, 5):
+        for r, c in np.ndindex(4, 5):
             assert (diff[r, c] > 0) == (r >= i and c >= j), (i, j, r, c)
 
 
@@ -97,8 +98,9 @@ def test_layers_in_a_functional_model_survive_save(tmp_path):
     model = keras.Model(inp, out)
     want = model(x).numpy()
     model.save(str(tmp_path / "m.keras"))
-    np.testing.assert_allclose(keras.models.load_model(str(tmp_path / "m.keras"))(x).numpy(), want,
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        keras.models.load_model(str(tmp_path / "m.keras"))(x).numpy(), want, rtol=1e-6, atol=1e-6
+    )
 
 
 def test_causal_window_of_ride():
@@ -130,10 +132,10 @@ def test_neighbourhood_features_are_the_causal_window(nb_size):
             row, col = i - (R - 1) + r, j - half + c
             inside = 0 <= row < H and 0 <= col < W
             want.append(x[:, row, col] if inside else np.zeros([2, C], np.float32))
-        want = np.stack(want, 1).reshape(2, -1)                          # [2, P, C] -> [2, P C]
+        want = np.stack(want, 1).reshape(2, -1)  # [2, P, C] -> [2, P C]
         np.testing.assert_array_equal(out[:, i, j], want)
         # step on a partial image (pixel (i, j) and later ones garbage) gives the same features
         partial = x.copy().reshape(2, H * W, C)
-        partial[:, i * W + j:] = 99.0
+        partial[:, i * W + j :] = 99.0
         got = layer.step(partial.reshape(2, H, W, C), tf.constant(i), tf.constant(j)).numpy()
         np.testing.assert_array_equal(got, want)

@@ -1,20 +1,21 @@
 """The Video Pixel Network's layers: ConvLSTM (step == full pass), MU and RMB (masks, resolution)."""
 
+import layer_case as lc
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from ar_keras.layers import ConvLSTM, MultiplicativeUnit, ResidualMultiplicativeBlock
-import layer_case as lc
 
 
 def test_conv_lstm_step_equals_full_pass_and_round_trips():
     layer = ConvLSTM(3, kernel_size=3)
-    x = tf.random.stateless_normal([2, 4, 3, 5, 2], seed=[0, 1])          # [B, T, H, W, F_in]
+    x = tf.random.stateless_normal([2, 4, 3, 5, 2], seed=[0, 1])  # [B, T, H, W, F_in]
     full = layer(x)
     assert full.shape == (2, 4, 3, 5, 3)
-    lc.check_step_matches_call(full, lambda t, cache: layer.step(x[:, t], cache),
-                               layer.init_cache(2, 3, 5), range(4))
+    lc.check_step_matches_call(
+        full, lambda t, cache: layer.step(x[:, t], cache), layer.init_cache(2, 3, 5), range(4)
+    )
     lc.check_serialization(layer, x)
 
 
@@ -22,7 +23,7 @@ def test_conv_lstm_is_causal_in_time():
     layer = ConvLSTM(2)
     x = tf.random.stateless_normal([1, 3, 2, 2, 1], seed=[1, 1]).numpy()
     changed = x.copy()
-    changed[:, 2] += 1.0                                                  # the last frame only
+    changed[:, 2] += 1.0  # the last frame only
     a, b = layer(x).numpy(), layer(changed).numpy()
     np.testing.assert_array_equal(a[:, :2], b[:, :2])
     assert not np.allclose(a[:, 2], b[:, 2])
@@ -42,6 +43,7 @@ def test_masked_block_is_causal_over_pixels_and_channels():
     """Output (i, j, group g) of a masked RMB stack moves only with inputs before it:
     rows above, pixels to the left, and at (i, j) the groups < g after the 'A' input."""
     from ar_keras.layers import MaskedConv2D
+
     C, H, W = 3, 3, 3
     first = MaskedConv2D(6, 3, mask_type="A", data_channels=C)
     blocks = [ResidualMultiplicativeBlock(3, mask_type="B", data_channels=C) for _ in range(2)]
@@ -51,13 +53,13 @@ def test_masked_block_is_causal_over_pixels_and_channels():
         h = first(x)
         for b in blocks:
             h = b(h)
-        return mu(h)                                                      # [B, H, W, 6], groups 0 0 1 1 2 2
+        return mu(h)  # [B, H, W, 6], groups 0 0 1 1 2 2
 
     x = tf.random.stateless_normal([1, H, W, C], seed=[3, 1]).numpy()
-    changed = np.repeat(x, H * W * C, axis=0)                             # row d changes element d
+    changed = np.repeat(x, H * W * C, axis=0)  # row d changes element d
     changed.reshape(H * W * C, -1)[np.arange(H * W * C), np.arange(H * W * C)] += 1.0
-    out = net(np.concatenate([x, changed])).numpy()                       # [1 + HWC, H, W, 6]
-    moved = np.abs(out[1:] - out[:1]) > 1e-6                             # batch rows: float noise
+    out = net(np.concatenate([x, changed])).numpy()  # [1 + HWC, H, W, 6]
+    moved = np.abs(out[1:] - out[:1]) > 1e-6  # batch rows: float noise
     group = np.array([0, 0, 1, 1, 2, 2])
     for d in range(H * W * C):
         i, j, c = d // (W * C), (d // C) % W, d % C

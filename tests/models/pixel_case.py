@@ -1,7 +1,6 @@
 """A check the pixel models' own tests share (beyond the harness's contract)."""
 
 import numpy as np
-
 import test_case as tc
 
 

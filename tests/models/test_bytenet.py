@@ -16,15 +16,14 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+import sequence_case as sc
 import tensorflow as tf
+import test_case as tc
 
 import ar_keras as ark
-import sequence_case as sc
-import test_case as tc
 from ar_keras import export
 from ar_keras.layers import ByteNetBlock
 from ar_keras.models.text.bytenet import ByteNet, dilation_sets
-
 
 
 def tiny(**overrides):
@@ -39,8 +38,7 @@ def translator(**overrides):
 
 
 def sources(model, batch, length, seed=0):
-    return np.random.RandomState(seed + 11).randint(
-        0, model.source_levels, (batch, length)).astype(np.int32)
+    return np.random.RandomState(seed + 11).randint(0, model.source_levels, (batch, length)).astype(np.int32)
 
 
 # --------------------------------------------------------------------- structure
@@ -52,8 +50,8 @@ def test_presets():
     # The paper's enwik8 decoder: 30 RMBs in 6 sets of 1, 2, 4, 8, 16, kernel 3, d = 512.
     assert list(paper["dilations"]) == [1, 2, 4, 8, 16] * 6 and paper["hidden_channels"] == 512
     assert paper["kernel_size"] == 3 and paper["block_type"] == "rmb"
-    assert 1 + 2 * sum(paper["dilations"]) == 373                      # 3 live taps
-    assert 1 + 1 * sum(paper["dilations"]) == 187                      # 2 live taps
+    assert 1 + 2 * sum(paper["dilations"]) == 373  # 3 live taps
+    assert 1 + 1 * sum(paper["dilations"]) == 187  # 2 live taps
     assert ByteNet.PRESETS["text"]["num_levels"] == 256
     assert dilation_sets(2, 3) == [1, 2, 4, 1, 2, 4]
     mt = ByteNet.PRESETS["paper_translation"]
@@ -83,24 +81,29 @@ def flip_dependence(model, length, trials=2, tol=1e-9):
     T = length
     depends = np.zeros((T, T), bool)
     for trial in range(trials):
-        x = sc.random_sequences(model, 1, T, seed=trial)                     # [1, T]
-        changed = np.repeat(x, T, axis=0)                                  # row j flips x_j
-        changed[np.arange(T), np.arange(T)] = (changed[np.arange(T), np.arange(T)]
-                                               + 1 + trial) % model.num_levels
+        x = sc.random_sequences(model, 1, T, seed=trial)  # [1, T]
+        changed = np.repeat(x, T, axis=0)  # row j flips x_j
+        changed[np.arange(T), np.arange(T)] = (
+            changed[np.arange(T), np.arange(T)] + 1 + trial
+        ) % model.num_levels
         logits = model.network(tf.constant(np.concatenate([x, changed]))).numpy()  # [T+1, T, K]
-        moved = np.abs(logits[1:] - logits[:1]).max(-1)                    # [j, t]
-        depends |= (moved > tol).T                                         # -> [t, j]
+        moved = np.abs(logits[1:] - logits[:1]).max(-1)  # [j, t]
+        depends |= (moved > tol).T  # -> [t, j]
     return depends
 
 
-@pytest.mark.parametrize("block_type,kernel_size,dilations", [
-    ("rmb", 3, (1, 2, 4, 8, 16)),          # one set of the paper's schedule: r = 63
-    ("relu", 2, (1, 2, 4)),                # 2 live taps, ReLU blocks: r = 8
-    ("relu", 3, (2, 1)),
-])
+@pytest.mark.parametrize(
+    "block_type,kernel_size,dilations",
+    [
+        ("rmb", 3, (1, 2, 4, 8, 16)),  # one set of the paper's schedule: r = 63
+        ("relu", 2, (1, 2, 4)),  # 2 live taps, ReLU blocks: r = 8
+        ("relu", 3, (2, 1)),
+    ],
+)
 def test_measured_receptive_field_equals_the_documented_one(block_type, kernel_size, dilations):
-    model = float64_model(num_levels=3, hidden_channels=4, block_type=block_type,
-                          kernel_size=kernel_size, dilations=dilations)
+    model = float64_model(
+        num_levels=3, hidden_channels=4, block_type=block_type, kernel_size=kernel_size, dilations=dilations
+    )
     r = model.receptive_field
     assert r == 1 + (kernel_size - 1) * sum(dilations)
     # Flipping x_j moves the logits of exactly x_{j+1} .. x_{j+r}: no earlier step, no gap.
@@ -122,14 +125,14 @@ def test_decoder_input_is_the_target_shifted_by_one():
     model = tiny(num_levels=5)
     tc.sharpen(model, 1.5)
     x = sc.random_sequences(model, 2, 9)
-    h0 = model.decoder_inputs(tf.constant(x)).numpy()                      # [2, 9, 2d]
-    embedded = model.embedding(tf.constant(x)).numpy()                     # [2, 9, 2d]
-    np.testing.assert_array_equal(h0[:, 0], 0.0)                           # E[x_{-1}] = 0
+    h0 = model.decoder_inputs(tf.constant(x)).numpy()  # [2, 9, 2d]
+    embedded = model.embedding(tf.constant(x)).numpy()  # [2, 9, 2d]
+    np.testing.assert_array_equal(h0[:, 0], 0.0)  # E[x_{-1}] = 0
     np.testing.assert_array_equal(h0[:, 1:], embedded[:, :-1])
     # So the first conditional is the same for every sequence, and conditional t moves with
     # x_{t-1} but never with x_t.
     clp = model.conditional_log_probs(x).numpy()
-    logits = model.network(tf.constant(x)).numpy()                         # [2, 9, K]
+    logits = model.network(tf.constant(x)).numpy()  # [2, 9, K]
     np.testing.assert_allclose(logits[0, 0], logits[1, 0], rtol=1e-6)
     for t in range(1, 9):
         y = x.copy()
@@ -137,8 +140,7 @@ def test_decoder_input_is_the_target_shifted_by_one():
         assert np.all(np.abs(model.conditional_log_probs(y).numpy()[:, t] - clp[:, t]) > 1e-6)
         z = x.copy()
         z[:, t] = (z[:, t] + 1) % 5
-        np.testing.assert_allclose(model.network(tf.constant(z)).numpy()[:, t], logits[:, t],
-                                   rtol=1e-6)
+        np.testing.assert_allclose(model.network(tf.constant(z)).numpy()[:, t], logits[:, t], rtol=1e-6)
 
 
 @pytest.mark.parametrize("build", [tiny, translator])
@@ -150,7 +152,7 @@ def test_streaming_step_equals_the_parallel_pass(build):
     T = 13
     x = sc.random_sequences(model, 3, T)
     src = sources(model, 3, 5) if model.translates else None
-    full = model.network(tf.constant(x), src).numpy()                        # [3, T, K]
+    full = model.network(tf.constant(x), src).numpy()  # [3, T, K]
     cache = model.init_cache(3, src)
     for t in range(T):
         logits, cache = model.step(tf.constant(x), cache, tf.constant(t), src)
@@ -177,9 +179,9 @@ def test_block_step_equals_call_and_encoder_block_does_not_stream():
 def test_dynamic_unfolding_length():
     model = translator(unfold_a=1.2, unfold_b=0.0)
     assert [model.unfolded_length(s) for s in (1, 3, 5, 10, 20)] == [2, 4, 6, 12, 24]
-    assert int(model.unfolded_length(tf.constant(10))) == 12                # graph path agrees
+    assert int(model.unfolded_length(tf.constant(10))) == 12  # graph path agrees
     src = sources(model, 2, 5)
-    assert model.sample(2, conditional=src, seed=0).shape == (2, 6)        # |t^| by default
+    assert model.sample(2, conditional=src, seed=0).shape == (2, 6)  # |t^| by default
     assert model.sample(2, conditional=src, seed=0, length=9).shape == (2, 9)
     assert translator(unfold_a=0.5, unfold_b=0.0).unfolded_length(5) == 3
     # The encoder's output is |t^| columns long, cropped when |t^| < |s|.
@@ -193,7 +195,7 @@ def test_encoder_is_not_causal_and_the_source_reaches_exactly_the_documented_ste
     [max(0, t-r+1), min(t, |t^|-1)] has p - behind <= j <= p + ahead."""
     model = translator()
     tc.sharpen(model, 1.5)
-    S, T = 6, 17                              # |t^| = 8, r = 7: steps t >= 14 see no source
+    S, T = 6, 17  # |t^| = 8, r = 7: steps t >= 14 see no source
     behind, ahead = model.encoder_reach
     assert (behind, ahead) == (3, 3)
     unfolded, r = model.unfolded_length(S), model.receptive_field
@@ -201,22 +203,22 @@ def test_encoder_is_not_causal_and_the_source_reaches_exactly_the_documented_ste
     base = sources(model, 1, S)
     changed = np.repeat(base, S, axis=0)
     changed[np.arange(S), np.arange(S)] = (changed[np.arange(S), np.arange(S)] + 1) % 4
-    src = np.concatenate([base, changed])                                  # [S + 1, S]
+    src = np.concatenate([base, changed])  # [S + 1, S]
     clp = model.conditional_log_probs(np.repeat(x, S + 1, axis=0), src).numpy()
-    moved = np.abs(clp[1:] - clp[:1]) > 1e-6                               # [j, t]
+    moved = np.abs(clp[1:] - clp[:1]) > 1e-6  # [j, t]
     for j in range(S):
         for t in range(T):
             columns = range(max(0, t - r + 1), min(t, unfolded - 1) + 1)
             expected = any(p - behind <= j <= p + ahead for p in columns)
             assert moved[j, t] == expected, (j, t, expected)
     # Non-causal: the first target step reads source steps after it.
-    assert moved[1:ahead + 1, 0].all()
+    assert moved[1 : ahead + 1, 0].all()
 
 
 def test_translation_normalises_over_all_short_targets():
-    model = translator()                                                     # K = 3
+    model = translator()  # K = 3
     tc.sharpen(model)
-    targets = sc.configurations(4, 3)                                      # 81 targets
+    targets = sc.configurations(4, 3)  # 81 targets
     totals = []
     for seed in range(2):
         src = np.repeat(sources(model, 1, 3, seed), len(targets), axis=0)  # |t^| = 5 > 4
@@ -236,8 +238,7 @@ def test_translation_samples_cache_and_contract(tmp_path):
     # Samples agree with log_prob (9 targets of length 2 for one source).
     targets = sc.configurations(2, 3)
     probs = np.exp(model.log_prob(targets, np.repeat(src, 9, axis=0)).numpy().astype(np.float64))
-    samples = model.sample(2000, conditional=np.repeat(src, 2000, axis=0), seed=0,
-                           length=2).numpy()
+    samples = model.sample(2000, conditional=np.repeat(src, 2000, axis=0), seed=0, length=2).numpy()
     tc.check_frequencies(samples, probs, 3, 0.07)
     # Cache == recompute far past |t^| (= 5), each row with its own source.
     src = sources(model, 4, 3)
@@ -247,17 +248,20 @@ def test_translation_samples_cache_and_contract(tmp_path):
     assert len({tuple(r) for r in cached}) > 1
     # Round trip and one fit step on (target, source) pairs changes every weight, encoder too.
     x = sc.random_sequences(model, 3, 7)
-    tc.check_serialization(model, str(tmp_path / "mt.keras"), x, sources(model, 3, 5), sample=dict(
-        num_samples=2, conditional=src[:2], seed=1, length=6))
+    tc.check_serialization(
+        model,
+        str(tmp_path / "mt.keras"),
+        x,
+        sources(model, 3, 5),
+        sample=dict(num_samples=2, conditional=src[:2], seed=1, length=6),
+    )
     fresh = translator()
     before = [w.numpy().copy() for w in fresh.trainable_weights]
     fresh.compile(optimizer=keras.optimizers.Adam(1e-2))
-    ds = tf.data.Dataset.from_tensor_slices((sc.random_sequences(fresh, 4, 8),
-                                             sources(fresh, 4, 6))).batch(4)
+    ds = tf.data.Dataset.from_tensor_slices((sc.random_sequences(fresh, 4, 8), sources(fresh, 4, 6))).batch(4)
     history = fresh.fit(ds, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
-    unchanged = [w.path for w, b in zip(fresh.trainable_weights, before)
-                 if np.array_equal(w.numpy(), b)]
+    unchanged = [w.path for w, b in zip(fresh.trainable_weights, before) if np.array_equal(w.numpy(), b)]
     assert not unchanged and any("encoder" in w.path for w in fresh.trainable_weights)
 
 
@@ -278,14 +282,18 @@ def test_bad_input_gets_clear_errors():
     with pytest.raises(ValueError, match="at least one step"):
         model.log_prob(x, np.zeros((2, 0), np.int32))
     with pytest.raises(ValueError, match="length=T"):
-        model.sample(2)                                                     # no source, no length
+        model.sample(2)  # no source, no length
     with pytest.raises(ValueError, match="num_classes conditions the language model"):
         translator(num_classes=2)
-    for bad, match in ((dict(block_type="lstm"), "block_type"), (dict(dilations=()), "dilations"),
-                       (dict(dropout=1.0), "dropout"), (dict(hidden_channels=0), "hidden"),
-                       (dict(source_levels=1), "source_levels"),
-                       (dict(source_levels=4, unfold_a=0.0), "unfold_a"),
-                       (dict(source_levels=4, encoder_dilations=[0]), "encoder_dilations")):
+    for bad, match in (
+        (dict(block_type="lstm"), "block_type"),
+        (dict(dilations=()), "dilations"),
+        (dict(dropout=1.0), "dropout"),
+        (dict(hidden_channels=0), "hidden"),
+        (dict(source_levels=1), "source_levels"),
+        (dict(source_levels=4, unfold_a=0.0), "unfold_a"),
+        (dict(source_levels=4, encoder_dilations=[0]), "encoder_dilations"),
+    ):
         with pytest.raises(ValueError, match=match):
             tiny(**bad)
 
@@ -355,25 +363,39 @@ def test_saved_model_and_tflite_run_without_ar_keras(tmp_path):
         model = build()
         tc.sharpen(model, 1.5)
         models[key] = model
-        paths = {"saved_model": str(tmp_path / key / "1"),
-                 "tflite": str(tmp_path / f"{key}.tflite")}
+        paths = {"saved_model": str(tmp_path / key / "1"), "tflite": str(tmp_path / f"{key}.tflite")}
         export.saved_model(model, paths["saved_model"])
         export.tflite(model, paths["tflite"])
-        inp = {"x": sc.random_sequences(model, 3, T), "seeds": np.array([4, 11], np.int64),
-               "length": np.int32(T),
-               "noise": rng.uniform(1e-6, 1, (2, T, model.head.noise_depth)).astype(np.float32)}
+        inp = {
+            "x": sc.random_sequences(model, 3, T),
+            "seeds": np.array([4, 11], np.int64),
+            "length": np.int32(T),
+            "noise": rng.uniform(1e-6, 1, (2, T, model.head.noise_depth)).astype(np.float32),
+        }
         if model.translates:
             inp["source"], inp["sample_source"] = sources(model, 3, 5), sources(model, 2, 4, 1)
         np.savez(tmp_path / f"{key}_in.npz", **inp)
-        entries.append(dict(paths, key=key, inputs=str(tmp_path / f"{key}_in.npz"),
-                            outputs=str(tmp_path / f"{key}_out.npz"),
-                            info=str(tmp_path / f"{key}.json")))
+        entries.append(
+            dict(
+                paths,
+                key=key,
+                inputs=str(tmp_path / f"{key}_in.npz"),
+                outputs=str(tmp_path / f"{key}_out.npz"),
+                info=str(tmp_path / f"{key}.json"),
+            )
+        )
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"models": entries, "done": str(tmp_path / "done.json")}))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     env.pop("PYTHONPATH", None)
-    proc = subprocess.run([sys.executable, "-c", _LOADER, str(manifest)], cwd=str(tmp_path),
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOADER, str(manifest)],
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, f"loader failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     assert not json.loads((tmp_path / "done.json").read_text())["ar_keras_imported"]
     for e in entries:
@@ -386,14 +408,18 @@ def test_saved_model_and_tflite_run_without_ar_keras(tmp_path):
             want = model.log_prob(inp["x"], c).numpy()
             np.testing.assert_allclose(out["sm_log_prob"], want, rtol=1e-4, atol=1e-4)
             np.testing.assert_allclose(out["tfl_log_prob"], want, rtol=1e-4, atol=1e-4)
-            np.testing.assert_allclose(out["sm_clp"], model.conditional_log_probs(inp["x"], c),
-                                       rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(
+                out["sm_clp"], model.conditional_log_probs(inp["x"], c), rtol=1e-4, atol=1e-4
+            )
             for j, seed in enumerate(inp["seeds"]):
-                cj = inp["sample_source"][j:j + 1] if model.translates else None
+                cj = inp["sample_source"][j : j + 1] if model.translates else None
                 np.testing.assert_array_equal(
-                    out["sm_samples"][j], model.sample(1, conditional=cj, seed=int(seed),
-                                                       length=T).numpy()[0])
+                    out["sm_samples"][j], model.sample(1, conditional=cj, seed=int(seed), length=T).numpy()[0]
+                )
             cs = inp["sample_source"] if model.translates else None
-            np.testing.assert_array_equal(out["tfl_samples"],
-                                          model.sample_from_noise(
-                inp["noise"], None if cs is None else model.check_conditional(cs, 2)).numpy())
+            np.testing.assert_array_equal(
+                out["tfl_samples"],
+                model.sample_from_noise(
+                    inp["noise"], None if cs is None else model.check_conditional(cs, 2)
+                ).numpy(),
+            )

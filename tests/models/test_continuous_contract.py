@@ -1,19 +1,18 @@
 """The contract of the continuous density models (maf, iaf, rnade), on their tiny presets
 (2-d events): the continuous counterpart of test_contract.py."""
 
+import continuous_case as cc
+import harness
 import numpy as np
 import pytest
 import tensorflow as tf
+import test_case as tc
 
 import ar_keras as ark
-import harness
-import continuous_case as cc
-import test_case as tc
 
 NAMES = harness.names_for("vector")
 # Variants whose map x -> noise is triangular in one ordering: exact conditionals.
-EXACT = {"maf": dict(permutation="none"), "iaf": dict(permutation="none"),
-         "rnade": dict(ordering="reversed")}
+EXACT = {"maf": dict(permutation="none"), "iaf": dict(permutation="none"), "rnade": dict(ordering="reversed")}
 
 
 def tiny(name, **overrides):
@@ -86,7 +85,7 @@ def test_class_conditional(name, tmp_path):
 def test_bad_input_gets_clear_errors(name):
     model = tiny(name)
     good = np.zeros((2, 2), np.float32)
-    model.log_prob(good.astype(np.float64))                            # float64 is fine
+    model.log_prob(good.astype(np.float64))  # float64 is fine
     with pytest.raises(ValueError, match="floats"):
         model.log_prob(good.astype(np.int32))
     with pytest.raises(ValueError, match="floats"):

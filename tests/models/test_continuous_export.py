@@ -11,14 +11,12 @@ import sys
 import textwrap
 
 import numpy as np
-import tensorflow as tf
-from ai_edge_litert.interpreter import Interpreter
 import pytest
-import tensorflow as tf
+import test_case as tc
+from ai_edge_litert.interpreter import Interpreter
 
 import ar_keras as ark
 from ar_keras import export
-import test_case as tc
 
 # key -> (registry name, overrides)
 MODELS = {
@@ -29,7 +27,7 @@ MODELS = {
     "iaf_vae": ("iaf_vae", {}),
     "pixelvae": ("pixelvae", {}),
 }
-LATENT = {"iaf_vae", "pixelvae"}        # latent-variable models: an elbo signature, integer images
+LATENT = {"iaf_vae", "pixelvae"}  # latent-variable models: an elbo signature, integer images
 SEEDS = [4, 99]
 
 _LOADER = textwrap.dedent(r"""
@@ -77,7 +75,7 @@ def _inputs(model):
     x = model.sample(3, conditional=labels, seed=0).numpy()
     if isinstance(model, ark.models.LatentVariableModel):
         x_bad = x.copy()
-        x_bad[0, 0, 0, 0] = model.num_levels                     # a level == K
+        x_bad[0, 0, 0, 0] = model.num_levels  # a level == K
     else:
         x_bad = x.copy()
         x_bad[0, 0] = np.nan
@@ -94,19 +92,32 @@ def exported(tmp_path_factory):
     models, entries = {}, []
     for key, (name, overrides) in MODELS.items():
         model = ark.models.get(name, preset="tiny", **overrides)
-        tc.sharpen(model, 2.0)                  # far from the init (near-uniform pixel logits)
+        tc.sharpen(model, 2.0)  # far from the init (near-uniform pixel logits)
         models[key] = model
         sm_dir = root / key / "1"
         assert export.saved_model(model, str(sm_dir)) == str(sm_dir)
         np.savez(root / f"{key}_in.npz", **_inputs(model))
-        entries.append({"key": key, "saved_model": str(sm_dir), "inputs": str(root / f"{key}_in.npz"),
-                        "outputs": str(root / f"{key}_out.npz"), "info": str(root / f"{key}.json")})
+        entries.append(
+            {
+                "key": key,
+                "saved_model": str(sm_dir),
+                "inputs": str(root / f"{key}_in.npz"),
+                "outputs": str(root / f"{key}_out.npz"),
+                "info": str(root / f"{key}.json"),
+            }
+        )
     manifest = root / "manifest.json"
     manifest.write_text(json.dumps({"models": entries, "done": str(root / "done.json")}))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     env.pop("PYTHONPATH", None)
-    proc = subprocess.run([sys.executable, "-c", _LOADER, str(manifest)], cwd=str(root), env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOADER, str(manifest)],
+        cwd=str(root),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, f"loader failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     results = {}
     for e in entries:
@@ -139,14 +150,18 @@ def test_log_prob_and_samples_match_the_model(exported, key):
     c = inp.get("conditional")
     np.testing.assert_allclose(out["log_prob"], model.log_prob(inp["x"], c).numpy(), rtol=1e-4, atol=1e-4)
     for j, seed in enumerate(SEEDS):
-        sc = None if c is None else inp["sample_conditional"][j:j + 1]
+        sc = None if c is None else inp["sample_conditional"][j : j + 1]
         for name, t in (("samples", 1.0), ("samples_cold", 0.3)):
             want = model.sample(1, conditional=sc, seed=seed, temperature=t).numpy()[0]
             np.testing.assert_allclose(out[name][j], want, rtol=1e-4, atol=1e-4)
     assert not np.allclose(out["samples"], out["samples_cold"])
     if "conditional_log_probs" in out:
-        np.testing.assert_allclose(out["conditional_log_probs"],
-                                   model.conditional_log_probs(inp["x"], c).numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(
+            out["conditional_log_probs"],
+            model.conditional_log_probs(inp["x"], c).numpy(),
+            rtol=1e-4,
+            atol=1e-4,
+        )
     if "elbo" in out:
         np.testing.assert_allclose(out["elbo"], model.elbo(inp["x"]).numpy(), rtol=1e-4, atol=1e-4)
 
@@ -167,13 +182,17 @@ def test_tflite_agrees_with_the_keras_model(name, preset, tmp_path):
     path = export.tflite(model, str(tmp_path / f"{name}.tflite"))
     interpreter = Interpreter(model_path=path)
     rng = np.random.RandomState(0)
-    x = (rng.uniform(0.1, 0.9, (3, model.event_size)) if model.support is not None
-         else rng.normal(size=(3, model.event_size))).astype(np.float32)
+    x = (
+        rng.uniform(0.1, 0.9, (3, model.event_size))
+        if model.support is not None
+        else rng.normal(size=(3, model.event_size))
+    ).astype(np.float32)
     got = interpreter.get_signature_runner("log_prob")(x=x)["log_prob"]
     np.testing.assert_allclose(got, model.log_prob(x).numpy(), rtol=1e-4, atol=1e-3)
     noise = ark.sampling.seeded_noise(3, 4, model.event_size, model.noise_depth).numpy()
-    samples = interpreter.get_signature_runner("sample_from_noise")(
-        noise=noise, temperature=np.float32(0.8))["samples"]
+    samples = interpreter.get_signature_runner("sample_from_noise")(noise=noise, temperature=np.float32(0.8))[
+        "samples"
+    ]
     want = model.sample_from_noise(noise, temperature=0.8).numpy()
     np.testing.assert_allclose(samples, want, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(want, model.sample(4, seed=3, temperature=0.8).numpy(), rtol=1e-6)

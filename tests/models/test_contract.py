@@ -4,12 +4,12 @@ The checks below are written for fixed-shape models (image_shape overrides);
 the suite of every other kind is chosen by `harness.suite_for`.
 """
 
+import harness
 import numpy as np
 import pytest
+import test_case as tc
 
 import ar_keras as ark
-import harness
-import test_case as tc
 
 NAMES = ark.models.names()
 # Exact autoregressive models of integer images (or vectors): every check below but the

@@ -7,10 +7,10 @@ as on one device.  `harness.training_checks` supplies each kind's data; the kind
 properties (causality, normalisation, samples against log_prob, ...) are in its suite module.
 """
 
+import harness
 import pytest
 
 import ar_keras as ark
-import harness
 
 NAMES = ark.models.names()
 

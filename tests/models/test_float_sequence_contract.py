@@ -2,15 +2,15 @@
 trajectory_rnade), on their tiny presets with small overrides: the counterpart of
 test_continuous_contract.py for sequences of feature frames (tests/float_sequence_case.py)."""
 
+import continuous_case as cc
+import float_sequence_case as fsc
+import harness
 import keras
 import numpy as np
 import pytest
+import test_case as tc
 
 import ar_keras as ark
-import harness
-import continuous_case as cc
-import float_sequence_case as fsc
-import test_case as tc
 
 NAMES = harness.names_for("float_sequence")
 
@@ -63,8 +63,7 @@ def test_class_conditional(name):
     fsc.check_conditionals_integrate_to_one(model, length=4, elements=[(3, 1)])
     c = np.array([0, 2, 1], np.int32)
     a = model.sample(3, conditional=c, seed=3, length=4).numpy()
-    np.testing.assert_array_equal(a, model.sample(3, conditional=c, seed=3, length=4,
-                                                  cache=False).numpy())
+    np.testing.assert_array_equal(a, model.sample(3, conditional=c, seed=3, length=4, cache=False).numpy())
     assert not np.allclose(a, model.sample(3, conditional=c[::-1], seed=3, length=4).numpy())
     keras.utils.set_random_seed(1)
     one = tiny(name, num_features=1, num_classes=2, log_scale_bound=1.0)
@@ -77,7 +76,7 @@ def test_bad_input_gets_clear_errors(name):
     model = tiny(name)
     W, F = model.window, model.num_features
     good = np.zeros((2, W + 1, F), np.float32)
-    model.log_prob(good.astype(np.float64))                            # float64 is fine
+    model.log_prob(good.astype(np.float64))  # float64 is fine
     with pytest.raises(ValueError, match="floats"):
         model.log_prob(good.astype(np.int32))
     bad = good.copy()

@@ -8,20 +8,18 @@ import subprocess
 import sys
 import textwrap
 
+import continuous_case as cc
 import numpy as np
 import pytest
-import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 import ar_keras as ark
 from ar_keras import export
 from ar_keras.core import noise as noise_lib
-import continuous_case as cc
 
 # key -> (registry name, overrides), tiny presets.
 MODELS = {
-    "trajectory_rnade": ("trajectory_rnade", {"window": 3, "num_classes": 6,
-                                              "context_factors": (2, 3)}),
+    "trajectory_rnade": ("trajectory_rnade", {"window": 3, "num_classes": 6, "context_factors": (2, 3)}),
 }
 SEEDS = [4, 99]
 LENGTH = 5
@@ -90,14 +88,27 @@ def exported(tmp_path_factory):
         sm_dir = root / key / "1"
         assert export.saved_model(model, str(sm_dir)) == str(sm_dir)
         np.savez(root / f"{key}_in.npz", **inp)
-        entries.append({"key": key, "saved_model": str(sm_dir), "inputs": str(root / f"{key}_in.npz"),
-                        "outputs": str(root / f"{key}_out.npz"), "info": str(root / f"{key}.json")})
+        entries.append(
+            {
+                "key": key,
+                "saved_model": str(sm_dir),
+                "inputs": str(root / f"{key}_in.npz"),
+                "outputs": str(root / f"{key}_out.npz"),
+                "info": str(root / f"{key}.json"),
+            }
+        )
     manifest = root / "manifest.json"
     manifest.write_text(json.dumps({"models": entries, "done": str(root / "done.json")}))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     env.pop("PYTHONPATH", None)
-    proc = subprocess.run([sys.executable, "-c", _LOADER, str(manifest)], cwd=str(root), env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOADER, str(manifest)],
+        cwd=str(root),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, f"loader failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     results = {}
     for e in entries:
@@ -115,13 +126,15 @@ def test_saved_models_load_without_ar_keras_and_agree(exported):
         assert sigs["serving_default"] == sorted(["x"] + cond)
         assert sigs["sample"] == sorted(["seeds", "temperature", "length"] + cond)
         c = inp.get("conditional")
-        np.testing.assert_allclose(out["log_prob"], model.log_prob(inp["x"], c).numpy(),
-                                   rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(out["conditional_log_probs"],
-                                   model.conditional_log_probs(inp["x"], c).numpy(),
-                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(out["log_prob"], model.log_prob(inp["x"], c).numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(
+            out["conditional_log_probs"],
+            model.conditional_log_probs(inp["x"], c).numpy(),
+            rtol=1e-4,
+            atol=1e-4,
+        )
         for j, seed in enumerate(SEEDS):
-            sc = None if c is None else inp["sample_conditional"][j:j + 1]
+            sc = None if c is None else inp["sample_conditional"][j : j + 1]
             want = model.sample(1, conditional=sc, seed=seed, length=LENGTH).numpy()[0]
             np.testing.assert_allclose(out["samples"][j], want, rtol=1e-4, atol=1e-4)
         errors = r["info"]["errors"]
@@ -141,10 +154,12 @@ def test_tflite_agrees_with_the_keras_model(tmp_path):
     got = interpreter.get_signature_runner("log_prob")(x=x)["log_prob"]
     np.testing.assert_allclose(got, model.log_prob(x).numpy(), rtol=1e-4, atol=1e-3)
     noise = noise_lib.seeded_noise(3, 4, LENGTH * model.num_features, model.noise_depth).numpy()
-    samples = interpreter.get_signature_runner("sample_from_noise")(
-        noise=noise, temperature=np.float32(0.8))["samples"]
+    samples = interpreter.get_signature_runner("sample_from_noise")(noise=noise, temperature=np.float32(0.8))[
+        "samples"
+    ]
     want = model.sample_from_noise(noise, temperature=0.8).numpy()
     assert want.shape == (4, LENGTH, model.num_features)
     np.testing.assert_allclose(samples, want, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(want, model.sample(4, seed=3, temperature=0.8, length=LENGTH).numpy(),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        want, model.sample(4, seed=3, temperature=0.8, length=LENGTH).numpy(), rtol=1e-6
+    )

@@ -2,14 +2,13 @@
 
 import itertools
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import test_case as tc
 
 import ar_keras as ark
 from ar_keras import flows
-import test_case as tc
 
 
 def tiny(**overrides):
@@ -26,7 +25,9 @@ def test_contract_basics():
     assert not isinstance(model, ark.models.AutoregressiveModel)
     assert model.monitor == "val_loss" and model.count_params() < 10_000
     assert ark.models.model_class("iaf_vae").overrides_from_data(ark.data.info("digits")) == {
-        "image_shape": (8, 8, 1), "num_levels": 17}
+        "image_shape": (8, 8, 1),
+        "num_levels": 17,
+    }
     with pytest.raises(ValueError, match="images"):
         ark.models.model_class("iaf_vae").overrides_from_data(ark.data.info("two_moons"))
 
@@ -38,13 +39,14 @@ def test_importance_weighted_bound_dominates_the_elbo_of_the_same_samples():
     for s in (1, 4, 32):
         iwae = model.log_prob(x, num_samples=s, seed=3).numpy()
         elbo = model.elbo(x, num_samples=s, seed=3).numpy()
-        assert np.all(iwae >= elbo - 1e-4)                    # Jensen, sample by sample
+        assert np.all(iwae >= elbo - 1e-4)  # Jensen, sample by sample
         if s == 1:
             np.testing.assert_allclose(iwae, elbo, rtol=1e-5)
     # Deterministic per seed; an example's estimate does not depend on the batch size.
     np.testing.assert_array_equal(model.log_prob(x, seed=1).numpy(), model.log_prob(x, seed=1).numpy())
-    np.testing.assert_allclose(model.log_prob(x[:2], seed=1).numpy(), model.log_prob(x, seed=1).numpy()[:2],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        model.log_prob(x[:2], seed=1).numpy(), model.log_prob(x, seed=1).numpy()[:2], rtol=1e-5
+    )
     assert not np.allclose(model.log_prob(x, seed=1).numpy(), model.log_prob(x, seed=2).numpy())
     # More samples tighten the bound (on average).
     assert model.log_prob(x, num_samples=64).numpy().mean() >= model.elbo(x, num_samples=64).numpy().mean()
@@ -59,9 +61,9 @@ def test_decoder_likelihood_is_normalised_by_enumeration():
     h = model._top(5)
     for block, e in reversed(list(zip(model.blocks, model._split_noise(tf.constant(z))))):
         h, _ = block.down(h, None, e)
-    params = model._decode_params(h)                                     # [5, 2, 2, 1, P]
+    params = model._decode_params(h)  # [5, 2, 2, 1, P]
     for i in range(5):
-        p = tf.broadcast_to(params[i:i + 1], (len(configs),) + params.shape[1:])
+        p = tf.broadcast_to(params[i : i + 1], (len(configs),) + params.shape[1:])
         lp = tf.reduce_sum(model.head.log_prob(p, configs), axis=[1, 2, 3]).numpy()
         np.testing.assert_allclose(np.exp(lp.astype(np.float64)).sum(), 1.0, atol=1e-5)
 
@@ -74,8 +76,12 @@ def test_posterior_uses_the_iaf_bijector_step():
     ctx = tf.random.normal([6, model.hidden_size])
     shift, log_scale = made(z, conditional_input=ctx)
     step = flows.iaf(made)
-    np.testing.assert_allclose(step.forward(z, conditional_input=ctx).numpy(),
-                               (z * tf.exp(log_scale) + shift).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        step.forward(z, conditional_input=ctx).numpy(),
+        (z * tf.exp(log_scale) + shift).numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_free_bits_change_the_training_objective_only():
@@ -84,13 +90,13 @@ def test_free_bits_change_the_training_objective_only():
     free.set_weights(plain.get_weights())
     obj_p, elbo_p = (t.numpy() for t in plain._objective(x, None, training=True))
     obj_f, elbo_f = (t.numpy() for t in free._objective(x, None, training=True))
-    np.testing.assert_allclose(elbo_p, elbo_f, rtol=1e-6)                # the metric is the ELBO
+    np.testing.assert_allclose(elbo_p, elbo_f, rtol=1e-6)  # the metric is the ELBO
     np.testing.assert_allclose(obj_p, elbo_p, rtol=1e-6)
     # Each of the z_size latent channels is held at >= 5 nats of KL in the objective.
     log_px, kl, _ = plain._inference(x, plain._training_noise(6, True))
     assert np.all(obj_f <= log_px.numpy() - 5.0 * plain.z_size + 1e-3)
     obj_eval, elbo_eval = (t.numpy() for t in free._objective(x, None, training=False))
-    np.testing.assert_allclose(obj_eval, elbo_eval)                        # no free bits outside training
+    np.testing.assert_allclose(obj_eval, elbo_eval)  # no free bits outside training
 
 
 def test_bad_input():

@@ -7,12 +7,12 @@ ELBO, bad input refused.  The `.keras` round trip, the fit step and
 MirroredStrategy are in test_every_model.py, for every registered model.
 """
 
+import harness
 import numpy as np
 import pytest
+import test_case as tc
 
 import ar_keras as ark
-import harness
-import test_case as tc
 
 NAMES = harness.names_for("latent")
 

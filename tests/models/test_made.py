@@ -2,10 +2,9 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
+import test_case as tc
 
 import ar_keras as ark
-import test_case as tc
 
 
 def made(**kw):
@@ -53,9 +52,12 @@ def test_ensemble_averages_probabilities_and_normalizes():
     model = made(num_masks=3, order_agnostic=True)
     tc.sharpen(model)
     x = tc.random_data(model, 5)
-    per_mask = np.stack([
-        model.head.log_prob(model.network(x, mask_index=m), x).numpy().reshape(5, -1).sum(1)
-        for m in range(3)])
+    per_mask = np.stack(
+        [
+            model.head.log_prob(model.network(x, mask_index=m), x).numpy().reshape(5, -1).sum(1)
+            for m in range(3)
+        ]
+    )
     expected = np.log(np.exp(per_mask.astype(np.float64)).mean(0))
     np.testing.assert_allclose(model.ensemble_log_prob(x).numpy(), expected, rtol=1e-5)
     configs = tc.configurations(model.image_shape, 3)

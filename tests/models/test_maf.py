@@ -1,12 +1,12 @@
 """The maf model: MAF(K), MAF MoG, batch norm, the logit transform, its TFP bijector."""
 
+import continuous_case as cc
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import ar_keras as ark
-import continuous_case as cc
 
 
 def tiny(**overrides):
@@ -16,22 +16,30 @@ def tiny(**overrides):
 def test_log_prob_equals_tfp_transformed_distribution():
     model = tiny(num_layers=3, batch_norm=True, permutation="random")
     cc.perturb(model, 0.3)
-    for bn in model.batch_norms:                              # non-trivial moving statistics
+    for bn in model.batch_norms:  # non-trivial moving statistics
         bn.moving_mean.assign([0.3, -0.2])
         bn.moving_variance.assign([2.0, 0.5])
     x = np.random.RandomState(0).standard_normal((6, 2)).astype(np.float32)
-    np.testing.assert_allclose(model.log_prob(x).numpy(), model.distribution().log_prob(x).numpy(),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        model.log_prob(x).numpy(), model.distribution().log_prob(x).numpy(), rtol=1e-5, atol=1e-5
+    )
     # sample() runs the bijector's forward: inverting the samples recovers the base noise.
     z = model.bijector().inverse(tf.constant(model.sample(4, seed=1).numpy())).numpy()
     noise = ark.sampling.seeded_noise(1, 4, 2, 1).numpy()[..., 0]
-    np.testing.assert_allclose(z, ark.distributions.inverse_normal.uniform_to_normal(noise).numpy(), atol=1e-4)
+    np.testing.assert_allclose(
+        z, ark.distributions.inverse_normal.uniform_to_normal(noise).numpy(), atol=1e-4
+    )
 
 
-@pytest.mark.parametrize("overrides", [dict(num_layers=3, batch_norm=True, permutation="random"),
-                                       dict(base="mog", num_components=3, num_classes=3),
-                                       dict(data_transform="logit", logit_alpha=0.05, batch_norm=True),
-                                       dict(num_layers=1, permutation="none")])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        dict(num_layers=3, batch_norm=True, permutation="random"),
+        dict(base="mog", num_components=3, num_classes=3),
+        dict(data_transform="logit", logit_alpha=0.05, batch_norm=True),
+        dict(num_layers=1, permutation="none"),
+    ],
+)
 def test_bijector_log_prob_equals_the_dimension_walk(overrides):
     """log_prob goes through the TFP bijector; the per-dimension walk sums to the same."""
     model, twin = tiny(**overrides), tiny(**overrides)
@@ -44,18 +52,20 @@ def test_bijector_log_prob_equals_the_dimension_walk(overrides):
     np.testing.assert_allclose(model.log_prob(x, c).numpy(), walk, rtol=1e-5, atol=1e-5)
     # In training (batch statistics), with the moving statistics updated once, as by the walk.
     trained = model._log_prob(x, c, training=True).numpy()
-    np.testing.assert_allclose(trained, twin._terms(x, c, training=True).numpy().sum(1),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(trained, twin._terms(x, c, training=True).numpy().sum(1), rtol=1e-5, atol=1e-5)
     for bn, bn_twin in zip(model.batch_norms, twin.batch_norms):
         np.testing.assert_allclose(bn.moving_mean.numpy(), bn_twin.moving_mean.numpy(), rtol=1e-6)
-        np.testing.assert_allclose(bn.moving_variance.numpy(), bn_twin.moving_variance.numpy(),
-                                   rtol=1e-6)
+        np.testing.assert_allclose(bn.moving_variance.numpy(), bn_twin.moving_variance.numpy(), rtol=1e-6)
 
 
-@pytest.mark.parametrize("overrides", [dict(base="mog", num_components=3),
-                                       dict(batch_norm=True),
-                                       dict(num_layers=1, permutation="none", base="mog",
-                                            num_components=2)])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        dict(base="mog", num_components=3),
+        dict(batch_norm=True),
+        dict(num_layers=1, permutation="none", base="mog", num_components=2),
+    ],
+)
 def test_variants_integrate_to_one_and_sample_right(overrides):
     model = tiny(**overrides)
     cc.perturb(model, 0.2)
@@ -71,9 +81,9 @@ def test_batch_norm_uses_batch_statistics_in_training_and_syncs_across_replicas(
     x = (np.random.RandomState(1).standard_normal((8, 2)) * [3.0, 0.5] + 2.0).astype(np.float32)
     train_lp = model._log_prob(tf.constant(x), None, training=True).numpy()
     assert not np.allclose(train_lp, model.log_prob(x).numpy())
-    assert not np.allclose(model.batch_norms[0].moving_mean.numpy(), 0.0)    # updated
+    assert not np.allclose(model.batch_norms[0].moving_mean.numpy(), 0.0)  # updated
     cc.check_fit_changes_every_weight(build(), x=x)
-    cc.check_mirrored_equals_single(build, x=x)                               # synchronised statistics
+    cc.check_mirrored_equals_single(build, x=x)  # synchronised statistics
 
 
 def test_logit_transform_support_and_density_on_the_unit_square():
@@ -111,7 +121,7 @@ def test_digits_preset_learns_dequantized_digits_quickly():
     before = model.evaluate(valid, return_dict=True, verbose=0)["loss"]
     history = model.fit(train, validation_data=valid, epochs=3, verbose=0)
     after = history.history["val_loss"][-1]
-    assert after < before - 40.0, (before, after)             # nats of validation NLL
+    assert after < before - 40.0, (before, after)  # nats of validation NLL
     result = model.evaluate(valid, return_dict=True, verbose=0)
     np.testing.assert_allclose(result["bits_per_dim"], result["loss"] / (64 * np.log(2)), rtol=1e-4)
 
@@ -139,6 +149,7 @@ def test_constructor_errors():
 def test_mog_base_is_sampled_by_the_one_sampler(monkeypatch):
     from ar_keras.core import sampler
     from ar_keras.models.density.maf import _MADEMoG
+
     assert not hasattr(ark.models.MAF, "_sample_base")
     assert "_sample_from_noise" not in ark.models.MAF.__dict__
     model = tiny(base="mog", num_components=3, num_classes=3, event_size=3)
@@ -157,10 +168,13 @@ def test_mog_base_is_sampled_by_the_one_sampler(monkeypatch):
     noise = ark.sampling.GivenNoise(ark.sampling.seeded_noise(3, 4, 3, model.noise_depth))
     u = tf.function(lambda: sampler.run(base, noise, 4, 3, tf.constant(c), 0.7, cache=False))()
     kw = ark.flows.conditional_kwargs(model.bijector(), tf.one_hot(c, 3))
-    np.testing.assert_allclose(model.bijector().inverse(tf.constant(a), **kw).numpy(), u.numpy(),
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        model.bijector().inverse(tf.constant(a), **kw).numpy(), u.numpy(), rtol=1e-4, atol=1e-4
+    )
     # The base's parameters are the ones log_prob scores u with.
     c1h = tf.one_hot(c, 3)
-    np.testing.assert_allclose(model._base_log_probs(u, c1h).numpy(),
-                               base.head.log_prob(base.element_params(u, tf.constant(c)), u).numpy(),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        model._base_log_probs(u, c1h).numpy(),
+        base.head.log_prob(base.element_params(u, tf.constant(c)), u).numpy(),
+        rtol=1e-6,
+    )

@@ -27,22 +27,28 @@ float32 (scripts/mixed_precision_throughput.py).  Dynamic loss scaling starts at
 skips the steps whose scaled gradients overflow, so (d) under float16 runs several steps.
 """
 
+import harness
 import keras
 import numpy as np
 import pytest
+import sequence_case as sc
 import tensorflow as tf
+import test_case as tc
 
 import ar_keras as ark
-import harness
-import sequence_case as sc
-import test_case as tc
 
 NAMES = ark.models.names()
 TOLERANCE = {"mixed_bfloat16": (1e-2, 0.05), "mixed_float16": (2e-3, 0.01)}
 
 #: One model per event kind (each kind's suite, tests/harness.py) for the full checks.
-PER_KIND = {"image": "gated_pixelcnn", "sequence": "wavenet", "vector": "maf",
-            "latent": "iaf_vae", "float_sequence": "trajectory_rnade", "video": "vpn"}
+PER_KIND = {
+    "image": "gated_pixelcnn",
+    "sequence": "wavenet",
+    "vector": "maf",
+    "latent": "iaf_vae",
+    "float_sequence": "trajectory_rnade",
+    "video": "vpn",
+}
 
 
 @pytest.fixture
@@ -93,7 +99,8 @@ def _check_close(lp, lp32, precision, exact):
     bound = rtol * np.abs(lp32) + atol
     assert np.all(np.abs(lp - lp32) <= bound), (
         f"{precision} log_prob off float32 by {np.max(np.abs(lp - lp32)):.4g} nats "
-        f"(allowed {rtol} |lp| + {atol}): {lp} vs {lp32}")
+        f"(allowed {rtol} |lp| + {atol}): {lp} vs {lp32}"
+    )
 
 
 def _fit(model, x, c, steps):
@@ -152,7 +159,8 @@ def test_every_model_one_fit_step_under_bfloat16(policy, name):
     x, c, _ = _data(model)
     changed = _fit(model, x, c, steps=1)
     assert all(changed), "one bfloat16 step left weights unchanged: " + ", ".join(
-        w.path for w, ch in zip(model.trainable_weights, changed) if not ch)
+        w.path for w, ch in zip(model.trainable_weights, changed) if not ch
+    )
 
 
 # --------------------------------------------------------------- one model per kind, both
@@ -176,8 +184,9 @@ def test_per_kind_log_prob_outputs_sampling_and_fit(policy, kind, precision):
     if model.exact_conditionals:
         clp = model.conditional_log_probs(x, c)
         assert clp.dtype == tf.float32 and clp.shape == x.shape
-        np.testing.assert_allclose(tf.reduce_sum(tf.reshape(clp, [len(x), -1]), 1).numpy(),
-                                   lp.numpy(), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(
+            tf.reduce_sum(tf.reshape(clp, [len(x), -1]), 1).numpy(), lp.numpy(), rtol=1e-5, atol=1e-4
+        )
     # Sampling keeps its dtypes: int32 levels, float32 values.
     sc_ = None if not model.num_classes else model.example_conditional(3, L)
     samples = model.sample(3, seed=1, length=L, conditional=sc_)
@@ -213,8 +222,7 @@ def test_normalization_sequence_under_policy(policy, precision):
 def test_normalization_video_under_bfloat16(policy):
     policy("mixed_bfloat16")
     keras.utils.set_random_seed(0)
-    model = ark.models.get("vpn", preset="tiny", video_shape=(2, 1, 2, 1), num_levels=2,
-                           channels=2)
+    model = ark.models.get("vpn", preset="tiny", video_shape=(2, 1, 2, 1), num_levels=2, channels=2)
     assert model.compute_dtype == "bfloat16"
     tc.check_normalization(model)
 
@@ -250,12 +258,31 @@ def test_float32_only_constructor_error_restores_the_policy(policy):
 def test_cli_precision_flag(policy, tmp_path):
     """``python -m train --precision mixed_bfloat16`` trains (one short epoch) and restores float32."""
     from train import cli
+
     policy("float32")
-    rc = cli.main(["--model", "nade", "--dataset", "binary_digits", "--preset", "tiny",
-                   "--epochs", "1", "--precision", "mixed_bfloat16", "--verbose", "0",
-                   "--num-samples", "4", "--logdir", str(tmp_path / "run")])
+    rc = cli.main(
+        [
+            "--model",
+            "nade",
+            "--dataset",
+            "binary_digits",
+            "--preset",
+            "tiny",
+            "--epochs",
+            "1",
+            "--precision",
+            "mixed_bfloat16",
+            "--verbose",
+            "0",
+            "--num-samples",
+            "4",
+            "--logdir",
+            str(tmp_path / "run"),
+        ]
+    )
     assert rc == 0
     import json
+
     result = json.loads((tmp_path / "run" / "result.json").read_text())
     assert result["precision"] == "mixed_bfloat16"
     assert np.isfinite(result["test_bits_per_dim"])

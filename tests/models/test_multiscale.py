@@ -19,9 +19,9 @@ and cache == recompute on the tiny preset.  Here:
 import numpy as np
 import pytest
 import tensorflow as tf
+import test_case as tc
 
 import ar_keras as ark
-import test_case as tc
 from ar_keras.models.multiscale.multiscale import MultiscalePixelCNN
 
 
@@ -32,12 +32,19 @@ def tiny(**overrides):
 def test_groups_partition_in_paper_order():
     model = tiny(image_shape=(4, 4, 2), num_levels=3)
     groups = model.groups
-    index = np.arange(4 * 4 * 2).reshape(4, 4, 2)                 # flattened element ids
-    expected = [index[0, 0, [0]], index[0, 0, [1]],                  # 1x1 base: R then G
-                # scale 1 (the 2x2 image x[::2, ::2]): upper-right, lower-left, lower-right
-                index[0, 2, [0]], index[0, 2, [1]], index[2, 0, [0]], index[2, 0, [1]],
-                index[2, 2, [0]], index[2, 2, [1]]]
-    for dy, dx in ((0, 1), (1, 0), (1, 1)):                           # scale 2: 2x2 corner grids
+    index = np.arange(4 * 4 * 2).reshape(4, 4, 2)  # flattened element ids
+    expected = [
+        index[0, 0, [0]],
+        index[0, 0, [1]],  # 1x1 base: R then G
+        # scale 1 (the 2x2 image x[::2, ::2]): upper-right, lower-left, lower-right
+        index[0, 2, [0]],
+        index[0, 2, [1]],
+        index[2, 0, [0]],
+        index[2, 0, [1]],
+        index[2, 2, [0]],
+        index[2, 2, [1]],
+    ]
+    for dy, dx in ((0, 1), (1, 0), (1, 1)):  # scale 2: 2x2 corner grids
         for c in range(2):
             expected.append(index[dy::2, dx::2, c].reshape(-1))
     assert len(groups) == len(expected) == model.num_network_evaluations
@@ -49,8 +56,8 @@ def test_groups_partition_in_paper_order():
     padded = model.sampling_groups(32).numpy()
     assert padded.shape == (len(groups), 4)
     for row, group in zip(padded, groups):
-        np.testing.assert_array_equal(row[:len(group)], group)
-        assert set(row[len(group):].tolist()) <= set(groups[-1].tolist())
+        np.testing.assert_array_equal(row[: len(group)], group)
+        assert set(row[len(group) :].tolist()) <= set(groups[-1].tolist())
 
 
 def test_full_dependency_on_earlier_groups():
@@ -69,9 +76,9 @@ def test_a_cached_step_equals_the_network_on_a_partial_sample():
     cache = model.init_cache(2, labels)
     for s in range(len(groups)):
         known = np.isin(np.arange(32), np.concatenate(model.groups[:s] + [[]]))
-        x = tf.constant(np.where(known, full, 0), tf.int32)          # earlier groups drawn
+        x = tf.constant(np.where(known, full, 0), tf.int32)  # earlier groups drawn
         params, cache = model.step(x, cache, tf.constant(s), labels)
-        size = len(model.groups[s])                                   # the padding is not read
+        size = len(model.groups[s])  # the padding is not read
         want = tf.gather(model.element_params(x, labels), groups[s, :size], axis=1)  # [2, g, K]
         np.testing.assert_allclose(params.numpy()[:, :size], want.numpy(), rtol=1e-5, atol=1e-5)
 
@@ -95,10 +102,13 @@ def test_one_evaluation_per_group_of_its_own_scale_only(channels):
         L = int(np.log2(side))
         # Per network: the base (1x1, C steps), then 3C evaluations at every scale.
         np.testing.assert_array_equal(evaluations, [channels] + [3 * channels] * L)
-        assert evaluations.sum() == len(model.groups) == MultiscalePixelCNN.network_evaluations(
-            (side, side, channels), 1)
+        assert (
+            evaluations.sum()
+            == len(model.groups)
+            == MultiscalePixelCNN.network_evaluations((side, side, channels), 1)
+        )
         # Each evaluation read only its own scale's image (side 2^l), not the whole image.
-        assert pixels == channels + sum(3 * channels * 4 ** l for l in range(1, L + 1))
+        assert pixels == channels + sum(3 * channels * 4**l for l in range(1, L + 1))
         counted[side] = evaluations.sum()
     # evaluations(2s) - evaluations(s) is a constant (3C): const x log2(side) in all.
     assert {counted[2 * s] - counted[s] for s in (1, 2, 4)} == {3 * channels}
@@ -107,7 +117,7 @@ def test_one_evaluation_per_group_of_its_own_scale_only(channels):
 def test_evaluation_count_grows_with_log_side():
     f = MultiscalePixelCNN.network_evaluations
     for b in (1, 2, 4):
-        steps = [f((b * 2 ** k, b * 2 ** k, 3), b) for k in range(10)]
+        steps = [f((b * 2**k, b * 2**k, 3), b) for k in range(10)]
         assert set(np.diff(steps).tolist()) == {9}
     # 64x64x3 from a 4x4 base: 48 + 4 x 9 = 84 evaluations against N = 12,288 elements.
     assert f((64, 64, 3), 4) == 84
@@ -118,9 +128,9 @@ def test_bad_shapes_and_arguments():
     with pytest.raises(ValueError, match="base_size x 2"):
         tiny(image_shape=(3, 3, 1))
     with pytest.raises(ValueError, match="base_size x 2"):
-        tiny(image_shape=(2, 4, 1))                                   # not square
+        tiny(image_shape=(2, 4, 1))  # not square
     with pytest.raises(ValueError, match="base_size x 2"):
-        tiny(image_shape=(12, 12, 1), base_size=4, base_layers=1)     # 12 = 4 x 3
+        tiny(image_shape=(12, 12, 1), base_size=4, base_layers=1)  # 12 = 4 x 3
     with pytest.raises(ValueError, match="base_layers"):
         tiny(image_shape=(4, 4, 1), base_size=2, base_layers=0)
     with pytest.raises(ValueError, match="base_size"):

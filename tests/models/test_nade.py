@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+import test_case as tc
 
 import ar_keras as ark
-import test_case as tc
 
 
 def reference_logits(model, x_flat):
@@ -49,20 +49,23 @@ def cumsum_formulation_log_prob(model, x, conditional=None):
     import tensorflow as tf
 
     batch, D, K = x.shape[0], model.event_size, model.num_levels
-    x_flat = tf.reshape(x, [batch, D])                                       # [B, *shape] -> [B, D]
-    e = tf.gather(model.W, tf.range(D)[None, :] * K + x_flat)               # [B, D, H]
+    x_flat = tf.reshape(x, [batch, D])  # [B, *shape] -> [B, D]
+    e = tf.gather(model.W, tf.range(D)[None, :] * K + x_flat)  # [B, D, H]
     a = tf.cumsum(e, axis=1, exclusive=True) + model.c
     if model.class_bias is not None:
         a = a + model.class_bias(conditional)[:, None]
-    params = tf.einsum("bdh,dhp->bdp", tf.sigmoid(a), model.V) + model.b    # [B, D, P]
+    params = tf.einsum("bdh,dhp->bdp", tf.sigmoid(a), model.V) + model.b  # [B, D, P]
     return tf.reduce_sum(model.head.log_prob(params, x_flat), axis=1)
 
 
-@pytest.mark.parametrize("overrides", [
-    dict(image_shape=(8, 8, 1), num_levels=2, hidden_units=24),                  # one matmul, Bernoulli
-    dict(image_shape=(3, 4, 1), num_levels=5, hidden_units=6, num_classes=3),    # categorical, classes
-    dict(image_shape=(13, 11, 1), num_levels=2, hidden_units=5),                 # D = 143: blocked
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        dict(image_shape=(8, 8, 1), num_levels=2, hidden_units=24),  # one matmul, Bernoulli
+        dict(image_shape=(3, 4, 1), num_levels=5, hidden_units=6, num_classes=3),  # categorical, classes
+        dict(image_shape=(13, 11, 1), num_levels=2, hidden_units=5),  # D = 143: blocked
+    ],
+)
 def test_matmul_pass_equals_cumsum_pass_with_gradients(overrides):
     import tensorflow as tf
 
@@ -78,9 +81,13 @@ def test_matmul_pass_equals_cumsum_pass_with_gradients(overrides):
     new_grads = tape.gradient(new_total, model.trainable_weights)
     old_grads = tape.gradient(old_total, model.trainable_weights)
     for w, g_new, g_old in zip(model.trainable_weights, new_grads, old_grads):
-        np.testing.assert_allclose(tf.convert_to_tensor(g_new).numpy(),
-                                   tf.convert_to_tensor(g_old).numpy(), rtol=1e-4, atol=1e-4,
-                                   err_msg=w.path)
+        np.testing.assert_allclose(
+            tf.convert_to_tensor(g_new).numpy(),
+            tf.convert_to_tensor(g_old).numpy(),
+            rtol=1e-4,
+            atol=1e-4,
+            err_msg=w.path,
+        )
 
 
 @pytest.mark.parametrize("length", [1, 7, 128, 129, 300])
@@ -90,5 +97,4 @@ def test_prefix_sum_equals_cumsum(length):
     from ar_keras.models.density.nade import prefix_sum
 
     e = tf.random.stateless_normal([length, 3, 4], seed=[length, 0])
-    np.testing.assert_allclose(prefix_sum(e).numpy(), tf.cumsum(e, axis=0).numpy(),
-                               rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(prefix_sum(e).numpy(), tf.cumsum(e, axis=0).numpy(), rtol=1e-5, atol=1e-4)

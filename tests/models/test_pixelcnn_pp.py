@@ -1,26 +1,29 @@
 """PixelCNN++ beyond the shared contract: every resolution layout, the paper's size, the pieces."""
 
 import numpy as np
+import pixel_case
 import pytest
 import tensorflow as tf
+import test_case as tc
 
 import ar_keras as ark
-import pixel_case
-import test_case as tc
 
 
 def pcnn(**overrides):
     return ark.models.get("pixelcnn_pp", preset="tiny", **overrides)
 
 
-@pytest.mark.parametrize("overrides", [
-    # three resolutions on odd sizes (5 -> 3 -> 2 rows, 3 -> 2 -> 1 columns), RGB
-    dict(image_shape=(5, 3, 3), num_levels=6, num_hierarchies=3),
-    # one resolution, two blocks per stream, class-conditional
-    dict(image_shape=(4, 4, 1), num_levels=5, num_hierarchies=1, num_resnet=2, num_classes=2),
-    # a single row and a single pixel
-    dict(image_shape=(1, 5, 2), num_levels=4, num_hierarchies=2),
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        # three resolutions on odd sizes (5 -> 3 -> 2 rows, 3 -> 2 -> 1 columns), RGB
+        dict(image_shape=(5, 3, 3), num_levels=6, num_hierarchies=3),
+        # one resolution, two blocks per stream, class-conditional
+        dict(image_shape=(4, 4, 1), num_levels=5, num_hierarchies=1, num_resnet=2, num_classes=2),
+        # a single row and a single pixel
+        dict(image_shape=(1, 5, 2), num_levels=4, num_hierarchies=2),
+    ],
+)
 def test_cached_sampling_equals_full_recompute(overrides):
     pixel_case.check_cached_sampling_equals_full(pcnn(**overrides), [0, 1, 1, 0], seed=11)
 
@@ -48,7 +51,7 @@ def test_log_prob_is_the_pixelcnn_pp_joint_likelihood():
         lp = model.log_prob(x).numpy()
     finally:
         model.out.call = original
-    joint = model.head.joint_log_prob(captured["pixel"], x).numpy()      # [B, H, W]
+    joint = model.head.joint_log_prob(captured["pixel"], x).numpy()  # [B, H, W]
     np.testing.assert_allclose(lp, joint.reshape(3, -1).sum(1), rtol=1e-5, atol=1e-4)
 
 

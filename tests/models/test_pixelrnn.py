@@ -22,12 +22,12 @@ shared causality check (integer flips, `test_case.check_causality`) fail.
 
 import keras
 import numpy as np
+import pixel_case
 import pytest
 import tensorflow as tf
+import test_case as tc
 
 import ar_keras as ark
-import pixel_case
-import test_case as tc
 
 H = W = 8
 D = H * W
@@ -71,37 +71,41 @@ def _inside(cells):
     return [(i, j) for i, j in cells if 0 <= i < H and 0 <= j < W]
 
 
-def derived_dependencies(variant, num_layers, first_kernel_size=7, row_kernel_size=3,
-                         conv_kernel_size=3):
+def derived_dependencies(variant, num_layers, first_kernel_size=7, row_kernel_size=3, conv_kernel_size=3):
     """``[D, D]`` bool: the conditional of pixel k can depend on pixel j (k, j raster indices)."""
     a = first_kernel_size // 2
-    first = np.zeros((D, D), bool)                   # mask A, one channel: strictly before
+    first = np.zeros((D, D), bool)  # mask A, one channel: strictly before
     for i in range(H):
         for j in range(W):
-            for q in _inside([(i + di, j + dj) for di in range(-a, 1) for dj in range(-a, a + 1)
-                              if di < 0 or dj < 0]):
+            for q in _inside(
+                [(i + di, j + dj) for di in range(-a, 1) for dj in range(-a, a + 1) if di < 0 or dj < 0]
+            ):
                 first[_pos(i, j), _pos(*q)] = True
     eye = np.eye(D, dtype=bool)
     if variant == "row_lstm":
         half = row_kernel_size // 2
-        layer = eye | _closure(lambda i, j: (
-            _inside([(i, j - d) for d in range(half + 1)]),          # input-to-state, mask B
-            _inside([(i - 1, j + d) for d in (-1, 0, 1)])))         # state-to-state, row above
+        layer = eye | _closure(
+            lambda i, j: (
+                _inside([(i, j - d) for d in range(half + 1)]),  # input-to-state, mask B
+                _inside([(i - 1, j + d) for d in (-1, 0, 1)]),
+            )
+        )  # state-to-state, row above
     elif variant == "diagonal_bilstm":
         forward = _closure(lambda i, j: ([(i, j)], _inside([(i - 1, j), (i, j - 1)])))
         backward = _closure(lambda i, j: ([(i, j)], _inside([(i - 1, j), (i, j + 1)])))
-        shifted = np.zeros((D, D), bool)                              # out(i, j) += bw(i - 1, j)
+        shifted = np.zeros((D, D), bool)  # out(i, j) += bw(i - 1, j)
         for i in range(1, H):
             for j in range(W):
                 shifted[_pos(i, j)] = backward[_pos(i - 1, j)]
         layer = eye | forward | shifted
     else:
         c = conv_kernel_size // 2
-        layer = eye.copy()                                            # residual + k x k mask B
+        layer = eye.copy()  # residual + k x k mask B
         for i in range(H):
             for j in range(W):
-                for q in _inside([(i + di, j + dj) for di in range(-c, 1) for dj in range(-c, c + 1)
-                                  if di < 0 or dj <= 0]):
+                for q in _inside(
+                    [(i + di, j + dj) for di in range(-c, 1) for dj in range(-c, c + 1) if di < 0 or dj <= 0]
+                ):
                     layer[_pos(i, j), _pos(*q)] = True
     total = first
     for _ in range(num_layers):
@@ -127,18 +131,18 @@ def measured_dependencies(model, images=4, seed=0):
     depends = np.zeros((D, D), bool)
     for _ in range(images):
         image = rng.randint(0, model.num_levels, size=(1, H, W, 1))
-        x = tf.constant(np.repeat(image, D, 0).astype(np.float32))     # [D, H, W, 1]
+        x = tf.constant(np.repeat(image, D, 0).astype(np.float32))  # [D, H, W, 1]
         r = tf.constant(rng.normal(size=(D, model.head.num_params)).astype(np.float32))
         with tf.GradientTape() as tape:
             tape.watch(x)
-            params = tf.reshape(model.network(x), [D, D, -1])         # [D, H, W, 1, P] -> [D, D, P]
+            params = tf.reshape(model.network(x), [D, D, -1])  # [D, H, W, 1, P] -> [D, D, P]
             own = tf.linalg.diag_part(tf.transpose(params, [2, 0, 1]))  # [P, D]: example k, pixel k
             score = tf.reduce_sum(own * tf.transpose(r))
         depends |= tape.gradient(score, x).numpy().reshape(D, D) != 0  # [k, j]
     return depends
 
 
-EARLIER = np.tril(np.ones((D, D), bool), -1)                          # [k, j]: j before k
+EARLIER = np.tril(np.ones((D, D), bool), -1)  # [k, j]: j before k
 
 
 def test_derivation_sanity():
@@ -149,8 +153,9 @@ def test_derivation_sanity():
     assert derived_dependencies("diagonal_bilstm", 1, first_kernel_size=15).sum() == 2016
 
 
-@pytest.mark.parametrize("variant,expected", [
-    ("diagonal_bilstm", 1988), ("row_lstm", None), ("pixelcnn", None)])
+@pytest.mark.parametrize(
+    "variant,expected", [("diagonal_bilstm", 1988), ("row_lstm", None), ("pixelcnn", None)]
+)
 def test_receptive_field_on_8x8(variant, expected):
     model = model_8x8(variant)
     derived = derived_dependencies(variant, model.num_layers)
@@ -161,7 +166,7 @@ def test_receptive_field_on_8x8(variant, expected):
     if expected is not None:
         assert seen == expected
     else:
-        assert seen < 1988                       # less context than the Diagonal BiLSTM
+        assert seen < 1988  # less context than the Diagonal BiLSTM
     if variant == "row_lstm":
         # The triangle: pixel (4, 2) sees row 3 up to column 2 + 3 = 5, row 1 up to 7,
         # and never the pixels right of that.
@@ -184,23 +189,23 @@ def test_diagonal_bilstm_full_context_with_wide_input_conv():
 def test_dropping_the_down_shift_breaks_causality():
     good = ark.models.get("pixelrnn", preset="tiny", image_shape=(4, 4, 1), num_levels=3)
     tc.check_causality(good, trials=2)
-    bad = ark.models.get("pixelrnn", preset="tiny", image_shape=(4, 4, 1), num_levels=3,
-                         shift_backward=False)
+    bad = ark.models.get("pixelrnn", preset="tiny", image_shape=(4, 4, 1), num_levels=3, shift_backward=False)
     with pytest.raises(AssertionError, match="changed conditionals of elements of its own or earlier groups"):
         tc.check_causality(bad, trials=2)
     with pytest.raises(ValueError, match="shift_backward=False"):
         bad.sample(1, seed=0)
 
 
-@pytest.mark.parametrize("overrides", [
-    dict(variant="diagonal_bilstm", image_shape=(4, 5, 3), num_levels=4, skip_connections=True),
-    dict(variant="row_lstm", image_shape=(5, 4, 2), num_levels=5, row_kernel_size=5,
-         num_classes=2),
-    # The window (3 rows x 5 columns for R = 2) is smaller than the 6x7 image.
-    dict(variant="pixelcnn", image_shape=(6, 7, 1), num_levels=3, first_kernel_size=3,
-         num_layers=1),
-    dict(variant="diagonal_bilstm", image_shape=(3, 4, 1), num_levels=2),   # Bernoulli head
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        dict(variant="diagonal_bilstm", image_shape=(4, 5, 3), num_levels=4, skip_connections=True),
+        dict(variant="row_lstm", image_shape=(5, 4, 2), num_levels=5, row_kernel_size=5, num_classes=2),
+        # The window (3 rows x 5 columns for R = 2) is smaller than the 6x7 image.
+        dict(variant="pixelcnn", image_shape=(6, 7, 1), num_levels=3, first_kernel_size=3, num_layers=1),
+        dict(variant="diagonal_bilstm", image_shape=(3, 4, 1), num_levels=2),  # Bernoulli head
+    ],
+)
 def test_cached_sampling_equals_full_recompute(overrides):
     model = ark.models.get("pixelrnn", preset="tiny", **overrides)
     assert model.supports_cache
@@ -208,8 +213,9 @@ def test_cached_sampling_equals_full_recompute(overrides):
 
 
 def test_bernoulli_head_for_two_levels_and_bad_arguments():
-    assert isinstance(ark.models.get("pixelrnn", preset="tiny", num_levels=2).head,
-                      ark.distributions.Bernoulli)
+    assert isinstance(
+        ark.models.get("pixelrnn", preset="tiny", num_levels=2).head, ark.distributions.Bernoulli
+    )
     with pytest.raises(ValueError, match="variant"):
         ark.models.get("pixelrnn", preset="tiny", variant="grid_lstm")
     with pytest.raises(ValueError, match="first_kernel_size"):

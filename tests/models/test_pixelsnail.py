@@ -1,24 +1,32 @@
 """PixelSNAIL beyond the shared contract: several attention blocks, the key/value cache, the paper's size."""
 
+import pixel_case
 import pytest
+import test_case as tc
 
 import ar_keras as ark
-import pixel_case
-import test_case as tc
 
 
 def snail(**overrides):
     return ark.models.get("pixelsnail", preset="tiny", **overrides)
 
 
-@pytest.mark.parametrize("overrides", [
-    dict(image_shape=(3, 4, 3), num_levels=5, num_blocks=2, num_filters=6),
-    dict(image_shape=(4, 3, 1), num_levels=6, num_blocks=3, num_resnet=2, num_classes=2,
-         nonlinearity="concat_elu"),
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        dict(image_shape=(3, 4, 3), num_levels=5, num_blocks=2, num_filters=6),
+        dict(
+            image_shape=(4, 3, 1),
+            num_levels=6,
+            num_blocks=3,
+            num_resnet=2,
+            num_classes=2,
+            nonlinearity="concat_elu",
+        ),
+    ],
+)
 def test_cached_sampling_equals_full_recompute(overrides):
-    pixel_case.check_cached_sampling_equals_full(snail(**overrides), [1, 0, 1, 0], seed=5,
-                                                 sharpness=1.2)
+    pixel_case.check_cached_sampling_equals_full(snail(**overrides), [1, 0, 1, 0], seed=5, sharpness=1.2)
 
 
 def test_attention_removes_the_blind_spot():

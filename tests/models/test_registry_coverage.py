@@ -8,35 +8,36 @@
   round trip, one fit step changes every weight), with no list to edit.
 """
 
+import harness
 import keras
-import numpy as np
 import pytest
 import tensorflow as tf
+import test_case as tc
+import test_continuous_export as continuous_export
+import test_export
+import test_float_sequence_export as float_sequence_export
 
 import ar_keras as ark
 from ar_keras.core import AutoregressiveModel
 from ar_keras.distributions import Categorical
 from ar_keras.models import registry
-import harness
-import test_case as tc
-
-import test_continuous_export as continuous_export
-import test_float_sequence_export as float_sequence_export
-import test_export
 
 
 def test_every_registered_model_is_under_a_contract_suite():
     for name in ark.models.names():
         assert harness.suite_for(ark.models.model_class(name)) in harness.SUITES, (
             f"{name} falls under no contract suite: give it an event kind a suite covers "
-            "(tests/harness.py) or add a suite")
+            "(tests/harness.py) or add a suite"
+        )
 
 
 def test_every_registered_model_is_under_an_export_suite():
-    exported = ({n for n, _ in test_export.MODELS.values()}
-                | {n for n, _ in continuous_export.MODELS.values()}
-                | {n for n, _ in float_sequence_export.MODELS.values()}
-                | set(harness.names_for("sequence")))      # tests/models/test_wavenet.py exports
+    exported = (
+        {n for n, _ in test_export.MODELS.values()}
+        | {n for n, _ in continuous_export.MODELS.values()}
+        | {n for n, _ in float_sequence_export.MODELS.values()}
+        | set(harness.names_for("sequence"))
+    )  # tests/models/test_wavenet.py exports
     missing = set(ark.models.names()) - exported
     assert not missing, f"registered models with no export test: {sorted(missing)}"
 
@@ -52,19 +53,18 @@ class ToyMarkov(AutoregressiveModel):
         self.table = keras.layers.Embedding(self.num_levels + 1, self.num_levels, name="table")
         self._finish_init()
 
-
     def network(self, x, conditional=None, training=False):
-        flat = tf.reshape(x, [tf.shape(x)[0], -1])                          # [B, *S] -> [B, D]
-        previous = tf.pad(flat + 1, [[0, 0], [1, 0]])[:, :-1]              # 0 = "no previous"
-        logits = self.table(previous)                                        # [B, D, K]
+        flat = tf.reshape(x, [tf.shape(x)[0], -1])  # [B, *S] -> [B, D]
+        previous = tf.pad(flat + 1, [[0, 0], [1, 0]])[:, :-1]  # 0 = "no previous"
+        logits = self.table(previous)  # [B, D, K]
         return tf.reshape(logits, tf.concat([tf.shape(x), [self.num_levels]], 0))  # -> [B, *S, K]
 
     def init_cache(self, batch, conditional=None):
         return {"unused": tf.zeros([batch])}
 
     def step(self, x, cache, index, conditional=None):
-        previous = tf.where(index > 0, self.previous_value(x, index) + 1, 0)   # [n]
-        return self.table(previous), cache                                      # [n, K]
+        previous = tf.where(index > 0, self.previous_value(x, index) + 1, 0)  # [n]
+        return self.table(previous), cache  # [n, K]
 
 
 @pytest.fixture
@@ -93,8 +93,8 @@ def test_a_broken_toy_fails_the_causality_check(toy_registered):
     tc.sharpen(model)
 
     def peeking(x, conditional=None, training=False):
-        flat = tf.reshape(x, [tf.shape(x)[0], -1])                          # [B, *S] -> [B, D]
-        following = tf.pad(flat + 1, [[0, 0], [0, 1]])[:, 1:]              # element d + 1
+        flat = tf.reshape(x, [tf.shape(x)[0], -1])  # [B, *S] -> [B, D]
+        following = tf.pad(flat + 1, [[0, 0], [0, 1]])[:, 1:]  # element d + 1
         return tf.reshape(model.table(following), tf.concat([tf.shape(x), [3]], 0))
 
     model.network = peeking

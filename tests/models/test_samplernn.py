@@ -13,17 +13,16 @@ import sys
 import keras
 import numpy as np
 import pytest
+import sequence_case as sc
 import tensorflow as tf
+import test_case as tc
 
 import ar_keras as ark
-import sequence_case as sc
-import test_case as tc
 from ar_keras import export
 from ar_keras.layers import LearnedStateGRU
 from ar_keras.models.audio.samplernn import SampleRNN
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "layers"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "layers"))
 import layer_case as lc  # noqa: E402
 
 
@@ -31,8 +30,11 @@ def tiny(**overrides):
     return ark.models.get("samplernn", preset="tiny", **overrides)
 
 
-TIERS = {"two_tier": dict(frame_sizes=(3,)), "three_tier": dict(frame_sizes=(4, 2)),
-         "four_tier": dict(frame_sizes=(8, 4, 2))}
+TIERS = {
+    "two_tier": dict(frame_sizes=(3,)),
+    "three_tier": dict(frame_sizes=(4, 2)),
+    "four_tier": dict(frame_sizes=(8, 4, 2)),
+}
 
 
 # --------------------------------------------------------------------- structure
@@ -44,8 +46,7 @@ def test_presets():
     assert paper["num_levels"] == 256 and paper["quantization"] == "linear"
     speech = SampleRNN.PRESETS["speech"]
     assert speech["num_levels"] == 256 and speech["quantization"] == "mu_law"
-    assert SampleRNN.overrides_from_data(ark.data.info("speech")) == {
-        "num_levels": 256, "sample_rate": 16000}
+    assert SampleRNN.overrides_from_data(ark.data.info("speech")) == {"num_levels": 256, "sample_rate": 16000}
     assert model.ratios == [2, 2]
 
 
@@ -54,12 +55,12 @@ def check_alignment(model, T, seed=5):
     x_{t-1} (no gap) and on every earlier sample (the top GRU carries the whole past)."""
     K = model.num_levels
     x = sc.random_sequences(model, 1, T, seed=seed)
-    changed = np.repeat(x, T, axis=0)                                        # row j flips x_j
+    changed = np.repeat(x, T, axis=0)  # row j flips x_j
     changed[np.arange(T), np.arange(T)] = (changed[np.arange(T), np.arange(T)] + 1) % K
     clp = model.conditional_log_probs(np.concatenate([x, changed])).numpy()
-    diff = np.abs(clp[1:] - clp[:1])                                         # [j flipped, t]
+    diff = np.abs(clp[1:] - clp[:1])  # [j flipped, t]
     for t in range(T):
-        assert np.all(diff[t + 1:, t] < 1e-6), f"x_{t}'s conditional sees a later sample"
+        assert np.all(diff[t + 1 :, t] < 1e-6), f"x_{t}'s conditional sees a later sample"
         if t:
             assert diff[t - 1, t] > 1e-6, f"x_{t}'s conditional ignores x_{t - 1}"
             assert np.all(diff[:t, t] > 1e-6), f"x_{t}'s conditional ignores some x_j, j < {t}"
@@ -69,7 +70,7 @@ def check_alignment(model, T, seed=5):
 def test_alignment_by_flipping(tiers):
     model = tiny(num_levels=3, **TIERS[tiers])
     tc.sharpen(model, 1.5)
-    check_alignment(model, 2 * model.top_frame + 3)                         # not a multiple
+    check_alignment(model, 2 * model.top_frame + 3)  # not a multiple
 
 
 def test_a_window_one_sample_late_is_caught():
@@ -80,7 +81,7 @@ def test_a_window_one_sample_late_is_caught():
     good = model.forward_chunk
 
     def late(x, state, conditional=None, training=False):
-        older = tf.concat([state["history"][:, -1:], x[:, :-1]], axis=1)    # [B, L], one late
+        older = tf.concat([state["history"][:, -1:], x[:, :-1]], axis=1)  # [B, L], one late
         return good(older, state, conditional, training)
 
     model.forward_chunk = late
@@ -93,7 +94,7 @@ def test_chunked_nll_equals_one_shot(tiers):
     model = tiny(num_levels=5, num_classes=2, **TIERS[tiers])
     tc.sharpen(model, 1.5)
     B = model.top_frame
-    T = 3 * B + 1                                                            # a short last chunk
+    T = 3 * B + 1  # a short last chunk
     x = sc.random_sequences(model, 3, T)
     labels = np.array([0, 1, 1], np.int32)
     one_shot = model.conditional_log_probs(x, labels).numpy()
@@ -103,8 +104,9 @@ def test_chunked_nll_equals_one_shot(tiers):
         np.testing.assert_allclose(chunked.sum(1), model.log_prob(x, labels).numpy(), rtol=1e-5)
     # The carried state matters: restarting every chunk from h0 and a pad frame scores
     # something else.
-    fresh = np.concatenate([model.conditional_log_probs(x[:, s:s + B], labels).numpy()
-                            for s in range(0, T, B)], axis=1)
+    fresh = np.concatenate(
+        [model.conditional_log_probs(x[:, s : s + B], labels).numpy() for s in range(0, T, B)], axis=1
+    )
     assert not np.allclose(fresh, one_shot, atol=1e-4)
 
 
@@ -121,18 +123,19 @@ def test_cache_equals_recompute_two_tiers():
 
 def test_quantisations_and_decode():
     lin = tiny(num_levels=5, quantization="linear")
-    np.testing.assert_allclose(lin._amplitudes, [-2, -1, 0, 1, 2, 0])        # + the pad
+    np.testing.assert_allclose(lin._amplitudes, [-2, -1, 0, 1, 2, 0])  # + the pad
     np.testing.assert_allclose(lin.decode([0, 2, 4]).numpy(), [-1, 0, 1])
     mu = tiny(num_levels=256)
     np.testing.assert_allclose(mu.decode(np.array([0, 255])).numpy(), [-1, 1], atol=1e-6)
-    np.testing.assert_allclose(mu._amplitudes[:-1], 2 * ark.data.mu_law_decode(
-        np.arange(256)).numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        mu._amplitudes[:-1], 2 * ark.data.mu_law_decode(np.arange(256)).numpy(), atol=1e-6
+    )
 
 
 def test_fit_tbptt_carries_state_and_trains():
     model = tiny(num_levels=4, frame_sizes=(2,))
     model.compile(optimizer=keras.optimizers.Adam(3e-2))
-    clips = np.tile(np.array([[0, 1, 2, 3]], np.int32), (4, 4))              # [4, 16]
+    clips = np.tile(np.array([[0, 1, 2, 3]], np.int32), (4, 4))  # [4, 16]
     before = [w.numpy().copy() for w in model.trainable_weights]
     history = model.fit_tbptt(clips, chunk_length=8, epochs=3, batch_size=4)["bits_per_dim"]
     assert len(history) == 3 and history[-1] < history[0]
@@ -175,8 +178,8 @@ def test_gru_step_equals_call_and_round_trips():
     gru.initial_state.assign(tf.random.normal([5], seed=2))
     full, last = gru(x)
     lc.check_step_matches_call(
-        full, lambda t, h: ((lambda h1: (h1, h1))(gru.step(x[:, t], h))), gru.init_cache(2),
-        range(6))
+        full, lambda t, h: (lambda h1: (h1, h1))(gru.step(x[:, t], h)), gru.init_cache(2), range(6)
+    )
     np.testing.assert_allclose(last.numpy(), full[:, -1].numpy(), rtol=1e-6)
     # A given state replaces h0: two halves == the whole.
     a, h = gru(x[:, :3])
@@ -199,16 +202,27 @@ def test_saved_model_matches_the_model(tmp_path):
     T = 7
     x, labels = sc.random_sequences(model, 3, T), np.array([0, 1, 0], np.int32)
     c = {"conditional": tf.constant(labels)}
-    np.testing.assert_allclose(sigs["serving_default"](x=tf.constant(x), **c)["log_prob"].numpy(),
-                               model.log_prob(x, labels).numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        sigs["serving_default"](x=tf.constant(x), **c)["log_prob"].numpy(),
+        model.log_prob(x, labels).numpy(),
+        rtol=1e-4,
+        atol=1e-4,
+    )
     np.testing.assert_allclose(
         sigs["conditional_log_probs"](x=tf.constant(x), **c)["conditional_log_probs"].numpy(),
-        model.conditional_log_probs(x, labels).numpy(), rtol=1e-4, atol=1e-4)
+        model.conditional_log_probs(x, labels).numpy(),
+        rtol=1e-4,
+        atol=1e-4,
+    )
     seeds, sample_labels = np.array([4, 11], np.int64), np.array([1, 0], np.int32)
-    got = sigs["sample"](seeds=tf.constant(seeds), temperature=tf.constant(1.0),
-                         length=tf.constant(T), conditional=tf.constant(sample_labels))["samples"]
+    got = sigs["sample"](
+        seeds=tf.constant(seeds),
+        temperature=tf.constant(1.0),
+        length=tf.constant(T),
+        conditional=tf.constant(sample_labels),
+    )["samples"]
     for j, seed in enumerate(seeds):
-        want = model.sample(1, conditional=sample_labels[j:j + 1], seed=int(seed), length=T)
+        want = model.sample(1, conditional=sample_labels[j : j + 1], seed=int(seed), length=T)
         np.testing.assert_array_equal(got.numpy()[j], want.numpy()[0])
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[0, 5\)"):
         sigs["serving_default"](x=tf.constant(x + 5), **c)

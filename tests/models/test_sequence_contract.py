@@ -1,13 +1,13 @@
 """The shared contract checks for sequence models (int [B, T], any T), on every registered
 SequenceModel's tiny preset.  test_contract.py holds the image counterparts."""
 
+import harness
 import numpy as np
 import pytest
-
-import ar_keras as ark
-import harness
 import sequence_case as sc
 import test_case as tc
+
+import ar_keras as ark
 
 NAMES = harness.names_for("sequence")
 
@@ -40,14 +40,14 @@ def test_causality_in_time(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_normalization_over_all_sequences_of_length_4(name):
-    model = tiny(name, num_levels=4)                                         # 4^4 = 256 sequences
+    model = tiny(name, num_levels=4)  # 4^4 = 256 sequences
     tc.sharpen(model)
     sc.check_normalization(model, length=4)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_samples_match_log_prob(name):
-    model = tiny(name, num_levels=3)                                         # 27 sequences of 3
+    model = tiny(name, num_levels=3)  # 27 sequences of 3
     tc.sharpen(model)
     sc.check_samples_match_log_prob(model, length=3, num_samples=6000, max_tv=0.05)
 

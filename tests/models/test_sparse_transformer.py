@@ -17,14 +17,17 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+import sequence_case as sc
 import tensorflow as tf
+import test_case as tc
 
 import ar_keras as ark
 from ar_keras import export
-from ar_keras.models.transformer.sparse_transformer import (CIFAR_LAYER_PATTERN, SparseTransformer,
-                                                            SparseTransformerSequence)
-import sequence_case as sc
-import test_case as tc
+from ar_keras.models.transformer.sparse_transformer import (
+    CIFAR_LAYER_PATTERN,
+    SparseTransformer,
+    SparseTransformerSequence,
+)
 
 NAME, SEQUENCE = "sparse_transformer", "sparse_transformer_sequence"
 
@@ -41,19 +44,18 @@ def sequence(**overrides):
 def test_one_name_builds_images_or_sequences():
     m = image()
     assert type(m) is SparseTransformer and m.event.kind == "image" and m.image_shape == (4, 4, 1)
-    s = image(image_shape=None, max_length=16)               # max_length= -> the sequence class
+    s = image(image_shape=None, max_length=16)  # max_length= -> the sequence class
     assert type(s) is SparseTransformerSequence and s.event.kind == "sequence"
     assert s.image_shape == (None,) and s.max_length == 16
     assert {"tiny", "digits", "text", "speech", "paper", "enwik8"} <= set(ark.models.presets(NAME))
     assert {"tiny", "text", "paper", "enwik8"} <= set(ark.models.presets(SEQUENCE))
     with pytest.raises(ValueError, match="not image_shape"):
-        image(max_length=16)                                 # both
+        image(max_length=16)  # both
     with pytest.raises(ValueError, match="got neither"):
         image(image_shape=None)
     cls = ark.models.model_class(NAME)
     assert cls.overrides_from_data(ark.data.info("text")) == {"num_levels": 256, "max_length": 256}
-    assert cls.overrides_from_data(ark.data.info("digits")) == {"image_shape": (8, 8, 1),
-                                                                "num_levels": 17}
+    assert cls.overrides_from_data(ark.data.info("digits")) == {"image_shape": (8, 8, 1), "num_levels": 17}
     with pytest.raises(ValueError, match="holds images"):
         SparseTransformerSequence.overrides_from_data(ark.data.info("digits"))
 
@@ -62,30 +64,41 @@ def test_paper_presets_are_the_papers_configurations():
     # Not built here (59M and 95M parameters); scripts count them: tests/benchmarks/
     # transformer_sampling.py --count-params.
     cifar = SparseTransformer.PRESETS["paper"]
-    assert (cifar["image_shape"], cifar["num_layers"], cifar["width"], cifar["num_heads"],
-            cifar["block_length"], cifar["attention"]) == ((32, 32, 3), 128, 256, 2, 96, "strided")
+    assert (
+        cifar["image_shape"],
+        cifar["num_layers"],
+        cifar["width"],
+        cifar["num_heads"],
+        cifar["block_length"],
+        cifar["attention"],
+    ) == ((32, 32, 3), 128, 256, 2, 96, "strided")
     assert cifar["layer_pattern"] == CIFAR_LAYER_PATTERN
     enwik8 = SparseTransformer.PRESETS["enwik8"]
-    assert (enwik8["num_layers"], enwik8["width"], enwik8["num_heads"], enwik8["attention"],
-            enwik8["block_length"], enwik8["num_summary"]) == (30, 512, 8, "fixed", 128, 32)
+    assert (
+        enwik8["num_layers"],
+        enwik8["width"],
+        enwik8["num_heads"],
+        enwik8["attention"],
+        enwik8["block_length"],
+        enwik8["num_summary"],
+    ) == (30, 512, 8, "fixed", 128, 32)
     assert SparseTransformerSequence.PRESETS["paper"] == enwik8
 
 
 def test_factorised_positions_and_default_block():
     m = image(image_shape=(2, 3, 2))
-    assert m.block_length == 6                                # one row, W * C
+    assert m.block_length == 6  # one row, W * C
     # (size, stride) of the row, column and channel factors of raster position i.
     assert m.position_factors == ((2, 6), (3, 2), (2, 1))
     assert [e.input_dim for e in m.position_embeddings] == [2, 3, 2]
     s = sequence(max_length=50, block_length=None)
-    assert s.block_length == 7                                # round(sqrt(50))
-    assert s.position_factors == ((8, 7), (7, 1))             # rows of a width-7 grid, columns
+    assert s.block_length == 7  # round(sqrt(50))
+    assert s.position_factors == ((8, 7), (7, 1))  # rows of a width-7 grid, columns
 
 
 def test_layer_pattern_interleaves_and_reaches_every_position():
     m = image(image_shape=(3, 4, 1), num_layers=5, layer_pattern=CIFAR_LAYER_PATTERN)
-    patterns = ["strided_stride", "strided_local", "strided_local", "strided_local",
-                "strided_stride"]
+    patterns = ["strided_stride", "strided_local", "strided_local", "strided_local", "strided_stride"]
     assert m.layer_patterns == patterns
     assert [b.attention.spec.pattern for b in m.blocks] == patterns
     assert image(attention="dense", layer_pattern=None).layer_patterns == ["dense", "dense"]
@@ -100,8 +113,12 @@ IMAGE_VARIANTS = {
 }
 SEQUENCE_VARIANTS = {
     "strided": dict(attention="strided", block_length=4, num_summary=None),
-    "interleaved": dict(attention="strided", block_length=4, num_summary=None,
-                        layer_pattern=("strided_stride", "strided_local")),
+    "interleaved": dict(
+        attention="strided",
+        block_length=4,
+        num_summary=None,
+        layer_pattern=("strided_stride", "strided_local"),
+    ),
     "fixed_halves": dict(block_length=4, layer_pattern=("fixed_block", "fixed_summary")),
     "dense": dict(attention="dense", num_summary=None),
 }
@@ -122,7 +139,7 @@ def check_causal_and_fully_dependent(model, x):
         changed[j] = (changed[j] + 1) % model.num_levels
         clp = model.conditional_log_probs(changed.reshape((1,) + x.shape)).numpy().reshape(D)
         np.testing.assert_array_equal(clp[:j], base[:j], err_msg=f"x_{j} changed earlier ones")
-        moved = np.abs(clp[j + 1:] - base[j + 1:])
+        moved = np.abs(clp[j + 1 :] - base[j + 1 :])
         assert np.all(moved > 1e-7), f"conditionals {np.flatnonzero(moved <= 1e-7) + j + 1} ignore x_{j}"
 
 
@@ -145,7 +162,7 @@ def test_sequence_variants_are_causal_and_cached_exactly(variant):
 
 
 def test_sequences_normalise_at_their_maximum_length():
-    model = sequence(max_length=4, block_length=2, num_summary=1, num_levels=4)   # 256 sequences
+    model = sequence(max_length=4, block_length=2, num_summary=1, num_levels=4)  # 256 sequences
     tc.sharpen(model)
     sc.check_normalization(model, length=4)
 
@@ -164,12 +181,17 @@ def test_residual_projections_start_scaled_by_one_over_sqrt_2n():
     m = image(image_shape=(2, 2, 1), num_layers=N, width=d, ff_dim=ff, num_heads=2)
     scale = 1.0 / math.sqrt(2 * N)
     pooled = lambda ws: float(np.std(np.concatenate([w.numpy().ravel() for w in ws])))  # noqa: E731
-    np.testing.assert_allclose(pooled([b.ff_out.kernel for b in m.blocks]),
-                               scale * 0.125 / math.sqrt(ff), rtol=0.03)
-    np.testing.assert_allclose(pooled([b.attention.out.kernel for b in m.blocks]),
-                               scale * 0.125 / math.sqrt(d), rtol=0.03)
-    np.testing.assert_allclose(pooled([b.ff_in.kernel for b in m.blocks]),   # not scaled
-                               0.125 / math.sqrt(d), rtol=0.03)
+    np.testing.assert_allclose(
+        pooled([b.ff_out.kernel for b in m.blocks]), scale * 0.125 / math.sqrt(ff), rtol=0.03
+    )
+    np.testing.assert_allclose(
+        pooled([b.attention.out.kernel for b in m.blocks]), scale * 0.125 / math.sqrt(d), rtol=0.03
+    )
+    np.testing.assert_allclose(
+        pooled([b.ff_in.kernel for b in m.blocks]),  # not scaled
+        0.125 / math.sqrt(d),
+        rtol=0.03,
+    )
 
 
 def test_recompute_changes_memory_not_gradients():
@@ -180,8 +202,7 @@ def test_recompute_changes_memory_not_gradients():
         m = image(recompute=recompute, dropout=0.2)
         with tf.GradientTape() as tape:
             loss = -tf.reduce_sum(m._objective(tf.constant(x), None, training=True)[0])
-        grads.append([tf.convert_to_tensor(g).numpy()
-                      for g in tape.gradient(loss, m.trainable_weights)])
+        grads.append([tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, m.trainable_weights)])
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
@@ -254,16 +275,26 @@ def test_sequence_exports_run_without_ar_keras(tmp_path):
     tc.sharpen(model, 1.5)
     T = 9
     rng = np.random.default_rng(0)
-    inp = {"x": sc.random_sequences(model, 3, T), "seeds": np.array([4, 11], np.int64),
-           "length": np.int32(T), "too_long": np.int32(model.max_length + 1),
-           "noise": rng.uniform(1e-6, 1, (2, T, model.head.noise_depth)).astype(np.float32)}
+    inp = {
+        "x": sc.random_sequences(model, 3, T),
+        "seeds": np.array([4, 11], np.int64),
+        "length": np.int32(T),
+        "too_long": np.int32(model.max_length + 1),
+        "noise": rng.uniform(1e-6, 1, (2, T, model.head.noise_depth)).astype(np.float32),
+    }
     np.savez(tmp_path / "in.npz", **inp)
     export.saved_model(model, str(tmp_path / "saved" / "1"))
     export.tflite(model, str(tmp_path / "model.tflite"))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     env.pop("PYTHONPATH", None)
-    proc = subprocess.run([sys.executable, "-c", _LOADER, str(tmp_path)], cwd=str(tmp_path),
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOADER, str(tmp_path)],
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     out = dict(np.load(tmp_path / "out.npz"))
     info = json.loads((tmp_path / "info.json").read_text())
@@ -271,11 +302,11 @@ def test_sequence_exports_run_without_ar_keras(tmp_path):
     lp = model.log_prob(inp["x"]).numpy()
     np.testing.assert_allclose(out["log_prob"], lp, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(out["tfl_log_prob"], lp, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(out["clp"], model.conditional_log_probs(inp["x"]).numpy(),
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        out["clp"], model.conditional_log_probs(inp["x"]).numpy(), rtol=1e-4, atol=1e-4
+    )
     for j, seed in enumerate(inp["seeds"]):
-        np.testing.assert_array_equal(out["samples"][j],
-                                      model.sample(1, seed=int(seed), length=T).numpy()[0])
+        np.testing.assert_array_equal(out["samples"][j], model.sample(1, seed=int(seed), length=T).numpy()[0])
     np.testing.assert_array_equal(out["tfl_samples"], model.sample_from_noise(inp["noise"]).numpy())
     assert "max_length = 32" in info["errors"]["too_long"]
     assert "max_length = 32" in info["errors"]["length"]
@@ -289,19 +320,19 @@ def test_sample_logger_writes_generated_text(tmp_path):
     logger.on_epoch_end(0)
     logger.on_train_end()
     assert logger.kind == "text" and logger.last_png is None and logger.last_wav is None
-    speech = sequence(num_levels=256, sample_rate=16000)                  # audio: WAV, not text
+    speech = sequence(num_levels=256, sample_rate=16000)  # audio: WAV, not text
     audio = ark.callbacks.SampleLogger(str(tmp_path / "audio"))
     audio.set_model(speech)
     assert audio.kind == "audio"
     with pytest.raises(ValueError, match="sample_rate= is for sequences"):
         image(sample_rate=16000)
     text = open(logger.last_text, encoding="utf-8").read()
-    assert text.count("----") == 1                                        # two samples
-    assert os.listdir(tmp_path / "samples")                               # TensorBoard events
+    assert text.count("----") == 1  # two samples
+    assert os.listdir(tmp_path / "samples")  # TensorBoard events
     # Written with tf.summary.text: one text summary of the two decoded samples.
     from tensorboard.backend.event_processing import event_accumulator
-    acc = event_accumulator.EventAccumulator(str(tmp_path / "samples"),
-                                             size_guidance={"tensors": 0})
+
+    acc = event_accumulator.EventAccumulator(str(tmp_path / "samples"), size_guidance={"tensors": 0})
     acc.Reload()
     [event] = acc.Tensors("samples")
     assert tf.make_ndarray(event.tensor_proto).shape == (2,)

@@ -3,12 +3,11 @@
 import math
 
 import numpy as np
+import pixel_case
 import pytest
 import tensorflow as tf
 
 import ar_keras as ark
-import pixel_case
-import test_case as tc
 
 
 def ride(**overrides):
@@ -29,12 +28,12 @@ def dependencies(model, trials=2):
     dep = np.zeros((D, D), bool)
     for t in range(trials):
         x = np.random.RandomState(t).randint(0, model.num_levels, (1, D))
-        changed = np.repeat(x, D, 0)                                        # row j flips pixel j
+        changed = np.repeat(x, D, 0)  # row j flips pixel j
         changed[np.arange(D), np.arange(D)] = (x[0] + 1 + t) % model.num_levels
         batch = np.concatenate([x, changed]).reshape(D + 1, H, W, 1).astype(np.int32)
         clp = model.conditional_log_probs(batch).numpy().reshape(D + 1, D)
         dep |= (np.abs(clp[1:] - clp[:1]) > 0).T
-    np.fill_diagonal(dep, False)                                            # a pixel's own value
+    np.fill_diagonal(dep, False)  # a pixel's own value
     return dep
 
 
@@ -76,9 +75,12 @@ def test_any_image_size_with_the_same_weights():
     lp = small.log_prob(big[:, :5, :7]).numpy()
     assert lp.shape == (3,) and np.all(np.isfinite(lp))
     # Pixels whose window stays inside column 6 have the same conditional in both.
-    np.testing.assert_allclose(small.conditional_log_probs(big[:, :5, :7]).numpy()[:, :, :5],
-                               model.conditional_log_probs(big).numpy()[:, :5, :5],
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        small.conditional_log_probs(big[:, :5, :7]).numpy()[:, :, :5],
+        model.conditional_log_probs(big).numpy()[:, :5, :5],
+        rtol=1e-5,
+        atol=1e-5,
+    )
     assert small.sample(2, seed=0).shape == (2, 5, 7, 1)
     with pytest.raises(ValueError, match="channels"):
         model.with_image_shape((5, 7, 3))
@@ -108,8 +110,9 @@ def test_bad_configuration():
 
 # ----------------------------------------------------------------- MCGSM head
 def mcgsm(**overrides):
-    kw = dict(image_shape=(8, 8, 1), num_levels=None, head="mcgsm", num_components=3,
-              num_scales=2, num_features=4)
+    kw = dict(
+        image_shape=(8, 8, 1), num_levels=None, head="mcgsm", num_components=3, num_scales=2, num_features=4
+    )
     kw.update(overrides)
     return ride(**kw)
 
@@ -125,7 +128,7 @@ def test_mcgsm_conditional_integrates_to_one_through_the_whitening():
     model = perturb(mcgsm(), 0.3).fit_whitening(images(20))
     x = images(1, seed=1)
     grid = np.linspace(-30, 30, 6001).astype(np.float32)
-    for (i, j) in [(0, 0), (3, 4), (7, 7)]:
+    for i, j in [(0, 0), (3, 4), (7, 7)]:
         batch = np.repeat(x, len(grid), 0)
         batch[:, i, j, 0] = grid
         p = np.exp(model.conditional_log_probs(batch).numpy()[:, i, j, 0].astype(np.float64))
@@ -141,10 +144,17 @@ def test_whitening_log_jacobian_is_included():
     scaled = mcgsm()
     scaled.set_weights(model.get_weights())
     scaled.fit_whitening(a * x)
-    np.testing.assert_allclose(scaled.log_prob(a * x[:4]).numpy(),
-                               model.log_prob(x[:4]).numpy() - 64 * math.log(a), rtol=1e-4, atol=2e-3)
-    np.testing.assert_allclose(scaled.ride_log_likelihood(a * x[:4]).numpy(),
-                               model.ride_log_likelihood(x[:4]).numpy() - math.log(a), atol=2e-3)
+    np.testing.assert_allclose(
+        scaled.log_prob(a * x[:4]).numpy(),
+        model.log_prob(x[:4]).numpy() - 64 * math.log(a),
+        rtol=1e-4,
+        atol=2e-3,
+    )
+    np.testing.assert_allclose(
+        scaled.ride_log_likelihood(a * x[:4]).numpy(),
+        model.ride_log_likelihood(x[:4]).numpy() - math.log(a),
+        atol=2e-3,
+    )
     np.testing.assert_allclose(model.out_scale.numpy() * a, scaled.out_scale.numpy(), rtol=1e-4)
 
 
@@ -152,7 +162,7 @@ def test_ride_scoring_covers_the_reachable_pixels_only():
     model = perturb(mcgsm(), 0.3).fit_whitening(images(16))
     x = images(4, seed=3)
     ll = model.ride_log_likelihood(x).numpy()
-    assert ll.shape == (4, 6, 4)                        # (8 - 2) x (8 - 4) for nb_size 5
+    assert ll.shape == (4, 6, 4)  # (8 - 2) x (8 - 4) for nb_size 5
     clp = model.conditional_log_probs(x).numpy()
     np.testing.assert_allclose(ll, clp[:, 2:, 2:6, 0], rtol=1e-6)
     want = -ll.mean() / math.log(2.0)
@@ -175,19 +185,20 @@ def test_mcgsm_rgb_cache_equals_recompute_and_round_trip(tmp_path):
     # Causality by flipping each element (all 36 flips scored in one batch): earlier
     # conditionals never move, the pixel's later channels always do.
     x = images(1, (3, 4, 3), seed=5).reshape(1, -1)
-    flipped = np.repeat(x, 36, 0) + np.eye(36, dtype=np.float32)            # row d moves element d
+    flipped = np.repeat(x, 36, 0) + np.eye(36, dtype=np.float32)  # row d moves element d
     clp = model.conditional_log_probs(np.concatenate([x, flipped]).reshape(37, 3, 4, 3)).numpy()
-    diff = np.abs(clp.reshape(37, -1)[1:] - clp.reshape(37, -1)[:1])       # [d, element]
+    diff = np.abs(clp.reshape(37, -1)[1:] - clp.reshape(37, -1)[:1])  # [d, element]
     for d in range(36):
         assert np.all(diff[d, :d] == 0), f"element {d} changed earlier conditionals"
-        assert np.all(diff[d, d + 1:d - d % 3 + 3] > 0), f"element {d}: later channels blind"
+        assert np.all(diff[d, d + 1 : d - d % 3 + 3] > 0), f"element {d}: later channels blind"
     path = str(tmp_path / "ride.keras")
     model.save(path)
     import keras
 
     loaded = keras.models.load_model(path)
-    np.testing.assert_allclose(loaded.log_prob(cached).numpy(), model.log_prob(cached).numpy(),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.log_prob(cached).numpy(), model.log_prob(cached).numpy(), rtol=1e-5, atol=1e-5
+    )
     np.testing.assert_array_equal(loaded.out_scale.numpy(), model.out_scale.numpy())
 
 

@@ -5,20 +5,18 @@ the tiny preset through `Subscale.contract_shape`.)"""
 import numpy as np
 import pytest
 import tensorflow as tf
+import test_case as tc
 from ai_edge_litert.interpreter import Interpreter
 
 import ar_keras as ark
-from ar_keras.models.multiscale.subscale import (Subscale, slice_image, subscale_ordering,
-                                                 unslice_image)
-import test_case as tc
+from ar_keras.models.multiscale.subscale import Subscale, slice_image, subscale_ordering, unslice_image
 
 
 def tiny(**overrides):
     return ark.models.get("subscale", preset="tiny", **overrides)
 
 
-@pytest.mark.parametrize("shape,S", [((4, 6, 3), 2), ((6, 6, 1), 3), ((4, 4, 2), 1),
-                                     ((8, 4, 1), 4)])
+@pytest.mark.parametrize("shape,S", [((4, 6, 3), 2), ((6, 6, 1), 3), ((4, 4, 2), 1), ((8, 4, 1), 4)])
 def test_slicing_is_a_permutation(shape, S):
     x = np.random.RandomState(0).randint(0, 1000, (2,) + shape).astype(np.int32)
     slices = slice_image(x, S).numpy()
@@ -32,14 +30,13 @@ def test_slicing_is_a_permutation(shape, S):
     params = np.random.RandomState(1).standard_normal((2,) + shape + (5,)).astype(np.float32)
     np.testing.assert_array_equal(unslice_image(slice_image(params, S), S).numpy(), params)
     order = subscale_ordering(shape, S)
-    np.testing.assert_array_equal(np.sort(order), np.arange(H * W * C))   # a permutation
+    np.testing.assert_array_equal(np.sort(order), np.arange(H * W * C))  # a permutation
 
 
 def test_ordering_follows_the_slices():
-    model = tiny()                                                   # 4x4x1, S = 2
-    np.testing.assert_array_equal(
-        model.ordering, [0, 2, 8, 10, 1, 3, 9, 11, 4, 6, 12, 14, 5, 7, 13, 15])
-    rgb = tiny(image_shape=(2, 4, 3))                                # slices 1x2, channels inner
+    model = tiny()  # 4x4x1, S = 2
+    np.testing.assert_array_equal(model.ordering, [0, 2, 8, 10, 1, 3, 9, 11, 4, 6, 12, 14, 5, 7, 13, 15])
+    rgb = tiny(image_shape=(2, 4, 3))  # slices 1x2, channels inner
     np.testing.assert_array_equal(rgb.ordering[:6], [0, 1, 2, 6, 7, 8])
     x = tc.random_data(model, 3)
     np.testing.assert_array_equal(model.unslice_image(model.slice_image(x)).numpy(), x)
@@ -48,43 +45,43 @@ def test_ordering_follows_the_slices():
 def test_s1_is_a_plain_raster_decoder():
     model = tiny(image_shape=(3, 3, 2), num_levels=3, subscale_factor=1)
     np.testing.assert_array_equal(model.ordering, np.arange(18))
-    np.testing.assert_array_equal(model.ordering,
-                                  ark.models.get("gated_pixelcnn", preset="tiny",
-                                                 image_shape=(3, 3, 2)).ordering)
-    tc.check_causality(model, trials=2)            # raster order, every earlier element seen
+    np.testing.assert_array_equal(
+        model.ordering, ark.models.get("gated_pixelcnn", preset="tiny", image_shape=(3, 3, 2)).ordering
+    )
+    tc.check_causality(model, trials=2)  # raster order, every earlier element seen
 
 
 def test_conditioning_network_sees_only_earlier_slices():
     model = tiny(image_shape=(4, 4, 2), num_levels=5)
     tc.sharpen(model)
-    S2, per = 4, 2 * 2 * 2                                           # slices, elements per slice
+    S2, per = 4, 2 * 2 * 2  # slices, elements per slice
     x = tc.random_data(model, 1)
     slices = model.slice_image(x).numpy()
     base = model.slice_image(model.conditional_log_probs(x)).numpy().reshape(S2, per)
     for later in range(1, S2):
         changed = slices.copy()
-        changed[:, later] = (changed[:, later] + 1) % 5              # every element of slice `later`
+        changed[:, later] = (changed[:, later] + 1) % 5  # every element of slice `later`
         y = model.unslice_image(changed).numpy()
         clp = model.slice_image(model.conditional_log_probs(y)).numpy().reshape(S2, per)
-        np.testing.assert_array_equal(clp[:later], base[:later])     # earlier slices untouched
-        assert np.all(np.abs(clp[later + 1:] - base[later + 1:]).max(1) > 1e-6)  # later ones see it
+        np.testing.assert_array_equal(clp[:later], base[:later])  # earlier slices untouched
+        assert np.all(np.abs(clp[later + 1 :] - base[later + 1 :]).max(1) > 1e-6)  # later ones see it
     # The conditioning network alone: slices >= s never enter slice s's map.
     stage = model.stages[0]
     scaled = tf.random.normal([1, S2, 2, 2, 2])
     noise = tf.concat([scaled[:, :2], tf.random.normal([1, 2, 2, 2, 2])], axis=1)
     idx = tf.constant([2])
-    np.testing.assert_array_equal(stage.conditioning(scaled, idx).numpy(),
-                                  stage.conditioning(noise, idx).numpy())
+    np.testing.assert_array_equal(
+        stage.conditioning(scaled, idx).numpy(), stage.conditioning(noise, idx).numpy()
+    )
 
 
 def test_depth_split_adds_up_and_normalises():
     model = tiny(image_shape=(2, 2, 1), num_levels=16, depth_upscaling=True, msb_bits=2)
     tc.sharpen(model)
     assert not model.exact_conditionals and model.noise_depth == 4 + 4
-    configs = tc.configurations((2, 2, 1), 16)                       # 65,536 images
+    configs = tc.configurations((2, 2, 1), 16)  # 65,536 images
     lp = model.log_prob(configs).numpy()
-    msb_lp, lsb_lp = (p.numpy().reshape(len(configs), -1).sum(1)
-                      for p in model.depth_log_probs(configs))
+    msb_lp, lsb_lp = (p.numpy().reshape(len(configs), -1).sum(1) for p in model.depth_log_probs(configs))
     np.testing.assert_allclose(lp, msb_lp + lsb_lp, rtol=1e-6, atol=1e-5)
     total = float(np.exp(lp.astype(np.float64)).sum())
     assert abs(total - 1.0) < 2e-4, f"probabilities sum to {total}"
@@ -96,7 +93,7 @@ def test_depth_split_adds_up_and_normalises():
     # lsb conditional of the first.
     x = np.array([[[[5], [9]], [[3], [14]]]], np.int32)
     y = x.copy()
-    y[0, 1, 1, 0] = 2                                                # msb 3 -> 0, same lsb
+    y[0, 1, 1, 0] = 2  # msb 3 -> 0, same lsb
     assert abs(model.depth_log_probs(x)[1][0, 0, 0, 0] - model.depth_log_probs(y)[1][0, 0, 0, 0]) > 1e-6
     with pytest.raises(NotImplementedError, match="conditionals are not exact"):
         model.conditional_log_probs(x)
@@ -107,8 +104,7 @@ def test_depth_sampling_matches_log_prob_and_cache(tmp_path):
     tc.sharpen(model)
     tc.check_samples_match_log_prob(model, num_samples=6000, max_tv=0.06)
     tc.check_cache_equals_recompute(model)
-    cond = tiny(image_shape=(2, 2, 1), num_levels=4, depth_upscaling=True, msb_bits=1,
-                num_classes=2)
+    cond = tiny(image_shape=(2, 2, 1), num_levels=4, depth_upscaling=True, msb_bits=1, num_classes=2)
     tc.sharpen(cond)
     tc.check_cache_equals_recompute(cond)
     tc.check_serialization(cond, str(tmp_path / "deep.keras"))
@@ -144,12 +140,18 @@ def test_depth_upscaled_model_converts_to_tflite(tmp_path):
     # The shared export suite holds the plain tiny preset; the two-pass model converts too.
     from ar_keras import export
     from ar_keras.core import noise as noise_lib
+
     model = tiny(image_shape=(2, 2, 1), num_levels=8, depth_upscaling=True, msb_bits=1)
     lite = Interpreter(model_path=str(export.tflite(model, tmp_path / "deep.tflite")))
     x = tc.random_data(model, 3)
-    np.testing.assert_allclose(lite.get_signature_runner("log_prob")(x=x)["log_prob"],
-                               model.log_prob(x).numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        lite.get_signature_runner("log_prob")(x=x)["log_prob"],
+        model.log_prob(x).numpy(),
+        rtol=1e-5,
+        atol=1e-5,
+    )
     noise = noise_lib.seeded_noise(4, 2, model.event_size, model.noise_depth).numpy()
-    samples = lite.get_signature_runner("sample_from_noise")(
-        noise=noise, temperature=np.float32(1.0))["samples"]
+    samples = lite.get_signature_runner("sample_from_noise")(noise=noise, temperature=np.float32(1.0))[
+        "samples"
+    ]
     np.testing.assert_array_equal(samples, model.sample(2, seed=4).numpy())

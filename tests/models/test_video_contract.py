@@ -11,12 +11,12 @@ tests/models/test_every_model.py through `harness.training_checks("video")`.  Co
 (the conditional) get their own checks here.
 """
 
+import harness
 import numpy as np
 import pytest
+import test_case as tc
 
 import ar_keras as ark
-import harness
-import test_case as tc
 
 VIDEO_NAMES = harness.names_for("video")
 
@@ -67,9 +67,9 @@ def test_normalization_given_context(name):
     # sum over the continuations of exp(log p(x_{T0:} | context)) = 1 for a fixed context.
     model = tiny(name, video_shape=(3, 1, 2, 1), num_levels=2)
     tc.sharpen(model)
-    context = np.array([1, 0], np.int32).reshape(1, 1, 1, 2, 1)             # [1, T0=1, 1, 2, 1]
-    rest = tc.configurations((2, 1, 2, 1), 2)                              # [16, 2, 1, 2, 1]
-    x = np.concatenate([np.repeat(context, len(rest), 0), rest], axis=1)   # [16, 3, 1, 2, 1]
+    context = np.array([1, 0], np.int32).reshape(1, 1, 1, 2, 1)  # [1, T0=1, 1, 2, 1]
+    rest = tc.configurations((2, 1, 2, 1), 2)  # [16, 2, 1, 2, 1]
+    x = np.concatenate([np.repeat(context, len(rest), 0), rest], axis=1)  # [16, 3, 1, 2, 1]
     lp = model.log_prob(x, np.repeat(context, len(rest), 0)).numpy()
     np.testing.assert_allclose(np.exp(lp.astype(np.float64)).sum(), 1.0, atol=2e-4)
 
@@ -85,12 +85,12 @@ def test_samples_match_log_prob(name):
 def test_cache_equals_recompute_and_seeds(name):
     model = tiny(name, video_shape=(3, 2, 2, 2), num_levels=5, channels=2)
     tc.sharpen(model, 1.5)
-    tc.check_cache_equals_recompute(model)      # with context frames: tests/models/test_vpn.py
+    tc.check_cache_equals_recompute(model)  # with context frames: tests/models/test_vpn.py
 
 
 @pytest.mark.parametrize("name", VIDEO_NAMES)
 def test_bad_input_gets_clear_errors(name):
-    model = tiny(name, video_shape=(2, 2, 2, 1))              # K = 3
+    model = tiny(name, video_shape=(2, 2, 2, 1))  # K = 3
     good = video(model, 2)
     with pytest.raises(ValueError, match="integer levels"):
         model.log_prob(good.astype(np.float32))
@@ -98,9 +98,9 @@ def test_bad_input_gets_clear_errors(name):
         model.log_prob(np.full(good.shape, np.nan, np.float32))
     with pytest.raises(ValueError, match="rank"):
         model.log_prob(good[0])
-    with pytest.raises(ValueError, match="shape"):                         # frames of 3x3
+    with pytest.raises(ValueError, match="shape"):  # frames of 3x3
         model.log_prob(np.zeros((2, 2, 3, 3, 1), np.int32))
-    with pytest.raises(ValueError, match="shape"):                         # 3 frames
+    with pytest.raises(ValueError, match="shape"):  # 3 frames
         model.log_prob(np.zeros((2, 3, 2, 2, 1), np.int32))
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         model.log_prob(good + model.num_levels)

@@ -5,9 +5,9 @@ sigmoid cross-entropy option and its entropy bound, the context export signature
 import numpy as np
 import pytest
 import tensorflow as tf
+import test_case as tc
 
 import ar_keras as ark
-import test_case as tc
 
 
 def tiny(**overrides):
@@ -24,16 +24,20 @@ def test_log_prob_given_context_is_the_sum_of_the_later_frames_conditionals():
     model = tiny(video_shape=(3, 2, 2, 1))
     tc.sharpen(model, 1.5)
     x = tc.random_data(model, 4)
-    full = model.conditional_log_probs(x).numpy()                        # [4, 3, 2, 2, 1]
+    full = model.conditional_log_probs(x).numpy()  # [4, 3, 2, 2, 1]
     for t0 in (1, 2):
         context = x[:, :t0]
-        np.testing.assert_allclose(model.log_prob(x, context).numpy(),
-                                   full[:, t0:].reshape(4, -1).sum(1), rtol=1e-5)
+        np.testing.assert_allclose(
+            model.log_prob(x, context).numpy(), full[:, t0:].reshape(4, -1).sum(1), rtol=1e-5
+        )
         given = model.conditional_log_probs(x, context).numpy()
         assert np.all(given[:, :t0] == 0)
         np.testing.assert_allclose(given[:, t0:], full[:, t0:], rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(model.nats_per_frame(x, context).numpy(),
-                                   -full[:, t0:].reshape(4, -1).sum(1) / (3 - t0), rtol=1e-5)
+        np.testing.assert_allclose(
+            model.nats_per_frame(x, context).numpy(),
+            -full[:, t0:].reshape(4, -1).sum(1) / (3 - t0),
+            rtol=1e-5,
+        )
 
 
 def test_sampling_with_context_keeps_it_and_cache_equals_recompute():
@@ -57,12 +61,16 @@ def test_a_decoder_that_sees_its_own_frames_encoding_is_caught():
     def leaky(x, conditional=None, training=False):
         T, H, W, C = model.video_shape
         batch = tf.shape(x)[0]
-        encoded = tf.reshape(model.encode(tf.reshape(x, [-1, H, W, C])),   # [B T, H, W, C] -> ..
-                             [batch, T, H, W, -1])                          # -> [B, T, H, W, 2c]
-        states = model.lstm(encoded)                                        # s_{t+1}: sees frame t
-        params = model._decode(tf.reshape(x, [-1, H, W, C]),               # [B, T, ..] -> [B T, ..]
-                               tf.reshape(states, [-1, H, W, model.lstm_filters]))
-        return tf.reshape(params, [batch, T, H, W, C, -1])                 # -> [B, T, H, W, C, P]
+        encoded = tf.reshape(
+            model.encode(tf.reshape(x, [-1, H, W, C])),  # [B T, H, W, C] -> ..
+            [batch, T, H, W, -1],
+        )  # -> [B, T, H, W, 2c]
+        states = model.lstm(encoded)  # s_{t+1}: sees frame t
+        params = model._decode(
+            tf.reshape(x, [-1, H, W, C]),  # [B, T, ..] -> [B T, ..]
+            tf.reshape(states, [-1, H, W, model.lstm_filters]),
+        )
+        return tf.reshape(params, [batch, T, H, W, C, -1])  # -> [B, T, H, W, C, P]
 
     model.network = leaky
     with pytest.raises(AssertionError, match="changed conditionals"):
@@ -84,16 +92,19 @@ def test_sigmoid_cross_entropy_option_and_its_entropy_bound():
     score = model.nats_per_frame(x, x[:, :1]).numpy()
     assert np.all(score >= bound - 1e-4) and np.all(bound > 0)
     z = x[:, 1:] / 16.0
-    want = -(np.where(z > 0, z * np.log(np.maximum(z, 1e-30)), 0)
-             + np.where(z < 1, (1 - z) * np.log(np.maximum(1 - z, 1e-30)), 0))
+    want = -(
+        np.where(z > 0, z * np.log(np.maximum(z, 1e-30)), 0)
+        + np.where(z < 1, (1 - z) * np.log(np.maximum(1 - z, 1e-30)), 0)
+    )
     np.testing.assert_allclose(bound, want.reshape(6, -1).sum(1) / 2, rtol=1e-5)
     # The head reaches the bound exactly where sigmoid(logit) = z.
     head = model.head
     levels = tf.constant([1, 5, 8, 15])
     zs = tf.cast(levels, tf.float32) / 16.0
     logits = tf.math.log(zs) - tf.math.log1p(-zs)
-    np.testing.assert_allclose(head.log_prob(logits[:, None], levels).numpy(),
-                               head.entropy_bound(levels).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(
+        head.log_prob(logits[:, None], levels).numpy(), head.entropy_bound(levels).numpy(), rtol=1e-5
+    )
     samples = model.sample(4, seed=0).numpy()
     assert set(np.unique(samples)) <= {0, 16}
     with pytest.raises(ValueError, match="sigmoid_xent"):
@@ -105,7 +116,9 @@ def test_sigmoid_cross_entropy_option_and_its_entropy_bound():
 def test_data_sets_the_video_shape_and_other_data_are_refused():
     cls = ark.models.model_class("vpn")
     assert cls.overrides_from_data(ark.data.info("moving_digits")) == {
-        "video_shape": (8, 16, 16, 1), "num_levels": 17}
+        "video_shape": (8, 16, 16, 1),
+        "num_levels": 17,
+    }
     with pytest.raises(ValueError, match="moving_digits"):
         cls.overrides_from_data(ark.data.info("digits"))
 
@@ -118,12 +131,12 @@ def test_saved_model_context_signatures(tmp_path):
     x = tc.random_data(model, 3)
     context = x[:, :2]
     got = loaded.signatures["log_prob_given_context"](x=tf.constant(x), context=tf.constant(context))
-    np.testing.assert_allclose(got["log_prob"].numpy(), model.log_prob(x, context).numpy(),
-                               rtol=1e-5)
+    np.testing.assert_allclose(got["log_prob"].numpy(), model.log_prob(x, context).numpy(), rtol=1e-5)
     seeds = np.array([4, 9], np.int64)
     out = loaded.signatures["sample_given_context"](
-        seeds=tf.constant(seeds), temperature=tf.constant(1.0),
-        context=tf.constant(context[:2]))["samples"].numpy()
+        seeds=tf.constant(seeds), temperature=tf.constant(1.0), context=tf.constant(context[:2])
+    )["samples"].numpy()
     for j, seed in enumerate(seeds):
-        np.testing.assert_array_equal(out[j], model.sample(1, conditional=context[j:j + 1],
-                                                           seed=int(seed)).numpy()[0])
+        np.testing.assert_array_equal(
+            out[j], model.sample(1, conditional=context[j : j + 1], seed=int(seed)).numpy()[0]
+        )

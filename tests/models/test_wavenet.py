@@ -14,11 +14,11 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+import sequence_case as sc
 import tensorflow as tf
+import test_case as tc
 
 import ar_keras as ark
-import sequence_case as sc
-import test_case as tc
 from ar_keras import export
 from ar_keras.data.wav import read_wav
 from ar_keras.models.audio.wavenet import WaveNet, dilation_stacks
@@ -46,7 +46,7 @@ def test_presets():
     assert speech.sample_rate == 16000
     paper = WaveNet.PRESETS["paper"]
     # The paper: dilations 1, 2, ..., 512 repeated, filter width 2, 256 mu-law levels.
-    assert list(paper["dilations"]) == [2 ** i for i in range(10)] * 3
+    assert list(paper["dilations"]) == [2**i for i in range(10)] * 3
     assert paper["num_levels"] == 256 and paper.get("kernel_size", 2) == 2
     assert 1 + sum(paper["dilations"]) == 3070
     assert dilation_stacks(3, 2) == [1, 2, 4, 1, 2, 4]
@@ -82,8 +82,9 @@ def test_streaming_step_equals_the_parallel_pass(build):
     assert [tuple(s.shape) for s in state] == [(3,) + s for s in model.state_shapes]
     for t in range(T):
         x_prev = tf.constant(x[:, t - 1] if t else np.full(3, 4, np.int32))  # ignored at t = 0
-        logits, state = model.stream_step(x_prev, state, tf.constant(t), labels,
-                                          None if local is None else local[:, t])
+        logits, state = model.stream_step(
+            x_prev, state, tf.constant(t), labels, None if local is None else local[:, t]
+        )
         np.testing.assert_allclose(logits.numpy(), full[:, t], rtol=1e-5, atol=1e-5)
 
 
@@ -105,7 +106,7 @@ def test_local_conditioning_is_read_from_its_frame_on(mode):
     f = np.random.RandomState(0).normal(size=(1, 6, 2)).astype(np.float32)
     base = model.conditional_log_probs(x, f).numpy()
     moved = f.copy()
-    moved[0, 2] += 1.0                                                       # frame 2: t = 6, 7, 8
+    moved[0, 2] += 1.0  # frame 2: t = 6, 7, 8
     changed = np.flatnonzero(np.abs(model.conditional_log_probs(x, moved).numpy() - base)[0] > 1e-6)
     assert changed.min() == 6 and {6, 7, 8} <= set(changed)
     assert changed.max() <= 8 + model.receptive_field - 1
@@ -117,8 +118,7 @@ def test_global_and_local_conditioning_contract(tmp_path):
     sc.check_normalization(model, length=4)
     x = sc.random_sequences(model, 2, 6)
     f = np.random.RandomState(1).normal(size=(2, 3, 2)).astype(np.float32)
-    lp = [model.log_prob(x, {"labels": np.full(2, i, np.int32), "features": f}).numpy()
-          for i in range(2)]
+    lp = [model.log_prob(x, {"labels": np.full(2, i, np.int32), "features": f}).numpy() for i in range(2)]
     assert not np.allclose(lp[0], lp[1]), "the speaker id has no effect"
     sc.check_cache_equals_recompute(model, length=24)
     sc.check_samples_match_log_prob(model, length=2, num_samples=3000, max_tv=0.06)
@@ -166,22 +166,22 @@ def test_sample_logger_writes_audio_and_wav(tmp_path):
     logger = ark.callbacks.SampleLogger(str(tmp_path), audio_clips=2, length=300, seed=1)
     model.fit(sc.dataset(model, 4, 40), epochs=1, verbose=0, callbacks=[logger])
     audio, rate = read_wav(tmp_path / "samples_epoch_001.wav")
-    assert rate == 16000 and audio.shape == (2 * 300 + 1600,)                # 0.1 s gap
+    assert rate == 16000 and audio.shape == (2 * 300 + 1600,)  # 0.1 s gap
     assert os.path.exists(tmp_path / "samples_latest.wav")
     want = ark.data.mu_law_decode(model.sample(2, seed=1, length=300), model.num_levels).numpy()
-    np.testing.assert_allclose(audio[:300], want[0], atol=1e-4)               # 16-bit PCM
-    np.testing.assert_allclose(audio[-300:], want[1], atol=1e-4)               # 16-bit PCM
+    np.testing.assert_allclose(audio[:300], want[0], atol=1e-4)  # 16-bit PCM
+    np.testing.assert_allclose(audio[-300:], want[1], atol=1e-4)  # 16-bit PCM
     events = [os.path.join(tmp_path, "samples", f) for f in os.listdir(tmp_path / "samples")]
-    tags = {v.tag for e in events for ev in tf.compat.v1.train.summary_iterator(e)
-            for v in ev.summary.value}
+    tags = {v.tag for e in events for ev in tf.compat.v1.train.summary_iterator(e) for v in ev.summary.value}
     assert "samples" in tags
     path = logger.write_final(str(tmp_path / "final"))
     assert path.endswith("final.wav") and read_wav(path)[0].shape == (2 * 300 + 1600,)
     # A locally conditioned model samples with the conditioning it is given.
     local = tiny(local_channels=2, local_hop=3)
     features = np.random.RandomState(0).normal(size=(2, 100, 2)).astype(np.float32)
-    logger = ark.callbacks.SampleLogger(str(tmp_path), audio_clips=2, length=300,
-                                        conditional=features, sample_rate=8000)
+    logger = ark.callbacks.SampleLogger(
+        str(tmp_path), audio_clips=2, length=300, conditional=features, sample_rate=8000
+    )
     logger.set_model(local)
     audio, rate = read_wav(logger.write_final(str(tmp_path / "local")))
     assert rate == 8000 and audio.shape == (2 * 300 + 800,)
@@ -272,10 +272,13 @@ T = 8
 
 
 def _inputs(model, rng):
-    inp = {"x": sc.random_sequences(model, 3, T), "seeds": np.array([4, 11], np.int64),
-           "length": np.int32(T),
-           "noise": rng.uniform(1e-6, 1, (2, T, model.head.noise_depth)).astype(np.float32),
-           "step_noise": rng.uniform(1e-6, 1, (1, T, model.head.noise_depth)).astype(np.float32)}
+    inp = {
+        "x": sc.random_sequences(model, 3, T),
+        "seeds": np.array([4, 11], np.int64),
+        "length": np.int32(T),
+        "noise": rng.uniform(1e-6, 1, (2, T, model.head.noise_depth)).astype(np.float32),
+        "step_noise": rng.uniform(1e-6, 1, (1, T, model.head.noise_depth)).astype(np.float32),
+    }
     inp["x_bad"] = inp["x"].copy()
     inp["x_bad"][0, -1] = model.num_levels
     if model.num_classes:
@@ -286,15 +289,15 @@ def _inputs(model, rng):
         inp["step_conditional"] = np.array([2], np.int32)
     if model.local_channels:
         frames = (T // model.local_hop, model.local_channels)
-        for key, n in (("features", 3), ("sample_features", 2), ("noise_features", 2),
-                       ("step_features", 1)):
+        for key, n in (("features", 3), ("sample_features", 2), ("noise_features", 2), ("step_features", 1)):
             inp[key] = rng.normal(size=(n,) + frames).astype(np.float32)
     return inp
 
 
 def _c(model, inp, prefix=""):
-    return model.make_conditional({"conditional": inp.get(prefix + "conditional"),
-                                   "features": inp.get(prefix + "features")})
+    return model.make_conditional(
+        {"conditional": inp.get(prefix + "conditional"), "features": inp.get(prefix + "features")}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -307,28 +310,46 @@ def exported(tmp_path_factory):
         model = tiny(num_levels=6, **overrides)
         tc.sharpen(model, 1.5)
         models[key] = model
-        paths = {"saved_model": str(root / key / "1"), "tflite": str(root / f"{key}.tflite"),
-                 "tflite_step": str(root / f"{key}_step.tflite")}
+        paths = {
+            "saved_model": str(root / key / "1"),
+            "tflite": str(root / f"{key}.tflite"),
+            "tflite_step": str(root / f"{key}_step.tflite"),
+        }
         assert export.saved_model(model, paths["saved_model"]) == paths["saved_model"]
         assert export.tflite(model, paths["tflite"]) == paths["tflite"]
         assert export.tflite_step(model, paths["tflite_step"]) == paths["tflite_step"]
         np.savez(root / f"{key}_in.npz", **_inputs(model, rng))
-        entries.append(dict(paths, key=key, inputs=str(root / f"{key}_in.npz"),
-                            outputs=str(root / f"{key}_out.npz"), info=str(root / f"{key}.json")))
+        entries.append(
+            dict(
+                paths,
+                key=key,
+                inputs=str(root / f"{key}_in.npz"),
+                outputs=str(root / f"{key}_out.npz"),
+                info=str(root / f"{key}.json"),
+            )
+        )
     manifest = root / "manifest.json"
     manifest.write_text(json.dumps({"models": entries, "done": str(root / "done.json")}))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     env.pop("PYTHONPATH", None)
-    proc = subprocess.run([sys.executable, "-c", _LOADER, str(manifest)], cwd=str(root), env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOADER, str(manifest)],
+        cwd=str(root),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, f"loader failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     results = {}
     for e in entries:
         with np.load(e["outputs"]) as out, np.load(e["inputs"]) as inp:
-            results[e["key"]] = {"out": dict(out), "inp": dict(inp),
-                                 "info": json.loads(open(e["info"]).read())}
-    return {"models": models, "results": results,
-            "done": json.loads((root / "done.json").read_text())}
+            results[e["key"]] = {
+                "out": dict(out),
+                "inp": dict(inp),
+                "info": json.loads(open(e["info"]).read()),
+            }
+    return {"models": models, "results": results, "done": json.loads((root / "done.json").read_text())}
 
 
 def test_exports_load_without_ar_keras(exported):
@@ -341,10 +362,10 @@ def test_saved_model_matches_the_model(exported, key):
     inp, out = r["inp"], r["out"]
     assert r["info"]["signatures"] == ["conditional_log_probs", "sample", "serving_default"]
     c = _c(model, inp)
-    np.testing.assert_allclose(out["sm_log_prob"], model.log_prob(inp["x"], c).numpy(),
-                               rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(out["sm_clp"], model.conditional_log_probs(inp["x"], c).numpy(),
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out["sm_log_prob"], model.log_prob(inp["x"], c).numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        out["sm_clp"], model.conditional_log_probs(inp["x"], c).numpy(), rtol=1e-4, atol=1e-4
+    )
     assert out["sm_samples"].shape == (2, T)
     for j, seed in enumerate(inp["seeds"]):
         cj = sc.take(_c(model, inp, "sample_"), slice(j, j + 1))
@@ -367,10 +388,12 @@ def test_saved_model_rejects_bad_input(exported, key):
 def test_tflite_log_prob_and_sampler(exported, key):
     model, r = exported["models"][key], exported["results"][key]
     inp, out = r["inp"], r["out"]
-    np.testing.assert_allclose(out["tfl_log_prob"], model.log_prob(inp["x"], _c(model, inp)).numpy(),
-                               rtol=1e-4, atol=1e-4)
-    want = model.sample_from_noise(inp["noise"], model.check_conditional(
-        _c(model, inp, "noise_"), 2, T)).numpy()
+    np.testing.assert_allclose(
+        out["tfl_log_prob"], model.log_prob(inp["x"], _c(model, inp)).numpy(), rtol=1e-4, atol=1e-4
+    )
+    want = model.sample_from_noise(
+        inp["noise"], model.check_conditional(_c(model, inp, "noise_"), 2, T)
+    ).numpy()
     np.testing.assert_array_equal(out["tfl_samples"], want)
 
 
@@ -382,16 +405,16 @@ def test_tflite_streaming_step_equals_the_keras_step(exported, key):
     assert info["step_outputs"] == sorted(["logits", "sample"] + [f"state_{i:02d}" for i in range(L)])
     c = model.check_conditional(_c(model, inp, "step_"), 1, T)
     # The streamed samples are the model's samples for the same noise...
-    np.testing.assert_array_equal(out["step_samples"],
-                                  model.sample_from_noise(inp["step_noise"], c).numpy())
+    np.testing.assert_array_equal(out["step_samples"], model.sample_from_noise(inp["step_noise"], c).numpy())
     # ... and every step's logits and final state are the Keras step's.
     labels = None if model.num_classes is None else c["labels"]
     local = None if model.local_channels is None else model.upsample_features(c["features"])
     state = model.init_stream(1)
     x_prev = tf.zeros([1], tf.int32)
     for t in range(T):
-        logits, state = model.stream_step(x_prev, state, tf.constant(t), labels,
-                                          None if local is None else local[:, t])
+        logits, state = model.stream_step(
+            x_prev, state, tf.constant(t), labels, None if local is None else local[:, t]
+        )
         np.testing.assert_allclose(out["step_logits"][:, t], logits.numpy(), rtol=1e-5, atol=1e-5)
         x_prev = tf.constant(out["step_samples"][:, t])
     for i, s in enumerate(state):
@@ -407,15 +430,37 @@ def test_tflite_step_refuses_models_without_a_stream_step(tmp_path):
 def test_training_command_writes_a_wav(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     out = subprocess.run(
-        [sys.executable, "-m", "train", "--model", "wavenet", "--preset", "tiny", "--dataset",
-         "speech", "--epochs", "1", "--batch-size", "20", "--logdir", str(tmp_path), "--verbose",
-         "0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "train",
+            "--model",
+            "wavenet",
+            "--preset",
+            "tiny",
+            "--dataset",
+            "speech",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "20",
+            "--logdir",
+            str(tmp_path),
+            "--verbose",
+            "0",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["samples_file"] == str(tmp_path / "samples.wav")
-    assert 0 < result["test_bits_per_dim"] < 8.5                           # 256 levels: 8 bits
+    assert 0 < result["test_bits_per_dim"] < 8.5  # 256 levels: 8 bits
     for name in ("samples.wav", "samples_epoch_001.wav"):
         audio, rate = read_wav(tmp_path / name)
-        assert rate == 16000 and len(audio) == 4 * 8000 + 3 * 1600          # 4 clips of 0.5 s
+        assert rate == 16000 and len(audio) == 4 * 8000 + 3 * 1600  # 4 clips of 0.5 s
         assert np.abs(audio).max() <= 1.0
     assert (tmp_path / "model.keras").exists()

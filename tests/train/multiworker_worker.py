@@ -16,9 +16,12 @@ import sys
 
 
 def main(index, ports, src, dst):
-    os.environ["TF_CONFIG"] = json.dumps({
-        "cluster": {"worker": [f"localhost:{p}" for p in ports.split(",")]},
-        "task": {"type": "worker", "index": int(index)}})
+    os.environ["TF_CONFIG"] = json.dumps(
+        {
+            "cluster": {"worker": [f"localhost:{p}" for p in ports.split(",")]},
+            "task": {"type": "worker", "index": int(index)},
+        }
+    )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import numpy as np
@@ -39,10 +42,12 @@ def main(index, ports, src, dst):
                 w.assign(data[f"{name}/w{i}"])
             model.compile(optimizer=keras.optimizers.SGD(lr))
         ds = ark.distribute.shard_by_data(tf.data.Dataset.from_tensor_slices(x).batch(batch))
-        seen = [np.concatenate([np.asarray(t) for t in strategy.experimental_local_results(b)])
-                for b in strategy.experimental_distribute_dataset(ds)]
+        seen = [
+            np.concatenate([np.asarray(t) for t in strategy.experimental_local_results(b)])
+            for b in strategy.experimental_distribute_dataset(ds)
+        ]
         history = model.fit(ds, epochs=1, verbose=0)
-        out[f"{name}/seen"] = np.stack(seen)                     # [steps, batch / workers, ...]
+        out[f"{name}/seen"] = np.stack(seen)  # [steps, batch / workers, ...]
         out[f"{name}/loss"] = np.array(history.history["loss"][-1])
         out[f"{name}/bits_per_dim"] = np.array(history.history["bits_per_dim"][-1])
         for i, w in enumerate(model.weights):

@@ -15,8 +15,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def run_cli(*args, timeout=300):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-    return subprocess.run([sys.executable, "-m", "train", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "train", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_list_and_bad_names():
@@ -32,29 +38,66 @@ def test_list_and_bad_names():
 
 def test_short_run_writes_everything(tmp_path):
     logdir, export = tmp_path / "run", tmp_path / "export"
-    out = run_cli("--model", "nade", "--preset", "tiny", "--dataset", "binary_digits",
-                  "--epochs", "2", "--batch-size", "128", "--logdir", str(logdir),
-                  "--export", str(export), "--verbose", "0")
+    out = run_cli(
+        "--model",
+        "nade",
+        "--preset",
+        "tiny",
+        "--dataset",
+        "binary_digits",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "128",
+        "--logdir",
+        str(logdir),
+        "--export",
+        str(export),
+        "--verbose",
+        "0",
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "test bits/dim" in out.stdout
     result = json.loads((logdir / "result.json").read_text())
-    assert 0 < result["test_bits_per_dim"] < 1.0          # binary data: < 1 bit per pixel
+    assert 0 < result["test_bits_per_dim"] < 1.0  # binary data: < 1 bit per pixel
     assert (logdir / "samples.png").exists() and (logdir / "samples_epoch_002.png").exists()
     assert (logdir / "model.keras").exists()
     assert (export / "nade" / "1" / "saved_model.pb").exists()
     assert (export / "nade" / "1" / "assets.extra" / "tf_serving_warmup_requests").exists()
     assert (export / "nade.tflite").exists()
     events = [f for _, _, files in os.walk(logdir) for f in files if "tfevents" in f]
-    assert len(events) >= 2                                # train/validation scalars + samples
+    assert len(events) >= 2  # train/validation scalars + samples
 
 
 def test_killed_run_resumes_from_last_epoch(tmp_path):
     logdir = tmp_path / "run"
-    args = ["--model", "nade", "--preset", "tiny", "--dataset", "digits", "--epochs", "12",
-            "--batch-size", "256", "--patience", "100", "--logdir", str(logdir), "--verbose", "0"]
+    args = [
+        "--model",
+        "nade",
+        "--preset",
+        "tiny",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "12",
+        "--batch-size",
+        "256",
+        "--patience",
+        "100",
+        "--logdir",
+        str(logdir),
+        "--verbose",
+        "0",
+    ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "train", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "train", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.time() + 240
     killed_after = None
     for line in proc.stdout:
@@ -75,12 +118,27 @@ def test_killed_run_resumes_from_last_epoch(tmp_path):
     # `killed_after` epochs are done; the resumed run starts after them.
     assert epochs and epochs[0] > killed_after and epochs[-1] == 12, out.stdout
     assert epochs == list(range(epochs[0], 13))
-    assert not (logdir / "backup").exists()                 # removed after a finished run
+    assert not (logdir / "backup").exists()  # removed after a finished run
 
 
 @pytest.mark.parametrize("flag", ["--conditional"])
 def test_conditional_run(tmp_path, flag):
-    out = run_cli("--model", "gated_pixelcnn", "--preset", "tiny", "--dataset", "digits", flag,
-                  "--epochs", "1", "--batch-size", "256", "--logdir", str(tmp_path), "--verbose", "0")
+    out = run_cli(
+        "--model",
+        "gated_pixelcnn",
+        "--preset",
+        "tiny",
+        "--dataset",
+        "digits",
+        flag,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "256",
+        "--logdir",
+        str(tmp_path),
+        "--verbose",
+        "0",
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "test bits/dim" in out.stdout

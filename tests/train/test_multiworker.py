@@ -68,13 +68,30 @@ def run_workers(names, tmp_path):
             src[f"{name}/w{i}"] = w.numpy()
     np.savez(tmp_path / "in.npz", **src)
     ports = ",".join(map(str, free_ports(2)))
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONUNBUFFERED="1",
+    )
     env.pop("TF_CONFIG", None)
-    procs = [subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "multiworker_worker.py"), str(i), ports,
-         str(tmp_path / "in.npz"), str(tmp_path / f"out{i}.npz")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                os.path.join(HERE, "multiworker_worker.py"),
+                str(i),
+                ports,
+                str(tmp_path / "in.npz"),
+                str(tmp_path / f"out{i}.npz"),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
     timeout = TIMEOUT + 60 * len(names)
     logs = []
     try:
@@ -102,28 +119,37 @@ def check_models(names, tmp_path):
         x = src[f"{name}/x"]
         init = [src[f"{name}/w{i}"] for i in range(sum(k.startswith(f"{name}/w") for k in src))]
         # DATA sharding: worker i holds rows [i B/2, (i+1) B/2) of every global batch
-        steps = x.reshape((STEPS, BATCH) + x.shape[1:])             # [N, ...] -> [steps, B, ...]
-        np.testing.assert_array_equal(w0[f"{name}/seen"], steps[:, :half], err_msg=f"{name}: worker 0's shard")
-        np.testing.assert_array_equal(w1[f"{name}/seen"], steps[:, half:], err_msg=f"{name}: worker 1's shard")
+        steps = x.reshape((STEPS, BATCH) + x.shape[1:])  # [N, ...] -> [steps, B, ...]
+        np.testing.assert_array_equal(
+            w0[f"{name}/seen"], steps[:, :half], err_msg=f"{name}: worker 0's shard"
+        )
+        np.testing.assert_array_equal(
+            w1[f"{name}/seen"], steps[:, half:], err_msg=f"{name}: worker 1's shard"
+        )
 
         expected, history = single_process(name, init, x)
         moved = False
         for i, (e, v) in enumerate(zip(expected, init)):
             a, b = w0[f"{name}/w{i}"], w1[f"{name}/w{i}"]
-            np.testing.assert_allclose(a, b, rtol=0, atol=1e-6, err_msg=f"{name}: workers disagree on weight {i}")
-            np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-5,
-                                       err_msg=f"{name}: two workers != one process, weight {i}")
+            np.testing.assert_allclose(
+                a, b, rtol=0, atol=1e-6, err_msg=f"{name}: workers disagree on weight {i}"
+            )
+            np.testing.assert_allclose(
+                a, e, rtol=1e-5, atol=1e-5, err_msg=f"{name}: two workers != one process, weight {i}"
+            )
             moved |= not np.allclose(e, v, atol=1e-4)
         assert moved, f"{name}: two SGD steps left the weights where they were; the check is vacuous"
         for key in ("loss", "bits_per_dim"):
             for out in (w0, w1):
-                np.testing.assert_allclose(out[f"{name}/{key}"], history[key][-1], rtol=1e-5,
-                                           err_msg=f"{name}: logged {key}")
+                np.testing.assert_allclose(
+                    out[f"{name}/{key}"], history[key][-1], rtol=1e-5, err_msg=f"{name}: logged {key}"
+                )
 
         # The check can fail: a worker stepping on its own shard only (no all-reduce) differs.
         alone, _ = single_process(name, init, steps[:, :half].reshape((-1,) + x.shape[1:]))
-        assert any(not np.allclose(a, w0[f"{name}/w{i}"], rtol=1e-5, atol=1e-5)
-                   for i, a in enumerate(alone)), f"{name}: an unsynchronised worker would pass"
+        assert any(
+            not np.allclose(a, w0[f"{name}/w{i}"], rtol=1e-5, atol=1e-5) for i, a in enumerate(alone)
+        ), f"{name}: an unsynchronised worker would pass"
 
 
 def test_two_workers_equal_one_process(tmp_path):
@@ -138,20 +164,56 @@ def test_two_workers_equal_one_process_every_model(tmp_path):
 def test_cli_multiworker_only_the_chief_writes(tmp_path):
     """``python -m train --strategy multiworker`` on two loopback workers: same results, one writer."""
     import re
+
     p0, p1 = free_ports(2)
     logdir, export = tmp_path / "run", tmp_path / "export"
     procs = []
     for i in range(2):
-        tf_config = ('{"cluster": {"worker": ["localhost:%d", "localhost:%d"]}, '
-                     '"task": {"type": "worker", "index": %d}}' % (p0, p1, i))
-        env = dict(os.environ, TF_CONFIG=tf_config, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
-                   PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "train", "--model", "nade", "--preset", "tiny", "--dataset",
-             "binary_digits", "--epochs", "1", "--batch-size", "128", "--num-samples", "4",
-             "--logdir", str(logdir), "--export", str(export), "--verbose", "0",
-             "--strategy", "multiworker"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        tf_config = (
+            '{"cluster": {"worker": ["localhost:%d", "localhost:%d"]}, '
+            '"task": {"type": "worker", "index": %d}}' % (p0, p1, i)
+        )
+        env = dict(
+            os.environ,
+            TF_CONFIG=tf_config,
+            TF_CPP_MIN_LOG_LEVEL="2",
+            PYTHONUNBUFFERED="1",
+            PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "train",
+                    "--model",
+                    "nade",
+                    "--preset",
+                    "tiny",
+                    "--dataset",
+                    "binary_digits",
+                    "--epochs",
+                    "1",
+                    "--batch-size",
+                    "128",
+                    "--num-samples",
+                    "4",
+                    "--logdir",
+                    str(logdir),
+                    "--export",
+                    str(export),
+                    "--verbose",
+                    "0",
+                    "--strategy",
+                    "multiworker",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     try:
         logs = [p.communicate(timeout=TIMEOUT)[0] for p in procs]
     except subprocess.TimeoutExpired:

@@ -29,12 +29,30 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # digits train split: 1297 examples -> 11 steps of 128 per epoch.
 EPOCHS, BATCH, STEPS, SAVE_FREQ = 2, 128, 11, 4
-CLI_ARGS = ["--model", "nade", "--preset", "tiny", "--dataset", "digits", "--epochs", str(EPOCHS),
-            "--batch-size", str(BATCH), "--save-freq", str(SAVE_FREQ), "--patience", "100",
-            "--num-samples", "2", "--verbose", "0",
-            # one step per execution: backups and the kill land on any step (the callbacks'
-            # tests below cover steps_per_execution > 1)
-            "--steps-per-execution", "1"]
+CLI_ARGS = [
+    "--model",
+    "nade",
+    "--preset",
+    "tiny",
+    "--dataset",
+    "digits",
+    "--epochs",
+    str(EPOCHS),
+    "--batch-size",
+    str(BATCH),
+    "--save-freq",
+    str(SAVE_FREQ),
+    "--patience",
+    "100",
+    "--num-samples",
+    "2",
+    "--verbose",
+    "0",
+    # one step per execution: backups and the kill land on any step (the callbacks'
+    # tests below cover steps_per_execution > 1)
+    "--steps-per-execution",
+    "1",
+]
 
 # Run in a fresh interpreter: train until the optimizer has taken KILL_AT steps, then
 # die at once (no finally blocks, no on_train_end: what a preempted machine does).
@@ -62,7 +80,7 @@ def _recorder(log):
 
         def on_train_batch_end(self, batch, logs=None):
             step = int(self.model.optimizer.iterations)
-            if step != self._before:                  # no-op steps of a resumed epoch: no update
+            if step != self._before:  # no-op steps of a resumed epoch: no update
                 log.append(step)
 
     return Recorder
@@ -78,12 +96,17 @@ def test_cli_killed_mid_epoch_resumes_to_the_same_weights(tmp_path, monkeypatch)
     assert main(CLI_ARGS + ["--logdir", str(tmp_path / "a")]) == 0
     assert steps_a == list(range(1, EPOCHS * STEPS + 1))
 
-    kill_at = STEPS + 7                                    # epoch 2, after its 7th step
+    kill_at = STEPS + 7  # epoch 2, after its 7th step
     logdir_b = tmp_path / "b"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-    killed = subprocess.run([sys.executable, "-c", KILLED_RUN, str(kill_at), *CLI_ARGS,
-                             "--logdir", str(logdir_b)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, str(kill_at), *CLI_ARGS, "--logdir", str(logdir_b)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert killed.returncode == 17, killed.stdout + killed.stderr
     state = ResumableBackup.read_state(str(logdir_b / "backup"))
     # Backups at steps 4, 8, 11 (epoch end), 15: the run died 3 steps after the last one.
@@ -97,11 +120,11 @@ def test_cli_killed_mid_epoch_resumes_to_the_same_weights(tmp_path, monkeypatch)
     assert steps_b == list(range(state["global_step"] + 1, EPOCHS * STEPS + 1))
     for a, b in zip(_weights(tmp_path / "a"), _weights(logdir_b)):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-6)
-    assert not (logdir_b / "backup").exists()              # removed after the finished run
+    assert not (logdir_b / "backup").exists()  # removed after the finished run
 
 
 # ------------------------------------------------------------- the callbacks, with mutations
-SPE, KILL_AT = 2, 18           # 11 steps -> 12 (whole executions); backups 4, 8, 12, 16
+SPE, KILL_AT = 2, 18  # 11 steps -> 12 (whole executions); backups 4, 8, 12, 16
 
 
 class Preempted(Exception):
@@ -141,13 +164,21 @@ def _fit(backup_dir, mode="fix", extra=()):
     model.compile(optimizer=keras.optimizers.Adam(1e-2), steps_per_execution=SPE)
     state = ResumableBackup.read_state(backup_dir)
     skip = state["global_step"] if state and mode not in ("replay", "keras") else 0
-    ds, steps = resumable_dataset(ark.data.load("binary_digits", "train"), BATCH, seed=0,
-                                  shuffle_buffer=2000, skip_batches=skip)
-    steps = -(-steps // SPE) * SPE                        # whole executions per epoch
-    backup = {"fix": ResumableBackup, "replay": ResumableBackup, "no_optimizer": ForgetsOptimizer,
-              "no_noop": RestartsEpoch}.get(mode)
-    backup = (backup(backup_dir, save_freq=SAVE_FREQ) if backup else
-              keras.callbacks.BackupAndRestore(backup_dir, save_freq=SAVE_FREQ))
+    ds, steps = resumable_dataset(
+        ark.data.load("binary_digits", "train"), BATCH, seed=0, shuffle_buffer=2000, skip_batches=skip
+    )
+    steps = -(-steps // SPE) * SPE  # whole executions per epoch
+    backup = {
+        "fix": ResumableBackup,
+        "replay": ResumableBackup,
+        "no_optimizer": ForgetsOptimizer,
+        "no_noop": RestartsEpoch,
+    }.get(mode)
+    backup = (
+        backup(backup_dir, save_freq=SAVE_FREQ)
+        if backup
+        else keras.callbacks.BackupAndRestore(backup_dir, save_freq=SAVE_FREQ)
+    )
     model.fit(ds, epochs=EPOCHS, steps_per_epoch=steps, callbacks=[backup, *extra], verbose=0)
     return model.get_weights()
 
@@ -163,28 +194,35 @@ def test_resume_with_steps_per_execution_and_mutations(tmp_path, uninterrupted, 
     with pytest.raises(Preempted):
         _fit(backup, mode, extra=[Kill()])
     state = json.load(open(os.path.join(backup, "training_metadata.json")))
-    if mode != "keras":                   # Keras' file has no global step
+    if mode != "keras":  # Keras' file has no global step
         assert (state["epoch"], state["batch"], state["global_step"]) == (1, 4, 16)
     resumed = _fit(backup, mode)
     gap = max(float(np.max(np.abs(a - b))) for a, b in zip(uninterrupted, resumed))
     if mode == "fix":
         assert gap <= 1e-6, gap
-    else:                                 # each mutation of the fix lands elsewhere
+    else:  # each mutation of the fix lands elsewhere
         assert gap > 1e-3, (mode, gap)
 
 
 def _fit_dropout(backup_dir, restore_seeds=True, extra=()):
     """A Keras model whose training draws dropout masks from a `SeedGenerator`."""
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dropout(0.5), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(1),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
     rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(192, 8)), rng.normal(size=(192, 1))   # 12 steps of 16 per epoch
+    x, y = rng.normal(size=(192, 8)), rng.normal(size=(192, 1))  # 12 steps of 16 per epoch
     data = tf.data.Dataset.from_tensor_slices((x.astype("float32"), y.astype("float32")))
     state = ResumableBackup.read_state(backup_dir)
-    ds, steps = resumable_dataset(data, 16, seed=0, shuffle_buffer=192,
-                                  skip_batches=state["global_step"] if state else 0)
+    ds, steps = resumable_dataset(
+        data, 16, seed=0, shuffle_buffer=192, skip_batches=state["global_step"] if state else 0
+    )
     backup = ResumableBackup(backup_dir, save_freq=SAVE_FREQ)
     if not restore_seeds:
         backup._seed_generators = lambda: []
@@ -201,7 +239,7 @@ def dropout_uninterrupted(tmp_path_factory):
 def test_resume_restores_dropout_seed_state(tmp_path, dropout_uninterrupted, restore_seeds):
     a = dropout_uninterrupted
     with pytest.raises(Preempted):
-        _fit_dropout(str(tmp_path / "b"), restore_seeds, extra=[Kill()])   # dies after step 18 of 24
+        _fit_dropout(str(tmp_path / "b"), restore_seeds, extra=[Kill()])  # dies after step 18 of 24
     b = _fit_dropout(str(tmp_path / "b"), restore_seeds)
     gap = max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
     assert (gap <= 1e-6) if restore_seeds else (gap > 1e-4), gap
@@ -234,17 +272,18 @@ def test_nan_loss_stops_with_step_and_last_good_checkpoint(tmp_path, monkeypatch
     model.load_weights(str(backup / "latest.weights.h5"))
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())
     assert int(model.optimizer.iterations) == 4 and math.isfinite(float(model.optimizer.learning_rate))
-    assert not (logdir / "model.keras").exists()           # a diverged model is not saved
+    assert not (logdir / "model.keras").exists()  # a diverged model is not saved
 
 
 def test_bad_save_freq_and_mismatched_backup_are_refused(tmp_path, capsys):
     logdir = tmp_path / "run"
-    assert main(CLI_ARGS + ["--save-freq", "0", "--logdir", str(logdir)]) == 2     # last flag wins
+    assert main(CLI_ARGS + ["--save-freq", "0", "--logdir", str(logdir)]) == 2  # last flag wins
     assert "--save-freq must be a positive number of steps or 'epoch', got '0'" in capsys.readouterr().err
     (logdir / "backup").mkdir(parents=True)
     (logdir / "backup" / "training_metadata.json").write_text(
-        json.dumps({"epoch": 1, "batch": 3, "global_step": 9, "steps_per_epoch": 6}))
-    assert main(CLI_ARGS + ["--logdir", str(logdir), "--resume"]) == 2       # 11 steps now, not 6
+        json.dumps({"epoch": 1, "batch": 3, "global_step": 9, "steps_per_epoch": 6})
+    )
+    assert main(CLI_ARGS + ["--logdir", str(logdir), "--resume"]) == 2  # 11 steps now, not 6
     err = capsys.readouterr().err
     assert "taken with 6 steps per epoch, this run has 11" in err and "--batch-size" in err, err
     with pytest.raises(ValueError, match="save_freq must be a positive number of steps"):

@@ -85,7 +85,7 @@ def masked_weights(logits, masks):
     if len(filled) == 1:
         return [tf.cast(tf.nn.softmax(filled[0], axis=-1), dtype)], rows
     sizes = [tf.shape(x)[-1] for x in filled]
-    weights = tf.nn.softmax(tf.concat(filled, axis=-1), axis=-1)    # [..., sum K_s]
+    weights = tf.nn.softmax(tf.concat(filled, axis=-1), axis=-1)  # [..., sum K_s]
     return [tf.cast(w, dtype) for w in tf.split(weights, sizes, axis=-1)], rows
 
 
@@ -97,7 +97,7 @@ def _blocks(x, l):
     """``[B, h, n, d] -> [B, h, n_p/l, l, d]`` zero-padded at the end; also ``n_b = n_p / l``."""
     n = _dim(x, 2)
     nb = (n + l - 1) // l
-    x = tf.pad(x, [[0, 0], [0, 0], [0, nb * l - n], [0, 0]])       # [B, h, n_p, d]
+    x = tf.pad(x, [[0, 0], [0, 0], [0, nb * l - n], [0, 0]])  # [B, h, n_p, d]
     heads, depth = int(x.shape[1]), int(x.shape[3])
     # [B, h, n_p, d] -> [B, h, nb, l, d]
     return tf.reshape(x, [-1, heads, nb, l, depth]), nb
@@ -106,14 +106,14 @@ def _blocks(x, l):
 def _unblocks(x, n):
     """``[B, h, nb, l, d] -> [B, h, n, d]`` (drops the padding)."""
     heads, l, depth = int(x.shape[1]), int(x.shape[3]), int(x.shape[4])
-    x = tf.reshape(x, [-1, heads, _dim(x, 2) * l, depth])     # [B, h, nb, l, d] -> [B, h, n_p, d]
+    x = tf.reshape(x, [-1, heads, _dim(x, 2) * l, depth])  # [B, h, nb, l, d] -> [B, h, n_p, d]
     return x[:, :, :n]
 
 
 def _dense(q, k, v, spec, dropout):
     n = _dim(q, 2)
     i = tf.range(n)[:, None]
-    logits = tf.einsum("bhid,bhjd->bhij", q, k)                      # [B, h, n, n]
+    logits = tf.einsum("bhid,bhjd->bhij", q, k)  # [B, h, n, n]
     (w,), rows = masked_weights([logits], [_causal(tf.range(n)[None, :], i, spec.strict)])
     return tf.einsum("bhij,bhjd->bhid", dropout(w), v) * rows
 
@@ -125,19 +125,19 @@ def _window_set(qb, kb, vb, nb, spec, stride_local):
     """Keys of the query's block and the previous block: ``[B, h, nb, l, 2l]``."""
     l = spec.block_length
 
-    def previous_and_own(x):                                 # [B, h, nb, l, d] -> [B, h, nb, 2l, d]
+    def previous_and_own(x):  # [B, h, nb, l, d] -> [B, h, nb, 2l, d]
         before = tf.pad(x, [[0, 0], [0, 0], [1, 0], [0, 0], [0, 0]])[:, :, :-1]
         return tf.concat([before, x], axis=3)
 
     kw, vw = previous_and_own(kb), previous_and_own(vb)
     logits = tf.einsum("bhnqd,bhnkd->bhnqk", qb, kw)
-    a = tf.range(l)[:, None]                                       # query offset in its block
-    m = tf.range(2 * l)[None, :]                                   # key offset from block b - 1
-    rel = _causal(m - l, a, spec.strict)                     # j - (b-1) l = m; i - (b-1) l = a + l
+    a = tf.range(l)[:, None]  # query offset in its block
+    m = tf.range(2 * l)[None, :]  # key offset from block b - 1
+    rel = _causal(m - l, a, spec.strict)  # j - (b-1) l = m; i - (b-1) l = a + l
     if stride_local:
-        rel = rel & (m >= a)                                       # i - j <= l
-    first = tf.range(nb)[:, None, None] > 0                        # block 0 has no block before it
-    mask = rel[None] & (first | (m >= l)[None])                    # [nb, l, 2l]
+        rel = rel & (m >= a)  # i - j <= l
+    first = tf.range(nb)[:, None, None] > 0  # block 0 has no block before it
+    mask = rel[None] & (first | (m >= l)[None])  # [nb, l, 2l]
     return logits, mask, lambda w: tf.einsum("bhnqk,bhnkd->bhnqd", w, vw)
 
 
@@ -147,7 +147,7 @@ def _stride_set(qb, kb, vb, nb, spec, skip_local):
     q = tf.range(nb)[:, None, None]
     p = tf.range(nb)[None, None, :]
     # skip_local: j = i and j = i - l are already in the window set.
-    mask = (p <= q - 2) if skip_local else _causal(p, q, spec.strict)   # [nb, 1, nb]
+    mask = (p <= q - 2) if skip_local else _causal(p, q, spec.strict)  # [nb, 1, nb]
     return logits, mask, lambda w: tf.einsum("bhqap,bhpad->bhqad", w, vb)
 
 
@@ -155,7 +155,7 @@ def _block_set(qb, kb, vb, nb, spec):
     """Keys of the query's own block: ``[B, h, nb, l, l]``."""
     l = spec.block_length
     logits = tf.einsum("bhnqd,bhnkd->bhnqk", qb, kb)
-    mask = _causal(tf.range(l)[None, :], tf.range(l)[:, None], spec.strict)[None]   # [1, l, l]
+    mask = _causal(tf.range(l)[None, :], tf.range(l)[:, None], spec.strict)[None]  # [1, l, l]
     return logits, mask, lambda w: tf.einsum("bhnqk,bhnkd->bhnqd", w, vb)
 
 
@@ -164,16 +164,16 @@ def _summary_set(qb, kb, vb, nb, spec, skip_own_block):
     l, c = spec.block_length, spec.num_summary
     heads = int(kb.shape[1])
     # [B, h, nb, c, d] -> [B, h, nb c, d]
-    ks = tf.reshape(kb[:, :, :, l - c:], [-1, heads, nb * c, int(kb.shape[4])])
-    vs = tf.reshape(vb[:, :, :, l - c:], [-1, heads, nb * c, int(vb.shape[4])])
+    ks = tf.reshape(kb[:, :, :, l - c :], [-1, heads, nb * c, int(kb.shape[4])])
+    vs = tf.reshape(vb[:, :, :, l - c :], [-1, heads, nb * c, int(vb.shape[4])])
     logits = tf.einsum("bhnqd,bhkd->bhnqk", qb, ks)
     s = tf.range(nb * c)
-    p = s // c                                                     # block of summary key s
-    j = p * l + (l - c) + s % c                                    # its position
+    p = s // c  # block of summary key s
+    j = p * l + (l - c) + s % c  # its position
     b = tf.range(nb)[:, None, None]
-    i = b * l + tf.range(l)[None, :, None]                         # [nb, l, 1]
-    mask = _causal(j[None, None, :], i, spec.strict)               # [nb, l, nb c]
-    if skip_own_block:                                             # already in the block set
+    i = b * l + tf.range(l)[None, :, None]  # [nb, l, 1]
+    mask = _causal(j[None, None, :], i, spec.strict)  # [nb, l, nb c]
+    if skip_own_block:  # already in the block set
         mask = mask & (p[None, None, :] < b)
     return logits, mask, lambda w: tf.einsum("bhnqk,bhkd->bhnqd", w, vs)
 
@@ -186,30 +186,29 @@ def _sets_attention(q, k, v, spec, dropout, builders):
     vb, _ = _blocks(v, l)
     sets = [build(qb, kb, vb, nb, spec) for build in builders]
     weights, rows = masked_weights([s[0] for s in sets], [s[1] for s in sets])
-    out = tf.add_n([s[2](dropout(w)) for s, w in zip(sets, weights)])   # [B, h, nb, l, dv]
+    out = tf.add_n([s[2](dropout(w)) for s, w in zip(sets, weights)])  # [B, h, nb, l, dv]
     return _unblocks(out * rows, n)
 
 
 def _local_2d_tables(spec):
     """Static index tables of local_2d (numpy): row/column gathers, the block mask."""
     (H, W), (bh, bw), (fh, fw) = spec.grid_shape, spec.block_shape, spec.flange
-    mh, mw = fh + bh, bw + 2 * fw                                  # memory rectangle
-    rows = np.arange(H // bh)[:, None] * bh + np.arange(mh)[None, :]     # padded-grid rows
-    cols = np.arange(W // bw)[:, None] * bw + np.arange(mw)[None, :]     # padded-grid cols
+    mh, mw = fh + bh, bw + 2 * fw  # memory rectangle
+    rows = np.arange(H // bh)[:, None] * bh + np.arange(mh)[None, :]  # padded-grid rows
+    cols = np.arange(W // bw)[:, None] * bw + np.arange(mw)[None, :]  # padded-grid cols
     # Query (qa, qb) in its block vs memory cell (a, b): the t2t raster mask.
     qa, qb = np.divmod(np.arange(bh * bw), bw)
     a, b = np.divmod(np.arange(mh * mw), mw)
     in_block = (a >= fh) & (b >= fw) & (b < fw + bw)
     order_q = qa * bw + qb
     order_m = (a - fh) * bw + (b - fw)
-    before = (order_m[None, :] < order_q[:, None]) if spec.strict else \
-        (order_m[None, :] <= order_q[:, None])
+    before = (order_m[None, :] < order_q[:, None]) if spec.strict else (order_m[None, :] <= order_q[:, None])
     rel = (a < fh)[None, :] | ((a >= fh) & (b < fw))[None, :] | (in_block[None, :] & before)
     # Cells outside the image (the zero padding) are never attended.
-    real_row = rows[:, None, :, None] - fh                         # [Rb, 1, mh, 1]
-    real_col = cols[None, :, None, :] - fw                         # [1, Cb, 1, mw]
-    inside = (real_row >= 0) & (real_col >= 0) & (real_col < W)    # [Rb, Cb, mh, mw]
-    inside = inside.reshape((H // bh) * (W // bw), mh * mw)        # -> [nblk, M]
+    real_row = rows[:, None, :, None] - fh  # [Rb, 1, mh, 1]
+    real_col = cols[None, :, None, :] - fw  # [1, Cb, 1, mw]
+    inside = (real_row >= 0) & (real_col >= 0) & (real_col < W)  # [Rb, Cb, mh, mw]
+    inside = inside.reshape((H // bh) * (W // bw), mh * mw)  # -> [nblk, M]
     return rows, cols, rel, inside
 
 
@@ -220,34 +219,33 @@ def _local_2d(q, k, v, spec, dropout):
     Rb, Cb = H // bh, W // bw
     rows, cols, rel, inside = _local_2d_tables(spec)
 
-    def memory(x):                                           # [B, h, n, d] -> [B, h, nblk, M, d]
+    def memory(x):  # [B, h, n, d] -> [B, h, nblk, M, d]
         d = int(x.shape[-1])
-        x = tf.reshape(x, [-1, heads, Rb, Cb, bh, bw, d])    # [B,h,n,d] -> [B,h,Rb,Cb,bh,bw,d]
-        x = tf.transpose(x, [0, 1, 2, 4, 3, 5, 6])                 # -> [B,h,Rb,bh,Cb,bw,d]
-        x = tf.reshape(x, [-1, heads, H, W, d])                    # -> [B,h,H,W,d] (raster)
+        x = tf.reshape(x, [-1, heads, Rb, Cb, bh, bw, d])  # [B,h,n,d] -> [B,h,Rb,Cb,bh,bw,d]
+        x = tf.transpose(x, [0, 1, 2, 4, 3, 5, 6])  # -> [B,h,Rb,bh,Cb,bw,d]
+        x = tf.reshape(x, [-1, heads, H, W, d])  # -> [B,h,H,W,d] (raster)
         x = tf.pad(x, [[0, 0], [0, 0], [fh, 0], [fw, fw], [0, 0]])  # [B,h,fh+H,W+2fw,d]
-        x = tf.gather(x, rows, axis=2)                             # [B,h,Rb,mh,W+2fw,d]
-        x = tf.gather(x, cols, axis=4)                             # [B,h,Rb,mh,Cb,mw,d]
-        x = tf.transpose(x, [0, 1, 2, 4, 3, 5, 6])                 # -> [B,h,Rb,Cb,mh,mw,d]
+        x = tf.gather(x, rows, axis=2)  # [B,h,Rb,mh,W+2fw,d]
+        x = tf.gather(x, cols, axis=4)  # [B,h,Rb,mh,Cb,mw,d]
+        x = tf.transpose(x, [0, 1, 2, 4, 3, 5, 6])  # -> [B,h,Rb,Cb,mh,mw,d]
         # [B, h, Rb, Cb, mh, mw, d] -> [B, h, nblk, M, d]
         return tf.reshape(x, [-1, heads, Rb * Cb, rows.shape[1] * cols.shape[1], d])
 
     km, vm = memory(k), memory(v)
     # [B, h, n, dk] -> [B, h, nblk, bh bw, dk]
     qb = tf.reshape(q, [-1, heads, Rb * Cb, bh * bw, int(q.shape[-1])])
-    logits = tf.einsum("bhnqd,bhnkd->bhnqk", qb, km)               # [B, h, nblk, bh bw, M]
-    mask = tf.constant(rel[None, :, :] & inside[:, None, :])       # [nblk, bh bw, M]
+    logits = tf.einsum("bhnqd,bhnkd->bhnqk", qb, km)  # [B, h, nblk, bh bw, M]
+    mask = tf.constant(rel[None, :, :] & inside[:, None, :])  # [nblk, bh bw, M]
     (w,), rows = masked_weights([logits], [mask])
-    out = tf.einsum("bhnqk,bhnkd->bhnqd", dropout(w), vm) * rows   # [B, h, nblk, bh bw, dv]
-    return tf.reshape(out, [-1, heads, H * W, int(v.shape[-1])])   # -> [B, h, n, dv]
+    out = tf.einsum("bhnqk,bhnkd->bhnqd", dropout(w), vm) * rows  # [B, h, nblk, bh bw, dv]
+    return tf.reshape(out, [-1, heads, H * W, int(v.shape[-1])])  # -> [B, h, n, dv]
 
 
 _SETS = {
     "local_1d": [lambda *a: _window_set(*a, stride_local=False)],
     "strided_local": [lambda *a: _window_set(*a, stride_local=True)],
     "strided_stride": [lambda *a: _stride_set(*a, skip_local=False)],
-    "strided": [lambda *a: _window_set(*a, stride_local=True),
-                lambda *a: _stride_set(*a, skip_local=True)],
+    "strided": [lambda *a: _window_set(*a, stride_local=True), lambda *a: _stride_set(*a, skip_local=True)],
     "fixed_block": [_block_set],
     "fixed_summary": [lambda *a: _summary_set(*a, skip_own_block=False)],
     "fixed": [_block_set, lambda *a: _summary_set(*a, skip_own_block=True)],
@@ -287,11 +285,11 @@ def step_positions(spec, t, length):
     l, c = spec.block_length, spec.num_summary
     pattern = spec.pattern
 
-    def window(start, size):                                     # start .. start + size - 1
+    def window(start, size):  # start .. start + size - 1
         j = start + tf.range(size)
         return j, (j >= 0) & _causal(j, t, strict)
 
-    def stride(first):                                           # t - m l for m >= first
+    def stride(first):  # t - m l for m >= first
         j = t - l * tf.range(first, max(first, (length - 1) // l + 1))
         return j, (j >= 0) & _causal(j, t, strict)
 
@@ -331,13 +329,13 @@ def _local_2d_positions(spec, t):
     mh, mw = fh + bh, bw + 2 * fw
     _, _, rel, _ = _local_2d_tables(spec)
     block, offset = t // (bh * bw), t % (bh * bw)
-    top, left = block // Cb * bh - fh, block % Cb * bw - fw       # memory rectangle origin
-    row = top + tf.range(mh)[:, None] + tf.zeros([1, mw], tf.int32)   # [mh, mw]
+    top, left = block // Cb * bh - fh, block % Cb * bw - fw  # memory rectangle origin
+    row = top + tf.range(mh)[:, None] + tf.zeros([1, mw], tf.int32)  # [mh, mw]
     col = left + tf.range(mw)[None, :] + tf.zeros([mh, 1], tf.int32)  # [mh, mw]
-    row, col = tf.reshape(row, [-1]), tf.reshape(col, [-1])       # [mh, mw] -> [M]
+    row, col = tf.reshape(row, [-1]), tf.reshape(col, [-1])  # [mh, mw] -> [M]
     ok = (row >= 0) & (col >= 0) & (col < W) & tf.gather(tf.constant(rel), offset)
     rc, cc = tf.maximum(row, 0), tf.clip_by_value(col, 0, W - 1)
-    j = (rc // bh * Cb + cc // bw) * (bh * bw) + rc % bh * bw + cc % bw   # generation index
+    j = (rc // bh * Cb + cc // bw) * (bh * bw) + rc % bh * bw + cc % bw  # generation index
     return j, ok
 
 
@@ -351,10 +349,10 @@ def attend_step(q_t, keys, values, t, spec):
     """
     length = int(keys.shape[0])
     j, ok = step_positions(spec, t, length)
-    kg = tf.gather(keys, j)                                        # [K, B, h, dk]
-    vg = tf.gather(values, j)                                      # [K, B, h, dv]
+    kg = tf.gather(keys, j)  # [K, B, h, dk]
+    vg = tf.gather(values, j)  # [K, B, h, dv]
     q_t = q_t * tf.cast(1.0 / math.sqrt(int(q_t.shape[-1])), q_t.dtype)
-    logits = tf.einsum("bhd,kbhd->bhk", q_t, kg)                   # [B, h, K]
+    logits = tf.einsum("bhd,kbhd->bhk", q_t, kg)  # [B, h, K]
     (w,), rows = masked_weights([logits], [ok])
     return tf.einsum("bhk,kbhd->bhd", w, vg) * rows
 

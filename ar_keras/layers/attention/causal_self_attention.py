@@ -80,20 +80,36 @@ class CausalSelfAttention(keras.layers.Layer):
             sequence that does not fit ``grid_shape``.
     """
 
-    def __init__(self, num_heads, key_dim, value_dim=None, output_dim=None, pattern="dense",
-                 block_length=None, num_summary=None, grid_shape=None, block_shape=None,
-                 flange=None, strict=False, dropout=0.0, output_initializer="glorot_uniform",
-                 use_bias=True, **kwargs):
+    def __init__(
+        self,
+        num_heads,
+        key_dim,
+        value_dim=None,
+        output_dim=None,
+        pattern="dense",
+        block_length=None,
+        num_summary=None,
+        grid_shape=None,
+        block_shape=None,
+        flange=None,
+        strict=False,
+        dropout=0.0,
+        output_initializer="glorot_uniform",
+        use_bias=True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        for name, value in (("num_heads", num_heads), ("key_dim", key_dim),
-                            ("value_dim", key_dim if value_dim is None else value_dim),
-                            ("output_dim", 1 if output_dim is None else output_dim)):
+        for name, value in (
+            ("num_heads", num_heads),
+            ("key_dim", key_dim),
+            ("value_dim", key_dim if value_dim is None else value_dim),
+            ("output_dim", 1 if output_dim is None else output_dim),
+        ):
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
-        self.spec = make_spec(pattern, block_length, num_summary, grid_shape, block_shape,
-                              flange, strict)
+        self.spec = make_spec(pattern, block_length, num_summary, grid_shape, block_shape, flange, strict)
         self.num_heads = int(num_heads)
         self.key_dim = int(key_dim)
         self.value_dim = int(key_dim if value_dim is None else value_dim)
@@ -115,16 +131,20 @@ class CausalSelfAttention(keras.layers.Layer):
         self.query.build((None, d))
         self.key.build((None, d_m))
         self.value.build((None, d_m))
-        self.out = keras.layers.Dense(self.output_dim or d, use_bias=self.use_bias,
-                                      kernel_initializer=self.output_initializer, name="output")
+        self.out = keras.layers.Dense(
+            self.output_dim or d,
+            use_bias=self.use_bias,
+            kernel_initializer=self.output_initializer,
+            name="output",
+        )
         self.out.build((None, self.num_heads * self.value_dim))
         self.built = True
 
     def _heads(self, x, depth):
         """``[B, n, H*depth] -> [B, H, n, depth]``."""
-        n = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]   # static when known
-        x = tf.reshape(x, [-1, n, self.num_heads, depth])                # [B, n, H*dh] -> [B, n, H, dh]
-        return tf.transpose(x, [0, 2, 1, 3])                              # -> [B, H, n, dh]
+        n = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]  # static when known
+        x = tf.reshape(x, [-1, n, self.num_heads, depth])  # [B, n, H*dh] -> [B, n, H, dh]
+        return tf.transpose(x, [0, 2, 1, 3])  # -> [B, H, n, dh]
 
     def call(self, x, memory=None, training=False):
         source = x if memory is None else memory
@@ -134,26 +154,28 @@ class CausalSelfAttention(keras.layers.Layer):
         v = self._heads(self.value(source), self.value_dim)
         dropout = None
         if self.dropout > 0:
-            dropout = lambda w: self.weights_dropout(w, training=training)   # noqa: E731
-        o = blockwise.attend(q, k, v, self.spec, dropout)                     # [B, H, n, dv]
-        o = tf.transpose(o, [0, 2, 1, 3])                                     # -> [B, n, H, dv]
+            dropout = lambda w: self.weights_dropout(w, training=training)  # noqa: E731
+        o = blockwise.attend(q, k, v, self.spec, dropout)  # [B, H, n, dv]
+        o = tf.transpose(o, [0, 2, 1, 3])  # -> [B, n, H, dv]
         n = o.shape[1] if o.shape[1] is not None else tf.shape(o)[1]
-        o = tf.reshape(o, [-1, n, self.num_heads * self.value_dim])       # -> [B, n, H dv]
+        o = tf.reshape(o, [-1, n, self.num_heads * self.value_dim])  # -> [B, n, H dv]
         return self.out(o)
 
     # -------------------------------------------------------------- streaming
     def init_cache(self, batch, max_length, dtype=None):
         """Empty buffers ``{"keys": [L, B, H, d_k], "values": [L, B, H, d_v]}``."""
         dtype = dtype or self.compute_dtype
-        if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral) \
-                or max_length < 1:
-            raise ValueError(f"max_length must be a positive Python int (the buffers' static "
-                             f"length), got {max_length!r}.")
+        if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral) or max_length < 1:
+            raise ValueError(
+                f"max_length must be a positive Python int (the buffers' static length), got {max_length!r}."
+            )
         max_length = int(max_length)
         self.spec.check_length(max_length)
         h = self.num_heads
-        return {"keys": tf.zeros(tf.stack([max_length, batch, h, self.key_dim]), dtype),
-                "values": tf.zeros(tf.stack([max_length, batch, h, self.value_dim]), dtype)}
+        return {
+            "keys": tf.zeros(tf.stack([max_length, batch, h, self.key_dim]), dtype),
+            "values": tf.zeros(tf.stack([max_length, batch, h, self.value_dim]), dtype),
+        }
 
     def step(self, x_t, cache, t, memory_t=None):
         """Position ``t``: ``x_t [B, d]`` (and ``memory_t [B, d_m]``) -> ``(y_t [B, out], cache)``.
@@ -163,13 +185,15 @@ class CausalSelfAttention(keras.layers.Layer):
         """
         source = x_t if memory_t is None else memory_t
         h = self.num_heads
-        q = tf.reshape(self.query(x_t), [-1, h, self.key_dim])           # [B, H dk] -> [B, H, dk]
-        k = tf.reshape(self.key(source), [-1, h, self.key_dim])          # [B, H dk] -> [B, H, dk]
-        v = tf.reshape(self.value(source), [-1, h, self.value_dim])      # [B, H dv] -> [B, H, dv]
-        cache = {"keys": blockwise.write(cache["keys"], k, t),
-                 "values": blockwise.write(cache["values"], v, t)}
-        o = blockwise.attend_step(q, cache["keys"], cache["values"], t, self.spec)   # [B, H, dv]
-        o = tf.reshape(o, [-1, h * self.value_dim])                      # [B, H, dv] -> [B, H dv]
+        q = tf.reshape(self.query(x_t), [-1, h, self.key_dim])  # [B, H dk] -> [B, H, dk]
+        k = tf.reshape(self.key(source), [-1, h, self.key_dim])  # [B, H dk] -> [B, H, dk]
+        v = tf.reshape(self.value(source), [-1, h, self.value_dim])  # [B, H dv] -> [B, H, dv]
+        cache = {
+            "keys": blockwise.write(cache["keys"], k, t),
+            "values": blockwise.write(cache["values"], v, t),
+        }
+        o = blockwise.attend_step(q, cache["keys"], cache["values"], t, self.spec)  # [B, H, dv]
+        o = tf.reshape(o, [-1, h * self.value_dim])  # [B, H, dv] -> [B, H dv]
         return self.out(o), cache
 
     def compute_output_shape(self, x_shape, memory_shape=None):
@@ -178,15 +202,22 @@ class CausalSelfAttention(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         spec = self.spec
-        config.update({
-            "num_heads": self.num_heads, "key_dim": self.key_dim, "value_dim": self.value_dim,
-            "output_dim": self.output_dim, "pattern": spec.pattern,
-            "block_length": spec.block_length, "num_summary": spec.num_summary,
-            "grid_shape": None if spec.grid_shape is None else list(spec.grid_shape),
-            "block_shape": None if spec.block_shape is None else list(spec.block_shape),
-            "flange": None if spec.flange is None else list(spec.flange),
-            "strict": spec.strict, "dropout": self.dropout,
-            "output_initializer": keras.initializers.serialize(self.output_initializer),
-            "use_bias": self.use_bias,
-        })
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "key_dim": self.key_dim,
+                "value_dim": self.value_dim,
+                "output_dim": self.output_dim,
+                "pattern": spec.pattern,
+                "block_length": spec.block_length,
+                "num_summary": spec.num_summary,
+                "grid_shape": None if spec.grid_shape is None else list(spec.grid_shape),
+                "block_shape": None if spec.block_shape is None else list(spec.block_shape),
+                "flange": None if spec.flange is None else list(spec.flange),
+                "strict": spec.strict,
+                "dropout": self.dropout,
+                "output_initializer": keras.initializers.serialize(self.output_initializer),
+                "use_bias": self.use_bias,
+            }
+        )
         return config

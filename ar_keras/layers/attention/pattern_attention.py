@@ -49,11 +49,19 @@ class PatternAttention(keras.layers.Layer):
         ``[B, *S, d_v]``.
     """
 
-    def __init__(self, pattern="dense", block_length=None, num_summary=None, grid_shape=None,
-                 block_shape=None, flange=None, strict=True, **kwargs):
+    def __init__(
+        self,
+        pattern="dense",
+        block_length=None,
+        num_summary=None,
+        grid_shape=None,
+        block_shape=None,
+        flange=None,
+        strict=True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        self.spec = make_spec(pattern, block_length, num_summary, grid_shape, block_shape,
-                              flange, strict)
+        self.spec = make_spec(pattern, block_length, num_summary, grid_shape, block_shape, flange, strict)
 
     @property
     def strict(self):
@@ -65,27 +73,31 @@ class PatternAttention(keras.layers.Layer):
         for s in spatial:
             n *= int(s)
         self.spec.check_length(n)
-        q = tf.reshape(query, [-1, 1, n, query.shape[-1]])            # [B, *S, dk] -> [B, 1, N, dk]
-        k = tf.reshape(key, [-1, 1, n, key.shape[-1]])                # [B, *S, dk] -> [B, 1, N, dk]
-        v = tf.reshape(value, [-1, 1, n, value.shape[-1]])            # [B, *S, dv] -> [B, 1, N, dv]
-        out = blockwise.attend(q, k, v, self.spec)                    # [B, 1, N, dv]
-        return tf.reshape(out, [-1, *spatial, value.shape[-1]])       # [B, 1, N, dv] -> [B, *S, dv]
+        q = tf.reshape(query, [-1, 1, n, query.shape[-1]])  # [B, *S, dk] -> [B, 1, N, dk]
+        k = tf.reshape(key, [-1, 1, n, key.shape[-1]])  # [B, *S, dk] -> [B, 1, N, dk]
+        v = tf.reshape(value, [-1, 1, n, value.shape[-1]])  # [B, *S, dv] -> [B, 1, N, dv]
+        out = blockwise.attend(q, k, v, self.spec)  # [B, 1, N, dv]
+        return tf.reshape(out, [-1, *spatial, value.shape[-1]])  # [B, 1, N, dv] -> [B, *S, dv]
 
     # --------------------------------------------------------------- streaming
     def init_cache(self, batch, length, key_size, value_size, dtype=None):
         dtype = dtype or self.compute_dtype
         """Empty buffers ``{"keys": [N, B, 1, d_k], "values": [N, B, 1, d_v]}`` (time-major)."""
         self.spec.check_length(length)
-        return {"keys": tf.zeros(tf.stack([length, batch, 1, key_size]), dtype),
-                "values": tf.zeros(tf.stack([length, batch, 1, value_size]), dtype)}
+        return {
+            "keys": tf.zeros(tf.stack([length, batch, 1, key_size]), dtype),
+            "values": tf.zeros(tf.stack([length, batch, 1, value_size]), dtype),
+        }
 
     def write(self, cache, key, value, position):
         """The cache with ``position`` set to ``key [B, 1, d_k]``, ``value [B, 1, d_v]``.
 
         A ``position`` outside ``[0, N)`` (e.g. -1) leaves the cache as it is.
         """
-        return {"keys": blockwise.write(cache["keys"], key, position),
-                "values": blockwise.write(cache["values"], value, position)}
+        return {
+            "keys": blockwise.write(cache["keys"], key, position),
+            "values": blockwise.write(cache["values"], value, position),
+        }
 
     def step(self, query, cache, position):
         """One query against the cache: ``query [B, d_k]``, int scalar ``position`` -> ``[B, d_v]``.
@@ -93,8 +105,9 @@ class PatternAttention(keras.layers.Layer):
         Cache entries the pattern does not allow (strict: at and after
         ``position``) may hold anything.
         """
-        out = blockwise.attend_step(query[:, None, :], cache["keys"], cache["values"], position,
-                                    self.spec)                        # [B, 1, dv]
+        out = blockwise.attend_step(
+            query[:, None, :], cache["keys"], cache["values"], position, self.spec
+        )  # [B, 1, dv]
         return out[:, 0]
 
     def compute_output_shape(self, query_shape, key_shape, value_shape):
@@ -103,12 +116,15 @@ class PatternAttention(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         spec = self.spec
-        config.update({
-            "pattern": spec.pattern, "block_length": spec.block_length,
-            "num_summary": spec.num_summary,
-            "grid_shape": None if spec.grid_shape is None else list(spec.grid_shape),
-            "block_shape": None if spec.block_shape is None else list(spec.block_shape),
-            "flange": None if spec.flange is None else list(spec.flange),
-            "strict": spec.strict,
-        })
+        config.update(
+            {
+                "pattern": spec.pattern,
+                "block_length": spec.block_length,
+                "num_summary": spec.num_summary,
+                "grid_shape": None if spec.grid_shape is None else list(spec.grid_shape),
+                "block_shape": None if spec.block_shape is None else list(spec.block_shape),
+                "flange": None if spec.flange is None else list(spec.flange),
+                "strict": spec.strict,
+            }
+        )
         return config

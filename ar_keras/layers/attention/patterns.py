@@ -54,10 +54,26 @@ import numpy as np
 
 __all__ = ["PATTERNS", "PatternSpec", "make_spec", "allowed", "block_raster_order"]
 
-PATTERNS = ("dense", "local_1d", "local_2d", "strided", "strided_local", "strided_stride",
-            "fixed", "fixed_block", "fixed_summary")
-_BLOCK_PATTERNS = ("local_1d", "strided", "strided_local", "strided_stride",
-                   "fixed", "fixed_block", "fixed_summary")
+PATTERNS = (
+    "dense",
+    "local_1d",
+    "local_2d",
+    "strided",
+    "strided_local",
+    "strided_stride",
+    "fixed",
+    "fixed_block",
+    "fixed_summary",
+)
+_BLOCK_PATTERNS = (
+    "local_1d",
+    "strided",
+    "strided_local",
+    "strided_stride",
+    "fixed",
+    "fixed_block",
+    "fixed_summary",
+)
 _SUMMARY_PATTERNS = ("fixed", "fixed_summary")
 
 
@@ -81,6 +97,7 @@ def _pair(name, value, minimum):
 @dataclasses.dataclass(frozen=True)
 class PatternSpec:
     """A validated pattern: what `make_spec` returns and every kernel reads."""
+
     pattern: str
     block_length: int = None
     num_summary: int = None
@@ -91,15 +108,16 @@ class PatternSpec:
 
     def check_length(self, n):
         """ValueError unless a sequence of ``n`` positions fits the pattern (local_2d: n = H W)."""
-        if self.pattern == "local_2d" and n is not None and int(n) != self.grid_shape[0] * \
-                self.grid_shape[1]:
+        if self.pattern == "local_2d" and n is not None and int(n) != self.grid_shape[0] * self.grid_shape[1]:
             raise ValueError(
                 f"local_2d attention over grid_shape={self.grid_shape} needs "
-                f"{self.grid_shape[0] * self.grid_shape[1]} positions, got a sequence of {n}.")
+                f"{self.grid_shape[0] * self.grid_shape[1]} positions, got a sequence of {n}."
+            )
 
 
-def make_spec(pattern, block_length=None, num_summary=None, grid_shape=None, block_shape=None,
-              flange=None, strict=False):
+def make_spec(
+    pattern, block_length=None, num_summary=None, grid_shape=None, block_shape=None, flange=None, strict=False
+):
     """Checks the arguments of ``pattern`` and returns a `PatternSpec`.
 
     Arguments a pattern does not use are ignored (set to None), so a model can
@@ -122,19 +140,19 @@ def make_spec(pattern, block_length=None, num_summary=None, grid_shape=None, blo
             raise ValueError(f"Attention pattern {pattern!r} needs num_summary (c).")
         c = _positive_int("num_summary", num_summary)
         if c > spec["block_length"]:
-            raise ValueError(f"num_summary (c={c}) must be at most block_length "
-                             f"(l={spec['block_length']}).")
+            raise ValueError(f"num_summary (c={c}) must be at most block_length (l={spec['block_length']}).")
         spec["num_summary"] = c
     if pattern == "local_2d":
-        for name, value in (("grid_shape", grid_shape), ("block_shape", block_shape),
-                            ("flange", flange)):
+        for name, value in (("grid_shape", grid_shape), ("block_shape", block_shape), ("flange", flange)):
             if value is None:
                 raise ValueError(f"local_2d attention needs {name}.")
         H, W = _pair("grid_shape", grid_shape, 1)
         bh, bw = _pair("block_shape", block_shape, 1)
         if H % bh or W % bw:
-            raise ValueError(f"local_2d block_shape={(bh, bw)} must divide grid_shape="
-                             f"{(H, W)} (block size that does not divide the grid).")
+            raise ValueError(
+                f"local_2d block_shape={(bh, bw)} must divide grid_shape="
+                f"{(H, W)} (block size that does not divide the grid)."
+            )
         spec.update(grid_shape=(H, W), block_shape=(bh, bw), flange=_pair("flange", flange, 0))
     return PatternSpec(**spec)
 
@@ -153,12 +171,20 @@ def block_raster_order(grid_shape, block_shape):
     bh, bw = _pair("block_shape", block_shape, 1)
     if H % bh or W % bw:
         raise ValueError(f"block_shape={(bh, bw)} must divide grid_shape={(H, W)}.")
-    raster = np.arange(H * W).reshape(H // bh, bh, W // bw, bw)   # [H*W] -> [H/bh, bh, W/bw, bw]
-    return raster.transpose(0, 2, 1, 3).reshape(-1)               # -> [H/bh, W/bw, bh, bw] -> [n]
+    raster = np.arange(H * W).reshape(H // bh, bh, W // bw, bw)  # [H*W] -> [H/bh, bh, W/bw, bw]
+    return raster.transpose(0, 2, 1, 3).reshape(-1)  # -> [H/bh, W/bw, bh, bw] -> [n]
 
 
-def allowed(pattern, n, block_length=None, num_summary=None, grid_shape=None, block_shape=None,
-            flange=None, strict=False):
+def allowed(
+    pattern,
+    n,
+    block_length=None,
+    num_summary=None,
+    grid_shape=None,
+    block_shape=None,
+    flange=None,
+    strict=False,
+):
     """``mask[i, j]``: query i may read key j, by the set definitions above (bool ``[n, n]``).
 
     Brute force, ``O(n^2)``: for tests and figures, never for the layer.
@@ -185,11 +211,15 @@ def allowed(pattern, n, block_length=None, num_summary=None, grid_shape=None, bl
         rule = np.broadcast_to(j % l >= l - c, (n, n))
     elif pattern == "fixed":
         rule = (j // l == i // l) | (j % l >= l - c)
-    else:                                                        # local_2d
+    else:  # local_2d
         (H, W), (bh, bw), (fh, fw) = spec.grid_shape, spec.block_shape, spec.flange
         order = block_raster_order(spec.grid_shape, spec.block_shape)
-        row, col = order // W, order % W                         # of each generated position
-        top, left = (row // bh * bh)[:, None], (col // bw * bw)[:, None]   # of i's query block
-        rule = ((row[None, :] >= top - fh) & (row[None, :] < top + bh)
-                & (col[None, :] >= left - fw) & (col[None, :] < left + bw + fw))
+        row, col = order // W, order % W  # of each generated position
+        top, left = (row // bh * bh)[:, None], (col // bw * bw)[:, None]  # of i's query block
+        rule = (
+            (row[None, :] >= top - fh)
+            & (row[None, :] < top + bh)
+            & (col[None, :] >= left - fw)
+            & (col[None, :] < left + bw + fw)
+        )
     return np.asarray(rule & causal, bool)

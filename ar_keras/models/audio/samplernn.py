@@ -113,14 +113,18 @@ def check_frame_sizes(frame_sizes):
     """``frame_sizes`` -> a tuple of ints, each dividing the one before, strictly smaller."""
     sizes = tuple(np.atleast_1d(frame_sizes).tolist()) if frame_sizes is not None else ()
     if not sizes or any(isinstance(f, bool) or int(f) != f or f < 1 for f in sizes):
-        raise ValueError(f"frame_sizes must be a non-empty list of positive integers (frame "
-                         f"sizes in samples, top tier first), got {frame_sizes!r}.")
+        raise ValueError(
+            f"frame_sizes must be a non-empty list of positive integers (frame "
+            f"sizes in samples, top tier first), got {frame_sizes!r}."
+        )
     sizes = tuple(int(f) for f in sizes)
     for above, below in zip(sizes, sizes[1:]):
         if below >= above or above % below:
-            raise ValueError(f"frame_sizes must each divide the frame size above and be "
-                             f"smaller (upsampling ratio >= 2): {below} does not divide {above} "
-                             f"in {sizes}.")
+            raise ValueError(
+                f"frame_sizes must each divide the frame size above and be "
+                f"smaller (upsampling ratio >= 2): {below} does not divide {above} "
+                f"in {sizes}."
+            )
     return sizes
 
 
@@ -154,18 +158,35 @@ class SampleRNN(AutoregressiveModel):
         "tiny": dict(num_levels=4, frame_sizes=(4, 2), dim=12, embedding_dim=4, mlp_dim=12),
         # The embedded 16 kHz speech on 2 CPU cores: 3 tiers, frames of 16 and 4 samples,
         # GRUs of 96, MLP 128, 256 mu-law levels: 291,616 parameters.
-        "speech": dict(num_levels=256, frame_sizes=(16, 4), dim=96, embedding_dim=32,
-                       mlp_dim=128, quantization="mu_law"),
+        "speech": dict(
+            num_levels=256, frame_sizes=(16, 4), dim=96, embedding_dim=32, mlp_dim=128, quantization="mu_law"
+        ),
         # Paper / official README, 3-tier best: big frame 8, frame 2, GRU 1024 (one layer per
         # tier), embedding 256, 256 linear levels; the MLP width = dim (official DIM).
         # Weight normalisation of the official code not taken.  21,858,816 parameters.
-        "paper": dict(num_levels=256, frame_sizes=(8, 2), dim=1024, rnn_layers=1,
-                      embedding_dim=256, quantization="linear"),
+        "paper": dict(
+            num_levels=256,
+            frame_sizes=(8, 2),
+            dim=1024,
+            rnn_layers=1,
+            embedding_dim=256,
+            quantization="linear",
+        ),
     }
 
-    def __init__(self, num_levels=256, frame_sizes=(16,), dim=256, rnn_layers=1,
-                 embedding_dim=64, mlp_dim=None, quantization="mu_law", sample_rate=16000,
-                 num_classes=None, **kwargs):
+    def __init__(
+        self,
+        num_levels=256,
+        frame_sizes=(16,),
+        dim=256,
+        rnn_layers=1,
+        embedding_dim=64,
+        mlp_dim=None,
+        quantization="mu_law",
+        sample_rate=16000,
+        num_classes=None,
+        **kwargs,
+    ):
         super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels), **kwargs)
         self.frame_sizes = check_frame_sizes(frame_sizes)
         self.dim = checks.check_positive_int(dim, "dim")
@@ -174,8 +195,7 @@ class SampleRNN(AutoregressiveModel):
         self.mlp_dim = checks.check_positive_int(mlp_dim or dim, "mlp_dim")
         self.sample_rate = checks.check_positive_int(sample_rate, "sample_rate")
         if quantization not in QUANTIZATIONS:
-            raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got "
-                             f"{quantization!r}.")
+            raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}.")
         self.quantization = quantization
         K = self.num_levels
         self.head = Categorical(K)
@@ -194,11 +214,14 @@ class SampleRNN(AutoregressiveModel):
             self.frame_inputs.append(keras.layers.Dense(H, name=f"tier{i}_input"))
             grus = [LearnedStateGRU(H, name=f"tier{i}_gru{j}") for j in range(self.rnn_layers)]
             for gru in grus:
-                gru.build((None, None, H))         # init_state reads h0 before any call
+                gru.build((None, None, H))  # init_state reads h0 before any call
             self.grus.append(grus)
             self.upsamplers.append(keras.layers.Dense(ratio * width, name=f"tier{i}_upsample"))
-        self.label_embedding = (None if self.num_classes is None else keras.layers.Embedding(
-            self.num_classes, H, name="label_embedding"))
+        self.label_embedding = (
+            None
+            if self.num_classes is None
+            else keras.layers.Embedding(self.num_classes, H, name="label_embedding")
+        )
         # Index K is the pad before the first sample.
         self.embedding = keras.layers.Embedding(K + 1, self.embedding_dim, name="embedding")
         self.window = keras.layers.Conv1D(self.mlp_dim, F[-1], use_bias=False, name="window")
@@ -251,7 +274,7 @@ class SampleRNN(AutoregressiveModel):
     def _labels(self, conditional):
         if self.label_embedding is None or conditional is None:
             return None
-        return self.label_embedding(conditional)                             # [B, H]
+        return self.label_embedding(conditional)  # [B, H]
 
     def _mlp(self, a):
         """``a [.., mlp_dim]`` (window + conditioning) -> logits ``[.., K]``."""
@@ -263,7 +286,7 @@ class SampleRNN(AutoregressiveModel):
     def _tier_step(self, i, frame, upper, states, label):
         """Tier i on one frame: ``frame [n, F_i]`` amplitudes, ``upper [n, H]`` or None ->
         (upsampled ``[n, r_i, width]``, new states)."""
-        h = self.frame_inputs[i](frame)                                      # [n, H]
+        h = self.frame_inputs[i](frame)  # [n, H]
         if upper is not None:
             h = h + upper
         if i == 0 and label is not None:
@@ -272,7 +295,7 @@ class SampleRNN(AutoregressiveModel):
         for gru, state in zip(self.grus[i], states):
             h = gru.step(h, state)
             new_states.append(h)
-        up = self.upsamplers[i](h)                                           # [n, r_i width]
+        up = self.upsamplers[i](h)  # [n, r_i width]
         r = self.ratios[i]
         return tf.reshape(up, [tf.shape(up)[0], r, up.shape[-1] // r]), new_states  # -> [n, r_i, width]
 
@@ -283,8 +306,10 @@ class SampleRNN(AutoregressiveModel):
         ``{"states": [[h [batch, H] per GRU] per tier], "history": int32 [batch, F_1]}``
         (-1 = pad).
         """
-        return {"states": [[gru.init_cache(batch) for gru in grus] for grus in self.grus],
-                "history": tf.fill(tf.stack([batch, self.top_frame]), -1)}
+        return {
+            "states": [[gru.init_cache(batch) for gru in grus] for grus in self.grus],
+            "history": tf.fill(tf.stack([batch, self.top_frame]), -1),
+        }
 
     def forward_chunk(self, x, state, conditional=None, training=False):
         """Logits of a chunk, carrying the state (truncated BPTT / chunked scoring).
@@ -301,28 +326,28 @@ class SampleRNN(AutoregressiveModel):
         del training
         B = self.top_frame
         batch, L = tf.shape(x)[0], tf.shape(x)[1]
-        xe = tf.concat([state["history"], x], axis=1)                        # [b, F_1 + L]
+        xe = tf.concat([state["history"], x], axis=1)  # [b, F_1 + L]
         label = self._labels(conditional)
         upper, new_states = None, []
         for i, f in enumerate(self.frame_sizes):
-            prev = xe[:, B - f:B - f + L]                                    # x_{t-f}, t = 0..L-1
-            frames = tf.reshape(self._amplitude(prev), [batch, L // f, f])   # [b, L] -> [b, L/f, f]
-            h = self.frame_inputs[i](frames)                                 # [b, L/f, H]
+            prev = xe[:, B - f : B - f + L]  # x_{t-f}, t = 0..L-1
+            frames = tf.reshape(self._amplitude(prev), [batch, L // f, f])  # [b, L] -> [b, L/f, f]
+            h = self.frame_inputs[i](frames)  # [b, L/f, H]
             if upper is not None:
                 h = h + upper
             if i == 0 and label is not None:
                 h = h + label[:, None]
             tier_states = []
             for gru, s in zip(self.grus[i], state["states"][i]):
-                h, last = gru(h, s)                                          # [b, L/f, H]
+                h, last = gru(h, s)  # [b, L/f, H]
                 tier_states.append(last)
             new_states.append(tier_states)
-            up = self.upsamplers[i](h)                                       # [b, L/f, r_i width]
+            up = self.upsamplers[i](h)  # [b, L/f, r_i width]
             upper = tf.reshape(up, [batch, -1, up.shape[-1] // self.ratios[i]])  # -> [b, L/f r_i, width]
         F = self.frame_sizes[-1]
-        tokens = self._pad_index(xe[:, B - F:B + L - 1])                     # x_{t-F} .. x_{L-2}
-        window = self.window(self.embedding(tokens))                         # [b, L + F - 1, E] -> [b, L, mlp]
-        logits = self._mlp(window + upper)                                   # [b, L, K]
+        tokens = self._pad_index(xe[:, B - F : B + L - 1])  # x_{t-F} .. x_{L-2}
+        window = self.window(self.embedding(tokens))  # [b, L + F - 1, E] -> [b, L, mlp]
+        logits = self._mlp(window + upper)  # [b, L, K]
         return logits, {"states": new_states, "history": xe[:, L:]}
 
     def network(self, x, conditional=None, training=False):
@@ -330,19 +355,20 @@ class SampleRNN(AutoregressiveModel):
         B = self.top_frame
         T = tf.shape(x)[1]
         padded = -(-T // B) * B
-        x_pad = tf.pad(x, [[0, 0], [0, padded - T]])                         # [B, T] -> [B, T']
-        logits, _ = self.forward_chunk(x_pad, self.init_state(tf.shape(x)[0]), conditional,
-                                       training)
-        return logits[:, :T]                                                 # [B, T', K] -> [B, T, K]
+        x_pad = tf.pad(x, [[0, 0], [0, padded - T]])  # [B, T] -> [B, T']
+        logits, _ = self.forward_chunk(x_pad, self.init_state(tf.shape(x)[0]), conditional, training)
+        return logits[:, :T]  # [B, T', K] -> [B, T, K]
 
     # ------------------------------------------------------ chunks (TBPTT)
     def _check_chunk_length(self, length, what="chunk_length"):
         length = checks.check_positive_int(length, what)
         if length % self.top_frame:
-            problem = ("shorter than" if length < self.top_frame else "not a multiple of")
-            raise ValueError(f"{what} = {length} is {problem} the top frame: it must be a "
-                             f"multiple of {self.top_frame} samples (frame_sizes "
-                             f"{self.frame_sizes}).")
+            problem = "shorter than" if length < self.top_frame else "not a multiple of"
+            raise ValueError(
+                f"{what} = {length} is {problem} the top frame: it must be a "
+                f"multiple of {self.top_frame} samples (frame_sizes "
+                f"{self.frame_sizes})."
+            )
         return length
 
     def chunked_conditional_log_probs(self, x, chunk_length, conditional=None):
@@ -358,16 +384,17 @@ class SampleRNN(AutoregressiveModel):
         state = self.init_state(tf.shape(x)[0])
         out = []
         for start in range(0, T, L):
-            chunk = x[:, start:start + L]
+            chunk = x[:, start : start + L]
             n = int(chunk.shape[1])
             full = -(-n // self.top_frame) * self.top_frame
-            chunk = tf.pad(chunk, [[0, 0], [0, full - n]])                   # [B, n] -> [B, full]
+            chunk = tf.pad(chunk, [[0, 0], [0, full - n]])  # [B, n] -> [B, full]
             logits, state = self.forward_chunk(chunk, state, c)
-            out.append(self.head.log_prob(logits[:, :n], x[:, start:start + n]))  # [B, n]
-        return tf.concat(out, axis=1)                                        # -> [B, T]
+            out.append(self.head.log_prob(logits[:, :n], x[:, start : start + n]))  # [B, n]
+        return tf.concat(out, axis=1)  # -> [B, T]
 
-    def fit_tbptt(self, clips, chunk_length, epochs=1, batch_size=8, labels=None, shuffle=True,
-                  seed=0, verbose=0):
+    def fit_tbptt(
+        self, clips, chunk_length, epochs=1, batch_size=8, labels=None, shuffle=True, seed=0, verbose=0
+    ):
         """Truncated BPTT: every batch of clips is cut into chunks of ``chunk_length``.
 
         Each chunk takes one step of the compiled optimiser on its mean NLL;
@@ -386,27 +413,26 @@ class SampleRNN(AutoregressiveModel):
         """
         L = self._check_chunk_length(chunk_length)
         if getattr(self, "optimizer", None) is None:
-            raise ValueError("fit_tbptt needs an optimizer: call model.compile(optimizer=...) "
-                             "first.")
+            raise ValueError("fit_tbptt needs an optimizer: call model.compile(optimizer=...) first.")
         clips, c = self._check(np.asarray(clips), labels)
         clips = clips.numpy()
         c = None if c is None else c.numpy()
         N, T = clips.shape
         if T % L:
-            raise ValueError(f"fit_tbptt: the clip length {T} must be a multiple of chunk_length "
-                             f"{L}.")
+            raise ValueError(f"fit_tbptt: the clip length {T} must be a multiple of chunk_length {L}.")
 
         @tf.function(reduce_retracing=True)
         def train_chunk(x, state, labels, first):
             with tf.GradientTape() as tape:
-                if first:                  # h0 inside the tape: the learned states train
+                if first:  # h0 inside the tape: the learned states train
                     state = self.init_state(tf.shape(x)[0])
                 logits, new_state = self.forward_chunk(x, state, labels, training=True)
                 nll = -tf.reduce_mean(self.head.log_prob(logits, x))
             grads = tape.gradient(nll, self.trainable_variables)
             # h0 has no gradient after a batch's first chunk: leave it out of that step.
-            self.optimizer.apply_gradients([(g, v) for g, v in zip(grads, self.trainable_variables)
-                                            if g is not None])
+            self.optimizer.apply_gradients(
+                [(g, v) for g, v in zip(grads, self.trainable_variables) if g is not None]
+            )
             return nll, tf.nest.map_structure(tf.stop_gradient, new_state)
 
         rng = np.random.RandomState(seed)
@@ -415,12 +441,11 @@ class SampleRNN(AutoregressiveModel):
             order = rng.permutation(N) if shuffle else np.arange(N)
             total, count = 0.0, 0
             for start in range(0, N, batch_size):
-                rows = order[start:start + batch_size]
+                rows = order[start : start + batch_size]
                 state = self.init_state(len(rows))
                 lab = None if c is None else tf.constant(c[rows])
                 for t0 in range(0, T, L):
-                    nll, state = train_chunk(tf.constant(clips[rows, t0:t0 + L]), state, lab,
-                                             t0 == 0)
+                    nll, state = train_chunk(tf.constant(clips[rows, t0 : t0 + L]), state, lab, t0 == 0)
                     total += float(nll) * len(rows)
                     count += len(rows)
             history.append(total / count / math.log(2.0))
@@ -431,16 +456,19 @@ class SampleRNN(AutoregressiveModel):
     # ----------------------------------------------------- cache (fast generation)
     def init_cache(self, batch, conditional=None):
         widths = [self.dim] * (len(self.frame_sizes) - 1) + [self.mlp_dim]
-        return {"states": [[gru.init_cache(batch) for gru in grus] for grus in self.grus],
-                "upsampled": [tf.zeros(tf.stack([batch, r, w]), self.compute_dtype)
-                              for r, w in zip(self.ratios, widths)]}
+        return {
+            "states": [[gru.init_cache(batch) for gru in grus] for grus in self.grus],
+            "upsampled": [
+                tf.zeros(tf.stack([batch, r, w]), self.compute_dtype) for r, w in zip(self.ratios, widths)
+            ],
+        }
 
     @staticmethod
     def _window_at(x, index, size):
         """``x_{t-size} .. x_{t-1}`` of the partial sample ``x [n, T]`` at t = index, -1 for
         t < 0: ``[n, size]``."""
-        positions = index - size + tf.range(size)                            # [size]
-        values = tf.gather(x, tf.maximum(positions, 0), axis=1)              # [n, size]
+        positions = index - size + tf.range(size)  # [size]
+        values = tf.gather(x, tf.maximum(positions, 0), axis=1)  # [n, size]
         return tf.where(positions[None] >= 0, values, -1)
 
     def step(self, x, cache, index, conditional=None):
@@ -453,7 +481,7 @@ class SampleRNN(AutoregressiveModel):
                 upper = tf.gather(upsampled[i - 1], (index // f) % self.ratios[i - 1], axis=1)
 
             def run(i=i, f=f, upper=upper):
-                frame = self._amplitude(self._window_at(x, index, f))        # [n, F_i]
+                frame = self._amplitude(self._window_at(x, index, f))  # [n, F_i]
                 return self._tier_step(i, frame, upper, states[i], label)
 
             def keep(i=i):
@@ -462,13 +490,12 @@ class SampleRNN(AutoregressiveModel):
             upsampled[i], states[i] = tf.cond(tf.equal(index % f, 0), run, keep)
         F = self.frame_sizes[-1]
         window = self.embedding(self._pad_index(self._window_at(x, index, F)))  # [n, F, E]
-        a = self.window(window)[:, 0]                                        # [n, 1, mlp] -> [n, mlp]
-        a = a + tf.gather(upsampled[-1], index % F, axis=1)                  # [n, mlp]
+        a = self.window(window)[:, 0]  # [n, 1, mlp] -> [n, mlp]
+        a = a + tf.gather(upsampled[-1], index % F, axis=1)  # [n, mlp]
         return self._mlp(a), {"states": states, "upsampled": upsampled}
 
     # ------------------------------------------------------------- serialization
-    _CONFIG_KEYS = ("dim", "rnn_layers", "embedding_dim", "mlp_dim", "quantization",
-                    "sample_rate")
+    _CONFIG_KEYS = ("dim", "rnn_layers", "embedding_dim", "mlp_dim", "quantization", "sample_rate")
 
     def get_config(self):
         config = super().get_config()

@@ -114,13 +114,15 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         "tiny": dict(num_features=2, window=2, hidden_units=8, num_components=2),
         # 13 MFCCs + 13 deltas (ar_keras.data "speech_features"); conditional with
         # `--conditional`: label 10 speaker + word, factorised.
-        "speech": dict(num_features=26, window=3, hidden_units=100, num_components=10,
-                       context_factors=(5, 10)),
+        "speech": dict(
+            num_features=26, window=3, hidden_units=100, num_components=10, context_factors=(5, 10)
+        ),
         # Not confirmable from the paper's text (unavailable): our choice of a larger
         # RNADE (RNADE's own papers use 100-500 hidden units, 10-20 components) over
         # a 5-frame window of the same features.
-        "paper": dict(num_features=26, window=5, hidden_units=500, num_components=20,
-                      context_factors=(5, 10)),
+        "paper": dict(
+            num_features=26, window=5, hidden_units=500, num_components=20, context_factors=(5, 10)
+        ),
     }
 
     event_kind = "float_sequence"
@@ -128,9 +130,18 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
     #: A density of float trajectories: float32 whatever the dtype policy (BaseModel docstring).
     float32_only = True
 
-    def __init__(self, num_features=2, window=2, hidden_units=50, num_components=5,
-                 activation="relu", log_scale_bound=7.0, num_classes=None, context_factors=None,
-                 **kwargs):
+    def __init__(
+        self,
+        num_features=2,
+        window=2,
+        hidden_units=50,
+        num_components=5,
+        activation="relu",
+        log_scale_bound=7.0,
+        num_classes=None,
+        context_factors=None,
+        **kwargs,
+    ):
         super().__init__(FloatSequence(num_features), num_classes, **kwargs)
         self.num_features = int(num_features)
         self.window = checks.check_positive_int(window, "window")
@@ -141,22 +152,34 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         self.log_scale_bound = None if log_scale_bound is None else float(log_scale_bound)
         self.context_factors = None if context_factors is None else [int(n) for n in context_factors]
         if self.num_classes is not None and self.context_factors is not None:
-            if any(n < 1 for n in self.context_factors) or int(np.prod(self.context_factors)) != self.num_classes:
+            if (
+                any(n < 1 for n in self.context_factors)
+                or int(np.prod(self.context_factors)) != self.num_classes
+            ):
                 raise ValueError(
                     f"context_factors {self.context_factors} must be positive sizes whose product "
-                    f"is num_classes={self.num_classes}.")
+                    f"is num_classes={self.num_classes}."
+                )
         self._build_length = self.window
         F, H = self.num_features, self.hidden_units
         D = self.window * F
         self.head = GaussianMixture(self.num_components, self.log_scale_bound)
         P = self.head.num_params
-        self.w = self.add_weight(name="w", shape=(D, H),
-                                 initializer=keras.initializers.RandomNormal(stddev=1.0 / np.sqrt(D)))
+        self.w = self.add_weight(
+            name="w", shape=(D, H), initializer=keras.initializers.RandomNormal(stddev=1.0 / np.sqrt(D))
+        )
         self.c = self.add_weight(name="c", shape=(H,), initializer="zeros")
         self.rho = self.add_weight(name="rho", shape=(D,), initializer="ones")
-        self.v = self.add_weight(name="v", shape=(D, H, P), initializer=keras.initializers.VarianceScaling(
-            scale=0.1, mode="fan_in", distribution="truncated_normal"))
-        self.b = self.add_weight(name="b", shape=(D, P), initializer=keras.initializers.RandomNormal(stddev=0.5))
+        self.v = self.add_weight(
+            name="v",
+            shape=(D, H, P),
+            initializer=keras.initializers.VarianceScaling(
+                scale=0.1, mode="fan_in", distribution="truncated_normal"
+            ),
+        )
+        self.b = self.add_weight(
+            name="b", shape=(D, P), initializer=keras.initializers.RandomNormal(stddev=0.5)
+        )
         self.context_embeddings = []
         if self.num_classes is not None:
             sizes = self.context_factors or [self.num_classes]
@@ -182,7 +205,8 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         if getattr(info, "kind", "image") != "float_sequence":
             raise ValueError(
                 f"{cls.__name__} models float feature trajectories [T, F] but dataset {info.name!r} "
-                f"holds {getattr(info, 'kind', 'image')} data. Use speech_features.")
+                f"holds {getattr(info, 'kind', 'image')} data. Use speech_features."
+            )
         return {"num_features": int(info.image_shape[-1])}
 
     # ------------------------------------------------------------------ checks
@@ -199,8 +223,8 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
     def _check_length(self, length):
         if isinstance(length, int) and length < self.window:
             raise ValueError(
-                f"trajectories must hold at least window={self.window} frames (T >= W), got "
-                f"T={length}.")
+                f"trajectories must hold at least window={self.window} frames (T >= W), got T={length}."
+            )
 
     def _check(self, x, conditional, validate_values=True):
         x, c = super()._check(x, conditional, validate_values)
@@ -208,9 +232,15 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         if T is not None:
             self._check_length(int(T))
         elif validate_values:
-            with tf.control_dependencies([tf.debugging.assert_greater_equal(
-                    tf.shape(x)[1], self.window,
-                    message=f"trajectories must hold at least window={self.window} frames")]):
+            with tf.control_dependencies(
+                [
+                    tf.debugging.assert_greater_equal(
+                        tf.shape(x)[1],
+                        self.window,
+                        message=f"trajectories must hold at least window={self.window} frames",
+                    )
+                ]
+            ):
                 x = tf.identity(x)
         return x, c
 
@@ -229,7 +259,7 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
             return a + self.context_embeddings[0](c)
         rest = c
         for layer, n in zip(reversed(self.context_embeddings), reversed(self.context_factors)):
-            a = a + layer(tf.math.floormod(rest, n))                # mixed radix, last factor first
+            a = a + layer(tf.math.floormod(rest, n))  # mixed radix, last factor first
             rest = tf.math.floordiv(rest, n)
         return a
 
@@ -240,12 +270,13 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         is ``a_1``, the association the cached sampler reproduces.
         """
         n = tf.shape(y)[1]
-        a1 = tf.tile(tf.reshape(a1, [-1, 1, 1, self.hidden_units]),
-                     tf.stack([1, n, 1, 1]))                                 # [B, H] -> [B, N, 1, H]
+        a1 = tf.tile(
+            tf.reshape(a1, [-1, 1, 1, self.hidden_units]), tf.stack([1, n, 1, 1])
+        )  # [B, H] -> [B, N, 1, H]
         # (tf.expand_dims rather than [..., None]: TFLite lacks new-axis strided slices.)
-        contributions = tf.expand_dims(y[:, :, :-1], -1) * self.w[:-1]      # [B, N, WF-1, H]
-        a = tf.cumsum(tf.concat([a1, contributions], axis=2), axis=2)       # [B, N, WF, H]
-        h = self.activation(tf.expand_dims(self.rho, -1) * a)               # rho [WF] -> [WF, 1]
+        contributions = tf.expand_dims(y[:, :, :-1], -1) * self.w[:-1]  # [B, N, WF-1, H]
+        a = tf.cumsum(tf.concat([a1, contributions], axis=2), axis=2)  # [B, N, WF, H]
+        h = self.activation(tf.expand_dims(self.rho, -1) * a)  # rho [WF] -> [WF, 1]
         return tf.einsum("bndh,dhp->bndp", h, self.v) + self.b
 
     def _frame_params(self, x, c):
@@ -253,20 +284,24 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         W, F = self.window, self.num_features
         batch = tf.shape(x)[0]
         a1 = self._initial(batch, c)
-        windows = tf.signal.frame(x, W, 1, axis=1)                           # [B, T-W+1, W, F]
+        windows = tf.signal.frame(x, W, 1, axis=1)  # [B, T-W+1, W, F]
         y = tf.reshape(windows, tf.stack([batch, tf.shape(windows)[1], W * F]))  # [B, N, W, F] -> [B, N, W F]
-        params = self._window_params(y, a1)                                  # [B, N, W F, P]
+        params = self._window_params(y, a1)  # [B, N, W F, P]
         P = self.head.num_params
-        first = tf.reshape(params[:, 0, :(W - 1) * F], [batch, W - 1, F, P])  # [B, (W-1)F, P] -> [B, W-1, F, P]
-        last = params[:, :, (W - 1) * F:]                                    # [B, N, F, P]
-        return tf.concat([first, last], axis=1)                              # [B, T, F, P]
+        first = tf.reshape(
+            params[:, 0, : (W - 1) * F], [batch, W - 1, F, P]
+        )  # [B, (W-1)F, P] -> [B, W-1, F, P]
+        last = params[:, :, (W - 1) * F :]  # [B, N, F, P]
+        return tf.concat([first, last], axis=1)  # [B, T, F, P]
 
     def _conditional_log_probs(self, x, c, training=False):
-        params = self._frame_params(x, c)                                    # [B, T, F, P]
+        params = self._frame_params(x, c)  # [B, T, F, P]
         # The head on one flat axis (TFLite converts its x[..., None] only there).
-        flat = self.head.log_prob(tf.reshape(params, [-1, self.head.num_params]),  # [B, T, F, P] -> [B T F, P]
-                                  tf.reshape(x, [-1]))                       # [B, T, F] -> [B T F]
-        return tf.reshape(flat, tf.shape(x))                                 # [B T F] -> [B, T, F]
+        flat = self.head.log_prob(
+            tf.reshape(params, [-1, self.head.num_params]),  # [B, T, F, P] -> [B T F, P]
+            tf.reshape(x, [-1]),
+        )  # [B, T, F] -> [B T F]
+        return tf.reshape(flat, tf.shape(x))  # [B T F] -> [B, T, F]
 
     def _log_prob(self, x, c, training=False):
         return tf.reduce_sum(self._conditional_log_probs(x, c), axis=[1, 2])
@@ -279,9 +314,9 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
     def element_params(self, x, conditional=None):
         """``x [n, T F]`` -> ``[n, T F, P]``: every conditional recomputed from the partial sample."""
         n, F = tf.shape(x)[0], self.num_features
-        frames = tf.reshape(x, tf.stack([n, -1, F]))                         # [n, T F] -> [n, T, F]
-        params = self._frame_params(frames, conditional)                     # [n, T, F, P]
-        return tf.reshape(params, tf.stack([n, -1, self.head.num_params]))   # [n, T, F, P] -> [n, T F, P]
+        frames = tf.reshape(x, tf.stack([n, -1, F]))  # [n, T F] -> [n, T, F]
+        params = self._frame_params(frames, conditional)  # [n, T, F, P]
+        return tf.reshape(params, tf.stack([n, -1, self.head.num_params]))  # [n, T, F, P] -> [n, T F, P]
 
     def init_cache(self, batch, conditional=None):
         """``(a_1, a)``: the context's pre-activation and the running one, both ``[n, H]``."""
@@ -293,9 +328,9 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         frames' rows, summed in the order of `_window_params`' cumsum."""
         W, F = self.window, self.num_features
         start = tf.maximum(t - (W - 1), 0)
-        previous = x[:, start * F:t * F]                                     # [n, pos F]
+        previous = x[:, start * F : t * F]  # [n, pos F]
         count = tf.shape(previous)[1]
-        contributions = tf.expand_dims(previous, -1) * self.w[:count]        # [n, pos F, H]
+        contributions = tf.expand_dims(previous, -1) * self.w[:count]  # [n, pos F, H]
         a = tf.cumsum(tf.concat([tf.expand_dims(a1, 1), contributions], axis=1), axis=1)  # [n, pos F + 1, H]
         return a[:, -1]
 
@@ -305,39 +340,48 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         W, F = self.window, self.num_features
         t, f = index // F, index % F
         pos = tf.minimum(t, W - 1)
-        d = pos * F + f                                                      # window dimension
+        d = pos * F + f  # window dimension
         a = tf.cond(
             f == 0,
             lambda: self._window_start(x, t, a1),
-            lambda: a + tf.expand_dims(tf.gather(x, index - 1, axis=1), -1) * tf.gather(self.w, d - 1))
+            lambda: a + tf.expand_dims(tf.gather(x, index - 1, axis=1), -1) * tf.gather(self.w, d - 1),
+        )
         h = self.activation(tf.gather(self.rho, d) * a)
         return tf.matmul(h, tf.gather(self.v, d)) + tf.gather(self.b, d), (a1, a)
 
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
         F = self.num_features
         if not isinstance(length, int):
-            with tf.control_dependencies([tf.debugging.assert_greater_equal(
-                    length, self.window,
-                    message=f"length must be at least window={self.window} frames")]):
+            with tf.control_dependencies(
+                [
+                    tf.debugging.assert_greater_equal(
+                        length, self.window, message=f"length must be at least window={self.window} frames"
+                    )
+                ]
+            ):
                 length = tf.identity(length)
-        flat = sampler.run(self, noise, num_samples, length * F, conditional, temperature,
-                           cache=bool(cache))                                # [n, T F]
-        return tf.reshape(flat, tf.stack([num_samples, length, F]))          # [n, T F] -> [n, T, F]
+        flat = sampler.run(
+            self, noise, num_samples, length * F, conditional, temperature, cache=bool(cache)
+        )  # [n, T F]
+        return tf.reshape(flat, tf.stack([num_samples, length, F]))  # [n, T F] -> [n, T, F]
 
     def sample_from_noise(self, noise, conditional=None, temperature=1.0, cache=True):
         """Samples from uniforms ``noise [n, T F, 2]`` (element ``t F + f``): ``[n, T, F]``."""
-        noise, c, temperature, length = self._check_noise(noise, conditional, temperature, None,
-                                                          per_step=self.num_features)
+        noise, c, temperature, length = self._check_noise(
+            noise, conditional, temperature, None, per_step=self.num_features
+        )
         self._check_length(length)
         if noise.shape[0] == 0:
             return tf.zeros((0, length, self.num_features), tf.float32)
-        return self._finite_samples(self._run_sampler(noise, True, c, temperature, cache, length),
-                                    temperature)
+        return self._finite_samples(
+            self._run_sampler(noise, True, c, temperature, cache, length), temperature
+        )
 
     def tflite_signatures(self, batch_size=None, num_samples=None):
         """The base's ``log_prob``; ``sample_from_noise`` takes ``noise [n, T F, 2]``."""
         sigs = super().tflite_signatures(batch_size, num_samples)
         from ar_keras.core import noise as noise_lib
+
         s_specs = self.conditional_specs(num_samples)
         noise_spec = tf.TensorSpec([num_samples, None, self.noise_depth], tf.float32, name="noise")
         t_spec = tf.TensorSpec([], tf.float32, name="temperature")
@@ -345,8 +389,14 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         @tf.function(input_signature=[noise_spec, t_spec] + s_specs, autograph=False)
         def sample_from_noise(noise, temperature, *c):
             length = tf.shape(noise)[1] // self.num_features
-            x = self._sample_graph(noise_lib.GivenNoise(noise), tf.shape(noise)[0], length,
-                                   self._named(s_specs, c), temperature, True)
+            x = self._sample_graph(
+                noise_lib.GivenNoise(noise),
+                tf.shape(noise)[0],
+                length,
+                self._named(s_specs, c),
+                temperature,
+                True,
+            )
             return {"samples": x}
 
         sigs["sample_from_noise"] = sample_from_noise
@@ -354,14 +404,15 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "num_features": self.num_features,
-            "window": self.window,
-            "hidden_units": self.hidden_units,
-            "num_components": self.num_components,
-            "activation": self.activation_name,
-            "log_scale_bound": self.log_scale_bound,
-            "context_factors": self.context_factors,
-        })
+        config.update(
+            {
+                "num_features": self.num_features,
+                "window": self.window,
+                "hidden_units": self.hidden_units,
+                "num_components": self.num_components,
+                "activation": self.activation_name,
+                "log_scale_bound": self.log_scale_bound,
+                "context_factors": self.context_factors,
+            }
+        )
         return config
-

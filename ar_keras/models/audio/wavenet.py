@@ -71,12 +71,12 @@ import numpy as np
 import tensorflow as tf
 
 from ar_keras import checks
+from ar_keras.core import AutoregressiveModel, SequenceEvent
 from ar_keras.distributions import Categorical
 from ar_keras.layers.upsample1d import MODES as UPSAMPLING_MODES
 from ar_keras.layers.upsample1d import Upsample1D
 from ar_keras.layers.wavenet_block import WaveNetBlock
 from ar_keras.models.registry import register
-from ar_keras.core import AutoregressiveModel, SequenceEvent
 
 __all__ = ["WaveNet", "dilation_stacks", "check_local_conditioning"]
 
@@ -85,19 +85,20 @@ def check_local_conditioning(local_channels, local_hop, local_upsampling):
     """Checks the local-conditioning arguments of the audio models (both or neither of
     ``local_channels`` and ``local_hop``, positive ints, a known upsampling mode)."""
     if (local_channels is None) != (local_hop is None):
-        raise ValueError("local conditioning needs both local_channels=E and local_hop="
-                         "(samples per frame); pass neither for none.")
+        raise ValueError(
+            "local conditioning needs both local_channels=E and local_hop="
+            "(samples per frame); pass neither for none."
+        )
     if local_channels is not None:
         checks.check_positive_int(local_channels, "local_channels")
         checks.check_positive_int(local_hop, "local_hop")
         if local_upsampling not in UPSAMPLING_MODES:
-            raise ValueError(f"local_upsampling must be one of {UPSAMPLING_MODES}, got "
-                             f"{local_upsampling!r}.")
+            raise ValueError(f"local_upsampling must be one of {UPSAMPLING_MODES}, got {local_upsampling!r}.")
 
 
 def dilation_stacks(layers_per_stack, stacks):
     """``[1, 2, ..., 2^(L-1)]`` repeated ``stacks`` times (the paper's schedule)."""
-    return [2 ** i for i in range(layers_per_stack)] * stacks
+    return [2**i for i in range(layers_per_stack)] * stacks
 
 
 def shift_right(h):
@@ -137,12 +138,24 @@ class WaveNet(AutoregressiveModel):
 
     PRESETS = {
         # 2,160 parameters (K = 4); receptive field 1 + 1 + 2 = 4 samples.
-        "tiny": dict(num_levels=4, residual_channels=12, gate_channels=12, skip_channels=16,
-                     output_channels=16, dilations=(1, 2)),
+        "tiny": dict(
+            num_levels=4,
+            residual_channels=12,
+            gate_channels=12,
+            skip_channels=16,
+            output_channels=16,
+            dilations=(1, 2),
+        ),
         # The embedded 16 kHz speech in minutes on 2 CPU cores: 2 stacks of 1..64,
         # receptive field 255 samples (16 ms), 78,568 parameters.
-        "speech": dict(num_levels=256, residual_channels=24, gate_channels=24, skip_channels=48,
-                       output_channels=48, dilations=tuple(dilation_stacks(7, 2))),
+        "speech": dict(
+            num_levels=256,
+            residual_channels=24,
+            gate_channels=24,
+            skip_channels=48,
+            output_channels=48,
+            dilations=tuple(dilation_stacks(7, 2)),
+        ),
         # Paper (sec. 2): mu-law companding to 256 levels, gated tanh x sigmoid units,
         # residual and skip connections, dilations doubling to 512 and repeated, as in its
         # example "1, 2, 4, ..., 512, 1, 2, 4, ..., 512, 1, 2, 4, ..., 512" (3 stacks, taken
@@ -151,24 +164,45 @@ class WaveNet(AutoregressiveModel):
         # the channel widths R = G = 64, S = 256 (1.26M parameters).  The paper reports
         # larger receptive fields for its speech models (about 240-300 ms): add a 4th stack
         # (dilations=dilation_stacks(10, 4), 256 ms) to match.
-        "paper": dict(num_levels=256, residual_channels=64, gate_channels=64, skip_channels=256,
-                      output_channels=256, dilations=tuple(dilation_stacks(10, 3))),
+        "paper": dict(
+            num_levels=256,
+            residual_channels=64,
+            gate_channels=64,
+            skip_channels=256,
+            output_channels=256,
+            dilations=tuple(dilation_stacks(10, 3)),
+        ),
     }
 
-    def __init__(self, num_levels=256, residual_channels=32, gate_channels=32, skip_channels=64,
-                 output_channels=None, kernel_size=2, dilations=tuple(dilation_stacks(10, 1)),
-                 num_classes=None, local_channels=None, local_hop=None,
-                 local_upsampling="transposed", local_upsampled_channels=None,
-                 sample_rate=16000, **kwargs):
+    def __init__(
+        self,
+        num_levels=256,
+        residual_channels=32,
+        gate_channels=32,
+        skip_channels=64,
+        output_channels=None,
+        kernel_size=2,
+        dilations=tuple(dilation_stacks(10, 1)),
+        num_classes=None,
+        local_channels=None,
+        local_hop=None,
+        local_upsampling="transposed",
+        local_upsampled_channels=None,
+        sample_rate=16000,
+        **kwargs,
+    ):
         super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels), **kwargs)
-        for value, what in ((residual_channels, "residual_channels"),
-                            (gate_channels, "gate_channels"), (skip_channels, "skip_channels"),
-                            (kernel_size, "kernel_size"), (sample_rate, "sample_rate")):
+        for value, what in (
+            (residual_channels, "residual_channels"),
+            (gate_channels, "gate_channels"),
+            (skip_channels, "skip_channels"),
+            (kernel_size, "kernel_size"),
+            (sample_rate, "sample_rate"),
+        ):
             checks.check_positive_int(value, what)
         dilations = list(np.atleast_1d(dilations)) if dilations is not None else []
         if not dilations or any(isinstance(d, bool) or int(d) != d or d < 1 for d in dilations):
-            raise ValueError(f"dilations must be a non-empty list of positive integers, got "
-                             f"{dilations!r}.")
+            raise ValueError(f"dilations must be a non-empty list of positive integers, got {dilations!r}.")
         check_local_conditioning(local_channels, local_hop, local_upsampling)
         self.residual_channels = int(residual_channels)
         self.gate_channels = int(gate_channels)
@@ -179,8 +213,9 @@ class WaveNet(AutoregressiveModel):
         self.local_channels = None if local_channels is None else int(local_channels)
         self.local_hop = None if local_hop is None else int(local_hop)
         self.local_upsampling = local_upsampling
-        self.local_upsampled_channels = (None if local_upsampled_channels is None
-                                         else int(local_upsampled_channels))
+        self.local_upsampled_channels = (
+            None if local_upsampled_channels is None else int(local_upsampled_channels)
+        )
         self.sample_rate = int(sample_rate)
         self.head = Categorical(self.num_levels)
 
@@ -190,20 +225,28 @@ class WaveNet(AutoregressiveModel):
         upsampled = None
         if self.local_channels:
             if local_upsampling == "repeat" and local_upsampled_channels is not None:
-                raise ValueError("local_upsampled_channels is only for local_upsampling="
-                                 "'transposed'.")
-            self.upsample = Upsample1D(self.local_hop, local_upsampling,
-                                       self.local_upsampled_channels, name="upsample")
+                raise ValueError("local_upsampled_channels is only for local_upsampling='transposed'.")
+            self.upsample = Upsample1D(
+                self.local_hop, local_upsampling, self.local_upsampled_channels, name="upsample"
+            )
             upsampled = self.upsample.output_channels(self.local_channels)
         self.blocks = [
-            WaveNetBlock(R, self.gate_channels, self.skip_channels, self.kernel_size, d,
-                         residual_output=(i < len(self.dilations) - 1),
-                         num_classes=self.num_classes, local_channels=upsampled,
-                         name=f"block_{i}")
-            for i, d in enumerate(self.dilations)]
+            WaveNetBlock(
+                R,
+                self.gate_channels,
+                self.skip_channels,
+                self.kernel_size,
+                d,
+                residual_output=(i < len(self.dilations) - 1),
+                num_classes=self.num_classes,
+                local_channels=upsampled,
+                name=f"block_{i}",
+            )
+            for i, d in enumerate(self.dilations)
+        ]
         self.output_hidden = keras.layers.Dense(self.output_channels, name="output_hidden")
         self.output_logits = keras.layers.Dense(K, name="output_logits")
-        self._build_length = self.local_hop or 2    # one local frame at least
+        self._build_length = self.local_hop or 2  # one local frame at least
         self._finish_init()
 
     # ----------------------------------------------------------------- structure
@@ -262,34 +305,39 @@ class WaveNet(AutoregressiveModel):
                 raise ValueError("local conditioning features must be a numeric array.")
             features = tf.convert_to_tensor(arr)
         if not features.dtype.is_floating:
-            raise ValueError(f"local conditioning features must be floats [batch, frames, {E}], "
-                             f"got dtype {features.dtype.name}.")
+            raise ValueError(
+                f"local conditioning features must be floats [batch, frames, {E}], "
+                f"got dtype {features.dtype.name}."
+            )
         if features.shape.rank != 3 or features.shape[-1] not in (None, E):
             shape = features.shape.as_list() if features.shape.rank is not None else "unknown"
-            raise ValueError(f"local conditioning features must have shape [batch, frames, {E}], "
-                             f"got {shape}.")
-        if (isinstance(batch, int) and features.shape[0] is not None
-                and features.shape[0] != batch):
-            raise ValueError(f"local conditioning has {features.shape[0]} sequences for a batch "
-                             f"of {batch}.")
+            raise ValueError(
+                f"local conditioning features must have shape [batch, frames, {E}], got {shape}."
+            )
+        if isinstance(batch, int) and features.shape[0] is not None and features.shape[0] != batch:
+            raise ValueError(f"local conditioning has {features.shape[0]} sequences for a batch of {batch}.")
         frames = features.shape[1]
-        msg = (f"local conditioning must have one frame per {hop} samples: T / {hop} frames "
-               f"for T samples")
+        msg = f"local conditioning must have one frame per {hop} samples: T / {hop} frames for T samples"
         if isinstance(length, int):
             if length % hop:
                 raise ValueError(f"{msg}, and T = {length} is not a multiple of {hop}.")
             if frames is not None and frames * hop != length:
-                raise ValueError(f"{msg}: expected {length // hop} frames for T = {length}, got "
-                                 f"{frames}.")
+                raise ValueError(f"{msg}: expected {length // hop} frames for T = {length}, got {frames}.")
         features = tf.cast(features, tf.float32)
         if validate_values and tf.executing_eagerly():
             if not np.isfinite(features.numpy()).all():
                 raise ValueError("local conditioning features contain NaN or inf.")
         elif validate_values and length is not None:
-            with tf.control_dependencies([tf.debugging.assert_equal(
-                    tf.shape(features)[1] * hop, tf.cast(length, tf.int32), message=msg),
-                    tf.debugging.assert_all_finite(features, "local conditioning features "
-                                                   "contain NaN or inf")]):
+            with tf.control_dependencies(
+                [
+                    tf.debugging.assert_equal(
+                        tf.shape(features)[1] * hop, tf.cast(length, tf.int32), message=msg
+                    ),
+                    tf.debugging.assert_all_finite(
+                        features, "local conditioning features contain NaN or inf"
+                    ),
+                ]
+            ):
                 features = tf.identity(features)
         return features
 
@@ -297,8 +345,7 @@ class WaveNet(AutoregressiveModel):
         """Labels ``conditional [B]`` and/or local ``features [B, T / hop, E]``."""
         specs = super().conditional_specs(batch)
         if self.local_channels:
-            specs.append(tf.TensorSpec([batch, None, self.local_channels], tf.float32,
-                                       name="features"))
+            specs.append(tf.TensorSpec([batch, None, self.local_channels], tf.float32, name="features"))
         return specs
 
     def check_conditional(self, conditional, batch=None, length=None, validate_values=True):
@@ -306,19 +353,23 @@ class WaveNet(AutoregressiveModel):
             return super().check_conditional(conditional, batch, length, validate_values)
         E = self.local_channels
         both = self.num_classes is not None
-        form = ('{"labels": int [batch], "features": float [batch, T / %d, %d]}' % (
-            self.local_hop, E) if both else f"float features [batch, T / {self.local_hop}, {E}]")
+        form = (
+            '{"labels": int [batch], "features": float [batch, T / %d, %d]}' % (self.local_hop, E)
+            if both
+            else f"float features [batch, T / {self.local_hop}, {E}]"
+        )
         if conditional is None:
             raise ValueError(f"this WaveNet is locally conditioned: pass conditional={form}.")
         if both:
             if not isinstance(conditional, collections.abc.Mapping) or set(conditional) != {
-                    "labels", "features"}:
-                raise ValueError(f"this WaveNet has global and local conditioning: pass "
-                                 f"conditional={form}.")
-            labels = checks.check_labels(conditional["labels"], self.num_classes, batch=batch,
-                                         validate_values=validate_values)
-            features = self._check_features(conditional["features"], batch, length,
-                                            validate_values)
+                "labels",
+                "features",
+            }:
+                raise ValueError(f"this WaveNet has global and local conditioning: pass conditional={form}.")
+            labels = checks.check_labels(
+                conditional["labels"], self.num_classes, batch=batch, validate_values=validate_values
+            )
+            features = self._check_features(conditional["features"], batch, length, validate_values)
             return {"labels": labels, "features": features}
         return self._check_features(conditional, batch, length, validate_values)
 
@@ -327,17 +378,17 @@ class WaveNet(AutoregressiveModel):
         # relu as max(x, 0): inside the sampler's while loop TF 2.21's grappler remapper
         # fuses MatMul + BiasAdd + Relu into a node it then cannot place ("Node .../Relu
         # does not specify an op"), logs errors and skips optimising the whole loop.
-        hidden = self.output_hidden(tf.maximum(skip_sum, 0.0))               # [.., O]
-        return self.output_logits(tf.maximum(hidden, 0.0))                   # [.., K]
+        hidden = self.output_hidden(tf.maximum(skip_sum, 0.0))  # [.., O]
+        return self.output_logits(tf.maximum(hidden, 0.0))  # [.., K]
 
     def network(self, x, conditional=None, training=False):
         """``x [B, T]`` -> logits ``[B, T, K]``; row t sees ``x_{t-r} .. x_{t-1}``."""
         labels, features = self._split(conditional)
-        local = None if features is None else self.upsample(features)        # [B, T, E']
-        h = shift_right(self.embedding(x))                                   # [B, T, R]
+        local = None if features is None else self.upsample(features)  # [B, T, E']
+        h = shift_right(self.embedding(x))  # [B, T, R]
         skip_sum = 0.0
         for block in self.blocks:
-            h, skip = block(h, labels, local)                                # [B, T, R], [B, T, S]
+            h, skip = block(h, labels, local)  # [B, T, R], [B, T, S]
             skip_sum = skip_sum + skip
         return self._output(skip_sum)
 
@@ -368,8 +419,8 @@ class WaveNet(AutoregressiveModel):
         Returns:
             ``(logits [n, K] of x_t, new state)``.
         """
-        e = self.embedding(x_prev)                                           # [n, R]
-        h = tf.where(index > 0, e, tf.zeros_like(e))                         # E[x_{-1}] = 0
+        e = self.embedding(x_prev)  # [n, R]
+        h = tf.where(index > 0, e, tf.zeros_like(e))  # E[x_{-1}] = 0
         skip_sum = 0.0
         new_state = []
         for block, queue in zip(self.blocks, state):
@@ -389,31 +440,39 @@ class WaveNet(AutoregressiveModel):
         -> {"local": [n, T, E']}``.
         """
         n = num_samples
-        state_specs = [tf.TensorSpec([n, q, r], tf.float32, name=f"state_{i:02d}")
-                       for i, (q, r) in enumerate(self.state_shapes)]
+        state_specs = [
+            tf.TensorSpec([n, q, r], tf.float32, name=f"state_{i:02d}")
+            for i, (q, r) in enumerate(self.state_shapes)
+        ]
         extra = [] if self.num_classes is None else [tf.TensorSpec([n], tf.int32, name="conditional")]
         if self.local_channels:
             width = self.upsample.output_channels(self.local_channels)
             extra.append(tf.TensorSpec([n, width], tf.float32, name="local"))
-        base = [tf.TensorSpec([n], tf.int32, name="x_prev"), tf.TensorSpec([], tf.int32, name="index"),
-                tf.TensorSpec([n, self.noise_depth], tf.float32, name="noise"),
-                tf.TensorSpec([], tf.float32, name="temperature")]
+        base = [
+            tf.TensorSpec([n], tf.int32, name="x_prev"),
+            tf.TensorSpec([], tf.int32, name="index"),
+            tf.TensorSpec([n, self.noise_depth], tf.float32, name="noise"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+        ]
 
         @tf.function(input_signature=base + extra + state_specs)
         def step(x_prev, index, noise, temperature, *rest):
-            named = {spec.name: value for spec, value in zip(extra, rest[:len(extra)])}
-            logits, state = self.stream_step(x_prev, list(rest[len(extra):]), index,
-                                             named.get("conditional"), named.get("local"))  # [n, K]
+            named = {spec.name: value for spec, value in zip(extra, rest[: len(extra)])}
+            logits, state = self.stream_step(
+                x_prev, list(rest[len(extra) :]), index, named.get("conditional"), named.get("local")
+            )  # [n, K]
             out = {"sample": self.head.sample(logits, noise, temperature), "logits": logits}
             out.update({spec.name: s for spec, s in zip(state_specs, state)})
             return out
 
         functions = {"step": step}
         if self.local_channels:
-            @tf.function(input_signature=[tf.TensorSpec([n, None, self.local_channels], tf.float32,
-                                                        name="features")])
+
+            @tf.function(
+                input_signature=[tf.TensorSpec([n, None, self.local_channels], tf.float32, name="features")]
+            )
             def upsample(features):
-                return {"local": self.upsample_features(features)}              # [n, T, E']
+                return {"local": self.upsample_features(features)}  # [n, T, E']
 
             functions["upsample"] = upsample
         return functions
@@ -426,11 +485,11 @@ class WaveNet(AutoregressiveModel):
         cache = {"queues": self.init_stream(batch)}
         _, features = self._split(conditional)
         if features is not None:
-            cache["local"] = self.upsample(features)                         # [n, T, E']
+            cache["local"] = self.upsample(features)  # [n, T, E']
         return cache
 
     def step(self, x, cache, index, conditional=None):
-        x_prev = self.previous_value(x, index)                               # [n]
+        x_prev = self.previous_value(x, index)  # [n]
         labels, _ = self._split(conditional)
         local_t = None if "local" not in cache else tf.gather(cache["local"], index, axis=1)
         logits, queues = self.stream_step(x_prev, cache["queues"], index, labels, local_t)
@@ -438,9 +497,19 @@ class WaveNet(AutoregressiveModel):
 
     # ------------------------------------------------------------- serialization
     #: The constructor arguments beyond the base's, each kept as an attribute of the same name.
-    _CONFIG_KEYS = ("residual_channels", "gate_channels", "skip_channels", "output_channels",
-                    "kernel_size", "dilations", "local_channels", "local_hop", "local_upsampling",
-                    "local_upsampled_channels", "sample_rate")
+    _CONFIG_KEYS = (
+        "residual_channels",
+        "gate_channels",
+        "skip_channels",
+        "output_channels",
+        "kernel_size",
+        "dilations",
+        "local_channels",
+        "local_hop",
+        "local_upsampling",
+        "local_upsampled_channels",
+        "sample_rate",
+    )
 
     def get_config(self):
         config = super().get_config()

@@ -134,17 +134,34 @@ class WaveRNN(AutoregressiveModel):
         "paper": dict(num_levels=65536, hidden_units=896, output_units=448),
     }
 
-    def __init__(self, num_levels=65536, coarse_levels=None, hidden_units=896, output_units=None,
-                 num_classes=None, local_channels=None, local_hop=None,
-                 local_upsampling="transposed", local_upsampled_channels=None, subscale=None,
-                 horizon=0, sample_rate=16000, **kwargs):
+    def __init__(
+        self,
+        num_levels=65536,
+        coarse_levels=None,
+        hidden_units=896,
+        output_units=None,
+        num_classes=None,
+        local_channels=None,
+        local_hop=None,
+        local_upsampling="transposed",
+        local_upsampled_channels=None,
+        subscale=None,
+        horizon=0,
+        sample_rate=16000,
+        **kwargs,
+    ):
         super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels), **kwargs)
         self.head = DualSoftmax(self.num_levels, coarse_levels)
         self.coarse_levels = coarse_levels
-        if (isinstance(hidden_units, bool) or int(hidden_units) != hidden_units
-                or hidden_units < 2 or hidden_units % 2):
-            raise ValueError(f"hidden_units must be an even integer >= 2 (coarse and fine halves), "
-                             f"got {hidden_units!r}.")
+        if (
+            isinstance(hidden_units, bool)
+            or int(hidden_units) != hidden_units
+            or hidden_units < 2
+            or hidden_units % 2
+        ):
+            raise ValueError(
+                f"hidden_units must be an even integer >= 2 (coarse and fine halves), got {hidden_units!r}."
+            )
         self.hidden_units = int(hidden_units)
         self.output_units = int(output_units or self.hidden_units // 2)
         checks.check_positive_int(self.output_units, "output_units")
@@ -157,8 +174,9 @@ class WaveRNN(AutoregressiveModel):
         self.local_channels = None if local_channels is None else int(local_channels)
         self.local_hop = None if local_hop is None else int(local_hop)
         self.local_upsampling = local_upsampling
-        self.local_upsampled_channels = (None if local_upsampled_channels is None
-                                         else int(local_upsampled_channels))
+        self.local_upsampled_channels = (
+            None if local_upsampled_channels is None else int(local_upsampled_channels)
+        )
         self.subscale = None if subscale is None else int(subscale)
         self.horizon = int(horizon)
         self.sample_rate = int(sample_rate)
@@ -168,22 +186,26 @@ class WaveRNN(AutoregressiveModel):
         self.coarse_logits = keras.layers.Dense(self.head.num_coarse, name="O2")
         self.fine_hidden = keras.layers.Dense(O, name="O3")
         self.fine_logits = keras.layers.Dense(self.head.num_fine, name="O4")
-        self.class_bias = (None if self.num_classes is None else
-                           keras.layers.Embedding(self.num_classes, 3 * H, name="class_bias"))
+        self.class_bias = (
+            None
+            if self.num_classes is None
+            else keras.layers.Embedding(self.num_classes, 3 * H, name="class_bias")
+        )
         self.upsample = self.local_dense = None
         if self.local_channels:
             if local_upsampling == "repeat" and local_upsampled_channels is not None:
-                raise ValueError("local_upsampled_channels is only for local_upsampling="
-                                 "'transposed'.")
-            self.upsample = Upsample1D(self.local_hop, local_upsampling,
-                                       self.local_upsampled_channels, name="upsample")
+                raise ValueError("local_upsampled_channels is only for local_upsampling='transposed'.")
+            self.upsample = Upsample1D(
+                self.local_hop, local_upsampling, self.local_upsampled_channels, name="upsample"
+            )
             self.local_dense = keras.layers.Dense(3 * H, use_bias=False, name="local")
         self.context = self.subtensor_bias = None
         if self.subscale:
             B, W = self.subscale, 2 * self.horizon + 1
             # Context weights over (sub-tensor b', offset j, coarse/fine) of the window.
-            self.context = self.add_weight(name="context_kernel", shape=(B * W * 2, 3 * H),
-                                           initializer="glorot_uniform")
+            self.context = self.add_weight(
+                name="context_kernel", shape=(B * W * 2, 3 * H), initializer="glorot_uniform"
+            )
             self.subtensor_bias = keras.layers.Embedding(B, 3 * H, name="subtensor_bias")
             # mask[b, (b', j, k)] = 1 where b' < b: sub-tensor b reads earlier ones only.
             mask = (np.arange(B)[None, :] < np.arange(B)[:, None]).astype(np.float32)  # [b, b']
@@ -223,9 +245,9 @@ class WaveRNN(AutoregressiveModel):
         if not self.subscale:
             return super().sampling_groups(num_elements)
         L = num_elements // self.subscale
-        grid = tf.reshape(tf.range(num_elements), [L, self.subscale])       # [T] -> [L, B]
-        grid = tf.transpose(grid)                                              # [L, B] -> [B, L]
-        return tf.reshape(grid, [-1, 1])                                       # [B, L] -> [T, 1]
+        grid = tf.reshape(tf.range(num_elements), [L, self.subscale])  # [T] -> [L, B]
+        grid = tf.transpose(grid)  # [L, B] -> [B, L]
+        return tf.reshape(grid, [-1, 1])  # [B, L] -> [T, 1]
 
     # -------------------------------------------------------------- conditioning
     # Local and global conditioning take the same forms and checks as WaveNet's.
@@ -238,37 +260,42 @@ class WaveRNN(AutoregressiveModel):
         """Labels ``conditional [B]`` and/or local ``features [B, T / hop, E]``."""
         specs = super().conditional_specs(batch)
         if self.local_channels:
-            specs.append(tf.TensorSpec([batch, None, self.local_channels], tf.float32,
-                                       name="features"))
+            specs.append(tf.TensorSpec([batch, None, self.local_channels], tf.float32, name="features"))
         return specs
 
     def check_conditional(self, conditional, batch=None, length=None, validate_values=True):
         if self.subscale and isinstance(length, int) and length % self.subscale:
-            raise ValueError(f"a subscale WaveRNN folds T into {self.subscale} sub-tensors: T must "
-                             f"be a multiple of {self.subscale}, got T = {length}.")
+            raise ValueError(
+                f"a subscale WaveRNN folds T into {self.subscale} sub-tensors: T must "
+                f"be a multiple of {self.subscale}, got T = {length}."
+            )
         if self.local_channels is None:
             return super().check_conditional(conditional, batch, length, validate_values)
-        form = (f'{{"labels": int [batch], "features": float [batch, T / {self.local_hop}, '
-                f'{self.local_channels}]}}' if self.num_classes is not None else
-                f"float features [batch, T / {self.local_hop}, {self.local_channels}]")
+        form = (
+            f'{{"labels": int [batch], "features": float [batch, T / {self.local_hop}, '
+            f"{self.local_channels}]}}"
+            if self.num_classes is not None
+            else f"float features [batch, T / {self.local_hop}, {self.local_channels}]"
+        )
         if conditional is None:
             raise ValueError(f"this WaveRNN is locally conditioned: pass conditional={form}.")
         if self.num_classes is not None:
             if not isinstance(conditional, dict) or set(conditional) != {"labels", "features"}:
-                raise ValueError(f"this WaveRNN has global and local conditioning: pass "
-                                 f"conditional={form}.")
-            labels = checks.check_labels(conditional["labels"], self.num_classes, batch=batch,
-                                         validate_values=validate_values)
-            features = self._check_features(conditional["features"], batch, length,
-                                            validate_values)
+                raise ValueError(f"this WaveRNN has global and local conditioning: pass conditional={form}.")
+            labels = checks.check_labels(
+                conditional["labels"], self.num_classes, batch=batch, validate_values=validate_values
+            )
+            features = self._check_features(conditional["features"], batch, length, validate_values)
             return {"labels": labels, "features": features}
         return self._check_features(conditional, batch, length, validate_values)
 
     def _check(self, x, conditional, validate_values=True):
         x, c = super()._check(x, conditional, validate_values)
         if self.subscale and x.shape[1] is not None and x.shape[1] % self.subscale:
-            raise ValueError(f"a subscale WaveRNN folds T into {self.subscale} sub-tensors: T must "
-                             f"be a multiple of {self.subscale}, got T = {x.shape[1]}.")
+            raise ValueError(
+                f"a subscale WaveRNN folds T into {self.subscale} sub-tensors: T must "
+                f"be a multiple of {self.subscale}, got T = {x.shape[1]}."
+            )
         return x, c
 
     def upsample_features(self, features):
@@ -279,9 +306,9 @@ class WaveRNN(AutoregressiveModel):
         """The conditioning terms of the gates: ``[n, 1 or T, 3H]`` (or 0.0)."""
         extra = 0.0
         if labels is not None:
-            extra = extra + self.class_bias(labels)[:, None, :]                  # [n, 1, 3H]
+            extra = extra + self.class_bias(labels)[:, None, :]  # [n, 1, 3H]
         if features is not None:
-            extra = extra + self.local_dense(self.upsample(features))           # [n, T, 3H]
+            extra = extra + self.local_dense(self.upsample(features))  # [n, T, 3H]
         return extra
 
     # ------------------------------------------------------------------- network
@@ -298,10 +325,10 @@ class WaveRNN(AutoregressiveModel):
 
     def _coarse_out(self, y_c):
         # relu as max(x, 0) (see WaveNet._output: a grappler fusion inside while loops).
-        return self.coarse_logits(tf.maximum(self.coarse_hidden(y_c), 0.0))     # [.., Kc]
+        return self.coarse_logits(tf.maximum(self.coarse_hidden(y_c), 0.0))  # [.., Kc]
 
     def _fine_out(self, y_f):
-        return self.fine_logits(tf.maximum(self.fine_hidden(y_f), 0.0))         # [.., Kf]
+        return self.fine_logits(tf.maximum(self.fine_hidden(y_f), 0.0))  # [.., Kf]
 
     def _inputs(self, x):
         """``x [N, T]`` -> scaled ``[c_{t-1}, f_{t-1}, c_t]`` ``[N, T, 3]`` along axis 1."""
@@ -315,7 +342,7 @@ class WaveRNN(AutoregressiveModel):
         extra = self._extra(labels, features)
         if self.subscale:
             return self._subscale_network(x, extra)
-        pre = self.gru.input_projection(self._inputs(x)) + extra                # [B, T, 3H]
+        pre = self.gru.input_projection(self._inputs(x)) + extra  # [B, T, 3H]
         return self._outputs(self.gru.sequence(pre, tflite=self._tflite_trace))
 
     # -------------------------------------------------------------------- subscale
@@ -326,48 +353,48 @@ class WaveRNN(AutoregressiveModel):
         rest = v.shape[2:]
         folded = tf.reshape(v, tf.concat([[shape[0], shape[1] // B, B], shape[2:]], 0))  # [N, L, B, ...]
         perm = [0, 2, 1] + list(range(3, 3 + len(rest)))
-        return tf.transpose(folded, perm)                                       # -> [N, B, L, ...]
+        return tf.transpose(folded, perm)  # -> [N, B, L, ...]
 
     def _unfold(self, v):
         """``[N, B, L, ...]`` -> ``[N, T, ...]`` (inverse of `_fold`)."""
         shape = tf.shape(v)
         perm = [0, 2, 1] + list(range(3, v.shape.rank))
-        t = tf.transpose(v, perm)                                               # [N, L, B, ...]
+        t = tf.transpose(v, perm)  # [N, L, B, ...]
         return tf.reshape(t, tf.concat([[shape[0], shape[1] * shape[2]], shape[3:]], 0))  # -> [N, T, ...]
 
     def _context_projection(self, windows):
         """``windows [N, L, B' W 2]`` -> per target sub-tensor ``[N, B, L, 3H]`` (b' < b only)."""
-        masked = self._context_mask[:, :, None] * self.context[None]            # [B, B'W2, 3H]
+        masked = self._context_mask[:, :, None] * self.context[None]  # [B, B'W2, 3H]
         return tf.einsum("nlk,bkh->nblh", windows, masked)
 
     def _windows(self, scaled):
         """Scaled values ``[N, B, L, 2]`` -> horizon windows ``[N, L, B' (2F+1) 2]``, zero outside."""
         F = self.horizon
         L = tf.shape(scaled)[2]
-        padded = tf.pad(scaled, [[0, 0], [0, 0], [F, F], [0, 0]])                # [N, B, L + 2F, 2]
-        shifts = tf.stack([padded[:, :, j:j + L] for j in range(2 * F + 1)], axis=3)  # [N, B, L, W, 2]
-        t = tf.transpose(shifts, [0, 2, 1, 3, 4])                               # [N, L, B, W, 2]
+        padded = tf.pad(scaled, [[0, 0], [0, 0], [F, F], [0, 0]])  # [N, B, L + 2F, 2]
+        shifts = tf.stack([padded[:, :, j : j + L] for j in range(2 * F + 1)], axis=3)  # [N, B, L, W, 2]
+        t = tf.transpose(shifts, [0, 2, 1, 3, 4])  # [N, L, B, W, 2]
         n = tf.shape(t)[0]
         return tf.reshape(t, tf.stack([n, L, self.subscale * (2 * F + 1) * 2]))  # -> [N, L, B W 2]
 
     def _subscale_network(self, x, extra):
         B, H = self.subscale, self.hidden_units
-        xs = self._fold(x)                                                      # [N, B, L]
+        xs = self._fold(x)  # [N, B, L]
         N, L = tf.shape(xs)[0], tf.shape(xs)[2]
         c, f = self.head.split(xs)
-        scaled = tf.stack([self._scale_coarse(c), self._scale_fine(f)], -1)     # [N, B, L, 2]
-        inputs = self._inputs(tf.reshape(xs, [N * B, L]))                       # [N B, L, 3]
-        pre = tf.reshape(self.gru.input_projection(inputs), [N, B, L, 3 * H])   # [N B, L, 3H] -> [N, B, L, 3H]
+        scaled = tf.stack([self._scale_coarse(c), self._scale_fine(f)], -1)  # [N, B, L, 2]
+        inputs = self._inputs(tf.reshape(xs, [N * B, L]))  # [N B, L, 3]
+        pre = tf.reshape(self.gru.input_projection(inputs), [N, B, L, 3 * H])  # [N B, L, 3H] -> [N, B, L, 3H]
         pre = pre + self._context_projection(self._windows(scaled))
         pre = pre + self.subtensor_bias(tf.range(B))[None, :, None, :]
         if isinstance(extra, tf.Tensor):
             if extra.shape[1] == 1:
-                pre = pre + extra[:, :, None, :]                                # [N, 1, 3H] -> [N, 1, 1, 3H]
+                pre = pre + extra[:, :, None, :]  # [N, 1, 3H] -> [N, 1, 1, 3H]
             else:
-                pre = pre + self._fold(extra)                                   # [N, T, 3H] -> [N, B, L, 3H]
-        h = self.gru.sequence(tf.reshape(pre, [N * B, L, 3 * H]), tflite=self._tflite_trace)               # [N B, L, H]
-        params = self._outputs(h)                                               # [N B, L, P]
-        return self._unfold(tf.reshape(params, [N, B, L, -1]))                  # -> [N, B, L, P] -> [N, T, P]
+                pre = pre + self._fold(extra)  # [N, T, 3H] -> [N, B, L, 3H]
+        h = self.gru.sequence(tf.reshape(pre, [N * B, L, 3 * H]), tflite=self._tflite_trace)  # [N B, L, H]
+        params = self._outputs(h)  # [N B, L, P]
+        return self._unfold(tf.reshape(params, [N, B, L, -1]))  # -> [N, B, L, P] -> [N, T, P]
 
     # ------------------------------------------------------------------ sampling
     #: Compile the cached (and subscale) sampler with XLA from 256 steps on, where compiling
@@ -378,8 +405,7 @@ class WaveRNN(AutoregressiveModel):
         """The `stream_step` state before step 0: ``[h_{-1}] = [zeros [batch, H]]``."""
         return [tf.zeros(tf.stack([batch, self.hidden_units]))]
 
-    def stream_step(self, x_prev, state, index, noise, temperature=1.0, labels=None,
-                    local_t=None):
+    def stream_step(self, x_prev, state, index, noise, temperature=1.0, labels=None, local_t=None):
         """One generation step as a pure function (what `export.tflite_step` exports).
 
         Args:
@@ -396,28 +422,30 @@ class WaveRNN(AutoregressiveModel):
             new state)``.
         """
         if self.subscale:
-            raise ValueError("stream_step is the time-ordered WaveRNN's step; a subscale model "
-                             "generates with sample(cache=True).")
+            raise ValueError(
+                "stream_step is the time-ordered WaveRNN's step; a subscale model "
+                "generates with sample(cache=True)."
+            )
         h = state[0]
         c_prev, f_prev = self.head.split(x_prev)
         first = tf.equal(index, 0)
         zero = tf.zeros([], self.compute_dtype)
-        sc = tf.where(first, zero, self._scale_coarse(c_prev))                  # c_{-1} = 0
+        sc = tf.where(first, zero, self._scale_coarse(c_prev))  # c_{-1} = 0
         sf = tf.where(first, zero, self._scale_fine(f_prev))
         pre = self.gru.input_projection(tf.stack([sc, sf, tf.zeros_like(sc)], -1))  # [n, 3H]
         if labels is not None:
             pre = pre + self.class_bias(labels)
         if local_t is not None:
             pre = pre + self.local_dense(local_t)
-        rec = self.gru.recurrent(h)                                             # [n, 3H]
+        rec = self.gru.recurrent(h)  # [n, 3H]
         half = self.hidden_units // 2
-        h_coarse = self.gru.gates(pre, rec, h)                                  # coarse half valid
-        coarse = self._coarse_out(h_coarse[:, :half])                           # [n, Kc]
+        h_coarse = self.gru.gates(pre, rec, h)  # coarse half valid
+        coarse = self._coarse_out(h_coarse[:, :half])  # [n, Kc]
         c = self.head.sample_coarse(coarse, noise, temperature)
         pre = pre + self.gru.current_coarse_projection(self._scale_coarse(c))
-        h_new = self.gru.gates(pre, rec, h)                                     # [n, H]
-        fine = self._fine_out(h_new[:, half:])                                  # [n, Kf]
-        params = tf.concat([coarse, fine], -1)                                  # [n, Kc + Kf]
+        h_new = self.gru.gates(pre, rec, h)  # [n, H]
+        fine = self._fine_out(h_new[:, half:])  # [n, Kf]
+        params = tf.concat([coarse, fine], -1)  # [n, Kc + Kf]
         f = self.head.sample_fine(params, c, noise, temperature)
         return self.head.join(c, f), coarse, fine, [h_new]
 
@@ -437,25 +465,30 @@ class WaveRNN(AutoregressiveModel):
         if self.local_channels:
             width = self.upsample.output_channels(self.local_channels)
             extra.append(tf.TensorSpec([n, width], tf.float32, name="local"))
-        base = [tf.TensorSpec([n], tf.int32, name="x_prev"), tf.TensorSpec([], tf.int32, name="index"),
-                tf.TensorSpec([n, self.noise_depth], tf.float32, name="noise"),
-                tf.TensorSpec([], tf.float32, name="temperature")]
+        base = [
+            tf.TensorSpec([n], tf.int32, name="x_prev"),
+            tf.TensorSpec([], tf.int32, name="index"),
+            tf.TensorSpec([n, self.noise_depth], tf.float32, name="noise"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+        ]
 
         @tf.function(input_signature=base + extra + [state_spec], autograph=False)
         def step(x_prev, index, noise, temperature, *rest):
-            named = {spec.name: value for spec, value in zip(extra, rest[:len(extra)])}
+            named = {spec.name: value for spec, value in zip(extra, rest[: len(extra)])}
             sample, coarse, fine, state = self.stream_step(
-                x_prev, [rest[-1]], index, noise, temperature, named.get("conditional"),
-                named.get("local"))
-            return {"sample": sample, "coarse_logits": coarse, "fine_logits": fine,
-                    "state_00": state[0]}
+                x_prev, [rest[-1]], index, noise, temperature, named.get("conditional"), named.get("local")
+            )
+            return {"sample": sample, "coarse_logits": coarse, "fine_logits": fine, "state_00": state[0]}
 
         functions = {"step": step}
         if self.local_channels:
-            @tf.function(input_signature=[tf.TensorSpec([n, None, self.local_channels], tf.float32,
-                                                        name="features")], autograph=False)
+
+            @tf.function(
+                input_signature=[tf.TensorSpec([n, None, self.local_channels], tf.float32, name="features")],
+                autograph=False,
+            )
             def upsample(features):
-                return {"local": self.upsample_features(features)}              # [n, T, E']
+                return {"local": self.upsample_features(features)}  # [n, T, E']
 
             functions["upsample"] = upsample
         return functions
@@ -469,7 +502,7 @@ class WaveRNN(AutoregressiveModel):
         self._tflite_trace = True
         try:
             for fn in functions.values():
-                fn.get_concrete_function()        # traced now; export reuses these traces
+                fn.get_concrete_function()  # traced now; export reuses these traces
         finally:
             self._tflite_trace = False
         return functions
@@ -482,20 +515,22 @@ class WaveRNN(AutoregressiveModel):
         if labels is not None:
             cache["labels"] = labels
         if features is not None:
-            cache["local"] = self.upsample(features)                            # [n, T, E']
+            cache["local"] = self.upsample(features)  # [n, T, E']
         return cache
 
     def step(self, x, cache, index, conditional=None, noise=None, temperature=1.0):
         """Cache protocol, two-stage: draws ``x_t`` itself (its noise ``[n, Kc + Kf]``) and
         returns ``(x_t [n], params [n, Kc + Kf], cache)`` (`sample_elements` runs it)."""
-        x_prev = self.previous_value(x, index)                                  # [n]
+        x_prev = self.previous_value(x, index)  # [n]
         local_t = None if "local" not in cache else tf.gather(cache["local"], index, axis=1)
         sample, coarse, fine, state = self.stream_step(
-            x_prev, [cache["h"]], index, noise, temperature, cache.get("labels"), local_t)
+            x_prev, [cache["h"]], index, noise, temperature, cache.get("labels"), local_t
+        )
         return sample, tf.concat([coarse, fine], -1), dict(cache, h=state[0])
 
-    def sample_elements(self, noise, num_samples, num_elements, conditional=None,
-                        temperature=1.0, cache=True):
+    def sample_elements(
+        self, noise, num_samples, num_elements, conditional=None, temperature=1.0, cache=True
+    ):
         """``[n, T]`` int32: cached GRU steps, the subscale schedule, or full recompute."""
         temperature = tf.convert_to_tensor(temperature, tf.float32)
         x = tf.zeros(tf.stack([num_samples, num_elements]), tf.int32)
@@ -506,30 +541,32 @@ class WaveRNN(AutoregressiveModel):
         state = self.init_cache(num_samples, conditional)
 
         def body(t, x, state):
-            u = noise.at(t[None])[:, 0]                                          # [n, depth]
+            u = noise.at(t[None])[:, 0]  # [n, depth]
             value, _, state = self.step(x, state, t, conditional, u, temperature)
             return [t + 1, _write(x, t, value), state]
 
-        _, x, _ = tf.while_loop(lambda t, *_: t < num_elements, body, [tf.constant(0), x, state],
-                                maximum_iterations=num_elements)
+        _, x, _ = tf.while_loop(
+            lambda t, *_: t < num_elements, body, [tf.constant(0), x, state], maximum_iterations=num_elements
+        )
         return x
 
     def _sample_recompute(self, noise, x, num_elements, conditional, temperature):
         """The reference: per element (in `sampling_groups` order) two full passes."""
-        order = self.sampling_groups(num_elements)[:, 0]                         # [T]
+        order = self.sampling_groups(num_elements)[:, 0]  # [T]
 
         def body(s, x):
             t = tf.gather(order, s)
-            u = noise.at(t[None])[:, 0]                                          # [n, depth]
-            coarse = tf.gather(self.network(x, conditional), t, axis=1)         # [n, P], x_t = 0
+            u = noise.at(t[None])[:, 0]  # [n, depth]
+            coarse = tf.gather(self.network(x, conditional), t, axis=1)  # [n, P], x_t = 0
             c = self.head.sample_coarse(coarse, u, temperature)
             x = _write(x, t, self.head.join(c, tf.zeros_like(c)))
-            fine = tf.gather(self.network(x, conditional), t, axis=1)           # [n, P] given c_t
+            fine = tf.gather(self.network(x, conditional), t, axis=1)  # [n, P] given c_t
             f = self.head.sample_fine(fine, c, u, temperature)
             return [s + 1, _write(x, t, self.head.join(c, f))]
 
-        _, x = tf.while_loop(lambda s, *_: s < num_elements, body, [tf.constant(0), x],
-                             maximum_iterations=num_elements)
+        _, x = tf.while_loop(
+            lambda s, *_: s < num_elements, body, [tf.constant(0), x], maximum_iterations=num_elements
+        )
         return x
 
     def _sample_subscale(self, noise, x, num_elements, conditional, temperature):
@@ -539,67 +576,77 @@ class WaveRNN(AutoregressiveModel):
         n = tf.shape(x)[0]
         L = num_elements // B
         labels, features = self._split(conditional)
-        extra = self._extra(labels, features)                                  # 0 or [n, 1|T, 3H]
-        bias = self.subtensor_bias(tf.range(B))                                # [B, 3H]
-        masked_context = self._context_mask[:, :, None] * self.context[None]    # [B, B'W2, 3H]
+        extra = self._extra(labels, features)  # 0 or [n, 1|T, 3H]
+        bias = self.subtensor_bias(tf.range(B))  # [B, 3H]
+        masked_context = self._context_mask[:, :, None] * self.context[None]  # [B, B'W2, 3H]
         b_index = tf.range(B)
-        offsets = tf.range(-F, F + 1)                                           # [W]
+        offsets = tf.range(-F, F + 1)  # [W]
         steps = L + (B - 1) * (F + 1)
 
         def body(s, x, h):
-            i = s - b_index * (F + 1)                                           # [B] step of each
+            i = s - b_index * (F + 1)  # [B] step of each
             active = (i >= 0) & (i < L)
             ic = tf.clip_by_value(i, 0, L - 1)
-            t = ic * B + b_index                                                # [B] time index
+            t = ic * B + b_index  # [B] time index
             prev_t = tf.maximum(ic - 1, 0) * B + b_index
-            c_prev, f_prev = self.head.split(tf.gather(x, prev_t, axis=1))      # [n, B]
+            c_prev, f_prev = self.head.split(tf.gather(x, prev_t, axis=1))  # [n, B]
             has_prev = (ic > 0)[None, :]
             sc = tf.where(has_prev, self._scale_coarse(c_prev), tf.zeros([], self.compute_dtype))
             sf = tf.where(has_prev, self._scale_fine(f_prev), tf.zeros([], self.compute_dtype))
-            inputs = tf.stack([sc, sf, tf.zeros_like(sc)], -1)                  # [n, B, 3]
+            inputs = tf.stack([sc, sf, tf.zeros_like(sc)], -1)  # [n, B, 3]
             # Horizon windows of every sub-tensor b' at steps ic_b + j: [n, B(target), B', W, 2].
-            j = ic[:, None, None] + offsets[None, None, :]                      # [B, 1, W]
+            j = ic[:, None, None] + offsets[None, None, :]  # [B, 1, W]
             valid = (j >= 0) & (j < L)
-            src = tf.clip_by_value(j, 0, L - 1) * B + b_index[None, :, None]    # [B, B', W]
-            vals = tf.gather(x, tf.reshape(src, [-1]), axis=1)                  # [n, B B' W]
+            src = tf.clip_by_value(j, 0, L - 1) * B + b_index[None, :, None]  # [B, B', W]
+            vals = tf.gather(x, tf.reshape(src, [-1]), axis=1)  # [n, B B' W]
             vc, vf = self.head.split(vals)
             win = tf.stack([self._scale_coarse(vc), self._scale_fine(vf)], -1)  # [n, B B' W, 2]
-            win = tf.reshape(win, [n, B, B, 2 * F + 1, 2])                      # -> [n, B, B', W, 2]
+            win = tf.reshape(win, [n, B, B, 2 * F + 1, 2])  # -> [n, B, B', W, 2]
             win = win * tf.cast(tf.broadcast_to(valid, [B, B, 2 * F + 1]), tf.float32)[None, ..., None]
-            win = tf.reshape(win, [n, B, -1])                                   # -> [n, B, B' W 2]
-            pre = self.gru.input_projection(inputs) + bias[None]                # [n, B, 3H]
+            win = tf.reshape(win, [n, B, -1])  # -> [n, B, B' W 2]
+            pre = self.gru.input_projection(inputs) + bias[None]  # [n, B, 3H]
             pre = pre + tf.einsum("nbk,bkh->nbh", win, masked_context)
             if isinstance(extra, tf.Tensor):
                 pre = pre + (extra if extra.shape[1] == 1 else tf.gather(extra, t, axis=1))
-            flat_h = tf.reshape(h, [n * B, H])                                  # [n, B, H] -> [n B, H]
-            flat_pre = tf.reshape(pre, [n * B, 3 * H])                          # [n, B, 3H] -> [n B, 3H]
+            flat_h = tf.reshape(h, [n * B, H])  # [n, B, H] -> [n B, H]
+            flat_pre = tf.reshape(pre, [n * B, 3 * H])  # [n, B, 3H] -> [n B, 3H]
             rec = self.gru.recurrent(flat_h)
-            u = tf.reshape(noise.at(t), [n * B, -1])                            # [n, B, d] -> [n B, d]
+            u = tf.reshape(noise.at(t), [n * B, -1])  # [n, B, d] -> [n B, d]
             h_c = self.gru.gates(flat_pre, rec, flat_h)
             coarse = self._coarse_out(h_c[:, :half])
-            c = self.head.sample_coarse(coarse, u, temperature)                 # [n B]
+            c = self.head.sample_coarse(coarse, u, temperature)  # [n B]
             flat_pre = flat_pre + self.gru.current_coarse_projection(self._scale_coarse(c))
             h_new = self.gru.gates(flat_pre, rec, flat_h)
             params = tf.concat([coarse, self._fine_out(h_new[:, half:])], -1)
             f = self.head.sample_fine(params, c, u, temperature)
-            v = tf.reshape(self.head.join(c, f), [n, B])                        # [n B] -> [n, B]
+            v = tf.reshape(self.head.join(c, f), [n, B])  # [n B] -> [n, B]
             # Write the active sub-tensors' samples; keep the others' values and states.
-            current = tf.gather(x, t, axis=1)                                   # [n, B]
+            current = tf.gather(x, t, axis=1)  # [n, B]
             v = tf.where(active[None, :], v, current)
             x = _write_many(x, t, v)
-            h_new = tf.reshape(h_new, [n, B, H])                                # [n B, H] -> [n, B, H]
+            h_new = tf.reshape(h_new, [n, B, H])  # [n B, H] -> [n, B, H]
             h = tf.where(active[None, :, None], h_new, h)
             return [s + 1, x, h]
 
         h0 = tf.zeros(tf.stack([n, B, H]))
-        _, x, _ = tf.while_loop(lambda s, *_: s < steps, body, [tf.constant(0), x, h0],
-                                maximum_iterations=steps)
+        _, x, _ = tf.while_loop(
+            lambda s, *_: s < steps, body, [tf.constant(0), x, h0], maximum_iterations=steps
+        )
         return x
 
     # ------------------------------------------------------------- serialization
-    _CONFIG_KEYS = ("coarse_levels", "hidden_units", "output_units", "local_channels", "local_hop",
-                    "local_upsampling", "local_upsampled_channels", "subscale", "horizon",
-                    "sample_rate")
+    _CONFIG_KEYS = (
+        "coarse_levels",
+        "hidden_units",
+        "output_units",
+        "local_channels",
+        "local_hop",
+        "local_upsampling",
+        "local_upsampled_channels",
+        "subscale",
+        "horizon",
+        "sample_rate",
+    )
 
     def get_config(self):
         config = super().get_config()
@@ -615,7 +662,8 @@ def _write(x, t, values):
 def _write_many(x, ts, values):
     """``x[:, ts] = values`` for ``ts [G]`` (distinct), ``values [n, G]``."""
     n, g = tf.shape(values)[0], tf.shape(ts)[0]
-    rows = tf.repeat(tf.range(n), g)                                            # [n G]
-    cols = tf.tile(ts, [n])                                                     # [n G]
-    return tf.tensor_scatter_nd_update(x, tf.stack([rows, cols], 1),
-                                       tf.reshape(values, [-1]))                # [n, G] -> [n G]
+    rows = tf.repeat(tf.range(n), g)  # [n G]
+    cols = tf.tile(ts, [n])  # [n G]
+    return tf.tensor_scatter_nd_update(
+        x, tf.stack([rows, cols], 1), tf.reshape(values, [-1])
+    )  # [n, G] -> [n G]

@@ -39,9 +39,9 @@ import tensorflow_probability as tfp
 
 from ar_keras import flows
 from ar_keras.core import noise as noise_lib
+from ar_keras.core.density import HALF_LOG_TWO_PI, ContinuousModel, uniform_to_normal
 from ar_keras.flows import affine
 from ar_keras.flows.permutation import layer_permutations
-from ar_keras.core.density import HALF_LOG_TWO_PI, ContinuousModel, uniform_to_normal
 from ar_keras.models.registry import register
 
 __all__ = ["IAF"]
@@ -77,9 +77,20 @@ class IAF(ContinuousModel):
         "paper": dict(event_size=784, num_layers=5, hidden_units=[1024, 1024]),
     }
 
-    def __init__(self, event_size=2, num_layers=4, hidden_units=(64, 64), permutation="reverse",
-                 gated=False, activation="relu", hidden_degrees="equal", log_scale_bound=5.0,
-                 num_classes=None, seed=0, **kwargs):
+    def __init__(
+        self,
+        event_size=2,
+        num_layers=4,
+        hidden_units=(64, 64),
+        permutation="reverse",
+        gated=False,
+        activation="relu",
+        hidden_degrees="equal",
+        log_scale_bound=5.0,
+        num_classes=None,
+        seed=0,
+        **kwargs,
+    ):
         super().__init__(event_size, num_classes=num_classes, **kwargs)
         self.num_layers = int(num_layers)
         self.hidden_units = [int(h) for h in np.atleast_1d(hidden_units)]
@@ -91,9 +102,17 @@ class IAF(ContinuousModel):
         self.seed = int(seed)
         D = self.event_size
         # mades[0] acts first on the noise when sampling.
-        self.mades = flows.made_stack(D, num_layers, self.hidden_units, permutation, activation,
-                                      hidden_degrees, self.log_scale_bound, self.num_classes,
-                                      self.seed)
+        self.mades = flows.made_stack(
+            D,
+            num_layers,
+            self.hidden_units,
+            permutation,
+            activation,
+            hidden_degrees,
+            self.log_scale_bound,
+            self.num_classes,
+            self.seed,
+        )
         for made in self.mades:
             made.build((None, D))
         # Permutations in the density direction (as `flows.stack` applies them).
@@ -112,8 +131,9 @@ class IAF(ContinuousModel):
         """``tfd.TransformedDistribution(N(0, I), bijector())`` (unconditional models)."""
         if self.num_classes is not None:
             raise ValueError("distribution() is for unconditional models; use log_prob / sample.")
-        return tfd.TransformedDistribution(tfd.Sample(tfd.Normal(0.0, 1.0), [self.event_size]),
-                                           self.bijector())
+        return tfd.TransformedDistribution(
+            tfd.Sample(tfd.Normal(0.0, 1.0), [self.event_size]), self.bijector()
+        )
 
     def _step_log_scale(self, made, h, kw):
         """``log |dx/du|`` per dimension of one layer, read at its noise-side input ``h``."""
@@ -136,7 +156,7 @@ class IAF(ContinuousModel):
         for j, k in enumerate(reversed(range(self.num_layers))):
             made = self.mades[k]
             layer = flows.iaf_layer(made, self.gated, name=f"iaf_{k}")
-            h = layer.inverse(h, **kw)                                   # D sequential passes
+            h = layer.inverse(h, **kw)  # D sequential passes
             acc = acc - self._step_log_scale(made, h, kw)
             if j < len(self._perms):
                 perm = self._perms[j]
@@ -156,7 +176,7 @@ class IAF(ContinuousModel):
         """Base noise ``u`` -> ``(x, sum_k log|dh_k/dh_{k-1}|)``: one pass per layer."""
         kw = {} if c1h is None else {"conditional_input": c1h}
         h, log_det = u, tf.zeros(tf.shape(u)[:1])
-        perms = list(reversed(self._perms))     # sampling direction: inverse permutations
+        perms = list(reversed(self._perms))  # sampling direction: inverse permutations
         for k, made in enumerate(self.mades):
             h, step_log_det = affine.forward(h, *made(h, **kw), gated=self.gated)
             log_det += tf.reduce_sum(step_log_det, axis=1)
@@ -192,14 +212,16 @@ class IAF(ContinuousModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "num_layers": self.num_layers,
-            "hidden_units": self.hidden_units,
-            "permutation": self.permutation,
-            "gated": self.gated,
-            "activation": self.activation,
-            "hidden_degrees": self.hidden_degrees,
-            "log_scale_bound": self.log_scale_bound,
-            "seed": self.seed,
-        })
+        config.update(
+            {
+                "num_layers": self.num_layers,
+                "hidden_units": self.hidden_units,
+                "permutation": self.permutation,
+                "gated": self.gated,
+                "activation": self.activation,
+                "hidden_degrees": self.hidden_degrees,
+                "log_scale_bound": self.log_scale_bound,
+                "seed": self.seed,
+            }
+        )
         return config

@@ -40,9 +40,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ar_keras.core import AutoregressiveModel
 from ar_keras.distributions import head_for_levels
 from ar_keras.layers import MADELayer
-from ar_keras.core import AutoregressiveModel
 from ar_keras.models.registry import register
 
 __all__ = ["MADE"]
@@ -69,18 +69,28 @@ class MADE(AutoregressiveModel):
 
     PRESETS = {
         "tiny": dict(image_shape=(2, 2, 1), num_levels=4, hidden_units=[16]),
-        "digits": dict(image_shape=(8, 8, 1), num_levels=17, hidden_units=[256],
-                       num_masks=1, direct_connection=True),
+        "digits": dict(
+            image_shape=(8, 8, 1), num_levels=17, hidden_units=[256], num_masks=1, direct_connection=True
+        ),
         # Germain et al. 2015, Table 6 (binarized MNIST): 2 hidden layers of
         # 8000 units, 32 masks, connectivity-agnostic; test NLL 86.64 nats.
-        "paper": dict(image_shape=(28, 28, 1), num_levels=2, hidden_units=[8000, 8000],
-                      num_masks=32),
+        "paper": dict(image_shape=(28, 28, 1), num_levels=2, hidden_units=[8000, 8000], num_masks=32),
     }
 
-    def __init__(self, image_shape=(8, 8, 1), num_levels=17, hidden_units=(500,),
-                 ordering="natural", num_masks=1, order_agnostic=False,
-                 direct_connection=False, activation="relu", seed=0, num_classes=None,
-                 **kwargs):
+    def __init__(
+        self,
+        image_shape=(8, 8, 1),
+        num_levels=17,
+        hidden_units=(500,),
+        ordering="natural",
+        num_masks=1,
+        order_agnostic=False,
+        direct_connection=False,
+        activation="relu",
+        seed=0,
+        num_classes=None,
+        **kwargs,
+    ):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
         self.hidden_units = [int(h) for h in np.atleast_1d(hidden_units)]
         if not self.hidden_units:
@@ -91,23 +101,34 @@ class MADE(AutoregressiveModel):
             raise ValueError(f"num_masks must be >= 1, got {num_masks}.")
         self.order_agnostic = bool(order_agnostic)
         self.direct_connection = bool(direct_connection)
-        self.activation_name = activation if isinstance(activation, str) else keras.activations.serialize(activation)
+        self.activation_name = (
+            activation if isinstance(activation, str) else keras.activations.serialize(activation)
+        )
         self.seed = int(seed)
         self.head = head_for_levels(self.num_levels)
         self._in_width = 1 if self.num_levels == 2 else self.num_levels  # per element
         # The one MADE layer holds the weights and the M mask sets.  Its set m
         # draws from seed `seed * 100003 + m`, the seeds this model always used.
-        self.made = MADELayer(params=self.head.num_params, hidden_units=self.hidden_units,
-                              event_size=self.event_size, ordering=self.ordering_spec,
-                              hidden_degrees="random", activation=activation,
-                              conditional_size=self.num_classes, conditional_to_output=False,
-                              output="params", output_scale=None, seed=self.seed * 100003,
-                              num_masks=self.num_masks, order_agnostic=self.order_agnostic,
-                              direct_connection=self.direct_connection,
-                              input_width=self._in_width, name="made")
-        self._ordering = self.made.ordering                          # mask 0: step -> element
+        self.made = MADELayer(
+            params=self.head.num_params,
+            hidden_units=self.hidden_units,
+            event_size=self.event_size,
+            ordering=self.ordering_spec,
+            hidden_degrees="random",
+            activation=activation,
+            conditional_size=self.num_classes,
+            conditional_to_output=False,
+            output="params",
+            output_scale=None,
+            seed=self.seed * 100003,
+            num_masks=self.num_masks,
+            order_agnostic=self.order_agnostic,
+            direct_connection=self.direct_connection,
+            input_width=self._in_width,
+            name="made",
+        )
+        self._ordering = self.made.ordering  # mask 0: step -> element
         self._finish_init()
-
 
     @property
     def ordering(self):
@@ -138,7 +159,9 @@ class MADE(AutoregressiveModel):
         m = self._mask_index(training, mask_index)
         inputs = self._encode(tf.reshape(x, [batch, self.event_size]))  # [B, *shape] -> [B, D]
         params = self.made(inputs, conditional_input=self._condition(conditional), mask_index=m)
-        return tf.reshape(params, tf.concat([[batch], self.image_shape, [-1]], 0))  # [B, D, P] -> [B, *shape, P]
+        return tf.reshape(
+            params, tf.concat([[batch], self.image_shape, [-1]], 0)
+        )  # [B, D, P] -> [B, *shape, P]
 
     # --------------------------------------------------------------- ensemble
     def ensemble_log_prob(self, x, conditional=None, num_masks=None):
@@ -149,9 +172,9 @@ class MADE(AutoregressiveModel):
             raise ValueError(f"num_masks must be in [1, {self.num_masks}], got {num_masks}.")
         per_mask = []
         for m in range(count):
-            lp = self.head.log_prob(self.network(x, c, mask_index=m), x)   # [B, *shape]
+            lp = self.head.log_prob(self.network(x, c, mask_index=m), x)  # [B, *shape]
             per_mask.append(tf.reduce_sum(tf.reshape(lp, [tf.shape(lp)[0], -1]), axis=1))
-        stacked = tf.stack(per_mask, axis=0)                               # [M, B]
+        stacked = tf.stack(per_mask, axis=0)  # [M, B]
         return tf.reduce_logsumexp(stacked, axis=0) - math.log(count)
 
     # ------------------------------------------------------------------ cache
@@ -164,25 +187,25 @@ class MADE(AutoregressiveModel):
         return {"a": a, "direct": direct}
 
     def step(self, x, cache, index, conditional=None):
-        x_prev = self.previous_value(x, index)                            # [n]
+        x_prev = self.previous_value(x, index)  # [n]
         made = self.made
         masks, out_mask, direct_mask = made.mask_tensors(0)
         order = tf.constant(self._ordering, tf.int32)
         P, K_in = self.head.num_params, self._in_width
 
         def add_previous():
-            d = order[index - 1]                                          # element just drawn
+            d = order[index - 1]  # element just drawn
             if K_in == 1:
-                rows = tf.fill(tf.shape(x_prev), d)                       # [n]
-                scale = tf.cast(x_prev, tf.float32)[:, None]              # [n, 1]
+                rows = tf.fill(tf.shape(x_prev), d)  # [n]
+                scale = tf.cast(x_prev, tf.float32)[:, None]  # [n, 1]
             else:
-                rows = d * K_in + x_prev                                  # one-hot row index [n]
+                rows = d * K_in + x_prev  # one-hot row index [n]
                 scale = 1.0
-            w1 = made.hidden_layers[0].masked_kernel(masks[0])            # [D*K_in, H1]
+            w1 = made.hidden_layers[0].masked_kernel(masks[0])  # [D*K_in, H1]
             a = cache["a"] + scale * tf.gather(w1, rows)
             direct = cache["direct"]
             if made.direct_layer is not None:
-                wd = made.direct_layer.masked_kernel(direct_mask)         # [D*K_in, D*P]
+                wd = made.direct_layer.masked_kernel(direct_mask)  # [D*K_in, D*P]
                 direct = direct + scale * tf.gather(wd, rows)
             return a, direct
 
@@ -191,22 +214,24 @@ class MADE(AutoregressiveModel):
         for layer, mask in zip(made.hidden_layers[1:], masks[1:]):
             h = made.activation(layer(h, kernel_mask=mask))
         d = order[index]
-        cols = d * P + tf.range(P)                                        # output units of element d
+        cols = d * P + tf.range(P)  # output units of element d
         w_out = tf.gather(made.output_layer.masked_kernel(out_mask), cols, axis=1)  # [H_L, P]
-        params = tf.matmul(h, w_out) + tf.gather(made.output_layer.bias, cols)      # [n, P]
+        params = tf.matmul(h, w_out) + tf.gather(made.output_layer.bias, cols)  # [n, P]
         if made.direct_layer is not None:
             params = params + tf.gather(direct, cols, axis=1)
         return params, {"a": a, "direct": direct}
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "hidden_units": self.hidden_units,
-            "ordering": self.ordering_spec,
-            "num_masks": self.num_masks,
-            "order_agnostic": self.order_agnostic,
-            "direct_connection": self.direct_connection,
-            "activation": self.activation_name,
-            "seed": self.seed,
-        })
+        config.update(
+            {
+                "hidden_units": self.hidden_units,
+                "ordering": self.ordering_spec,
+                "num_masks": self.num_masks,
+                "order_agnostic": self.order_agnostic,
+                "direct_connection": self.direct_connection,
+                "activation": self.activation_name,
+                "seed": self.seed,
+            }
+        )
         return config

@@ -51,11 +51,10 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from ar_keras import flows
-from ar_keras.flows import affine
+from ar_keras.core.density import HALF_LOG_TWO_PI, AutoregressiveDensity, ContinuousModel, uniform_to_normal
 from ar_keras.distributions import GaussianMixture
+from ar_keras.flows import affine
 from ar_keras.flows.permutation import layer_permutations
-from ar_keras.core.density import (HALF_LOG_TWO_PI, AutoregressiveDensity, ContinuousModel,
-                                   uniform_to_normal)
 from ar_keras.models.registry import register
 
 __all__ = ["MAF", "logit_transform_bijector"]
@@ -67,8 +66,9 @@ _TRANSFORMS = (None, "logit")
 
 def logit_transform_bijector(alpha):
     """``forward: y -> (sigmoid(y) - a) / (1 - 2a)``; ``inverse: x -> logit(a + (1 - 2a) x)``."""
-    return tfb.Chain([tfb.Scale(1.0 / (1.0 - 2.0 * alpha)), tfb.Shift(-alpha), tfb.Sigmoid()],
-                     name="logit_transform")
+    return tfb.Chain(
+        [tfb.Scale(1.0 / (1.0 - 2.0 * alpha)), tfb.Shift(-alpha), tfb.Sigmoid()], name="logit_transform"
+    )
 
 
 class _MADEMoG(AutoregressiveDensity):
@@ -119,19 +119,46 @@ class MAF(ContinuousModel):
         # The dequantized 8x8 digits (digits_continuous), tuned for the few-second
         # budget of tests/benchmarks/maf_vs_tfp.py: small MADEs and the logit
         # transform regularise where the data are few (1,297 examples).
-        "digits": dict(event_size=64, num_layers=5, hidden_units=[128], batch_norm=True,
-                       data_transform="logit", logit_alpha=0.05),
+        "digits": dict(
+            event_size=64,
+            num_layers=5,
+            hidden_units=[128],
+            batch_norm=True,
+            data_transform="logit",
+            logit_alpha=0.05,
+        ),
         # Papamakarios et al. 2017, MNIST (Table 2; their run_experiments.py):
         # MAF (5), two hidden layers of 1024 ReLUs per MADE, order reversed
         # between MADEs, batch norm after each, logit space with a = 1e-6.
-        "paper": dict(event_size=784, num_layers=5, hidden_units=[1024, 1024], batch_norm=True,
-                      data_transform="logit", logit_alpha=1e-6),
+        "paper": dict(
+            event_size=784,
+            num_layers=5,
+            hidden_units=[1024, 1024],
+            batch_norm=True,
+            data_transform="logit",
+            logit_alpha=1e-6,
+        ),
     }
 
-    def __init__(self, event_size=2, num_layers=5, hidden_units=(64, 64), permutation="reverse",
-                 batch_norm=False, batch_norm_momentum=0.9, base="gaussian", num_components=10,
-                 activation="relu", hidden_degrees="equal", log_scale_bound=5.0,
-                 data_transform=None, logit_alpha=1e-6, num_classes=None, seed=0, **kwargs):
+    def __init__(
+        self,
+        event_size=2,
+        num_layers=5,
+        hidden_units=(64, 64),
+        permutation="reverse",
+        batch_norm=False,
+        batch_norm_momentum=0.9,
+        base="gaussian",
+        num_components=10,
+        activation="relu",
+        hidden_degrees="equal",
+        log_scale_bound=5.0,
+        data_transform=None,
+        logit_alpha=1e-6,
+        num_classes=None,
+        seed=0,
+        **kwargs,
+    ):
         super().__init__(event_size, num_classes=num_classes, **kwargs)
         self.num_layers = int(num_layers)
         self.hidden_units = [int(h) for h in np.atleast_1d(hidden_units)]
@@ -155,19 +182,41 @@ class MAF(ContinuousModel):
         D = self.event_size
         cond = self.num_classes
 
-        self.mades = flows.made_stack(D, num_layers, self.hidden_units, permutation, activation,
-                                      hidden_degrees, self.log_scale_bound, cond, self.seed)
-        self.batch_norms = ([flows.BatchNorm(momentum=self.batch_norm_momentum, name=f"batch_norm_{k}")
-                             for k in range(self.num_layers)] if self.batch_norm else [])
+        self.mades = flows.made_stack(
+            D,
+            num_layers,
+            self.hidden_units,
+            permutation,
+            activation,
+            hidden_degrees,
+            self.log_scale_bound,
+            cond,
+            self.seed,
+        )
+        self.batch_norms = (
+            [
+                flows.BatchNorm(momentum=self.batch_norm_momentum, name=f"batch_norm_{k}")
+                for k in range(self.num_layers)
+            ]
+            if self.batch_norm
+            else []
+        )
         self._perms = layer_permutations(D, self.num_layers, permutation, seed=self.seed)
         if base == "mog":
             self._mog = GaussianMixture(self.num_components)
             # The paper reverses the order once more before the MoG MADE.
             base_order = {"reverse": "reversed", "random": "random", "none": "natural"}[permutation]
-            self.base_made = flows.MADE(params=self._mog.num_params, hidden_units=self.hidden_units,
-                                        event_size=D, ordering=base_order, activation=activation,
-                                        hidden_degrees=hidden_degrees, conditional_size=cond,
-                                        seed=self.seed * 1009 + self.num_layers, name="base_made")
+            self.base_made = flows.MADE(
+                params=self._mog.num_params,
+                hidden_units=self.hidden_units,
+                event_size=D,
+                ordering=base_order,
+                activation=activation,
+                hidden_degrees=hidden_degrees,
+                conditional_size=cond,
+                seed=self.seed * 1009 + self.num_layers,
+                name="base_made",
+            )
         else:
             self._mog = None
             self.base_made = None
@@ -204,8 +253,13 @@ class MAF(ContinuousModel):
         A ``tfb.Chain`` of the logit transform (if any) and `ar_keras.flows.maf`
         over this model's MADEs, permutations and batch norms.
         """
-        stack = flows.maf(self.mades, permutation=self.permutation,
-                          batch_norm=self.batch_norms or None, training=training, seed=self.seed)
+        stack = flows.maf(
+            self.mades,
+            permutation=self.permutation,
+            batch_norm=self.batch_norms or None,
+            training=training,
+            seed=self.seed,
+        )
         if self.data_transform == "logit":
             return tfb.Chain([logit_transform_bijector(self.logit_alpha), stack], name="maf_model")
         return stack
@@ -213,8 +267,9 @@ class MAF(ContinuousModel):
     def distribution(self):
         """``tfd.TransformedDistribution(N(0, I), bijector())`` (Gaussian base, unconditional)."""
         if self.base != "gaussian" or self.num_classes is not None:
-            raise ValueError("distribution() needs base='gaussian' and no class conditioning; use "
-                             "log_prob / sample.")
+            raise ValueError(
+                "distribution() needs base='gaussian' and no class conditioning; use log_prob / sample."
+            )
         base = tfd.Sample(tfd.Normal(0.0, 1.0), [self.event_size])
         return tfd.TransformedDistribution(base, self.bijector())
 
@@ -243,10 +298,10 @@ class MAF(ContinuousModel):
         """The change of variables walked one dimension-wise step at a time: ``[B, D]``."""
         c1h = self._one_hot(c)
         kw = {} if c1h is None else {"conditional_input": c1h}
-        h, acc = self._transform_in(x)                                  # [B, D] each, data coords
-        position = np.arange(self.event_size)                           # h[:, j] holds data dim position[j]
+        h, acc = self._transform_in(x)  # [B, D] each, data coords
+        position = np.arange(self.event_size)  # h[:, j] holds data dim position[j]
         for k, made in enumerate(self.mades):
-            h, log_det = affine.inverse(h, *made(h, **kw))              # x -> u of one MAF layer
+            h, log_det = affine.inverse(h, *made(h, **kw))  # x -> u of one MAF layer
             acc = acc + log_det
             if self.batch_norms:
                 h, log_det = self.batch_norms[k].normalize(h, training=training)
@@ -263,7 +318,7 @@ class MAF(ContinuousModel):
         if self._mog is None:
             return -0.5 * tf.square(u) - HALF_LOG_TWO_PI
         kw = {} if c1h is None else {"conditional_input": c1h}
-        return self._mog.log_prob(self.base_made(u, **kw), u)          # [B, D, 3C] -> [B, D]
+        return self._mog.log_prob(self.base_made(u, **kw), u)  # [B, D, 3C] -> [B, D]
 
     def _log_prob(self, x, c, training=False):
         """Through the TFP bijector: ``log p_base(u) + log |det du/dx|`` with ``u = bijector.inverse(x)``."""
@@ -273,7 +328,7 @@ class MAF(ContinuousModel):
         # The same x for both calls: TFP's cache then reuses the inverse (a batch
         # norm in training updates its moving statistics once).
         u = flow.inverse(x, **kw)
-        log_det = flow.inverse_log_det_jacobian(x, event_ndims=1, **kw)      # [B]
+        log_det = flow.inverse_log_det_jacobian(x, event_ndims=1, **kw)  # [B]
         return tf.reduce_sum(self._base_log_probs(u, c1h), axis=1) + log_det
 
     def _conditional_log_probs(self, x, c):
@@ -288,7 +343,8 @@ class MAF(ContinuousModel):
         else:
             # The MADE MoG base is autoregressive in its own ordering: the one sampler.
             u = _MADEMoG(self.base_made, self._mog, self._one_hot).sample_elements(
-                noise, num_samples, self.event_size, conditional, temperature, cache)
+                noise, num_samples, self.event_size, conditional, temperature, cache
+            )
         c1h = self._one_hot(conditional)
         flow = self.bijector()
         return flow.forward(u, **flows.conditional_kwargs(flow, c1h))
@@ -296,19 +352,21 @@ class MAF(ContinuousModel):
     # ------------------------------------------------------------ serialization
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "num_layers": self.num_layers,
-            "hidden_units": self.hidden_units,
-            "permutation": self.permutation,
-            "batch_norm": self.batch_norm,
-            "batch_norm_momentum": self.batch_norm_momentum,
-            "base": self.base,
-            "num_components": self.num_components,
-            "activation": self.activation,
-            "hidden_degrees": self.hidden_degrees,
-            "log_scale_bound": self.log_scale_bound,
-            "data_transform": self.data_transform,
-            "logit_alpha": self.logit_alpha,
-            "seed": self.seed,
-        })
+        config.update(
+            {
+                "num_layers": self.num_layers,
+                "hidden_units": self.hidden_units,
+                "permutation": self.permutation,
+                "batch_norm": self.batch_norm,
+                "batch_norm_momentum": self.batch_norm_momentum,
+                "base": self.base,
+                "num_components": self.num_components,
+                "activation": self.activation,
+                "hidden_degrees": self.hidden_degrees,
+                "log_scale_bound": self.log_scale_bound,
+                "data_transform": self.data_transform,
+                "logit_alpha": self.logit_alpha,
+                "seed": self.seed,
+            }
+        )
         return config

@@ -45,8 +45,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ar_keras.distributions import head_for_levels
 from ar_keras.core import AutoregressiveModel
+from ar_keras.distributions import head_for_levels
 from ar_keras.models.registry import register
 
 __all__ = ["NADE", "prefix_sum"]
@@ -69,19 +69,19 @@ def prefix_sum(e):
     """
     D = e.shape[0]
     rest = tf.shape(e)[1:]
-    flat = tf.reshape(e, [D, -1])                                          # [D, ...] -> [D, n]
+    flat = tf.reshape(e, [D, -1])  # [D, ...] -> [D, n]
     if D <= _ONE_MATMUL_MAX:
         out = tf.matmul(tf.constant(np.tril(np.ones((D, D))), e.dtype), flat)
-        return tf.reshape(out, tf.concat([[D], rest], 0))                   # [D, n] -> [D, ...]
+        return tf.reshape(out, tf.concat([[D], rest], 0))  # [D, n] -> [D, ...]
     s = int(math.ceil(math.sqrt(D)))
     blocks = -(-D // s)
     padded = tf.pad(flat, [[0, blocks * s - D], [0, 0]])
-    padded = tf.reshape(padded, [blocks, s, -1])                           # [blocks*s, n] -> [blocks, s, n]
+    padded = tf.reshape(padded, [blocks, s, -1])  # [blocks*s, n] -> [blocks, s, n]
     inner = tf.matmul(tf.constant(np.tril(np.ones((s, s))), e.dtype), padded)  # [s, s] x [blocks, s, n]
-    totals = inner[:, -1]                                                  # [blocks, n]
+    totals = inner[:, -1]  # [blocks, n]
     offsets = tf.matmul(tf.constant(np.tril(np.ones((blocks, blocks)), -1), e.dtype), totals)
-    out = tf.reshape(inner + offsets[:, None], [blocks * s, -1])[:D]       # [blocks, s, n] -> [D, n]
-    return tf.reshape(out, tf.concat([[D], rest], 0))                       # [D, n] -> [D, ...]
+    out = tf.reshape(inner + offsets[:, None], [blocks * s, -1])[:D]  # [blocks, s, n] -> [D, n]
+    return tf.reshape(out, tf.concat([[D], rest], 0))  # [D, n] -> [D, ...]
 
 
 @register("nade")
@@ -104,26 +104,29 @@ class NADE(AutoregressiveModel):
         "paper": dict(image_shape=(28, 28, 1), num_levels=2, hidden_units=500),
     }
 
-    def __init__(self, image_shape=(8, 8, 1), num_levels=17, hidden_units=256,
-                 num_classes=None, **kwargs):
+    def __init__(self, image_shape=(8, 8, 1), num_levels=17, hidden_units=256, num_classes=None, **kwargs):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
         units = np.atleast_1d(hidden_units)
         if units.size != 1:
-            raise ValueError(f"NADE has one hidden layer: hidden_units must be an int (or a one-element "
-                             f"list, as multi-layer models take), got {hidden_units!r}.")
+            raise ValueError(
+                f"NADE has one hidden layer: hidden_units must be an int (or a one-element "
+                f"list, as multi-layer models take), got {hidden_units!r}."
+            )
         self.hidden_units = int(units[0])
         self.head = head_for_levels(self.num_levels)
         D, K, H, P = self.event_size, self.num_levels, self.hidden_units, self.head.num_params
-        self.W = self.add_weight(name="W", shape=(D * K, H),
-                                 initializer=keras.initializers.RandomNormal(stddev=0.05))
+        self.W = self.add_weight(
+            name="W", shape=(D * K, H), initializer=keras.initializers.RandomNormal(stddev=0.05)
+        )
         self.c = self.add_weight(name="c", shape=(H,), initializer="zeros")
-        self.V = self.add_weight(name="V", shape=(D, H, P),
-                                 initializer=keras.initializers.RandomNormal(stddev=0.05))
+        self.V = self.add_weight(
+            name="V", shape=(D, H, P), initializer=keras.initializers.RandomNormal(stddev=0.05)
+        )
         self.b = self.add_weight(name="b", shape=(D, P), initializer="zeros")
-        self.class_bias = (keras.layers.Embedding(self.num_classes, H, name="class_bias")
-                           if self.num_classes else None)
+        self.class_bias = (
+            keras.layers.Embedding(self.num_classes, H, name="class_bias") if self.num_classes else None
+        )
         self._finish_init()
-
 
     def _hidden_bias(self, conditional, batch):
         bias = tf.broadcast_to(self.c, [batch, self.hidden_units])  # [B, H]
@@ -146,35 +149,37 @@ class NADE(AutoregressiveModel):
         batch = tf.shape(x_flat)[0]
         D, K = self.event_size, self.num_levels
         # Row i*K + k of W is W[i, k]; the last element's rows never feed an a_d.
-        rows = tf.range(D - 1)[:, None] * K + tf.transpose(x_flat[:, :D - 1])  # [B, D-1] -> [D-1, B]
+        rows = tf.range(D - 1)[:, None] * K + tf.transpose(x_flat[:, : D - 1])  # [B, D-1] -> [D-1, B]
         first = tf.broadcast_to(self.c[None, None], [1, batch, self.hidden_units])  # [H] -> [1, B, H]
         e = tf.concat([tf.cast(first, self.W.dtype), tf.gather(self.W, rows)], axis=0)  # [D, B, H]
-        a = prefix_sum(e)                                                  # [D, B, H]
+        a = prefix_sum(e)  # [D, B, H]
         if self.class_bias is not None:
-            a = a + self.class_bias(conditional)[None]                     # + [1, B, H]
+            a = a + self.class_bias(conditional)[None]  # + [1, B, H]
         return a
 
     def network(self, x, conditional=None, training=False):
         batch = tf.shape(x)[0]
         D = self.event_size
-        x_flat = tf.reshape(x, [batch, D])                                # [B, *shape] -> [B, D]
+        x_flat = tf.reshape(x, [batch, D])  # [B, *shape] -> [B, D]
         h = tf.sigmoid(self.hidden_preactivations(x_flat, conditional))  # [D, B, H]
-        params = tf.matmul(h, self.V) + self.b[:, None]                   # [D, B, H] x [D, H, P] -> [D, B, P]
-        params = tf.transpose(params, [1, 0, 2])                          # [D, B, P] -> [B, D, P]
-        return tf.reshape(params, tf.concat([[batch], self.image_shape, [-1]], 0))  # [B, D, P] -> [B, *shape, P]
+        params = tf.matmul(h, self.V) + self.b[:, None]  # [D, B, H] x [D, H, P] -> [D, B, P]
+        params = tf.transpose(params, [1, 0, 2])  # [D, B, P] -> [B, D, P]
+        return tf.reshape(
+            params, tf.concat([[batch], self.image_shape, [-1]], 0)
+        )  # [B, D, P] -> [B, *shape, P]
 
     def init_cache(self, batch, conditional=None):
-        return {"a": self._hidden_bias(conditional, batch)}          # [n, H]
+        return {"a": self._hidden_bias(conditional, batch)}  # [n, H]
 
     def step(self, x, cache, index, conditional=None):
-        x_prev = self.previous_value(x, index)                        # [n]
+        x_prev = self.previous_value(x, index)  # [n]
         a = cache["a"]
         # Element index-1 has just been drawn: add its row (nothing at index 0).
-        a = tf.cond(index > 0,
-                    lambda: a + self._embed(x_prev, tf.fill(tf.shape(x_prev), index - 1)),
-                    lambda: a)
-        h = tf.sigmoid(a)                                             # [n, H]
-        params = tf.matmul(h, self.V[index]) + self.b[index]          # [n, P]
+        a = tf.cond(
+            index > 0, lambda: a + self._embed(x_prev, tf.fill(tf.shape(x_prev), index - 1)), lambda: a
+        )
+        h = tf.sigmoid(a)  # [n, H]
+        params = tf.matmul(h, self.V[index]) + self.b[index]  # [n, P]
         return params, {"a": a}
 
     def get_config(self):

@@ -33,9 +33,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ar_keras.core import AutoregressiveDensity, ContinuousModel
 from ar_keras.distributions import GaussianMixture
 from ar_keras.layers import masking
-from ar_keras.core import AutoregressiveDensity, ContinuousModel
 from ar_keras.models.registry import register
 
 __all__ = ["RNADE"]
@@ -71,8 +71,18 @@ class RNADE(AutoregressiveDensity, ContinuousModel):
 
     noise_depth = 2
 
-    def __init__(self, event_size=2, hidden_units=50, num_components=5, activation="relu",
-                 ordering="natural", log_scale_bound=7.0, num_classes=None, seed=0, **kwargs):
+    def __init__(
+        self,
+        event_size=2,
+        hidden_units=50,
+        num_components=5,
+        activation="relu",
+        ordering="natural",
+        log_scale_bound=7.0,
+        num_classes=None,
+        seed=0,
+        **kwargs,
+    ):
         super().__init__(event_size, num_classes=num_classes, **kwargs)
         self.hidden_units = int(hidden_units)
         self.num_components = int(num_components)
@@ -85,17 +95,28 @@ class RNADE(AutoregressiveDensity, ContinuousModel):
         self.head = GaussianMixture(self.num_components, self.log_scale_bound)
         P = self.head.num_params
         degrees = masking.input_ordering(D, self.ordering_spec, seed=self.seed)
-        self._order = np.argsort(degrees, kind="stable")          # step -> dimension
+        self._order = np.argsort(degrees, kind="stable")  # step -> dimension
         # Weights are stored in *step* order: row t belongs to dimension order[t].
-        self.w = self.add_weight(name="w", shape=(D, H),
-                                 initializer=keras.initializers.RandomNormal(stddev=1.0 / np.sqrt(max(D, 1))))
+        self.w = self.add_weight(
+            name="w",
+            shape=(D, H),
+            initializer=keras.initializers.RandomNormal(stddev=1.0 / np.sqrt(max(D, 1))),
+        )
         self.c = self.add_weight(name="c", shape=(H,), initializer="zeros")
         self.rho = self.add_weight(name="rho", shape=(D,), initializer="ones")
-        self.v = self.add_weight(name="v", shape=(D, H, P), initializer=keras.initializers.VarianceScaling(
-            scale=0.1, mode="fan_in", distribution="truncated_normal"))
-        self.b = self.add_weight(name="b", shape=(D, P), initializer=keras.initializers.RandomNormal(stddev=0.5))
-        self.class_bias = (keras.layers.Embedding(self.num_classes, H, name="class_bias")
-                           if self.num_classes else None)
+        self.v = self.add_weight(
+            name="v",
+            shape=(D, H, P),
+            initializer=keras.initializers.VarianceScaling(
+                scale=0.1, mode="fan_in", distribution="truncated_normal"
+            ),
+        )
+        self.b = self.add_weight(
+            name="b", shape=(D, P), initializer=keras.initializers.RandomNormal(stddev=0.5)
+        )
+        self.class_bias = (
+            keras.layers.Embedding(self.num_classes, H, name="class_bias") if self.num_classes else None
+        )
         if self.class_bias is not None:
             self.class_bias.build((None,))
         self._finish_init()
@@ -118,9 +139,9 @@ class RNADE(AutoregressiveDensity, ContinuousModel):
         first term is ``a_1``, so the association matches the cached sampler.
         """
         batch = tf.shape(x_steps)[0]
-        a1 = self._initial(batch, c)[:, None, :]                          # [B, 1, H]
-        contributions = x_steps[:, :-1, None] * self.w[None, :-1, :]        # [B, D-1, H]
-        return tf.cumsum(tf.concat([a1, contributions], axis=1), axis=1)   # [B, D, H]
+        a1 = self._initial(batch, c)[:, None, :]  # [B, 1, H]
+        contributions = x_steps[:, :-1, None] * self.w[None, :-1, :]  # [B, D-1, H]
+        return tf.cumsum(tf.concat([a1, contributions], axis=1), axis=1)  # [B, D, H]
 
     def _params(self, a):
         """``a [B, D, H]`` -> head parameters ``[B, D, 3C]``."""
@@ -133,9 +154,9 @@ class RNADE(AutoregressiveDensity, ContinuousModel):
         return tf.matmul(h, self.v[t]) + self.b[t]
 
     def _conditional_log_probs(self, x, c):
-        x_steps = tf.gather(x, self._order, axis=1)                        # [B, D] in step order
+        x_steps = tf.gather(x, self._order, axis=1)  # [B, D] in step order
         lp = self.head.log_prob(self._params(self._pre_activations(x_steps, c)), x_steps)
-        return tf.gather(lp, np.argsort(self._order), axis=1)              # step order -> data order
+        return tf.gather(lp, np.argsort(self._order), axis=1)  # step order -> data order
 
     def _log_prob(self, x, c, training=False):
         return tf.reduce_sum(self._conditional_log_probs(x, c), axis=1)
@@ -145,28 +166,30 @@ class RNADE(AutoregressiveDensity, ContinuousModel):
     # ``element_params`` (full recompute) or ``step`` (the running ``a_t``).
     def element_params(self, x, conditional=None):
         """``x [n, D]`` -> ``[n, D, 3C]``, data order: every ``a_t`` recomputed (O(D^2 H) a sample)."""
-        x_steps = tf.gather(x, self._order, axis=1)                        # [n, D] in step order
+        x_steps = tf.gather(x, self._order, axis=1)  # [n, D] in step order
         params = self._params(self._pre_activations(x_steps, conditional))  # [n, D, 3C] step order
-        return tf.gather(params, np.argsort(self._order), axis=1)          # step order -> data order
+        return tf.gather(params, np.argsort(self._order), axis=1)  # step order -> data order
 
     def init_cache(self, batch, conditional=None):
-        return self._initial(batch, conditional)                           # a_1 [n, H]
+        return self._initial(batch, conditional)  # a_1 [n, H]
 
     def step(self, x, a, index, conditional=None):
         """Adds the dimension drawn at step ``index - 1`` to ``a``: O(H), then step ``index``'s params."""
         previous = tf.maximum(index - 1, 0)
-        value = tf.gather(x, tf.gather(self._order, previous), axis=1)     # x_{o(t-1)} [n]
+        value = tf.gather(x, tf.gather(self._order, previous), axis=1)  # x_{o(t-1)} [n]
         a = tf.where(index > 0, a + value[:, None] * tf.gather(self.w, previous), a)
         return self._step_params(a, index), a
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "hidden_units": self.hidden_units,
-            "num_components": self.num_components,
-            "activation": self.activation_name,
-            "ordering": self.ordering_spec,
-            "log_scale_bound": self.log_scale_bound,
-            "seed": self.seed,
-        })
+        config.update(
+            {
+                "hidden_units": self.hidden_units,
+                "num_components": self.num_components,
+                "activation": self.activation_name,
+                "ordering": self.ordering_spec,
+                "log_scale_bound": self.log_scale_bound,
+                "seed": self.seed,
+            }
+        )
         return config

@@ -49,9 +49,9 @@ import numpy as np
 import tensorflow as tf
 
 from ar_keras import checks, flows
-from ar_keras.distributions import head_for_levels
 from ar_keras.core import LatentVariableModel
 from ar_keras.core.density import HALF_LOG_TWO_PI, uniform_to_normal
+from ar_keras.distributions import head_for_levels
 from ar_keras.flows import affine
 from ar_keras.models.registry import register
 
@@ -70,8 +70,7 @@ class _IAFBlock(keras.layers.Layer):
     prior) and returns ``h + 0.1 g(z, h)`` (upsampled) and the KL terms.
     """
 
-    def __init__(self, hidden_size, z_size, downsample, iaf_steps, iaf_hidden_units, top=False,
-                 **kwargs):
+    def __init__(self, hidden_size, z_size, downsample, iaf_steps, iaf_hidden_units, top=False, **kwargs):
         super().__init__(**kwargs)
         self.hidden_size, self.z_size = hidden_size, z_size
         self.downsample = downsample
@@ -79,23 +78,32 @@ class _IAFBlock(keras.layers.Layer):
         # starts from the learned h_top): it has no residual branch.
         self.top = top
         stride = 2 if downsample else 1
-        self.up_conv1 = keras.layers.Conv2D(2 * z_size + (1 if top else 2) * hidden_size, 3,
-                                            strides=stride, padding="same", name="up_conv1")
-        self.up_conv2 = None if top else keras.layers.Conv2D(hidden_size, 3, padding="same",
-                                                             name="up_conv2")
-        self.down_conv1 = keras.layers.Conv2D(4 * z_size + 2 * hidden_size, 3, padding="same",
-                                              name="down_conv1")
+        self.up_conv1 = keras.layers.Conv2D(
+            2 * z_size + (1 if top else 2) * hidden_size, 3, strides=stride, padding="same", name="up_conv1"
+        )
+        self.up_conv2 = None if top else keras.layers.Conv2D(hidden_size, 3, padding="same", name="up_conv2")
+        self.down_conv1 = keras.layers.Conv2D(
+            4 * z_size + 2 * hidden_size, 3, padding="same", name="down_conv1"
+        )
         if downsample:
-            self.down_conv2 = keras.layers.Conv2DTranspose(hidden_size, 3, strides=2, padding="same",
-                                                           name="down_conv2")
+            self.down_conv2 = keras.layers.Conv2DTranspose(
+                hidden_size, 3, strides=2, padding="same", name="down_conv2"
+            )
         else:
             self.down_conv2 = keras.layers.Conv2D(hidden_size, 3, padding="same", name="down_conv2")
         # IAF steps: autoregressive over the z channels at each position, the
         # ordering reversed from one step to the next.
-        self.iaf_mades = [flows.MADE(params=2, hidden_units=iaf_hidden_units, event_size=z_size,
-                                     ordering="natural" if k % 2 == 0 else "reversed",
-                                     conditional_size=hidden_size, name=f"iaf_made_{k}")
-                          for k in range(iaf_steps)]
+        self.iaf_mades = [
+            flows.MADE(
+                params=2,
+                hidden_units=iaf_hidden_units,
+                event_size=z_size,
+                ordering="natural" if k % 2 == 0 else "reversed",
+                conditional_size=hidden_size,
+                name=f"iaf_made_{k}",
+            )
+            for k in range(iaf_steps)
+        ]
 
     def up(self, h):
         x = self.up_conv1(tf.nn.elu(h))
@@ -106,15 +114,14 @@ class _IAFBlock(keras.layers.Layer):
         q_mean, q_log_std, context, r = tf.split(x, [z, z, hs, hs], axis=-1)
         r = self.up_conv2(tf.nn.elu(r))
         if self.downsample:
-            h = h[:, ::2, ::2, :]                           # nearest-neighbour downsampling
+            h = h[:, ::2, ::2, :]  # nearest-neighbour downsampling
         return h + 0.1 * r, (q_mean, q_log_std, context)
 
     def down(self, h, q, eps, free_bits=0.0, temperature=1.0):
         """``q`` None samples the prior; returns ``(h, kl [B, s, s, z] or None)``."""
         x = self.down_conv1(tf.nn.elu(h))
         z_size, hs = self.z_size, self.hidden_size
-        p_mean, p_log_std, r_mean, r_log_std, context, h_det = tf.split(
-            x, [z_size] * 4 + [hs] * 2, axis=-1)
+        p_mean, p_log_std, r_mean, r_log_std, context, h_det = tf.split(x, [z_size] * 4 + [hs] * 2, axis=-1)
         if q is None:
             z = p_mean + temperature * tf.exp(p_log_std) * eps
             kl = None
@@ -122,18 +129,18 @@ class _IAFBlock(keras.layers.Layer):
             q_mean, q_log_std, up_context = q
             mean, log_std = r_mean + q_mean, r_log_std + q_log_std
             z = mean + tf.exp(log_std) * tf.cast(eps, mean.dtype)
-            log_q = _gaussian_log_prob(z, mean, log_std)                      # [B, s, s, z]
+            log_q = _gaussian_log_prob(z, mean, log_std)  # [B, s, s, z]
             shape = tf.shape(z)
-            flat_z = tf.reshape(z, [-1, z_size])                              # [B, s, s, z] -> [B*s*s, z]
-            flat_ctx = tf.reshape(context + up_context, [-1, hs])             # [B, s, s, H] -> [B*s*s, H]
+            flat_z = tf.reshape(z, [-1, z_size])  # [B, s, s, z] -> [B*s*s, z]
+            flat_ctx = tf.reshape(context + up_context, [-1, hs])  # [B, s, s, H] -> [B*s*s, H]
             for made in self.iaf_mades:
                 flat_z, log_det = affine.forward(flat_z, *made(flat_z, conditional_input=flat_ctx))
-                log_q = log_q - tf.reshape(log_det, shape)                    # [B*s*s, z] -> [B, s, s, z]
-            z = tf.reshape(flat_z, shape)                                     # [B*s*s, z] -> [B, s, s, z]
+                log_q = log_q - tf.reshape(log_det, shape)  # [B*s*s, z] -> [B, s, s, z]
+            z = tf.reshape(flat_z, shape)  # [B*s*s, z] -> [B, s, s, z]
             kl = log_q - _gaussian_log_prob(z, p_mean, p_log_std)
         r = self.down_conv2(tf.nn.elu(tf.concat([z, h_det], axis=-1)))
         if self.downsample:
-            h = tf.repeat(tf.repeat(h, 2, axis=1), 2, axis=2)                 # nearest-neighbour upsampling
+            h = tf.repeat(tf.repeat(h, 2, axis=1), 2, axis=2)  # nearest-neighbour upsampling
         return h + 0.1 * r, kl
 
 
@@ -159,22 +166,50 @@ class IAFVAE(LatentVariableModel):
     """
 
     PRESETS = {
-        "tiny": dict(image_shape=(4, 4, 1), num_levels=4, hidden_size=8, z_size=2, depth=1,
-                     num_blocks=1, free_bits=0.0),
-        "digits": dict(image_shape=(8, 8, 1), num_levels=17, hidden_size=48, z_size=8, depth=2,
-                       num_blocks=2, free_bits=0.1),
+        "tiny": dict(
+            image_shape=(4, 4, 1), num_levels=4, hidden_size=8, z_size=2, depth=1, num_blocks=1, free_bits=0.0
+        ),
+        "digits": dict(
+            image_shape=(8, 8, 1),
+            num_levels=17,
+            hidden_size=48,
+            z_size=8,
+            depth=2,
+            num_blocks=2,
+            free_bits=0.1,
+        ),
         # The authors' released configuration (openai/iaf, tf_train.py defaults)
         # for CIFAR-10: 2 levels x 2 ResNet blocks of 160 channels, 32 latent
         # channels per block, one IAF step, free bits 0.25; 3.11 bits/dim with
         # their largest model (Table 3).  Their likelihood is a discretized
         # logistic; this model uses a 256-way categorical per channel.
-        "paper": dict(image_shape=(32, 32, 3), num_levels=256, hidden_size=160, z_size=32,
-                      depth=2, num_blocks=2, free_bits=0.25),
+        "paper": dict(
+            image_shape=(32, 32, 3),
+            num_levels=256,
+            hidden_size=160,
+            z_size=32,
+            depth=2,
+            num_blocks=2,
+            free_bits=0.25,
+        ),
     }
 
-    def __init__(self, image_shape=(8, 8, 1), num_levels=17, hidden_size=48, z_size=8, depth=2,
-                 num_blocks=2, iaf_steps=1, iaf_hidden_units=None, free_bits=0.0,
-                 num_importance_samples=16, seed=0, num_classes=None, **kwargs):
+    def __init__(
+        self,
+        image_shape=(8, 8, 1),
+        num_levels=17,
+        hidden_size=48,
+        z_size=8,
+        depth=2,
+        num_blocks=2,
+        iaf_steps=1,
+        iaf_hidden_units=None,
+        free_bits=0.0,
+        num_importance_samples=16,
+        seed=0,
+        num_classes=None,
+        **kwargs,
+    ):
         if num_classes is not None:
             raise ValueError("iaf_vae is unconditional: num_classes must be None.")
         shape = tuple(int(s) for s in np.atleast_1d(image_shape))
@@ -183,26 +218,30 @@ class IAFVAE(LatentVariableModel):
         self.depth, self.num_blocks = int(depth), int(num_blocks)
         if self.depth < 1 or self.num_blocks < 1:
             raise ValueError("depth and num_blocks must be >= 1.")
-        factor = 2 ** self.depth
+        factor = 2**self.depth
         if shape[0] % factor or shape[1] % factor:
             raise ValueError(f"image_shape {shape}: H and W must be divisible by 2**depth = {factor}.")
         super().__init__(shape, num_levels, **kwargs)
         self.hidden_size, self.z_size = int(hidden_size), int(z_size)
         self.iaf_steps = int(iaf_steps)
-        self.iaf_hidden_units = ([self.hidden_size] if iaf_hidden_units is None
-                                 else [int(u) for u in np.atleast_1d(iaf_hidden_units)])
+        self.iaf_hidden_units = (
+            [self.hidden_size]
+            if iaf_hidden_units is None
+            else [int(u) for u in np.atleast_1d(iaf_hidden_units)]
+        )
         self.free_bits = float(free_bits)
         if self.free_bits < 0:
             raise ValueError(f"free_bits must be >= 0, got {free_bits}.")
-        self.num_importance_samples = checks.check_positive_int(num_importance_samples,
-                                                                "num_importance_samples")
+        self.num_importance_samples = checks.check_positive_int(
+            num_importance_samples, "num_importance_samples"
+        )
         self.seed = int(seed)
         self.head = head_for_levels(self.num_levels)
         H, W, C = shape
 
         self.stem = keras.layers.Conv2D(self.hidden_size, 5, strides=2, padding="same", name="stem")
         self.blocks = []
-        self._latent_shapes = []                            # per block, bottom-up order
+        self._latent_shapes = []  # per block, bottom-up order
         res = (H // 2, W // 2)
         for i in range(self.depth):
             for j in range(self.num_blocks):
@@ -210,20 +249,31 @@ class IAFVAE(LatentVariableModel):
                 if downsample:
                     res = (res[0] // 2, res[1] // 2)
                 top = i == self.depth - 1 and j == self.num_blocks - 1
-                self.blocks.append(_IAFBlock(self.hidden_size, self.z_size, downsample, self.iaf_steps,
-                                             self.iaf_hidden_units, top=top, name=f"block_{i}_{j}"))
+                self.blocks.append(
+                    _IAFBlock(
+                        self.hidden_size,
+                        self.z_size,
+                        downsample,
+                        self.iaf_steps,
+                        self.iaf_hidden_units,
+                        top=top,
+                        name=f"block_{i}_{j}",
+                    )
+                )
                 self._latent_shapes.append(res + (self.z_size,))
         self._top_shape = res
         # The learned top state.  Not zeros (the released code's init): elu(0) = 0
         # would give the top block's first convolution a zero gradient at step 1.
-        self.h_top = self.add_weight(name="h_top", shape=(self.hidden_size,),
-                                     initializer=keras.initializers.RandomNormal(stddev=0.1))
-        self.out = keras.layers.Conv2DTranspose(C * self.head.num_params, 5, strides=2,
-                                                padding="same", name="out")
+        self.h_top = self.add_weight(
+            name="h_top", shape=(self.hidden_size,), initializer=keras.initializers.RandomNormal(stddev=0.1)
+        )
+        self.out = keras.layers.Conv2DTranspose(
+            C * self.head.num_params, 5, strides=2, padding="same", name="out"
+        )
         self._latent_size = int(sum(np.prod(s) for s in self._latent_shapes))
         with self.precision_scope():
-            self._objective(tf.zeros((1,) + shape, tf.int32), None)   # builds every weight
-        for block in self.blocks:     # used through up()/down(), never __call__
+            self._objective(tf.zeros((1,) + shape, tf.int32), None)  # builds every weight
+        for block in self.blocks:  # used through up()/down(), never __call__
             block.built = True
         self.built = True
 
@@ -236,8 +286,7 @@ class IAFVAE(LatentVariableModel):
 
     def _check(self, x, conditional, validate_values=True):
         if conditional is not None:
-            raise ValueError("iaf_vae is unconditional: conditional must be None (it takes no "
-                             "labels).")
+            raise ValueError("iaf_vae is unconditional: conditional must be None (it takes no labels).")
         return super()._check(x, None, validate_values)
 
     # ------------------------------------------------------------------ network
@@ -251,7 +300,7 @@ class IAFVAE(LatentVariableModel):
         return tf.broadcast_to(self.h_top, [batch, *self._top_shape, self.hidden_size])
 
     def _decode_params(self, h):
-        logits = self.out(tf.nn.elu(h))                                       # [B, H, W, C*P]
+        logits = self.out(tf.nn.elu(h))  # [B, H, W, C*P]
         return tf.reshape(logits, [-1, *self.image_shape, self.head.num_params])  # -> [B, H, W, C, P]
 
     def _inference(self, x, eps, free_bits=0.0):
@@ -269,11 +318,11 @@ class IAFVAE(LatentVariableModel):
             kl_total += tf.reduce_sum(kl, axis=[1, 2, 3])
             if free_bits > 0:
                 # Per latent channel: KL summed over positions, averaged over the batch.
-                per_group = tf.reduce_mean(tf.reduce_sum(kl, axis=[1, 2]), axis=0)        # [z]
+                per_group = tf.reduce_mean(tf.reduce_sum(kl, axis=[1, 2]), axis=0)  # [z]
                 kl_objective += tf.reduce_sum(tf.maximum(per_group, free_bits)) * tf.ones_like(kl[:, 0, 0, 0])
             else:
                 kl_objective += tf.reduce_sum(kl, axis=[1, 2, 3])
-        log_px = self.head.log_prob(self._decode_params(h), x)               # [B, H, W, C]
+        log_px = self.head.log_prob(self._decode_params(h), x)  # [B, H, W, C]
         return tf.reduce_sum(log_px, axis=[1, 2, 3]), kl_total, kl_objective
 
     def _objective(self, x, c, training=False):
@@ -290,9 +339,10 @@ class IAFVAE(LatentVariableModel):
     def _sample_from_noise(self, noise, temperature):
         """Uniforms ``[n, noise_size]`` -> int32 images ``[n, H, W, C]``."""
         n = tf.shape(noise)[0]
-        eps = uniform_to_normal(noise[:, :self._latent_size])
-        pixel_noise = tf.reshape(noise[:, self._latent_size:],
-                                 [-1, *self.image_shape, self.head.noise_depth])  # [n, D*depth] -> [n, H, W, C, depth]
+        eps = uniform_to_normal(noise[:, : self._latent_size])
+        pixel_noise = tf.reshape(
+            noise[:, self._latent_size :], [-1, *self.image_shape, self.head.noise_depth]
+        )  # [n, D*depth] -> [n, H, W, C, depth]
         h = self._top(n)
         for block, e in reversed(list(zip(self.blocks, self._split_noise(eps)))):
             h, _ = block.down(h, None, e, temperature=temperature)
@@ -301,16 +351,17 @@ class IAFVAE(LatentVariableModel):
     def get_config(self):
         config = super().get_config()
         config.pop("num_classes")
-        config.update({
-            "hidden_size": self.hidden_size,
-            "z_size": self.z_size,
-            "depth": self.depth,
-            "num_blocks": self.num_blocks,
-            "iaf_steps": self.iaf_steps,
-            "iaf_hidden_units": self.iaf_hidden_units,
-            "free_bits": self.free_bits,
-            "num_importance_samples": self.num_importance_samples,
-            "seed": self.seed,
-        })
+        config.update(
+            {
+                "hidden_size": self.hidden_size,
+                "z_size": self.z_size,
+                "depth": self.depth,
+                "num_blocks": self.num_blocks,
+                "iaf_steps": self.iaf_steps,
+                "iaf_hidden_units": self.iaf_hidden_units,
+                "free_bits": self.free_bits,
+                "num_importance_samples": self.num_importance_samples,
+                "seed": self.seed,
+            }
+        )
         return config
-

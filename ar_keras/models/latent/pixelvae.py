@@ -105,9 +105,9 @@ def _condition_at(cond, row, column=None):
     """The conditioning of one row (``column`` None) or one pixel of a map; a vector as is."""
     if cond is None or cond.shape.rank == 2:
         return cond
-    cond = tf.gather(cond, tf.reshape(row, [1]), axis=1)                 # [B, 1, W, E]
+    cond = tf.gather(cond, tf.reshape(row, [1]), axis=1)  # [B, 1, W, E]
     if column is not None:
-        cond = tf.gather(cond, tf.reshape(column, [1]), axis=2)          # [B, 1, 1, E]
+        cond = tf.gather(cond, tf.reshape(column, [1]), axis=2)  # [B, 1, 1, E]
     return cond
 
 
@@ -136,8 +136,8 @@ class _GatedStack:
         H, W, C = self.shape
         order = tf.range(num_elements, dtype=tf.int32)
         if self.per_position:
-            return tf.reshape(order, [H * W, C])                         # [D] -> [HW, C]
-        return sampler.raster_groups(order)                              # [D] -> [D, 1]
+            return tf.reshape(order, [H * W, C])  # [D] -> [HW, C]
+        return sampler.raster_groups(order)  # [D] -> [D, 1]
 
     def network(self, x, cond):
         """``x [B, H, W, C]`` -> head parameters ``[B, H, W, C, P]`` (causal in x)."""
@@ -148,9 +148,9 @@ class _GatedStack:
 
     def element_params(self, x_flat, cond=None):
         H, W, C = self.shape
-        x = tf.reshape(x_flat, [-1, H, W, C])                            # [B, D] -> [B, H, W, C]
+        x = tf.reshape(x_flat, [-1, H, W, C])  # [B, D] -> [B, H, W, C]
         params = self.network(x, cond)
-        return tf.reshape(params, [-1, H * W * C, params.shape[-1]])     # [B, H, W, C, P] -> [B, D, P]
+        return tf.reshape(params, [-1, H * W * C, params.shape[-1]])  # [B, H, W, C, P] -> [B, D, P]
 
     def init_cache(self, batch, cond=None):
         return {block.name: block.init_cache(batch, self.shape[1]) for block in self.blocks}
@@ -158,7 +158,7 @@ class _GatedStack:
     def _new_row(self, x, cache, r, cond):
         """Row r - 1 of the partial sample through every vertical stack (start of row r >= 1)."""
         cache = dict(cache)
-        row = tf.gather(x, tf.reshape(r - 1, [1]), axis=1)              # [B, 1, W, C]
+        row = tf.gather(x, tf.reshape(r - 1, [1]), axis=1)  # [B, 1, W, C]
         row_cond = _condition_at(cond, r - 1)
         for block in self.blocks:
             row, cache[block.name] = block.step_row(row, cache[block.name], row_cond)
@@ -166,7 +166,7 @@ class _GatedStack:
 
     def step(self, x_flat, cache, index, cond=None):
         H, W, C = self.shape
-        x = self.scale(tf.reshape(x_flat, [-1, H, W, C]))                # [B, D] -> [B, H, W, C]
+        x = self.scale(tf.reshape(x_flat, [-1, H, W, C]))  # [B, D] -> [B, H, W, C]
         if self.per_position:
             pixel, channel = index, tf.constant(0)
         else:
@@ -176,18 +176,18 @@ class _GatedStack:
         cache = tf.cond(new_row, lambda: self._new_row(x, cache, r, cond), lambda: dict(cache))
         # The first block gets the current data row whole (its earlier pixels were
         # drawn after their own steps); see GatedPixelCNNBlock.set_horizontal_row.
-        row = tf.gather(x, tf.reshape(r, [1]), axis=1)                   # [B, 1, W, C]
+        row = tf.gather(x, tf.reshape(r, [1]), axis=1)  # [B, 1, W, C]
         first = self.blocks[0]
         cache[first.name] = first.set_horizontal_row(row, cache[first.name])
-        h = tf.gather(row, tf.reshape(c, [1]), axis=2)                   # [B, 1, 1, C]
+        h = tf.gather(row, tf.reshape(c, [1]), axis=2)  # [B, 1, 1, C]
         pixel_cond = _condition_at(cond, r, c)
         for block in self.blocks:
             h, cache[block.name] = block.step(h, cache[block.name], c, pixel_cond)
-        params = self.output(h)                                          # [B, 1, 1, C, P]
-        params = tf.reshape(params, [-1, C, params.shape[-1]])           # -> [B, C, P]
+        params = self.output(h)  # [B, 1, 1, C, P]
+        params = tf.reshape(params, [-1, C, params.shape[-1]])  # -> [B, C, P]
         if self.per_position:
-            return params, cache                                         # [B, G=C, P]
-        return tf.gather(params, channel, axis=1), cache                 # [B, P]
+            return params, cache  # [B, G=C, P]
+        return tf.gather(params, channel, axis=1), cache  # [B, P]
 
 
 @register("pixelvae")
@@ -219,12 +219,29 @@ class PixelVAE(LatentVariableModel):
     """
 
     PRESETS = {
-        "tiny": dict(image_shape=(4, 4, 1), num_levels=4, latent_dim=2, encoder_filters=4,
-                     encoder_downsamples=1, num_layers=2, num_filters=4, kernel_size=3,
-                     output_filters=8),
-        "digits": dict(image_shape=(8, 8, 1), num_levels=17, latent_dim=16, encoder_filters=32,
-                       encoder_downsamples=2, num_layers=5, num_filters=32, kernel_size=3,
-                       output_filters=64, kl_warmup_steps=500),
+        "tiny": dict(
+            image_shape=(4, 4, 1),
+            num_levels=4,
+            latent_dim=2,
+            encoder_filters=4,
+            encoder_downsamples=1,
+            num_layers=2,
+            num_filters=4,
+            kernel_size=3,
+            output_filters=8,
+        ),
+        "digits": dict(
+            image_shape=(8, 8, 1),
+            num_levels=17,
+            latent_dim=16,
+            encoder_filters=32,
+            encoder_downsamples=2,
+            num_layers=5,
+            num_filters=32,
+            kernel_size=3,
+            output_filters=64,
+            kl_warmup_steps=500,
+        ),
         # The authors' MNIST run (igul222/PixelVAE, `-L 12 -fs 5 -algo cond_z_bias
         # -dpx 16 -ldim 16`): 12 gated layers, 5x5 filters, 16 feature maps,
         # 16 latent dimensions, z as a bias in every gated unit, KL warm-up
@@ -232,9 +249,18 @@ class PixelVAE(LatentVariableModel):
         # paper's binarized-MNIST table, Gulrajani et al. 2017, next to PixelRNN's
         # 79.20), an importance-sampled estimate.  The encoder (32 channels,
         # 28 -> 14 -> 7) and the output layer width (32) are our choices.
-        "paper": dict(image_shape=(28, 28, 1), num_levels=2, latent_dim=16, encoder_filters=32,
-                      encoder_downsamples=2, num_layers=12, num_filters=16, kernel_size=5,
-                      output_filters=32, kl_warmup_steps=10000),
+        "paper": dict(
+            image_shape=(28, 28, 1),
+            num_levels=2,
+            latent_dim=16,
+            encoder_filters=32,
+            encoder_downsamples=2,
+            num_layers=12,
+            num_filters=16,
+            kernel_size=5,
+            output_filters=32,
+            kl_warmup_steps=10000,
+        ),
         # Two levels for 64x64 ImageNet (3.66 bits/dim in the paper): the
         # authors' `64px_big` settings are a 16x16 latent map of 64 channels
         # (LATENT_DIM_1), a 512-d top latent (LATENT_DIM_2), 384 pixel-level
@@ -243,18 +269,47 @@ class PixelVAE(LatentVariableModel):
         # convolutions (256) instead of their ResNets, 4 pixel-level gated
         # layers of 5x5 and a 4-layer, 256-map latent PixelCNN (our choices),
         # a 256-way softmax per channel.
-        "imagenet64": dict(image_shape=(64, 64, 3), num_levels=256, levels=2, latent_dim=512,
-                           encoder_filters=256, encoder_downsamples=2, num_layers=4,
-                           num_filters=384, kernel_size=5, output_filters=512,
-                           latent_map_channels=64, prior_layers=4, prior_filters=256,
-                           prior_kernel_size=3, kl_warmup_steps=10000),
+        "imagenet64": dict(
+            image_shape=(64, 64, 3),
+            num_levels=256,
+            levels=2,
+            latent_dim=512,
+            encoder_filters=256,
+            encoder_downsamples=2,
+            num_layers=4,
+            num_filters=384,
+            kernel_size=5,
+            output_filters=512,
+            latent_map_channels=64,
+            prior_layers=4,
+            prior_filters=256,
+            prior_kernel_size=3,
+            kl_warmup_steps=10000,
+        ),
     }
 
-    def __init__(self, image_shape=(8, 8, 1), num_levels=17, levels=1, latent_dim=16,
-                 encoder_filters=32, encoder_downsamples=2, num_layers=12, num_filters=16,
-                 kernel_size=5, output_filters=32, latent_map_channels=8, prior_layers=3,
-                 prior_filters=32, prior_kernel_size=3, kl_warmup_steps=0,
-                 num_importance_samples=16, seed=0, num_classes=None, **kwargs):
+    def __init__(
+        self,
+        image_shape=(8, 8, 1),
+        num_levels=17,
+        levels=1,
+        latent_dim=16,
+        encoder_filters=32,
+        encoder_downsamples=2,
+        num_layers=12,
+        num_filters=16,
+        kernel_size=5,
+        output_filters=32,
+        latent_map_channels=8,
+        prior_layers=3,
+        prior_filters=32,
+        prior_kernel_size=3,
+        kl_warmup_steps=0,
+        num_importance_samples=16,
+        seed=0,
+        num_classes=None,
+        **kwargs,
+    ):
         if num_classes is not None:
             raise ValueError("pixelvae is unconditional: num_classes must be None.")
         shape = tuple(int(s) for s in np.atleast_1d(image_shape))
@@ -268,10 +323,12 @@ class PixelVAE(LatentVariableModel):
         self.encoder_downsamples = int(encoder_downsamples)
         if self.encoder_downsamples < 0:
             raise ValueError(f"encoder_downsamples must be >= 0, got {encoder_downsamples}.")
-        factor = 2 ** self.encoder_downsamples
+        factor = 2**self.encoder_downsamples
         if levels == 2 and (shape[0] % factor or shape[1] % factor):
-            raise ValueError(f"image_shape {shape}: H and W must be divisible by "
-                             f"2**encoder_downsamples = {factor} for the latent map.")
+            raise ValueError(
+                f"image_shape {shape}: H and W must be divisible by "
+                f"2**encoder_downsamples = {factor} for the latent map."
+            )
         super().__init__(shape, num_levels, **kwargs)
         self.levels = int(levels)
         self.latent_dim = checks.check_positive_int(latent_dim, "latent_dim")
@@ -280,16 +337,16 @@ class PixelVAE(LatentVariableModel):
         self.num_filters = checks.check_positive_int(num_filters, "num_filters")
         self.kernel_size = int(kernel_size)
         self.output_filters = checks.check_positive_int(output_filters, "output_filters")
-        self.latent_map_channels = checks.check_positive_int(latent_map_channels,
-                                                             "latent_map_channels")
+        self.latent_map_channels = checks.check_positive_int(latent_map_channels, "latent_map_channels")
         self.prior_layers = checks.check_positive_int(prior_layers, "prior_layers")
         self.prior_filters = checks.check_positive_int(prior_filters, "prior_filters")
         self.prior_kernel_size = int(prior_kernel_size)
         self.kl_warmup_steps = int(kl_warmup_steps)
         if self.kl_warmup_steps < 0:
             raise ValueError(f"kl_warmup_steps must be >= 0, got {kl_warmup_steps}.")
-        self.num_importance_samples = checks.check_positive_int(num_importance_samples,
-                                                                "num_importance_samples")
+        self.num_importance_samples = checks.check_positive_int(
+            num_importance_samples, "num_importance_samples"
+        )
         self.seed = int(seed)
         H, W, C = shape
         if self.num_filters < C:
@@ -300,10 +357,11 @@ class PixelVAE(LatentVariableModel):
         # Encoder: 3x3 convolutions, encoder_downsamples of them with stride 2.
         self.encoder_convs = [keras.layers.Conv2D(F, 3, padding="same", name="encoder_conv_0")] + [
             keras.layers.Conv2D(F, 3, strides=2, padding="same", name=f"encoder_conv_{i + 1}")
-            for i in range(self.encoder_downsamples)]
+            for i in range(self.encoder_downsamples)
+        ]
         h, w = H, W
         for _ in range(self.encoder_downsamples):
-            h, w = -(-h // 2), -(-w // 2)                                # 'same' stride 2: ceil
+            h, w = -(-h // 2), -(-w // 2)  # 'same' stride 2: ceil
         if self.levels == 1:
             self._encoded_size = h * w * F
             self.encoder_out = keras.layers.Dense(2 * self.latent_dim, name="encoder_out")
@@ -314,17 +372,25 @@ class PixelVAE(LatentVariableModel):
             self.encoder_out = keras.layers.Conv2D(2 * c1, 1, name="encoder_out")
             # q(z_2 | z_1): a 3x3 convolution (stride 2 where the map allows), dense.
             stride2 = 2 if h % 2 == 0 and w % 2 == 0 and h > 1 else 1
-            self.top_encoder_conv = keras.layers.Conv2D(F, 3, strides=stride2, padding="same",
-                                                        name="top_encoder_conv")
+            self.top_encoder_conv = keras.layers.Conv2D(
+                F, 3, strides=stride2, padding="same", name="top_encoder_conv"
+            )
             self._top_encoded_size = (h // stride2) * (w // stride2) * F
             self.top_encoder_out = keras.layers.Dense(2 * self.latent_dim, name="top_encoder_out")
             # p(z_1 | z_2): a Gated PixelCNN over the map's positions, Gaussian head.
             self.prior_head = GaussianMixture(1)
             self.prior_blocks = [
-                GatedPixelCNNBlock(self.prior_filters, self.prior_kernel_size, data_channels=1,
-                                   first=(i == 0), vertical_output=(i < self.prior_layers - 1),
-                                   conditional=True, name=f"prior_block_{i}")
-                for i in range(self.prior_layers)]
+                GatedPixelCNNBlock(
+                    self.prior_filters,
+                    self.prior_kernel_size,
+                    data_channels=1,
+                    first=(i == 0),
+                    vertical_output=(i < self.prior_layers - 1),
+                    conditional=True,
+                    name=f"prior_block_{i}",
+                )
+                for i in range(self.prior_layers)
+            ]
             self.prior_hidden = keras.layers.Conv2D(self.prior_filters, 1, name="prior_hidden")
             self.prior_out = keras.layers.Conv2D(2 * c1, 1, name="prior_out")
             # u(z_1): the latent map upsampled to a per-pixel conditioning map.
@@ -333,16 +399,25 @@ class PixelVAE(LatentVariableModel):
             self._latent_size = self.latent_dim + h * w * c1
         # Decoder: the Gated PixelCNN, every gate biased by the latents.
         self.decoder_blocks = [
-            GatedPixelCNNBlock(self.num_filters, self.kernel_size, data_channels=C, first=(i == 0),
-                               vertical_output=(i < self.num_layers - 1), conditional=True,
-                               name=f"decoder_block_{i}")
-            for i in range(self.num_layers)]
-        self.decoder_hidden = MaskedConv2D(self.output_filters, 1, mask_type="B", data_channels=C,
-                                           name="decoder_hidden")
-        self.decoder_out = MaskedConv2D(C * self.head.num_params, 1, mask_type="B",
-                                        data_channels=C, name="decoder_out")
+            GatedPixelCNNBlock(
+                self.num_filters,
+                self.kernel_size,
+                data_channels=C,
+                first=(i == 0),
+                vertical_output=(i < self.num_layers - 1),
+                conditional=True,
+                name=f"decoder_block_{i}",
+            )
+            for i in range(self.num_layers)
+        ]
+        self.decoder_hidden = MaskedConv2D(
+            self.output_filters, 1, mask_type="B", data_channels=C, name="decoder_hidden"
+        )
+        self.decoder_out = MaskedConv2D(
+            C * self.head.num_params, 1, mask_type="B", data_channels=C, name="decoder_out"
+        )
         with self.precision_scope():
-            self._objective(tf.zeros((1,) + shape, tf.int32), None)      # builds every weight
+            self._objective(tf.zeros((1,) + shape, tf.int32), None)  # builds every weight
         self.built = True
 
     # --------------------------------------------------------------- structure
@@ -353,8 +428,7 @@ class PixelVAE(LatentVariableModel):
 
     def _check(self, x, conditional, validate_values=True):
         if conditional is not None:
-            raise ValueError("pixelvae is unconditional: conditional must be None (it takes no "
-                             "labels).")
+            raise ValueError("pixelvae is unconditional: conditional must be None (it takes no labels).")
         return super()._check(x, None, validate_values)
 
     def kl_coefficient(self, step):
@@ -367,38 +441,53 @@ class PixelVAE(LatentVariableModel):
     def _pixel_output(self, h):
         """Decoder's last horizontal stack ``[B, H', W', F]`` -> logits ``[B, H', W', C, P]``."""
         out = self.decoder_hidden(tf.nn.relu(h))
-        logits = self.decoder_out(tf.nn.relu(out))                       # [B, H', W', C*P]
+        logits = self.decoder_out(tf.nn.relu(out))  # [B, H', W', C*P]
         _, rows, cols, _ = logits.shape
-        return tf.reshape(logits, [-1, rows, cols, self.image_shape[-1],
-                                   self.head.num_params])                # -> [B, H', W', C, P]
+        return tf.reshape(
+            logits, [-1, rows, cols, self.image_shape[-1], self.head.num_params]
+        )  # -> [B, H', W', C, P]
 
     def _pixel_scale(self, x):
         return tf.cast(x, self.compute_dtype) * (2.0 / (self.num_levels - 1)) - 1.0
 
     def decoder(self):
         """The pixel decoder as a sampler-protocol object (conditioning: z, or u(z_1))."""
-        return _GatedStack(self.decoder_blocks, self._pixel_output, self.image_shape, self.head,
-                           self._pixel_scale, per_position=False)
+        return _GatedStack(
+            self.decoder_blocks,
+            self._pixel_output,
+            self.image_shape,
+            self.head,
+            self._pixel_scale,
+            per_position=False,
+        )
 
     def _prior_output(self, h):
         """Prior's last horizontal stack -> ``[B, h', w', c_1, 3]`` (a one-component mixture)."""
         out = self.prior_out(tf.nn.relu(self.prior_hidden(tf.nn.relu(h))))  # [B, h', w', 2 c_1]
         _, rows, cols, _ = out.shape
-        params = tf.reshape(out, [-1, rows, cols, self.latent_map_channels, 2])  # [B, h', w', 2 c1] -> [B, h', w', c1, 2]
-        return tf.pad(params, [[0, 0]] * 4 + [[1, 0]])                   # zero logit: -> [..., 3]
+        params = tf.reshape(
+            out, [-1, rows, cols, self.latent_map_channels, 2]
+        )  # [B, h', w', 2 c1] -> [B, h', w', c1, 2]
+        return tf.pad(params, [[0, 0]] * 4 + [[1, 0]])  # zero logit: -> [..., 3]
 
     def latent_prior(self):
         """``p(z_1 | z_2)`` as a sampler-protocol object (two levels; conditioning: z_2)."""
-        return _GatedStack(self.prior_blocks, self._prior_output, self.map_shape, self.prior_head,
-                           lambda z: tf.cast(z, tf.float32), per_position=True)
+        return _GatedStack(
+            self.prior_blocks,
+            self._prior_output,
+            self.map_shape,
+            self.prior_head,
+            lambda z: tf.cast(z, tf.float32),
+            per_position=True,
+        )
 
     def decoder_conditioning(self, z):
         """The decoder's conditioning: ``z [B, Z]`` itself (one level) or ``u(z_1) [B, H, W, F]``."""
         if self.levels == 1:
             return z
-        f = 2 ** self.encoder_downsamples
-        u = tf.nn.elu(self.upsample_in(z))                               # [B, h, w, F]
-        u = tf.repeat(tf.repeat(u, f, axis=1), f, axis=2)                # [B, H, W, F] nearest
+        f = 2**self.encoder_downsamples
+        u = tf.nn.elu(self.upsample_in(z))  # [B, h, w, F]
+        u = tf.repeat(tf.repeat(u, f, axis=1), f, axis=2)  # [B, H, W, F] nearest
         return tf.nn.elu(self.upsample_out(u))
 
     def decoder_log_prob(self, x, z):
@@ -408,8 +497,7 @@ class PixelVAE(LatentVariableModel):
         z = tf.convert_to_tensor(z, tf.float32)
         want = (self.latent_dim,) if self.levels == 1 else self.map_shape
         if z.shape.rank != len(want) + 1 or tuple(z.shape[1:]) != want:
-            raise ValueError(f"z must have shape [B, {', '.join(map(str, want))}], got "
-                             f"{z.shape.as_list()}.")
+            raise ValueError(f"z must have shape [B, {', '.join(map(str, want))}], got {z.shape.as_list()}.")
         return self._decoder_log_prob(x, z)
 
     def _decoder_log_prob(self, x, z):
@@ -419,17 +507,17 @@ class PixelVAE(LatentVariableModel):
     def _encode(self, x):
         h = self._pixel_scale(x)
         for conv in self.encoder_convs:
-            h = tf.nn.elu(conv(h))                                       # [B, h, w, F]
+            h = tf.nn.elu(conv(h))  # [B, h, w, F]
         if self.levels == 1:
-            h = tf.reshape(h, [-1, self._encoded_size])                  # [B, h, w, F] -> [B, h w F]
-        return tf.split(self.encoder_out(h), 2, axis=-1)                 # mean, log_std
+            h = tf.reshape(h, [-1, self._encoded_size])  # [B, h, w, F] -> [B, h w F]
+        return tf.split(self.encoder_out(h), 2, axis=-1)  # mean, log_std
 
     def _split_noise(self, eps):
         """``[B, latent_size]`` normals -> ``(top [B, Z], map [B, h, w, c_1] or None)``."""
         if self.levels == 1:
             return eps, None
         top, flat = tf.split(eps, [self.latent_dim, self._latent_size - self.latent_dim], axis=1)
-        return top, tf.reshape(flat, [-1, *self.map_shape])              # [B, h w c1] -> [B, h, w, c1]
+        return top, tf.reshape(flat, [-1, *self.map_shape])  # [B, h w c1] -> [B, h, w, c1]
 
     def _inference(self, x, eps):
         """``x`` int ``[B, H, W, C]``, normals ``eps [B, latent_size]`` -> ``[B]`` terms.
@@ -441,23 +529,25 @@ class PixelVAE(LatentVariableModel):
         """
         eps_top, eps_map = self._split_noise(eps)
         if self.levels == 1:
-            mean, log_std = self._encode(x)                              # [B, Z] each
+            mean, log_std = self._encode(x)  # [B, Z] each
             z = mean + tf.exp(log_std) * tf.cast(eps_top, mean.dtype)
-            kl_sample = tf.reduce_sum(_gaussian_log_prob(z, mean, log_std)
-                                      - _gaussian_log_prob(z, 0.0, 0.0), axis=1)
+            kl_sample = tf.reduce_sum(
+                _gaussian_log_prob(z, mean, log_std) - _gaussian_log_prob(z, 0.0, 0.0), axis=1
+            )
             kl_train = tf.reduce_sum(_kl_to_standard_normal(mean, log_std), axis=1)
             return self._decoder_log_prob(x, z), kl_sample, kl_train
-        mean1, log_std1 = self._encode(x)                                # [B, h, w, c1] each
+        mean1, log_std1 = self._encode(x)  # [B, h, w, c1] each
         z1 = mean1 + tf.exp(log_std1) * eps_map
         t = tf.nn.elu(self.top_encoder_conv(z1))
-        t = tf.reshape(t, [-1, self._top_encoded_size])                  # [B, h', w', F] -> [B, h' w' F]
+        t = tf.reshape(t, [-1, self._top_encoded_size])  # [B, h', w', F] -> [B, h' w' F]
         mean2, log_std2 = tf.split(self.top_encoder_out(t), 2, axis=-1)  # [B, Z] each
         z2 = mean2 + tf.exp(log_std2) * eps_top
         prior = self.latent_prior()
         log_p1 = _sum_but_batch(self.prior_head.log_prob(prior.network(z1, z2), z1))
         kl1 = _sum_but_batch(_gaussian_log_prob(z1, mean1, log_std1)) - log_p1
-        kl2_sample = tf.reduce_sum(_gaussian_log_prob(z2, mean2, log_std2)
-                                   - _gaussian_log_prob(z2, 0.0, 0.0), axis=1)
+        kl2_sample = tf.reduce_sum(
+            _gaussian_log_prob(z2, mean2, log_std2) - _gaussian_log_prob(z2, 0.0, 0.0), axis=1
+        )
         kl2 = tf.reduce_sum(_kl_to_standard_normal(mean2, log_std2), axis=1)
         return self._decoder_log_prob(x, z1), kl1 + kl2_sample, kl1 + kl2
 
@@ -481,47 +571,54 @@ class PixelVAE(LatentVariableModel):
 
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
         del num_samples, length, conditional  # unconditional; prior, then decoder
-        return self._sample_from_noise(noise.all(self.noise_size)[..., 0], temperature, cache)  # [n, N, 1] -> [n, N]
+        return self._sample_from_noise(
+            noise.all(self.noise_size)[..., 0], temperature, cache
+        )  # [n, N, 1] -> [n, N]
 
     @no_autograph
     def _sample_from_noise(self, noise, temperature, cache=True):
         """Uniforms ``[n, noise_size]`` -> int32 images ``[n, H, W, C]``."""
         n = tf.shape(noise)[0]
         Z = self.latent_dim
-        z = temperature * uniform_to_normal(noise[:, :Z])                # [n, Z] ~ N(0, T^2)
+        z = temperature * uniform_to_normal(noise[:, :Z])  # [n, Z] ~ N(0, T^2)
         offset = Z
         if self.levels == 2:
             prior = self.latent_prior()
             D1, depth = prior.num_elements, self.prior_head.noise_depth
-            u1 = tf.reshape(noise[:, offset:offset + D1 * depth], [-1, D1, depth])  # [n, D1*d] -> [n, D1, d]
+            u1 = tf.reshape(
+                noise[:, offset : offset + D1 * depth], [-1, D1, depth]
+            )  # [n, D1*d] -> [n, D1, d]
             z1 = sampler.run(prior, GivenNoise(u1), n, D1, z, temperature, cache=cache)  # [n, D1]
-            z = tf.reshape(z1, [-1, *self.map_shape])                    # [n, D1] -> [n, h, w, c1]
+            z = tf.reshape(z1, [-1, *self.map_shape])  # [n, D1] -> [n, h, w, c1]
             offset += D1 * depth
         decoder = self.decoder()
         D, depth = decoder.num_elements, self.head.noise_depth
-        pixel_noise = tf.reshape(noise[:, offset:], [-1, D, depth])      # [n, D*d] -> [n, D, d]
-        x = sampler.run(decoder, GivenNoise(pixel_noise), n, D, self.decoder_conditioning(z),
-                        temperature, cache=cache)                        # [n, D]
-        return tf.reshape(x, [-1, *self.image_shape])                    # [n, D] -> [n, H, W, C]
+        pixel_noise = tf.reshape(noise[:, offset:], [-1, D, depth])  # [n, D*d] -> [n, D, d]
+        x = sampler.run(
+            decoder, GivenNoise(pixel_noise), n, D, self.decoder_conditioning(z), temperature, cache=cache
+        )  # [n, D]
+        return tf.reshape(x, [-1, *self.image_shape])  # [n, D] -> [n, H, W, C]
 
     def get_config(self):
         config = super().get_config()
         config.pop("num_classes")
-        config.update({
-            "levels": self.levels,
-            "latent_dim": self.latent_dim,
-            "encoder_filters": self.encoder_filters,
-            "encoder_downsamples": self.encoder_downsamples,
-            "num_layers": self.num_layers,
-            "num_filters": self.num_filters,
-            "kernel_size": self.kernel_size,
-            "output_filters": self.output_filters,
-            "latent_map_channels": self.latent_map_channels,
-            "prior_layers": self.prior_layers,
-            "prior_filters": self.prior_filters,
-            "prior_kernel_size": self.prior_kernel_size,
-            "kl_warmup_steps": self.kl_warmup_steps,
-            "num_importance_samples": self.num_importance_samples,
-            "seed": self.seed,
-        })
+        config.update(
+            {
+                "levels": self.levels,
+                "latent_dim": self.latent_dim,
+                "encoder_filters": self.encoder_filters,
+                "encoder_downsamples": self.encoder_downsamples,
+                "num_layers": self.num_layers,
+                "num_filters": self.num_filters,
+                "kernel_size": self.kernel_size,
+                "output_filters": self.output_filters,
+                "latent_map_channels": self.latent_map_channels,
+                "prior_layers": self.prior_layers,
+                "prior_filters": self.prior_filters,
+                "prior_kernel_size": self.prior_kernel_size,
+                "kl_warmup_steps": self.kl_warmup_steps,
+                "num_importance_samples": self.num_importance_samples,
+                "seed": self.seed,
+            }
+        )
         return config

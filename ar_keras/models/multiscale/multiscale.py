@@ -116,7 +116,7 @@ def _known_table():
     table = np.zeros((4, 2, 2), np.float32)
     for q in range(1, 4):
         table[q, 0, 0] = 1.0
-        for earlier in CORNERS[:q - 1]:
+        for earlier in CORNERS[: q - 1]:
             table[q][earlier] = 1.0
     return table
 
@@ -125,9 +125,9 @@ def _blocks(x):
     """``[B, s, s, F]`` -> ``[B, 4, s/2, s/2, F]``: the four corner sets of its 2x2 blocks
     (index ``2 dy + dx``)."""
     s, f = tf.shape(x)[1] // 2, tf.shape(x)[3]
-    y = tf.reshape(x, tf.stack([-1, s, 2, s, 2, f]))          # [B, s, s, F] -> [B, s/2, 2, s/2, 2, F]
-    y = tf.transpose(y, [0, 2, 4, 1, 3, 5])                   # -> [B, 2, 2, s/2, s/2, F]
-    return tf.reshape(y, tf.stack([-1, 4, s, s, f]))          # -> [B, 4, s/2, s/2, F]
+    y = tf.reshape(x, tf.stack([-1, s, 2, s, 2, f]))  # [B, s, s, F] -> [B, s/2, 2, s/2, 2, F]
+    y = tf.transpose(y, [0, 2, 4, 1, 3, 5])  # -> [B, 2, 2, s/2, s/2, F]
+    return tf.reshape(y, tf.stack([-1, 4, s, s, f]))  # -> [B, 4, s/2, s/2, F]
 
 
 def _interleave(corners):
@@ -137,8 +137,8 @@ def _interleave(corners):
     b, s, ck = shape[0], shape[1], shape[3] * shape[4]
     y = tf.stack([tf.reshape(c, tf.stack([b, s, s, ck])) for c in corners], axis=1)
     # 4 x [B, s, s, C, K] -> 4 x [B, s, s, C K] -> [B, 4, s, s, C K]
-    y = tf.reshape(y, tf.stack([b, 2, 2, s, s, ck]))         # -> [B, 2, 2, s, s, C K]
-    y = tf.transpose(y, [0, 3, 1, 4, 2, 5])                   # -> [B, s, 2, s, 2, C K]
+    y = tf.reshape(y, tf.stack([b, 2, 2, s, s, ck]))  # -> [B, 2, 2, s, s, C K]
+    y = tf.transpose(y, [0, 3, 1, 4, 2, 5])  # -> [B, s, 2, s, 2, C K]
     return tf.reshape(y, tf.concat([[b, 2 * s, 2 * s], shape[3:]], 0))  # -> [B, 2s, 2s, C, K]
 
 
@@ -147,8 +147,7 @@ def _switch(index, branches):
     ``If`` branches, not inside `tf.switch_case`'s ``Case``); only the taken branch runs."""
     if len(branches) == 1:
         return branches[0]()
-    return tf.cond(tf.equal(index, 0), branches[0],
-                   lambda: _switch(index - 1, branches[1:]))
+    return tf.cond(tf.equal(index, 0), branches[0], lambda: _switch(index - 1, branches[1:]))
 
 
 @register("multiscale")
@@ -169,17 +168,41 @@ class MultiscalePixelCNN(AutoregressiveModel):
 
     PRESETS = {
         # A 1x1 base, so it takes 2x2 and 4x4 images (and any 2^k side).
-        "tiny": dict(image_shape=(4, 4, 1), num_levels=4, base_size=1, base_filters=4,
-                     base_layers=2, filters=8, num_blocks=2, head_filters=8),
+        "tiny": dict(
+            image_shape=(4, 4, 1),
+            num_levels=4,
+            base_size=1,
+            base_filters=4,
+            base_layers=2,
+            filters=8,
+            num_blocks=2,
+            head_filters=8,
+        ),
         # 8x8 digits, 17 levels: a 2x2 base, two doublings: 4 + 3 + 3 = 10 network
         # evaluations per sample instead of 64.
-        "digits": dict(image_shape=(8, 8, 1), num_levels=17, base_size=2, base_filters=32,
-                       base_layers=4, filters=64, num_blocks=4, head_filters=64),
+        "digits": dict(
+            image_shape=(8, 8, 1),
+            num_levels=17,
+            base_size=2,
+            base_filters=32,
+            base_layers=4,
+            filters=64,
+            num_blocks=4,
+            head_filters=64,
+        ),
         # Reed et al. 2017: ImageNet 64x64 (3.70 bits/dim; 32x32: 3.95), a 4x4 base from a
         # PixelCNN, ResNet upscaling networks with shallow PixelCNN heads, 256 levels.  The
         # widths and depths are not at hand (families.md sec. 6): ours are a choice.
-        "paper": dict(image_shape=(64, 64, 3), num_levels=256, base_size=4, base_filters=128,
-                      base_layers=8, filters=256, num_blocks=8, head_filters=256),
+        "paper": dict(
+            image_shape=(64, 64, 3),
+            num_levels=256,
+            base_size=4,
+            base_filters=128,
+            base_layers=8,
+            filters=256,
+            num_blocks=8,
+            head_filters=256,
+        ),
     }
 
     @classmethod
@@ -196,9 +219,19 @@ class MultiscalePixelCNN(AutoregressiveModel):
             side *= 2
         return (side, side, channels)
 
-    def __init__(self, image_shape=(8, 8, 1), num_levels=17, base_size=2, base_filters=32,
-                 base_layers=4, filters=64, num_blocks=4, head_filters=64, num_classes=None,
-                 **kwargs):
+    def __init__(
+        self,
+        image_shape=(8, 8, 1),
+        num_levels=17,
+        base_size=2,
+        base_filters=32,
+        base_layers=4,
+        filters=64,
+        num_blocks=4,
+        head_filters=64,
+        num_classes=None,
+        **kwargs,
+    ):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
@@ -210,18 +243,19 @@ class MultiscalePixelCNN(AutoregressiveModel):
         if H != W or L is None:
             raise ValueError(
                 f"multiscale needs a square image whose side is base_size x 2^k "
-                f"(base_size={self.base_size}: sides {[self.base_size * 2 ** k for k in range(5)]}"
-                f"...), got image_shape {tuple(self.image_shape)}.")
+                f"(base_size={self.base_size}: sides {[self.base_size * 2**k for k in range(5)]}"
+                f"...), got image_shape {tuple(self.image_shape)}."
+            )
         for name, v in (("base_layers", base_layers), ("num_blocks", num_blocks)):
             if int(v) < 0:
                 raise ValueError(f"{name} must be >= 0, got {v}.")
-        for name, v in (("base_filters", base_filters), ("filters", filters),
-                        ("head_filters", head_filters)):
+        for name, v in (("base_filters", base_filters), ("filters", filters), ("head_filters", head_filters)):
             if int(v) < C:
                 raise ValueError(f"{name} ({v}) must be at least the channel count ({C}).")
         if self.base_size > 1 and int(base_layers) < 1:
-            raise ValueError(f"a {self.base_size}x{self.base_size} base needs base_layers >= 1, "
-                             f"got {base_layers}.")
+            raise ValueError(
+                f"a {self.base_size}x{self.base_size} base needs base_layers >= 1, got {base_layers}."
+            )
         self.num_doublings = L
         self.base_filters = int(base_filters)
         self.base_layers = int(base_layers)
@@ -236,46 +270,66 @@ class MultiscalePixelCNN(AutoregressiveModel):
         self.base_blocks = []
         if self.base_size > 1:
             self.base_blocks = [
-                GatedPixelCNNBlock(self.base_filters, 3, data_channels=C, first=(i == 0),
-                                   vertical_output=(i < self.base_layers - 1),
-                                   conditional=conditional, name=f"base_block_{i}")
-                for i in range(self.base_layers)]
+                GatedPixelCNNBlock(
+                    self.base_filters,
+                    3,
+                    data_channels=C,
+                    first=(i == 0),
+                    vertical_output=(i < self.base_layers - 1),
+                    conditional=conditional,
+                    name=f"base_block_{i}",
+                )
+                for i in range(self.base_layers)
+            ]
         if self.base_blocks:
-            self.base_hidden = MaskedConv2D(self.head_filters, 1, mask_type="B", data_channels=C,
-                                            name="base_hidden")
-            self.base_logits = MaskedConv2D(C * K, 1, mask_type="B", data_channels=C,
-                                            name="base_logits")
+            self.base_hidden = MaskedConv2D(
+                self.head_filters, 1, mask_type="B", data_channels=C, name="base_hidden"
+            )
+            self.base_logits = MaskedConv2D(C * K, 1, mask_type="B", data_channels=C, name="base_logits")
         else:
             # p(R) p(G | R) p(B | R, G) over one pixel; with C = 1 the kernel would be all
             # masked (and never trained), so only the bias (the logits of p(x)) is kept.
             self.base_hidden = None
-            self.base_logits = (MaskedConv2D(C * K, 1, mask_type="A", data_channels=C,
-                                             name="base_logits") if C > 1 else None)
-            self.base_bias = (self.add_weight(name="base_bias", shape=(C * K,),
-                                              initializer="zeros") if C == 1 else None)
-        self.base_class = (keras.layers.Dense(C * K, use_bias=False, name="base_class")
-                           if conditional and not self.base_blocks else None)
+            self.base_logits = (
+                MaskedConv2D(C * K, 1, mask_type="A", data_channels=C, name="base_logits") if C > 1 else None
+            )
+            self.base_bias = (
+                self.add_weight(name="base_bias", shape=(C * K,), initializer="zeros") if C == 1 else None
+            )
+        self.base_class = (
+            keras.layers.Dense(C * K, use_bias=False, name="base_class")
+            if conditional and not self.base_blocks
+            else None
+        )
 
         # Upscaling network, shared by every scale and corner.
         if L > 0:
             self.up_in = keras.layers.Conv2D(self.filters, 3, padding="same", name="up_in")
             self.up_scale = keras.layers.Embedding(L, self.filters, name="up_scale")
-            self.up_class = (keras.layers.Dense(self.filters, use_bias=False, name="up_class")
-                             if conditional else None)
+            self.up_class = (
+                keras.layers.Dense(self.filters, use_bias=False, name="up_class") if conditional else None
+            )
             self.up_blocks = [
-                (keras.layers.Conv2D(self.filters, 3, padding="same", dilation_rate=2 ** (i % 4),
-                                     name=f"up_block_{i}_a"),
-                 keras.layers.Conv2D(self.filters, 3, padding="same", dilation_rate=2 ** (i % 4),
-                                     name=f"up_block_{i}_b"))
-                for i in range(self.num_blocks)]
+                (
+                    keras.layers.Conv2D(
+                        self.filters, 3, padding="same", dilation_rate=2 ** (i % 4), name=f"up_block_{i}_a"
+                    ),
+                    keras.layers.Conv2D(
+                        self.filters, 3, padding="same", dilation_rate=2 ** (i % 4), name=f"up_block_{i}_b"
+                    ),
+                )
+                for i in range(self.num_blocks)
+            ]
             self.up_features = keras.layers.Conv2D(self.head_filters, 1, name="up_features")
-            self.up_values = (ChannelMaskedConv2D(self.head_filters, 3, mask_type="A",
-                                                  data_channels=C, name="up_values")
-                              if C > 1 else None)
-            self.up_hidden = ChannelMaskedConv2D(self.head_filters, 1, mask_type="B",
-                                                 data_channels=C, name="up_hidden")
-            self.up_logits = ChannelMaskedConv2D(C * K, 1, mask_type="B", data_channels=C,
-                                                 name="up_logits")
+            self.up_values = (
+                ChannelMaskedConv2D(self.head_filters, 3, mask_type="A", data_channels=C, name="up_values")
+                if C > 1
+                else None
+            )
+            self.up_hidden = ChannelMaskedConv2D(
+                self.head_filters, 1, mask_type="B", data_channels=C, name="up_hidden"
+            )
+            self.up_logits = ChannelMaskedConv2D(C * K, 1, mask_type="B", data_channels=C, name="up_logits")
         self._build_tables()
         self._finish_init()
 
@@ -290,9 +344,10 @@ class MultiscalePixelCNN(AutoregressiveModel):
         H, W, C = image_shape
         L = _num_doublings(H, base_size)
         if H != W or L is None:
-            raise ValueError(f"image side must be base_size x 2^k, got {image_shape} "
-                             f"with base_size={base_size}.")
-        return base_size ** 2 * C + 3 * C * L
+            raise ValueError(
+                f"image side must be base_size x 2^k, got {image_shape} with base_size={base_size}."
+            )
+        return base_size**2 * C + 3 * C * L
 
     @property
     def num_network_evaluations(self):
@@ -302,15 +357,15 @@ class MultiscalePixelCNN(AutoregressiveModel):
     def _build_tables(self):
         H, W, C = self.image_shape
         b, L = self.base_size, self.num_doublings
-        index = np.arange(H * W * C).reshape(H, W, C)       # flattened element ids
+        index = np.arange(H * W * C).reshape(H, W, C)  # flattened element ids
         groups, scale, corner, channel, element = [], [], [], [], []
-        base = index[::2 ** L, ::2 ** L]                     # [b, b, C]
-        for e, flat in enumerate(base.reshape(-1)):          # raster, channels innermost
+        base = index[:: 2**L, :: 2**L]  # [b, b, C]
+        for e, flat in enumerate(base.reshape(-1)):  # raster, channels innermost
             groups.append(np.array([flat]))
             scale.append(0), corner.append(0), channel.append(e % C), element.append(e)
         for l in range(1, L + 1):
             t = 2 ** (L - l)
-            image = index[::t, ::t]                          # [s_l, s_l, C]
+            image = index[::t, ::t]  # [s_l, s_l, C]
             for q, (dy, dx) in enumerate(CORNERS, start=1):
                 for c in range(C):
                     groups.append(image[dy::2, dx::2, c].reshape(-1))  # row-major corner grid
@@ -340,8 +395,8 @@ class MultiscalePixelCNN(AutoregressiveModel):
         docstring: their provisional draws are never read and are overwritten)."""
         del num_elements  # fixed event size
         G, last = self._max_group, self._groups[-1]
-        padded = np.stack([np.concatenate([g, last[:G - len(g)]]) for g in self._groups])
-        return tf.constant(padded, tf.int32)                                   # [S, G]
+        padded = np.stack([np.concatenate([g, last[: G - len(g)]]) for g in self._groups])
+        return tf.constant(padded, tf.int32)  # [S, G]
 
     # ----------------------------------------------------------------- networks
     def _scaled(self, x):
@@ -350,16 +405,19 @@ class MultiscalePixelCNN(AutoregressiveModel):
     def _base_params(self, x, cond):
         """``x [B, S, S, C]`` ints -> params of the base ``[B, b, b, C, K]``."""
         C, K, b = self.image_shape[-1], self.head.num_params, self.base_size
-        t = 2 ** self.num_doublings
-        base = self._scaled(x[:, ::t, ::t, :])                                 # [B, b, b, C]
+        t = 2**self.num_doublings
+        base = self._scaled(x[:, ::t, ::t, :])  # [B, b, b, C]
         if self.base_blocks:
             v, h = base, base
             for block in self.base_blocks:
                 v, h = block(v, h, conditioning=cond)
             logits = self.base_logits(tf.nn.relu(self.base_hidden(tf.nn.relu(h))))
         else:
-            logits = (self.base_logits(base) if self.base_logits is not None
-                      else tf.zeros_like(base[..., :1]) + self.base_bias)      # [B, 1, 1, C*K]
+            logits = (
+                self.base_logits(base)
+                if self.base_logits is not None
+                else tf.zeros_like(base[..., :1]) + self.base_bias
+            )  # [B, 1, 1, C*K]
             if self.base_class is not None:
                 logits = logits + self.base_class(cond)[:, None, None, :]
         return tf.reshape(logits, tf.stack([-1, b, b, C, K]))  # [B, b, b, C*K] -> [B, b, b, C, K]
@@ -371,21 +429,21 @@ class MultiscalePixelCNN(AutoregressiveModel):
         C, K = self.image_shape[-1], self.head.num_params
         s = tf.shape(x_l)[1]
         known = tf.tile(tf.gather(tf.constant(self._known), q), tf.stack([s // 2, s // 2]))  # [s, s]
-        known = tf.cast(known[None, :, :, None], self.compute_dtype)          # [1, s, s, 1]
+        known = tf.cast(known[None, :, :, None], self.compute_dtype)  # [1, s, s, 1]
         scaled = self._scaled(x_l)
         inputs = tf.concat([scaled * known, known + tf.zeros_like(scaled[..., :1])], -1)  # [B,s,s,C+1]
-        level = tf.reshape(scale - 1, [1])                                    # [] -> [1]
-        h = self.up_in(inputs) + self.up_scale(level)[:, None, None, :]        # + [1, 1, 1, F]
+        level = tf.reshape(scale - 1, [1])  # [] -> [1]
+        h = self.up_in(inputs) + self.up_scale(level)[:, None, None, :]  # + [1, 1, 1, F]
         if self.up_class is not None:
             h = h + self.up_class(cond)[:, None, None, :]
         for conv_a, conv_b in self.up_blocks:
             h = h + conv_b(tf.nn.relu(conv_a(tf.nn.relu(h))))
-        features = tf.gather(_blocks(h), q, axis=1)                            # [B, s/2, s/2, F]
+        features = tf.gather(_blocks(h), q, axis=1)  # [B, s/2, s/2, F]
         a = self.up_features(tf.nn.relu(features))
         if self.up_values is not None:
-            values = tf.gather(_blocks(scaled), q, axis=1)                     # [B, s/2, s/2, C]
+            values = tf.gather(_blocks(scaled), q, axis=1)  # [B, s/2, s/2, C]
             a = a + self.up_values(values)
-        logits = self.up_logits(tf.nn.relu(self.up_hidden(tf.nn.relu(a))))   # [B, s/2, s/2, C*K]
+        logits = self.up_logits(tf.nn.relu(self.up_hidden(tf.nn.relu(a))))  # [B, s/2, s/2, C*K]
         shape = tf.shape(logits)
         params = tf.reshape(logits, tf.stack([shape[0], shape[1], shape[2], C, K]))  # -> [.., C, K]
         return params, s * s
@@ -396,21 +454,21 @@ class MultiscalePixelCNN(AutoregressiveModel):
     @no_autograph
     def network(self, x, conditional=None, training=False):
         cond = self._cond(conditional)
-        params = self._base_params(x, cond)                                    # [B, b, b, C, K]
+        params = self._base_params(x, cond)  # [B, b, b, C, K]
         L = self.num_doublings
         for l in range(1, L + 1):
             t = 2 ** (L - l)
-            x_l = x[:, ::t, ::t, :]                                            # [B, s_l, s_l, C]
-            corners = [params] + [self._corner_params(x_l, tf.constant(l), tf.constant(q), cond)[0]
-                                  for q in range(1, 4)]
-            params = _interleave(corners)                                      # [B, s_l, s_l, C, K]
+            x_l = x[:, ::t, ::t, :]  # [B, s_l, s_l, C]
+            corners = [params] + [
+                self._corner_params(x_l, tf.constant(l), tf.constant(q), cond)[0] for q in range(1, 4)
+            ]
+            params = _interleave(corners)  # [B, s_l, s_l, C, K]
         return params
 
     # ------------------------------------------------------------ cached sampler
     def init_cache(self, batch, conditional=None):
         """The counters (nothing else is carried: a step reads the partial sample)."""
-        return {"evaluations": tf.zeros([self.num_doublings + 1], tf.int32),
-                "pixels": tf.zeros([], tf.int32)}
+        return {"evaluations": tf.zeros([self.num_doublings + 1], tf.int32), "pixels": tf.zeros([], tf.int32)}
 
     @no_autograph
     def step(self, x, cache, index, conditional=None):
@@ -420,13 +478,13 @@ class MultiscalePixelCNN(AutoregressiveModel):
         H, W, C = self.image_shape
         L, G = self.num_doublings, self._max_group
         cond = self._cond(conditional)
-        image = tf.reshape(x, [-1, H, W, C])                                   # [n, D] -> [n, H, W, C]
+        image = tf.reshape(x, [-1, H, W, C])  # [n, D] -> [n, H, W, C]
         scale = tf.gather(self._step_scale, index)
 
         def base():
-            params = self._base_params(image, cond)                            # [n, b, b, C, K]
+            params = self._base_params(image, cond)  # [n, b, b, C, K]
             flat = tf.reshape(params, [tf.shape(params)[0], -1, params.shape[-1]])  # -> [n, b b C, K]
-            one = tf.gather(flat, tf.gather(self._step_element, index), axis=1)     # [n, K]
+            one = tf.gather(flat, tf.gather(self._step_element, index), axis=1)  # [n, K]
             b = self.base_size
             return tf.tile(one[:, None, :], [1, G, 1]), tf.constant(b * b, tf.int32)  # [n, G, K]
 
@@ -434,26 +492,35 @@ class MultiscalePixelCNN(AutoregressiveModel):
             def run():
                 t = 2 ** (L - l)
                 params, pixels = self._corner_params(
-                    image[:, ::t, ::t, :], tf.constant(l), tf.gather(self._step_corner, index), cond)
+                    image[:, ::t, ::t, :], tf.constant(l), tf.gather(self._step_corner, index), cond
+                )
                 params = tf.gather(params, tf.gather(self._step_channel, index), axis=3)
                 # [n, s/2, s/2, C, K] -> [n, s/2, s/2, K]
                 shape = tf.shape(params)
                 flat = tf.reshape(params, tf.stack([shape[0], -1, shape[3]]))  # -> [n, (s/2)^2, K]
-                size = (self.base_size * 2 ** l // 2) ** 2
+                size = (self.base_size * 2**l // 2) ** 2
                 pad = np.minimum(np.arange(G), size - 1).astype(np.int32)
-                return tf.gather(flat, pad, axis=1), pixels                    # [n, G, K]
+                return tf.gather(flat, pad, axis=1), pixels  # [n, G, K]
+
             return run
 
         params, pixels = _switch(scale, [base] + [upscale(l) for l in range(1, L + 1)])
-        cache = {"evaluations": cache["evaluations"] + tf.one_hot(scale, L + 1, dtype=tf.int32),
-                 "pixels": cache["pixels"] + pixels}
+        cache = {
+            "evaluations": cache["evaluations"] + tf.one_hot(scale, L + 1, dtype=tf.int32),
+            "pixels": cache["pixels"] + pixels,
+        }
         return params, cache
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "base_size": self.base_size, "base_filters": self.base_filters,
-            "base_layers": self.base_layers, "filters": self.filters,
-            "num_blocks": self.num_blocks, "head_filters": self.head_filters,
-        })
+        config.update(
+            {
+                "base_size": self.base_size,
+                "base_filters": self.base_filters,
+                "base_layers": self.base_layers,
+                "filters": self.filters,
+                "num_blocks": self.num_blocks,
+                "head_filters": self.head_filters,
+            }
+        )
         return config

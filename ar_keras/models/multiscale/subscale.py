@@ -110,9 +110,11 @@ def slice_image(x, subscale_factor):
     H, W = x.shape[1], x.shape[2]
     h = H // S if H is not None else shape[1] // S
     w = W // S if W is not None else shape[2] // S
-    y = tf.reshape(x, tf.concat([[-1, h, S, w, S], shape[3:]], 0))      # [B, H, W, *r] -> [B, h, S(a), w, S(b), *r]
+    y = tf.reshape(
+        x, tf.concat([[-1, h, S, w, S], shape[3:]], 0)
+    )  # [B, H, W, *r] -> [B, h, S(a), w, S(b), *r]
     perm = [0, 2, 4, 1, 3] + list(range(5, 5 + len(rest)))
-    y = tf.transpose(y, perm)                                            # -> [B, S(a), S(b), h, w, *r]
+    y = tf.transpose(y, perm)  # -> [B, S(a), S(b), h, w, *r]
     return tf.reshape(y, tf.concat([[-1, S * S, h, w], shape[3:]], 0))  # -> [B, S^2, h, w, *r]
 
 
@@ -124,17 +126,19 @@ def unslice_image(slices, subscale_factor):
     rest = slices.shape[4:]
     h = slices.shape[2] if slices.shape[2] is not None else shape[2]
     w = slices.shape[3] if slices.shape[3] is not None else shape[3]
-    y = tf.reshape(slices, tf.concat([[-1, S, S, h, w], shape[4:]], 0))  # [B, S^2, h, w, *r] -> [B, S(a), S(b), h, w, *r]
+    y = tf.reshape(
+        slices, tf.concat([[-1, S, S, h, w], shape[4:]], 0)
+    )  # [B, S^2, h, w, *r] -> [B, S(a), S(b), h, w, *r]
     perm = [0, 3, 1, 4, 2] + list(range(5, 5 + len(rest)))
-    y = tf.transpose(y, perm)                                            # -> [B, h, S(a), w, S(b), *r]
+    y = tf.transpose(y, perm)  # -> [B, h, S(a), w, S(b), *r]
     return tf.reshape(y, tf.concat([[-1, h * S, w * S], shape[4:]], 0))  # -> [B, H, W, *r]
 
 
 def subscale_ordering(image_shape, subscale_factor):
     """``[D]`` int64: ``ordering[t]`` = the raster (row-major ``H, W, C``) index generated at step t."""
     H, W, C = image_shape
-    index = np.arange(H * W * C).reshape(1, H, W, C)                    # raster element ids
-    return slice_image(index, subscale_factor).numpy().reshape(-1)      # [1, S^2, h, w, C] -> [D]
+    index = np.arange(H * W * C).reshape(1, H, W, C)  # raster element ids
+    return slice_image(index, subscale_factor).numpy().reshape(-1)  # [1, S^2, h, w, C] -> [D]
 
 
 def _check_factor(image_shape, S):
@@ -144,7 +148,8 @@ def _check_factor(image_shape, S):
     if H % S or W % S:
         raise ValueError(
             f"subscale_factor S={S} must divide the image sides: got image_shape "
-            f"{tuple(image_shape)} (H={H}, W={W}); use sides that are multiples of {S}.")
+            f"{tuple(image_shape)} (H={H}, W={W}); use sides that are multiples of {S}."
+        )
 
 
 # ------------------------------------------------------------------------------------ stage
@@ -184,10 +189,23 @@ class SubscaleStage(keras.layers.Layer):
         own earlier elements.
     """
 
-    def __init__(self, num_levels, channels, subscale_factor, num_filters=16, num_layers=2,
-                 kernel_size=3, output_filters=32, cond_filters=16, cond_layers=2,
-                 cond_kernel_size=3, extra_channels=0, num_classes=None, slice_size=None,
-                 **kwargs):
+    def __init__(
+        self,
+        num_levels,
+        channels,
+        subscale_factor,
+        num_filters=16,
+        num_layers=2,
+        kernel_size=3,
+        output_filters=32,
+        cond_filters=16,
+        cond_layers=2,
+        cond_kernel_size=3,
+        extra_channels=0,
+        num_classes=None,
+        slice_size=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.slice_size = None if slice_size is None else tuple(int(v) for v in slice_size)
         self.one_pixel = self.slice_size == (1, 1)
@@ -204,29 +222,40 @@ class SubscaleStage(keras.layers.Layer):
         self.extra_channels = int(extra_channels)
         self.num_classes = None if num_classes is None else int(num_classes)
         C = self.channels
-        self.cond_convs = [keras.layers.Conv2D(self.cond_filters, self.cond_kernel_size,
-                                               padding="same", name=f"cond_{i}")
-                           for i in range(self.cond_layers)]
+        self.cond_convs = [
+            keras.layers.Conv2D(self.cond_filters, self.cond_kernel_size, padding="same", name=f"cond_{i}")
+            for i in range(self.cond_layers)
+        ]
         self.blocks, self.pixel_in, self.pixel_gate = [], None, None
         if self.one_pixel:
             if C > 1:
-                self.pixel_in = MaskedConv2D(2 * self.num_filters, 1, mask_type="A",
-                                             data_channels=C, out_splits=2, name="pixel_in")
+                self.pixel_in = MaskedConv2D(
+                    2 * self.num_filters, 1, mask_type="A", data_channels=C, out_splits=2, name="pixel_in"
+                )
             self.pixel_gate = GatedActivation(conditional=True, name="pixel_gate")
         else:
             self.blocks = [
-                GatedPixelCNNBlock(self.num_filters, self.kernel_size, data_channels=C,
-                                   first=(i == 0), vertical_output=(i < self.num_layers - 1),
-                                   conditional=True, name=f"block_{i}")
-                for i in range(self.num_layers)]
-        self.out_hidden = MaskedConv2D(self.output_filters, 1, mask_type="B", data_channels=C,
-                                       name="out_hidden")
-        self.out_logits = MaskedConv2D(C * self.num_levels, 1, mask_type="B", data_channels=C,
-                                       name="out_logits")
+                GatedPixelCNNBlock(
+                    self.num_filters,
+                    self.kernel_size,
+                    data_channels=C,
+                    first=(i == 0),
+                    vertical_output=(i < self.num_layers - 1),
+                    conditional=True,
+                    name=f"block_{i}",
+                )
+                for i in range(self.num_layers)
+            ]
+        self.out_hidden = MaskedConv2D(
+            self.output_filters, 1, mask_type="B", data_channels=C, name="out_hidden"
+        )
+        self.out_logits = MaskedConv2D(
+            C * self.num_levels, 1, mask_type="B", data_channels=C, name="out_logits"
+        )
 
     @property
     def num_slices(self):
-        return self.subscale_factor ** 2
+        return self.subscale_factor**2
 
     def conditioning(self, slices, index, extra=None, classes=None):
         """The conditioning map of slice ``index[b]`` of example b: ``[B, h, w, E]``.
@@ -239,40 +268,44 @@ class SubscaleStage(keras.layers.Layer):
         n, C = self.num_slices, self.channels
         shape = tf.shape(slices)
         h, w = shape[2], shape[3]
-        stacked = tf.transpose(slices, [0, 2, 3, 1, 4])                     # [B, S^2, h, w, C] -> [B, h, w, S^2, C]
+        stacked = tf.transpose(slices, [0, 2, 3, 1, 4])  # [B, S^2, h, w, C] -> [B, h, w, S^2, C]
         visible = tf.cast(tf.range(n)[None, :] < index[:, None], slices.dtype)  # [B, S^2]: slices < index
-        stacked = stacked * visible[:, None, None, :, None]                 # later slices zeroed
-        stacked = tf.reshape(stacked, [-1, h, w, n * C])                    # -> [B, h, w, S^2 C]
-        ones = tf.ones_like(stacked[..., :1])                               # [B, h, w, 1]
+        stacked = stacked * visible[:, None, None, :, None]  # later slices zeroed
+        stacked = tf.reshape(stacked, [-1, h, w, n * C])  # -> [B, h, w, S^2 C]
+        ones = tf.ones_like(stacked[..., :1])  # [B, h, w, 1]
         slice_index = tf.one_hot(index, n, dtype=ones.dtype)[:, None, None, :]  # [B, 1, 1, S^2]
-        parts = [stacked, ones * slice_index]                               # + slice index [B, h, w, S^2]
+        parts = [stacked, ones * slice_index]  # + slice index [B, h, w, S^2]
         if self.extra_channels:
             parts.append(extra)
         if self.num_classes is not None:
-            parts.append(ones * classes[:, None, None, :])                  # + class [B, h, w, N]
+            parts.append(ones * classes[:, None, None, :])  # + class [B, h, w, N]
         y = tf.concat(parts, axis=-1)
         for i, conv in enumerate(self.cond_convs):
             y = conv(y)
             if i < self.cond_layers - 1:
                 y = tf.nn.relu(y)
-        return y                                                            # [B, h, w, E]
+        return y  # [B, h, w, E]
 
     def decode(self, slice_x, cond):
         """Slice decoder: ``slice_x [B, h, w, C]``, ``cond [B, h, w, E]`` -> logits ``[B, h, w, C, L]``."""
         shape = tf.shape(slice_x)
         if self.one_pixel:
             # No neighbours in the slice: the pixel's earlier channels (mask A) and c_s.
-            pre = (self.pixel_in(slice_x) if self.pixel_in is not None
-                   else tf.zeros(tf.concat([shape[:3], [2 * self.num_filters]], 0)))  # [B, 1, 1, 2F]
-            h = self.pixel_gate(pre, cond)                                   # [B, 1, 1, F]
+            pre = (
+                self.pixel_in(slice_x)
+                if self.pixel_in is not None
+                else tf.zeros(tf.concat([shape[:3], [2 * self.num_filters]], 0))
+            )  # [B, 1, 1, 2F]
+            h = self.pixel_gate(pre, cond)  # [B, 1, 1, F]
         else:
             v, h = slice_x, slice_x
             for block in self.blocks:
                 v, h = block(v, h, conditioning=cond)
         out = self.out_hidden(tf.nn.relu(h))
-        logits = self.out_logits(tf.nn.relu(out))                           # [B, h, w, C L]
-        return tf.reshape(logits, [shape[0], shape[1], shape[2], self.channels,
-                                   self.num_levels])                        # -> [B, h, w, C, L]
+        logits = self.out_logits(tf.nn.relu(out))  # [B, h, w, C L]
+        return tf.reshape(
+            logits, [shape[0], shape[1], shape[2], self.channels, self.num_levels]
+        )  # -> [B, h, w, C, L]
 
     # ------------------------------------------------------------- streaming
     def init_decoder_cache(self, batch):
@@ -293,7 +326,7 @@ class SubscaleStage(keras.layers.Layer):
         """
         C, L = self.channels, self.num_levels
         if self.one_pixel:
-            logits = tf.reshape(self.decode(slice_x, cond), [-1, C, L])        # [B, 1, 1, C, L] -> [B, C, L]
+            logits = tf.reshape(self.decode(slice_x, cond), [-1, C, L])  # [B, 1, 1, C, L] -> [B, C, L]
             return tf.gather(logits, index % C, axis=1), cache
         w = self.slice_size[1]
         pixel, channel = index // C, index % C
@@ -301,8 +334,8 @@ class SubscaleStage(keras.layers.Layer):
         cache = dict(cache)
 
         def new_row():
-            row = tf.gather(slice_x, tf.reshape(i - 1, [1]), axis=1)        # [B, 1, w, C]
-            c_row = tf.gather(cond, tf.reshape(i - 1, [1]), axis=1)         # [B, 1, w, E]
+            row = tf.gather(slice_x, tf.reshape(i - 1, [1]), axis=1)  # [B, 1, w, C]
+            c_row = tf.gather(cond, tf.reshape(i - 1, [1]), axis=1)  # [B, 1, w, E]
             out = dict(cache)
             for block in self.blocks:
                 row, out[block.name] = block.step_row(row, out[block.name], c_row)
@@ -310,43 +343,52 @@ class SubscaleStage(keras.layers.Layer):
 
         entering = tf.logical_and(tf.logical_and(tf.equal(j, 0), tf.equal(channel, 0)), i > 0)
         cache = tf.cond(entering, new_row, lambda: dict(cache))
-        row = tf.gather(slice_x, tf.reshape(i, [1]), axis=1)                # [B, 1, w, C]
+        row = tf.gather(slice_x, tf.reshape(i, [1]), axis=1)  # [B, 1, w, C]
         first = self.blocks[0]
         cache[first.name] = first.set_horizontal_row(row, cache[first.name])
-        h = tf.gather(row, tf.reshape(j, [1]), axis=2)                      # [B, 1, 1, C]
-        c_pixel = tf.gather(tf.gather(cond, tf.reshape(i, [1]), axis=1),
-                            tf.reshape(j, [1]), axis=2)                     # [B, 1, 1, E]
+        h = tf.gather(row, tf.reshape(j, [1]), axis=2)  # [B, 1, 1, C]
+        c_pixel = tf.gather(
+            tf.gather(cond, tf.reshape(i, [1]), axis=1), tf.reshape(j, [1]), axis=2
+        )  # [B, 1, 1, E]
         for block in self.blocks:
             h, cache[block.name] = block.step(h, cache[block.name], j, c_pixel)
         out = self.out_hidden(tf.nn.relu(h))
         logits = tf.reshape(self.out_logits(tf.nn.relu(out)), [-1, C, L])  # [B, 1, 1, C L] -> [B, C, L]
-        return tf.gather(logits, channel, axis=1), cache                    # [B, L]
+        return tf.gather(logits, channel, axis=1), cache  # [B, L]
 
     def call(self, slices, extra=None, classes=None):
         n = self.num_slices
         shape = tf.shape(slices)
         B, h, w = shape[0], shape[2], shape[3]
         # Every slice in one batch: example b's slice s is row b S^2 + s.
-        rep = tf.repeat(slices, n, axis=0)                                  # [B S^2, S^2, h, w, C]
-        index = tf.tile(tf.range(n), [B])                                   # [B S^2]
-        extra = None if extra is None else tf.repeat(extra, n, axis=0)      # [B S^2, h, w, X]
+        rep = tf.repeat(slices, n, axis=0)  # [B S^2, S^2, h, w, C]
+        index = tf.tile(tf.range(n), [B])  # [B S^2]
+        extra = None if extra is None else tf.repeat(extra, n, axis=0)  # [B S^2, h, w, X]
         classes = None if classes is None else tf.repeat(classes, n, axis=0)  # [B S^2, N]
-        cond = self.conditioning(rep, index, extra, classes)                # [B S^2, h, w, E]
-        own = tf.reshape(slices, [-1, h, w, self.channels])                 # [B, S^2, h, w, C] -> [B S^2, h, w, C]
-        logits = self.decode(own, cond)                                     # [B S^2, h, w, C, L]
+        cond = self.conditioning(rep, index, extra, classes)  # [B S^2, h, w, E]
+        own = tf.reshape(slices, [-1, h, w, self.channels])  # [B, S^2, h, w, C] -> [B S^2, h, w, C]
+        logits = self.decode(own, cond)  # [B S^2, h, w, C, L]
         return tf.reshape(logits, [B, n, h, w, self.channels, self.num_levels])  # -> [B, S^2, h, w, C, L]
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "num_levels": self.num_levels, "channels": self.channels,
-            "subscale_factor": self.subscale_factor, "num_filters": self.num_filters,
-            "num_layers": self.num_layers, "kernel_size": self.kernel_size,
-            "output_filters": self.output_filters, "cond_filters": self.cond_filters,
-            "cond_layers": self.cond_layers, "cond_kernel_size": self.cond_kernel_size,
-            "extra_channels": self.extra_channels, "num_classes": self.num_classes,
-            "slice_size": None if self.slice_size is None else list(self.slice_size),
-        })
+        config.update(
+            {
+                "num_levels": self.num_levels,
+                "channels": self.channels,
+                "subscale_factor": self.subscale_factor,
+                "num_filters": self.num_filters,
+                "num_layers": self.num_layers,
+                "kernel_size": self.kernel_size,
+                "output_filters": self.output_filters,
+                "cond_filters": self.cond_filters,
+                "cond_layers": self.cond_layers,
+                "cond_kernel_size": self.cond_kernel_size,
+                "extra_channels": self.extra_channels,
+                "num_classes": self.num_classes,
+                "slice_size": None if self.slice_size is None else list(self.slice_size),
+            }
+        )
         return config
 
 
@@ -358,7 +400,7 @@ class _NoisePart:
         self.noise, self.start, self.depth = noise, int(start), int(depth)
 
     def at(self, elements):
-        return self.noise.at(elements)[..., self.start:self.start + self.depth]  # [n, G, depth]
+        return self.noise.at(elements)[..., self.start : self.start + self.depth]  # [n, G, depth]
 
 
 class _StageSampler(sampler.SamplingProtocol):
@@ -366,7 +408,7 @@ class _StageSampler(sampler.SamplingProtocol):
 
     def __init__(self, model, stage, classes, extra_values=None):
         self.model, self.stage, self.classes = model, stage, classes
-        self.extra_values = extra_values                                    # [n, D] msb ints or None
+        self.extra_values = extra_values  # [n, D] msb ints or None
         self.head = Categorical(stage.num_levels)
 
     @property
@@ -385,8 +427,10 @@ class _StageSampler(sampler.SamplingProtocol):
     def init_cache(self, batch, conditional=None):
         del conditional
         h, w = self.model._slice_size
-        return {"cond": tf.zeros(tf.stack([batch, h, w, self.stage.cond_filters]), self.stage.compute_dtype),
-                "decoder": self.stage.init_decoder_cache(batch)}
+        return {
+            "cond": tf.zeros(tf.stack([batch, h, w, self.stage.cond_filters]), self.stage.compute_dtype),
+            "decoder": self.stage.init_decoder_cache(batch),
+        }
 
     def step(self, x, cache, index, conditional=None):
         del conditional
@@ -413,12 +457,30 @@ class Subscale(AutoregressiveModel):
 
     PRESETS = {
         # S = 2; takes any sides that are multiples of 2 (2x2, 4x4, ...).
-        "tiny": dict(image_shape=(4, 4, 1), num_levels=4, subscale_factor=2, num_filters=8,
-                     num_layers=2, kernel_size=3, output_filters=16, cond_filters=8,
-                     cond_layers=2, cond_kernel_size=3),
-        "digits": dict(image_shape=(8, 8, 1), num_levels=17, subscale_factor=2, num_filters=64,
-                       num_layers=5, kernel_size=3, output_filters=128, cond_filters=64,
-                       cond_layers=3, cond_kernel_size=3),
+        "tiny": dict(
+            image_shape=(4, 4, 1),
+            num_levels=4,
+            subscale_factor=2,
+            num_filters=8,
+            num_layers=2,
+            kernel_size=3,
+            output_filters=16,
+            cond_filters=8,
+            cond_layers=2,
+            cond_kernel_size=3,
+        ),
+        "digits": dict(
+            image_shape=(8, 8, 1),
+            num_levels=17,
+            subscale_factor=2,
+            num_filters=64,
+            num_layers=5,
+            kernel_size=3,
+            output_filters=128,
+            cond_filters=64,
+            cond_layers=3,
+            cond_kernel_size=3,
+        ),
         # Menick & Kalchbrenner 2019, ImageNet 64x64 8-bit: 3.52 bits/dim with S = 4
         # (16 slices of 16x16) and a ~150M-parameter SPN whose decoder mixes masked
         # convolution and masked self-attention.  Our choice, convolutional only:
@@ -426,15 +488,37 @@ class Subscale(AutoregressiveModel):
         # depth upscaling is its route to high-fidelity samples), a 12-layer
         # conditioning network and a 20-block gated decoder of 256 features: 39.3M
         # parameters (the paper's ~150M; not trained here).
-        "paper": dict(image_shape=(64, 64, 3), num_levels=256, subscale_factor=4,
-                      num_filters=256, num_layers=20, kernel_size=3, output_filters=1024,
-                      cond_filters=256, cond_layers=12, cond_kernel_size=3),
+        "paper": dict(
+            image_shape=(64, 64, 3),
+            num_levels=256,
+            subscale_factor=4,
+            num_filters=256,
+            num_layers=20,
+            kernel_size=3,
+            output_filters=1024,
+            cond_filters=256,
+            cond_layers=12,
+            cond_kernel_size=3,
+        ),
     }
 
-    def __init__(self, image_shape=(8, 8, 1), num_levels=17, subscale_factor=2, num_filters=64,
-                 num_layers=5, kernel_size=3, output_filters=128, cond_filters=64, cond_layers=3,
-                 cond_kernel_size=3, depth_upscaling=False, msb_bits=3, num_classes=None,
-                 **kwargs):
+    def __init__(
+        self,
+        image_shape=(8, 8, 1),
+        num_levels=17,
+        subscale_factor=2,
+        num_filters=64,
+        num_layers=5,
+        kernel_size=3,
+        output_filters=128,
+        cond_filters=64,
+        cond_layers=3,
+        cond_kernel_size=3,
+        depth_upscaling=False,
+        msb_bits=3,
+        num_classes=None,
+        **kwargs,
+    ):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
@@ -443,8 +527,7 @@ class Subscale(AutoregressiveModel):
             if k < 1 or k % 2 == 0:
                 raise ValueError(f"{name} must be odd and >= 1, got {k}.")
         if num_layers < 1 or cond_layers < 1:
-            raise ValueError(f"num_layers and cond_layers must be >= 1, got {num_layers}, "
-                             f"{cond_layers}.")
+            raise ValueError(f"num_layers and cond_layers must be >= 1, got {num_layers}, {cond_layers}.")
         self.subscale_factor = int(subscale_factor)
         self.num_filters = int(num_filters)
         self.num_layers = int(num_layers)
@@ -460,26 +543,36 @@ class Subscale(AutoregressiveModel):
             raise ValueError(f"num_filters ({num_filters}) must be at least the channel count ({C}).")
         self.head = Categorical(K)
         self._ordering = subscale_ordering(self.image_shape, self.subscale_factor)
-        common = dict(channels=C, subscale_factor=self.subscale_factor,
-                      num_filters=self.num_filters, num_layers=self.num_layers,
-                      kernel_size=self.kernel_size, output_filters=self.output_filters,
-                      cond_filters=self.cond_filters, cond_layers=self.cond_layers,
-                      cond_kernel_size=self.cond_kernel_size, num_classes=self.num_classes,
-                      slice_size=self._slice_size)
+        common = dict(
+            channels=C,
+            subscale_factor=self.subscale_factor,
+            num_filters=self.num_filters,
+            num_layers=self.num_layers,
+            kernel_size=self.kernel_size,
+            output_filters=self.output_filters,
+            cond_filters=self.cond_filters,
+            cond_layers=self.cond_layers,
+            cond_kernel_size=self.cond_kernel_size,
+            num_classes=self.num_classes,
+            slice_size=self._slice_size,
+        )
         if self.depth_upscaling:
             bits = K.bit_length() - 1
-            if K != 2 ** bits:
-                raise ValueError(f"depth_upscaling needs num_levels a power of 2 (the bits of "
-                                 f"each value are split), got num_levels={K}.")
+            if K != 2**bits:
+                raise ValueError(
+                    f"depth_upscaling needs num_levels a power of 2 (the bits of "
+                    f"each value are split), got num_levels={K}."
+                )
             if not 1 <= self.msb_bits < bits:
-                raise ValueError(f"msb_bits must be in [1, {bits - 1}] for num_levels={K} "
-                                 f"({bits} bits), got {msb_bits}.")
+                raise ValueError(
+                    f"msb_bits must be in [1, {bits - 1}] for num_levels={K} ({bits} bits), got {msb_bits}."
+                )
             self.lsb_bits = bits - self.msb_bits
-            S2 = self.subscale_factor ** 2
+            S2 = self.subscale_factor**2
             self.stages = [
-                SubscaleStage(2 ** self.msb_bits, name="msb_stage", **common),
-                SubscaleStage(2 ** self.lsb_bits, extra_channels=S2 * C, name="lsb_stage",
-                              **common)]
+                SubscaleStage(2**self.msb_bits, name="msb_stage", **common),
+                SubscaleStage(2**self.lsb_bits, extra_channels=S2 * C, name="lsb_stage", **common),
+            ]
         else:
             self.lsb_bits = 0
             self.stages = [SubscaleStage(K, name="stage", **common)]
@@ -538,27 +631,29 @@ class Subscale(AutoregressiveModel):
     def _scaled_slices(self, x, levels):
         """Int ``[B, H, W, C]`` (or ``[B, D]``) values in [0, levels) -> scaled slices ``[B, S^2, h, w, C]``."""
         H, W, C = self.image_shape
-        x = tf.reshape(x, [-1, H, W, C])                                    # [B, D] -> [B, H, W, C]
+        x = tf.reshape(x, [-1, H, W, C])  # [B, D] -> [B, H, W, C]
         scaled = tf.cast(x, self.compute_dtype) * (2.0 / (levels - 1)) - 1.0
         return slice_image(scaled, self.subscale_factor)
 
     def _stacked(self, values, levels):
         """The msb image as the depth stage's extra input: ``[B, h, w, S^2 C]``."""
-        slices = self._scaled_slices(values, levels)                        # [B, S^2, h, w, C]
+        slices = self._scaled_slices(values, levels)  # [B, S^2, h, w, C]
         h, w = self._slice_size
-        stacked = tf.transpose(slices, [0, 2, 3, 1, 4])                     # -> [B, h, w, S^2, C]
-        return tf.reshape(stacked, [-1, h, w, self.subscale_factor ** 2 * self.image_shape[-1]])  # -> [B, h, w, S^2 C]
+        stacked = tf.transpose(slices, [0, 2, 3, 1, 4])  # -> [B, h, w, S^2, C]
+        return tf.reshape(
+            stacked, [-1, h, w, self.subscale_factor**2 * self.image_shape[-1]]
+        )  # -> [B, h, w, S^2 C]
 
     def _stage_logits(self, stage, x, classes, extra=None):
         """``x`` int ``[B, H, W, C]`` in [0, L) -> logits ``[B, H, W, C, L]``."""
         H, W, C = self.image_shape
         h, w = self._slice_size
         L = stage.num_levels
-        logits = stage(self._scaled_slices(x, L), extra, classes)           # [B, S^2, h, w, C, L]
+        logits = stage(self._scaled_slices(x, L), extra, classes)  # [B, S^2, h, w, C, L]
         # C and L merged so that unslicing stays within TFLite's 6-D transposes.
-        logits = tf.reshape(logits, [-1, self.subscale_factor ** 2, h, w, C * L])  # -> [B, S^2, h, w, C L]
-        logits = unslice_image(logits, self.subscale_factor)                # -> [B, H, W, C L]
-        return tf.reshape(logits, [-1, H, W, C, L])                         # -> [B, H, W, C, L]
+        logits = tf.reshape(logits, [-1, self.subscale_factor**2, h, w, C * L])  # -> [B, S^2, h, w, C L]
+        logits = unslice_image(logits, self.subscale_factor)  # -> [B, H, W, C L]
+        return tf.reshape(logits, [-1, H, W, C, L])  # -> [B, H, W, C, L]
 
     def _stage_params(self, stage, x_flat, classes, extra=None):
         """Flattened: ``x [n, D]`` -> ``[n, D, L]``."""
@@ -569,14 +664,15 @@ class Subscale(AutoregressiveModel):
         """``x = 2^lsb_bits msb + lsb``."""
         x = tf.cast(x, tf.int32)
         # floordiv / floormod rather than bit ops: TFLite has no builtin bitwise kernels.
-        return tf.math.floordiv(x, 2 ** self.lsb_bits), tf.math.floormod(x, 2 ** self.lsb_bits)
+        return tf.math.floordiv(x, 2**self.lsb_bits), tf.math.floormod(x, 2**self.lsb_bits)
 
     @no_autograph
     def network(self, x, conditional=None, training=False):
         if self.depth_upscaling:
             raise NotImplementedError(
                 "with depth_upscaling the model has two networks (msb, then lsb given msb): use "
-                "log_prob or depth_log_probs.")
+                "log_prob or depth_log_probs."
+            )
         return self._stage_logits(self.stages[0], x, self._classes(conditional))
 
     def _depth_parts(self, x, conditional):
@@ -584,17 +680,19 @@ class Subscale(AutoregressiveModel):
         classes = self._classes(conditional)
         msb_stage, lsb_stage = self.stages
         msb_lp = Categorical(msb_stage.num_levels).log_prob(
-            self._stage_logits(msb_stage, msb, classes), msb)               # [B, H, W, C]
+            self._stage_logits(msb_stage, msb, classes), msb
+        )  # [B, H, W, C]
         extra = self._stacked(msb, msb_stage.num_levels)
         lsb_lp = Categorical(lsb_stage.num_levels).log_prob(
-            self._stage_logits(lsb_stage, lsb, classes, extra), lsb)        # [B, H, W, C]
+            self._stage_logits(lsb_stage, lsb, classes, extra), lsb
+        )  # [B, H, W, C]
         return msb_lp, lsb_lp
 
     def _conditional_log_probs(self, x, conditional, training=False):
         if not self.depth_upscaling:
             return super()._conditional_log_probs(x, conditional, training=training)
         msb_lp, lsb_lp = self._depth_parts(x, conditional)
-        return msb_lp + lsb_lp                 # per element; sums to log p(msb) + log p(lsb | msb)
+        return msb_lp + lsb_lp  # per element; sums to log p(msb) + log p(lsb | msb)
 
     def depth_log_probs(self, x, conditional=None):
         """``(log p(msb_d | ...), log p(lsb_d | msb, ...))``, each x's shape (depth upscaling).
@@ -615,7 +713,7 @@ class Subscale(AutoregressiveModel):
         h, w = self._slice_size
         per_slice = h * w * self.image_shape[-1]
         s, r = index // per_slice, index % per_slice
-        slices = self._scaled_slices(x, stage.num_levels)                   # [n, S^2, h, w, C]
+        slices = self._scaled_slices(x, stage.num_levels)  # [n, S^2, h, w, C]
         # The static batch where known, so the fresh caches keep init_cache's shapes
         # (a while_loop's state must not change shape across iterations).
         n = x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
@@ -625,7 +723,7 @@ class Subscale(AutoregressiveModel):
             return {"cond": cond, "decoder": stage.init_decoder_cache(n)}
 
         cache = tf.cond(tf.equal(r, 0), new_slice, lambda: dict(cache))
-        own = tf.gather(slices, s, axis=1)                                  # [n, h, w, C]
+        own = tf.gather(slices, s, axis=1)  # [n, h, w, C]
         params, decoder = stage.decode_step(own, cache["cond"], cache["decoder"], r)
         return params, {"cond": cache["cond"], "decoder": decoder}
 
@@ -639,29 +737,49 @@ class Subscale(AutoregressiveModel):
             raise NotImplementedError("depth upscaling samples in two passes (sample_elements).")
         return self._stage_step(self.stages[0], x, cache, index, self._classes(conditional))
 
-    def sample_elements(self, noise, num_samples, num_elements, conditional=None,
-                        temperature=1.0, cache=True):
+    def sample_elements(
+        self, noise, num_samples, num_elements, conditional=None, temperature=1.0, cache=True
+    ):
         if not self.depth_upscaling:
-            return super().sample_elements(noise, num_samples, num_elements, conditional,
-                                           temperature, cache)
+            return super().sample_elements(noise, num_samples, num_elements, conditional, temperature, cache)
         classes = self._classes(conditional)
         msb_stage, lsb_stage = self.stages
         m = msb_stage.num_levels
-        msb = sampler.run(_StageSampler(self, msb_stage, classes), _NoisePart(noise, 0, m),
-                          num_samples, num_elements, None, temperature, cache=bool(cache))
-        lsb = sampler.run(_StageSampler(self, lsb_stage, classes, msb),
-                          _NoisePart(noise, m, lsb_stage.num_levels),
-                          num_samples, num_elements, None, temperature, cache=bool(cache))
-        return msb * (2 ** self.lsb_bits) + lsb                             # [n, D]
+        msb = sampler.run(
+            _StageSampler(self, msb_stage, classes),
+            _NoisePart(noise, 0, m),
+            num_samples,
+            num_elements,
+            None,
+            temperature,
+            cache=bool(cache),
+        )
+        lsb = sampler.run(
+            _StageSampler(self, lsb_stage, classes, msb),
+            _NoisePart(noise, m, lsb_stage.num_levels),
+            num_samples,
+            num_elements,
+            None,
+            temperature,
+            cache=bool(cache),
+        )
+        return msb * (2**self.lsb_bits) + lsb  # [n, D]
 
     # ------------------------------------------------------------- serialization
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "subscale_factor": self.subscale_factor, "num_filters": self.num_filters,
-            "num_layers": self.num_layers, "kernel_size": self.kernel_size,
-            "output_filters": self.output_filters, "cond_filters": self.cond_filters,
-            "cond_layers": self.cond_layers, "cond_kernel_size": self.cond_kernel_size,
-            "depth_upscaling": self.depth_upscaling, "msb_bits": self.msb_bits,
-        })
+        config.update(
+            {
+                "subscale_factor": self.subscale_factor,
+                "num_filters": self.num_filters,
+                "num_layers": self.num_layers,
+                "kernel_size": self.kernel_size,
+                "output_filters": self.output_filters,
+                "cond_filters": self.cond_filters,
+                "cond_layers": self.cond_layers,
+                "cond_kernel_size": self.cond_kernel_size,
+                "depth_upscaling": self.depth_upscaling,
+                "msb_bits": self.msb_bits,
+            }
+        )
         return config

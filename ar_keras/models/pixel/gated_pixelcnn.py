@@ -47,9 +47,9 @@ Example:
 
 import tensorflow as tf
 
+from ar_keras.core import AutoregressiveModel, no_autograph
 from ar_keras.distributions import Categorical
 from ar_keras.layers import GatedPixelCNNBlock, MaskedConv2D
-from ar_keras.core import AutoregressiveModel, no_autograph
 from ar_keras.models.registry import register
 
 __all__ = ["GatedPixelCNN"]
@@ -71,22 +71,52 @@ class GatedPixelCNN(AutoregressiveModel):
     """
 
     PRESETS = {
-        "tiny": dict(image_shape=(3, 3, 1), num_levels=4, num_filters=6, num_layers=3,
-                     kernel_size=3, first_kernel_size=3, output_filters=8),
-        "digits": dict(image_shape=(8, 8, 1), num_levels=17, num_filters=64, num_layers=6,
-                       kernel_size=3, first_kernel_size=5, output_filters=128),
+        "tiny": dict(
+            image_shape=(3, 3, 1),
+            num_levels=4,
+            num_filters=6,
+            num_layers=3,
+            kernel_size=3,
+            first_kernel_size=3,
+            output_filters=8,
+        ),
+        "digits": dict(
+            image_shape=(8, 8, 1),
+            num_levels=17,
+            num_filters=64,
+            num_layers=6,
+            kernel_size=3,
+            first_kernel_size=5,
+            output_filters=128,
+        ),
         # van den Oord et al. 2016, CIFAR-10 (3.03 bits/dim): 20 layers of 384
         # feature maps and a 256-way softmax per channel (sec. 3.1).  The
         # paper does not list the kernel sizes; 7x7 first (as in PixelRNN's
         # PixelCNN) and 3x3 after are our choice.  The 1024-wide output layer
         # follows PixelRNN's PixelCNN (sec. 5.3).
-        "paper": dict(image_shape=(32, 32, 3), num_levels=256, num_filters=384, num_layers=20,
-                      kernel_size=3, first_kernel_size=7, output_filters=1024),
+        "paper": dict(
+            image_shape=(32, 32, 3),
+            num_levels=256,
+            num_filters=384,
+            num_layers=20,
+            kernel_size=3,
+            first_kernel_size=7,
+            output_filters=1024,
+        ),
     }
 
-    def __init__(self, image_shape=(8, 8, 1), num_levels=17, num_filters=64, num_layers=6,
-                 kernel_size=3, first_kernel_size=5, output_filters=128, num_classes=None,
-                 **kwargs):
+    def __init__(
+        self,
+        image_shape=(8, 8, 1),
+        num_levels=17,
+        num_filters=64,
+        num_layers=6,
+        kernel_size=3,
+        first_kernel_size=5,
+        output_filters=128,
+        num_classes=None,
+        **kwargs,
+    ):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
@@ -106,19 +136,24 @@ class GatedPixelCNN(AutoregressiveModel):
         self.head = Categorical(self.num_levels)
         conditional = self.num_classes is not None
         self.blocks = [
-            GatedPixelCNNBlock(self.num_filters,
-                               self.first_kernel_size if i == 0 else self.kernel_size,
-                               data_channels=C, first=(i == 0),
-                               vertical_output=(i < self.num_layers - 1),
-                               conditional=conditional, name=f"block_{i}")
+            GatedPixelCNNBlock(
+                self.num_filters,
+                self.first_kernel_size if i == 0 else self.kernel_size,
+                data_channels=C,
+                first=(i == 0),
+                vertical_output=(i < self.num_layers - 1),
+                conditional=conditional,
+                name=f"block_{i}",
+            )
             for i in range(self.num_layers)
         ]
-        self.out_hidden = MaskedConv2D(self.output_filters, 1, mask_type="B", data_channels=C,
-                                       name="out_hidden")
-        self.out_logits = MaskedConv2D(C * self.head.num_params, 1, mask_type="B",
-                                       data_channels=C, name="out_logits")
+        self.out_hidden = MaskedConv2D(
+            self.output_filters, 1, mask_type="B", data_channels=C, name="out_hidden"
+        )
+        self.out_logits = MaskedConv2D(
+            C * self.head.num_params, 1, mask_type="B", data_channels=C, name="out_logits"
+        )
         self._finish_init()
-
 
     @no_autograph
     def network(self, x, conditional=None, training=False):
@@ -126,13 +161,12 @@ class GatedPixelCNN(AutoregressiveModel):
         H, W, C = self.image_shape
         # Levels -> [-1, 1] floats.
         scaled = tf.cast(x, self.compute_dtype) * (2.0 / (self.num_levels - 1)) - 1.0
-        cond = (None if conditional is None
-                else tf.one_hot(conditional, self.num_classes))    # [B, num_classes]
+        cond = None if conditional is None else tf.one_hot(conditional, self.num_classes)  # [B, num_classes]
         v, h = scaled, scaled
         for block in self.blocks:
             v, h = block(v, h, conditioning=cond)
         out = self.out_hidden(tf.nn.relu(h))
-        logits = self.out_logits(tf.nn.relu(out))                   # [B, H, W, C*K]
+        logits = self.out_logits(tf.nn.relu(out))  # [B, H, W, C*K]
         return tf.reshape(logits, [batch, H, W, C, self.head.num_params])  # [B,H,W,C*K] -> [B,H,W,C,K]
 
     # ----------------------------------------------------------- cached sampler
@@ -141,12 +175,12 @@ class GatedPixelCNN(AutoregressiveModel):
         W = self.image_shape[1]
         cache = {}
         for block in self.blocks:
-            cache[block.name] = block.init_cache(batch, W)    # see GatedPixelCNNBlock
+            cache[block.name] = block.init_cache(batch, W)  # see GatedPixelCNNBlock
         return cache
 
     def _scaled(self, x_flat):
         H, W, C = self.image_shape
-        x = tf.reshape(x_flat, [-1, H, W, C])                           # [B, D] -> [B, H, W, C]
+        x = tf.reshape(x_flat, [-1, H, W, C])  # [B, D] -> [B, H, W, C]
         return tf.cast(x, self.compute_dtype) * (2.0 / (self.num_levels - 1)) - 1.0
 
     def _new_row(self, x, cache, r, cond):
@@ -170,22 +204,26 @@ class GatedPixelCNN(AutoregressiveModel):
         # (the later channels are zeros, hidden by the channel groups).  The
         # pixels to the left were completed after their own steps: the first
         # block gets the data row whole.
-        row = tf.gather(self._scaled(x), tf.reshape(r, [1]), axis=1)      # [B, 1, W, C]
+        row = tf.gather(self._scaled(x), tf.reshape(r, [1]), axis=1)  # [B, 1, W, C]
         first = self.blocks[0]
         cache[first.name] = first.set_horizontal_row(row, cache[first.name])
-        h = tf.gather(row, tf.reshape(c, [1]), axis=2)                     # [B, 1, 1, C]
+        h = tf.gather(row, tf.reshape(c, [1]), axis=2)  # [B, 1, 1, C]
         for block in self.blocks:
             h, cache[block.name] = block.step(h, cache[block.name], c, cond)
         out = self.out_hidden(tf.nn.relu(h))
-        logits = self.out_logits(tf.nn.relu(out))                        # [B, 1, 1, C*K]
-        logits = tf.reshape(logits, [-1, C, self.head.num_params])      # -> [B, C, K]
-        return tf.gather(logits, channel, axis=1), cache                 # [B, K]
+        logits = self.out_logits(tf.nn.relu(out))  # [B, 1, 1, C*K]
+        logits = tf.reshape(logits, [-1, C, self.head.num_params])  # -> [B, C, K]
+        return tf.gather(logits, channel, axis=1), cache  # [B, K]
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "num_filters": self.num_filters, "num_layers": self.num_layers,
-            "kernel_size": self.kernel_size, "first_kernel_size": self.first_kernel_size,
-            "output_filters": self.output_filters,
-        })
+        config.update(
+            {
+                "num_filters": self.num_filters,
+                "num_layers": self.num_layers,
+                "kernel_size": self.kernel_size,
+                "first_kernel_size": self.first_kernel_size,
+                "output_filters": self.output_filters,
+            }
+        )
         return config

@@ -16,15 +16,21 @@ API); the models' docstrings describe the caches themselves.
 
 import tensorflow as tf
 
-__all__ = ["class_conditioning", "network_inputs", "padded_inputs", "ul_init_at", "cond_update",
-           "mixture_step"]
+__all__ = [
+    "class_conditioning",
+    "network_inputs",
+    "padded_inputs",
+    "ul_init_at",
+    "cond_update",
+    "mixture_step",
+]
 
 
 def class_conditioning(num_classes, conditional):
     """The one-hot class ``h [B, num_classes]`` every gated block adds ``V h`` of, or None."""
     if num_classes is None:
         return None
-    return tf.one_hot(conditional, num_classes)                        # [B] -> [B, num_classes]
+    return tf.one_hot(conditional, num_classes)  # [B] -> [B, num_classes]
 
 
 def network_inputs(head, x):
@@ -58,11 +64,12 @@ def ul_init_at(above, left, xp, row, col):
     """
     # xp row row + 1 is input row row - 1; xp column col is input column col - 1.
     window_above = tf.slice(xp, tf.stack([0, row + 1, col, 0]), [-1, 1, 3, -1])  # [B, 1, 3, C+1]
-    window_left = tf.slice(xp, tf.stack([0, row + 1, col, 0]), [-1, 2, 1, -1])   # [B, 2, 1, C+1]
+    window_left = tf.slice(xp, tf.stack([0, row + 1, col, 0]), [-1, 2, 1, -1])  # [B, 2, 1, C+1]
     # The zero row of down_shift and the zero column of right_shift.
     dtype = above.compute_dtype
-    return (above.call_padded(window_above) * tf.cast(row > 0, dtype)
-            + left.call_padded(window_left) * tf.cast(col > 0, dtype))
+    return above.call_padded(window_above) * tf.cast(row > 0, dtype) + left.call_padded(
+        window_left
+    ) * tf.cast(col > 0, dtype)
 
 
 def cond_update(pred, update, cache, keys):
@@ -102,7 +109,7 @@ def mixture_step(head, x, cache, index, channels, new_pixel, keys=None):
     """
     C = channels
     pixel, channel = index // C, index % C
-    cache = dict(cache, x=x)             # the partial sample, read by new_pixel
+    cache = dict(cache, x=x)  # the partial sample, read by new_pixel
     if C == 1:
         cache = new_pixel(cache)
     else:
@@ -110,6 +117,6 @@ def mixture_step(head, x, cache, index, channels, new_pixel, keys=None):
         cache = cond_update(tf.equal(channel, 0), new_pixel, cache, keys)
     # [n, C]: the pixel's channels drawn so far (the later ones are not read).
     current = tf.gather(x, pixel * C + tf.range(C), axis=1)
-    params = head.element_params(cache["pixel"], current)              # [n, C, 3M]
+    params = head.element_params(cache["pixel"], current)  # [n, C, 3M]
     del cache["x"]
-    return tf.gather(params, channel, axis=1), cache                   # [n, 3M]
+    return tf.gather(params, channel, axis=1), cache  # [n, 3M]

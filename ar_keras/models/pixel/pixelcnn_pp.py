@@ -57,6 +57,7 @@ Example:
 import keras
 import tensorflow as tf
 
+from ar_keras.core import AutoregressiveModel, no_autograph
 from ar_keras.distributions.logistic_mixture import DiscretizedLogisticMixture
 from ar_keras.layers.gated_resnet import GatedResNet
 from ar_keras.layers.shifted_conv import (
@@ -67,9 +68,14 @@ from ar_keras.layers.shifted_conv import (
     down_shift,
     right_shift,
 )
-from ar_keras.core import AutoregressiveModel, no_autograph
-from ar_keras.models.pixel.mixture_stream import (class_conditioning, cond_update, mixture_step,
-                                                  network_inputs, padded_inputs, ul_init_at)
+from ar_keras.models.pixel.mixture_stream import (
+    class_conditioning,
+    cond_update,
+    mixture_step,
+    network_inputs,
+    padded_inputs,
+    ul_init_at,
+)
 from ar_keras.models.registry import register
 
 __all__ = ["PixelCNNPP"]
@@ -109,24 +115,59 @@ class PixelCNNPP(AutoregressiveModel):
     """
 
     PRESETS = {
-        "tiny": dict(image_shape=(3, 3, 1), num_levels=4, num_filters=4, num_resnet=1,
-                     num_hierarchies=2, num_mixtures=2, dropout=0.0),
-        "digits": dict(image_shape=(8, 8, 1), num_levels=17, num_filters=32, num_resnet=2,
-                       num_hierarchies=2, num_mixtures=5, dropout=0.0),
+        "tiny": dict(
+            image_shape=(3, 3, 1),
+            num_levels=4,
+            num_filters=4,
+            num_resnet=1,
+            num_hierarchies=2,
+            num_mixtures=2,
+            dropout=0.0,
+        ),
+        "digits": dict(
+            image_shape=(8, 8, 1),
+            num_levels=17,
+            num_filters=32,
+            num_resnet=2,
+            num_hierarchies=2,
+            num_mixtures=5,
+            dropout=0.0,
+        ),
         # Salimans et al. 2017, CIFAR-10 (2.92 bits/dim): 6 blocks of 5 ResNet
         # layers (3 resolutions x up/down), 160 filters, 10 mixture components,
         # dropout 0.5 (sec. 3 and the reference code's defaults).
-        "paper": dict(image_shape=(32, 32, 3), num_levels=256, num_filters=160, num_resnet=5,
-                      num_hierarchies=3, num_mixtures=10, dropout=0.5),
+        "paper": dict(
+            image_shape=(32, 32, 3),
+            num_levels=256,
+            num_filters=160,
+            num_resnet=5,
+            num_hierarchies=3,
+            num_mixtures=10,
+            dropout=0.5,
+        ),
     }
 
-    def __init__(self, image_shape=(8, 8, 1), num_levels=17, num_filters=32, num_resnet=2,
-                 num_hierarchies=2, num_mixtures=5, dropout=0.0, num_classes=None, **kwargs):
+    def __init__(
+        self,
+        image_shape=(8, 8, 1),
+        num_levels=17,
+        num_filters=32,
+        num_resnet=2,
+        num_hierarchies=2,
+        num_mixtures=5,
+        dropout=0.0,
+        num_classes=None,
+        **kwargs,
+    ):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
-        for name, value in (("num_filters", num_filters), ("num_resnet", num_resnet),
-                            ("num_hierarchies", num_hierarchies), ("num_mixtures", num_mixtures)):
+        for name, value in (
+            ("num_filters", num_filters),
+            ("num_resnet", num_resnet),
+            ("num_hierarchies", num_hierarchies),
+            ("num_mixtures", num_mixtures),
+        ):
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         self.num_filters = int(num_filters)
@@ -145,39 +186,50 @@ class PixelCNNPP(AutoregressiveModel):
         cond = self.num_classes is not None
 
         def block(conv, aux, name):
-            return GatedResNet(conv=conv, dropout=self.dropout, auxiliary=aux, conditional=cond,
-                               name=name)
+            return GatedResNet(conv=conv, dropout=self.dropout, auxiliary=aux, conditional=cond, name=name)
 
         self.u_init = DownShiftedConv2D(F, (2, 3), name="u_init")
         self.ul_init_above = DownShiftedConv2D(F, (1, 3), name="ul_init_above")
         self.ul_init_left = DownRightShiftedConv2D(F, (2, 1), name="ul_init_left")
         # Up pass, level l block k at index l * nr + k.
-        self.up_u = [block("down_shifted", False, f"up_u_{l}_{k}")
-                     for l in range(L) for k in range(nr)]
-        self.up_ul = [block("down_right_shifted", True, f"up_ul_{l}_{k}")
-                      for l in range(L) for k in range(nr)]
-        self.u_downsample = [DownShiftedConv2D(F, (2, 3), strides=2, name=f"u_downsample_{l}")
-                             for l in range(L - 1)]
-        self.ul_downsample = [DownRightShiftedConv2D(F, (2, 2), strides=2,
-                                                     name=f"ul_downsample_{l}")
-                              for l in range(L - 1)]
+        self.up_u = [block("down_shifted", False, f"up_u_{l}_{k}") for l in range(L) for k in range(nr)]
+        self.up_ul = [
+            block("down_right_shifted", True, f"up_ul_{l}_{k}") for l in range(L) for k in range(nr)
+        ]
+        self.u_downsample = [
+            DownShiftedConv2D(F, (2, 3), strides=2, name=f"u_downsample_{l}") for l in range(L - 1)
+        ]
+        self.ul_downsample = [
+            DownRightShiftedConv2D(F, (2, 2), strides=2, name=f"ul_downsample_{l}") for l in range(L - 1)
+        ]
         # Down pass: nr blocks at the coarsest level, nr + 1 at the others.
         self._down_counts = [nr + 1] * (L - 1) + [nr]
         self._down_start = [sum(self._down_counts[:l]) for l in range(L)]
-        self.down_u = [block("down_shifted", True, f"down_u_{l}_{k}")
-                       for l in range(L) for k in range(self._down_counts[l])]
-        self.down_ul = [block("down_right_shifted", True, f"down_ul_{l}_{k}")
-                        for l in range(L) for k in range(self._down_counts[l])]
-        self.u_upsample = [DownShiftedConv2DTranspose(F, (2, 3), strides=2, name=f"u_upsample_{l}")
-                           for l in range(L - 1)]
-        self.ul_upsample = [DownRightShiftedConv2DTranspose(F, (2, 2), strides=2,
-                                                            name=f"ul_upsample_{l}")
-                            for l in range(L - 1)]
+        self.down_u = [
+            block("down_shifted", True, f"down_u_{l}_{k}")
+            for l in range(L)
+            for k in range(self._down_counts[l])
+        ]
+        self.down_ul = [
+            block("down_right_shifted", True, f"down_ul_{l}_{k}")
+            for l in range(L)
+            for k in range(self._down_counts[l])
+        ]
+        self.u_upsample = [
+            DownShiftedConv2DTranspose(F, (2, 3), strides=2, name=f"u_upsample_{l}") for l in range(L - 1)
+        ]
+        self.ul_upsample = [
+            DownRightShiftedConv2DTranspose(F, (2, 2), strides=2, name=f"ul_upsample_{l}")
+            for l in range(L - 1)
+        ]
         # A random bias breaks the symmetry of the mixture components (and gives
         # the first pixel, whose inputs are all padding, a non-trivial channel
         # coupling); PixelCNN++'s data-dependent initialisation does the same.
-        self.out = keras.layers.Dense(self.head.num_pixel_params, name="out",
-                                      bias_initializer=keras.initializers.RandomNormal(stddev=0.5))
+        self.out = keras.layers.Dense(
+            self.head.num_pixel_params,
+            name="out",
+            bias_initializer=keras.initializers.RandomNormal(stddev=0.5),
+        )
         # Cache entries that a new row (`_rows`) / a new pixel (`_pixels`) at
         # level >= l updates.
         self._row_keys, self._pixel_keys = [], []
@@ -199,13 +251,12 @@ class PixelCNNPP(AutoregressiveModel):
             self._pixel_keys.append(pixels)
         self._finish_init()
 
-
     # ------------------------------------------------------------ full network
     @no_autograph
     def network(self, x, conditional=None, training=False):
         L, nr = self.num_hierarchies, self.num_resnet
         h = class_conditioning(self.num_classes, conditional)
-        x_in = network_inputs(self.head, x)                             # [B, H, W, C+1]
+        x_in = network_inputs(self.head, x)  # [B, H, W, C+1]
         u_list = [down_shift(self.u_init(x_in))]
         ul_list = [down_shift(self.ul_init_above(x_in)) + right_shift(self.ul_init_left(x_in))]
         for l in range(L):
@@ -214,8 +265,9 @@ class PixelCNNPP(AutoregressiveModel):
                 ul_list.append(self.ul_downsample[l - 1](ul_list[-1]))
             for k in range(nr):
                 u_list.append(self.up_u[l * nr + k](u_list[-1], conditioning=h, training=training))
-                ul_list.append(self.up_ul[l * nr + k](ul_list[-1], aux=u_list[-1], conditioning=h,
-                                                      training=training))
+                ul_list.append(
+                    self.up_ul[l * nr + k](ul_list[-1], aux=u_list[-1], conditioning=h, training=training)
+                )
         u, ul = u_list.pop(), ul_list.pop()
         for l in reversed(range(L)):
             if l < L - 1:
@@ -224,10 +276,11 @@ class PixelCNNPP(AutoregressiveModel):
             for k in range(self._down_counts[l]):
                 i = self._down_start[l] + k
                 u = self.down_u[i](u, aux=u_list.pop(), conditioning=h, training=training)
-                ul = self.down_ul[i](ul, aux=tf.concat([u, ul_list.pop()], axis=-1),
-                                     conditioning=h, training=training)
-        pixel = self.out(tf.nn.elu(ul))                                  # [B, H, W, R]
-        return self.head.element_params(pixel, x)                       # [B, H, W, C, 3M]
+                ul = self.down_ul[i](
+                    ul, aux=tf.concat([u, ul_list.pop()], axis=-1), conditioning=h, training=training
+                )
+        pixel = self.out(tf.nn.elu(ul))  # [B, H, W, R]
+        return self.head.element_params(pixel, x)  # [B, H, W, C, 3M]
 
     # ----------------------------------------------------------- cached sampler
     @no_autograph
@@ -272,31 +325,35 @@ class PixelCNNPP(AutoregressiveModel):
         if level == 0:
             # u_0 = down_shift(conv_2x3(x)): row r reads input rows r-2, r-1
             # (rows r, r+1 of xp); row 0 is the zero row of down_shift.
-            window = tf.gather(xp, row + tf.range(2), axis=1)            # [B, 2, W+2, C+1]
+            window = tf.gather(xp, row + tf.range(2), axis=1)  # [B, 2, W+2, C+1]
             u = self.u_init.call_padded(window) * tf.cast(row > 0, self.compute_dtype)
         else:
             u = self.u_downsample[level - 1].row_output(cache[f"u_last_{level - 1}"])
         skips = [u]
         for k in range(nr):
             u, cache[f"up_u_{level}_{k}"] = self.up_u[level * nr + k].step(
-                u, cache[f"up_u_{level}_{k}"], conditioning=h)
+                u, cache[f"up_u_{level}_{k}"], conditioning=h
+            )
             cache[f"u_row_up_{level}_{k}"] = u
             skips.append(u)
         if level < L - 1:
-            cache[f"u_last_{level}"] = self.u_downsample[level].push_row(
-                cache[f"u_last_{level}"], u)
-            cache = cond_update(tf.equal(row % 2, 0),
-                                 lambda c: self._rows(c, level + 1, row // 2, xp, h),
-                                 cache, self._row_keys[level + 1])
+            cache[f"u_last_{level}"] = self.u_downsample[level].push_row(cache[f"u_last_{level}"], u)
+            cache = cond_update(
+                tf.equal(row % 2, 0),
+                lambda c: self._rows(c, level + 1, row // 2, xp, h),
+                cache,
+                self._row_keys[level + 1],
+            )
             above = cache[f"u_row_down_{level + 1}_{self._down_counts[level + 1] - 1}"]
             pair = self.u_upsample[level](above, output_size=(2, self._sizes[level][1]))
-            u = tf.gather(pair, tf.reshape(row % 2, [1]), axis=1)        # -> [B, 1, W, F]
+            u = tf.gather(pair, tf.reshape(row % 2, [1]), axis=1)  # -> [B, 1, W, F]
         else:
             u = skips.pop()
         for k in range(self._down_counts[level]):
             i = self._down_start[level] + k
             u, cache[f"down_u_{level}_{k}"] = self.down_u[i].step(
-                u, cache[f"down_u_{level}_{k}"], aux=skips.pop(), conditioning=h)
+                u, cache[f"down_u_{level}_{k}"], aux=skips.pop(), conditioning=h
+            )
             cache[f"u_row_down_{level}_{k}"] = u
         return cache
 
@@ -314,27 +371,32 @@ class PixelCNNPP(AutoregressiveModel):
         for k in range(nr):
             key = f"up_ul_{level}_{k}"
             ul, cache[key] = self.up_ul[level * nr + k].step(
-                ul, cache[key], column=j, aux=_column(cache[f"u_row_up_{level}_{k}"], j),
-                conditioning=h)
+                ul, cache[key], column=j, aux=_column(cache[f"u_row_up_{level}_{k}"], j), conditioning=h
+            )
             skips.append(ul)
         if level < L - 1:
             key = f"ul_last_{level}"
             cache[key] = self.ul_downsample[level].write_column(cache[key], j, ul)
             aligned = tf.logical_and(tf.equal(i % 2, 0), tf.equal(j % 2, 0))
-            cache = cond_update(aligned,
-                                lambda c: self._pixels(c, level + 1, i // 2, j // 2, xp, h)[0],
-                                cache, self._pixel_keys[level + 1])
-            coarse = _column(cache[f"ul_row_down_{level + 1}"], j // 2)   # [B, 1, 1, F]
-            block = self.ul_upsample[level](coarse, output_size=(2, 2))   # [B, 2, 2, F]
-            ul = tf.gather(tf.gather(block, tf.reshape(i % 2, [1]), axis=1),
-                           tf.reshape(j % 2, [1]), axis=2)                # -> [B, 1, 1, F]
+            cache = cond_update(
+                aligned,
+                lambda c: self._pixels(c, level + 1, i // 2, j // 2, xp, h)[0],
+                cache,
+                self._pixel_keys[level + 1],
+            )
+            coarse = _column(cache[f"ul_row_down_{level + 1}"], j // 2)  # [B, 1, 1, F]
+            block = self.ul_upsample[level](coarse, output_size=(2, 2))  # [B, 2, 2, F]
+            ul = tf.gather(
+                tf.gather(block, tf.reshape(i % 2, [1]), axis=1), tf.reshape(j % 2, [1]), axis=2
+            )  # -> [B, 1, 1, F]
         else:
             ul = skips.pop()
         for k in range(self._down_counts[level]):
             key = f"down_ul_{level}_{k}"
             aux = tf.concat([_column(cache[f"u_row_down_{level}_{k}"], j), skips.pop()], axis=-1)
             ul, cache[key] = self.down_ul[self._down_start[level] + k].step(
-                ul, cache[key], column=j, aux=aux, conditioning=h)
+                ul, cache[key], column=j, aux=aux, conditioning=h
+            )
         if level > 0:
             key = f"ul_row_down_{level}"
             cache[key] = _write_column(cache[key], j, ul)
@@ -348,12 +410,13 @@ class PixelCNNPP(AutoregressiveModel):
         r, c = pixel // W, pixel % W
 
         def new_pixel(state):
-            x_image = tf.reshape(state["x"], [-1, H, W, C])              # [B, D] -> [B, H, W, C]
-            xp = padded_inputs(self.head, x_image)                        # [B, H+2, W+2, C+1]
-            state = cond_update(tf.equal(c, 0), lambda s: self._rows(s, 0, r, xp, h),
-                                state, self._row_keys[0])
+            x_image = tf.reshape(state["x"], [-1, H, W, C])  # [B, D] -> [B, H, W, C]
+            xp = padded_inputs(self.head, x_image)  # [B, H+2, W+2, C+1]
+            state = cond_update(
+                tf.equal(c, 0), lambda s: self._rows(s, 0, r, xp, h), state, self._row_keys[0]
+            )
             state, ul = self._pixels(state, 0, r, c, xp, h)
-            state["pixel"] = self.out(tf.nn.elu(ul))[:, 0, 0]             # [B, 1, 1, R] -> [B, R]
+            state["pixel"] = self.out(tf.nn.elu(ul))[:, 0, 0]  # [B, 1, 1, R] -> [B, R]
             return state
 
         keys = set(self._row_keys[0]) | set(self._pixel_keys[0]) | {"pixel"}
@@ -361,9 +424,13 @@ class PixelCNNPP(AutoregressiveModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "num_filters": self.num_filters, "num_resnet": self.num_resnet,
-            "num_hierarchies": self.num_hierarchies, "num_mixtures": self.num_mixtures,
-            "dropout": self.dropout,
-        })
+        config.update(
+            {
+                "num_filters": self.num_filters,
+                "num_resnet": self.num_resnet,
+                "num_hierarchies": self.num_hierarchies,
+                "num_mixtures": self.num_mixtures,
+                "dropout": self.dropout,
+            }
+        )
         return config

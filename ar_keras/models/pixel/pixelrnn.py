@@ -137,42 +137,85 @@ class PixelRNN(AutoregressiveModel):
     """
 
     PRESETS = {
-        "tiny": dict(image_shape=(3, 3, 1), num_levels=4, variant="diagonal_bilstm",
-                     num_layers=2, hidden_units=3, first_kernel_size=7, output_units=4),
-        "digits": dict(image_shape=(8, 8, 1), num_levels=17, variant="diagonal_bilstm",
-                       num_layers=4, hidden_units=32, first_kernel_size=7, output_units=128),
+        "tiny": dict(
+            image_shape=(3, 3, 1),
+            num_levels=4,
+            variant="diagonal_bilstm",
+            num_layers=2,
+            hidden_units=3,
+            first_kernel_size=7,
+            output_units=4,
+        ),
+        "digits": dict(
+            image_shape=(8, 8, 1),
+            num_levels=17,
+            variant="diagonal_bilstm",
+            num_layers=4,
+            hidden_units=32,
+            first_kernel_size=7,
+            output_units=128,
+        ),
         # Binarized MNIST, Diagonal BiLSTM, 7 layers, h = 16: 79.20 nats (paper, sec. 5.4).
         # The paper gives no width for the output layers on MNIST; 32 is our choice.
-        "paper": dict(image_shape=(28, 28, 1), num_levels=2, variant="diagonal_bilstm",
-                      num_layers=7, hidden_units=16, first_kernel_size=7, output_units=32),
+        "paper": dict(
+            image_shape=(28, 28, 1),
+            num_levels=2,
+            variant="diagonal_bilstm",
+            num_layers=7,
+            hidden_units=16,
+            first_kernel_size=7,
+            output_units=32,
+        ),
         # CIFAR-10 (Diagonal BiLSTM 3.00 bits/dim, Row LSTM 3.07, PixelCNN 3.14): the paper
         # uses 12 layers and a 256-way softmax per channel; h = 128 and the 1024-wide output
         # layer are our reading, not confirmed by the text at hand.
-        "cifar10": dict(image_shape=(32, 32, 3), num_levels=256, variant="diagonal_bilstm",
-                        num_layers=12, hidden_units=128, first_kernel_size=7,
-                        output_units=1024),
+        "cifar10": dict(
+            image_shape=(32, 32, 3),
+            num_levels=256,
+            variant="diagonal_bilstm",
+            num_layers=12,
+            hidden_units=128,
+            first_kernel_size=7,
+            output_units=1024,
+        ),
     }
 
-    def __init__(self, image_shape=(8, 8, 1), num_levels=17, variant="diagonal_bilstm",
-                 num_layers=4, hidden_units=32, first_kernel_size=7, row_kernel_size=3,
-                 conv_kernel_size=3, output_units=128, skip_connections=False,
-                 shift_backward=True, num_classes=None, **kwargs):
+    def __init__(
+        self,
+        image_shape=(8, 8, 1),
+        num_levels=17,
+        variant="diagonal_bilstm",
+        num_layers=4,
+        hidden_units=32,
+        first_kernel_size=7,
+        row_kernel_size=3,
+        conv_kernel_size=3,
+        output_units=128,
+        skip_connections=False,
+        shift_backward=True,
+        num_classes=None,
+        **kwargs,
+    ):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}.")
-        for name, k in (("first_kernel_size", first_kernel_size),
-                        ("row_kernel_size", row_kernel_size),
-                        ("conv_kernel_size", conv_kernel_size)):
+        for name, k in (
+            ("first_kernel_size", first_kernel_size),
+            ("row_kernel_size", row_kernel_size),
+            ("conv_kernel_size", conv_kernel_size),
+        ):
             if int(k) < 1 or int(k) % 2 == 0:
                 raise ValueError(f"{name} must be odd and >= 1, got {k}.")
         if int(num_layers) < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
         C = self.image_shape[-1]
         if int(hidden_units) < C or int(output_units) < C:
-            raise ValueError(f"hidden_units ({hidden_units}) and output_units ({output_units}) "
-                             f"must be at least the channel count ({C}).")
+            raise ValueError(
+                f"hidden_units ({hidden_units}) and output_units ({output_units}) "
+                f"must be at least the channel count ({C})."
+            )
         self.variant = variant
         self.num_layers = int(num_layers)
         self.hidden_units = int(hidden_units)
@@ -185,23 +228,33 @@ class PixelRNN(AutoregressiveModel):
         self.head = head_for_levels(self.num_levels)
         h = self.hidden_units
         B = dict(mask_type="B", data_channels=C)
-        self.input_conv = MaskedConv2D(2 * h, self.first_kernel_size, mask_type="A",
-                                       data_channels=C, name="input_conv")
-        self.class_bias = (None if self.num_classes is None else
-                           keras.layers.Embedding(self.num_classes, 2 * h, name="class_bias"))
+        self.input_conv = MaskedConv2D(
+            2 * h, self.first_kernel_size, mask_type="A", data_channels=C, name="input_conv"
+        )
+        self.class_bias = (
+            None
+            if self.num_classes is None
+            else keras.layers.Embedding(self.num_classes, 2 * h, name="class_bias")
+        )
         self.recurrent, self.residual = [], []
         for i in range(self.num_layers):
             if variant == "diagonal_bilstm":
-                self.recurrent.append(DiagonalBiLSTM(h, data_channels=C,
-                                                     shift_backward=self.shift_backward,
-                                                     name=f"diagonal_bilstm_{i}"))
+                self.recurrent.append(
+                    DiagonalBiLSTM(
+                        h, data_channels=C, shift_backward=self.shift_backward, name=f"diagonal_bilstm_{i}"
+                    )
+                )
             elif variant == "row_lstm":
-                self.recurrent.append(RowLSTM(h, kernel_size=self.row_kernel_size,
-                                              data_channels=C, name=f"row_lstm_{i}"))
+                self.recurrent.append(
+                    RowLSTM(h, kernel_size=self.row_kernel_size, data_channels=C, name=f"row_lstm_{i}")
+                )
             else:
-                self.recurrent.append([
-                    MaskedConv2D(h, 1, name=f"conv_{i}_in", **B),
-                    MaskedConv2D(h, self.conv_kernel_size, name=f"conv_{i}_mid", **B)])
+                self.recurrent.append(
+                    [
+                        MaskedConv2D(h, 1, name=f"conv_{i}_in", **B),
+                        MaskedConv2D(h, self.conv_kernel_size, name=f"conv_{i}_mid", **B),
+                    ]
+                )
             self.residual.append(MaskedConv2D(2 * h, 1, name=f"residual_{i}", **B))
         self.out_hidden = MaskedConv2D(self.output_units, 1, name="out_hidden", **B)
         self.out_logits = MaskedConv2D(C * self.head.num_params, 1, name="out_logits", **B)
@@ -216,7 +269,7 @@ class PixelRNN(AutoregressiveModel):
         """Adds the class bias (``[B, 1, 1, 2h]``, broadcast) to the input features."""
         if self.class_bias is None:
             return y
-        return y + self.class_bias(conditional)[:, None, None, :]           # [B, 2h] -> [B, 1, 1, 2h]
+        return y + self.class_bias(conditional)[:, None, None, :]  # [B, 2h] -> [B, 1, 1, 2h]
 
     def _layer(self, i, y):
         """Residual layer i over a whole map: ``y + Conv1x1(LSTM(y))``."""
@@ -232,7 +285,7 @@ class PixelRNN(AutoregressiveModel):
 
     def _trunk(self, scaled, conditional):
         """Scaled image ``[B, h, w, C]`` -> logits ``[B, h, w, C P]``, any h, w."""
-        y = self._input_features(self.input_conv(scaled), conditional)     # [B, h, w, 2h]
+        y = self._input_features(self.input_conv(scaled), conditional)  # [B, h, w, 2h]
         skip = 0.0
         for i in range(self.num_layers):
             y = self._layer(i, y)
@@ -243,7 +296,7 @@ class PixelRNN(AutoregressiveModel):
     def network(self, x, conditional=None, training=False):
         batch = tf.shape(x)[0]
         H, W, C = self.image_shape
-        logits = self._trunk(self._scale(x), conditional)                  # [B, H, W, C P]
+        logits = self._trunk(self._scale(x), conditional)  # [B, H, W, C P]
         return tf.reshape(logits, [batch, H, W, C, self.head.num_params])  # -> [B, H, W, C, P]
 
     # ----------------------------------------------------------- cached sampler
@@ -255,13 +308,13 @@ class PixelRNN(AutoregressiveModel):
     @no_autograph
     def init_cache(self, batch, conditional=None):
         if self.variant == "pixelcnn":
-            return {}                     # windowed recompute: nothing carried between steps
+            return {}  # windowed recompute: nothing carried between steps
         W = self.image_shape[1]
         return {layer.name: layer.init_cache(batch, W) for layer in self.recurrent}
 
     def _image(self, x_flat):
         H, W, C = self.image_shape
-        return tf.reshape(x_flat, [-1, H, W, C])                           # [B, D] -> [B, H, W, C]
+        return tf.reshape(x_flat, [-1, H, W, C])  # [B, D] -> [B, H, W, C]
 
     def _window_step(self, x, r, c, conditional):
         """pixelcnn: the trunk on the window around ``(r, c)`` -> logits ``[B, C P]`` there."""
@@ -270,25 +323,26 @@ class PixelRNN(AutoregressiveModel):
         rows, cols = min(H, R + 1), min(W, 2 * R + 1)
         top = tf.clip_by_value(r - R, 0, H - rows)
         left = tf.clip_by_value(c - R, 0, W - cols)
-        window = tf.slice(self._image(x), tf.stack([0, top, left, 0]),
-                          tf.stack([-1, rows, cols, C]))                   # [B, rows, cols, C]
-        logits = self._trunk(self._scale(window), conditional)             # [B, rows, cols, C P]
-        at = tf.gather(logits, tf.reshape(r - top, [1]), axis=1)           # [B, 1, cols, C P]
-        return tf.gather(at, c - left, axis=2)[:, 0]                       # [B, C P]
+        window = tf.slice(
+            self._image(x), tf.stack([0, top, left, 0]), tf.stack([-1, rows, cols, C])
+        )  # [B, rows, cols, C]
+        logits = self._trunk(self._scale(window), conditional)  # [B, rows, cols, C P]
+        at = tf.gather(logits, tf.reshape(r - top, [1]), axis=1)  # [B, 1, cols, C P]
+        return tf.gather(at, c - left, axis=2)[:, 0]  # [B, C P]
 
     def _first_features(self, x, r, c, conditional):
         """The mask-A input convolution at ``(r, c)`` from the partial sample: ``[B, 1, 1, 2h]``."""
         H, W, C = self.image_shape
         a = self.first_kernel_size // 2
-        rows = r - a + tf.range(a + 1)                                     # rows r - a .. r
-        cols = c - a + tf.range(2 * a + 1)                                 # columns c - a .. c + a
+        rows = r - a + tf.range(a + 1)  # rows r - a .. r
+        cols = c - a + tf.range(2 * a + 1)  # columns c - a .. c + a
         window = tf.gather(self._image(x), tf.clip_by_value(rows, 0, H - 1), axis=1)
         window = tf.gather(window, tf.clip_by_value(cols, 0, W - 1), axis=2)  # [B, a+1, 2a+1, C]
         inside = (rows >= 0)[:, None] & ((cols >= 0) & (cols < W))[None, :]  # [a+1, 2a+1]
         window = self._scale(window) * tf.cast(inside, self.compute_dtype)[None, :, :, None]  # zero padding
-        kernel = self.input_conv.masked_kernel()[:a + 1]                    # rows below are masked
+        kernel = self.input_conv.masked_kernel()[: a + 1]  # rows below are masked
         y = tf.nn.conv2d(window, kernel, strides=1, padding="VALID") + self.input_conv.bias
-        return self._input_features(y, conditional)                        # [B, 1, 1, 2h]
+        return self._input_features(y, conditional)  # [B, 1, 1, 2h]
 
     @no_autograph
     def step(self, x, cache, index, conditional=None):
@@ -296,22 +350,24 @@ class PixelRNN(AutoregressiveModel):
         pixel, channel = index // C, index % C
         r, c = pixel // W, pixel % W
         if self.variant == "pixelcnn":
-            logits = self._window_step(x, r, c, conditional)               # [B, C P]
+            logits = self._window_step(x, r, c, conditional)  # [B, C P]
         else:
             new_row = tf.logical_and(tf.logical_and(tf.equal(c, 0), tf.equal(channel, 0)), r > 0)
-            cache = tf.cond(new_row,
-                            lambda: {l.name: l.step_row(cache[l.name]) for l in self.recurrent},
-                            lambda: dict(cache))
+            cache = tf.cond(
+                new_row,
+                lambda: {l.name: l.step_row(cache[l.name]) for l in self.recurrent},
+                lambda: dict(cache),
+            )
             cache = dict(cache)
-            y = self._first_features(x, r, c, conditional)                 # [B, 1, 1, 2h]
+            y = self._first_features(x, r, c, conditional)  # [B, 1, 1, 2h]
             skip = 0.0
             for i, layer in enumerate(self.recurrent):
                 out, cache[layer.name] = layer.step(y, cache[layer.name], c)  # [B, 1, 1, h]
                 y = y + self.residual[i](out)
                 skip = skip + y
             logits = self._output(skip if self.skip_connections else y)[:, 0, 0]  # [B, C P]
-        logits = tf.reshape(logits, [-1, C, self.head.num_params])          # [B, C P] -> [B, C, P]
-        return tf.gather(logits, channel, axis=1), cache                    # [B, P]
+        logits = tf.reshape(logits, [-1, C, self.head.num_params])  # [B, C P] -> [B, C, P]
+        return tf.gather(logits, channel, axis=1), cache  # [B, P]
 
     # ------------------------------------------------------------------- export
     def tflite_signatures(self, batch_size=None, num_samples=None):
@@ -333,19 +389,29 @@ class PixelRNN(AutoregressiveModel):
                 finally:
                     for layer in layers:
                         layer.unroll = False
+
             return traced
 
-        return {name: tf.function(unrolled(fn.python_function), input_signature=fn.input_signature,
-                                  autograph=False)
-                for name, fn in signatures.items()}
+        return {
+            name: tf.function(
+                unrolled(fn.python_function), input_signature=fn.input_signature, autograph=False
+            )
+            for name, fn in signatures.items()
+        }
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "variant": self.variant, "num_layers": self.num_layers,
-            "hidden_units": self.hidden_units, "first_kernel_size": self.first_kernel_size,
-            "row_kernel_size": self.row_kernel_size, "conv_kernel_size": self.conv_kernel_size,
-            "output_units": self.output_units, "skip_connections": self.skip_connections,
-            "shift_backward": self.shift_backward,
-        })
+        config.update(
+            {
+                "variant": self.variant,
+                "num_layers": self.num_layers,
+                "hidden_units": self.hidden_units,
+                "first_kernel_size": self.first_kernel_size,
+                "row_kernel_size": self.row_kernel_size,
+                "conv_kernel_size": self.conv_kernel_size,
+                "output_units": self.output_units,
+                "skip_connections": self.skip_connections,
+                "shift_backward": self.shift_backward,
+            }
+        )
         return config

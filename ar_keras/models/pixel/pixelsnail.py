@@ -45,6 +45,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ar_keras.core import AutoregressiveModel, no_autograph
 from ar_keras.distributions.logistic_mixture import DiscretizedLogisticMixture
 from ar_keras.layers.attention import PatternAttention
 from ar_keras.layers.gated_resnet import GatedResNet
@@ -54,9 +55,13 @@ from ar_keras.layers.shifted_conv import (
     down_shift,
     right_shift,
 )
-from ar_keras.core import AutoregressiveModel, no_autograph
-from ar_keras.models.pixel.mixture_stream import (class_conditioning, mixture_step,
-                                                  network_inputs, padded_inputs, ul_init_at)
+from ar_keras.models.pixel.mixture_stream import (
+    class_conditioning,
+    mixture_step,
+    network_inputs,
+    padded_inputs,
+    ul_init_at,
+)
 from ar_keras.models.registry import register
 
 __all__ = ["PixelSNAIL"]
@@ -85,27 +90,71 @@ class PixelSNAIL(AutoregressiveModel):
         # One attention block: the shared tests sharpen every weight (x3), which
         # saturates deeper attention softmaxes until queries get no gradient.
         # tests/models/test_pixelsnail.py covers several blocks.
-        "tiny": dict(image_shape=(3, 3, 1), num_levels=4, num_filters=4, num_blocks=1,
-                     num_resnet=1, key_size=2, value_size=2, num_mixtures=2, dropout=0.0),
+        "tiny": dict(
+            image_shape=(3, 3, 1),
+            num_levels=4,
+            num_filters=4,
+            num_blocks=1,
+            num_resnet=1,
+            key_size=2,
+            value_size=2,
+            num_mixtures=2,
+            dropout=0.0,
+        ),
         # The paper's key size and value size = F / 2, at a digits scale.
-        "digits": dict(image_shape=(8, 8, 1), num_levels=17, num_filters=64, num_blocks=2,
-                       num_resnet=2, key_size=16, value_size=32, num_mixtures=5, dropout=0.0),
+        "digits": dict(
+            image_shape=(8, 8, 1),
+            num_levels=17,
+            num_filters=64,
+            num_blocks=2,
+            num_resnet=2,
+            key_size=16,
+            value_size=32,
+            num_mixtures=5,
+            dropout=0.0,
+        ),
         # Chen et al. 2018, CIFAR-10 (2.85 bits/dim): the reference run
         # (model h12_noup_smallkey, nr_resnet 4, nr_filters 256, 10 logistics,
         # dropout 0.5, elu; key size 16, value size nr_filters / 2).
-        "paper": dict(image_shape=(32, 32, 3), num_levels=256, num_filters=256, num_blocks=12,
-                      num_resnet=4, key_size=16, value_size=128, num_mixtures=10, dropout=0.5),
+        "paper": dict(
+            image_shape=(32, 32, 3),
+            num_levels=256,
+            num_filters=256,
+            num_blocks=12,
+            num_resnet=4,
+            key_size=16,
+            value_size=128,
+            num_mixtures=10,
+            dropout=0.5,
+        ),
     }
 
-    def __init__(self, image_shape=(8, 8, 1), num_levels=17, num_filters=32, num_blocks=2,
-                 num_resnet=2, key_size=8, value_size=16, num_mixtures=5, dropout=0.0,
-                 nonlinearity="elu", num_classes=None, **kwargs):
+    def __init__(
+        self,
+        image_shape=(8, 8, 1),
+        num_levels=17,
+        num_filters=32,
+        num_blocks=2,
+        num_resnet=2,
+        key_size=8,
+        value_size=16,
+        num_mixtures=5,
+        dropout=0.0,
+        nonlinearity="elu",
+        num_classes=None,
+        **kwargs,
+    ):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
-        for name, value in (("num_filters", num_filters), ("num_blocks", num_blocks),
-                            ("num_resnet", num_resnet), ("key_size", key_size),
-                            ("value_size", value_size), ("num_mixtures", num_mixtures)):
+        for name, value in (
+            ("num_filters", num_filters),
+            ("num_blocks", num_blocks),
+            ("num_resnet", num_resnet),
+            ("key_size", key_size),
+            ("value_size", value_size),
+            ("num_mixtures", num_mixtures),
+        ):
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         self.num_filters = int(num_filters)
@@ -122,38 +171,47 @@ class PixelSNAIL(AutoregressiveModel):
         cond = self.num_classes is not None
 
         def block(conv, aux, name):
-            return GatedResNet(conv=conv, nonlinearity=nonlinearity, dropout=self.dropout,
-                               auxiliary=aux, conditional=cond, name=name)
+            return GatedResNet(
+                conv=conv,
+                nonlinearity=nonlinearity,
+                dropout=self.dropout,
+                auxiliary=aux,
+                conditional=cond,
+                name=name,
+            )
 
         self.ul_init_above = DownShiftedConv2D(F, (1, 3), name="ul_init_above")
         self.ul_init_left = DownRightShiftedConv2D(F, (2, 1), name="ul_init_left")
         # Block b, layer k at index b * nr + k.
-        self.resnets = [block("down_right_shifted", False, f"resnet_{b}_{k}")
-                        for b in range(nb) for k in range(nr)]
+        self.resnets = [
+            block("down_right_shifted", False, f"resnet_{b}_{k}") for b in range(nb) for k in range(nr)
+        ]
         self.key_resnets = [block("nin", False, f"key_resnet_{b}") for b in range(nb)]
-        self.key_value = [keras.layers.Dense(self.key_size + self.value_size, name=f"key_value_{b}")
-                          for b in range(nb)]
+        self.key_value = [
+            keras.layers.Dense(self.key_size + self.value_size, name=f"key_value_{b}") for b in range(nb)
+        ]
         self.query_resnets = [block("nin", False, f"query_resnet_{b}") for b in range(nb)]
         self.queries = [keras.layers.Dense(self.key_size, name=f"query_{b}") for b in range(nb)]
         self.attention = PatternAttention(pattern="dense", strict=True, name="attention")
         self.mix_resnets = [block("nin", True, f"mix_resnet_{b}") for b in range(nb)]
         # Random bias: breaks the mixture's symmetry (see pixelcnn_pp).
-        self.out = keras.layers.Dense(self.head.num_pixel_params, name="out",
-                                      bias_initializer=keras.initializers.RandomNormal(stddev=0.5))
+        self.out = keras.layers.Dense(
+            self.head.num_pixel_params,
+            name="out",
+            bias_initializer=keras.initializers.RandomNormal(stddev=0.5),
+        )
         rows = (np.arange(H, dtype=np.float32) - H / 2) / H
         cols = (np.arange(W, dtype=np.float32) - W / 2) / W
-        self._background = np.stack(np.broadcast_arrays(rows[:, None], cols[None, :]),
-                                    axis=-1)                         # [H, W, 2]
+        self._background = np.stack(np.broadcast_arrays(rows[:, None], cols[None, :]), axis=-1)  # [H, W, 2]
         self._finish_init()
-
 
     # ------------------------------------------------------------ full network
     @no_autograph
     def network(self, x, conditional=None, training=False):
         nr = self.num_resnet
         h = class_conditioning(self.num_classes, conditional)
-        x_in = network_inputs(self.head, x)                         # [B, H, W, C + 1]
-        v = x_in[..., :-1]                                           # [B, H, W, C] in [-1, 1]
+        x_in = network_inputs(self.head, x)  # [B, H, W, C + 1]
+        v = x_in[..., :-1]  # [B, H, W, C] in [-1, 1]
         v = tf.cast(v, self.compute_dtype)
         background = tf.zeros_like(v[..., :1]) + tf.cast(self._background, v.dtype)  # [B, H, W, 2]
         ul = down_shift(self.ul_init_above(x_in)) + right_shift(self.ul_init_left(x_in))
@@ -163,12 +221,13 @@ class PixelSNAIL(AutoregressiveModel):
             content = tf.concat([v, ul, background], axis=-1)
             kv = self.key_value[b](self.key_resnets[b](content, conditioning=h, training=training))
             key, value = tf.split(kv, [self.key_size, self.value_size], axis=-1)
-            query = self.queries[b](self.query_resnets[b](
-                tf.concat([ul, background], axis=-1), conditioning=h, training=training))
-            mixed = self.attention(query, key, value)                # [B, H, W, value_size]
+            query = self.queries[b](
+                self.query_resnets[b](tf.concat([ul, background], axis=-1), conditioning=h, training=training)
+            )
+            mixed = self.attention(query, key, value)  # [B, H, W, value_size]
             ul = self.mix_resnets[b](ul, aux=mixed, conditioning=h, training=training)
-        pixel = self.out(tf.nn.elu(ul))                              # [B, H, W, R]
-        return self.head.element_params(pixel, x)                   # [B, H, W, C, 3M]
+        pixel = self.out(tf.nn.elu(ul))  # [B, H, W, R]
+        return self.head.element_params(pixel, x)  # [B, H, W, C, 3M]
 
     # ----------------------------------------------------------- cached sampler
     @no_autograph
@@ -180,8 +239,7 @@ class PixelSNAIL(AutoregressiveModel):
         for b in range(nb):
             for k in range(nr):
                 cache[f"resnet_{b}_{k}"] = self.resnets[b * nr + k].init_cache(batch, W)
-            cache[f"attention_{b}"] = self.attention.init_cache(batch, pixels, self.key_size,
-                                                                self.value_size)
+            cache[f"attention_{b}"] = self.attention.init_cache(batch, pixels, self.key_size, self.value_size)
             # ul entering block b's attention at the last pixel: its key is
             # added at the next pixel, once all its channels are drawn.
             cache[f"ul_{b}"] = tf.zeros(tf.stack([batch, 1, 1, F]), self.compute_dtype)
@@ -192,9 +250,9 @@ class PixelSNAIL(AutoregressiveModel):
         nr = self.num_resnet
         cache = dict(cache)
         r, c = pixel // W, pixel % W
-        x = tf.reshape(cache["x"], [-1, H, W, C])                       # [B, D] -> [B, H, W, C]
+        x = tf.reshape(cache["x"], [-1, H, W, C])  # [B, D] -> [B, H, W, C]
         v = tf.cast(self.head.scale_levels(x), self.compute_dtype)
-        xp = padded_inputs(self.head, x)                               # [B, H + 2, W + 2, C + 1]
+        xp = padded_inputs(self.head, x)  # [B, H + 2, W + 2, C + 1]
         background = tf.constant(self._background.reshape(H * W, 2), self.compute_dtype)
 
         # Keys and values of the previous pixel, now complete (nothing at pixel 0).
@@ -204,44 +262,53 @@ class PixelSNAIL(AutoregressiveModel):
         for b in range(self.num_blocks):
             content = tf.concat([v_prev, cache[f"ul_{b}"][:, 0], bg_prev], axis=-1)  # [B, 1, C+F+2]
             content, _ = self.key_resnets[b].step(content[:, None], {}, conditioning=h)
-            kv = self.key_value[b](content[:, 0])                           # [B, 1, dk + dv]
+            kv = self.key_value[b](content[:, 0])  # [B, 1, dk + dv]
             key, value = tf.split(kv, [self.key_size, self.value_size], axis=-1)
             # At pixel 0, position -1 writes nothing.
-            cache[f"attention_{b}"] = self.attention.write(cache[f"attention_{b}"], key, value,
-                                                           pixel - 1)
+            cache[f"attention_{b}"] = self.attention.write(cache[f"attention_{b}"], key, value, pixel - 1)
 
         # The convolutional stream at (r, c).
         ul = ul_init_at(self.ul_init_above, self.ul_init_left, xp, r, c)  # [B, 1, 1, F]
         bg_here = tf.zeros_like(ul[..., :1]) + tf.reshape(
-            tf.gather(background, tf.reshape(pixel, [1])), [1, 1, 1, 2])           # [B, 1, 1, 2]
+            tf.gather(background, tf.reshape(pixel, [1])), [1, 1, 1, 2]
+        )  # [B, 1, 1, 2]
         first = tf.equal(c, 0)
         for b in range(self.num_blocks):
             for k in range(nr):
                 key, layer = f"resnet_{b}_{k}", self.resnets[b * nr + k]
-                state = tf.nest.map_structure(lambda new, old: tf.where(first, new, old),
-                                              layer.start_row(cache[key]), cache[key])
+                state = tf.nest.map_structure(
+                    lambda new, old: tf.where(first, new, old), layer.start_row(cache[key]), cache[key]
+                )
                 ul, cache[key] = layer.step(ul, state, column=c, conditioning=h)
             cache[f"ul_{b}"] = ul
-            query = self.queries[b](self.query_resnets[b].step(
-                tf.concat([ul, bg_here], axis=-1), {}, conditioning=h)[0])    # [B, 1, 1, dk]
+            query = self.queries[b](
+                self.query_resnets[b].step(tf.concat([ul, bg_here], axis=-1), {}, conditioning=h)[0]
+            )  # [B, 1, 1, dk]
             mixed = self.attention.step(query[:, 0, 0], cache[f"attention_{b}"], pixel)  # [B, dv]
             ul, _ = self.mix_resnets[b].step(ul, {}, aux=mixed[:, None, None, :], conditioning=h)
-        cache["pixel"] = self.out(tf.nn.elu(ul))[:, 0, 0]                     # [B, R]
+        cache["pixel"] = self.out(tf.nn.elu(ul))[:, 0, 0]  # [B, R]
         return cache
 
     @no_autograph
     def step(self, x, cache, index, conditional=None):
         C = self.image_shape[-1]
         h = class_conditioning(self.num_classes, conditional)
-        return mixture_step(self.head, x, cache, index, C,
-                            lambda state: self._new_pixel(state, index // C, h))
+        return mixture_step(
+            self.head, x, cache, index, C, lambda state: self._new_pixel(state, index // C, h)
+        )
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "num_filters": self.num_filters, "num_blocks": self.num_blocks,
-            "num_resnet": self.num_resnet, "key_size": self.key_size,
-            "value_size": self.value_size, "num_mixtures": self.num_mixtures,
-            "dropout": self.dropout, "nonlinearity": self.nonlinearity,
-        })
+        config.update(
+            {
+                "num_filters": self.num_filters,
+                "num_blocks": self.num_blocks,
+                "num_resnet": self.num_resnet,
+                "key_size": self.key_size,
+                "value_size": self.value_size,
+                "num_mixtures": self.num_mixtures,
+                "dropout": self.dropout,
+                "nonlinearity": self.nonlinearity,
+            }
+        )
         return config

@@ -136,44 +136,70 @@ class RIDE(AutoregressiveModel):
     #: .../while/Tensordot/transpose_grad/transpose with op Transpose must be a compile-time
     #: constant"; tests/test_throughput.py).
     supports_jit_training = False
-    jit_training_note = ("the spatial LSTM's while-loop gradient has a Tensordot transpose whose "
-                         "permutation XLA needs at compile time")
+    jit_training_note = (
+        "the spatial LSTM's while-loop gradient has a Tensordot transpose whose "
+        "permutation XLA needs at compile time"
+    )
     PRESETS = {
-        "tiny": dict(image_shape=(3, 3, 1), num_levels=4, num_units=8, num_layers=1, nb_size=5,
-                     output_units=8),
+        "tiny": dict(
+            image_shape=(3, 3, 1), num_levels=4, num_units=8, num_layers=1, nb_size=5, output_units=8
+        ),
         # The embedded 8x8 digits, 17 levels: RIDE's two layers of 64 units and its 5-wide
         # window, with the softmax head so that bits/dim compare with the other models.
-        "digits": dict(image_shape=(8, 8, 1), num_levels=17, num_units=64, num_layers=2,
-                       nb_size=5, output_units=64),
+        "digits": dict(
+            image_shape=(8, 8, 1), num_levels=17, num_units=64, num_layers=2, nb_size=5, output_units=64
+        ),
         # Theis & Bethge 2015 on grey natural images (van Hateren, BSDS300): RIDE with 2
         # spatial LSTM layers of 64 units, nb_size 5, an MCGSM with 32 components, 4 scales
         # and 32 features (lucastheis/ride experiments/train.py defaults), on whitened,
         # dequantised grey pixels.  22x22 is the last patch size of the paper's training
         # curriculum (8 -> 22); `with_image_shape` evaluates any size with these weights.
-        "paper": dict(image_shape=(22, 22, 1), num_levels=None, head="mcgsm", num_units=64,
-                      num_layers=2, nb_size=5, num_components=32, num_scales=4,
-                      num_features=32),
+        "paper": dict(
+            image_shape=(22, 22, 1),
+            num_levels=None,
+            head="mcgsm",
+            num_units=64,
+            num_layers=2,
+            nb_size=5,
+            num_components=32,
+            num_scales=4,
+            num_features=32,
+        ),
     }
 
-    def __init__(self, image_shape=(8, 8, 1), num_levels=None, num_units=64, num_layers=1,
-                 nb_size=5, head="categorical", output_units=64, num_components=32,
-                 num_scales=4, num_features=32, num_classes=None, **kwargs):
+    def __init__(
+        self,
+        image_shape=(8, 8, 1),
+        num_levels=None,
+        num_units=64,
+        num_layers=1,
+        nb_size=5,
+        head="categorical",
+        output_units=64,
+        num_components=32,
+        num_scales=4,
+        num_features=32,
+        num_classes=None,
+        **kwargs,
+    ):
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}.")
         if head == "mcgsm":
             if num_levels is not None:
                 raise ValueError(
                     "head='mcgsm' models continuous (dequantised) pixels: num_levels must be None, "
-                    f"got {num_levels!r}. Use head='categorical' for integer levels.")
-            super().__init__(num_classes=num_classes, event=FloatImageEvent(image_shape),
-                             **kwargs)
+                    f"got {num_levels!r}. Use head='categorical' for integer levels."
+                )
+            super().__init__(num_classes=num_classes, event=FloatImageEvent(image_shape), **kwargs)
         else:
-            super().__init__(image_shape, 17 if num_levels is None else num_levels, num_classes,
-                             **kwargs)
+            super().__init__(image_shape, 17 if num_levels is None else num_levels, num_classes, **kwargs)
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
-        for name, value in (("num_units", num_units), ("num_layers", num_layers),
-                            ("output_units", output_units)):
+        for name, value in (
+            ("num_units", num_units),
+            ("num_layers", num_layers),
+            ("output_units", output_units),
+        ):
             if int(value) < 1:
                 raise ValueError(f"{name} must be >= 1, got {value!r}.")
         self.head_name = head
@@ -188,46 +214,45 @@ class RIDE(AutoregressiveModel):
         U, F = self.num_units, self.output_units
 
         self.neighbourhood = CausalNeighbourhood(self.nb_size, name="neighbourhood")
-        Q = self.neighbourhood.num_positions * C                 # neighbourhood features
+        Q = self.neighbourhood.num_positions * C  # neighbourhood features
         self.lstms = [SpatialLSTM(U, name=f"slstm_{l}") for l in range(self.num_layers)]
-        self.class_bias = (keras.layers.Embedding(self.num_classes, 5 * U, name="class_bias")
-                           if self.num_classes else None)
+        self.class_bias = (
+            keras.layers.Embedding(self.num_classes, 5 * U, name="class_bias") if self.num_classes else None
+        )
         # Channel k sees channels < k of its own pixel (strictly lower triangular).
-        self._channel_mask = np.triu(np.ones([C, C], np.float32), k=1)    # [c_in, k]: c_in < k
+        self._channel_mask = np.triu(np.ones([C, C], np.float32), k=1)  # [c_in, k]: c_in < k
         if head == "categorical":
             self.head = Categorical(self.num_levels)
             K = self.head.num_params
             init = keras.initializers.VarianceScaling(1.0, "fan_in", "truncated_normal")
             self.out_hidden = self.add_weight(name="out_hidden", shape=(U, C, F), initializer=init)
-            self.out_hidden_bias = self.add_weight(name="out_hidden_bias", shape=(C, F),
-                                                   initializer="zeros")
-            self.out_channels = (self.add_weight(name="out_channels", shape=(C, C, F),
-                                                 initializer=init) if C > 1 else None)
+            self.out_hidden_bias = self.add_weight(name="out_hidden_bias", shape=(C, F), initializer="zeros")
+            self.out_channels = (
+                self.add_weight(name="out_channels", shape=(C, C, F), initializer=init) if C > 1 else None
+            )
             self.out_logits = self.add_weight(
-                name="out_logits", shape=(C, F, K),
-                initializer=keras.initializers.VarianceScaling(1.0, "fan_in", "truncated_normal"))
-            self.out_logits_bias = self.add_weight(name="out_logits_bias", shape=(C, K),
-                                                   initializer="zeros")
+                name="out_logits",
+                shape=(C, F, K),
+                initializer=keras.initializers.VarianceScaling(1.0, "fan_in", "truncated_normal"),
+            )
+            self.out_logits_bias = self.add_weight(name="out_logits_bias", shape=(C, K), initializer="zeros")
         else:
             self.head = MCGSM(self.num_components, self.num_scales)
-            self.mcgsms = [MCGSMParameters(self.num_components, self.num_scales,
-                                           self.num_features, name=f"mcgsm_{k}")
-                           for k in range(C)]
+            self.mcgsms = [
+                MCGSMParameters(self.num_components, self.num_scales, self.num_features, name=f"mcgsm_{k}")
+                for k in range(C)
+            ]
             for k, layer in enumerate(self.mcgsms):
                 layer.build((None, U + k))
             fixed = dict(trainable=False)
             self.in_mean = self.add_weight(name="in_mean", shape=(Q,), initializer="zeros", **fixed)
-            self.in_whiten = self.add_weight(name="in_whiten", shape=(Q, Q),
-                                             initializer="identity", **fixed)
-            self.out_mean = self.add_weight(name="out_mean", shape=(C,), initializer="zeros",
-                                            **fixed)
-            self.out_regress = self.add_weight(name="out_regress", shape=(Q, C),
-                                               initializer="zeros", **fixed)
-            self.out_regress_channels = self.add_weight(name="out_regress_channels",
-                                                        shape=(C, C), initializer="zeros",
-                                                        **fixed)
-            self.out_scale = self.add_weight(name="out_scale", shape=(C,), initializer="ones",
-                                             **fixed)
+            self.in_whiten = self.add_weight(name="in_whiten", shape=(Q, Q), initializer="identity", **fixed)
+            self.out_mean = self.add_weight(name="out_mean", shape=(C,), initializer="zeros", **fixed)
+            self.out_regress = self.add_weight(name="out_regress", shape=(Q, C), initializer="zeros", **fixed)
+            self.out_regress_channels = self.add_weight(
+                name="out_regress_channels", shape=(C, C), initializer="zeros", **fixed
+            )
+            self.out_scale = self.add_weight(name="out_scale", shape=(C,), initializer="ones", **fixed)
         self._finish_init()
 
     @classmethod
@@ -239,7 +264,8 @@ class RIDE(AutoregressiveModel):
                 f"python -m train fits spatial_lstm's softmax head to integer images; dataset "
                 f"{info.name!r} holds {kind} data. For RIDE's MCGSM on continuous pixels build "
                 "ark.models.get('spatial_lstm', head='mcgsm', num_levels=None, image_shape=...) "
-                "in Python, call fit_whitening(train_images), then fit.")
+                "in Python, call fit_whitening(train_images), then fit."
+            )
         return super().overrides_from_data(info)
 
     # ------------------------------------------------------------------ pieces
@@ -268,26 +294,28 @@ class RIDE(AutoregressiveModel):
                 a = a + tf.einsum("...i,icf->...cf", pixel, masked)
             return tf.einsum("...cf,cfk->...ck", tf.nn.relu(a), self.out_logits) + self.out_logits_bias
         # MCGSM on the whitened value y'_k = (y_k - shift_k) / s_k, mapped back to data space.
-        shift = (self.out_mean + tf.tensordot(nb, self.out_regress, axes=[[-1], [0]])
-                 + tf.tensordot(pixel, self.out_regress_channels * self._channel_mask,
-                                axes=[[-1], [0]]))                            # [..., C]
-        white = (pixel - shift) / self.out_scale                              # [..., C]
+        shift = (
+            self.out_mean
+            + tf.tensordot(nb, self.out_regress, axes=[[-1], [0]])
+            + tf.tensordot(pixel, self.out_regress_channels * self._channel_mask, axes=[[-1], [0]])
+        )  # [..., C]
+        white = (pixel - shift) / self.out_scale  # [..., C]
         params = []
         for k, layer in enumerate(self.mcgsms):
-            feats = tf.concat([h, white[..., :k]], axis=-1)                   # [..., U + k]
+            feats = tf.concat([h, white[..., :k]], axis=-1)  # [..., U + k]
             params.append(self.head.affine(layer(feats), shift[..., k], self.out_scale[k]))
-        return tf.stack(params, axis=-2)                                      # C x [..., P] -> [..., C, P]
+        return tf.stack(params, axis=-2)  # C x [..., P] -> [..., C, P]
 
     # ----------------------------------------------------------------- network
     @no_autograph
     def network(self, x, conditional=None, training=False):
-        s = self._scaled(x)                                                   # [B, H, W, C]
-        nb = self.neighbourhood(s)                                            # [B, H, W, Q]
+        s = self._scaled(x)  # [B, H, W, C]
+        nb = self.neighbourhood(s)  # [B, H, W, Q]
         h = self._lstm_input(nb)
         bias = self._gate_bias(conditional)
         for l, lstm in enumerate(self.lstms):
-            h = lstm(h, bias=bias if l == 0 else None)                        # [B, H, W, U]
-        return self._pixel_params(h, nb, s)                                   # [B, H, W, C, P]
+            h = lstm(h, bias=bias if l == 0 else None)  # [B, H, W, U]
+        return self._pixel_params(h, nb, s)  # [B, H, W, C, P]
 
     # ---------------------------------------------------------- cached sampler
     @no_autograph
@@ -295,14 +323,15 @@ class RIDE(AutoregressiveModel):
         W = self.image_shape[1]
         cache = {lstm.name: lstm.init_cache(batch, W) for lstm in self.lstms}
         cache["h"] = tf.zeros(tf.stack([batch, self.num_units]), self.compute_dtype)
-        cache["nb"] = tf.zeros(tf.stack([batch, self.neighbourhood.num_positions
-                                         * self.image_shape[2]]), self.compute_dtype)
+        cache["nb"] = tf.zeros(
+            tf.stack([batch, self.neighbourhood.num_positions * self.image_shape[2]]), self.compute_dtype
+        )
         return cache
 
     def _advance(self, image, cache, i, j, conditional):
         """Channel 0 of pixel (i, j): read its neighbourhood, step every LSTM one pixel."""
         cache = dict(cache)
-        nb = self.neighbourhood.step(image, i, j)                             # [n, Q]
+        nb = self.neighbourhood.step(image, i, j)  # [n, Q]
         h = self._lstm_input(nb)
         bias = self._gate_bias(conditional)
         for l, lstm in enumerate(self.lstms):
@@ -315,16 +344,18 @@ class RIDE(AutoregressiveModel):
         H, W, C = self.image_shape
         pixel, channel = index // C, index % C
         i, j = pixel // W, pixel % W
-        image = self._scaled(tf.reshape(x, [-1, H, W, C]))                   # [n, D] -> [n, H, W, C]
+        image = self._scaled(tf.reshape(x, [-1, H, W, C]))  # [n, D] -> [n, H, W, C]
         if C == 1:
             cache = self._advance(image, cache, i, j, conditional)
         else:
-            cache = tf.cond(tf.equal(channel, 0),
-                            lambda: self._advance(image, cache, i, j, conditional),
-                            lambda: dict(cache))
+            cache = tf.cond(
+                tf.equal(channel, 0),
+                lambda: self._advance(image, cache, i, j, conditional),
+                lambda: dict(cache),
+            )
         values = tf.gather(tf.reshape(image, [-1, H * W, C]), pixel, axis=1)  # [n, H W, C] -> [n, C]
-        params = self._pixel_params(cache["h"], cache["nb"], values)          # [n, C, P]
-        return tf.gather(params, channel, axis=1), cache                     # [n, P]
+        params = self._pixel_params(cache["h"], cache["nb"], values)  # [n, C, P]
+        return tf.gather(params, channel, axis=1), cache  # [n, P]
 
     # ------------------------------------------------------ RIDE's evaluation
     def reachable_region(self):
@@ -339,7 +370,7 @@ class RIDE(AutoregressiveModel):
         whitening's log-Jacobian ``-sum_k log s_k`` is included.
         """
         rows, cols = self.reachable_region()
-        clp = self.conditional_log_probs(x, conditional)                      # [B, H, W, C]
+        clp = self.conditional_log_probs(x, conditional)  # [B, H, W, C]
         return tf.reduce_sum(clp[:, rows, cols], axis=-1)
 
     def ride_bits_per_pixel(self, x, conditional=None):
@@ -359,10 +390,12 @@ class RIDE(AutoregressiveModel):
         ``s_k``.  Returns ``self``.
         """
         if self.head_name != "mcgsm":
-            raise ValueError("fit_whitening is for head='mcgsm' (RIDE's continuous pixels); the "
-                             "categorical head reads the levels scaled to [-1, 1].")
+            raise ValueError(
+                "fit_whitening is for head='mcgsm' (RIDE's continuous pixels); the "
+                "categorical head reads the levels scaled to [-1, 1]."
+            )
         x = self.event.check(images)
-        nb = self.neighbourhood(x).numpy().astype(np.float64)                # [N, H, W, Q]
+        nb = self.neighbourhood(x).numpy().astype(np.float64)  # [N, H, W, Q]
         y = x.numpy().astype(np.float64)
         try:
             rows, cols = self.reachable_region()
@@ -370,7 +403,7 @@ class RIDE(AutoregressiveModel):
         except ValueError:
             pass
         Q, C = nb.shape[-1], y.shape[-1]
-        nb, y = nb.reshape(-1, Q), y.reshape(-1, C)                           # [.., Q] -> [M, Q]
+        nb, y = nb.reshape(-1, Q), y.reshape(-1, C)  # [.., Q] -> [M, Q]
         if len(nb) > max_pixels:
             keep = np.random.RandomState(0).choice(len(nb), max_pixels, replace=False)
             nb, y = nb[keep], y[keep]
@@ -384,12 +417,16 @@ class RIDE(AutoregressiveModel):
             design = np.concatenate([nb, y[:, :k], np.ones([len(nb), 1])], axis=1)
             coef, *_ = np.linalg.lstsq(design, y[:, k], rcond=None)
             residual = y[:, k] - design @ coef
-            regress[:, k], regress_channels[:k, k], out_mean[k] = coef[:Q], coef[Q:Q + k], coef[-1]
+            regress[:, k], regress_channels[:k, k], out_mean[k] = coef[:Q], coef[Q : Q + k], coef[-1]
             scale[k] = max(float(np.std(residual)), 1e-3)
-        for var, value in ((self.in_mean, mean), (self.in_whiten, whiten),
-                           (self.out_mean, out_mean), (self.out_regress, regress),
-                           (self.out_regress_channels, regress_channels),
-                           (self.out_scale, scale)):
+        for var, value in (
+            (self.in_mean, mean),
+            (self.in_whiten, whiten),
+            (self.out_mean, out_mean),
+            (self.out_regress, regress),
+            (self.out_regress_channels, regress_channels),
+            (self.out_scale, scale),
+        ):
             var.assign(value.astype(np.float32))
         return self
 
@@ -398,8 +435,10 @@ class RIDE(AutoregressiveModel):
         """The same model (same weights) for images of another ``(H, W, C)`` with the same C."""
         image_shape = tuple(int(s) for s in image_shape)
         if len(image_shape) != 3 or image_shape[2] != self.image_shape[2]:
-            raise ValueError(f"image_shape must be (H, W, {self.image_shape[2]}) (the channels fix "
-                             f"the weights), got {image_shape!r}.")
+            raise ValueError(
+                f"image_shape must be (H, W, {self.image_shape[2]}) (the channels fix "
+                f"the weights), got {image_shape!r}."
+            )
         config = self.get_config()
         config.pop("name", None)
         config["image_shape"] = list(image_shape)
@@ -410,10 +449,16 @@ class RIDE(AutoregressiveModel):
     # ---------------------------------------------------------- serialization
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "num_units": self.num_units, "num_layers": self.num_layers, "nb_size": self.nb_size,
-            "head": self.head_name, "output_units": self.output_units,
-            "num_components": self.num_components, "num_scales": self.num_scales,
-            "num_features": self.num_features,
-        })
+        config.update(
+            {
+                "num_units": self.num_units,
+                "num_layers": self.num_layers,
+                "nb_size": self.nb_size,
+                "head": self.head_name,
+                "output_units": self.output_units,
+                "num_components": self.num_components,
+                "num_scales": self.num_scales,
+                "num_features": self.num_features,
+            }
+        )
         return config

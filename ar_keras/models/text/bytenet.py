@@ -108,7 +108,7 @@ _UNFOLD_TOLERANCE = 1e-4
 
 def dilation_sets(sets, per_set=5):
     """``[1, 2, 4, .., 2^(per_set-1)]`` repeated ``sets`` times (the paper: 6 sets of 1..16)."""
-    return [2 ** i for i in range(per_set)] * sets
+    return [2**i for i in range(per_set)] * sets
 
 
 def shift_right(h):
@@ -119,8 +119,7 @@ def shift_right(h):
 def _check_dilations(dilations, what):
     dilations = list(np.atleast_1d(dilations)) if dilations is not None else []
     if not dilations or any(isinstance(d, bool) or int(d) != d or d < 1 for d in dilations):
-        raise ValueError(f"{what} must be a non-empty list of positive integers, got "
-                         f"{dilations!r}.")
+        raise ValueError(f"{what} must be a non-empty list of positive integers, got {dilations!r}.")
     return [int(d) for d in dilations]
 
 
@@ -159,29 +158,53 @@ class ByteNet(AutoregressiveModel):
         # receptive field 1 + 2 x 31 x 2 = 125 bytes, 517,600 parameters.  Test split: 1.81
         # bits/byte after 4 minutes (283 Adam steps of 32 x 256 bytes, lr 2e-3) on 2 shared
         # CPU cores (tests/benchmarks/bytenet_text.py).
-        "text": dict(num_levels=256, hidden_channels=48, kernel_size=3,
-                     dilations=tuple(dilation_sets(2))),
+        "text": dict(num_levels=256, hidden_channels=48, kernel_size=3, dilations=tuple(dilation_sets(2))),
         # The paper's enwik8 decoder (sec. 5, Table 2: 1.31 bits/char on the test set):
         # 30 Residual Multiplicative Blocks in 6 sets of dilations 1, 2, 4, 8, 16, masked
         # kernel of size 3 (3 live taps here: receptive field 373 bytes; the paper states
         # 315), d = 512 (a 1,024-channel residual stream), dropout 0.1 before the softmax.
         # 158,043,392 parameters (built and counted).  The paper's Adam (lr 3e-4) and weight
         # decay are training settings, not constructor arguments.
-        "paper": dict(num_levels=256, hidden_channels=512, kernel_size=3,
-                      dilations=tuple(dilation_sets(6)), block_type="rmb", dropout=0.1),
+        "paper": dict(
+            num_levels=256,
+            hidden_channels=512,
+            kernel_size=3,
+            dilations=tuple(dilation_sets(6)),
+            block_type="rmb",
+            dropout=0.1,
+        ),
         # The paper's translation model (sec. 6): ReLU blocks, d = 800, encoder and decoder of
         # 30 blocks each in sets of 1..16, dynamic unfolding a = 1.2, b = 0.  Bytes on both
         # sides here (the paper's character vocabularies have 296 and 323 symbols); 273,169,856
         # parameters (built and counted); receptive field 373 target bytes.
-        "paper_translation": dict(num_levels=256, hidden_channels=800, kernel_size=3,
-                                  dilations=tuple(dilation_sets(6)), block_type="relu",
-                                  source_levels=256, unfold_a=1.2, unfold_b=0.0),
+        "paper_translation": dict(
+            num_levels=256,
+            hidden_channels=800,
+            kernel_size=3,
+            dilations=tuple(dilation_sets(6)),
+            block_type="relu",
+            source_levels=256,
+            unfold_a=1.2,
+            unfold_b=0.0,
+        ),
     }
 
-    def __init__(self, num_levels=256, hidden_channels=64, kernel_size=3,
-                 dilations=tuple(dilation_sets(1)), block_type="rmb", dropout=0.0,
-                 num_classes=None, source_levels=None, encoder_dilations=None,
-                 encoder_kernel_size=3, unfold_a=1.2, unfold_b=0.0, **kwargs):
+    def __init__(
+        self,
+        num_levels=256,
+        hidden_channels=64,
+        kernel_size=3,
+        dilations=tuple(dilation_sets(1)),
+        block_type="rmb",
+        dropout=0.0,
+        num_classes=None,
+        source_levels=None,
+        encoder_dilations=None,
+        encoder_kernel_size=3,
+        unfold_a=1.2,
+        unfold_b=0.0,
+        **kwargs,
+    ):
         super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels), **kwargs)
         checks.check_positive_int(hidden_channels, "hidden_channels")
         checks.check_positive_int(kernel_size, "kernel_size")
@@ -197,23 +220,29 @@ class ByteNet(AutoregressiveModel):
         self.dropout = float(dropout)
         self.source_levels = None
         if source_levels is not None:
-            if isinstance(source_levels, bool) or int(source_levels) != source_levels or \
-                    source_levels < 2:
-                raise ValueError(f"source_levels must be an integer >= 2 (or None for the "
-                                 f"language model), got {source_levels!r}.")
+            if isinstance(source_levels, bool) or int(source_levels) != source_levels or source_levels < 2:
+                raise ValueError(
+                    f"source_levels must be an integer >= 2 (or None for the "
+                    f"language model), got {source_levels!r}."
+                )
             if num_classes is not None:
-                raise ValueError("num_classes conditions the language model; a translation "
-                                 "ByteNet (source_levels=...) is conditioned on its source.")
+                raise ValueError(
+                    "num_classes conditions the language model; a translation "
+                    "ByteNet (source_levels=...) is conditioned on its source."
+                )
             self.source_levels = int(source_levels)
             for value, what in ((unfold_a, "unfold_a"), (unfold_b, "unfold_b")):
                 if isinstance(value, bool) or not np.isfinite(float(value)):
                     raise ValueError(f"{what} must be a finite number, got {value!r}.")
             if float(unfold_a) <= 0:
-                raise ValueError(f"unfold_a must be > 0 (|t^| = ceil(a |s| + b)), got "
-                                 f"{unfold_a!r}.")
-        self.encoder_dilations = (None if self.source_levels is None else _check_dilations(
-            self.dilations if encoder_dilations is None else encoder_dilations,
-            "encoder_dilations"))
+                raise ValueError(f"unfold_a must be > 0 (|t^| = ceil(a |s| + b)), got {unfold_a!r}.")
+        self.encoder_dilations = (
+            None
+            if self.source_levels is None
+            else _check_dilations(
+                self.dilations if encoder_dilations is None else encoder_dilations, "encoder_dilations"
+            )
+        )
         self.encoder_kernel_size = int(encoder_kernel_size)
         self.unfold_a = float(unfold_a)
         self.unfold_b = float(unfold_b)
@@ -221,21 +250,22 @@ class ByteNet(AutoregressiveModel):
 
         d, C = self.hidden_channels, 2 * self.hidden_channels
         self.embedding = keras.layers.Embedding(self.num_levels, C, name="embedding")
-        self.class_embedding = (keras.layers.Embedding(self.num_classes, C, name="class_embedding")
-                                if self.num_classes else None)
+        self.class_embedding = (
+            keras.layers.Embedding(self.num_classes, C, name="class_embedding") if self.num_classes else None
+        )
         self.decoder_blocks = [
             ByteNetBlock(d, self.kernel_size, r, block_type, causal=True, name=f"decoder_{i}")
-            for i, r in enumerate(self.dilations)]
+            for i, r in enumerate(self.dilations)
+        ]
         self.output_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="output_norm")
         self.output_dropout = keras.layers.Dropout(self.dropout, name="output_dropout")
         self.output_logits = keras.layers.Dense(self.num_levels, name="output_logits")
         if self.source_levels is not None:
-            self.source_embedding = keras.layers.Embedding(self.source_levels, C,
-                                                           name="source_embedding")
+            self.source_embedding = keras.layers.Embedding(self.source_levels, C, name="source_embedding")
             self.encoder_blocks = [
-                ByteNetBlock(d, self.encoder_kernel_size, r, block_type, causal=False,
-                             name=f"encoder_{i}")
-                for i, r in enumerate(self.encoder_dilations)]
+                ByteNetBlock(d, self.encoder_kernel_size, r, block_type, causal=False, name=f"encoder_{i}")
+                for i, r in enumerate(self.encoder_dilations)
+            ]
             self.source_projection = keras.layers.Dense(C, name="source_projection")
         self._finish_init()
 
@@ -301,14 +331,14 @@ class ByteNet(AutoregressiveModel):
             raise ValueError(f"this ByteNet translates (source_levels={Ks}): pass {form}.")
         source = checks.to_tensor(conditional, "source")
         if not source.dtype.is_integer:
-            raise ValueError(f"source must hold integer symbols in [0, {Ks}), got dtype "
-                             f"{source.dtype.name}: pass {form}.")
+            raise ValueError(
+                f"source must hold integer symbols in [0, {Ks}), got dtype {source.dtype.name}: pass {form}."
+            )
         if source.shape.rank != 2:
             shape = source.shape.as_list() if source.shape.rank is not None else "unknown"
             raise ValueError(f"source must have shape [batch, S], got {shape}: pass {form}.")
         if source.shape[1] == 0:
-            raise ValueError(f"source must hold at least one step, got shape "
-                             f"{source.shape.as_list()}.")
+            raise ValueError(f"source must hold at least one step, got shape {source.shape.as_list()}.")
         if isinstance(batch, int) and source.shape[0] is not None and source.shape[0] != batch:
             raise ValueError(f"source has {source.shape[0]} sequences for a batch of {batch}.")
         return checks.check_range(source, Ks, "source", validate_values)
@@ -316,8 +346,11 @@ class ByteNet(AutoregressiveModel):
     def _check_sample_args(self, num_samples, conditional, temperature, length):
         """Translation samples ``unfolded_length(S)`` steps when ``length`` is None."""
         if self.translates and length is None and conditional is not None:
-            shape = np.shape(conditional) if not isinstance(conditional, tf.Tensor) else \
-                conditional.shape.as_list()
+            shape = (
+                np.shape(conditional)
+                if not isinstance(conditional, tf.Tensor)
+                else conditional.shape.as_list()
+            )
             if len(shape) == 2 and shape[1]:
                 length = self.unfolded_length(int(shape[1]))
         return super()._check_sample_args(num_samples, conditional, temperature, length)
@@ -327,27 +360,27 @@ class ByteNet(AutoregressiveModel):
         """The encoder over ``source [B, S]`` -> projected columns ``[B, |t^|, 2d]``."""
         S = tf.shape(source)[1]
         unfolded = self.unfolded_length(S)
-        h = self.source_embedding(source)                                    # [B, S, 2d]
+        h = self.source_embedding(source)  # [B, S, 2d]
         # Zero columns up to |t^| (dynamic unfolding), so the centred convolutions see the
         # source's end followed by padding, as a longer source would be.
-        h = tf.pad(h, [[0, 0], [0, tf.maximum(unfolded - S, 0)], [0, 0]])   # [B, max(S, |t^|), 2d]
+        h = tf.pad(h, [[0, 0], [0, tf.maximum(unfolded - S, 0)], [0, 0]])  # [B, max(S, |t^|), 2d]
         for block in self.encoder_blocks:
-            h = block(h)                                                     # [B, ., 2d]
-        return self.source_projection(h[:, :unfolded])                       # [B, |t^|, 2d]
+            h = block(h)  # [B, ., 2d]
+        return self.source_projection(h[:, :unfolded])  # [B, |t^|, 2d]
 
     def _condition(self, h, labels=None, columns=None):
         """``h [B, T, 2d]`` + the class vector + the encoder columns (zero past |t^|)."""
         if self.class_embedding is not None:
-            h = h + self.class_embedding(labels)[:, None, :]                # [B, 2d] -> [B, 1, 2d]
+            h = h + self.class_embedding(labels)[:, None, :]  # [B, 2d] -> [B, 1, 2d]
         if columns is not None:
             T = tf.shape(h)[1]
             # Zero columns past |t^|, then exactly T of them.
-            columns = tf.pad(columns, [[0, 0], [0, T], [0, 0]])[:, :T]       # [B, T, 2d]
+            columns = tf.pad(columns, [[0, 0], [0, T], [0, 0]])[:, :T]  # [B, T, 2d]
             h = h + columns
         return h
 
     def _output(self, h, training=False):
-        h = tf.maximum(self.output_norm(h), 0.0)                             # ReLU(LN(h))
+        h = tf.maximum(self.output_norm(h), 0.0)  # ReLU(LN(h))
         return self.output_logits(self.output_dropout(h, training=training))  # [.., K]
 
     def decoder_inputs(self, x, conditional=None):
@@ -366,13 +399,19 @@ class ByteNet(AutoregressiveModel):
     def network(self, x, conditional=None, training=False):
         """``x [B, T]`` -> logits ``[B, T, K]``; row t sees ``x_{t-r} .. x_{t-1}``."""
         if self.translates and conditional is not None:
-            with tf.control_dependencies([tf.debugging.assert_equal(
-                    tf.shape(conditional)[0], tf.shape(x)[0],
-                    message="source must hold one sequence per target")]):
+            with tf.control_dependencies(
+                [
+                    tf.debugging.assert_equal(
+                        tf.shape(conditional)[0],
+                        tf.shape(x)[0],
+                        message="source must hold one sequence per target",
+                    )
+                ]
+            ):
                 x = tf.identity(x)
-        h = self.decoder_inputs(x, conditional)                              # [B, T, 2d]
+        h = self.decoder_inputs(x, conditional)  # [B, T, 2d]
         for block in self.decoder_blocks:
-            h = block(h)                                                     # [B, T, 2d]
+            h = block(h)  # [B, T, 2d]
         return self._output(h, training)
 
     # ----------------------------------------------------- cache (fast generation)
@@ -383,26 +422,26 @@ class ByteNet(AutoregressiveModel):
     def stream_step(self, x_prev, state, index, labels=None, column=None):
         """One decoder step: ``x_prev [n]`` (ignored at index 0), queues, the encoder column
         ``[n, 2d]`` of this step (zeros past |t^|) -> ``(logits [n, K], new queues)``."""
-        e = self.embedding(x_prev)                                           # [n, 2d]
-        h = tf.where(index > 0, e, tf.zeros_like(e))                         # E[x_{-1}] = 0
+        e = self.embedding(x_prev)  # [n, 2d]
+        h = tf.where(index > 0, e, tf.zeros_like(e))  # E[x_{-1}] = 0
         if self.class_embedding is not None:
-            h = h + self.class_embedding(labels)                             # [n, 2d]
+            h = h + self.class_embedding(labels)  # [n, 2d]
         if column is not None:
             h = h + column
         new_state = []
         for block, queue in zip(self.decoder_blocks, state):
-            h, queue = block.step(h, queue)                                  # [n, 2d]
+            h, queue = block.step(h, queue)  # [n, 2d]
             new_state.append(queue)
         return self._output(h), new_state
 
     def init_cache(self, batch, conditional=None):
         cache = {"queues": self.init_stream(batch)}
         if self.translates:
-            cache["columns"] = self.source_columns(conditional)              # [n, |t^|, 2d]
+            cache["columns"] = self.source_columns(conditional)  # [n, |t^|, 2d]
         return cache
 
     def step(self, x, cache, index, conditional=None):
-        x_prev = self.previous_value(x, index)                               # [n]
+        x_prev = self.previous_value(x, index)  # [n]
         labels = None if self.translates else conditional
         column = None
         if self.translates:
@@ -414,9 +453,18 @@ class ByteNet(AutoregressiveModel):
         return logits, dict(cache, queues=queues)
 
     # ------------------------------------------------------------- serialization
-    _CONFIG_KEYS = ("hidden_channels", "kernel_size", "dilations", "block_type", "dropout",
-                    "source_levels", "encoder_dilations", "encoder_kernel_size", "unfold_a",
-                    "unfold_b")
+    _CONFIG_KEYS = (
+        "hidden_channels",
+        "kernel_size",
+        "dilations",
+        "block_type",
+        "dropout",
+        "source_levels",
+        "encoder_dilations",
+        "encoder_kernel_size",
+        "unfold_a",
+        "unfold_b",
+    )
 
     def get_config(self):
         config = super().get_config()

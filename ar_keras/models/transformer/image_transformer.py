@@ -159,14 +159,15 @@ def timing_signal(coordinates, depth, min_timescale=1.0, max_timescale=1.0e4):
     axes = coordinates.shape[1]
     n = depth // (2 * axes)
     if n < 1:
-        raise ValueError(f"a sinusoidal signal over {axes} coordinates needs a width of at least "
-                         f"{2 * axes}, got {depth}.")
+        raise ValueError(
+            f"a sinusoidal signal over {axes} coordinates needs a width of at least {2 * axes}, got {depth}."
+        )
     increment = math.log(max_timescale / min_timescale) / max(n - 1, 1)
-    inv_timescales = min_timescale * np.exp(-increment * np.arange(n))          # [n]
+    inv_timescales = min_timescale * np.exp(-increment * np.arange(n))  # [n]
     signal = np.zeros((coordinates.shape[0], depth))
     for a in range(axes):
-        scaled = coordinates[:, a:a + 1] * inv_timescales[None, :]               # [N, n]
-        signal[:, 2 * a * n:2 * (a + 1) * n] = np.concatenate([np.sin(scaled), np.cos(scaled)], 1)
+        scaled = coordinates[:, a : a + 1] * inv_timescales[None, :]  # [N, n]
+        signal[:, 2 * a * n : 2 * (a + 1) * n] = np.concatenate([np.sin(scaled), np.cos(scaled)], 1)
     return signal.astype(np.float32)
 
 
@@ -215,44 +216,91 @@ class ImageTransformer(AutoregressiveModel):
         # compounds it, until a class-conditional law has one configuration (the checks then
         # cannot tell seeds apart).  Blocks of 8: every shared causality check reaches all of
         # its earlier elements; deeper and 2-D models are in tests/models/test_image_transformer.py.
-        "tiny": dict(image_shape=(3, 3, 1), num_levels=4, hidden_size=8, num_layers=1,
-                     num_heads=2, filter_size=16, block_length=8, block_shape=(1, 3),
-                     flange=(1, 1)),
+        "tiny": dict(
+            image_shape=(3, 3, 1),
+            num_levels=4,
+            hidden_size=8,
+            num_layers=1,
+            num_heads=2,
+            filter_size=16,
+            block_length=8,
+            block_shape=(1, 3),
+            flange=(1, 1),
+        ),
         # The paper's architecture at the scale of 8x8 digits: a 1-D block of two
         # image rows, memory reaching four rows back.
-        "digits": dict(image_shape=(8, 8, 1), num_levels=17, hidden_size=64, num_layers=4,
-                       num_heads=4, filter_size=256, block_length=16, block_shape=(4, 4),
-                       flange=(4, 4), dropout=0.1),
+        "digits": dict(
+            image_shape=(8, 8, 1),
+            num_levels=17,
+            hidden_size=64,
+            num_layers=4,
+            num_heads=4,
+            filter_size=256,
+            block_length=16,
+            block_shape=(4, 4),
+            flange=(4, 4),
+            dropout=0.1,
+        ),
         # Parmar et al. 2018 / tensor2tensor imagetransformer_cifar10_base (2.90 bits/dim):
         # 12 layers, hidden 512, 4 heads, feed-forward 2048, 1-D query blocks of 256
         # (memory 512), dropout 0.3, sinusoidal positions, a 256-way softmax per channel.
         # 38,353,664 parameters.
-        "paper": dict(image_shape=(32, 32, 3), num_levels=256, hidden_size=512, num_layers=12,
-                      num_heads=4, filter_size=2048, block_length=256, block_shape=(8, 16),
-                      flange=(8, 16), dropout=0.3),
+        "paper": dict(
+            image_shape=(32, 32, 3),
+            num_levels=256,
+            hidden_size=512,
+            num_layers=12,
+            num_heads=4,
+            filter_size=2048,
+            block_length=256,
+            block_shape=(8, 16),
+            flange=(8, 16),
+            dropout=0.3,
+        ),
     }
 
-    def __init__(self, image_shape=(8, 8, 1), num_levels=17, hidden_size=64, num_layers=4,
-                 num_heads=4, filter_size=256, attention="local_1d", block_length=16,
-                 block_shape=(4, 4), flange=(4, 4), positions="sinusoidal", head="categorical",
-                 num_mixtures=5, right_shift="sequence", dropout=0.0, num_classes=None,
-                 low_resolution=None, **kwargs):
+    def __init__(
+        self,
+        image_shape=(8, 8, 1),
+        num_levels=17,
+        hidden_size=64,
+        num_layers=4,
+        num_heads=4,
+        filter_size=256,
+        attention="local_1d",
+        block_length=16,
+        block_shape=(4, 4),
+        flange=(4, 4),
+        positions="sinusoidal",
+        head="categorical",
+        num_mixtures=5,
+        right_shift="sequence",
+        dropout=0.0,
+        num_classes=None,
+        low_resolution=None,
+        **kwargs,
+    ):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
-        for name, value in (("hidden_size", hidden_size), ("num_layers", num_layers),
-                            ("num_heads", num_heads), ("filter_size", filter_size),
-                            ("num_mixtures", num_mixtures)):
+        for name, value in (
+            ("hidden_size", hidden_size),
+            ("num_layers", num_layers),
+            ("num_heads", num_heads),
+            ("filter_size", filter_size),
+            ("num_mixtures", num_mixtures),
+        ):
             checks.check_positive_int(value, name)
-        for name, value, allowed in (("attention", attention, _ATTENTION),
-                                     ("positions", positions, _POSITIONS),
-                                     ("head", head, _HEADS), ("right_shift", right_shift, _SHIFTS)):
+        for name, value, allowed in (
+            ("attention", attention, _ATTENTION),
+            ("positions", positions, _POSITIONS),
+            ("head", head, _HEADS),
+            ("right_shift", right_shift, _SHIFTS),
+        ):
             if value not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, "
-                                 f"got {value!r}.")
+                raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}.")
         if hidden_size % num_heads:
-            raise ValueError(f"hidden_size ({hidden_size}) must be a multiple of num_heads "
-                             f"({num_heads}).")
+            raise ValueError(f"hidden_size ({hidden_size}) must be a multiple of num_heads ({num_heads}).")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
         H, W, C = self.image_shape
@@ -270,8 +318,7 @@ class ImageTransformer(AutoregressiveModel):
         self.num_mixtures = int(num_mixtures)
         self.right_shift = right_shift
         self.dropout = float(dropout)
-        self.low_resolution = (None if low_resolution is None
-                               else _pair(low_resolution, "low_resolution", 1))
+        self.low_resolution = None if low_resolution is None else _pair(low_resolution, "low_resolution", 1)
         D, d = H * W * C, self.hidden_size
         grid = (H, W * C)
 
@@ -282,20 +329,22 @@ class ImageTransformer(AutoregressiveModel):
                 raise ValueError(
                     f"block_shape {self.block_shape} must divide the grid of positions "
                     f"(H, W*C) = {grid} for local_2d attention (blocks in block-raster order "
-                    "tile the image exactly).")
+                    "tile the image exactly)."
+                )
             order = np.asarray(patterns.block_raster_order(grid, self.block_shape), np.int64)
             block = bh * bw
-            pattern = dict(pattern="local_2d", grid_shape=grid, block_shape=self.block_shape,
-                           flange=self.flange)
+            pattern = dict(
+                pattern="local_2d", grid_shape=grid, block_shape=self.block_shape, flange=self.flange
+            )
         else:
             order = np.arange(D)
             block = self.block_length
             pattern = dict(pattern="local_1d", block_length=self.block_length)
         if sorted(order.tolist()) != list(range(D)):
             raise ValueError("the generation order is not a permutation of the positions.")
-        self._order = order.astype(np.int32)                       # step t -> raster index
-        self._rank = np.argsort(order).astype(np.int32)            # raster index -> step
-        self._block_start = (np.arange(D) % block == 0)            # [D], generation order
+        self._order = order.astype(np.int32)  # step t -> raster index
+        self._rank = np.argsort(order).astype(np.int32)  # raster index -> step
+        self._block_start = np.arange(D) % block == 0  # [D], generation order
         rows, cols, chans = order // (W * C), (order // C) % W, order % C
         self._coordinates = np.stack([rows, cols, chans], axis=1).astype(np.int32)  # [D, 3]
 
@@ -309,55 +358,66 @@ class ImageTransformer(AutoregressiveModel):
             self.head = Categorical(K)
             num_out, out_bias = K, "zeros"
         # tensor2tensor's embedding initialiser: normal with standard deviation d^-1/2.
-        embed_init = keras.initializers.RandomNormal(stddev=d ** -0.5)
+        embed_init = keras.initializers.RandomNormal(stddev=d**-0.5)
         # One K x d table per channel index, stored as rows c * K + k of one table.
-        self.value_embedding = keras.layers.Embedding(C * K, d, embeddings_initializer=embed_init,
-                                                      name="value_embedding")
+        self.value_embedding = keras.layers.Embedding(
+            C * K, d, embeddings_initializer=embed_init, name="value_embedding"
+        )
         self.start = keras.layers.Embedding(1, d, embeddings_initializer=embed_init, name="start")
         if positions == "sinusoidal":
-            self._timing = timing_signal(self._coordinates, d)     # [D, d], generation order
+            self._timing = timing_signal(self._coordinates, d)  # [D, d], generation order
         else:
-            self.row_embedding = keras.layers.Embedding(H, d, embeddings_initializer=embed_init,
-                                                        name="row_embedding")
-            self.column_embedding = keras.layers.Embedding(W, d, embeddings_initializer=embed_init,
-                                                           name="column_embedding")
-            self.channel_embedding = keras.layers.Embedding(C, d,
-                                                            embeddings_initializer=embed_init,
-                                                            name="channel_embedding")
+            self.row_embedding = keras.layers.Embedding(
+                H, d, embeddings_initializer=embed_init, name="row_embedding"
+            )
+            self.column_embedding = keras.layers.Embedding(
+                W, d, embeddings_initializer=embed_init, name="column_embedding"
+            )
+            self.channel_embedding = keras.layers.Embedding(
+                C, d, embeddings_initializer=embed_init, name="channel_embedding"
+            )
         if self.num_classes is not None:
-            self.class_embedding = keras.layers.Embedding(self.num_classes, d,
-                                                          embeddings_initializer=embed_init,
-                                                          name="class_embedding")
+            self.class_embedding = keras.layers.Embedding(
+                self.num_classes, d, embeddings_initializer=embed_init, name="class_embedding"
+            )
         if self.low_resolution is not None:
             h, w = self.low_resolution
             if H % h or W % w:
-                raise ValueError(f"low_resolution {self.low_resolution} must divide the image's "
-                                 f"(H, W) = {(H, W)} (each low-resolution pixel covers an "
-                                 "H/h x W/w patch).")
+                raise ValueError(
+                    f"low_resolution {self.low_resolution} must divide the image's "
+                    f"(H, W) = {(H, W)} (each low-resolution pixel covers an "
+                    "H/h x W/w patch)."
+                )
             self._low_event = ImageEvent((h, w, C), K)
-            self.low_embedding = keras.layers.Embedding(C * K, d, embeddings_initializer=embed_init,
-                                                        name="low_embedding")
-            self.low_conv = keras.layers.Conv2D(d, 3, padding="same", activation="relu",
-                                                name="low_conv")
+            self.low_embedding = keras.layers.Embedding(
+                C * K, d, embeddings_initializer=embed_init, name="low_embedding"
+            )
+            self.low_conv = keras.layers.Conv2D(d, 3, padding="same", activation="relu", name="low_conv")
             self.low_out = keras.layers.Dense(d, name="low_out")
         self.attention_layers = [
-            CausalSelfAttention(self.num_heads, d // self.num_heads, name=f"attention_{i}",
-                                **pattern)
-            for i in range(self.num_layers)]
-        self.attention_norms = [keras.layers.LayerNormalization(name=f"attention_norm_{i}")
-                                for i in range(self.num_layers)]
-        self.ffn_hidden = [keras.layers.Dense(self.filter_size, activation="relu",
-                                              name=f"ffn_hidden_{i}")
-                           for i in range(self.num_layers)]
+            CausalSelfAttention(self.num_heads, d // self.num_heads, name=f"attention_{i}", **pattern)
+            for i in range(self.num_layers)
+        ]
+        self.attention_norms = [
+            keras.layers.LayerNormalization(name=f"attention_norm_{i}") for i in range(self.num_layers)
+        ]
+        self.ffn_hidden = [
+            keras.layers.Dense(self.filter_size, activation="relu", name=f"ffn_hidden_{i}")
+            for i in range(self.num_layers)
+        ]
         self.ffn_out = [keras.layers.Dense(d, name=f"ffn_out_{i}") for i in range(self.num_layers)]
-        self.ffn_norms = [keras.layers.LayerNormalization(name=f"ffn_norm_{i}")
-                          for i in range(self.num_layers)]
+        self.ffn_norms = [
+            keras.layers.LayerNormalization(name=f"ffn_norm_{i}") for i in range(self.num_layers)
+        ]
         self.residual_dropout = keras.layers.Dropout(self.dropout, name="residual_dropout")
         # A small output projection (the 0.02 normal of GPT/BERT-style Transformer inits): the
         # logits start near uniform, whatever the scale of the layer-normalised states.
-        self.out = keras.layers.Dense(num_out, bias_initializer=out_bias, name="out",
-                                      kernel_initializer=keras.initializers.TruncatedNormal(
-                                          stddev=0.02))
+        self.out = keras.layers.Dense(
+            num_out,
+            bias_initializer=out_bias,
+            name="out",
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        )
         self._finish_init()
 
     # --------------------------------------------------------------- structure
@@ -381,27 +441,36 @@ class ImageTransformer(AutoregressiveModel):
     def _check_low(self, low, batch, validate_values):
         low = self._low_event.check(low, validate_values, what="the low-resolution conditional")
         if isinstance(batch, int) and low.shape[0] is not None and low.shape[0] != batch:
-            raise ValueError(f"the low-resolution conditional has {low.shape[0]} images for a "
-                             f"batch of {batch}.")
+            raise ValueError(
+                f"the low-resolution conditional has {low.shape[0]} images for a batch of {batch}."
+            )
         return low
 
     def check_conditional(self, conditional, batch=None, length=None, validate_values=True):
         if self.low_resolution is None:
             return super().check_conditional(conditional, batch, length, validate_values)
         if conditional is None:
-            raise ValueError("this image_transformer is a super-resolution model "
-                             f"(low_resolution={self.low_resolution}): pass "
-                             f"conditional={self._low_form()}.")
+            raise ValueError(
+                "this image_transformer is a super-resolution model "
+                f"(low_resolution={self.low_resolution}): pass "
+                f"conditional={self._low_form()}."
+            )
         if self.num_classes is None:
             return self._check_low(conditional, batch, validate_values)
         if not isinstance(conditional, collections.abc.Mapping) or set(conditional) != {
-                "labels", "low_resolution"}:
-            raise ValueError("this image_transformer is class-conditional and super-resolution: "
-                             f"pass conditional={self._low_form()}.")
-        return {"labels": checks.check_labels(conditional["labels"], self.num_classes,
-                                              batch=batch, validate_values=validate_values),
-                "low_resolution": self._check_low(conditional["low_resolution"], batch,
-                                                  validate_values)}
+            "labels",
+            "low_resolution",
+        }:
+            raise ValueError(
+                "this image_transformer is class-conditional and super-resolution: "
+                f"pass conditional={self._low_form()}."
+            )
+        return {
+            "labels": checks.check_labels(
+                conditional["labels"], self.num_classes, batch=batch, validate_values=validate_values
+            ),
+            "low_resolution": self._check_low(conditional["low_resolution"], batch, validate_values),
+        }
 
     def conditional_specs(self, batch=None):
         """Labels ``conditional [B]`` and/or ``low_resolution [B, h, w, C]``."""
@@ -438,20 +507,20 @@ class ImageTransformer(AutoregressiveModel):
     def _conditioning(self, conditional):
         """``(class term [B, d] or None, low-resolution term [B, D, d] in generation order or None)``."""
         labels, low = self._split(conditional)
-        class_term = None if labels is None else self.class_embedding(labels)       # [B, d]
+        class_term = None if labels is None else self.class_embedding(labels)  # [B, d]
         low_term = None
         if low is not None:
             H, W, C = self.image_shape
             h, w = self.low_resolution
             K, d = self.num_levels, self.hidden_size
-            index = low + tf.range(C) * K                                # channel c's table
-            e = self.low_embedding(index)                                # [B, h, w, C, d]
-            e = tf.reduce_sum(e, axis=3)                                 # [B, h, w, C, d] -> [B, h, w, d]
-            e = self.low_out(self.low_conv(e))                           # [B, h, w, d]
+            index = low + tf.range(C) * K  # channel c's table
+            e = self.low_embedding(index)  # [B, h, w, C, d]
+            e = tf.reduce_sum(e, axis=3)  # [B, h, w, C, d] -> [B, h, w, d]
+            e = self.low_out(self.low_conv(e))  # [B, h, w, d]
             e = tf.repeat(tf.repeat(e, H // h, axis=1), W // w, axis=2)  # [B, h, w, d] -> [B, H, W, d]
             pixel = self._coordinates[:, 0] * W + self._coordinates[:, 1]  # [D] pixel of step t
-            e = tf.reshape(e, [-1, H * W, d])                            # [B, H, W, d] -> [B, HW, d]
-            low_term = tf.gather(e, pixel, axis=1)                       # [B, D, d], generation order
+            e = tf.reshape(e, [-1, H * W, d])  # [B, H, W, d] -> [B, HW, d]
+            low_term = tf.gather(e, pixel, axis=1)  # [B, D, d], generation order
         return class_term, low_term
 
     # ---------------------------------------------------------------- network
@@ -462,8 +531,11 @@ class ImageTransformer(AutoregressiveModel):
             timing = tf.constant(self._timing)
             return timing if steps is None else tf.gather(timing, steps)
         coords = tf.convert_to_tensor(coords)
-        return (self.row_embedding(coords[:, 0]) + self.column_embedding(coords[:, 1])
-                + self.channel_embedding(coords[:, 2]))
+        return (
+            self.row_embedding(coords[:, 0])
+            + self.column_embedding(coords[:, 1])
+            + self.channel_embedding(coords[:, 2])
+        )
 
     def _embed(self, values, steps):
         """``E_{c}[x]`` of ``values`` drawn at generation ``steps`` (same shape) -> ``[..., d]``."""
@@ -483,7 +555,7 @@ class ImageTransformer(AutoregressiveModel):
             # One channel per element: log-weights (normalised), means, clamped log-scales.
             # With one channel the element's own value is never read (no coupling, no evidence).
             out = self.head.element_params(out, tf.zeros_like(out[..., :1], tf.int32))  # [..., 1, 3M]
-            out = out[..., 0, :]                                         # [..., 1, 3M] -> [..., 3M]
+            out = out[..., 0, :]  # [..., 1, 3M] -> [..., 3M]
         return out
 
     def _shift_sources(self):
@@ -497,10 +569,10 @@ class ImageTransformer(AutoregressiveModel):
         """The first layer's inputs ``h0 [B, D, d]`` in generation order from ``x [B, D]`` (raster)."""
         D, d = self.event_size, self.hidden_size
         batch = tf.shape(x_flat)[0]
-        x_gen = tf.gather(x_flat, self._order, axis=1)                   # [B, D], generation order
-        e = self._embed(x_gen, tf.range(D))                              # [B, D, d]
+        x_gen = tf.gather(x_flat, self._order, axis=1)  # [B, D], generation order
+        e = self._embed(x_gen, tf.range(D))  # [B, D, d]
         source = self._shift_sources()
-        shifted = tf.gather(e, np.maximum(source, 0), axis=1)            # [B, D, d]: e_{t-1}
+        shifted = tf.gather(e, np.maximum(source, 0), axis=1)  # [B, D, d]: e_{t-1}
         start = tf.broadcast_to(self.start(tf.zeros([1], tf.int32)), [batch, D, d])
         h = tf.where((source < 0)[None, :, None], start, shifted)
         h = h + tf.cast(self._position_signal(), h.dtype)[None]
@@ -515,26 +587,27 @@ class ImageTransformer(AutoregressiveModel):
     def network(self, x, conditional=None, training=False):
         H, W, C = self.image_shape
         batch = tf.shape(x)[0]
-        x_flat = tf.reshape(x, [batch, -1])                              # [B, H, W, C] -> [B, D]
+        x_flat = tf.reshape(x, [batch, -1])  # [B, H, W, C] -> [B, D]
         h = self.sequence_inputs(x_flat, conditional)
         h = self.residual_dropout(h, training=training)
         for i in range(self.num_layers):
             h = self._layer(i, h, self.attention_layers[i](h, training=training), training)
-        params = self._params(h)                                         # [B, D, P], generation order
-        params = tf.gather(params, self._rank, axis=1)                   # -> raster order
-        return tf.reshape(params, [batch, H, W, C, -1])                  # [B, D, P] -> [B, H, W, C, P]
+        params = self._params(h)  # [B, D, P], generation order
+        params = tf.gather(params, self._rank, axis=1)  # -> raster order
+        return tf.reshape(params, [batch, H, W, C, -1])  # [B, D, P] -> [B, H, W, C, P]
 
     # ---------------------------------------------------------- cached sampler
     @no_autograph
     def init_cache(self, batch, conditional=None):
         D = self.event_size
-        cache = {f"attention_{i}": layer.init_cache(batch, D)
-                 for i, layer in enumerate(self.attention_layers)}
+        cache = {
+            f"attention_{i}": layer.init_cache(batch, D) for i, layer in enumerate(self.attention_layers)
+        }
         class_term, low_term = self._conditioning(conditional)
         if class_term is not None:
-            cache["class"] = class_term                                  # [n, d]
+            cache["class"] = class_term  # [n, d]
         if low_term is not None:
-            cache["low_resolution"] = low_term                           # [n, D, d]
+            cache["low_resolution"] = low_term  # [n, D, d]
         return cache
 
     @no_autograph
@@ -544,31 +617,39 @@ class ImageTransformer(AutoregressiveModel):
         n = tf.shape(x)[0]
         source = tf.gather(tf.constant(self._shift_sources(), tf.int32), index)
         previous = tf.gather(x, tf.gather(self._order, tf.maximum(source, 0)), axis=1)  # [n]
-        e = self._embed(previous, tf.fill([n], tf.maximum(source, 0)))   # [n, d]
+        e = self._embed(previous, tf.fill([n], tf.maximum(source, 0)))  # [n, d]
         start = tf.broadcast_to(self.start(tf.zeros([1], tf.int32)), tf.shape(e))
         h = tf.where(source < 0, start, e)
         h = h + tf.cast(self._position_signal(tf.reshape(index, [1])), h.dtype)  # + [1, d]
         if "class" in cache:
             h = h + cache["class"]
         if "low_resolution" in cache:
-            h = h + tf.gather(cache["low_resolution"], index, axis=1)    # [n, D, d] -> [n, d]
+            h = h + tf.gather(cache["low_resolution"], index, axis=1)  # [n, D, d] -> [n, d]
         for i, layer in enumerate(self.attention_layers):
             key = f"attention_{i}"
             attended, cache[key] = layer.step(h, cache[key], index)
             h = self._layer(i, h, attended, False)
-        return self._params(h), cache                                    # [n, P]
+        return self._params(h), cache  # [n, P]
 
     # ----------------------------------------------------------- serialization
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "hidden_size": self.hidden_size, "num_layers": self.num_layers,
-            "num_heads": self.num_heads, "filter_size": self.filter_size,
-            "attention": self.attention, "block_length": self.block_length,
-            "block_shape": list(self.block_shape), "flange": list(self.flange),
-            "positions": self.positions, "head": self.head_type,
-            "num_mixtures": self.num_mixtures, "right_shift": self.right_shift,
-            "dropout": self.dropout,
-            "low_resolution": None if self.low_resolution is None else list(self.low_resolution),
-        })
+        config.update(
+            {
+                "hidden_size": self.hidden_size,
+                "num_layers": self.num_layers,
+                "num_heads": self.num_heads,
+                "filter_size": self.filter_size,
+                "attention": self.attention,
+                "block_length": self.block_length,
+                "block_shape": list(self.block_shape),
+                "flange": list(self.flange),
+                "positions": self.positions,
+                "head": self.head_type,
+                "num_mixtures": self.num_mixtures,
+                "right_shift": self.right_shift,
+                "dropout": self.dropout,
+                "low_resolution": None if self.low_resolution is None else list(self.low_resolution),
+            }
+        )
         return config

@@ -90,8 +90,13 @@ from ar_keras.distributions import Categorical
 from ar_keras.layers.sparse_transformer_block import SparseTransformerBlock
 from ar_keras.models.registry import register
 
-__all__ = ["SparseTransformer", "SparseTransformerSequence", "CIFAR_LAYER_PATTERN",
-           "ATTENTIONS", "LAYER_PATTERNS"]
+__all__ = [
+    "SparseTransformer",
+    "SparseTransformerSequence",
+    "CIFAR_LAYER_PATTERN",
+    "ATTENTIONS",
+    "LAYER_PATTERNS",
+]
 
 #: The ``attention=`` choices.
 ATTENTIONS = ("strided", "fixed", "dense")
@@ -110,47 +115,111 @@ _IMAGE_PRESETS = {
     # The logits start random here (zero_init_logits=False): with the paper's zero start no
     # gradient reaches any other weight on the first step, and the shared contract checks
     # that one fit step changes every weight.
-    "tiny": dict(image_shape=(4, 4, 1), num_levels=4, num_layers=2, width=16, num_heads=2,
-                 ff_dim=32, attention="strided", layer_pattern=("strided_stride", "strided_local"),
-                 zero_init_logits=False),
+    "tiny": dict(
+        image_shape=(4, 4, 1),
+        num_levels=4,
+        num_layers=2,
+        width=16,
+        num_heads=2,
+        ff_dim=32,
+        attention="strided",
+        layer_pattern=("strided_stride", "strided_local"),
+        zero_init_logits=False,
+    ),
     # The embedded 8x8 digits (17 levels) in minutes on a CPU: l = 8 (one row), the CIFAR
     # interleaving over 4 layers; 137,361 parameters.
-    "digits": dict(image_shape=(8, 8, 1), num_levels=17, num_layers=4, width=64, num_heads=2,
-                   ff_dim=128, attention="strided", layer_pattern=CIFAR_LAYER_PATTERN,
-                   dropout=0.1),
+    "digits": dict(
+        image_shape=(8, 8, 1),
+        num_levels=17,
+        num_layers=4,
+        width=64,
+        num_heads=2,
+        ff_dim=128,
+        attention="strided",
+        layer_pattern=CIFAR_LAYER_PATTERN,
+        dropout=0.1,
+    ),
     # CIFAR-10 (paper Table 1, 2.80 bits/dim; hyper-parameters c10-58m of the reference code):
     # 128 layers, d = 256, 2 heads, half-size query/keys (64 per head) and feed-forward
     # (2 d = 512), stride l = 96 = one 32x3 row, one strided layer then three local, residual
     # dropout 0.25, recomputation.  59,197,184 parameters (count_params).
-    "paper": dict(image_shape=(32, 32, 3), num_levels=256, num_layers=128, width=256,
-                  num_heads=2, key_dim=64, value_dim=128, ff_dim=512, attention="strided",
-                  block_length=96, layer_pattern=CIFAR_LAYER_PATTERN, dropout=0.25,
-                  recompute=True),
+    "paper": dict(
+        image_shape=(32, 32, 3),
+        num_levels=256,
+        num_layers=128,
+        width=256,
+        num_heads=2,
+        key_dim=64,
+        value_dim=128,
+        ff_dim=512,
+        attention="strided",
+        block_length=96,
+        layer_pattern=CIFAR_LAYER_PATTERN,
+        dropout=0.25,
+        recompute=True,
+    ),
 }
 
 _SEQUENCE_PRESETS = {
     # Byte-like sequences of up to 32 steps, 4 levels, l = 6 (~sqrt 32), fixed attention with
     # c = 2 summaries: 4,820 parameters.
-    "tiny": dict(max_length=32, num_levels=4, num_layers=2, width=16, num_heads=2, ff_dim=32,
-                 attention="fixed", block_length=6, num_summary=2, zero_init_logits=False),
+    "tiny": dict(
+        max_length=32,
+        num_levels=4,
+        num_layers=2,
+        width=16,
+        num_heads=2,
+        ff_dim=32,
+        attention="fixed",
+        block_length=6,
+        num_summary=2,
+        zero_init_logits=False,
+    ),
     # The embedded text corpus (ar_keras.data.load("text"): 256-byte windows), 256 levels:
     # l = 16 = sqrt 256, fixed attention with c = 4, 4 layers of width 128; 863,360 parameters.
     # Random (not zero) initial logits: in a short CPU run the paper's zero start sits on the
     # unigram plateau (4.7 bits/byte) for the first ~150 steps; measured with 2 layers of
     # width 64 after 200 Adam steps (batch 32 x 64 bytes): 4.15 bits/byte with the zero start,
     # 3.67 without.
-    "text": dict(max_length=256, num_levels=256, num_layers=4, width=128, num_heads=4,
-                 attention="fixed", block_length=16, num_summary=4, dropout=0.1,
-                 zero_init_logits=False),
+    "text": dict(
+        max_length=256,
+        num_levels=256,
+        num_layers=4,
+        width=128,
+        num_heads=4,
+        attention="fixed",
+        block_length=16,
+        num_summary=4,
+        dropout=0.1,
+        zero_init_logits=False,
+    ),
     # The embedded speech (ar_keras.data.load("speech"): 10,240 mu-law codes), strided with
     # l = 128 (~sqrt 10240), 4 layers of width 64; 246,464 parameters.
-    "speech": dict(max_length=10240, num_levels=256, num_layers=4, width=64, num_heads=4,
-                   attention="strided", block_length=128, dropout=0.1, sample_rate=16000),
+    "speech": dict(
+        max_length=10240,
+        num_levels=256,
+        num_layers=4,
+        width=64,
+        num_heads=4,
+        attention="strided",
+        block_length=128,
+        dropout=0.1,
+        sample_rate=16000,
+    ),
     # enwik8 (paper Table 1, 0.99 bits/byte): 30 layers, d = 512, 8 heads, fixed attention with
     # l = 128, c = 32, context 12,288 bytes, residual dropout 0.4.  94,950,144 parameters.
-    "enwik8": dict(max_length=12288, num_levels=256, num_layers=30, width=512, num_heads=8,
-                   attention="fixed", block_length=128, num_summary=32, dropout=0.4,
-                   recompute=True),
+    "enwik8": dict(
+        max_length=12288,
+        num_levels=256,
+        num_layers=30,
+        width=512,
+        num_heads=8,
+        attention="fixed",
+        block_length=128,
+        num_summary=32,
+        dropout=0.4,
+        recompute=True,
+    ),
 }
 
 
@@ -199,8 +268,12 @@ class SparseTransformer(AutoregressiveModel):
     """
 
     event_kind = "image"
-    PRESETS = {**_IMAGE_PRESETS, "text": _SEQUENCE_PRESETS["text"],
-               "speech": _SEQUENCE_PRESETS["speech"], "enwik8": _SEQUENCE_PRESETS["enwik8"]}
+    PRESETS = {
+        **_IMAGE_PRESETS,
+        "text": _SEQUENCE_PRESETS["text"],
+        "speech": _SEQUENCE_PRESETS["speech"],
+        "enwik8": _SEQUENCE_PRESETS["enwik8"],
+    }
 
     def __new__(cls, *args, **kwargs):
         # One name for both kinds: max_length= builds the sequence class (its own event kind,
@@ -209,40 +282,65 @@ class SparseTransformer(AutoregressiveModel):
             cls = SparseTransformerSequence
         return super().__new__(cls, *args, **kwargs)
 
-    def __init__(self, image_shape=None, num_levels=256, max_length=None, num_layers=4, width=64,
-                 num_heads=2, key_dim=None, value_dim=None, ff_dim=None, attention="strided",
-                 block_length=None, num_summary=None, layer_pattern=None, dropout=0.0,
-                 recompute=False, zero_init_logits=True, num_classes=None, sample_rate=None,
-                 **kwargs):
+    def __init__(
+        self,
+        image_shape=None,
+        num_levels=256,
+        max_length=None,
+        num_layers=4,
+        width=64,
+        num_heads=2,
+        key_dim=None,
+        value_dim=None,
+        ff_dim=None,
+        attention="strided",
+        block_length=None,
+        num_summary=None,
+        layer_pattern=None,
+        dropout=0.0,
+        recompute=False,
+        zero_init_logits=True,
+        num_classes=None,
+        sample_rate=None,
+        **kwargs,
+    ):
         sequence = self.event_kind == "sequence"
         if sequence:
             if image_shape is not None:
-                raise ValueError("a Sparse Transformer of sequences takes max_length=T, not "
-                                 f"image_shape= (got image_shape={image_shape!r}).")
+                raise ValueError(
+                    "a Sparse Transformer of sequences takes max_length=T, not "
+                    f"image_shape= (got image_shape={image_shape!r})."
+                )
             if max_length is None:
-                raise ValueError("a Sparse Transformer of sequences needs max_length=T (the "
-                                 "longest sequence it will model).")
+                raise ValueError(
+                    "a Sparse Transformer of sequences needs max_length=T (the "
+                    "longest sequence it will model)."
+                )
             self.max_length = checks.check_positive_int(max_length, "max_length")
-            self.sample_rate = (None if sample_rate is None
-                                else checks.check_positive_int(sample_rate, "sample_rate"))
+            self.sample_rate = (
+                None if sample_rate is None else checks.check_positive_int(sample_rate, "sample_rate")
+            )
             super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels), **kwargs)
         else:
             if image_shape is None:
-                raise ValueError("a Sparse Transformer takes image_shape=(H, W, C) for images or "
-                                 "max_length=T for sequences [B, T]; got neither.")
+                raise ValueError(
+                    "a Sparse Transformer takes image_shape=(H, W, C) for images or "
+                    "max_length=T for sequences [B, T]; got neither."
+                )
             if len(np.atleast_1d(image_shape)) != 3:
                 raise ValueError(f"image_shape must be (H, W, C), got {image_shape!r}.")
             if sample_rate is not None:
-                raise ValueError("sample_rate= is for sequences of audio (max_length=T), not "
-                                 "images.")
+                raise ValueError("sample_rate= is for sequences of audio (max_length=T), not images.")
             super().__init__(image_shape, num_levels, num_classes, **kwargs)
             self.max_length = None
         self.num_layers = _check_int(num_layers, "num_layers")
         self.width = _check_int(width, "width")
         self.num_heads = _check_int(num_heads, "num_heads")
         if (key_dim is None or value_dim is None) and self.width % self.num_heads:
-            raise ValueError(f"width {self.width} must be a multiple of num_heads {self.num_heads} "
-                             "(or give key_dim= and value_dim=).")
+            raise ValueError(
+                f"width {self.width} must be a multiple of num_heads {self.num_heads} "
+                "(or give key_dim= and value_dim=)."
+            )
         self.key_dim = _check_int(key_dim or self.width // self.num_heads, "key_dim")
         self.value_dim = _check_int(value_dim or self.width // self.num_heads, "value_dim")
         self.ff_dim = _check_int(ff_dim or 4 * self.width, "ff_dim")
@@ -251,27 +349,35 @@ class SparseTransformer(AutoregressiveModel):
         self.attention = attention
         n = None if sequence else self.event_size
         if block_length is None:
-            block_length = (max(1, int(round(math.sqrt(self.max_length)))) if sequence
-                            else self.image_shape[1] * self.image_shape[2])          # one row W C
+            block_length = (
+                max(1, int(round(math.sqrt(self.max_length))))
+                if sequence
+                else self.image_shape[1] * self.image_shape[2]
+            )  # one row W C
         self.block_length = _check_int(block_length, "block_length")
         if n is not None and attention != "dense" and n % self.block_length:
             raise ValueError(
                 f"block_length l = {self.block_length} must divide the image's H*W*C = {n} "
                 f"positions (the {attention} pattern tiles the image with blocks of l; one row "
-                f"is W*C = {self.image_shape[1] * self.image_shape[2]}).")
+                f"is W*C = {self.image_shape[1] * self.image_shape[2]})."
+            )
         if num_summary is None and attention == "fixed":
             num_summary = max(1, self.block_length // 4)
         self.num_summary = None if num_summary is None else _check_int(num_summary, "num_summary")
         if self.num_summary is not None and self.num_summary > self.block_length:
-            raise ValueError(f"num_summary c = {self.num_summary} must be at most block_length "
-                             f"l = {self.block_length} (the last c positions of each block).")
+            raise ValueError(
+                f"num_summary c = {self.num_summary} must be at most block_length "
+                f"l = {self.block_length} (the last c positions of each block)."
+            )
         if layer_pattern is not None:
             layer_pattern = tuple(layer_pattern)
             allowed = LAYER_PATTERNS[attention]
             bad = [p for p in layer_pattern if p not in allowed]
             if not layer_pattern or bad:
-                raise ValueError(f"layer_pattern for attention={attention!r} must be a non-empty "
-                                 f"sequence of {allowed}, got {layer_pattern!r}.")
+                raise ValueError(
+                    f"layer_pattern for attention={attention!r} must be a non-empty "
+                    f"sequence of {allowed}, got {layer_pattern!r}."
+                )
         self.layer_pattern = layer_pattern
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
@@ -282,8 +388,9 @@ class SparseTransformer(AutoregressiveModel):
 
         d, K = self.width, self.num_levels
         init = keras.initializers.RandomNormal(stddev=0.125 / math.sqrt(d))
-        self.value_embedding = keras.layers.Embedding(K, d, embeddings_initializer=init,
-                                                      name="value_embedding")
+        self.value_embedding = keras.layers.Embedding(
+            K, d, embeddings_initializer=init, name="value_embedding"
+        )
         self.start = self.add_weight(shape=(d,), initializer=init, name="start")
         if sequence:
             rows = -(-self.max_length // self.block_length)
@@ -294,21 +401,37 @@ class SparseTransformer(AutoregressiveModel):
         # One embedding per factor: factor k of position i is (i // stride_k) mod size_k.
         self.position_embeddings = [
             keras.layers.Embedding(size, d, embeddings_initializer=init, name=f"position_{k}")
-            for k, (size, _) in enumerate(self.position_factors)]
-        self.class_embedding = (None if self.num_classes is None else keras.layers.Embedding(
-            self.num_classes, d, embeddings_initializer=init, name="class_embedding"))
+            for k, (size, _) in enumerate(self.position_factors)
+        ]
+        self.class_embedding = (
+            None
+            if self.num_classes is None
+            else keras.layers.Embedding(
+                self.num_classes, d, embeddings_initializer=init, name="class_embedding"
+            )
+        )
         scale = 1.0 / math.sqrt(2.0 * self.num_layers)
         self.blocks = [
             SparseTransformerBlock(
-                d, self.num_heads, self.key_dim, self.value_dim, self.ff_dim, pattern=p,
+                d,
+                self.num_heads,
+                self.key_dim,
+                self.value_dim,
+                self.ff_dim,
+                pattern=p,
                 block_length=None if p == "dense" else self.block_length,
                 num_summary=self.num_summary if p.startswith("fixed") else None,
-                dropout=self.dropout, output_scale=scale, recompute=self.recompute,
-                name=f"block_{i}")
-            for i, p in enumerate(self.layer_patterns)]
+                dropout=self.dropout,
+                output_scale=scale,
+                recompute=self.recompute,
+                name=f"block_{i}",
+            )
+            for i, p in enumerate(self.layer_patterns)
+        ]
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
         self.logits = keras.layers.Dense(
-            K, kernel_initializer="zeros" if self.zero_init_logits else init, name="logits")
+            K, kernel_initializer="zeros" if self.zero_init_logits else init, name="logits"
+        )
         self._finish_init()
 
     # ----------------------------------------------------------------- structure
@@ -330,8 +453,10 @@ class SparseTransformer(AutoregressiveModel):
                 overrides["max_length"] = int(info.example_length)
             return overrides
         if cls.event_kind == "sequence":
-            raise ValueError(f"{cls.__name__} models integer sequences [T]; dataset {info.name!r} "
-                             "holds images: use the model 'sparse_transformer'.")
+            raise ValueError(
+                f"{cls.__name__} models integer sequences [T]; dataset {info.name!r} "
+                "holds images: use the model 'sparse_transformer'."
+            )
         return {"image_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
 
     # ------------------------------------------------------------------- network
@@ -345,30 +470,30 @@ class SparseTransformer(AutoregressiveModel):
     def _inputs(self, previous, index, conditional, first):
         """Embedded inputs: ``E[previous]`` (or the start vector where ``first``) + positions
         (+ class).  ``previous``/``index``/``first`` broadcast to ``[B, n]`` or ``[B]``."""
-        e = self.value_embedding(previous)                                   # [..., d]
+        e = self.value_embedding(previous)  # [..., d]
         e = tf.where(first[..., None], tf.broadcast_to(self.start, tf.shape(e)), e)
         h = e + self._positions(index)
         if self.class_embedding is not None:
-            c = self.class_embedding(conditional)                            # [B, d]
+            c = self.class_embedding(conditional)  # [B, d]
             h = h + (c if h.shape.rank == 2 else c[:, None])
         return h
 
     def _run(self, x_flat, conditional, training):
         """``x [B, n]`` int -> logits ``[B, n, K]``."""
         n = tf.shape(x_flat)[1]
-        previous = tf.pad(x_flat, [[0, 0], [1, 0]])[:, :-1]                  # [B, n]: x_{i-1}
-        index = tf.range(n)                                                  # [n]
+        previous = tf.pad(x_flat, [[0, 0], [1, 0]])[:, :-1]  # [B, n]: x_{i-1}
+        index = tf.range(n)  # [n]
         h = self._inputs(previous, index[None], conditional, (index == 0)[None])  # [B, n, d]
         for block in self.blocks:
             h = block(h, training=training)
-        return self.logits(self.final_norm(h))                               # [B, n, K]
+        return self.logits(self.final_norm(h))  # [B, n, K]
 
     @no_autograph
     def network(self, x, conditional=None, training=False):
         """``x [B, *event]`` -> logits ``[B, *event, K]``; element i sees ``x_<i`` (raster)."""
         batch = tf.shape(x)[0]
-        flat = tf.reshape(x, [batch, -1])                                   # [B, *event] -> [B, n]
-        logits = self._run(flat, conditional, training)                      # [B, n, K]
+        flat = tf.reshape(x, [batch, -1])  # [B, *event] -> [B, n]
+        logits = self._run(flat, conditional, training)  # [B, n, K]
         return tf.reshape(logits, tf.concat([tf.shape(x), [self.num_levels]], 0))  # -> [B, *event, K]
 
     # ---------------------------------------------------- cache (fast sampling)
@@ -382,9 +507,9 @@ class SparseTransformer(AutoregressiveModel):
     @no_autograph
     def step(self, x, cache, index, conditional=None):
         """Logits ``[n, K]`` of position ``index`` from the partial sample ``x [n, D]``."""
-        previous = self.previous_value(x, index)                             # [n]
-        first = tf.fill(tf.shape(previous), tf.equal(index, 0))              # [n]
-        h = self._inputs(previous, index, conditional, first)                # [n, d]
+        previous = self.previous_value(x, index)  # [n]
+        first = tf.fill(tf.shape(previous), tf.equal(index, 0))  # [n]
+        h = self._inputs(previous, index, conditional, first)  # [n, d]
         new_cache = []
         for block, block_cache in zip(self.blocks, cache):
             h, block_cache = block.step(h, block_cache, index)
@@ -392,9 +517,21 @@ class SparseTransformer(AutoregressiveModel):
         return self.logits(self.final_norm(h)), new_cache
 
     # ------------------------------------------------------------- serialization
-    _CONFIG_KEYS = ("num_layers", "width", "num_heads", "key_dim", "value_dim", "ff_dim",
-                    "attention", "block_length", "num_summary", "layer_pattern", "dropout",
-                    "recompute", "zero_init_logits")
+    _CONFIG_KEYS = (
+        "num_layers",
+        "width",
+        "num_heads",
+        "key_dim",
+        "value_dim",
+        "ff_dim",
+        "attention",
+        "block_length",
+        "num_summary",
+        "layer_pattern",
+        "dropout",
+        "recompute",
+        "zero_init_logits",
+    )
 
     def get_config(self):
         config = super().get_config()
@@ -430,17 +567,25 @@ class SparseTransformerSequence(SparseTransformer):
 
     def _check_length(self, length):
         if isinstance(length, (int, np.integer)) and length > self.max_length:
-            raise ValueError(f"this Sparse Transformer models sequences of at most max_length = "
-                             f"{self.max_length} steps, got T = {length}. Build one with a larger "
-                             "max_length= (its position embeddings have max_length rows).")
+            raise ValueError(
+                f"this Sparse Transformer models sequences of at most max_length = "
+                f"{self.max_length} steps, got T = {length}. Build one with a larger "
+                "max_length= (its position embeddings have max_length rows)."
+            )
 
     def _check(self, x, conditional, validate_values=True):
         x, c = super()._check(x, conditional, validate_values)
         self._check_length(x.shape[1])
         if x.shape[1] is None and validate_values:
-            with tf.control_dependencies([tf.debugging.assert_less_equal(
-                    tf.shape(x)[1], self.max_length,
-                    message=f"sequences must be at most max_length = {self.max_length} steps")]):
+            with tf.control_dependencies(
+                [
+                    tf.debugging.assert_less_equal(
+                        tf.shape(x)[1],
+                        self.max_length,
+                        message=f"sequences must be at most max_length = {self.max_length} steps",
+                    )
+                ]
+            ):
                 x = tf.identity(x)
         return x, c
 
@@ -450,8 +595,14 @@ class SparseTransformerSequence(SparseTransformer):
 
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
         if tf.is_tensor(length):
-            with tf.control_dependencies([tf.debugging.assert_less_equal(
-                    length, self.max_length,
-                    message=f"length must be at most max_length = {self.max_length}")]):
+            with tf.control_dependencies(
+                [
+                    tf.debugging.assert_less_equal(
+                        length,
+                        self.max_length,
+                        message=f"length must be at most max_length = {self.max_length}",
+                    )
+                ]
+            ):
                 length = tf.identity(length)
         return super()._sample_graph(noise, num_samples, length, conditional, temperature, cache)

@@ -108,28 +108,59 @@ class VideoPixelNetwork(AutoregressiveModel):
     PRESETS = {
         # Three frames, so that the ConvLSTM takes a step from a non-zero state (its state
         # convolution trains); it takes videos as small as 2 frames of 1x2 (video_shape=...).
-        "tiny": dict(video_shape=(3, 2, 2, 1), num_levels=3, channels=2, encoder_dilations=(2,),
-                     decoder_blocks=1, lstm_filters=4, kernel_size=3),
+        "tiny": dict(
+            video_shape=(3, 2, 2, 1),
+            num_levels=3,
+            channels=2,
+            encoder_dilations=(2,),
+            decoder_blocks=1,
+            lstm_filters=4,
+            kernel_size=3,
+        ),
         # moving_digits (ark.data.load("moving_digits")): 8 frames of 16x16, 17 grey levels.
-        "digits": dict(video_shape=(8, 16, 16, 1), num_levels=17, channels=16,
-                       encoder_dilations=(1, 2, 4, 8), decoder_blocks=3, lstm_filters=32,
-                       kernel_size=3),
+        "digits": dict(
+            video_shape=(8, 16, 16, 1),
+            num_levels=17,
+            channels=16,
+            encoder_dilations=(1, 2, 4, 8),
+            decoder_blocks=3,
+            lstm_filters=32,
+            kernel_size=3,
+        ),
         # The paper's Moving MNIST model (sec. 5): 10 context + 10 predicted 64x64 frames,
         # encoder of 8 RMBs with dilations (1, 2, 4, 8) x 2, a ConvLSTM, a decoder of 12
         # masked RMBs without dilation, c = 128 (RMB width 2c = 256), sigmoid cross-entropy
         # on the grey levels.  The paper gives no ConvLSTM kernel or width: 3x3 and 256
         # (= 2c) are our choice; the grey levels are the file's 256.
-        "paper": dict(video_shape=(20, 64, 64, 1), num_levels=256, channels=128,
-                      encoder_dilations=(1, 2, 4, 8, 1, 2, 4, 8), decoder_blocks=12,
-                      lstm_filters=256, kernel_size=3, loss="sigmoid_xent"),
+        "paper": dict(
+            video_shape=(20, 64, 64, 1),
+            num_levels=256,
+            channels=128,
+            encoder_dilations=(1, 2, 4, 8, 1, 2, 4, 8),
+            decoder_blocks=12,
+            lstm_filters=256,
+            kernel_size=3,
+            loss="sigmoid_xent",
+        ),
     }
 
-    def __init__(self, video_shape=(8, 16, 16, 1), num_levels=17, channels=16,
-                 encoder_dilations=(1, 2, 4, 8), decoder_blocks=3, lstm_filters=32, kernel_size=3,
-                 loss="categorical", num_classes=None, **kwargs):
+    def __init__(
+        self,
+        video_shape=(8, 16, 16, 1),
+        num_levels=17,
+        channels=16,
+        encoder_dilations=(1, 2, 4, 8),
+        decoder_blocks=3,
+        lstm_filters=32,
+        kernel_size=3,
+        loss="categorical",
+        num_classes=None,
+        **kwargs,
+    ):
         if num_classes is not None:
-            raise ValueError("vpn takes no class labels (num_classes must be None): its "
-                             "conditional is the context frames.")
+            raise ValueError(
+                "vpn takes no class labels (num_classes must be None): its conditional is the context frames."
+            )
         super().__init__(event=VideoEvent(video_shape, num_levels), **kwargs)
         T, H, W, C = self.video_shape
         if T < 2:
@@ -141,32 +172,41 @@ class VideoPixelNetwork(AutoregressiveModel):
         if decoder_blocks < 1:
             raise ValueError(f"decoder_blocks must be >= 1, got {decoder_blocks}.")
         if channels < C:
-            raise ValueError(f"channels ({channels}) must be at least the channel count {C}: the "
-                             "masked blocks keep one feature group per channel.")
+            raise ValueError(
+                f"channels ({channels}) must be at least the channel count {C}: the "
+                "masked blocks keep one feature group per channel."
+            )
         self.channels = int(channels)
         self.encoder_dilations = tuple(int(d) for d in encoder_dilations)
         self.decoder_blocks = int(decoder_blocks)
         self.lstm_filters = int(lstm_filters)
         self.kernel_size = int(kernel_size)
         self.loss = loss
-        self.head = Categorical(self.num_levels) if loss == "categorical" else SigmoidCrossEntropy(
-            self.num_levels)
+        self.head = (
+            Categorical(self.num_levels) if loss == "categorical" else SigmoidCrossEntropy(self.num_levels)
+        )
         width, k = 2 * self.channels, self.kernel_size
         # Encoder: resolution preserving ('same' padding, no stride, no pooling).
         self.encoder_in = keras.layers.Conv2D(width, k, padding="same", name="encoder_in")
-        self.encoder = [ResidualMultiplicativeBlock(self.channels, k, dilation=d,
-                                                    name=f"encoder_rmb_{i}")
-                        for i, d in enumerate(self.encoder_dilations)]
+        self.encoder = [
+            ResidualMultiplicativeBlock(self.channels, k, dilation=d, name=f"encoder_rmb_{i}")
+            for i, d in enumerate(self.encoder_dilations)
+        ]
         self.lstm = ConvLSTM(self.lstm_filters, k, name="conv_lstm")
         # Decoder: masked over the frame's raster order and R -> G -> B channels.
         self.decoder_in = MaskedConv2D(width, k, mask_type="A", data_channels=C, name="decoder_in")
-        self.context_proj = [keras.layers.Conv2D(width, 1, name=f"context_{i}")
-                             for i in range(self.decoder_blocks)]
-        self.decoder = [ResidualMultiplicativeBlock(self.channels, k, mask_type="B",
-                                                    data_channels=C, name=f"decoder_rmb_{i}")
-                        for i in range(self.decoder_blocks)]
-        self.decoder_out = MaskedConv2D(C * self.head.num_params, 1, mask_type="B",
-                                        data_channels=C, name="decoder_out")
+        self.context_proj = [
+            keras.layers.Conv2D(width, 1, name=f"context_{i}") for i in range(self.decoder_blocks)
+        ]
+        self.decoder = [
+            ResidualMultiplicativeBlock(
+                self.channels, k, mask_type="B", data_channels=C, name=f"decoder_rmb_{i}"
+            )
+            for i in range(self.decoder_blocks)
+        ]
+        self.decoder_out = MaskedConv2D(
+            C * self.head.num_params, 1, mask_type="B", data_channels=C, name="decoder_out"
+        )
         self._finish_init()
 
     # ------------------------------------------------------------------ facts
@@ -191,7 +231,8 @@ class VideoPixelNetwork(AutoregressiveModel):
             raise ValueError(
                 f"vpn models videos [T, H, W, C]; dataset {info.name!r} holds "
                 f"{getattr(info, 'kind', 'image')} data of shape {tuple(info.image_shape)}. Pick a "
-                "video dataset, e.g. 'moving_digits'.")
+                "video dataset, e.g. 'moving_digits'."
+            )
         return {"video_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
 
     # ------------------------------------------------------------- conditional
@@ -206,25 +247,28 @@ class VideoPixelNetwork(AutoregressiveModel):
         if c.shape.rank != 5:
             raise ValueError(
                 f"vpn takes no class labels (it is unconditional over labels): its conditional "
-                f"is the context frames, int {want}; got shape {c.shape.as_list()}.")
+                f"is the context frames, int {want}; got shape {c.shape.as_list()}."
+            )
         if not c.dtype.is_integer:
-            raise ValueError(f"conditional (context frames) must hold integer levels in "
-                             f"[0, {self.num_levels}), got dtype {c.dtype.name}.")
+            raise ValueError(
+                f"conditional (context frames) must hold integer levels in "
+                f"[0, {self.num_levels}), got dtype {c.dtype.name}."
+            )
         shape = c.shape.as_list()
         if tuple(shape[2:]) != (H, W, C) or (shape[1] is not None and not 1 <= shape[1] < T):
             raise ValueError(f"conditional (context frames) must have shape {want}, got {shape}.")
         if batch is not None and shape[0] is not None and shape[0] != batch:
-            raise ValueError(f"conditional (context frames) must hold {batch} videos (one per "
-                             f"example), got {shape[0]}.")
-        return checks.check_range(c, self.num_levels, "conditional",
-                                  validate_values)
+            raise ValueError(
+                f"conditional (context frames) must hold {batch} videos (one per example), got {shape[0]}."
+            )
+        return checks.check_range(c, self.num_levels, "conditional", validate_values)
 
     def _check(self, x, conditional, validate_values=True):
         x, c = super()._check(x, conditional, validate_values)
         if c is None or not validate_values:
             return x, c
         message = "x must begin with the context frames given as conditional (x[:, :T0] == conditional)"
-        same = tf.reduce_all(tf.equal(x[:, :tf.shape(c)[1]], c))
+        same = tf.reduce_all(tf.equal(x[:, : tf.shape(c)[1]], c))
         if tf.executing_eagerly():
             if not bool(same):
                 raise ValueError(message + ".")
@@ -250,8 +294,8 @@ class VideoPixelNetwork(AutoregressiveModel):
         h = self.decoder_in(self._scaled(frames))
         for proj, block in zip(self.context_proj, self.decoder):
             h = block(h + proj(state))
-        out = self.decoder_out(tf.nn.relu(h))                             # [N, H, W, C P]
-        return tf.reshape(out, [-1, H, W, C, self.head.num_params])       # -> [N, H, W, C, P]
+        out = self.decoder_out(tf.nn.relu(h))  # [N, H, W, C P]
+        return tf.reshape(out, [-1, H, W, C, self.head.num_params])  # -> [N, H, W, C, P]
 
     @no_autograph
     def network(self, x, conditional=None, training=False):
@@ -261,21 +305,23 @@ class VideoPixelNetwork(AutoregressiveModel):
         T, H, W, C = self.video_shape
         F = self.lstm_filters
         # [B, T-1, H, W, C] -> [B (T-1), H, W, C]: the frames before the last, each encoded alone.
-        earlier = tf.reshape(x[:, :T - 1], [-1, H, W, C])
+        earlier = tf.reshape(x[:, : T - 1], [-1, H, W, C])
         encoded = self.encode(earlier)
         encoded = tf.reshape(encoded, [batch, T - 1, H, W, 2 * self.channels])  # -> [B, T-1, H, W, 2c]
-        states = self.lstm(encoded)                                       # [B, T-1, H, W, F]: s_1 .. s_{T-1}
-        states = tf.concat([tf.zeros_like(states[:, :1]), states], 1)     # s_0 = 0: [B, T, H, W, F]
-        params = self._decode(tf.reshape(x, [-1, H, W, C]),               # [B, T, H, W, C] -> [B T, H, W, C]
-                              tf.reshape(states, [-1, H, W, F]))          # [B, T, H, W, F] -> [B T, H, W, F]
+        states = self.lstm(encoded)  # [B, T-1, H, W, F]: s_1 .. s_{T-1}
+        states = tf.concat([tf.zeros_like(states[:, :1]), states], 1)  # s_0 = 0: [B, T, H, W, F]
+        params = self._decode(
+            tf.reshape(x, [-1, H, W, C]),  # [B, T, H, W, C] -> [B T, H, W, C]
+            tf.reshape(states, [-1, H, W, F]),
+        )  # [B, T, H, W, F] -> [B T, H, W, F]
         return tf.reshape(params, [batch, T, H, W, C, self.head.num_params])  # -> [B, T, H, W, C, P]
 
     def _conditional_log_probs(self, x, conditional, training=False):
-        lp = self.head.log_prob(self.network(x, training=training), x)   # [B, T, H, W, C]
+        lp = self.head.log_prob(self.network(x, training=training), x)  # [B, T, H, W, C]
         if conditional is None:
             return lp
-        predicted = tf.range(self.video_shape[0]) >= tf.shape(conditional)[1]   # [T]
-        predicted = tf.reshape(predicted, [1, -1, 1, 1, 1])              # [T] -> [1, T, 1, 1, 1]
+        predicted = tf.range(self.video_shape[0]) >= tf.shape(conditional)[1]  # [T]
+        predicted = tf.reshape(predicted, [1, -1, 1, 1, 1])  # [T] -> [1, T, 1, 1, 1]
         return tf.where(predicted, lp, tf.zeros_like(lp))
 
     # ------------------------------------------------------------- the paper's score
@@ -296,13 +342,15 @@ class VideoPixelNetwork(AutoregressiveModel):
         Needs ``loss="sigmoid_xent"``.
         """
         if self.loss != "sigmoid_xent":
-            raise ValueError("entropy_lower_bound is the bound of the sigmoid cross-entropy: build "
-                             "the model with loss='sigmoid_xent'.")
+            raise ValueError(
+                "entropy_lower_bound is the bound of the sigmoid cross-entropy: build "
+                "the model with loss='sigmoid_xent'."
+            )
         x, c = self._check(x, conditional)
-        neg_h = self.head.entropy_bound(x)                                # [B, T, H, W, C]
+        neg_h = self.head.entropy_bound(x)  # [B, T, H, W, C]
         if c is not None:
-            neg_h = neg_h[:, c.shape[1]:]
-        neg_h = tf.reshape(neg_h, [tf.shape(x)[0], -1])                   # [B, t, H, W, C] -> [B, t HWC]
+            neg_h = neg_h[:, c.shape[1] :]
+        neg_h = tf.reshape(neg_h, [tf.shape(x)[0], -1])  # [B, t, H, W, C] -> [B, t HWC]
         total = -tf.reduce_sum(neg_h, 1)
         return total / float(self.predicted_frames(conditional))
 
@@ -324,14 +372,13 @@ class VideoPixelNetwork(AutoregressiveModel):
         def body(i, cache):
             return [i + 1, self._advance(tf.gather(conditional, i, axis=1), cache)]
 
-        _, cache = tf.while_loop(lambda i, _: i < tf.shape(conditional)[1] - 1, body,
-                                 [tf.constant(0), cache])
+        _, cache = tf.while_loop(lambda i, _: i < tf.shape(conditional)[1] - 1, body, [tf.constant(0), cache])
         return cache
 
     def _frame(self, x, t):
         """Frame t of the partial sample ``x [n, D]``: ``[n, H, W, C]``."""
         _, H, W, C = self.video_shape
-        frames = tf.reshape(x, [-1, self.video_shape[0], H, W, C])        # [n, D] -> [n, T, H, W, C]
+        frames = tf.reshape(x, [-1, self.video_shape[0], H, W, C])  # [n, D] -> [n, T, H, W, C]
         return tf.gather(frames, t, axis=1)
 
     @no_autograph
@@ -340,11 +387,10 @@ class VideoPixelNetwork(AutoregressiveModel):
         E = self.frame_size
         t, within = index // E, index % E
         new_frame = tf.logical_and(tf.equal(within, 0), t > 0)
-        cache = tf.cond(new_frame, lambda: self._advance(self._frame(x, t - 1), cache),
-                        lambda: dict(cache))
-        params = self._decode(self._frame(x, t), cache["h"])              # [n, H, W, C, P]
-        params = tf.reshape(params, [-1, E, self.head.num_params])        # -> [n, E, P]
-        return tf.gather(params, within, axis=1), cache                   # [n, P]
+        cache = tf.cond(new_frame, lambda: self._advance(self._frame(x, t - 1), cache), lambda: dict(cache))
+        params = self._decode(self._frame(x, t), cache["h"])  # [n, H, W, C, P]
+        params = tf.reshape(params, [-1, E, self.head.num_params])  # -> [n, E, P]
+        return tf.gather(params, within, axis=1), cache  # [n, P]
 
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
         """Whole videos ``[n, T, H, W, C]``; with a context, its frames then the continuation."""
@@ -353,17 +399,18 @@ class VideoPixelNetwork(AutoregressiveModel):
         x = tf.zeros(tf.stack([num_samples, D]), tf.int32)
         start = tf.constant(0)
         if conditional is not None:
-            context = tf.reshape(conditional, [num_samples, -1])         # [n, T0, H, W, C] -> [n, T0 E]
+            context = tf.reshape(conditional, [num_samples, -1])  # [n, T0, H, W, C] -> [n, T0 E]
             start = tf.shape(context)[1]
-            x = tf.concat([context, x[:, start:]], axis=1)                # [n, D]
+            x = tf.concat([context, x[:, start:]], axis=1)  # [n, D]
         temperature = tf.convert_to_tensor(temperature, tf.float32)
 
-        def draw(s, x, params):                                           # params [n, P]
-            group = tf.reshape(s, [1])                                        # [] -> [1]
-            values = self.head.sample(params, noise.at(group)[:, 0], temperature)   # [n]
+        def draw(s, x, params):  # params [n, P]
+            group = tf.reshape(s, [1])  # [] -> [1]
+            values = self.head.sample(params, noise.at(group)[:, 0], temperature)  # [n]
             return scatter_group(x, group, values[:, None])
 
         if cache:
+
             def body(s, x, state):
                 params, state = self.step(x, state, s)
                 return [s + 1, draw(s, x, params), state]
@@ -371,12 +418,13 @@ class VideoPixelNetwork(AutoregressiveModel):
             state = self.init_cache(num_samples, conditional)
             _, x, _ = tf.while_loop(lambda s, *_: s < D, body, [start, x, state])
         else:
+
             def full_body(s, x):
-                params = tf.gather(self.element_params(x), s, axis=1)     # [n, D, P] -> [n, P]
+                params = tf.gather(self.element_params(x), s, axis=1)  # [n, D, P] -> [n, P]
                 return [s + 1, draw(s, x, params)]
 
             _, x = tf.while_loop(lambda s, *_: s < D, full_body, [start, x])
-        return tf.reshape(x, [num_samples, *self.video_shape])           # [n, D] -> [n, T, H, W, C]
+        return tf.reshape(x, [num_samples, *self.video_shape])  # [n, D] -> [n, T, H, W, C]
 
     # ------------------------------------------------------------------ export
     def export_signatures(self):
@@ -393,16 +441,22 @@ class VideoPixelNetwork(AutoregressiveModel):
             return {"log_prob": self.log_prob(x, context)}
 
         def sample_given_context(seeds, temperature, context):
-            with tf.control_dependencies([tf.debugging.assert_equal(
-                    tf.shape(context)[0], tf.size(seeds), message="context must hold one video per seed")]):
+            with tf.control_dependencies(
+                [
+                    tf.debugging.assert_equal(
+                        tf.shape(context)[0], tf.size(seeds), message="context must hold one video per seed"
+                    )
+                ]
+            ):
                 context = tf.identity(self.check_conditional(context))
-            keys = tf.stack([seeds, tf.zeros_like(seeds)], axis=1)          # [n] -> [n, 2]
+            keys = tf.stack([seeds, tf.zeros_like(seeds)], axis=1)  # [n] -> [n, 2]
             noise = noise_lib.KeyedNoise(keys, self.noise_depth)
             t = checks.check_temperature_tensor(temperature)
             return {"samples": self._sample_graph(noise, tf.size(seeds), None, context, t, True)}
 
-        sigs.append(("log_prob_given_context", log_prob_given_context,
-                     [self.event.tensor_spec(), context_spec]))
+        sigs.append(
+            ("log_prob_given_context", log_prob_given_context, [self.event.tensor_spec(), context_spec])
+        )
         sigs.append(("sample_given_context", sample_given_context, [seeds_spec, t_spec, context_spec]))
         return sigs
 
@@ -411,11 +465,15 @@ class VideoPixelNetwork(AutoregressiveModel):
         config = super().get_config()
         config.pop("image_shape", None)
         config.pop("num_classes", None)
-        config.update({
-            "video_shape": list(self.video_shape), "channels": self.channels,
-            "encoder_dilations": list(self.encoder_dilations),
-            "decoder_blocks": self.decoder_blocks, "lstm_filters": self.lstm_filters,
-            "kernel_size": self.kernel_size, "loss": self.loss,
-        })
+        config.update(
+            {
+                "video_shape": list(self.video_shape),
+                "channels": self.channels,
+                "encoder_dilations": list(self.encoder_dilations),
+                "decoder_blocks": self.decoder_blocks,
+                "lstm_filters": self.lstm_filters,
+                "kernel_size": self.kernel_size,
+                "loss": self.loss,
+            }
+        )
         return config
-

@@ -54,6 +54,7 @@ import tensorflow as tf
 
 from ar_keras import checks, distribute
 from ar_keras.core import noise as noise_lib
+from ar_keras.core import vocabulary
 
 try:  # Keras 3's autocast scope (what `Layer.__call__` enters under a mixed dtype policy)
     from keras.src.backend import AutocastScope as _AutocastScope
@@ -161,6 +162,7 @@ class BaseModel(keras.Model):
     max_length = None
 
     def __init__(self, event, num_classes=None, name=None, **kwargs):
+        vocabulary.check_renamed(getattr(type(self), "registry_name", None), kwargs)
         super().__init__(name=name, **kwargs)
         if num_classes is not None and (
             isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 1
@@ -201,6 +203,17 @@ class BaseModel(keras.Model):
     def is_conditional(self):
         """True when every call needs a ``conditional``."""
         return self.num_classes is not None
+
+    @classmethod
+    def resolve_preset(cls, preset, overrides):
+        """The preset's arguments that stand beside ``overrides`` (`ark.models.get`).
+
+        A model whose arguments depend on each other drops here the preset arguments an
+        override makes moot; the base keeps them all (an override then replaces only the
+        argument of its own name).
+        """
+        del overrides
+        return preset
 
     @classmethod
     def overrides_from_data(cls, info):

@@ -9,6 +9,8 @@ Example:
 
 import keras
 
+from ar_keras.core import vocabulary
+
 __all__ = ["register", "names", "get", "presets", "model_class"]
 
 _MODELS = {}
@@ -50,6 +52,11 @@ def presets(name):
 def get(name, preset="digits", **overrides):
     """Builds a registered model from a preset, with constructor overrides.
 
+    An override wins over the preset: the model class's `resolve_preset` drops the
+    preset arguments that an override makes moot (``max_length=`` on an image preset
+    of `sparse_transformer` drops its ``image_shape``), and when the arguments still
+    conflict the error names the preset's arguments and how to override them.
+
     Args:
         name: a name from `names()`.
         preset: ``"tiny"`` (tests), ``"digits"`` / ``"speech"`` / ``"text"``
@@ -57,13 +64,27 @@ def get(name, preset="digits", **overrides):
         **overrides: constructor arguments replacing the preset's.
 
     Raises:
-        ValueError: unknown model or preset (the message lists the valid ones).
+        ValueError: unknown model or preset (the message lists the valid ones), or
+            overrides that conflict with the preset.
+        TypeError: an argument the model does not take, or an old argument name.
     """
     cls = model_class(name)
     if preset not in cls.PRESETS:
         raise ValueError(
             f"Unknown preset {preset!r} for model {name!r}. Presets: {', '.join(presets(name))}."
         )
-    kwargs = dict(cls.PRESETS[preset])
+    vocabulary.check_renamed(name, overrides)
+    kwargs = cls.resolve_preset(dict(cls.PRESETS[preset]), overrides)
     kwargs.update(overrides)
-    return cls(**kwargs)
+    kept = {k: v for k, v in kwargs.items() if k in cls.PRESETS[preset] and k not in overrides}
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as error:
+        if not overrides or not kept:
+            raise
+        shown = ", ".join(f"{k}={v!r}" for k, v in kept.items())
+        raise type(error)(
+            f"{error} (model {name!r}, preset {preset!r}, which also sets {shown}; "
+            f"an override replaces a preset argument of the same name, e.g. "
+            f"ark.models.get({name!r}, preset={preset!r}, {next(iter(kept))}=...).)"
+        ) from error

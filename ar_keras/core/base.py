@@ -47,14 +47,15 @@ import contextlib
 import functools
 import inspect
 import math
+import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from ar_keras import checks, distribute
+from ar_keras.core import conditioning, vocabulary
 from ar_keras.core import noise as noise_lib
-from ar_keras.core import vocabulary
 
 try:  # Keras 3's autocast scope (what `Layer.__call__` enters under a mixed dtype policy)
     from keras.src.backend import AutocastScope as _AutocastScope
@@ -170,6 +171,11 @@ class BaseModel(keras.Model):
             raise ValueError(f"num_classes must be a positive integer or None, got {num_classes!r}.")
         self.event = event
         self.num_classes = None if num_classes is None else int(num_classes)
+        #: What the model conditions on (`ar_keras.core.conditioning`); models that take more
+        #: than class labels replace it in their constructor.
+        self.conditioning = conditioning.ConditioningSpec.labels(
+            self.num_classes, owner=getattr(type(self), "registry_name", type(self).__name__)
+        )
         self.bits_per_dim_tracker = keras.metrics.Mean(name="bits_per_dim")
         self._functions = _FunctionCache()
 
@@ -202,7 +208,7 @@ class BaseModel(keras.Model):
     @property
     def is_conditional(self):
         """True when every call needs a ``conditional``."""
-        return self.num_classes is not None
+        return self.conditioning.required
 
     @classmethod
     def resolve_preset(cls, preset, overrides):
@@ -221,27 +227,25 @@ class BaseModel(keras.Model):
         raise NotImplementedError
 
     # ------------------------------------------------------------ conditioning
+    # One protocol over the model's `conditioning` spec (`ar_keras.core.conditioning`):
+    # class labels here; a model that takes more declares its parts in its constructor.
     def check_conditional(self, conditional, batch=None, length=None, validate_values=True):
-        """Checks ``conditional`` for ``batch`` examples of ``length`` steps (labels here)."""
-        del length
-        return checks.check_labels(
-            conditional, self.num_classes, batch=batch, validate_values=validate_values
+        """Checks ``conditional`` for ``batch`` examples of ``length`` steps (`conditioning`)."""
+        return self.conditioning.check(
+            conditional, batch=batch, length=length, validate_values=validate_values
         )
 
     def conditional_specs(self, batch=None):
         """The named conditioning inputs of the exports."""
-        if self.num_classes is None:
-            return []
-        return [tf.TensorSpec([batch], tf.int32, name="conditional")]
+        return self.conditioning.tensor_specs(batch)
 
     def make_conditional(self, named):
         """Named conditioning inputs (`conditional_specs`' names) -> ``conditional``."""
-        return named.get("conditional")
+        return self.conditioning.from_named(named)
 
     def example_conditional(self, batch, length=None):
-        """A valid conditional for a batch of zeros (to build the weights)."""
-        del length
-        return None if self.num_classes is None else tf.zeros([batch], tf.int32)
+        """A valid conditional for a batch of zeros (to build the weights), or None."""
+        return self.conditioning.zeros(batch, length)
 
     def _check(self, x, conditional, validate_values=True):
         x = self.event.check(x, validate_values)
@@ -647,6 +651,54 @@ class BaseModel(keras.Model):
             return {"samples": x}
 
         return {"log_prob": log_prob, "sample_from_noise": sample_from_noise}
+
+    # ---------------------------------------------------------------- export
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Keras' ``model.export``, writing `ar_keras.export`'s artifacts.
+
+        ``format="tf_saved_model"`` writes the SavedModel of `ar_keras.export.saved_model`
+        (``serving_default``, the log_prob, then ``conditional_log_probs``, ``sample``, ...
+        built from the event spec); ``format="litert"`` (or ``"tflite"``) writes the TFLite file of
+        `ar_keras.export.tflite` (``log_prob``, ``sample_from_noise``).  Keras' generic
+        export would serve ``call`` alone, whose output (the loss terms) is no use to a
+        client.
+
+        Args:
+            filepath: the SavedModel directory, or the ``.tflite`` file.
+            format: ``"tf_saved_model"`` (default), ``"litert"`` or ``"tflite"``.
+            verbose: print where the artifact went (default True).
+            input_signature: not taken: the signatures come from the event and
+                conditioning specs.
+            **kwargs: ``batch_size`` / ``num_samples`` for TFLite (see `ar_keras.export.tflite`).
+
+        Example:
+            >>> import os, tempfile
+            >>> import ar_keras as ark
+            >>> model = ark.models.get("nade", preset="tiny")
+            >>> path = os.path.join(tempfile.mkdtemp(), "nade")
+            >>> model.export(path, verbose=False)
+            >>> "serving_default" in __import__("tensorflow").saved_model.load(path).signatures
+            True
+        """
+        from ar_keras import export as export_lib
+
+        if input_signature is not None:
+            raise ValueError(
+                "ar_keras models export the signatures of their event and conditioning specs; "
+                "call model.export(path) without input_signature."
+            )
+        if format == "tf_saved_model":
+            if kwargs:
+                raise TypeError(f"format='tf_saved_model' takes no other arguments, got {sorted(kwargs)}.")
+            export_lib.saved_model(self, os.fspath(filepath))
+        elif format in ("litert", "tflite"):
+            export_lib.tflite(self, os.fspath(filepath), **kwargs)
+        else:
+            raise ValueError(
+                f"ar_keras models export with format='tf_saved_model' or 'litert', got format={format!r}."
+            )
+        if verbose is None or verbose:
+            print(f"Saved artifact at '{filepath}'.")
 
     # ---------------------------------------------------------- serialization
     def get_config(self):

@@ -52,7 +52,7 @@ RENAMED = {
     "iaf_vae": {
         "hidden_size": "hidden_dim",
         "z_size": "latent_dim",
-        "depth": "num_layers",
+        "depth": "num_scales",
         "iaf_steps": "num_flow_steps",
         "iaf_hidden_units": "flow_hidden_units",
     },

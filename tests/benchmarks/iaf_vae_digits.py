@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/benchmarks/iaf_vae_digits.py [--epochs 400] [--iw-samples 1000]
 
-The ``digits`` preset (8x8, 17 levels; 2 levels x 2 ResNet blocks of 48
+The ``digits`` preset (8x8, 17 levels; 2 scales x 2 ResNet blocks of 48
 channels, 8 latent channels per block, one IAF step each, free bits 0.1
 nats per latent channel) trained with Adamax(2e-3), batch 64, early stopping
 on the validation negative ELBO (patience 25, best weights restored; about

@@ -46,7 +46,7 @@ PEER = {"made": 575, "nade": 113}
 #: The issue's set-up: model -> (dataset, constructor overrides).
 ISSUE_SETUP = {
     "made": ("binary_digits", dict(hidden_units=[512, 512])),
-    "nade": ("binary_digits", dict(hidden_units=500)),
+    "nade": ("binary_digits", dict(hidden_dim=500)),
 }
 SETTINGS = {
     "plain": dict(steps_per_execution=1, jit_compile=False),

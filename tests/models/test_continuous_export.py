@@ -21,7 +21,7 @@ from ar_keras import export
 # key -> (registry name, overrides)
 MODELS = {
     "maf": ("maf", {}),
-    "maf_mog_cond": ("maf", {"base": "mog", "num_components": 2, "num_classes": 3}),
+    "maf_mog_cond": ("maf", {"base": "mog", "num_mixtures": 2, "num_classes": 3}),
     "iaf": ("iaf", {"permutation": "none"}),
     "rnade": ("rnade", {}),
     "iaf_vae": ("iaf_vae", {}),

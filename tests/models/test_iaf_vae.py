@@ -1,5 +1,6 @@
 """The iaf_vae model: bounds, free bits, the IAF posterior, sampling, training, serialization."""
 
+import inspect
 import itertools
 
 import numpy as np
@@ -9,6 +10,7 @@ import test_case as tc
 
 import ar_keras as ark
 from ar_keras import flows
+from ar_keras.core import vocabulary
 
 
 def tiny(**overrides):
@@ -72,8 +74,8 @@ def test_posterior_uses_the_iaf_bijector_step():
     model = tiny()
     tc.sharpen(model, 1.5)
     made = model.blocks[0].iaf_mades[0]
-    z = tf.random.normal([6, model.z_size])
-    ctx = tf.random.normal([6, model.hidden_size])
+    z = tf.random.normal([6, model.latent_dim])
+    ctx = tf.random.normal([6, model.hidden_dim])
     shift, log_scale = made(z, conditional_input=ctx)
     step = flows.iaf(made)
     np.testing.assert_allclose(
@@ -92,9 +94,9 @@ def test_free_bits_change_the_training_objective_only():
     obj_f, elbo_f = (t.numpy() for t in free._objective(x, None, training=True))
     np.testing.assert_allclose(elbo_p, elbo_f, rtol=1e-6)  # the metric is the ELBO
     np.testing.assert_allclose(obj_p, elbo_p, rtol=1e-6)
-    # Each of the z_size latent channels is held at >= 5 nats of KL in the objective.
+    # Each of the latent_dim channels is held at >= 5 nats of KL in the objective.
     log_px, kl, _ = plain._inference(x, plain._training_noise(6, True))
-    assert np.all(obj_f <= log_px.numpy() - 5.0 * plain.z_size + 1e-3)
+    assert np.all(obj_f <= log_px.numpy() - 5.0 * plain.latent_dim + 1e-3)
     obj_eval, elbo_eval = (t.numpy() for t in free._objective(x, None, training=False))
     np.testing.assert_allclose(obj_eval, elbo_eval)  # no free bits outside training
 
@@ -113,6 +115,25 @@ def test_bad_input():
     with pytest.raises(NotImplementedError, match="latent-variable"):
         model.conditional_log_probs(good)
     with pytest.raises(ValueError, match="divisible"):
-        tiny(image_shape=(6, 6, 1), depth=2)
+        tiny(image_shape=(6, 6, 1), num_scales=2)
     with pytest.raises(ValueError, match="unconditional"):
         tiny(num_classes=3)
+
+
+@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["iaf_vae"].items()))
+def test_old_argument_names_are_refused_naming_the_new_one(old, new):
+    value = ark.models.model_class("iaf_vae").PRESETS["tiny"].get(new, 2)
+    with pytest.raises(TypeError, match=new):
+        ark.models.get("iaf_vae", preset="tiny", **{old: value})
+    with pytest.raises(TypeError, match=new):
+        ark.models.model_class("iaf_vae")(**{old: value})
+
+
+def test_tiny_preset_stores_each_argument_under_its_own_name():
+    model = ark.models.get("iaf_vae", preset="tiny")
+    assert (model.hidden_dim, model.latent_dim, model.num_scales, model.num_blocks) == (8, 2, 1, 1)
+    assert (model.num_flow_steps, model.flow_hidden_units) == (1, [8])
+    config = model.get_config()
+    arguments = set(inspect.signature(type(model).__init__).parameters) - {"self", "kwargs"}
+    assert arguments - {"num_classes"} <= set(config)  # unconditional: num_classes must stay None
+    assert not set(vocabulary.RENAMED["iaf_vae"]) & (set(config) | set(vars(model)))

@@ -1,5 +1,7 @@
 """The maf model: MAF(K), MAF MoG, batch norm, the logit transform, its TFP bijector."""
 
+import inspect
+
 import continuous_case as cc
 import keras
 import numpy as np
@@ -7,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 import ar_keras as ark
+from ar_keras.core import vocabulary
 
 
 def tiny(**overrides):
@@ -35,7 +38,7 @@ def test_log_prob_equals_tfp_transformed_distribution():
     "overrides",
     [
         dict(num_layers=3, batch_norm=True, permutation="random"),
-        dict(base="mog", num_components=3, num_classes=3),
+        dict(base="mog", num_mixtures=3, num_classes=3),
         dict(data_transform="logit", logit_alpha=0.05, batch_norm=True),
         dict(num_layers=1, permutation="none"),
     ],
@@ -61,9 +64,9 @@ def test_bijector_log_prob_equals_the_dimension_walk(overrides):
 @pytest.mark.parametrize(
     "overrides",
     [
-        dict(base="mog", num_components=3),
+        dict(base="mog", num_mixtures=3),
         dict(batch_norm=True),
-        dict(num_layers=1, permutation="none", base="mog", num_components=2),
+        dict(num_layers=1, permutation="none", base="mog", num_mixtures=2),
     ],
 )
 def test_variants_integrate_to_one_and_sample_right(overrides):
@@ -152,7 +155,7 @@ def test_mog_base_is_sampled_by_the_one_sampler(monkeypatch):
 
     assert not hasattr(ark.models.MAF, "_sample_base")
     assert "_sample_from_noise" not in ark.models.MAF.__dict__
-    model = tiny(base="mog", num_components=3, num_classes=3, event_size=3)
+    model = tiny(base="mog", num_mixtures=3, num_classes=3, event_size=3)
     cc.perturb(model, 0.3)
     calls, run = [], sampler.run
     monkeypatch.setattr(sampler, "run", lambda *a, **k: calls.append(a[0]) or run(*a, **k))
@@ -178,3 +181,21 @@ def test_mog_base_is_sampled_by_the_one_sampler(monkeypatch):
         base.head.log_prob(base.element_params(u, tf.constant(c)), u).numpy(),
         rtol=1e-6,
     )
+
+
+@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["maf"].items()))
+def test_old_argument_names_are_refused_naming_the_new_one(old, new):
+    value = ark.models.model_class("maf").PRESETS["tiny"].get(new, 2)
+    with pytest.raises(TypeError, match=new):
+        ark.models.get("maf", preset="tiny", **{old: value})
+    with pytest.raises(TypeError, match=new):
+        ark.models.model_class("maf")(**{old: value})
+
+
+def test_tiny_preset_stores_each_argument_under_its_own_name():
+    model = ark.models.get("maf", preset="tiny")
+    assert model.hidden_units == [16, 16] and model.num_mixtures == 10
+    config = model.get_config()
+    arguments = set(inspect.signature(type(model).__init__).parameters) - {"self", "kwargs"}
+    assert arguments <= set(config)
+    assert not set(vocabulary.RENAMED["maf"]) & (set(config) | set(vars(model)))

@@ -1,10 +1,13 @@
 """NADE: the parallel O(DH) pass equals the paper's per-element recurrence."""
 
+import inspect
+
 import numpy as np
 import pytest
 import test_case as tc
 
 import ar_keras as ark
+from ar_keras.core import vocabulary
 
 
 def reference_logits(model, x_flat):
@@ -33,7 +36,7 @@ def test_parallel_pass_equals_recurrence():
 
 def test_weight_count_is_linear_in_d():
     # Shared weights: D*K*H + H + D*H*P + D*P, not D separate networks.
-    model = ark.models.get("nade", preset="tiny", image_shape=(4, 4, 1), num_levels=3, hidden_units=7)
+    model = ark.models.get("nade", preset="tiny", image_shape=(4, 4, 1), num_levels=3, hidden_dim=7)
     D, K, H = 16, 3, 7
     assert model.count_params() == D * K * H + H + D * H * K + D * K
 
@@ -61,9 +64,9 @@ def cumsum_formulation_log_prob(model, x, conditional=None):
 @pytest.mark.parametrize(
     "overrides",
     [
-        dict(image_shape=(8, 8, 1), num_levels=2, hidden_units=24),  # one matmul, Bernoulli
-        dict(image_shape=(3, 4, 1), num_levels=5, hidden_units=6, num_classes=3),  # categorical, classes
-        dict(image_shape=(13, 11, 1), num_levels=2, hidden_units=5),  # D = 143: blocked
+        dict(image_shape=(8, 8, 1), num_levels=2, hidden_dim=24),  # one matmul, Bernoulli
+        dict(image_shape=(3, 4, 1), num_levels=5, hidden_dim=6, num_classes=3),  # categorical, classes
+        dict(image_shape=(13, 11, 1), num_levels=2, hidden_dim=5),  # D = 143: blocked
     ],
 )
 def test_matmul_pass_equals_cumsum_pass_with_gradients(overrides):
@@ -98,3 +101,21 @@ def test_prefix_sum_equals_cumsum(length):
 
     e = tf.random.stateless_normal([length, 3, 4], seed=[length, 0])
     np.testing.assert_allclose(prefix_sum(e).numpy(), tf.cumsum(e, axis=0).numpy(), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["nade"].items()))
+def test_old_argument_names_are_refused_naming_the_new_one(old, new):
+    value = ark.models.model_class("nade").PRESETS["tiny"].get(new, 2)
+    with pytest.raises(TypeError, match=new):
+        ark.models.get("nade", preset="tiny", **{old: value})
+    with pytest.raises(TypeError, match=new):
+        ark.models.model_class("nade")(**{old: value})
+
+
+def test_tiny_preset_stores_each_argument_under_its_own_name():
+    model = ark.models.get("nade", preset="tiny")
+    assert model.hidden_dim == 8
+    config = model.get_config()
+    arguments = set(inspect.signature(type(model).__init__).parameters) - {"self", "kwargs"}
+    assert arguments <= set(config)
+    assert not set(vocabulary.RENAMED["nade"]) & (set(config) | set(vars(model)))

@@ -1,6 +1,8 @@
 """The pixelvae model: the IW bound against the exact log p(x), KL warm-up, the two-level
 hierarchy, the decoder's causality, sampling, bad input."""
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ import test_case as tc
 from scipy.special import logsumexp
 
 import ar_keras as ark
+from ar_keras.core import vocabulary
 
 
 def tiny(**overrides):
@@ -17,7 +20,7 @@ def tiny(**overrides):
 
 def two_level(**overrides):
     """Tiny two-level model: a 2x2x2 latent map under a 2-d top latent, 4x4 images."""
-    kwargs = dict(levels=2, latent_map_channels=2, prior_layers=2, prior_filters=4)
+    kwargs = dict(num_latent_layers=2, latent_map_dim=2, num_prior_layers=2, prior_dim=4)
     return tiny(**{**kwargs, **overrides})
 
 
@@ -37,13 +40,13 @@ def test_contract_basics_and_presets():
         paper["num_levels"],
         paper["num_layers"],
         paper["kernel_size"],
-        paper["num_filters"],
+        paper["hidden_dim"],
         paper["latent_dim"],
     ) == ((28, 28, 1), 2, 12, 5, 16, 16)
     assert paper["kl_warmup_steps"] > 0
     big = cls.PRESETS["imagenet64"]
-    assert big["levels"] == 2 and big["image_shape"] == (64, 64, 3)
-    assert big["image_shape"][0] // 2 ** big["encoder_downsamples"] == 16  # a 16x16 latent map
+    assert big["num_latent_layers"] == 2 and big["image_shape"] == (64, 64, 3)
+    assert big["image_shape"][0] // 2 ** big["num_encoder_downsamples"] == 16  # a 16x16 latent map
     model = ark.models.get("pixelvae", preset="paper")
     assert isinstance(model.head, ark.distributions.Bernoulli)
     assert len(model.decoder_blocks) == 12 and model.decoder_blocks[1].kernel_size == 5
@@ -176,7 +179,7 @@ def test_two_level_elbo_is_finite_and_includes_both_kl_terms():
 
 def test_two_level_latent_prior_is_causal_over_positions():
     keras.utils.set_random_seed(3)
-    model = two_level(image_shape=(8, 8, 1), encoder_downsamples=1, prior_layers=4)  # 4x4 map
+    model = two_level(image_shape=(8, 8, 1), num_encoder_downsamples=1, num_prior_layers=4)  # 4x4 map
     tc.sharpen(model, 1.5)
     prior, (h, w, c) = model.latent_prior(), model.map_shape
     z1 = tf.random.normal([1, h, w, c])
@@ -198,9 +201,9 @@ def test_two_level_fit_step_changes_every_weight_and_round_trips(tmp_path):
     tc.check_serialization(model, str(tmp_path / "two_level.keras"))
 
 
-@pytest.mark.parametrize("levels", [1, 2])
-def test_sampling_cache_equals_full_and_given_noise(levels):
-    model = tiny(image_shape=(3, 3, 2)) if levels == 1 else two_level()
+@pytest.mark.parametrize("num_latent_layers", [1, 2])
+def test_sampling_cache_equals_full_and_given_noise(num_latent_layers):
+    model = tiny(image_shape=(3, 3, 2)) if num_latent_layers == 1 else two_level()
     tc.sharpen(model, 1.5)
     tc.check_cache_equals_recompute(model, num_samples=5)
     noise = ark.sampling.seeded_noise(5, 3, model.noise_size, 1)
@@ -236,13 +239,34 @@ def test_bad_input_is_refused_clearly():
     with pytest.raises(ValueError, match=r"noise must have shape"):
         model.sample_from_noise(np.zeros((2, 3, 1), np.float32))
     for bad, match in (
-        (dict(levels=3), "levels must be 1 or 2"),
+        (dict(num_latent_layers=3), "num_latent_layers must be 1 or 2"),
         (dict(kernel_size=4), "kernel_size must be odd"),
-        (dict(levels=2, image_shape=(6, 6, 1), encoder_downsamples=2), "divisible"),
+        (dict(num_latent_layers=2, image_shape=(6, 6, 1), num_encoder_downsamples=2), "divisible"),
         (dict(num_classes=3), "unconditional"),
         (dict(image_shape=(4, 4)), r"\(H, W, C\)"),
-        (dict(image_shape=(4, 4, 3), num_filters=2), "channel count"),
+        (dict(image_shape=(4, 4, 3), hidden_dim=2), "channel count"),
         (dict(latent_dim=0), "latent_dim"),
     ):
         with pytest.raises(ValueError, match=match):
             tiny(**bad)
+
+
+@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["pixelvae"].items()))
+def test_old_argument_names_are_refused_naming_the_new_one(old, new):
+    value = ark.models.model_class("pixelvae").PRESETS["tiny"].get(new, 2)
+    with pytest.raises(TypeError, match=new):
+        ark.models.get("pixelvae", preset="tiny", **{old: value})
+    with pytest.raises(TypeError, match=new):
+        ark.models.model_class("pixelvae")(**{old: value})
+
+
+def test_tiny_preset_stores_each_argument_under_its_own_name():
+    model = ark.models.get("pixelvae", preset="tiny")
+    assert (model.num_latent_layers, model.latent_dim) == (1, 2)
+    assert (model.encoder_dim, model.num_encoder_downsamples) == (4, 1)
+    assert (model.num_layers, model.hidden_dim, model.output_dim) == (2, 4, 8)
+    assert (model.latent_map_dim, model.num_prior_layers, model.prior_dim) == (8, 3, 32)
+    config = model.get_config()
+    arguments = set(inspect.signature(type(model).__init__).parameters) - {"self", "kwargs"}
+    assert arguments - {"num_classes"} <= set(config)  # unconditional: num_classes must stay None
+    assert not set(vocabulary.RENAMED["pixelvae"]) & (set(config) | set(vars(model)))

@@ -1,11 +1,14 @@
 """The rnade model: NADE weight sharing, mixture-of-Gaussian conditionals, cached sampling."""
 
+import inspect
+
 import continuous_case as cc
 import numpy as np
 import pytest
 from scipy import stats
 
 import ar_keras as ark
+from ar_keras.core import vocabulary
 
 
 def tiny(**overrides):
@@ -15,7 +18,7 @@ def tiny(**overrides):
 def reference_log_probs(model, x):
     """RNADE's conditionals written out in numpy, step by step (Uria et al. 2013, eqs. 3-6)."""
     w, c, rho, v, b = (t.numpy().astype(np.float64) for t in (model.w, model.c, model.rho, model.v, model.b))
-    C = model.num_components
+    C = model.num_mixtures
     out = np.zeros(x.shape)
     for i, row in enumerate(x.astype(np.float64)):
         a = c.copy()
@@ -63,7 +66,7 @@ def test_head_mixture_matches_tfp():
 
 def test_presets():
     presets = ark.models.model_class("rnade").PRESETS
-    assert presets["paper"] == dict(event_size=63, hidden_units=100, num_components=10)
+    assert presets["paper"] == dict(event_size=63, hidden_dim=100, num_mixtures=10)
     assert tiny().count_params() < 10_000
 
 
@@ -130,3 +133,21 @@ def test_sample_from_noise_equals_seeded_sampling_and_temperature_scales_compone
     # finite and their spread shrinks with T.
     spread = [model.sample(300, seed=1, temperature=t).numpy().std(0).max() for t in (0.05, 1.0)]
     assert spread[0] < spread[1]
+
+
+@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["rnade"].items()))
+def test_old_argument_names_are_refused_naming_the_new_one(old, new):
+    value = ark.models.model_class("rnade").PRESETS["tiny"].get(new, 2)
+    with pytest.raises(TypeError, match=new):
+        ark.models.get("rnade", preset="tiny", **{old: value})
+    with pytest.raises(TypeError, match=new):
+        ark.models.model_class("rnade")(**{old: value})
+
+
+def test_tiny_preset_stores_each_argument_under_its_own_name():
+    model = ark.models.get("rnade", preset="tiny")
+    assert (model.hidden_dim, model.num_mixtures) == (16, 3)
+    config = model.get_config()
+    arguments = set(inspect.signature(type(model).__init__).parameters) - {"self", "kwargs"}
+    assert arguments <= set(config)
+    assert not set(vocabulary.RENAMED["rnade"]) & (set(config) | set(vars(model)))

@@ -103,7 +103,7 @@ class MAF(ContinuousModel):
         batch_norm_momentum: momentum of the moving statistics used outside
             training.
         base: ``"gaussian"`` (MAF) or ``"mog"`` (MAF MoG: a MADE MoG base).
-        num_components: C, the mixture components of the MoG base.
+        num_mixtures: C, the Gaussian components of each conditional of the MoG base.
         activation: hidden activation of the MADEs.
         hidden_degrees: ``"equal"`` or ``"random"`` MADE hidden degrees.
         log_scale_bound: soft clamp of the MADE log-scales (`ar_keras.flows.MADE`).
@@ -149,7 +149,7 @@ class MAF(ContinuousModel):
         batch_norm=False,
         batch_norm_momentum=0.9,
         base="gaussian",
-        num_components=10,
+        num_mixtures=10,
         activation="relu",
         hidden_degrees="equal",
         log_scale_bound=5.0,
@@ -168,7 +168,7 @@ class MAF(ContinuousModel):
         if base not in ("gaussian", "mog"):
             raise ValueError(f"base must be 'gaussian' or 'mog', got {base!r}.")
         self.base = base
-        self.num_components = int(num_components)
+        self.num_mixtures = int(num_mixtures)
         self.activation = activation
         self.hidden_degrees = hidden_degrees
         self.log_scale_bound = None if log_scale_bound is None else float(log_scale_bound)
@@ -203,7 +203,7 @@ class MAF(ContinuousModel):
         )
         self._perms = layer_permutations(D, self.num_layers, permutation, seed=self.seed)
         if base == "mog":
-            self._mog = GaussianMixture(self.num_components)
+            self._mog = GaussianMixture(self.num_mixtures)
             # The paper reverses the order once more before the MoG MADE.
             base_order = {"reverse": "reversed", "random": "random", "none": "natural"}[permutation]
             self.base_made = flows.MADE(
@@ -360,7 +360,7 @@ class MAF(ContinuousModel):
                 "batch_norm": self.batch_norm,
                 "batch_norm_momentum": self.batch_norm_momentum,
                 "base": self.base,
-                "num_components": self.num_components,
+                "num_mixtures": self.num_mixtures,
                 "activation": self.activation,
                 "hidden_degrees": self.hidden_degrees,
                 "log_scale_bound": self.log_scale_bound,

@@ -91,30 +91,29 @@ class NADE(AutoregressiveModel):
     Args:
         image_shape: event shape, ``(H, W, C)`` or ``(D,)``.
         num_levels: K >= 2.
-        hidden_units: H, the one hidden layer's width (an int; a one-element list, the form
-            multi-layer models such as `made` take, is accepted).
+        hidden_dim: H, the width of the one hidden layer (an int, or a one-element list).
         num_classes: optional class conditioning (a learned hidden bias per class).
     """
 
     PRESETS = {
-        "tiny": dict(image_shape=(2, 2, 1), num_levels=4, hidden_units=8),
-        "digits": dict(image_shape=(8, 8, 1), num_levels=17, hidden_units=256),
+        "tiny": dict(image_shape=(2, 2, 1), num_levels=4, hidden_dim=8),
+        "digits": dict(image_shape=(8, 8, 1), num_levels=17, hidden_dim=256),
         # Larochelle & Murray 2011, binarized MNIST: 500 sigmoid hidden units,
         # test NLL 88.86 nats.
-        "paper": dict(image_shape=(28, 28, 1), num_levels=2, hidden_units=500),
+        "paper": dict(image_shape=(28, 28, 1), num_levels=2, hidden_dim=500),
     }
 
-    def __init__(self, image_shape=(8, 8, 1), num_levels=17, hidden_units=256, num_classes=None, **kwargs):
+    def __init__(self, image_shape=(8, 8, 1), num_levels=17, hidden_dim=256, num_classes=None, **kwargs):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
-        units = np.atleast_1d(hidden_units)
+        units = np.atleast_1d(hidden_dim)
         if units.size != 1:
             raise ValueError(
-                f"NADE has one hidden layer: hidden_units must be an int (or a one-element "
-                f"list, as multi-layer models take), got {hidden_units!r}."
+                f"NADE has one hidden layer: hidden_dim must be its width, an int (or a one-element "
+                f"list), got {hidden_dim!r}."
             )
-        self.hidden_units = int(units[0])
+        self.hidden_dim = int(units[0])
         self.head = head_for_levels(self.num_levels)
-        D, K, H, P = self.event_size, self.num_levels, self.hidden_units, self.head.num_params
+        D, K, H, P = self.event_size, self.num_levels, self.hidden_dim, self.head.num_params
         self.W = self.add_weight(
             name="W", shape=(D * K, H), initializer=keras.initializers.RandomNormal(stddev=0.05)
         )
@@ -129,7 +128,7 @@ class NADE(AutoregressiveModel):
         self._finish_init()
 
     def _hidden_bias(self, conditional, batch):
-        bias = tf.broadcast_to(self.c, [batch, self.hidden_units])  # [B, H]
+        bias = tf.broadcast_to(self.c, [batch, self.hidden_dim])  # [B, H]
         if self.class_bias is not None:
             bias = bias + self.class_bias(conditional)
         return bias
@@ -150,7 +149,7 @@ class NADE(AutoregressiveModel):
         D, K = self.event_size, self.num_levels
         # Row i*K + k of W is W[i, k]; the last element's rows never feed an a_d.
         rows = tf.range(D - 1)[:, None] * K + tf.transpose(x_flat[:, : D - 1])  # [B, D-1] -> [D-1, B]
-        first = tf.broadcast_to(self.c[None, None], [1, batch, self.hidden_units])  # [H] -> [1, B, H]
+        first = tf.broadcast_to(self.c[None, None], [1, batch, self.hidden_dim])  # [H] -> [1, B, H]
         e = tf.concat([tf.cast(first, self.W.dtype), tf.gather(self.W, rows)], axis=0)  # [D, B, H]
         a = prefix_sum(e)  # [D, B, H]
         if self.class_bias is not None:
@@ -184,5 +183,5 @@ class NADE(AutoregressiveModel):
 
     def get_config(self):
         config = super().get_config()
-        config["hidden_units"] = self.hidden_units
+        config["hidden_dim"] = self.hidden_dim
         return config

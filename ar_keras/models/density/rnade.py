@@ -47,8 +47,8 @@ class RNADE(AutoregressiveDensity, ContinuousModel):
 
     Args:
         event_size: D.
-        hidden_units: H, the shared hidden layer width.
-        num_components: C Gaussians per conditional.
+        hidden_dim: H, the width of the shared hidden layer.
+        num_mixtures: C, the Gaussian components of each conditional's mixture.
         activation: hidden activation (the paper: sigmoid; ReLU in its
             deep/order-agnostic follow-ups).
         ordering: ``"natural"``, ``"reversed"``, ``"random"`` or a permutation
@@ -59,14 +59,14 @@ class RNADE(AutoregressiveDensity, ContinuousModel):
     """
 
     PRESETS = {
-        "tiny": dict(event_size=2, hidden_units=16, num_components=3),
-        "digits": dict(event_size=64, hidden_units=100, num_components=10),
+        "tiny": dict(event_size=2, hidden_dim=16, num_mixtures=3),
+        "digits": dict(event_size=64, hidden_dim=100, num_mixtures=10),
         # Uria et al. 2013's natural-image task: BSDS300 8x8 patches, 63 dims
         # after dropping one pixel (ar_keras.data "bsds300"), mixture-of-Gaussian
         # conditionals with 10 components and 100 hidden ReLUs.  The paper
         # selects the width and component count on validation data; these are
         # one point of its grid, not a quoted optimum.
-        "paper": dict(event_size=63, hidden_units=100, num_components=10),
+        "paper": dict(event_size=63, hidden_dim=100, num_mixtures=10),
     }
 
     noise_depth = 2
@@ -74,8 +74,8 @@ class RNADE(AutoregressiveDensity, ContinuousModel):
     def __init__(
         self,
         event_size=2,
-        hidden_units=50,
-        num_components=5,
+        hidden_dim=50,
+        num_mixtures=5,
         activation="relu",
         ordering="natural",
         log_scale_bound=7.0,
@@ -84,15 +84,15 @@ class RNADE(AutoregressiveDensity, ContinuousModel):
         **kwargs,
     ):
         super().__init__(event_size, num_classes=num_classes, **kwargs)
-        self.hidden_units = int(hidden_units)
-        self.num_components = int(num_components)
+        self.hidden_dim = int(hidden_dim)
+        self.num_mixtures = int(num_mixtures)
         self.activation_name = activation
         self.activation = keras.activations.get(activation)
         self.ordering_spec = ordering if isinstance(ordering, str) else [int(o) for o in ordering]
         self.log_scale_bound = None if log_scale_bound is None else float(log_scale_bound)
         self.seed = int(seed)
-        D, H = self.event_size, self.hidden_units
-        self.head = GaussianMixture(self.num_components, self.log_scale_bound)
+        D, H = self.event_size, self.hidden_dim
+        self.head = GaussianMixture(self.num_mixtures, self.log_scale_bound)
         P = self.head.num_params
         degrees = masking.input_ordering(D, self.ordering_spec, seed=self.seed)
         self._order = np.argsort(degrees, kind="stable")  # step -> dimension
@@ -127,7 +127,7 @@ class RNADE(AutoregressiveDensity, ContinuousModel):
 
     def _initial(self, batch, c):
         """``a_1 = c (+ class bias)``: ``[B, H]``."""
-        a = tf.broadcast_to(self.c, [batch, self.hidden_units])
+        a = tf.broadcast_to(self.c, [batch, self.hidden_dim])
         if self.class_bias is not None:
             a = a + self.class_bias(c)
         return a
@@ -184,8 +184,8 @@ class RNADE(AutoregressiveDensity, ContinuousModel):
         config = super().get_config()
         config.update(
             {
-                "hidden_units": self.hidden_units,
-                "num_components": self.num_components,
+                "hidden_dim": self.hidden_dim,
+                "num_mixtures": self.num_mixtures,
                 "activation": self.activation_name,
                 "ordering": self.ordering_spec,
                 "log_scale_bound": self.log_scale_bound,

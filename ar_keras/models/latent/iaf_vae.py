@@ -4,7 +4,7 @@ Kingma, Salimans, Jozefowicz, Chen, Sutskever & Welling, "Improved Variational
 Inference with Inverse Autoregressive Flow", NIPS 2016, sec. 5 and appendix.
 
 **Model.**  A hierarchy of latent maps ``z_1 .. z_L`` (one per ResNet block,
-``z_size`` channels at the block's resolution), generated top-down:
+``latent_dim`` channels at the block's resolution), generated top-down:
 ``p(z_l | z_>l) = N(mu_l^p, sigma_l^p)`` from the top-down ResNet state, and
 ``p(x | z)`` a per-pixel categorical over the K levels (Bernoulli for K = 2)
 from the last state.
@@ -12,8 +12,8 @@ from the last state.
 **Inference** is *bidirectional*: a bottom-up ResNet pass computes, per block,
 ``(mu^q, log sigma^q)`` and a context ``h^up``; the top-down pass adds its own
 ``(mu^r, log sigma^r, h^down)``, and the initial posterior of ``z_l`` is
-``N(mu^r + mu^q, exp(log sigma^r + log sigma^q))``, refined by ``iaf_steps`` IAF
-steps (`ar_keras.flows.MADE` autoregressive over the ``z_size`` channels at
+``N(mu^r + mu^q, exp(log sigma^r + log sigma^q))``, refined by ``num_flow_steps`` IAF
+steps (`ar_keras.flows.MADE` autoregressive over the ``latent_dim`` channels at
 each position, conditioned on the context ``h = h^up + h^down``; the step is
 `ar_keras.flows.affine`'s)::
 
@@ -70,44 +70,50 @@ class _IAFBlock(keras.layers.Layer):
     prior) and returns ``h + 0.1 g(z, h)`` (upsampled) and the KL terms.
     """
 
-    def __init__(self, hidden_size, z_size, downsample, iaf_steps, iaf_hidden_units, top=False, **kwargs):
+    def __init__(
+        self, hidden_dim, latent_dim, downsample, num_flow_steps, flow_hidden_units, top=False, **kwargs
+    ):
         super().__init__(**kwargs)
-        self.hidden_size, self.z_size = hidden_size, z_size
+        self.hidden_dim, self.latent_dim = hidden_dim, latent_dim
         self.downsample = downsample
         # The top block's bottom-up output would feed nothing (the top-down pass
         # starts from the learned h_top): it has no residual branch.
         self.top = top
         stride = 2 if downsample else 1
         self.up_conv1 = keras.layers.Conv2D(
-            2 * z_size + (1 if top else 2) * hidden_size, 3, strides=stride, padding="same", name="up_conv1"
+            2 * latent_dim + (1 if top else 2) * hidden_dim,
+            3,
+            strides=stride,
+            padding="same",
+            name="up_conv1",
         )
-        self.up_conv2 = None if top else keras.layers.Conv2D(hidden_size, 3, padding="same", name="up_conv2")
+        self.up_conv2 = None if top else keras.layers.Conv2D(hidden_dim, 3, padding="same", name="up_conv2")
         self.down_conv1 = keras.layers.Conv2D(
-            4 * z_size + 2 * hidden_size, 3, padding="same", name="down_conv1"
+            4 * latent_dim + 2 * hidden_dim, 3, padding="same", name="down_conv1"
         )
         if downsample:
             self.down_conv2 = keras.layers.Conv2DTranspose(
-                hidden_size, 3, strides=2, padding="same", name="down_conv2"
+                hidden_dim, 3, strides=2, padding="same", name="down_conv2"
             )
         else:
-            self.down_conv2 = keras.layers.Conv2D(hidden_size, 3, padding="same", name="down_conv2")
+            self.down_conv2 = keras.layers.Conv2D(hidden_dim, 3, padding="same", name="down_conv2")
         # IAF steps: autoregressive over the z channels at each position, the
         # ordering reversed from one step to the next.
         self.iaf_mades = [
             flows.MADE(
                 params=2,
-                hidden_units=iaf_hidden_units,
-                event_size=z_size,
+                hidden_units=flow_hidden_units,
+                event_size=latent_dim,
                 ordering="natural" if k % 2 == 0 else "reversed",
-                conditional_size=hidden_size,
+                conditional_size=hidden_dim,
                 name=f"iaf_made_{k}",
             )
-            for k in range(iaf_steps)
+            for k in range(num_flow_steps)
         ]
 
     def up(self, h):
         x = self.up_conv1(tf.nn.elu(h))
-        z, hs = self.z_size, self.hidden_size
+        z, hs = self.latent_dim, self.hidden_dim
         if self.top:
             q_mean, q_log_std, context = tf.split(x, [z, z, hs], axis=-1)
             return None, (q_mean, q_log_std, context)
@@ -120,8 +126,10 @@ class _IAFBlock(keras.layers.Layer):
     def down(self, h, q, eps, free_bits=0.0, temperature=1.0):
         """``q`` None samples the prior; returns ``(h, kl [B, s, s, z] or None)``."""
         x = self.down_conv1(tf.nn.elu(h))
-        z_size, hs = self.z_size, self.hidden_size
-        p_mean, p_log_std, r_mean, r_log_std, context, h_det = tf.split(x, [z_size] * 4 + [hs] * 2, axis=-1)
+        latent_dim, hs = self.latent_dim, self.hidden_dim
+        p_mean, p_log_std, r_mean, r_log_std, context, h_det = tf.split(
+            x, [latent_dim] * 4 + [hs] * 2, axis=-1
+        )
         if q is None:
             z = p_mean + temperature * tf.exp(p_log_std) * eps
             kl = None
@@ -131,7 +139,7 @@ class _IAFBlock(keras.layers.Layer):
             z = mean + tf.exp(log_std) * tf.cast(eps, mean.dtype)
             log_q = _gaussian_log_prob(z, mean, log_std)  # [B, s, s, z]
             shape = tf.shape(z)
-            flat_z = tf.reshape(z, [-1, z_size])  # [B, s, s, z] -> [B*s*s, z]
+            flat_z = tf.reshape(z, [-1, latent_dim])  # [B, s, s, z] -> [B*s*s, z]
             flat_ctx = tf.reshape(context + up_context, [-1, hs])  # [B, s, s, H] -> [B*s*s, H]
             for made in self.iaf_mades:
                 flat_z, log_det = affine.forward(flat_z, *made(flat_z, conditional_input=flat_ctx))
@@ -149,16 +157,16 @@ class IAFVAE(LatentVariableModel):
     """ResNet VAE with IAF posterior (Kingma et al. 2016).
 
     Args:
-        image_shape: ``(H, W, C)``; H and W divisible by ``2 ** depth``.
+        image_shape: ``(H, W, C)``; H and W divisible by ``2 ** num_scales``.
         num_levels: K; data are ints in ``[0, K)``.
-        hidden_size: ResNet channels.
-        z_size: latent channels per block.
-        depth: resolution levels (the first at half the image size, each
-            next one halved again).
-        num_blocks: ResNet blocks (each with a latent map) per level.
-        iaf_steps: IAF steps refining each block's posterior.
-        iaf_hidden_units: hidden widths of the IAF MADEs (default
-            ``[hidden_size]``).
+        hidden_dim: channels of every ResNet block (and of the IAF contexts).
+        latent_dim: channels of each block's latent map (the paper's z size).
+        num_scales: resolutions of the ResNet (the first at half the image
+            size, each next one halved again), ``num_blocks`` blocks each.
+        num_blocks: ResNet blocks (each with a latent map) per scale.
+        num_flow_steps: IAF steps refining each block's posterior.
+        flow_hidden_units: hidden widths of the IAF MADEs (default
+            ``[hidden_dim]``).
         free_bits: lambda, nats per latent channel and block (0: plain ELBO).
         num_importance_samples: S of `log_prob` when not given (and of the
             SavedModel's ``serving_default``).
@@ -167,14 +175,20 @@ class IAFVAE(LatentVariableModel):
 
     PRESETS = {
         "tiny": dict(
-            image_shape=(4, 4, 1), num_levels=4, hidden_size=8, z_size=2, depth=1, num_blocks=1, free_bits=0.0
+            image_shape=(4, 4, 1),
+            num_levels=4,
+            hidden_dim=8,
+            latent_dim=2,
+            num_scales=1,
+            num_blocks=1,
+            free_bits=0.0,
         ),
         "digits": dict(
             image_shape=(8, 8, 1),
             num_levels=17,
-            hidden_size=48,
-            z_size=8,
-            depth=2,
+            hidden_dim=48,
+            latent_dim=8,
+            num_scales=2,
             num_blocks=2,
             free_bits=0.1,
         ),
@@ -186,9 +200,9 @@ class IAFVAE(LatentVariableModel):
         "paper": dict(
             image_shape=(32, 32, 3),
             num_levels=256,
-            hidden_size=160,
-            z_size=32,
-            depth=2,
+            hidden_dim=160,
+            latent_dim=32,
+            num_scales=2,
             num_blocks=2,
             free_bits=0.25,
         ),
@@ -198,12 +212,12 @@ class IAFVAE(LatentVariableModel):
         self,
         image_shape=(8, 8, 1),
         num_levels=17,
-        hidden_size=48,
-        z_size=8,
-        depth=2,
+        hidden_dim=48,
+        latent_dim=8,
+        num_scales=2,
         num_blocks=2,
-        iaf_steps=1,
-        iaf_hidden_units=None,
+        num_flow_steps=1,
+        flow_hidden_units=None,
         free_bits=0.0,
         num_importance_samples=16,
         seed=0,
@@ -215,19 +229,19 @@ class IAFVAE(LatentVariableModel):
         shape = tuple(int(s) for s in np.atleast_1d(image_shape))
         if len(shape) != 3 or min(shape) < 1:
             raise ValueError(f"image_shape must be (H, W, C) of positive sizes, got {image_shape!r}.")
-        self.depth, self.num_blocks = int(depth), int(num_blocks)
-        if self.depth < 1 or self.num_blocks < 1:
-            raise ValueError("depth and num_blocks must be >= 1.")
-        factor = 2**self.depth
+        self.num_scales, self.num_blocks = int(num_scales), int(num_blocks)
+        if self.num_scales < 1 or self.num_blocks < 1:
+            raise ValueError("num_scales and num_blocks must be >= 1.")
+        factor = 2**self.num_scales
         if shape[0] % factor or shape[1] % factor:
-            raise ValueError(f"image_shape {shape}: H and W must be divisible by 2**depth = {factor}.")
+            raise ValueError(f"image_shape {shape}: H and W must be divisible by 2**num_scales = {factor}.")
         super().__init__(shape, num_levels, **kwargs)
-        self.hidden_size, self.z_size = int(hidden_size), int(z_size)
-        self.iaf_steps = int(iaf_steps)
-        self.iaf_hidden_units = (
-            [self.hidden_size]
-            if iaf_hidden_units is None
-            else [int(u) for u in np.atleast_1d(iaf_hidden_units)]
+        self.hidden_dim, self.latent_dim = int(hidden_dim), int(latent_dim)
+        self.num_flow_steps = int(num_flow_steps)
+        self.flow_hidden_units = (
+            [self.hidden_dim]
+            if flow_hidden_units is None
+            else [int(u) for u in np.atleast_1d(flow_hidden_units)]
         )
         self.free_bits = float(free_bits)
         if self.free_bits < 0:
@@ -239,33 +253,33 @@ class IAFVAE(LatentVariableModel):
         self.head = head_for_levels(self.num_levels)
         H, W, C = shape
 
-        self.stem = keras.layers.Conv2D(self.hidden_size, 5, strides=2, padding="same", name="stem")
+        self.stem = keras.layers.Conv2D(self.hidden_dim, 5, strides=2, padding="same", name="stem")
         self.blocks = []
         self._latent_shapes = []  # per block, bottom-up order
         res = (H // 2, W // 2)
-        for i in range(self.depth):
+        for i in range(self.num_scales):
             for j in range(self.num_blocks):
                 downsample = i > 0 and j == 0
                 if downsample:
                     res = (res[0] // 2, res[1] // 2)
-                top = i == self.depth - 1 and j == self.num_blocks - 1
+                top = i == self.num_scales - 1 and j == self.num_blocks - 1
                 self.blocks.append(
                     _IAFBlock(
-                        self.hidden_size,
-                        self.z_size,
+                        self.hidden_dim,
+                        self.latent_dim,
                         downsample,
-                        self.iaf_steps,
-                        self.iaf_hidden_units,
+                        self.num_flow_steps,
+                        self.flow_hidden_units,
                         top=top,
                         name=f"block_{i}_{j}",
                     )
                 )
-                self._latent_shapes.append(res + (self.z_size,))
+                self._latent_shapes.append(res + (self.latent_dim,))
         self._top_shape = res
         # The learned top state.  Not zeros (the released code's init): elu(0) = 0
         # would give the top block's first convolution a zero gradient at step 1.
         self.h_top = self.add_weight(
-            name="h_top", shape=(self.hidden_size,), initializer=keras.initializers.RandomNormal(stddev=0.1)
+            name="h_top", shape=(self.hidden_dim,), initializer=keras.initializers.RandomNormal(stddev=0.1)
         )
         self.out = keras.layers.Conv2DTranspose(
             C * self.head.num_params, 5, strides=2, padding="same", name="out"
@@ -297,7 +311,7 @@ class IAFVAE(LatentVariableModel):
         return [tf.reshape(p, [-1, *s]) for p, s in zip(parts, self._latent_shapes)]  # [B, n] -> [B, s, s, z]
 
     def _top(self, batch):
-        return tf.broadcast_to(self.h_top, [batch, *self._top_shape, self.hidden_size])
+        return tf.broadcast_to(self.h_top, [batch, *self._top_shape, self.hidden_dim])
 
     def _decode_params(self, h):
         logits = self.out(tf.nn.elu(h))  # [B, H, W, C*P]
@@ -353,12 +367,12 @@ class IAFVAE(LatentVariableModel):
         config.pop("num_classes")
         config.update(
             {
-                "hidden_size": self.hidden_size,
-                "z_size": self.z_size,
-                "depth": self.depth,
+                "hidden_dim": self.hidden_dim,
+                "latent_dim": self.latent_dim,
+                "num_scales": self.num_scales,
                 "num_blocks": self.num_blocks,
-                "iaf_steps": self.iaf_steps,
-                "iaf_hidden_units": self.iaf_hidden_units,
+                "num_flow_steps": self.num_flow_steps,
+                "flow_hidden_units": self.flow_hidden_units,
                 "free_bits": self.free_bits,
                 "num_importance_samples": self.num_importance_samples,
                 "seed": self.seed,

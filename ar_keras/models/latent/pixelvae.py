@@ -3,8 +3,8 @@
 Gulrajani, Kumar, Ahmed, Taiga, Visin, Vazquez & Courville, "PixelVAE: A
 Latent Variable Model for Natural Images", ICLR 2017.
 
-**One level** (``levels=1``, the paper's MNIST model).  A convolutional encoder
-(3x3 convolutions, ``encoder_downsamples`` of them with stride 2, then a dense
+**One level** (``num_latent_layers=1``, the paper's MNIST model).  A convolutional encoder
+(3x3 convolutions, ``num_encoder_downsamples`` of them with stride 2, then a dense
 layer) gives a diagonal Gaussian ``q(z | x) = N(mu(x), sigma(x)^2)`` over a
 vector ``z`` of ``latent_dim``; the prior is ``p(z) = N(0, I)``; the decoder is
 an autoregressive Gated PixelCNN (`ar_keras.layers.GatedPixelCNNBlock`,
@@ -18,8 +18,8 @@ paper with ``h = z``)::
 and a K-way softmax per channel (Bernoulli for K = 2).  The bias depends on no
 pixel, so ``p(x | z)`` is causal in ``x`` for every ``z``.
 
-**Two levels** (``levels=2``, the paper's model for 32x32 and larger).  A
-latent *map* ``z_1 [h, w, c_1]`` (``h = H / 2^encoder_downsamples``) and a top
+**Two levels** (``num_latent_layers=2``, the paper's model for 32x32 and larger).  A
+latent *map* ``z_1 [h, w, c_1]`` (``h = H / 2^num_encoder_downsamples``) and a top
 latent vector ``z_2``::
 
     q(z_1 | x) = N(mu_1(x), sigma_1(x)^2)          per position and channel
@@ -197,20 +197,23 @@ class PixelVAE(LatentVariableModel):
     Args:
         image_shape: ``(H, W, C)``.
         num_levels: K; data are ints in ``[0, K)`` (Bernoulli head for K = 2).
-        levels: 1 (latent vector) or 2 (latent map + top vector, PixelCNN prior
+        num_latent_layers: the levels of the latent hierarchy: 1 (a latent
+            vector) or 2 (a latent map and a top vector, with a PixelCNN prior
             over the map).
         latent_dim: size of the latent vector (the top one for two levels).
-        encoder_filters: channels of the encoder's 3x3 convolutions (and of
+        encoder_dim: channels of the encoder's 3x3 convolutions (and of
             the two-level model's upsampling of the latent map).
-        encoder_downsamples: stride-2 convolutions of the encoder; for two
-            levels the latent map is ``H / 2^n x W / 2^n`` (H, W divisible).
+        num_encoder_downsamples: n, the stride-2 convolutions of the encoder;
+            for two levels the latent map is ``H / 2^n x W / 2^n`` (H, W divisible).
         num_layers: gated layers of the pixel decoder.
-        num_filters: feature maps per stack of the pixel decoder.
+        hidden_dim: feature maps of each stack (vertical and horizontal) of the
+            pixel decoder.
         kernel_size: odd filter size of the decoder's layers.
-        output_filters: width of the decoder's masked 1x1 output layer.
-        latent_map_channels: ``c_1``, channels of the latent map (two levels).
-        prior_layers, prior_filters, prior_kernel_size: the latent map's
-            Gated PixelCNN prior (two levels).
+        output_dim: width of the decoder's masked 1x1 output layer.
+        latent_map_dim: ``c_1``, channels of the latent map (two levels).
+        num_prior_layers, prior_dim, prior_kernel_size: gated layers, feature
+            maps per stack and odd filter size of the latent map's Gated
+            PixelCNN prior (two levels).
         kl_warmup_steps: optimizer steps over which the KL weight of the
             training loss rises linearly from 0 to 1 (0: no warm-up).
         num_importance_samples: S of `log_prob` when not given (and of the
@@ -223,23 +226,23 @@ class PixelVAE(LatentVariableModel):
             image_shape=(4, 4, 1),
             num_levels=4,
             latent_dim=2,
-            encoder_filters=4,
-            encoder_downsamples=1,
+            encoder_dim=4,
+            num_encoder_downsamples=1,
             num_layers=2,
-            num_filters=4,
+            hidden_dim=4,
             kernel_size=3,
-            output_filters=8,
+            output_dim=8,
         ),
         "digits": dict(
             image_shape=(8, 8, 1),
             num_levels=17,
             latent_dim=16,
-            encoder_filters=32,
-            encoder_downsamples=2,
+            encoder_dim=32,
+            num_encoder_downsamples=2,
             num_layers=5,
-            num_filters=32,
+            hidden_dim=32,
             kernel_size=3,
-            output_filters=64,
+            output_dim=64,
             kl_warmup_steps=500,
         ),
         # The authors' MNIST run (igul222/PixelVAE, `-L 12 -fs 5 -algo cond_z_bias
@@ -253,12 +256,12 @@ class PixelVAE(LatentVariableModel):
             image_shape=(28, 28, 1),
             num_levels=2,
             latent_dim=16,
-            encoder_filters=32,
-            encoder_downsamples=2,
+            encoder_dim=32,
+            num_encoder_downsamples=2,
             num_layers=12,
-            num_filters=16,
+            hidden_dim=16,
             kernel_size=5,
-            output_filters=32,
+            output_dim=32,
             kl_warmup_steps=10000,
         ),
         # Two levels for 64x64 ImageNet (3.66 bits/dim in the paper): the
@@ -272,17 +275,17 @@ class PixelVAE(LatentVariableModel):
         "imagenet64": dict(
             image_shape=(64, 64, 3),
             num_levels=256,
-            levels=2,
+            num_latent_layers=2,
             latent_dim=512,
-            encoder_filters=256,
-            encoder_downsamples=2,
+            encoder_dim=256,
+            num_encoder_downsamples=2,
             num_layers=4,
-            num_filters=384,
+            hidden_dim=384,
             kernel_size=5,
-            output_filters=512,
-            latent_map_channels=64,
-            prior_layers=4,
-            prior_filters=256,
+            output_dim=512,
+            latent_map_dim=64,
+            num_prior_layers=4,
+            prior_dim=256,
             prior_kernel_size=3,
             kl_warmup_steps=10000,
         ),
@@ -292,17 +295,17 @@ class PixelVAE(LatentVariableModel):
         self,
         image_shape=(8, 8, 1),
         num_levels=17,
-        levels=1,
+        num_latent_layers=1,
         latent_dim=16,
-        encoder_filters=32,
-        encoder_downsamples=2,
+        encoder_dim=32,
+        num_encoder_downsamples=2,
         num_layers=12,
-        num_filters=16,
+        hidden_dim=16,
         kernel_size=5,
-        output_filters=32,
-        latent_map_channels=8,
-        prior_layers=3,
-        prior_filters=32,
+        output_dim=32,
+        latent_map_dim=8,
+        num_prior_layers=3,
+        prior_dim=32,
         prior_kernel_size=3,
         kl_warmup_steps=0,
         num_importance_samples=16,
@@ -315,31 +318,31 @@ class PixelVAE(LatentVariableModel):
         shape = tuple(int(s) for s in np.atleast_1d(image_shape))
         if len(shape) != 3 or min(shape) < 1:
             raise ValueError(f"image_shape must be (H, W, C) of positive sizes, got {image_shape!r}.")
-        if levels not in (1, 2):
-            raise ValueError(f"levels must be 1 or 2, got {levels!r}.")
+        if num_latent_layers not in (1, 2):
+            raise ValueError(f"num_latent_layers must be 1 or 2, got {num_latent_layers!r}.")
         for name, k in (("kernel_size", kernel_size), ("prior_kernel_size", prior_kernel_size)):
             if int(k) < 1 or int(k) % 2 == 0:
                 raise ValueError(f"{name} must be odd and >= 1, got {k}.")
-        self.encoder_downsamples = int(encoder_downsamples)
-        if self.encoder_downsamples < 0:
-            raise ValueError(f"encoder_downsamples must be >= 0, got {encoder_downsamples}.")
-        factor = 2**self.encoder_downsamples
-        if levels == 2 and (shape[0] % factor or shape[1] % factor):
+        self.num_encoder_downsamples = int(num_encoder_downsamples)
+        if self.num_encoder_downsamples < 0:
+            raise ValueError(f"num_encoder_downsamples must be >= 0, got {num_encoder_downsamples}.")
+        factor = 2**self.num_encoder_downsamples
+        if num_latent_layers == 2 and (shape[0] % factor or shape[1] % factor):
             raise ValueError(
                 f"image_shape {shape}: H and W must be divisible by "
-                f"2**encoder_downsamples = {factor} for the latent map."
+                f"2**num_encoder_downsamples = {factor} for the latent map."
             )
         super().__init__(shape, num_levels, **kwargs)
-        self.levels = int(levels)
+        self.num_latent_layers = int(num_latent_layers)
         self.latent_dim = checks.check_positive_int(latent_dim, "latent_dim")
-        self.encoder_filters = checks.check_positive_int(encoder_filters, "encoder_filters")
+        self.encoder_dim = checks.check_positive_int(encoder_dim, "encoder_dim")
         self.num_layers = checks.check_positive_int(num_layers, "num_layers")
-        self.num_filters = checks.check_positive_int(num_filters, "num_filters")
+        self.hidden_dim = checks.check_positive_int(hidden_dim, "hidden_dim")
         self.kernel_size = int(kernel_size)
-        self.output_filters = checks.check_positive_int(output_filters, "output_filters")
-        self.latent_map_channels = checks.check_positive_int(latent_map_channels, "latent_map_channels")
-        self.prior_layers = checks.check_positive_int(prior_layers, "prior_layers")
-        self.prior_filters = checks.check_positive_int(prior_filters, "prior_filters")
+        self.output_dim = checks.check_positive_int(output_dim, "output_dim")
+        self.latent_map_dim = checks.check_positive_int(latent_map_dim, "latent_map_dim")
+        self.num_prior_layers = checks.check_positive_int(num_prior_layers, "num_prior_layers")
+        self.prior_dim = checks.check_positive_int(prior_dim, "prior_dim")
         self.prior_kernel_size = int(prior_kernel_size)
         self.kl_warmup_steps = int(kl_warmup_steps)
         if self.kl_warmup_steps < 0:
@@ -349,25 +352,25 @@ class PixelVAE(LatentVariableModel):
         )
         self.seed = int(seed)
         H, W, C = shape
-        if self.num_filters < C:
-            raise ValueError(f"num_filters ({num_filters}) must be at least the channel count ({C}).")
+        if self.hidden_dim < C:
+            raise ValueError(f"hidden_dim ({hidden_dim}) must be at least the channel count ({C}).")
         self.head = head_for_levels(self.num_levels)
 
-        F = self.encoder_filters
-        # Encoder: 3x3 convolutions, encoder_downsamples of them with stride 2.
+        F = self.encoder_dim
+        # Encoder: 3x3 convolutions, num_encoder_downsamples of them with stride 2.
         self.encoder_convs = [keras.layers.Conv2D(F, 3, padding="same", name="encoder_conv_0")] + [
             keras.layers.Conv2D(F, 3, strides=2, padding="same", name=f"encoder_conv_{i + 1}")
-            for i in range(self.encoder_downsamples)
+            for i in range(self.num_encoder_downsamples)
         ]
         h, w = H, W
-        for _ in range(self.encoder_downsamples):
+        for _ in range(self.num_encoder_downsamples):
             h, w = -(-h // 2), -(-w // 2)  # 'same' stride 2: ceil
-        if self.levels == 1:
+        if self.num_latent_layers == 1:
             self._encoded_size = h * w * F
             self.encoder_out = keras.layers.Dense(2 * self.latent_dim, name="encoder_out")
             self._latent_size = self.latent_dim
         else:
-            c1 = self.latent_map_channels
+            c1 = self.latent_map_dim
             self.map_shape = (h, w, c1)
             self.encoder_out = keras.layers.Conv2D(2 * c1, 1, name="encoder_out")
             # q(z_2 | z_1): a 3x3 convolution (stride 2 where the map allows), dense.
@@ -381,17 +384,17 @@ class PixelVAE(LatentVariableModel):
             self.prior_head = GaussianMixture(1)
             self.prior_blocks = [
                 GatedPixelCNNBlock(
-                    self.prior_filters,
+                    self.prior_dim,
                     self.prior_kernel_size,
                     data_channels=1,
                     first=(i == 0),
-                    vertical_output=(i < self.prior_layers - 1),
+                    vertical_output=(i < self.num_prior_layers - 1),
                     conditional=True,
                     name=f"prior_block_{i}",
                 )
-                for i in range(self.prior_layers)
+                for i in range(self.num_prior_layers)
             ]
-            self.prior_hidden = keras.layers.Conv2D(self.prior_filters, 1, name="prior_hidden")
+            self.prior_hidden = keras.layers.Conv2D(self.prior_dim, 1, name="prior_hidden")
             self.prior_out = keras.layers.Conv2D(2 * c1, 1, name="prior_out")
             # u(z_1): the latent map upsampled to a per-pixel conditioning map.
             self.upsample_in = keras.layers.Conv2D(F, 3, padding="same", name="upsample_in")
@@ -400,7 +403,7 @@ class PixelVAE(LatentVariableModel):
         # Decoder: the Gated PixelCNN, every gate biased by the latents.
         self.decoder_blocks = [
             GatedPixelCNNBlock(
-                self.num_filters,
+                self.hidden_dim,
                 self.kernel_size,
                 data_channels=C,
                 first=(i == 0),
@@ -411,7 +414,7 @@ class PixelVAE(LatentVariableModel):
             for i in range(self.num_layers)
         ]
         self.decoder_hidden = MaskedConv2D(
-            self.output_filters, 1, mask_type="B", data_channels=C, name="decoder_hidden"
+            self.output_dim, 1, mask_type="B", data_channels=C, name="decoder_hidden"
         )
         self.decoder_out = MaskedConv2D(
             C * self.head.num_params, 1, mask_type="B", data_channels=C, name="decoder_out"
@@ -466,7 +469,7 @@ class PixelVAE(LatentVariableModel):
         out = self.prior_out(tf.nn.relu(self.prior_hidden(tf.nn.relu(h))))  # [B, h', w', 2 c_1]
         _, rows, cols, _ = out.shape
         params = tf.reshape(
-            out, [-1, rows, cols, self.latent_map_channels, 2]
+            out, [-1, rows, cols, self.latent_map_dim, 2]
         )  # [B, h', w', 2 c1] -> [B, h', w', c1, 2]
         return tf.pad(params, [[0, 0]] * 4 + [[1, 0]])  # zero logit: -> [..., 3]
 
@@ -483,9 +486,9 @@ class PixelVAE(LatentVariableModel):
 
     def decoder_conditioning(self, z):
         """The decoder's conditioning: ``z [B, Z]`` itself (one level) or ``u(z_1) [B, H, W, F]``."""
-        if self.levels == 1:
+        if self.num_latent_layers == 1:
             return z
-        f = 2**self.encoder_downsamples
+        f = 2**self.num_encoder_downsamples
         u = tf.nn.elu(self.upsample_in(z))  # [B, h, w, F]
         u = tf.repeat(tf.repeat(u, f, axis=1), f, axis=2)  # [B, H, W, F] nearest
         return tf.nn.elu(self.upsample_out(u))
@@ -495,7 +498,7 @@ class PixelVAE(LatentVariableModel):
         maps ``[B, h, w, c_1]`` for two levels)."""
         x, _ = self._check(x, None)
         z = tf.convert_to_tensor(z, tf.float32)
-        want = (self.latent_dim,) if self.levels == 1 else self.map_shape
+        want = (self.latent_dim,) if self.num_latent_layers == 1 else self.map_shape
         if z.shape.rank != len(want) + 1 or tuple(z.shape[1:]) != want:
             raise ValueError(f"z must have shape [B, {', '.join(map(str, want))}], got {z.shape.as_list()}.")
         return self._decoder_log_prob(x, z)
@@ -508,13 +511,13 @@ class PixelVAE(LatentVariableModel):
         h = self._pixel_scale(x)
         for conv in self.encoder_convs:
             h = tf.nn.elu(conv(h))  # [B, h, w, F]
-        if self.levels == 1:
+        if self.num_latent_layers == 1:
             h = tf.reshape(h, [-1, self._encoded_size])  # [B, h, w, F] -> [B, h w F]
         return tf.split(self.encoder_out(h), 2, axis=-1)  # mean, log_std
 
     def _split_noise(self, eps):
         """``[B, latent_size]`` normals -> ``(top [B, Z], map [B, h, w, c_1] or None)``."""
-        if self.levels == 1:
+        if self.num_latent_layers == 1:
             return eps, None
         top, flat = tf.split(eps, [self.latent_dim, self._latent_size - self.latent_dim], axis=1)
         return top, tf.reshape(flat, [-1, *self.map_shape])  # [B, h w c1] -> [B, h, w, c1]
@@ -528,7 +531,7 @@ class PixelVAE(LatentVariableModel):
         form (lower variance; equal in expectation).
         """
         eps_top, eps_map = self._split_noise(eps)
-        if self.levels == 1:
+        if self.num_latent_layers == 1:
             mean, log_std = self._encode(x)  # [B, Z] each
             z = mean + tf.exp(log_std) * tf.cast(eps_top, mean.dtype)
             kl_sample = tf.reduce_sum(
@@ -565,7 +568,7 @@ class PixelVAE(LatentVariableModel):
     def noise_size(self):
         """Uniforms per sample: the top latent, the map's (2 per element), every pixel's head noise."""
         size = self.latent_dim + self.event_size * self.head.noise_depth
-        if self.levels == 2:
+        if self.num_latent_layers == 2:
             size += int(np.prod(self.map_shape)) * self.prior_head.noise_depth
         return size
 
@@ -582,7 +585,7 @@ class PixelVAE(LatentVariableModel):
         Z = self.latent_dim
         z = temperature * uniform_to_normal(noise[:, :Z])  # [n, Z] ~ N(0, T^2)
         offset = Z
-        if self.levels == 2:
+        if self.num_latent_layers == 2:
             prior = self.latent_prior()
             D1, depth = prior.num_elements, self.prior_head.noise_depth
             u1 = tf.reshape(
@@ -604,17 +607,17 @@ class PixelVAE(LatentVariableModel):
         config.pop("num_classes")
         config.update(
             {
-                "levels": self.levels,
+                "num_latent_layers": self.num_latent_layers,
                 "latent_dim": self.latent_dim,
-                "encoder_filters": self.encoder_filters,
-                "encoder_downsamples": self.encoder_downsamples,
+                "encoder_dim": self.encoder_dim,
+                "num_encoder_downsamples": self.num_encoder_downsamples,
                 "num_layers": self.num_layers,
-                "num_filters": self.num_filters,
+                "hidden_dim": self.hidden_dim,
                 "kernel_size": self.kernel_size,
-                "output_filters": self.output_filters,
-                "latent_map_channels": self.latent_map_channels,
-                "prior_layers": self.prior_layers,
-                "prior_filters": self.prior_filters,
+                "output_dim": self.output_dim,
+                "latent_map_dim": self.latent_map_dim,
+                "num_prior_layers": self.num_prior_layers,
+                "prior_dim": self.prior_dim,
                 "prior_kernel_size": self.prior_kernel_size,
                 "kl_warmup_steps": self.kl_warmup_steps,
                 "num_importance_samples": self.num_importance_samples,

@@ -82,7 +82,7 @@ def main():
     keras.utils.set_random_seed(0)
     model = ark.models.get("samplernn", preset="speech")
     print(
-        f"samplernn speech preset: frame sizes {model.frame_sizes}, GRU {model.dim}, "
+        f"samplernn speech preset: frame sizes {model.frame_sizes}, GRU {model.hidden_dim}, "
         f"{model.count_params():,} parameters"
     )
     generation(model, args.length)

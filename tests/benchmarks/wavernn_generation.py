@@ -75,7 +75,7 @@ def main():
     run(
         "wavernn speech subscale B=16 F=4", ark.models.get("wavernn", preset="speech", subscale=16, horizon=4)
     )
-    small = dict(hidden_units=32, output_units=32)
+    small = dict(hidden_dim=32, output_dim=32)
     run("wavernn small H=32 dense", ark.models.get("wavernn", preset="speech", **small))
     run(
         "wavernn small H=32 subscale B=16 F=4",

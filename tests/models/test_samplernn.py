@@ -19,6 +19,7 @@ import test_case as tc
 
 import ar_keras as ark
 from ar_keras import export
+from ar_keras.core import vocabulary
 from ar_keras.layers import LearnedStateGRU
 from ar_keras.models.audio.samplernn import SampleRNN
 
@@ -42,12 +43,26 @@ def test_presets():
     model = tiny()
     assert model.count_params() < 10_000 and model.top_frame <= 4 and model.num_tiers == 3
     paper = SampleRNN.PRESETS["paper"]
-    assert paper["frame_sizes"] == (8, 2) and paper["dim"] == 1024
+    assert paper["frame_sizes"] == (8, 2) and paper["hidden_dim"] == 1024
     assert paper["num_levels"] == 256 and paper["quantization"] == "linear"
     speech = SampleRNN.PRESETS["speech"]
     assert speech["num_levels"] == 256 and speech["quantization"] == "mu_law"
     assert SampleRNN.overrides_from_data(ark.data.info("speech")) == {"num_levels": 256, "sample_rate": 16000}
     assert model.ratios == [2, 2]
+
+
+@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["samplernn"].items()))
+def test_old_argument_names_are_errors_naming_the_new_ones(old, new):
+    preset = SampleRNN.PRESETS["tiny"]
+    value = preset.get(new, 2)
+    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
+        tiny(**{old: value})
+    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
+        SampleRNN(**{old: value})
+    model = tiny()
+    config = model.get_config()
+    assert getattr(model, new) == config[new] == preset.get(new, config[new])
+    assert not hasattr(model, old) and old not in config
 
 
 def check_alignment(model, T, seed=5):
@@ -158,8 +173,8 @@ def test_bad_input_gets_clear_errors():
         tiny(frame_sizes=(4, 0))
     with pytest.raises(ValueError, match="quantization"):
         tiny(quantization="alaw")
-    with pytest.raises(ValueError, match="dim"):
-        tiny(dim=0)
+    with pytest.raises(ValueError, match="hidden_dim"):
+        tiny(hidden_dim=0)
     model = tiny()
     x = sc.random_sequences(model, 2, 12)
     with pytest.raises(ValueError, match="shorter than the top frame.*multiple of 4"):

@@ -5,7 +5,6 @@ cache == recompute, serialization, fit, MirroredStrategy) run on the tiny
 preset from tests/models/test_sequence_contract.py and test_every_model.py.
 """
 
-
 import keras
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from layers import layer_case
 
 import ar_keras as ark
 from ar_keras import export
+from ar_keras.core import vocabulary
 from ar_keras.distributions import DualSoftmax
 from ar_keras.distributions.dual_softmax import split_levels
 from ar_keras.layers.dual_gru import DualGRU, input_mask
@@ -40,7 +40,21 @@ def test_presets():
     paper = ark.models.get("wavernn", preset="paper")
     trainable = sum(int(np.prod(w.shape)) for w in paper.trainable_weights)
     assert trainable == 3_051_392  # "about 3M"
-    assert (paper.num_coarse, paper.num_fine, paper.hidden_units) == (256, 256, 896)
+    assert (paper.num_coarse, paper.num_fine, paper.hidden_dim) == (256, 256, 896)
+
+
+@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["wavernn"].items()))
+def test_old_argument_names_are_errors_naming_the_new_ones(old, new):
+    preset = WaveRNN.PRESETS["tiny"]
+    value = preset.get(new, 2)
+    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
+        tiny(**{old: value})
+    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
+        WaveRNN(**{old: value})
+    model = tiny()
+    config = model.get_config()
+    assert getattr(model, new) == config[new] == preset.get(new, config[new])
+    assert not hasattr(model, old) and old not in config
 
 
 def test_levels_split_into_coarse_and_fine():
@@ -49,7 +63,7 @@ def test_levels_split_into_coarse_and_fine():
     assert split_levels(12, 3) == (3, 4)
     for bad in (2, 3, 8, 255):
         with pytest.raises(ValueError, match=f"num_levels={bad} does not split"):
-            WaveRNN(num_levels=bad, hidden_units=4)
+            WaveRNN(num_levels=bad, hidden_dim=4)
     with pytest.raises(ValueError, match="would be empty"):
         split_levels(5, 4)  # 4 x 2: level 3 empty
 
@@ -165,7 +179,7 @@ def test_block_mask_structure(block):
 @pytest.mark.parametrize("block", [(16, 1), (4, 4)])
 def test_pruning_callback_reaches_the_target_by_the_schedule(block):
     """(16, 1) during a short fit; (4, 4) by calling the callback's steps directly."""
-    model = tiny(num_levels=4, hidden_units=32)
+    model = tiny(num_levels=4, hidden_dim=32)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     prune = BlockSparsity(target=0.75, block=block, start=1, span=4, frequency=1)
     before = model.gru.recurrent_kernel.numpy().copy()
@@ -265,9 +279,9 @@ def test_streaming_step_equals_log_prob_conditionals(overrides):
 # ------------------------------------------------------------------- bad input
 def test_bad_input():
     with pytest.raises(ValueError, match="does not split into coarse x fine"):
-        WaveRNN(num_levels=1000, hidden_units=4)
-    with pytest.raises(ValueError, match="hidden_units must be an even"):
-        tiny(hidden_units=7)
+        WaveRNN(num_levels=1000, hidden_dim=4)
+    with pytest.raises(ValueError, match="hidden_dim must be an even"):
+        tiny(hidden_dim=7)
     with pytest.raises(ValueError, match="coarse_levels"):
         tiny(coarse_levels=0)
     model = tiny(**BOTH)
@@ -339,7 +353,7 @@ def test_exports(tmp_path):
     if "conditional" in named:
         extra["conditional"] = named["conditional"][:1].numpy()
         local = stream.get_signature_runner("upsample")(features=named["features"][:1].numpy())["local"]
-    state = np.zeros([1, model.hidden_units], np.float32)
+    state = np.zeros([1, model.hidden_dim], np.float32)
     x_prev, out = np.zeros([1], np.int32), []
     for t in range(T):
         if local is not None:

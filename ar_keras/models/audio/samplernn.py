@@ -136,10 +136,12 @@ class SampleRNN(AutoregressiveModel):
         num_levels: K, quantisation levels of the data (256 in the paper).
         frame_sizes: frame sizes in samples of the frame tiers, top first;
             ``(16,)`` is 2-tier, ``(8, 2)`` 3-tier (top frame 8).
-        dim: GRU width of every frame tier (1024 in the paper).
-        rnn_layers: stacked GRUs per frame tier (1 for the paper's 3-tier).
+        hidden_dim: H, the GRU width of every frame tier (1024 in the paper; the
+            official code's ``DIM``).
+        num_layers: stacked GRUs per frame tier (1 for the paper's 3-tier).
         embedding_dim: E, the sample-level embedding (256 in the paper).
-        mlp_dim: width of the sample-level MLP (default ``dim``).
+        intermediate_dim: width of the sample-level MLP, of its window and of the
+            lowest tier's upsampled vectors (default ``hidden_dim``).
         quantization: ``"linear"`` or ``"mu_law"``: how a level maps to the
             amplitude the frame tiers read (and `decode`).
         sample_rate: Hz (metadata for WAV files; the maths does not use it).
@@ -155,20 +157,25 @@ class SampleRNN(AutoregressiveModel):
 
     PRESETS = {
         # 3 tiers, top frame 4 samples (4 -> 2 -> 1), GRUs of 12: 3,096 parameters at K = 4.
-        "tiny": dict(num_levels=4, frame_sizes=(4, 2), dim=12, embedding_dim=4, mlp_dim=12),
+        "tiny": dict(num_levels=4, frame_sizes=(4, 2), hidden_dim=12, embedding_dim=4, intermediate_dim=12),
         # The embedded 16 kHz speech on 2 CPU cores: 3 tiers, frames of 16 and 4 samples,
         # GRUs of 96, MLP 128, 256 mu-law levels: 291,616 parameters.
         "speech": dict(
-            num_levels=256, frame_sizes=(16, 4), dim=96, embedding_dim=32, mlp_dim=128, quantization="mu_law"
+            num_levels=256,
+            frame_sizes=(16, 4),
+            hidden_dim=96,
+            embedding_dim=32,
+            intermediate_dim=128,
+            quantization="mu_law",
         ),
         # Paper / official README, 3-tier best: big frame 8, frame 2, GRU 1024 (one layer per
-        # tier), embedding 256, 256 linear levels; the MLP width = dim (official DIM).
+        # tier), embedding 256, 256 linear levels; the MLP width = hidden_dim (official DIM).
         # Weight normalisation of the official code not taken.  21,858,816 parameters.
         "paper": dict(
             num_levels=256,
             frame_sizes=(8, 2),
-            dim=1024,
-            rnn_layers=1,
+            hidden_dim=1024,
+            num_layers=1,
             embedding_dim=256,
             quantization="linear",
         ),
@@ -178,10 +185,10 @@ class SampleRNN(AutoregressiveModel):
         self,
         num_levels=256,
         frame_sizes=(16,),
-        dim=256,
-        rnn_layers=1,
+        hidden_dim=256,
+        num_layers=1,
         embedding_dim=64,
-        mlp_dim=None,
+        intermediate_dim=None,
         quantization="mu_law",
         sample_rate=16000,
         num_classes=None,
@@ -189,10 +196,10 @@ class SampleRNN(AutoregressiveModel):
     ):
         super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels), **kwargs)
         self.frame_sizes = check_frame_sizes(frame_sizes)
-        self.dim = checks.check_positive_int(dim, "dim")
-        self.rnn_layers = checks.check_positive_int(rnn_layers, "rnn_layers")
+        self.hidden_dim = checks.check_positive_int(hidden_dim, "hidden_dim")
+        self.num_layers = checks.check_positive_int(num_layers, "num_layers")
         self.embedding_dim = checks.check_positive_int(embedding_dim, "embedding_dim")
-        self.mlp_dim = checks.check_positive_int(mlp_dim or dim, "mlp_dim")
+        self.intermediate_dim = checks.check_positive_int(intermediate_dim or hidden_dim, "intermediate_dim")
         self.sample_rate = checks.check_positive_int(sample_rate, "sample_rate")
         if quantization not in QUANTIZATIONS:
             raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}.")
@@ -206,13 +213,13 @@ class SampleRNN(AutoregressiveModel):
             amp = 2.0 * mu_law_decode(np.arange(K), K, tf.float64).numpy()
         self._amplitudes = np.concatenate([amp, [0.0]]).astype(np.float32)
 
-        F, H = self.frame_sizes, self.dim
+        F, H = self.frame_sizes, self.hidden_dim
         self.frame_inputs, self.grus, self.upsamplers = [], [], []
-        for i, f in enumerate(F):
+        for i in range(len(F)):
             ratio = F[i] // F[i + 1] if i + 1 < len(F) else F[i]
-            width = H if i + 1 < len(F) else self.mlp_dim
+            width = H if i + 1 < len(F) else self.intermediate_dim
             self.frame_inputs.append(keras.layers.Dense(H, name=f"tier{i}_input"))
-            grus = [LearnedStateGRU(H, name=f"tier{i}_gru{j}") for j in range(self.rnn_layers)]
+            grus = [LearnedStateGRU(H, name=f"tier{i}_gru{j}") for j in range(self.num_layers)]
             for gru in grus:
                 gru.build((None, None, H))  # init_state reads h0 before any call
             self.grus.append(grus)
@@ -224,9 +231,9 @@ class SampleRNN(AutoregressiveModel):
         )
         # Index K is the pad before the first sample.
         self.embedding = keras.layers.Embedding(K + 1, self.embedding_dim, name="embedding")
-        self.window = keras.layers.Conv1D(self.mlp_dim, F[-1], use_bias=False, name="window")
-        self.mlp_1 = keras.layers.Dense(self.mlp_dim, name="mlp_1")
-        self.mlp_2 = keras.layers.Dense(self.mlp_dim, name="mlp_2")
+        self.window = keras.layers.Conv1D(self.intermediate_dim, F[-1], use_bias=False, name="window")
+        self.mlp_1 = keras.layers.Dense(self.intermediate_dim, name="mlp_1")
+        self.mlp_2 = keras.layers.Dense(self.intermediate_dim, name="mlp_2")
         self.mlp_out = keras.layers.Dense(K, name="mlp_out")
         self._build_length = F[0]
         self._finish_init()
@@ -277,7 +284,7 @@ class SampleRNN(AutoregressiveModel):
         return self.label_embedding(conditional)  # [B, H]
 
     def _mlp(self, a):
-        """``a [.., mlp_dim]`` (window + conditioning) -> logits ``[.., K]``."""
+        """``a [.., intermediate_dim]`` (window + conditioning) -> logits ``[.., K]``."""
         # relu as max(x, 0): see wavenet.py (grappler fusing MatMul + BiasAdd + Relu in loops).
         h = tf.maximum(self.mlp_1(a), 0.0)
         h = tf.maximum(self.mlp_2(h), 0.0)
@@ -455,7 +462,7 @@ class SampleRNN(AutoregressiveModel):
 
     # ----------------------------------------------------- cache (fast generation)
     def init_cache(self, batch, conditional=None):
-        widths = [self.dim] * (len(self.frame_sizes) - 1) + [self.mlp_dim]
+        widths = [self.hidden_dim] * (len(self.frame_sizes) - 1) + [self.intermediate_dim]
         return {
             "states": [[gru.init_cache(batch) for gru in grus] for grus in self.grus],
             "upsampled": [
@@ -495,7 +502,14 @@ class SampleRNN(AutoregressiveModel):
         return self._mlp(a), {"states": states, "upsampled": upsampled}
 
     # ------------------------------------------------------------- serialization
-    _CONFIG_KEYS = ("dim", "rnn_layers", "embedding_dim", "mlp_dim", "quantization", "sample_rate")
+    _CONFIG_KEYS = (
+        "hidden_dim",
+        "num_layers",
+        "embedding_dim",
+        "intermediate_dim",
+        "quantization",
+        "sample_rate",
+    )
 
     def get_config(self):
         config = super().get_config()

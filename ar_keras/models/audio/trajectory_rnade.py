@@ -99,8 +99,8 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
     Args:
         num_features: F, features per frame.
         window: W >= 1, frames per window (the Markov order is W - 1).
-        hidden_units: H.
-        num_components: C Gaussians per conditional.
+        hidden_dim: H, units of the NADE hidden layer that every conditional shares.
+        num_mixtures: C, Gaussians in the mixture of every conditional.
         activation: hidden activation (RNADE: sigmoid in the 2013 paper, ReLU in its
             follow-ups; ReLU here).
         log_scale_bound: soft clamp of the component log-scales (`GaussianMixture`).
@@ -111,18 +111,14 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
     """
 
     PRESETS = {
-        "tiny": dict(num_features=2, window=2, hidden_units=8, num_components=2),
+        "tiny": dict(num_features=2, window=2, hidden_dim=8, num_mixtures=2),
         # 13 MFCCs + 13 deltas (ar_keras.data "speech_features"); conditional with
         # `--conditional`: label 10 speaker + word, factorised.
-        "speech": dict(
-            num_features=26, window=3, hidden_units=100, num_components=10, context_factors=(5, 10)
-        ),
+        "speech": dict(num_features=26, window=3, hidden_dim=100, num_mixtures=10, context_factors=(5, 10)),
         # Not confirmable from the paper's text (unavailable): our choice of a larger
         # RNADE (RNADE's own papers use 100-500 hidden units, 10-20 components) over
         # a 5-frame window of the same features.
-        "paper": dict(
-            num_features=26, window=5, hidden_units=500, num_components=20, context_factors=(5, 10)
-        ),
+        "paper": dict(num_features=26, window=5, hidden_dim=500, num_mixtures=20, context_factors=(5, 10)),
     }
 
     event_kind = "float_sequence"
@@ -134,8 +130,8 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         self,
         num_features=2,
         window=2,
-        hidden_units=50,
-        num_components=5,
+        hidden_dim=50,
+        num_mixtures=5,
         activation="relu",
         log_scale_bound=7.0,
         num_classes=None,
@@ -145,8 +141,8 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         super().__init__(FloatSequence(num_features), num_classes, **kwargs)
         self.num_features = int(num_features)
         self.window = checks.check_positive_int(window, "window")
-        self.hidden_units = checks.check_positive_int(hidden_units, "hidden_units")
-        self.num_components = int(num_components)
+        self.hidden_dim = checks.check_positive_int(hidden_dim, "hidden_dim")
+        self.num_mixtures = checks.check_positive_int(num_mixtures, "num_mixtures")
         self.activation_name = activation
         self.activation = keras.activations.get(activation)
         self.log_scale_bound = None if log_scale_bound is None else float(log_scale_bound)
@@ -161,9 +157,9 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
                     f"is num_classes={self.num_classes}."
                 )
         self._build_length = self.window
-        F, H = self.num_features, self.hidden_units
+        F, H = self.num_features, self.hidden_dim
         D = self.window * F
-        self.head = GaussianMixture(self.num_components, self.log_scale_bound)
+        self.head = GaussianMixture(self.num_mixtures, self.log_scale_bound)
         P = self.head.num_params
         self.w = self.add_weight(
             name="w", shape=(D, H), initializer=keras.initializers.RandomNormal(stddev=1.0 / np.sqrt(D))
@@ -252,7 +248,7 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
     # ------------------------------------------------------------------ network
     def _initial(self, batch, c):
         """``a_1 = c + sum_k E_k[context_k]``: ``[B, H]``."""
-        a = tf.broadcast_to(self.c, [batch, self.hidden_units])
+        a = tf.broadcast_to(self.c, [batch, self.hidden_dim])
         if c is None or not self.context_embeddings:
             return a
         if self.context_factors is None:
@@ -271,7 +267,7 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         """
         n = tf.shape(y)[1]
         a1 = tf.tile(
-            tf.reshape(a1, [-1, 1, 1, self.hidden_units]), tf.stack([1, n, 1, 1])
+            tf.reshape(a1, [-1, 1, 1, self.hidden_dim]), tf.stack([1, n, 1, 1])
         )  # [B, H] -> [B, N, 1, H]
         # (tf.expand_dims rather than [..., None]: TFLite lacks new-axis strided slices.)
         contributions = tf.expand_dims(y[:, :, :-1], -1) * self.w[:-1]  # [B, N, WF-1, H]
@@ -408,8 +404,8 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
             {
                 "num_features": self.num_features,
                 "window": self.window,
-                "hidden_units": self.hidden_units,
-                "num_components": self.num_components,
+                "hidden_dim": self.hidden_dim,
+                "num_mixtures": self.num_mixtures,
                 "activation": self.activation_name,
                 "log_scale_bound": self.log_scale_bound,
                 "context_factors": self.context_factors,

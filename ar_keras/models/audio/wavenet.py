@@ -116,7 +116,7 @@ class WaveNet(AutoregressiveModel):
         gate_channels: G, channels after the gated unit (the dilated
             convolution makes 2G).
         skip_channels: S.
-        output_channels: width of the hidden 1x1 layer of the output stack
+        output_dim: width of the hidden 1x1 layer of the output stack
             (default S).
         kernel_size: k, taps of every dilated convolution.
         dilations: the dilation of each block, e.g. ``dilation_stacks(10, 3)``.
@@ -143,7 +143,7 @@ class WaveNet(AutoregressiveModel):
             residual_channels=12,
             gate_channels=12,
             skip_channels=16,
-            output_channels=16,
+            output_dim=16,
             dilations=(1, 2),
         ),
         # The embedded 16 kHz speech in minutes on 2 CPU cores: 2 stacks of 1..64,
@@ -153,7 +153,7 @@ class WaveNet(AutoregressiveModel):
             residual_channels=24,
             gate_channels=24,
             skip_channels=48,
-            output_channels=48,
+            output_dim=48,
             dilations=tuple(dilation_stacks(7, 2)),
         ),
         # Paper (sec. 2): mu-law companding to 256 levels, gated tanh x sigmoid units,
@@ -169,7 +169,7 @@ class WaveNet(AutoregressiveModel):
             residual_channels=64,
             gate_channels=64,
             skip_channels=256,
-            output_channels=256,
+            output_dim=256,
             dilations=tuple(dilation_stacks(10, 3)),
         ),
     }
@@ -180,7 +180,7 @@ class WaveNet(AutoregressiveModel):
         residual_channels=32,
         gate_channels=32,
         skip_channels=64,
-        output_channels=None,
+        output_dim=None,
         kernel_size=2,
         dilations=tuple(dilation_stacks(10, 1)),
         num_classes=None,
@@ -207,7 +207,7 @@ class WaveNet(AutoregressiveModel):
         self.residual_channels = int(residual_channels)
         self.gate_channels = int(gate_channels)
         self.skip_channels = int(skip_channels)
-        self.output_channels = int(output_channels or skip_channels)
+        self.output_dim = int(output_dim or skip_channels)
         self.kernel_size = int(kernel_size)
         self.dilations = [int(d) for d in dilations]
         self.local_channels = None if local_channels is None else int(local_channels)
@@ -244,7 +244,7 @@ class WaveNet(AutoregressiveModel):
             )
             for i, d in enumerate(self.dilations)
         ]
-        self.output_hidden = keras.layers.Dense(self.output_channels, name="output_hidden")
+        self.output_hidden = keras.layers.Dense(self.output_dim, name="output_hidden")
         self.output_logits = keras.layers.Dense(K, name="output_logits")
         self._build_length = self.local_hop or 2  # one local frame at least
         self._finish_init()
@@ -354,7 +354,7 @@ class WaveNet(AutoregressiveModel):
         E = self.local_channels
         both = self.num_classes is not None
         form = (
-            '{"labels": int [batch], "features": float [batch, T / %d, %d]}' % (self.local_hop, E)
+            f'{{"labels": int [batch], "features": float [batch, T / {self.local_hop}, {E}]}}'
             if both
             else f"float features [batch, T / {self.local_hop}, {E}]"
         )
@@ -501,7 +501,7 @@ class WaveNet(AutoregressiveModel):
         "residual_channels",
         "gate_channels",
         "skip_channels",
-        "output_channels",
+        "output_dim",
         "kernel_size",
         "dilations",
         "local_channels",

@@ -106,8 +106,9 @@ class WaveRNN(AutoregressiveModel):
             ``coarse_levels`` says how to split it.
         coarse_levels: None (K a square, ``Kc = Kf = sqrt K``), ``"ceil"`` (any
             K: ``Kc = ceil(sqrt K)``, the values past K masked) or an int Kc.
-        hidden_units: H, the GRU state (even: coarse and fine halves).
-        output_units: width of ``O_1``/``O_3`` (default H/2).
+        hidden_dim: H, the width of the GRU state (even: coarse and fine halves;
+            896 in WaveRNN-896).
+        output_dim: width of ``O_1``/``O_3`` (default H/2).
         num_classes: global conditioning on a speaker id, or None.
         local_channels, local_hop, local_upsampling, local_upsampled_channels:
             local conditioning as in `WaveNet`.
@@ -124,22 +125,22 @@ class WaveRNN(AutoregressiveModel):
     PRESETS = {
         # 4 levels = 2 x 2 by default; 'ceil' lets the shared checks use 3 and 5 levels
         # (2 x 2 and 3 x 2, masked).  724 trainable parameters at K = 4.
-        "tiny": dict(num_levels=4, coarse_levels="ceil", hidden_units=12, output_units=8),
+        "tiny": dict(num_levels=4, coarse_levels="ceil", hidden_dim=12, output_dim=8),
         # The embedded speech: 256 mu-law codes = 16 x 16, H = 128: 61,088 trainable parameters.
-        "speech": dict(num_levels=256, hidden_units=128, output_units=64),
+        "speech": dict(num_levels=256, hidden_dim=128, output_dim=64),
         # WaveRNN-896 (paper sec. 3.1 and Table 1): 16-bit audio (65,536 = 256 x 256), H = 896
         # (448 per half), O_1/O_3 448 wide.  3,051,392 trainable
         # parameters (the paper: "about 3M"; count_params also counts the non-trainable
         # 896 x 2688 pruning mask).
-        "paper": dict(num_levels=65536, hidden_units=896, output_units=448),
+        "paper": dict(num_levels=65536, hidden_dim=896, output_dim=448),
     }
 
     def __init__(
         self,
         num_levels=65536,
         coarse_levels=None,
-        hidden_units=896,
-        output_units=None,
+        hidden_dim=896,
+        output_dim=None,
         num_classes=None,
         local_channels=None,
         local_hop=None,
@@ -153,18 +154,13 @@ class WaveRNN(AutoregressiveModel):
         super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels), **kwargs)
         self.head = DualSoftmax(self.num_levels, coarse_levels)
         self.coarse_levels = coarse_levels
-        if (
-            isinstance(hidden_units, bool)
-            or int(hidden_units) != hidden_units
-            or hidden_units < 2
-            or hidden_units % 2
-        ):
+        if isinstance(hidden_dim, bool) or int(hidden_dim) != hidden_dim or hidden_dim < 2 or hidden_dim % 2:
             raise ValueError(
-                f"hidden_units must be an even integer >= 2 (coarse and fine halves), got {hidden_units!r}."
+                f"hidden_dim must be an even integer >= 2 (coarse and fine halves), got {hidden_dim!r}."
             )
-        self.hidden_units = int(hidden_units)
-        self.output_units = int(output_units or self.hidden_units // 2)
-        checks.check_positive_int(self.output_units, "output_units")
+        self.hidden_dim = int(hidden_dim)
+        self.output_dim = int(output_dim or self.hidden_dim // 2)
+        checks.check_positive_int(self.output_dim, "output_dim")
         checks.check_positive_int(sample_rate, "sample_rate")
         check_local_conditioning(local_channels, local_hop, local_upsampling)
         if subscale is not None:
@@ -181,7 +177,7 @@ class WaveRNN(AutoregressiveModel):
         self.horizon = int(horizon)
         self.sample_rate = int(sample_rate)
 
-        H, O = self.hidden_units, self.output_units
+        H, O = self.hidden_dim, self.output_dim
         self.coarse_hidden = keras.layers.Dense(O, name="O1")
         self.coarse_logits = keras.layers.Dense(self.head.num_coarse, name="O2")
         self.fine_hidden = keras.layers.Dense(O, name="O3")
@@ -231,7 +227,7 @@ class WaveRNN(AutoregressiveModel):
     @property
     def state_shapes(self):
         """Shape ``[H]`` of the GRU state (per sample), for streaming."""
-        return [(self.hidden_units,)]
+        return [(self.hidden_dim,)]
 
     @classmethod
     def overrides_from_data(cls, info):
@@ -320,7 +316,7 @@ class WaveRNN(AutoregressiveModel):
 
     def _outputs(self, h):
         """States ``[..., H]`` -> ``[l_c, l_f]`` ``[..., Kc + Kf]``."""
-        half = self.hidden_units // 2
+        half = self.hidden_dim // 2
         return tf.concat([self._coarse_out(h[..., :half]), self._fine_out(h[..., half:])], -1)
 
     def _coarse_out(self, y_c):
@@ -378,7 +374,7 @@ class WaveRNN(AutoregressiveModel):
         return tf.reshape(t, tf.stack([n, L, self.subscale * (2 * F + 1) * 2]))  # -> [N, L, B W 2]
 
     def _subscale_network(self, x, extra):
-        B, H = self.subscale, self.hidden_units
+        B, H = self.subscale, self.hidden_dim
         xs = self._fold(x)  # [N, B, L]
         N, L = tf.shape(xs)[0], tf.shape(xs)[2]
         c, f = self.head.split(xs)
@@ -403,7 +399,7 @@ class WaveRNN(AutoregressiveModel):
 
     def init_stream(self, batch):
         """The `stream_step` state before step 0: ``[h_{-1}] = [zeros [batch, H]]``."""
-        return [tf.zeros(tf.stack([batch, self.hidden_units]))]
+        return [tf.zeros(tf.stack([batch, self.hidden_dim]))]
 
     def stream_step(self, x_prev, state, index, noise, temperature=1.0, labels=None, local_t=None):
         """One generation step as a pure function (what `export.tflite_step` exports).
@@ -438,7 +434,7 @@ class WaveRNN(AutoregressiveModel):
         if local_t is not None:
             pre = pre + self.local_dense(local_t)
         rec = self.gru.recurrent(h)  # [n, 3H]
-        half = self.hidden_units // 2
+        half = self.hidden_dim // 2
         h_coarse = self.gru.gates(pre, rec, h)  # coarse half valid
         coarse = self._coarse_out(h_coarse[:, :half])  # [n, Kc]
         c = self.head.sample_coarse(coarse, noise, temperature)
@@ -460,7 +456,7 @@ class WaveRNN(AutoregressiveModel):
         if self.subscale:
             raise ValueError("a subscale WaveRNN has no single-sample streaming step.")
         n = num_samples
-        state_spec = tf.TensorSpec([n, self.hidden_units], tf.float32, name="state_00")
+        state_spec = tf.TensorSpec([n, self.hidden_dim], tf.float32, name="state_00")
         extra = [] if self.num_classes is None else [tf.TensorSpec([n], tf.int32, name="conditional")]
         if self.local_channels:
             width = self.upsample.output_channels(self.local_channels)
@@ -511,7 +507,7 @@ class WaveRNN(AutoregressiveModel):
         """The sampler's state: ``h [n, H]`` (``[n, B, H]`` with subscale) and the
         conditioning terms of the gates."""
         labels, features = self._split(conditional)
-        cache = {"h": tf.zeros(tf.stack([batch, self.hidden_units]), self.compute_dtype)}
+        cache = {"h": tf.zeros(tf.stack([batch, self.hidden_dim]), self.compute_dtype)}
         if labels is not None:
             cache["labels"] = labels
         if features is not None:
@@ -571,7 +567,7 @@ class WaveRNN(AutoregressiveModel):
 
     def _sample_subscale(self, noise, x, num_elements, conditional, temperature):
         """Subscale generation: B samples per step, sub-tensor b ``F + 1`` steps behind b - 1."""
-        B, F, H = self.subscale, self.horizon, self.hidden_units
+        B, F, H = self.subscale, self.horizon, self.hidden_dim
         half = H // 2
         n = tf.shape(x)[0]
         L = num_elements // B
@@ -637,8 +633,8 @@ class WaveRNN(AutoregressiveModel):
     # ------------------------------------------------------------- serialization
     _CONFIG_KEYS = (
         "coarse_levels",
-        "hidden_units",
-        "output_units",
+        "hidden_dim",
+        "output_dim",
         "local_channels",
         "local_hop",
         "local_upsampling",

@@ -7,7 +7,7 @@
 For each side S in ``--sides`` (square ``S x S x C`` images, K levels) and each model:
 
 * ``multiscale`` with a 4x4 base (the paper's) and the tiny preset's widths
-  (``base_size=4, base_layers=2``);
+  (``base_size=4, num_base_layers=2``);
 * ``gated_pixelcnn`` and ``pixelcnn_pp`` at their tiny presets' widths
   (``--preset digits``: every model at its digits preset's widths instead),
 
@@ -33,7 +33,7 @@ import keras  # noqa: E402
 import ar_keras as ark  # noqa: E402
 
 MODELS = {
-    "multiscale": dict(base_size=4, base_layers=2),
+    "multiscale": dict(base_size=4, num_base_layers=2),
     "gated_pixelcnn": {},
     "pixelcnn_pp": {},
 }

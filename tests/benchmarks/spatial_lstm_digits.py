@@ -10,8 +10,8 @@
     also at most ``--budget`` seconds of training (stopped after the epoch that
     crosses it).  Prints test bits/dim over every pixel (``model.evaluate``, as
     for the other models), RIDE's bits per pixel over the reachable pixels
-    only, epochs, seconds and parameters.  ``--nb-sizes 5 15`` also trains a
-    full-width window (``nb_size = 15``: every earlier pixel of 8x8 in view).
+    only, epochs, seconds and parameters.  ``--neighbourhood-sizes 5 15`` also trains a
+    full-width window (``neighbourhood_size = 15``: every earlier pixel of 8x8 in view).
     ``--mcgsm`` trains RIDE's own head: the ``paper`` preset (MCGSM, whitening)
     at 8x8 on uniformly dequantised digits, and prints the upper bound on
     discrete bits/dim it gives (`train_mcgsm`) and RIDE's reachable-pixel
@@ -160,7 +160,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--budget", type=float, default=300.0, help="training seconds per model")
     parser.add_argument(
-        "--nb-sizes",
+        "--neighbourhood-sizes",
         type=int,
         nargs="*",
         default=[5],
@@ -182,9 +182,9 @@ def main():
         f"{args.epochs} epochs or {args.budget:.0f} s, early stopping patience 5"
     )
     print(f"{'model':<30}{'test bits/dim':>14}{'RIDE bits/px':>13}{'epochs':>8}{'seconds':>9}{'params':>10}")
-    for nb_size in args.nb_sizes:
-        label = f"spatial_lstm (nb_size {nb_size})"
-        r = train_and_score(train, valid, test, args.epochs, args.budget, nb_size=nb_size)
+    for size in args.neighbourhood_sizes:
+        label = f"spatial_lstm (neighbourhood {size})"
+        r = train_and_score(train, valid, test, args.epochs, args.budget, neighbourhood_size=size)
         print(
             f"{label:<30}{r['bpd']:>14.4f}{r['ride']:>13.4f}{r['epochs']:>8}"
             f"{r['seconds']:>9.0f}{r['params']:>10,}",

@@ -16,12 +16,15 @@ and cache == recompute on the tiny preset.  Here:
 * bad shapes and arguments get clear errors.
 """
 
+import inspect
+
 import numpy as np
 import pytest
 import tensorflow as tf
 import test_case as tc
 
 import ar_keras as ark
+from ar_keras.core import vocabulary
 from ar_keras.models.multiscale.multiscale import MultiscalePixelCNN
 
 
@@ -130,10 +133,23 @@ def test_bad_shapes_and_arguments():
     with pytest.raises(ValueError, match="base_size x 2"):
         tiny(image_shape=(2, 4, 1))  # not square
     with pytest.raises(ValueError, match="base_size x 2"):
-        tiny(image_shape=(12, 12, 1), base_size=4, base_layers=1)  # 12 = 4 x 3
-    with pytest.raises(ValueError, match="base_layers"):
-        tiny(image_shape=(4, 4, 1), base_size=2, base_layers=0)
+        tiny(image_shape=(12, 12, 1), base_size=4, num_base_layers=1)  # 12 = 4 x 3
+    with pytest.raises(ValueError, match="num_base_layers"):
+        tiny(image_shape=(4, 4, 1), base_size=2, num_base_layers=0)
     with pytest.raises(ValueError, match="base_size"):
         tiny(base_size=0)
     with pytest.raises(ValueError, match="base_size x 2"):
         MultiscalePixelCNN.network_evaluations((48, 48, 3), 4)
+
+
+@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED["multiscale"].items()))
+def test_old_argument_name_is_an_error_naming_the_new_one(old, new):
+    cls = ark.models.model_class("multiscale")
+    value = cls.PRESETS["tiny"].get(new, inspect.signature(cls.__init__).parameters[new].default)
+    with pytest.raises(TypeError, match=new):
+        ark.models.get("multiscale", preset="tiny", **{old: value})
+    with pytest.raises(TypeError, match=new):
+        cls(**{old: value})
+    model = ark.models.get("multiscale", preset="tiny")
+    assert getattr(model, new) == model.get_config()[new] == value
+    assert old not in model.get_config() and not hasattr(model, old)

@@ -1,10 +1,13 @@
 """PixelSNAIL beyond the shared contract: several attention blocks, the key/value cache, the paper's size."""
 
+import inspect
+
 import pixel_case
 import pytest
 import test_case as tc
 
 import ar_keras as ark
+from ar_keras.core import vocabulary
 
 
 def snail(**overrides):
@@ -14,14 +17,14 @@ def snail(**overrides):
 @pytest.mark.parametrize(
     "overrides",
     [
-        dict(image_shape=(3, 4, 3), num_levels=5, num_blocks=2, num_filters=6),
+        dict(image_shape=(3, 4, 3), num_levels=5, num_blocks=2, hidden_dim=6),
         dict(
             image_shape=(4, 3, 1),
             num_levels=6,
             num_blocks=3,
-            num_resnet=2,
+            num_layers=2,
             num_classes=2,
-            nonlinearity="concat_elu",
+            activation="concat_elu",
         ),
     ],
 )
@@ -44,7 +47,20 @@ def test_presets_and_paper_size():
 
 
 def test_bad_configuration():
-    with pytest.raises(ValueError, match="key_size"):
-        snail(key_size=0)
-    with pytest.raises(ValueError, match="nonlinearity"):
-        snail(nonlinearity="tanh")
+    with pytest.raises(ValueError, match="key_dim"):
+        snail(key_dim=0)
+    with pytest.raises(ValueError, match="activation"):
+        snail(activation="tanh")
+
+
+@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED["pixelsnail"].items()))
+def test_old_argument_name_is_an_error_naming_the_new_one(old, new):
+    cls = ark.models.model_class("pixelsnail")
+    value = cls.PRESETS["tiny"].get(new, inspect.signature(cls.__init__).parameters[new].default)
+    with pytest.raises(TypeError, match=new):
+        ark.models.get("pixelsnail", preset="tiny", **{old: value})
+    with pytest.raises(TypeError, match=new):
+        cls(**{old: value})
+    model = ark.models.get("pixelsnail", preset="tiny")
+    assert getattr(model, new) == model.get_config()[new] == value
+    assert old not in model.get_config() and not hasattr(model, old)

@@ -1,5 +1,6 @@
 """spatial_lstm (RIDE) beyond the shared contract: receptive field, MCGSM head, RIDE's scoring."""
 
+import inspect
 import math
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 import ar_keras as ark
+from ar_keras.core import vocabulary
 
 
 def ride(**overrides):
@@ -37,25 +39,25 @@ def dependencies(model, trials=2):
     return dep
 
 
-def ride_region(H, W, nb_size):
+def ride_region(H, W, neighbourhood_size):
     """What RIDE's recurrence sees: rows above up to column j + nb//2, the row to the left."""
     want = np.zeros((H * W, H * W), bool)
     for i, j, r, c in np.ndindex(H, W, H, W):
-        want[i * W + j, r * W + c] = (r < i and c <= j + nb_size // 2) or (r == i and c < j)
+        want[i * W + j, r * W + c] = (r < i and c <= j + neighbourhood_size // 2) or (r == i and c < j)
     return want
 
 
 def test_receptive_field_on_8x8_with_a_full_width_window_sees_every_earlier_pixel():
-    model = perturb(ride(image_shape=(8, 8, 1), num_levels=4, nb_size=15))
+    model = perturb(ride(image_shape=(8, 8, 1), num_levels=4, neighbourhood_size=15))
     dep = dependencies(model)
     assert not np.triu(dep, 1).any(), "a conditional depends on a later pixel"
     assert dep.sum() == 2016, f"{dep.sum()} of 2,016 dependencies"
 
 
 def test_receptive_field_of_rides_5_wide_window_is_exactly_its_region():
-    # RIDE's nb_size 5: the states flow right and down, so pixel (i, j) sees the rows above
+    # RIDE's neighbourhood_size 5: the states flow right and down, so pixel (i, j) sees the rows above
     # only up to column j + 2: 1,596 of the 2,016 earlier pixels on 8x8.
-    model = perturb(ride(image_shape=(8, 8, 1), num_levels=4, nb_size=5))
+    model = perturb(ride(image_shape=(8, 8, 1), num_levels=4, neighbourhood_size=5))
     dep = dependencies(model)
     want = ride_region(8, 8, 5)
     assert want.sum() == 1596
@@ -88,8 +90,13 @@ def test_any_image_size_with_the_same_weights():
 
 def test_presets():
     paper = ark.models.get("spatial_lstm", preset="paper")
-    assert (paper.head_name, paper.num_layers, paper.num_units, paper.nb_size) == ("mcgsm", 2, 64, 5)
-    assert (paper.num_components, paper.num_scales, paper.num_features) == (32, 4, 32)
+    assert (paper.head_name, paper.num_layers, paper.hidden_dim, paper.neighbourhood_size) == (
+        "mcgsm",
+        2,
+        64,
+        5,
+    )
+    assert (paper.num_mixtures, paper.num_scales, paper.num_mixture_features) == (32, 4, 32)
     assert paper.num_levels is None and paper.image_shape == (22, 22, 1)
     digits = ark.models.get("spatial_lstm", preset="digits")
     assert digits.image_shape == (8, 8, 1) and digits.num_levels == 17
@@ -98,12 +105,12 @@ def test_presets():
 def test_bad_configuration():
     with pytest.raises(ValueError, match="head"):
         ride(head="logistic")
-    with pytest.raises(ValueError, match="odd"):
-        ride(nb_size=4)
+    with pytest.raises(ValueError, match="neighbourhood_size must be an odd"):
+        ride(neighbourhood_size=4)
     with pytest.raises(ValueError, match="num_levels must be None"):
         ride(head="mcgsm")
-    with pytest.raises(ValueError, match="num_units"):
-        ride(num_units=0)
+    with pytest.raises(ValueError, match="hidden_dim"):
+        ride(hidden_dim=0)
     with pytest.raises(ValueError, match="fit_whitening is for head='mcgsm'"):
         ride().fit_whitening(np.zeros([2, 3, 3, 1], np.float32))
 
@@ -111,7 +118,12 @@ def test_bad_configuration():
 # ----------------------------------------------------------------- MCGSM head
 def mcgsm(**overrides):
     kw = dict(
-        image_shape=(8, 8, 1), num_levels=None, head="mcgsm", num_components=3, num_scales=2, num_features=4
+        image_shape=(8, 8, 1),
+        num_levels=None,
+        head="mcgsm",
+        num_mixtures=3,
+        num_scales=2,
+        num_mixture_features=4,
     )
     kw.update(overrides)
     return ride(**kw)
@@ -162,7 +174,7 @@ def test_ride_scoring_covers_the_reachable_pixels_only():
     model = perturb(mcgsm(), 0.3).fit_whitening(images(16))
     x = images(4, seed=3)
     ll = model.ride_log_likelihood(x).numpy()
-    assert ll.shape == (4, 6, 4)  # (8 - 2) x (8 - 4) for nb_size 5
+    assert ll.shape == (4, 6, 4)  # (8 - 2) x (8 - 4) for neighbourhood_size 5
     clp = model.conditional_log_probs(x).numpy()
     np.testing.assert_allclose(ll, clp[:, 2:, 2:6, 0], rtol=1e-6)
     want = -ll.mean() / math.log(2.0)
@@ -215,3 +227,16 @@ def test_mcgsm_fit_step_and_bad_input():
         model.log_prob(np.zeros((2, 4, 5, 1), np.int32))
     with pytest.raises(ValueError, match="shape"):
         model.log_prob(np.zeros((2, 5, 5, 1), np.float32))
+
+
+@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED["spatial_lstm"].items()))
+def test_old_argument_name_is_an_error_naming_the_new_one(old, new):
+    cls = ark.models.model_class("spatial_lstm")
+    value = cls.PRESETS["tiny"].get(new, inspect.signature(cls.__init__).parameters[new].default)
+    with pytest.raises(TypeError, match=new):
+        ark.models.get("spatial_lstm", preset="tiny", **{old: value})
+    with pytest.raises(TypeError, match=new):
+        cls(**{old: value})
+    model = ark.models.get("spatial_lstm", preset="tiny")
+    assert getattr(model, new) == model.get_config()[new] == value
+    assert old not in model.get_config() and not hasattr(model, old)

@@ -11,8 +11,8 @@ image at scale ``l`` is the subsampled ``x^(l) = x[::2^(L-l), ::2^(L-l)]``
 (side ``s_l = b 2^l``; ``x^(L) = x``).  Tile ``x^(l)`` with 2x2 blocks; their
 four corners are four pixel groups: the upper-left corners are ``x^(l-1)``,
 the previous scale, and the other three are generated in the paper's order
-(Reed et al. 2017, sec. 3 and Fig. 2; ⚠ recalled, the paper body was not at
-hand: see /work/shared/research/families.md sec. 6)::
+(Reed et al. 2017, sec. 3 and Fig. 2; ⚠ the order is recalled, not checked
+against the paper's text)::
 
     1 2        1 = upper-left  (the previous scale)
     3 4        2 = upper-right, 3 = lower-left, 4 = lower-right
@@ -158,11 +158,11 @@ class MultiscalePixelCNN(AutoregressiveModel):
         image_shape: ``(S, S, C)`` with ``S = base_size * 2^k`` (square).
         num_levels: K.
         base_size: b, the side of the base image (raster PixelCNN).
-        base_filters: features of the base Gated PixelCNN's stacks.
-        base_layers: its gated layers (unused for a 1x1 base).
-        filters: F, features of the upscaling ResNet.
+        base_dim: features of the base Gated PixelCNN's stacks.
+        num_base_layers: its gated layers (unused for a 1x1 base).
+        hidden_dim: F, features of the upscaling ResNet.
         num_blocks: its residual blocks (dilations 1, 2, 4, 8, 1, ...).
-        head_filters: features of the shallow PixelCNN heads (base and upscaling).
+        output_dim: features of the shallow PixelCNN heads (base and upscaling).
         num_classes: optional class-conditional model (a class bias in every network).
     """
 
@@ -172,11 +172,11 @@ class MultiscalePixelCNN(AutoregressiveModel):
             image_shape=(4, 4, 1),
             num_levels=4,
             base_size=1,
-            base_filters=4,
-            base_layers=2,
-            filters=8,
+            base_dim=4,
+            num_base_layers=2,
+            hidden_dim=8,
             num_blocks=2,
-            head_filters=8,
+            output_dim=8,
         ),
         # 8x8 digits, 17 levels: a 2x2 base, two doublings: 4 + 3 + 3 = 10 network
         # evaluations per sample instead of 64.
@@ -184,24 +184,24 @@ class MultiscalePixelCNN(AutoregressiveModel):
             image_shape=(8, 8, 1),
             num_levels=17,
             base_size=2,
-            base_filters=32,
-            base_layers=4,
-            filters=64,
+            base_dim=32,
+            num_base_layers=4,
+            hidden_dim=64,
             num_blocks=4,
-            head_filters=64,
+            output_dim=64,
         ),
         # Reed et al. 2017: ImageNet 64x64 (3.70 bits/dim; 32x32: 3.95), a 4x4 base from a
         # PixelCNN, ResNet upscaling networks with shallow PixelCNN heads, 256 levels.  The
-        # widths and depths are not at hand (families.md sec. 6): ours are a choice.
+        # widths and depths are not taken from the paper: ours are a choice.
         "paper": dict(
             image_shape=(64, 64, 3),
             num_levels=256,
             base_size=4,
-            base_filters=128,
-            base_layers=8,
-            filters=256,
+            base_dim=128,
+            num_base_layers=8,
+            hidden_dim=256,
             num_blocks=8,
-            head_filters=256,
+            output_dim=256,
         ),
     }
 
@@ -224,11 +224,11 @@ class MultiscalePixelCNN(AutoregressiveModel):
         image_shape=(8, 8, 1),
         num_levels=17,
         base_size=2,
-        base_filters=32,
-        base_layers=4,
-        filters=64,
+        base_dim=32,
+        num_base_layers=4,
+        hidden_dim=64,
         num_blocks=4,
-        head_filters=64,
+        output_dim=64,
         num_classes=None,
         **kwargs,
     ):
@@ -246,22 +246,22 @@ class MultiscalePixelCNN(AutoregressiveModel):
                 f"(base_size={self.base_size}: sides {[self.base_size * 2**k for k in range(5)]}"
                 f"...), got image_shape {tuple(self.image_shape)}."
             )
-        for name, v in (("base_layers", base_layers), ("num_blocks", num_blocks)):
+        for name, v in (("num_base_layers", num_base_layers), ("num_blocks", num_blocks)):
             if int(v) < 0:
                 raise ValueError(f"{name} must be >= 0, got {v}.")
-        for name, v in (("base_filters", base_filters), ("filters", filters), ("head_filters", head_filters)):
+        for name, v in (("base_dim", base_dim), ("hidden_dim", hidden_dim), ("output_dim", output_dim)):
             if int(v) < C:
                 raise ValueError(f"{name} ({v}) must be at least the channel count ({C}).")
-        if self.base_size > 1 and int(base_layers) < 1:
+        if self.base_size > 1 and int(num_base_layers) < 1:
             raise ValueError(
-                f"a {self.base_size}x{self.base_size} base needs base_layers >= 1, got {base_layers}."
+                f"a {self.base_size}x{self.base_size} base needs num_base_layers >= 1, got {num_base_layers}."
             )
         self.num_doublings = L
-        self.base_filters = int(base_filters)
-        self.base_layers = int(base_layers)
-        self.filters = int(filters)
+        self.base_dim = int(base_dim)
+        self.num_base_layers = int(num_base_layers)
+        self.hidden_dim = int(hidden_dim)
         self.num_blocks = int(num_blocks)
-        self.head_filters = int(head_filters)
+        self.output_dim = int(output_dim)
         self.head = Categorical(self.num_levels)
         K = self.head.num_params
         conditional = self.num_classes is not None
@@ -271,19 +271,19 @@ class MultiscalePixelCNN(AutoregressiveModel):
         if self.base_size > 1:
             self.base_blocks = [
                 GatedPixelCNNBlock(
-                    self.base_filters,
+                    self.base_dim,
                     3,
                     data_channels=C,
                     first=(i == 0),
-                    vertical_output=(i < self.base_layers - 1),
+                    vertical_output=(i < self.num_base_layers - 1),
                     conditional=conditional,
                     name=f"base_block_{i}",
                 )
-                for i in range(self.base_layers)
+                for i in range(self.num_base_layers)
             ]
         if self.base_blocks:
             self.base_hidden = MaskedConv2D(
-                self.head_filters, 1, mask_type="B", data_channels=C, name="base_hidden"
+                self.output_dim, 1, mask_type="B", data_channels=C, name="base_hidden"
             )
             self.base_logits = MaskedConv2D(C * K, 1, mask_type="B", data_channels=C, name="base_logits")
         else:
@@ -304,30 +304,30 @@ class MultiscalePixelCNN(AutoregressiveModel):
 
         # Upscaling network, shared by every scale and corner.
         if L > 0:
-            self.up_in = keras.layers.Conv2D(self.filters, 3, padding="same", name="up_in")
-            self.up_scale = keras.layers.Embedding(L, self.filters, name="up_scale")
+            self.up_in = keras.layers.Conv2D(self.hidden_dim, 3, padding="same", name="up_in")
+            self.up_scale = keras.layers.Embedding(L, self.hidden_dim, name="up_scale")
             self.up_class = (
-                keras.layers.Dense(self.filters, use_bias=False, name="up_class") if conditional else None
+                keras.layers.Dense(self.hidden_dim, use_bias=False, name="up_class") if conditional else None
             )
             self.up_blocks = [
                 (
                     keras.layers.Conv2D(
-                        self.filters, 3, padding="same", dilation_rate=2 ** (i % 4), name=f"up_block_{i}_a"
+                        self.hidden_dim, 3, padding="same", dilation_rate=2 ** (i % 4), name=f"up_block_{i}_a"
                     ),
                     keras.layers.Conv2D(
-                        self.filters, 3, padding="same", dilation_rate=2 ** (i % 4), name=f"up_block_{i}_b"
+                        self.hidden_dim, 3, padding="same", dilation_rate=2 ** (i % 4), name=f"up_block_{i}_b"
                     ),
                 )
                 for i in range(self.num_blocks)
             ]
-            self.up_features = keras.layers.Conv2D(self.head_filters, 1, name="up_features")
+            self.up_features = keras.layers.Conv2D(self.output_dim, 1, name="up_features")
             self.up_values = (
-                ChannelMaskedConv2D(self.head_filters, 3, mask_type="A", data_channels=C, name="up_values")
+                ChannelMaskedConv2D(self.output_dim, 3, mask_type="A", data_channels=C, name="up_values")
                 if C > 1
                 else None
             )
             self.up_hidden = ChannelMaskedConv2D(
-                self.head_filters, 1, mask_type="B", data_channels=C, name="up_hidden"
+                self.output_dim, 1, mask_type="B", data_channels=C, name="up_hidden"
             )
             self.up_logits = ChannelMaskedConv2D(C * K, 1, mask_type="B", data_channels=C, name="up_logits")
         self._build_tables()
@@ -356,7 +356,7 @@ class MultiscalePixelCNN(AutoregressiveModel):
 
     def _build_tables(self):
         H, W, C = self.image_shape
-        b, L = self.base_size, self.num_doublings
+        L = self.num_doublings
         index = np.arange(H * W * C).reshape(H, W, C)  # flattened element ids
         groups, scale, corner, channel, element = [], [], [], [], []
         base = index[:: 2**L, :: 2**L]  # [b, b, C]
@@ -516,11 +516,11 @@ class MultiscalePixelCNN(AutoregressiveModel):
         config.update(
             {
                 "base_size": self.base_size,
-                "base_filters": self.base_filters,
-                "base_layers": self.base_layers,
-                "filters": self.filters,
+                "base_dim": self.base_dim,
+                "num_base_layers": self.num_base_layers,
+                "hidden_dim": self.hidden_dim,
                 "num_blocks": self.num_blocks,
-                "head_filters": self.head_filters,
+                "output_dim": self.output_dim,
             }
         )
         return config

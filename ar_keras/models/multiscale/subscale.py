@@ -23,7 +23,7 @@ plain raster order of a PixelCNN.
 
 Networks (one *stage*, `SubscaleStage`)
 ---------------------------------------
-* **Conditioning network** (unmasked, ``cond_layers`` ``k x k`` convolutions
+* **Conditioning network** (unmasked, ``num_conditioning_layers`` ``k x k`` convolutions
   with ReLUs, "same" padding, at the slice resolution): its input for slice
   ``s`` is every slice stacked as channels ``[B, h, w, S^2 C]`` with the
   slices ``>= s`` zeroed, plus the one-hot slice index ``s`` (the paper's
@@ -42,9 +42,10 @@ The conditioning network sees earlier slices only (zeroing is exact: the
 later slices' values never enter), and the decoder is causal in the slice's
 raster order, so the model is autoregressive in the subscale ordering.  The
 paper's decoder also has masked self-attention over the slice; this one is
-convolutional (see NOT done in the issue report), and its receptive field
-over the earlier slices is the conditioning network's ``1 + cond_layers (k-1)``
-pixels of slice resolution.
+convolutional only (gated blocks without a blind spot, whose reach inside
+the slice grows with ``num_layers``), and its receptive field over the earlier slices is the
+conditioning network's ``1 + num_conditioning_layers (k - 1)`` pixels of slice
+resolution (k = ``conditioning_kernel_size``).
 
 Depth upscaling (``depth_upscaling=True``, ``msb_bits=m``)
 ---------------------------------------------------------
@@ -102,7 +103,7 @@ __all__ = ["Subscale", "SubscaleStage", "slice_image", "unslice_image", "subscal
 
 # ------------------------------------------------------------------------------------ slicing
 def slice_image(x, subscale_factor):
-    """``x [B, H, W, *rest]`` -> slices ``[B, S^2, H/S, W/S, *rest]``, slice ``a S + b = x[:, a::S, b::S]``."""
+    """``x [B, H, W, *r]`` -> slices ``[B, S^2, H/S, W/S, *r]``, slice ``a S + b = x[:, a::S, b::S]``."""
     S = int(subscale_factor)
     x = tf.convert_to_tensor(x)
     shape = tf.shape(x)
@@ -161,22 +162,23 @@ class SubscaleStage(keras.layers.Layer):
         num_levels: L, the levels of the values this stage models.
         channels: C.
         subscale_factor: S.
-        num_filters: F, features of the decoder's stacks.
+        hidden_dim: F, features of the decoder's stacks.
         num_layers: gated blocks of the decoder.
         kernel_size: k of the decoder (odd).
-        output_filters: width of the decoder's 1x1 output layer.
-        cond_filters: E, features of the conditioning network (and its map).
-        cond_layers: convolutions of the conditioning network (>= 1).
-        cond_kernel_size: their kernel size (odd).
+        output_dim: width of the decoder's 1x1 output layer.
+        conditioning_dim: E, features of the conditioning network (and its map).
+        num_conditioning_layers: convolutions of the conditioning network (>= 1).
+        conditioning_kernel_size: their kernel size (odd).
         extra_channels: channels of an extra input of the conditioning network
             (the msb image's ``S^2 C`` stacked slices in the depth stage; 0 if none).
         num_classes: class one-hot width, or None.
-        slice_size: ``(h, w)`` (needed by the streaming decoder).  A slice of one pixel (``(1, 1)``, e.g. a 2x2
-            image with S = 2) has no neighbours for the gated blocks' spatial
-            taps to read (they would be dead weights): its decoder is then one
-            gated unit ``gate(W_A * x + V c_s)`` (``W_A`` a 1x1 convolution
-            masked A over the R -> G -> B groups, absent when C = 1) before the
-            same output layers.
+        slice_size: ``(h, w)`` (needed by the streaming decoder).  A slice of
+            one pixel (``(1, 1)``, e.g. a 2x2 image with S = 2) has no
+            neighbours for the gated blocks' spatial taps to read (they would
+            be dead weights): its decoder is then one gated unit
+            ``gate(W_A * x + V c_s)`` (``W_A`` a 1x1 convolution masked A over
+            the R -> G -> B groups, absent when C = 1) before the same output
+            layers.
 
     Call arguments:
         slices: ``[B, S^2, h, w, C]`` float, the data sliced and scaled to
@@ -194,13 +196,13 @@ class SubscaleStage(keras.layers.Layer):
         num_levels,
         channels,
         subscale_factor,
-        num_filters=16,
+        hidden_dim=16,
         num_layers=2,
         kernel_size=3,
-        output_filters=32,
-        cond_filters=16,
-        cond_layers=2,
-        cond_kernel_size=3,
+        output_dim=32,
+        conditioning_dim=16,
+        num_conditioning_layers=2,
+        conditioning_kernel_size=3,
         extra_channels=0,
         num_classes=None,
         slice_size=None,
@@ -212,31 +214,33 @@ class SubscaleStage(keras.layers.Layer):
         self.num_levels = int(num_levels)
         self.channels = int(channels)
         self.subscale_factor = int(subscale_factor)
-        self.num_filters = int(num_filters)
+        self.hidden_dim = int(hidden_dim)
         self.num_layers = int(num_layers)
         self.kernel_size = int(kernel_size)
-        self.output_filters = int(output_filters)
-        self.cond_filters = int(cond_filters)
-        self.cond_layers = int(cond_layers)
-        self.cond_kernel_size = int(cond_kernel_size)
+        self.output_dim = int(output_dim)
+        self.conditioning_dim = int(conditioning_dim)
+        self.num_conditioning_layers = int(num_conditioning_layers)
+        self.conditioning_kernel_size = int(conditioning_kernel_size)
         self.extra_channels = int(extra_channels)
         self.num_classes = None if num_classes is None else int(num_classes)
         C = self.channels
         self.cond_convs = [
-            keras.layers.Conv2D(self.cond_filters, self.cond_kernel_size, padding="same", name=f"cond_{i}")
-            for i in range(self.cond_layers)
+            keras.layers.Conv2D(
+                self.conditioning_dim, self.conditioning_kernel_size, padding="same", name=f"cond_{i}"
+            )
+            for i in range(self.num_conditioning_layers)
         ]
         self.blocks, self.pixel_in, self.pixel_gate = [], None, None
         if self.one_pixel:
             if C > 1:
                 self.pixel_in = MaskedConv2D(
-                    2 * self.num_filters, 1, mask_type="A", data_channels=C, out_splits=2, name="pixel_in"
+                    2 * self.hidden_dim, 1, mask_type="A", data_channels=C, out_splits=2, name="pixel_in"
                 )
             self.pixel_gate = GatedActivation(conditional=True, name="pixel_gate")
         else:
             self.blocks = [
                 GatedPixelCNNBlock(
-                    self.num_filters,
+                    self.hidden_dim,
                     self.kernel_size,
                     data_channels=C,
                     first=(i == 0),
@@ -246,9 +250,7 @@ class SubscaleStage(keras.layers.Layer):
                 )
                 for i in range(self.num_layers)
             ]
-        self.out_hidden = MaskedConv2D(
-            self.output_filters, 1, mask_type="B", data_channels=C, name="out_hidden"
-        )
+        self.out_hidden = MaskedConv2D(self.output_dim, 1, mask_type="B", data_channels=C, name="out_hidden")
         self.out_logits = MaskedConv2D(
             C * self.num_levels, 1, mask_type="B", data_channels=C, name="out_logits"
         )
@@ -282,7 +284,7 @@ class SubscaleStage(keras.layers.Layer):
         y = tf.concat(parts, axis=-1)
         for i, conv in enumerate(self.cond_convs):
             y = conv(y)
-            if i < self.cond_layers - 1:
+            if i < self.num_conditioning_layers - 1:
                 y = tf.nn.relu(y)
         return y  # [B, h, w, E]
 
@@ -294,7 +296,7 @@ class SubscaleStage(keras.layers.Layer):
             pre = (
                 self.pixel_in(slice_x)
                 if self.pixel_in is not None
-                else tf.zeros(tf.concat([shape[:3], [2 * self.num_filters]], 0))
+                else tf.zeros(tf.concat([shape[:3], [2 * self.hidden_dim]], 0))
             )  # [B, 1, 1, 2F]
             h = self.pixel_gate(pre, cond)  # [B, 1, 1, F]
         else:
@@ -377,13 +379,13 @@ class SubscaleStage(keras.layers.Layer):
                 "num_levels": self.num_levels,
                 "channels": self.channels,
                 "subscale_factor": self.subscale_factor,
-                "num_filters": self.num_filters,
+                "hidden_dim": self.hidden_dim,
                 "num_layers": self.num_layers,
                 "kernel_size": self.kernel_size,
-                "output_filters": self.output_filters,
-                "cond_filters": self.cond_filters,
-                "cond_layers": self.cond_layers,
-                "cond_kernel_size": self.cond_kernel_size,
+                "output_dim": self.output_dim,
+                "conditioning_dim": self.conditioning_dim,
+                "num_conditioning_layers": self.num_conditioning_layers,
+                "conditioning_kernel_size": self.conditioning_kernel_size,
                 "extra_channels": self.extra_channels,
                 "num_classes": self.num_classes,
                 "slice_size": None if self.slice_size is None else list(self.slice_size),
@@ -428,7 +430,7 @@ class _StageSampler(sampler.SamplingProtocol):
         del conditional
         h, w = self.model._slice_size
         return {
-            "cond": tf.zeros(tf.stack([batch, h, w, self.stage.cond_filters]), self.stage.compute_dtype),
+            "cond": tf.zeros(tf.stack([batch, h, w, self.stage.conditioning_dim]), self.stage.compute_dtype),
             "decoder": self.stage.init_decoder_cache(batch),
         }
 
@@ -446,9 +448,9 @@ class Subscale(AutoregressiveModel):
         image_shape: ``(H, W, C)``; S must divide H and W.
         num_levels: K (a power of 2 with ``depth_upscaling``).
         subscale_factor: S; ``S^2`` slices ``x[a::S, b::S]``; 1 is raster order.
-        num_filters, num_layers, kernel_size, output_filters: the slice decoder
+        hidden_dim, num_layers, kernel_size, output_dim: the slice decoder
             (Gated PixelCNN blocks).
-        cond_filters, cond_layers, cond_kernel_size: the conditioning network.
+        conditioning_dim, num_conditioning_layers, conditioning_kernel_size: the conditioning network.
         depth_upscaling: generate the ``msb_bits`` most significant bits of
             every element first, then the rest given them.
         msb_bits: m (used with ``depth_upscaling``), ``1 <= m < log2 K``.
@@ -461,25 +463,25 @@ class Subscale(AutoregressiveModel):
             image_shape=(4, 4, 1),
             num_levels=4,
             subscale_factor=2,
-            num_filters=8,
+            hidden_dim=8,
             num_layers=2,
             kernel_size=3,
-            output_filters=16,
-            cond_filters=8,
-            cond_layers=2,
-            cond_kernel_size=3,
+            output_dim=16,
+            conditioning_dim=8,
+            num_conditioning_layers=2,
+            conditioning_kernel_size=3,
         ),
         "digits": dict(
             image_shape=(8, 8, 1),
             num_levels=17,
             subscale_factor=2,
-            num_filters=64,
+            hidden_dim=64,
             num_layers=5,
             kernel_size=3,
-            output_filters=128,
-            cond_filters=64,
-            cond_layers=3,
-            cond_kernel_size=3,
+            output_dim=128,
+            conditioning_dim=64,
+            num_conditioning_layers=3,
+            conditioning_kernel_size=3,
         ),
         # Menick & Kalchbrenner 2019, ImageNet 64x64 8-bit: 3.52 bits/dim with S = 4
         # (16 slices of 16x16) and a ~150M-parameter SPN whose decoder mixes masked
@@ -492,13 +494,13 @@ class Subscale(AutoregressiveModel):
             image_shape=(64, 64, 3),
             num_levels=256,
             subscale_factor=4,
-            num_filters=256,
+            hidden_dim=256,
             num_layers=20,
             kernel_size=3,
-            output_filters=1024,
-            cond_filters=256,
-            cond_layers=12,
-            cond_kernel_size=3,
+            output_dim=1024,
+            conditioning_dim=256,
+            num_conditioning_layers=12,
+            conditioning_kernel_size=3,
         ),
     }
 
@@ -507,13 +509,13 @@ class Subscale(AutoregressiveModel):
         image_shape=(8, 8, 1),
         num_levels=17,
         subscale_factor=2,
-        num_filters=64,
+        hidden_dim=64,
         num_layers=5,
         kernel_size=3,
-        output_filters=128,
-        cond_filters=64,
-        cond_layers=3,
-        cond_kernel_size=3,
+        output_dim=128,
+        conditioning_dim=64,
+        num_conditioning_layers=3,
+        conditioning_kernel_size=3,
         depth_upscaling=False,
         msb_bits=3,
         num_classes=None,
@@ -523,36 +525,39 @@ class Subscale(AutoregressiveModel):
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
         _check_factor(self.image_shape, subscale_factor)
-        for name, k in (("kernel_size", kernel_size), ("cond_kernel_size", cond_kernel_size)):
+        for name, k in (("kernel_size", kernel_size), ("conditioning_kernel_size", conditioning_kernel_size)):
             if k < 1 or k % 2 == 0:
                 raise ValueError(f"{name} must be odd and >= 1, got {k}.")
-        if num_layers < 1 or cond_layers < 1:
-            raise ValueError(f"num_layers and cond_layers must be >= 1, got {num_layers}, {cond_layers}.")
+        if num_layers < 1 or num_conditioning_layers < 1:
+            raise ValueError(
+                f"num_layers and num_conditioning_layers must be >= 1, got {num_layers} and "
+                f"{num_conditioning_layers}."
+            )
         self.subscale_factor = int(subscale_factor)
-        self.num_filters = int(num_filters)
+        self.hidden_dim = int(hidden_dim)
         self.num_layers = int(num_layers)
         self.kernel_size = int(kernel_size)
-        self.output_filters = int(output_filters)
-        self.cond_filters = int(cond_filters)
-        self.cond_layers = int(cond_layers)
-        self.cond_kernel_size = int(cond_kernel_size)
+        self.output_dim = int(output_dim)
+        self.conditioning_dim = int(conditioning_dim)
+        self.num_conditioning_layers = int(num_conditioning_layers)
+        self.conditioning_kernel_size = int(conditioning_kernel_size)
         self.depth_upscaling = bool(depth_upscaling)
         self.msb_bits = int(msb_bits)
         K, C = self.num_levels, self.image_shape[-1]
-        if self.num_filters < C:
-            raise ValueError(f"num_filters ({num_filters}) must be at least the channel count ({C}).")
+        if self.hidden_dim < C:
+            raise ValueError(f"hidden_dim ({hidden_dim}) must be at least the channel count ({C}).")
         self.head = Categorical(K)
         self._ordering = subscale_ordering(self.image_shape, self.subscale_factor)
         common = dict(
             channels=C,
             subscale_factor=self.subscale_factor,
-            num_filters=self.num_filters,
+            hidden_dim=self.hidden_dim,
             num_layers=self.num_layers,
             kernel_size=self.kernel_size,
-            output_filters=self.output_filters,
-            cond_filters=self.cond_filters,
-            cond_layers=self.cond_layers,
-            cond_kernel_size=self.cond_kernel_size,
+            output_dim=self.output_dim,
+            conditioning_dim=self.conditioning_dim,
+            num_conditioning_layers=self.num_conditioning_layers,
+            conditioning_kernel_size=self.conditioning_kernel_size,
             num_classes=self.num_classes,
             slice_size=self._slice_size,
         )
@@ -629,7 +634,7 @@ class Subscale(AutoregressiveModel):
         return None if conditional is None else tf.one_hot(conditional, self.num_classes)
 
     def _scaled_slices(self, x, levels):
-        """Int ``[B, H, W, C]`` (or ``[B, D]``) values in [0, levels) -> scaled slices ``[B, S^2, h, w, C]``."""
+        """Int ``[B, H, W, C]`` (or ``[B, D]``) in [0, levels) -> scaled slices ``[B, S^2, h, w, C]``."""
         H, W, C = self.image_shape
         x = tf.reshape(x, [-1, H, W, C])  # [B, D] -> [B, H, W, C]
         scaled = tf.cast(x, self.compute_dtype) * (2.0 / (levels - 1)) - 1.0
@@ -771,13 +776,13 @@ class Subscale(AutoregressiveModel):
         config.update(
             {
                 "subscale_factor": self.subscale_factor,
-                "num_filters": self.num_filters,
+                "hidden_dim": self.hidden_dim,
                 "num_layers": self.num_layers,
                 "kernel_size": self.kernel_size,
-                "output_filters": self.output_filters,
-                "cond_filters": self.cond_filters,
-                "cond_layers": self.cond_layers,
-                "cond_kernel_size": self.cond_kernel_size,
+                "output_dim": self.output_dim,
+                "conditioning_dim": self.conditioning_dim,
+                "num_conditioning_layers": self.num_conditioning_layers,
+                "conditioning_kernel_size": self.conditioning_kernel_size,
                 "depth_upscaling": self.depth_upscaling,
                 "msb_bits": self.msb_bits,
             }

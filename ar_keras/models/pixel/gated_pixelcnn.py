@@ -62,11 +62,11 @@ class GatedPixelCNN(AutoregressiveModel):
     Args:
         image_shape: ``(H, W, C)``.
         num_levels: K.
-        num_filters: F, features in each stack (the name pixelcnn_pp and pixelsnail use).
+        hidden_dim: F, features of the vertical and horizontal stacks (the paper's feature maps).
         num_layers: gated layers (the first uses ``first_kernel_size``).
         kernel_size: k of the later layers (odd).
         first_kernel_size: k of the first layer (odd).
-        output_filters: width of the 1x1 output layer.
+        output_dim: features of the hidden 1x1 output layer.
         num_classes: optional class-conditional model (eq. 4, ``h`` one-hot).
     """
 
@@ -74,20 +74,20 @@ class GatedPixelCNN(AutoregressiveModel):
         "tiny": dict(
             image_shape=(3, 3, 1),
             num_levels=4,
-            num_filters=6,
+            hidden_dim=6,
             num_layers=3,
             kernel_size=3,
             first_kernel_size=3,
-            output_filters=8,
+            output_dim=8,
         ),
         "digits": dict(
             image_shape=(8, 8, 1),
             num_levels=17,
-            num_filters=64,
+            hidden_dim=64,
             num_layers=6,
             kernel_size=3,
             first_kernel_size=5,
-            output_filters=128,
+            output_dim=128,
         ),
         # van den Oord et al. 2016, CIFAR-10 (3.03 bits/dim): 20 layers of 384
         # feature maps and a 256-way softmax per channel (sec. 3.1).  The
@@ -97,11 +97,11 @@ class GatedPixelCNN(AutoregressiveModel):
         "paper": dict(
             image_shape=(32, 32, 3),
             num_levels=256,
-            num_filters=384,
+            hidden_dim=384,
             num_layers=20,
             kernel_size=3,
             first_kernel_size=7,
-            output_filters=1024,
+            output_dim=1024,
         ),
     }
 
@@ -109,11 +109,11 @@ class GatedPixelCNN(AutoregressiveModel):
         self,
         image_shape=(8, 8, 1),
         num_levels=17,
-        num_filters=64,
+        hidden_dim=64,
         num_layers=6,
         kernel_size=3,
         first_kernel_size=5,
-        output_filters=128,
+        output_dim=128,
         num_classes=None,
         **kwargs,
     ):
@@ -125,19 +125,19 @@ class GatedPixelCNN(AutoregressiveModel):
                 raise ValueError(f"{name} must be odd and >= 1, got {k}.")
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
-        self.num_filters = int(num_filters)
+        self.hidden_dim = int(hidden_dim)
         self.num_layers = int(num_layers)
         self.kernel_size = int(kernel_size)
         self.first_kernel_size = int(first_kernel_size)
-        self.output_filters = int(output_filters)
+        self.output_dim = int(output_dim)
         C = self.image_shape[-1]
-        if self.num_filters < C:
-            raise ValueError(f"num_filters ({num_filters}) must be at least the channel count ({C}).")
+        if self.hidden_dim < C:
+            raise ValueError(f"hidden_dim ({hidden_dim}) must be at least the channel count ({C}).")
         self.head = Categorical(self.num_levels)
         conditional = self.num_classes is not None
         self.blocks = [
             GatedPixelCNNBlock(
-                self.num_filters,
+                self.hidden_dim,
                 self.first_kernel_size if i == 0 else self.kernel_size,
                 data_channels=C,
                 first=(i == 0),
@@ -147,9 +147,7 @@ class GatedPixelCNN(AutoregressiveModel):
             )
             for i in range(self.num_layers)
         ]
-        self.out_hidden = MaskedConv2D(
-            self.output_filters, 1, mask_type="B", data_channels=C, name="out_hidden"
-        )
+        self.out_hidden = MaskedConv2D(self.output_dim, 1, mask_type="B", data_channels=C, name="out_hidden")
         self.out_logits = MaskedConv2D(
             C * self.head.num_params, 1, mask_type="B", data_channels=C, name="out_logits"
         )
@@ -219,11 +217,11 @@ class GatedPixelCNN(AutoregressiveModel):
         config = super().get_config()
         config.update(
             {
-                "num_filters": self.num_filters,
+                "hidden_dim": self.hidden_dim,
                 "num_layers": self.num_layers,
                 "kernel_size": self.kernel_size,
                 "first_kernel_size": self.first_kernel_size,
-                "output_filters": self.output_filters,
+                "output_dim": self.output_dim,
             }
         )
         return config

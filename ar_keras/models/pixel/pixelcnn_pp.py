@@ -15,11 +15,11 @@ Two streams of ``F`` feature maps:
   ``ul_0 = down_shift(conv_1x3(x)) + right_shift(conv_2x1(x))``, then blocks
   with down-right-shifted 2x2 convolutions that also read u (``nin`` aux).
 
-The **up pass** runs ``num_hierarchies`` levels of ``num_resnet`` blocks per
+The **up pass** runs ``num_hierarchies`` levels of ``num_layers`` blocks per
 stream, separated by stride-2 down-sampling (shifted 2x3 / 2x2 convs), and
 keeps every output.  The **down pass** climbs back with stride-2 shifted
-transposed convolutions, ``num_resnet`` blocks at the coarsest level and
-``num_resnet + 1`` at the others; each block takes the matching up-pass output
+transposed convolutions, ``num_layers`` blocks at the coarsest level and
+``num_layers + 1`` at the others; each block takes the matching up-pass output
 as a shortcut (u: ``aux = u_up``; ul: ``aux = [u, ul_up]``).  A 1x1 layer on
 ``elu(ul)`` gives ``M (1 + 2C + C(C-1)/2)`` numbers per pixel: the
 discretized logistic mixture of `ar_keras.distributions.DiscretizedLogisticMixture`,
@@ -99,9 +99,10 @@ class PixelCNNPP(AutoregressiveModel):
     Args:
         image_shape: ``(H, W, C)``; any sizes >= 1.
         num_levels: K (256 for 8-bit images).
-        num_filters: F, features of both streams (paper: 160).
-        num_resnet: gated ResNet blocks per level and stream in the up pass
-            (paper: 5).
+        hidden_dim: F, features of both streams (paper: 160).
+        num_layers: gated ResNet layers (`GatedResNet`) per level and stream in
+            the up pass; the down pass has one more at every level but the
+            coarsest (paper: 5, its "ResNet layers" per block).
         num_hierarchies: resolutions (paper: 3, i.e. 32, 16, 8 on CIFAR-10).
         num_mixtures: M logistic components per pixel (paper: 10).
         dropout: dropout in every block during training (paper: 0.5).
@@ -118,8 +119,8 @@ class PixelCNNPP(AutoregressiveModel):
         "tiny": dict(
             image_shape=(3, 3, 1),
             num_levels=4,
-            num_filters=4,
-            num_resnet=1,
+            hidden_dim=4,
+            num_layers=1,
             num_hierarchies=2,
             num_mixtures=2,
             dropout=0.0,
@@ -127,8 +128,8 @@ class PixelCNNPP(AutoregressiveModel):
         "digits": dict(
             image_shape=(8, 8, 1),
             num_levels=17,
-            num_filters=32,
-            num_resnet=2,
+            hidden_dim=32,
+            num_layers=2,
             num_hierarchies=2,
             num_mixtures=5,
             dropout=0.0,
@@ -139,8 +140,8 @@ class PixelCNNPP(AutoregressiveModel):
         "paper": dict(
             image_shape=(32, 32, 3),
             num_levels=256,
-            num_filters=160,
-            num_resnet=5,
+            hidden_dim=160,
+            num_layers=5,
             num_hierarchies=3,
             num_mixtures=10,
             dropout=0.5,
@@ -151,8 +152,8 @@ class PixelCNNPP(AutoregressiveModel):
         self,
         image_shape=(8, 8, 1),
         num_levels=17,
-        num_filters=32,
-        num_resnet=2,
+        hidden_dim=32,
+        num_layers=2,
         num_hierarchies=2,
         num_mixtures=5,
         dropout=0.0,
@@ -163,20 +164,20 @@ class PixelCNNPP(AutoregressiveModel):
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
         for name, value in (
-            ("num_filters", num_filters),
-            ("num_resnet", num_resnet),
+            ("hidden_dim", hidden_dim),
+            ("num_layers", num_layers),
             ("num_hierarchies", num_hierarchies),
             ("num_mixtures", num_mixtures),
         ):
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        self.num_filters = int(num_filters)
-        self.num_resnet = int(num_resnet)
+        self.hidden_dim = int(hidden_dim)
+        self.num_layers = int(num_layers)
         self.num_hierarchies = int(num_hierarchies)
         self.num_mixtures = int(num_mixtures)
         self.dropout = float(dropout)
         H, W, C = self.image_shape
-        F, L, nr = self.num_filters, self.num_hierarchies, self.num_resnet
+        F, L, nr = self.hidden_dim, self.num_hierarchies, self.num_layers
         self.head = DiscretizedLogisticMixture(self.num_levels, self.num_mixtures, C)
         # Level sizes: each stride-2 shifted conv gives ceil(size / 2).
         self._sizes = [(H, W)]
@@ -254,7 +255,7 @@ class PixelCNNPP(AutoregressiveModel):
     # ------------------------------------------------------------ full network
     @no_autograph
     def network(self, x, conditional=None, training=False):
-        L, nr = self.num_hierarchies, self.num_resnet
+        L, nr = self.num_hierarchies, self.num_layers
         h = class_conditioning(self.num_classes, conditional)
         x_in = network_inputs(self.head, x)  # [B, H, W, C+1]
         u_list = [down_shift(self.u_init(x_in))]
@@ -285,7 +286,7 @@ class PixelCNNPP(AutoregressiveModel):
     # ----------------------------------------------------------- cached sampler
     @no_autograph
     def init_cache(self, batch, conditional=None):
-        F, L, nr = self.num_filters, self.num_hierarchies, self.num_resnet
+        F, L, nr = self.hidden_dim, self.num_hierarchies, self.num_layers
         cache = {"pixel": tf.zeros(tf.stack([batch, self.head.num_pixel_params]), self.compute_dtype)}
         for l in range(L):
             width = self._sizes[l][1]
@@ -310,7 +311,7 @@ class PixelCNNPP(AutoregressiveModel):
     def _rows(self, cache, level, row, xp, h):
         """A new row at ``level``: the u stream's row ``row`` (up pass, deeper levels,
         down pass), and an empty current row in the ul stream's buffers."""
-        L, nr = self.num_hierarchies, self.num_resnet
+        L, nr = self.num_hierarchies, self.num_layers
         cache = dict(cache)
         # The ul stream's current row becomes the row above.
         for k in range(nr):
@@ -360,7 +361,7 @@ class PixelCNNPP(AutoregressiveModel):
     @no_autograph
     def _pixels(self, cache, level, i, j, xp, h):
         """The ul stream of ``level`` at its pixel ``(i, j)``; returns (cache, ul [B, 1, 1, F])."""
-        L, nr = self.num_hierarchies, self.num_resnet
+        L, nr = self.num_hierarchies, self.num_layers
         cache = dict(cache)
         # (`_rows` opened this level's row when j == 0.)
         if level == 0:
@@ -426,8 +427,8 @@ class PixelCNNPP(AutoregressiveModel):
         config = super().get_config()
         config.update(
             {
-                "num_filters": self.num_filters,
-                "num_resnet": self.num_resnet,
+                "hidden_dim": self.hidden_dim,
+                "num_layers": self.num_layers,
                 "num_hierarchies": self.num_hierarchies,
                 "num_mixtures": self.num_mixtures,
                 "dropout": self.dropout,

@@ -120,14 +120,14 @@ class PixelRNN(AutoregressiveModel):
         num_levels: K (K = 2 uses a Bernoulli head).
         variant: ``"diagonal_bilstm"``, ``"row_lstm"`` or ``"pixelcnn"``.
         num_layers: L, residual LSTM (or masked-conv) layers.
-        hidden_units: h: units per gate of each LSTM; the residual stream has
-            ``2h`` features.
+        hidden_dim: units per gate of each LSTM (the paper's h); the residual
+            stream has ``2h`` features.
         first_kernel_size: k of the mask-A input convolution (paper: 7).
         row_kernel_size: width of the Row LSTM's input-to-state convolution
             along the row (paper: k >= 3; 3).
         conv_kernel_size: k of the ``pixelcnn`` variant's masked convolutions
             (paper: 3).
-        output_units: features of the hidden 1x1 output layer.
+        output_dim: features of the hidden 1x1 output layer.
         skip_connections: feed the sum of every layer's output to the output
             layers (instead of the last one's).
         shift_backward: False drops the Diagonal BiLSTM's down-shift, which
@@ -142,18 +142,18 @@ class PixelRNN(AutoregressiveModel):
             num_levels=4,
             variant="diagonal_bilstm",
             num_layers=2,
-            hidden_units=3,
+            hidden_dim=3,
             first_kernel_size=7,
-            output_units=4,
+            output_dim=4,
         ),
         "digits": dict(
             image_shape=(8, 8, 1),
             num_levels=17,
             variant="diagonal_bilstm",
             num_layers=4,
-            hidden_units=32,
+            hidden_dim=32,
             first_kernel_size=7,
-            output_units=128,
+            output_dim=128,
         ),
         # Binarized MNIST, Diagonal BiLSTM, 7 layers, h = 16: 79.20 nats (paper, sec. 5.4).
         # The paper gives no width for the output layers on MNIST; 32 is our choice.
@@ -162,9 +162,9 @@ class PixelRNN(AutoregressiveModel):
             num_levels=2,
             variant="diagonal_bilstm",
             num_layers=7,
-            hidden_units=16,
+            hidden_dim=16,
             first_kernel_size=7,
-            output_units=32,
+            output_dim=32,
         ),
         # CIFAR-10 (Diagonal BiLSTM 3.00 bits/dim, Row LSTM 3.07, PixelCNN 3.14): the paper
         # uses 12 layers and a 256-way softmax per channel; h = 128 and the 1024-wide output
@@ -174,9 +174,9 @@ class PixelRNN(AutoregressiveModel):
             num_levels=256,
             variant="diagonal_bilstm",
             num_layers=12,
-            hidden_units=128,
+            hidden_dim=128,
             first_kernel_size=7,
-            output_units=1024,
+            output_dim=1024,
         ),
     }
 
@@ -186,11 +186,11 @@ class PixelRNN(AutoregressiveModel):
         num_levels=17,
         variant="diagonal_bilstm",
         num_layers=4,
-        hidden_units=32,
+        hidden_dim=32,
         first_kernel_size=7,
         row_kernel_size=3,
         conv_kernel_size=3,
-        output_units=128,
+        output_dim=128,
         skip_connections=False,
         shift_backward=True,
         num_classes=None,
@@ -211,22 +211,22 @@ class PixelRNN(AutoregressiveModel):
         if int(num_layers) < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
         C = self.image_shape[-1]
-        if int(hidden_units) < C or int(output_units) < C:
+        if int(hidden_dim) < C or int(output_dim) < C:
             raise ValueError(
-                f"hidden_units ({hidden_units}) and output_units ({output_units}) "
+                f"hidden_dim ({hidden_dim}) and output_dim ({output_dim}) "
                 f"must be at least the channel count ({C})."
             )
         self.variant = variant
         self.num_layers = int(num_layers)
-        self.hidden_units = int(hidden_units)
+        self.hidden_dim = int(hidden_dim)
         self.first_kernel_size = int(first_kernel_size)
         self.row_kernel_size = int(row_kernel_size)
         self.conv_kernel_size = int(conv_kernel_size)
-        self.output_units = int(output_units)
+        self.output_dim = int(output_dim)
         self.skip_connections = bool(skip_connections)
         self.shift_backward = bool(shift_backward)
         self.head = head_for_levels(self.num_levels)
-        h = self.hidden_units
+        h = self.hidden_dim
         B = dict(mask_type="B", data_channels=C)
         self.input_conv = MaskedConv2D(
             2 * h, self.first_kernel_size, mask_type="A", data_channels=C, name="input_conv"
@@ -256,7 +256,7 @@ class PixelRNN(AutoregressiveModel):
                     ]
                 )
             self.residual.append(MaskedConv2D(2 * h, 1, name=f"residual_{i}", **B))
-        self.out_hidden = MaskedConv2D(self.output_units, 1, name="out_hidden", **B)
+        self.out_hidden = MaskedConv2D(self.output_dim, 1, name="out_hidden", **B)
         self.out_logits = MaskedConv2D(C * self.head.num_params, 1, name="out_logits", **B)
         self._finish_init()
 
@@ -405,11 +405,11 @@ class PixelRNN(AutoregressiveModel):
             {
                 "variant": self.variant,
                 "num_layers": self.num_layers,
-                "hidden_units": self.hidden_units,
+                "hidden_dim": self.hidden_dim,
                 "first_kernel_size": self.first_kernel_size,
                 "row_kernel_size": self.row_kernel_size,
                 "conv_kernel_size": self.conv_kernel_size,
-                "output_units": self.output_units,
+                "output_dim": self.output_dim,
                 "skip_connections": self.skip_connections,
                 "shift_backward": self.shift_backward,
             }

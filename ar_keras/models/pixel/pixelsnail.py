@@ -11,12 +11,12 @@ stream and no down-sampling):
 ``ul_0 = down_shift(conv_1x3(x)) + right_shift(conv_2x1(x))``, then
 ``num_blocks`` blocks, each
 
-1. ``num_resnet`` `GatedResNet` layers with down-right-shifted 2x2 convs
+1. ``num_layers`` `GatedResNet` layers with down-right-shifted 2x2 convs
    (receptive field above-left, with a blind spot to the upper right);
 2. an attention block: keys and values from a 1x1 gated ResNet on
-   ``[x, ul, background]`` then a 1x1 projection to ``key_size + value_size``;
+   ``[x, ul, background]`` then a 1x1 projection to ``key_dim + value_dim``;
    queries from a 1x1 gated ResNet on ``[ul, background]`` then a 1x1
-   projection to ``key_size``; `PatternAttention` (dense, strict) where pixel i reads pixels
+   projection to ``key_dim``; `PatternAttention` (dense, strict) where pixel i reads pixels
    ``j < i`` (the key of j contains x_j, so strictly earlier); the
    ``background`` is two constant maps of the row and column position
    ``((i - H/2) / H, (j - W/2) / W)``, so attention can locate its keys;
@@ -66,6 +66,9 @@ from ar_keras.models.registry import register
 
 __all__ = ["PixelSNAIL"]
 
+#: The gated ResNets' non-linearities (`ar_keras.layers.gated_resnet.get_nonlinearity`).
+ACTIVATIONS = ("elu", "concat_elu", "relu")
+
 
 @register("pixelsnail")
 class PixelSNAIL(AutoregressiveModel):
@@ -74,14 +77,14 @@ class PixelSNAIL(AutoregressiveModel):
     Args:
         image_shape: ``(H, W, C)``.
         num_levels: K.
-        num_filters: F (paper: 256).
+        hidden_dim: F (paper: 256).
         num_blocks: residual + attention blocks (paper: 12).
-        num_resnet: gated ResNet layers per block (paper: 4).
-        key_size: query/key features (reference: 16).
-        value_size: value features (reference: F / 2 = 128).
+        num_layers: gated ResNet layers per block (paper: 4).
+        key_dim: query/key features (reference: 16).
+        value_dim: value features (reference: F / 2 = 128).
         num_mixtures: logistic components (paper: 10).
         dropout: dropout in every gated ResNet during training (paper: 0.5).
-        nonlinearity: of the gated ResNets: ``"elu"`` (the reference run's
+        activation: of the gated ResNets: ``"elu"`` (the reference run's
             default), ``"concat_elu"`` or ``"relu"``.
         num_classes: optional class-conditional model.
     """
@@ -93,11 +96,11 @@ class PixelSNAIL(AutoregressiveModel):
         "tiny": dict(
             image_shape=(3, 3, 1),
             num_levels=4,
-            num_filters=4,
+            hidden_dim=4,
             num_blocks=1,
-            num_resnet=1,
-            key_size=2,
-            value_size=2,
+            num_layers=1,
+            key_dim=2,
+            value_dim=2,
             num_mixtures=2,
             dropout=0.0,
         ),
@@ -105,11 +108,11 @@ class PixelSNAIL(AutoregressiveModel):
         "digits": dict(
             image_shape=(8, 8, 1),
             num_levels=17,
-            num_filters=64,
+            hidden_dim=64,
             num_blocks=2,
-            num_resnet=2,
-            key_size=16,
-            value_size=32,
+            num_layers=2,
+            key_dim=16,
+            value_dim=32,
             num_mixtures=5,
             dropout=0.0,
         ),
@@ -119,11 +122,11 @@ class PixelSNAIL(AutoregressiveModel):
         "paper": dict(
             image_shape=(32, 32, 3),
             num_levels=256,
-            num_filters=256,
+            hidden_dim=256,
             num_blocks=12,
-            num_resnet=4,
-            key_size=16,
-            value_size=128,
+            num_layers=4,
+            key_dim=16,
+            value_dim=128,
             num_mixtures=10,
             dropout=0.5,
         ),
@@ -133,14 +136,14 @@ class PixelSNAIL(AutoregressiveModel):
         self,
         image_shape=(8, 8, 1),
         num_levels=17,
-        num_filters=32,
+        hidden_dim=32,
         num_blocks=2,
-        num_resnet=2,
-        key_size=8,
-        value_size=16,
+        num_layers=2,
+        key_dim=8,
+        value_dim=16,
         num_mixtures=5,
         dropout=0.0,
-        nonlinearity="elu",
+        activation="elu",
         num_classes=None,
         **kwargs,
     ):
@@ -148,32 +151,36 @@ class PixelSNAIL(AutoregressiveModel):
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
         for name, value in (
-            ("num_filters", num_filters),
+            ("hidden_dim", hidden_dim),
             ("num_blocks", num_blocks),
-            ("num_resnet", num_resnet),
-            ("key_size", key_size),
-            ("value_size", value_size),
+            ("num_layers", num_layers),
+            ("key_dim", key_dim),
+            ("value_dim", value_dim),
             ("num_mixtures", num_mixtures),
         ):
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        self.num_filters = int(num_filters)
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {ACTIVATIONS} (of the gated ResNets), got {activation!r}."
+            )
+        self.hidden_dim = int(hidden_dim)
         self.num_blocks = int(num_blocks)
-        self.num_resnet = int(num_resnet)
-        self.key_size = int(key_size)
-        self.value_size = int(value_size)
+        self.num_layers = int(num_layers)
+        self.key_dim = int(key_dim)
+        self.value_dim = int(value_dim)
         self.num_mixtures = int(num_mixtures)
         self.dropout = float(dropout)
-        self.nonlinearity = nonlinearity
+        self.activation = activation
         H, W, C = self.image_shape
-        F, nb, nr = self.num_filters, self.num_blocks, self.num_resnet
+        F, nb, nr = self.hidden_dim, self.num_blocks, self.num_layers
         self.head = DiscretizedLogisticMixture(self.num_levels, self.num_mixtures, C)
         cond = self.num_classes is not None
 
         def block(conv, aux, name):
             return GatedResNet(
                 conv=conv,
-                nonlinearity=nonlinearity,
+                nonlinearity=self.activation,
                 dropout=self.dropout,
                 auxiliary=aux,
                 conditional=cond,
@@ -188,10 +195,10 @@ class PixelSNAIL(AutoregressiveModel):
         ]
         self.key_resnets = [block("nin", False, f"key_resnet_{b}") for b in range(nb)]
         self.key_value = [
-            keras.layers.Dense(self.key_size + self.value_size, name=f"key_value_{b}") for b in range(nb)
+            keras.layers.Dense(self.key_dim + self.value_dim, name=f"key_value_{b}") for b in range(nb)
         ]
         self.query_resnets = [block("nin", False, f"query_resnet_{b}") for b in range(nb)]
-        self.queries = [keras.layers.Dense(self.key_size, name=f"query_{b}") for b in range(nb)]
+        self.queries = [keras.layers.Dense(self.key_dim, name=f"query_{b}") for b in range(nb)]
         self.attention = PatternAttention(pattern="dense", strict=True, name="attention")
         self.mix_resnets = [block("nin", True, f"mix_resnet_{b}") for b in range(nb)]
         # Random bias: breaks the mixture's symmetry (see pixelcnn_pp).
@@ -208,7 +215,7 @@ class PixelSNAIL(AutoregressiveModel):
     # ------------------------------------------------------------ full network
     @no_autograph
     def network(self, x, conditional=None, training=False):
-        nr = self.num_resnet
+        nr = self.num_layers
         h = class_conditioning(self.num_classes, conditional)
         x_in = network_inputs(self.head, x)  # [B, H, W, C + 1]
         v = x_in[..., :-1]  # [B, H, W, C] in [-1, 1]
@@ -220,11 +227,11 @@ class PixelSNAIL(AutoregressiveModel):
                 ul = self.resnets[b * nr + k](ul, conditioning=h, training=training)
             content = tf.concat([v, ul, background], axis=-1)
             kv = self.key_value[b](self.key_resnets[b](content, conditioning=h, training=training))
-            key, value = tf.split(kv, [self.key_size, self.value_size], axis=-1)
+            key, value = tf.split(kv, [self.key_dim, self.value_dim], axis=-1)
             query = self.queries[b](
                 self.query_resnets[b](tf.concat([ul, background], axis=-1), conditioning=h, training=training)
             )
-            mixed = self.attention(query, key, value)  # [B, H, W, value_size]
+            mixed = self.attention(query, key, value)  # [B, H, W, value_dim]
             ul = self.mix_resnets[b](ul, aux=mixed, conditioning=h, training=training)
         pixel = self.out(tf.nn.elu(ul))  # [B, H, W, R]
         return self.head.element_params(pixel, x)  # [B, H, W, C, 3M]
@@ -233,13 +240,13 @@ class PixelSNAIL(AutoregressiveModel):
     @no_autograph
     def init_cache(self, batch, conditional=None):
         H, W, C = self.image_shape
-        F, nb, nr = self.num_filters, self.num_blocks, self.num_resnet
+        F, nb, nr = self.hidden_dim, self.num_blocks, self.num_layers
         pixels = H * W
         cache = {"pixel": tf.zeros(tf.stack([batch, self.head.num_pixel_params]), self.compute_dtype)}
         for b in range(nb):
             for k in range(nr):
                 cache[f"resnet_{b}_{k}"] = self.resnets[b * nr + k].init_cache(batch, W)
-            cache[f"attention_{b}"] = self.attention.init_cache(batch, pixels, self.key_size, self.value_size)
+            cache[f"attention_{b}"] = self.attention.init_cache(batch, pixels, self.key_dim, self.value_dim)
             # ul entering block b's attention at the last pixel: its key is
             # added at the next pixel, once all its channels are drawn.
             cache[f"ul_{b}"] = tf.zeros(tf.stack([batch, 1, 1, F]), self.compute_dtype)
@@ -247,7 +254,7 @@ class PixelSNAIL(AutoregressiveModel):
 
     def _new_pixel(self, cache, pixel, h):
         H, W, C = self.image_shape
-        nr = self.num_resnet
+        nr = self.num_layers
         cache = dict(cache)
         r, c = pixel // W, pixel % W
         x = tf.reshape(cache["x"], [-1, H, W, C])  # [B, D] -> [B, H, W, C]
@@ -263,7 +270,7 @@ class PixelSNAIL(AutoregressiveModel):
             content = tf.concat([v_prev, cache[f"ul_{b}"][:, 0], bg_prev], axis=-1)  # [B, 1, C+F+2]
             content, _ = self.key_resnets[b].step(content[:, None], {}, conditioning=h)
             kv = self.key_value[b](content[:, 0])  # [B, 1, dk + dv]
-            key, value = tf.split(kv, [self.key_size, self.value_size], axis=-1)
+            key, value = tf.split(kv, [self.key_dim, self.value_dim], axis=-1)
             # At pixel 0, position -1 writes nothing.
             cache[f"attention_{b}"] = self.attention.write(cache[f"attention_{b}"], key, value, pixel - 1)
 
@@ -301,14 +308,14 @@ class PixelSNAIL(AutoregressiveModel):
         config = super().get_config()
         config.update(
             {
-                "num_filters": self.num_filters,
+                "hidden_dim": self.hidden_dim,
                 "num_blocks": self.num_blocks,
-                "num_resnet": self.num_resnet,
-                "key_size": self.key_size,
-                "value_size": self.value_size,
+                "num_layers": self.num_layers,
+                "key_dim": self.key_dim,
+                "value_dim": self.value_dim,
                 "num_mixtures": self.num_mixtures,
                 "dropout": self.dropout,
-                "nonlinearity": self.nonlinearity,
+                "activation": self.activation,
             }
         )
         return config

@@ -7,11 +7,11 @@ Pixels are modelled in raster order, ``p(x) = prod_ij p(x_ij | x_<ij)``:
 
 1. **What the model sees.**  Pixel ``(i, j)``'s input is its causal
    neighbourhood (`ar_keras.layers.CausalNeighbourhood`): with
-   ``nb_size = n`` (RIDE: 5) the ``n // 2`` rows above it, columns ``j - n//2
+   ``neighbourhood_size = n`` (RIDE: 5) the ``n // 2`` rows above it, columns ``j - n//2
    .. j + n//2``, and the ``n // 2`` pixels to its left, all channels, zeros
    outside the image (12 pixels for n = 5).
 2. **Spatial LSTMs** (`ar_keras.layers.SpatialLSTM`, ``num_layers`` of
-   ``num_units`` each; RIDE: 1-2 of 64): the first reads the neighbourhoods,
+   ``hidden_dim`` each; RIDE: 1-2 of 64): the first reads the neighbourhoods,
    each later one the hidden states of the one below at the same pixel.  The
    state at ``(i, j)`` comes from ``(i - 1, j)`` and ``(i, j - 1)``, so the
    top state ``h_ij`` summarises every neighbourhood at ``(i', j')`` with
@@ -20,7 +20,7 @@ Pixels are modelled in raster order, ``p(x) = prod_ij p(x_ij | x_<ij)``:
    right in earlier rows are *not* seen (RIDE's upper-right blind region:
    1,596 of the 2,016 earlier pixels of an 8x8 image for n = 5; the paper's
    EoRIDE ensemble averages over flipped and rotated images).  On a
-   ``W``-wide image, ``nb_size >= 2 W - 1`` removes it: every earlier pixel
+   ``W``-wide image, ``neighbourhood_size >= 2 W - 1`` removes it: every earlier pixel
    is then seen (tests/models/test_spatial_lstm.py checks both).
 3. **Head**, per channel ``k`` of pixel ``(i, j)`` (R -> G -> B), from
    ``h_ij`` and the pixel's channels ``< k``:
@@ -121,12 +121,14 @@ class RIDE(AutoregressiveModel):
     Args:
         image_shape: ``(H, W, C)``.
         num_levels: K for ``head="categorical"`` (default 17); must be None for ``"mcgsm"``.
-        num_units: hidden units per spatial LSTM (RIDE: 64).
+        hidden_dim: features of each spatial LSTM's state (RIDE: 64 units).
         num_layers: stacked spatial LSTMs (RIDE: 1 or 2).
-        nb_size: odd width of the causal neighbourhood window (RIDE: 5).
+        neighbourhood_size: odd width of the causal neighbourhood window (RIDE: 5).
         head: ``"categorical"`` (integer pixels) or ``"mcgsm"`` (float pixels).
-        output_units: hidden width of the softmax head, per channel.
-        num_components, num_scales, num_features: of the MCGSM (RIDE: 32, 4, 32).
+        output_dim: hidden width of the softmax head, per channel.
+        num_mixtures: components of the MCGSM head (RIDE: 32).
+        num_scales: scales per MCGSM component (RIDE: 4).
+        num_mixture_features: quadratic features of the MCGSM (RIDE: 32).
         num_classes: class-conditional model: a learned gate bias per class
             in the first spatial LSTM.
     """
@@ -142,15 +144,25 @@ class RIDE(AutoregressiveModel):
     )
     PRESETS = {
         "tiny": dict(
-            image_shape=(3, 3, 1), num_levels=4, num_units=8, num_layers=1, nb_size=5, output_units=8
+            image_shape=(3, 3, 1),
+            num_levels=4,
+            hidden_dim=8,
+            num_layers=1,
+            neighbourhood_size=5,
+            output_dim=8,
         ),
         # The embedded 8x8 digits, 17 levels: RIDE's two layers of 64 units and its 5-wide
         # window, with the softmax head so that bits/dim compare with the other models.
         "digits": dict(
-            image_shape=(8, 8, 1), num_levels=17, num_units=64, num_layers=2, nb_size=5, output_units=64
+            image_shape=(8, 8, 1),
+            num_levels=17,
+            hidden_dim=64,
+            num_layers=2,
+            neighbourhood_size=5,
+            output_dim=64,
         ),
         # Theis & Bethge 2015 on grey natural images (van Hateren, BSDS300): RIDE with 2
-        # spatial LSTM layers of 64 units, nb_size 5, an MCGSM with 32 components, 4 scales
+        # spatial LSTM layers of 64 units, neighbourhood_size 5, an MCGSM with 32 components, 4 scales
         # and 32 features (lucastheis/ride experiments/train.py defaults), on whitened,
         # dequantised grey pixels.  22x22 is the last patch size of the paper's training
         # curriculum (8 -> 22); `with_image_shape` evaluates any size with these weights.
@@ -158,12 +170,12 @@ class RIDE(AutoregressiveModel):
             image_shape=(22, 22, 1),
             num_levels=None,
             head="mcgsm",
-            num_units=64,
+            hidden_dim=64,
             num_layers=2,
-            nb_size=5,
-            num_components=32,
+            neighbourhood_size=5,
+            num_mixtures=32,
             num_scales=4,
-            num_features=32,
+            num_mixture_features=32,
         ),
     }
 
@@ -171,14 +183,14 @@ class RIDE(AutoregressiveModel):
         self,
         image_shape=(8, 8, 1),
         num_levels=None,
-        num_units=64,
+        hidden_dim=64,
         num_layers=1,
-        nb_size=5,
+        neighbourhood_size=5,
         head="categorical",
-        output_units=64,
-        num_components=32,
+        output_dim=64,
+        num_mixtures=32,
         num_scales=4,
-        num_features=32,
+        num_mixture_features=32,
         num_classes=None,
         **kwargs,
     ):
@@ -196,24 +208,30 @@ class RIDE(AutoregressiveModel):
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
         for name, value in (
-            ("num_units", num_units),
+            ("hidden_dim", hidden_dim),
             ("num_layers", num_layers),
-            ("output_units", output_units),
+            ("output_dim", output_dim),
         ):
             if int(value) < 1:
                 raise ValueError(f"{name} must be >= 1, got {value!r}.")
+        n = neighbourhood_size
+        if isinstance(n, bool) or int(n) != n or n < 3 or n % 2 == 0:
+            raise ValueError(
+                f"neighbourhood_size must be an odd integer >= 3 (the window's width, centred on the "
+                f"pixel's column; RIDE: 5), got {n!r}."
+            )
         self.head_name = head
-        self.num_units = int(num_units)
+        self.hidden_dim = int(hidden_dim)
         self.num_layers = int(num_layers)
-        self.nb_size = int(nb_size)
-        self.output_units = int(output_units)
-        self.num_components = int(num_components)
+        self.neighbourhood_size = int(neighbourhood_size)
+        self.output_dim = int(output_dim)
+        self.num_mixtures = int(num_mixtures)
         self.num_scales = int(num_scales)
-        self.num_features = int(num_features)
+        self.num_mixture_features = int(num_mixture_features)
         H, W, C = self.image_shape
-        U, F = self.num_units, self.output_units
+        U, F = self.hidden_dim, self.output_dim
 
-        self.neighbourhood = CausalNeighbourhood(self.nb_size, name="neighbourhood")
+        self.neighbourhood = CausalNeighbourhood(self.neighbourhood_size, name="neighbourhood")
         Q = self.neighbourhood.num_positions * C  # neighbourhood features
         self.lstms = [SpatialLSTM(U, name=f"slstm_{l}") for l in range(self.num_layers)]
         self.class_bias = (
@@ -237,9 +255,11 @@ class RIDE(AutoregressiveModel):
             )
             self.out_logits_bias = self.add_weight(name="out_logits_bias", shape=(C, K), initializer="zeros")
         else:
-            self.head = MCGSM(self.num_components, self.num_scales)
+            self.head = MCGSM(self.num_mixtures, self.num_scales)
             self.mcgsms = [
-                MCGSMParameters(self.num_components, self.num_scales, self.num_features, name=f"mcgsm_{k}")
+                MCGSMParameters(
+                    self.num_mixtures, self.num_scales, self.num_mixture_features, name=f"mcgsm_{k}"
+                )
                 for k in range(C)
             ]
             for k, layer in enumerate(self.mcgsms):
@@ -322,7 +342,7 @@ class RIDE(AutoregressiveModel):
     def init_cache(self, batch, conditional=None):
         W = self.image_shape[1]
         cache = {lstm.name: lstm.init_cache(batch, W) for lstm in self.lstms}
-        cache["h"] = tf.zeros(tf.stack([batch, self.num_units]), self.compute_dtype)
+        cache["h"] = tf.zeros(tf.stack([batch, self.hidden_dim]), self.compute_dtype)
         cache["nb"] = tf.zeros(
             tf.stack([batch, self.neighbourhood.num_positions * self.image_shape[2]]), self.compute_dtype
         )
@@ -360,7 +380,7 @@ class RIDE(AutoregressiveModel):
     # ------------------------------------------------------ RIDE's evaluation
     def reachable_region(self):
         """``(rows, cols)`` slices of the pixels RIDE scores (whole causal window inside)."""
-        return reachable_region(self.image_shape, self.nb_size)
+        return reachable_region(self.image_shape, self.neighbourhood_size)
 
     def ride_log_likelihood(self, x, conditional=None):
         """Log-likelihood of each reachable pixel in nats, channels summed: ``[B, H_r, W_r]``.
@@ -451,14 +471,14 @@ class RIDE(AutoregressiveModel):
         config = super().get_config()
         config.update(
             {
-                "num_units": self.num_units,
+                "hidden_dim": self.hidden_dim,
                 "num_layers": self.num_layers,
-                "nb_size": self.nb_size,
+                "neighbourhood_size": self.neighbourhood_size,
                 "head": self.head_name,
-                "output_units": self.output_units,
-                "num_components": self.num_components,
+                "output_dim": self.output_dim,
+                "num_mixtures": self.num_mixtures,
                 "num_scales": self.num_scales,
-                "num_features": self.num_features,
+                "num_mixture_features": self.num_mixture_features,
             }
         )
         return config

@@ -1,11 +1,17 @@
 """Which property suite holds a registered model: chosen by its event kind and base, never by name.
 
+A suite holds cases ``(name, preset)``: a registered name and one of its test presets
+(``tiny``, and ``tiny_<kind>`` for a model of several event kinds, such as
+``sparse_transformer``'s ``tiny_sequence``).  The event kind of a case is the class's
+``event_kind``, or, for a class of several kinds, what its ``event_kind_of`` says of the
+preset's arguments.
+
 Registering a model is all it takes to put it under test:
 `tests/models/test_every_model.py` runs the training contract (`.keras` round trip,
-one fit step, MirroredStrategy) on every name of `ark.models.names()` with its kind's
-data (`training_checks`); each kind's suite parametrises over `names_for(suite)` for
-the kind's own properties; and `tests/models/test_registry_coverage.py` fails when a
-registered model falls under no suite or no export suite.
+one fit step, MirroredStrategy) on every case of `cases()` with its kind's data
+(`training_checks`); each kind's suite parametrises over `cases(suite)` for the kind's
+own properties; and `tests/models/test_registry_coverage.py` fails when a registered
+model falls under no suite or no export suite.
 
 =============  ===========================================  =====================================
 suite          models                                       module
@@ -25,22 +31,51 @@ import ar_keras as ark
 SUITES = ("image", "sequence", "vector", "latent", "float_sequence", "video")
 
 
-def suite_for(cls):
-    """The contract suite of a model class, or None when none fits."""
+def suite_presets(name):
+    """The presets of ``name`` the suites run: ``tiny`` and every ``tiny_<kind>``."""
+    return [p for p in ark.models.presets(name) if p == "tiny" or p.startswith("tiny_")]
+
+
+def event_kind(cls, preset="tiny"):
+    """The event kind that preset ``preset`` of model class ``cls`` builds."""
+    if hasattr(cls, "event_kind_of"):
+        return cls.event_kind_of(cls.PRESETS[preset])
+    return getattr(cls, "event_kind", None)
+
+
+def suite_for(cls, preset="tiny"):
+    """The contract suite of preset ``preset`` of a model class, or None when none fits."""
+    kind = event_kind(cls, preset)
     if issubclass(cls, ark.models.LatentVariableModel):
         return "latent"
-    if issubclass(cls, ark.models.BaseModel) and getattr(cls, "event_kind", None) == "float_sequence":
+    if issubclass(cls, ark.models.BaseModel) and kind == "float_sequence":
         return "float_sequence"
     if issubclass(cls, ark.models.ContinuousModel):
-        return "vector" if cls.event_kind == "vector" else None
-    if issubclass(cls, ark.models.AutoregressiveModel) and cls.event_kind in ("image", "sequence", "video"):
-        return cls.event_kind
+        return "vector" if kind == "vector" else None
+    if issubclass(cls, ark.models.AutoregressiveModel) and kind in ("image", "sequence", "video"):
+        return kind
     return None
 
 
+def cases(suite=None):
+    """``(name, preset)`` of every registered model's test presets, those of ``suite`` only
+    when it is given; the parametrisation of the suites."""
+    return [
+        (name, preset)
+        for name in ark.models.names()
+        for preset in suite_presets(name)
+        if suite is None or suite_for(ark.models.model_class(name), preset) == suite
+    ]
+
+
 def names_for(suite):
-    """Registered model names whose contract suite is ``suite``."""
-    return [n for n in ark.models.names() if suite_for(ark.models.model_class(n)) == suite]
+    """Registered model names with a case in ``suite``."""
+    return sorted({name for name, _ in cases(suite)})
+
+
+def case_ids(cases):
+    """Short test ids of ``cases``: the name, with the preset where it is not ``tiny``."""
+    return [name if preset == "tiny" else f"{name}-{preset}" for name, preset in cases]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ MODELS = {
     "spatial_lstm": ("spatial_lstm", {}),
     "spatial_lstm_rgb": ("spatial_lstm", {"image_shape": (2, 3, 3)}),
     "image_transformer": ("image_transformer", {"image_shape": (2, 2, 3)}),
-    # Sequences (sparse_transformer_sequence): tests/models/test_sparse_transformer.py.
+    # Sequences (sparse_transformer, max_length=): tests/models/test_sparse_transformer.py.
     "sparse_transformer": ("sparse_transformer", {"image_shape": (2, 2, 2)}),
     "subscale": ("subscale", {}),
     "multiscale": ("multiscale", {}),

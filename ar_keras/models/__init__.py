@@ -28,7 +28,7 @@ from ar_keras.models.pixel.spatial_lstm import RIDE  # noqa: E402
 from ar_keras.models.registry import get, model_class, names, presets, register
 from ar_keras.models.text.bytenet import ByteNet  # noqa: E402
 from ar_keras.models.transformer.image_transformer import ImageTransformer  # noqa: E402
-from ar_keras.models.transformer.sparse_transformer import SparseTransformer, SparseTransformerSequence  # noqa: E402
+from ar_keras.models.transformer.sparse_transformer import SparseTransformer  # noqa: E402
 from ar_keras.models.video.vpn import VideoPixelNetwork  # noqa: E402
 
 # The bases and registry functions, then every registered model class (one list to keep).

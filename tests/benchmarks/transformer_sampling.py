@@ -36,8 +36,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import ar_keras as ark  # noqa: E402
+from ar_keras.models.transformer.sparse_transformer import CIFAR_LAYER_PATTERN  # noqa: E402
 
-SMALL = dict(num_layers=4, width=64, num_heads=4, ff_dim=128, attention="strided")
+SMALL = dict(num_layers=4, hidden_dim=64, num_heads=4, intermediate_dim=128, attention="strided")
 
 
 def timed(fn, repeats=1):
@@ -92,6 +93,7 @@ def main(argv=None):
         num_levels=256,
         dropout=0.0,
         zero_init_logits=False,
+        layer_pattern=CIFAR_LAYER_PATTERN,  # an attention= override alone drops the preset's
         **SMALL,
     )
     compare(f"images 16x16x1 (l = {images.block_length}, {images.count_params():,} params)", images)
@@ -101,7 +103,7 @@ def main(argv=None):
             model = ark.models.get("sparse_transformer", preset=preset)
             print(
                 f"preset {preset:<7} {model.count_params():>12,} parameters "
-                f"({model.num_layers} layers, width {model.width}, {model.num_heads} heads, "
+                f"({model.num_layers} layers, width {model.hidden_dim}, {model.num_heads} heads, "
                 f"{model.attention} l = {model.block_length}; built in "
                 f"{time.perf_counter() - start:.0f} s)",
                 flush=True,

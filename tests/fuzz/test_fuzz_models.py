@@ -1,6 +1,7 @@
 """Property-based fuzzing of every registered model's public API (hypothesis).
 
-For each name of ``ark.models.names()`` (its ``tiny`` preset, built once per worker and kept in
+For each case ``(name, preset)`` of ``harness.cases()`` (every registered model's test presets:
+``tiny``, and ``tiny_sequence`` for sparse_transformer; built once per worker and kept in
 `_MODELS`), random inputs are generated from the model's event spec (``model.event``: kind,
 shape, ``num_levels``), valid and invalid alike, and fed to ``log_prob``,
 ``conditional_log_probs``, ``sample``, ``sample_from_noise`` and, for latent-variable models,
@@ -25,6 +26,7 @@ examples, still derandomized unless ``AR_KERAS_FUZZ_SEED`` is set)::
 
 import os
 
+import harness
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -51,7 +53,7 @@ settings.register_profile(
     print_blob=True,
 )
 PROFILE = os.environ.get("AR_KERAS_FUZZ", "ci")
-# Examples per test: the "ci" numbers keep the default run bounded (23 models); "deep" x15.
+# Examples per test: the "ci" numbers keep the default run bounded (23 cases of 22 models); "deep" x15.
 SCALE = 15 if PROFILE == "deep" else 1
 
 
@@ -59,30 +61,30 @@ def fuzz_settings(examples):
     return settings(settings.get_profile(PROFILE), max_examples=examples * SCALE)
 
 
-NAMES = ark.models.names()
+CASES = harness.cases()
 _MODELS = {}
 
 
-def model(name, conditional=False):
-    """The tiny preset of ``name`` (with ``num_classes=3`` when ``conditional``), built once."""
-    key = (name, conditional)
+def model(name, preset="tiny", conditional=False):
+    """Preset ``preset`` of ``name`` (with ``num_classes=3`` when ``conditional``), built once."""
+    key = (name, preset, conditional)
     if key not in _MODELS:
         extra = {"num_classes": 3} if conditional else {}
-        _MODELS[key] = ark.models.get(name, preset="tiny", **extra)
+        _MODELS[key] = ark.models.get(name, preset=preset, **extra)
     return _MODELS[key]
 
 
-def takes_labels(name):
+def takes_labels(name, preset="tiny"):
     """Whether the model takes class labels (``num_classes``)."""
     try:
-        model(name, conditional=True)
+        model(name, preset, conditional=True)
         return True
     except ValueError:
         return False
 
 
-LABELLED = [n for n in NAMES if takes_labels(n)]
-LATENT = [n for n in NAMES if isinstance(model(n), ark.models.LatentVariableModel)]
+LABELLED = [case for case in CASES if takes_labels(*case)]
+LATENT = [case for case in CASES if isinstance(model(*case), ark.models.LatentVariableModel)]
 
 # ------------------------------------------------------------------------------------ outcome
 
@@ -271,16 +273,16 @@ def _length(m, data):
 # ---------------------------------------------------------------------------------- log_prob
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
 @fuzz_settings(2)
 @given(data=st.data())
-def test_log_prob_any_input(name, data):
+def test_log_prob_any_input(name, preset, data):
     """log_prob / conditional_log_probs answer valid x correctly and refuse invalid x clearly.
 
     Each example runs every case of `X_CASES` (so each is covered in every profile) with a
     drawn batch size, length and values.
     """
-    m = model(name)
+    m = model(name, preset)
     batch = data.draw(st.integers(1, 3), label="batch")
     length = _length(m, data)
     seed = data.draw(st.integers(0, 2**16), label="values")
@@ -327,12 +329,12 @@ def make_labels(case, batch, rng):
     }[case]
 
 
-@pytest.mark.parametrize("name", LABELLED)
+@pytest.mark.parametrize("name,preset", LABELLED, ids=harness.case_ids(LABELLED))
 @fuzz_settings(len(LABEL_CASES))
 @given(data=st.data())
-def test_class_labels(name, data):
+def test_class_labels(name, preset, data):
     """Labels of a class-conditional model (num_classes=3) through log_prob and sample."""
-    m = model(name, conditional=True)
+    m = model(name, preset, conditional=True)
     case = data.draw(st.sampled_from(LABEL_CASES), label="case")
     batch = data.draw(st.integers(1, 3), label="batch")
     rng = np.random.RandomState(data.draw(st.integers(0, 2**16)))
@@ -345,10 +347,10 @@ def test_class_labels(name, data):
         expect(lambda: m.sample(batch, conditional=c, seed=0, length=length), False, None, names)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_labels_to_an_unconditional_model(name):
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
+def test_labels_to_an_unconditional_model(name, preset):
     """An unconditional model refuses labels clearly (not silently ignoring them)."""
-    m = model(name)
+    m = model(name, preset)
     length = m.min_length if m.event.free_length else None
     x, _ = make_x(m, "valid", 2, length, 0)
     expect(lambda: m.log_prob(x, np.zeros([2], np.int32)), False, None)
@@ -428,12 +430,12 @@ LENGTHS = [
 ]  # valid ones are offsets from the model's min_length
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
 @fuzz_settings(10)
 @given(data=st.data())
-def test_sample_arguments(name, data):
+def test_sample_arguments(name, preset, data):
     """sample(n, seed=, temperature=, length=, cache=): right samples or a clear error."""
-    m = model(name)
+    m = model(name, preset)
     n, n_ok = data.draw(st.sampled_from(NUM_SAMPLES), label="num_samples")
     t, t_ok = data.draw(st.sampled_from(TEMPERATURES), label="temperature")
     seed, s_ok = data.draw(st.sampled_from(SEEDS), label="seed")
@@ -488,10 +490,10 @@ def _noise_shape(m, n, length):
     return (n, D, m.noise_depth)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
 @fuzz_settings(2)
 @given(seed=st.integers(0, 2**16))
-def test_sample_from_noise(name, seed):
+def test_sample_from_noise(name, preset, seed):
     """sample_from_noise: uniforms in (0, 1) of shape [n, D, depth]; anything else refused.
 
     Each example runs every case of `NOISE_CASES` (n fixed: a new n would trace the sampler
@@ -499,7 +501,7 @@ def test_sample_from_noise(name, seed):
     """
     for case in NOISE_CASES:
         try:
-            _noise_case(model(name), case, 2, seed)
+            _noise_case(model(name, preset), case, 2, seed)
         except AssertionError as e:
             raise AssertionError(f"case {case!r}: {e}") from e
 
@@ -558,12 +560,12 @@ S_CASES = [
 ]
 
 
-@pytest.mark.parametrize("name", LATENT)
+@pytest.mark.parametrize("name,preset", LATENT, ids=harness.case_ids(LATENT))
 @fuzz_settings(12)
 @given(data=st.data())
-def test_latent_bounds(name, data):
+def test_latent_bounds(name, preset, data):
     """elbo / log_prob(num_samples=S, seed=): bounds <= 0 of shape [B], or a clear error."""
-    m = model(name)
+    m = model(name, preset)
     case = data.draw(st.sampled_from(X_CASES[:8] + ["nan", "above_range"]), label="case")
     S, s_ok = data.draw(st.sampled_from(S_CASES), label="num_samples")
     seed, seed_ok = data.draw(

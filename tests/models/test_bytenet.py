@@ -22,6 +22,7 @@ import test_case as tc
 
 import ar_keras as ark
 from ar_keras import export
+from ar_keras.core import vocabulary
 from ar_keras.layers import ByteNetBlock
 from ar_keras.models.text.bytenet import ByteNet, dilation_sets
 
@@ -48,7 +49,7 @@ def test_presets():
     assert not model.translates and model.block_type == "rmb"
     paper = ByteNet.PRESETS["paper"]
     # The paper's enwik8 decoder: 30 RMBs in 6 sets of 1, 2, 4, 8, 16, kernel 3, d = 512.
-    assert list(paper["dilations"]) == [1, 2, 4, 8, 16] * 6 and paper["hidden_channels"] == 512
+    assert list(paper["dilations"]) == [1, 2, 4, 8, 16] * 6 and paper["hidden_dim"] == 512
     assert paper["kernel_size"] == 3 and paper["block_type"] == "rmb"
     assert 1 + 2 * sum(paper["dilations"]) == 373  # 3 live taps
     assert 1 + 1 * sum(paper["dilations"]) == 187  # 2 live taps
@@ -102,7 +103,7 @@ def flip_dependence(model, length, trials=2, tol=1e-9):
 )
 def test_measured_receptive_field_equals_the_documented_one(block_type, kernel_size, dilations):
     model = float64_model(
-        num_levels=3, hidden_channels=4, block_type=block_type, kernel_size=kernel_size, dilations=dilations
+        num_levels=3, hidden_dim=4, block_type=block_type, kernel_size=kernel_size, dilations=dilations
     )
     r = model.receptive_field
     assert r == 1 + (kernel_size - 1) * sum(dilations)
@@ -110,6 +111,22 @@ def test_measured_receptive_field_equals_the_documented_one(block_type, kernel_s
     T = r + 4
     t, j = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
     np.testing.assert_array_equal(flip_dependence(model, T), (j < t) & (t <= j + r))
+
+
+@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED["bytenet"].items()))
+def test_old_argument_names_are_errors_naming_the_new_ones(old, new):
+    preset = ByteNet.PRESETS["tiny"]
+    value = preset.get(new, 8)
+    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
+        ark.models.get("bytenet", preset="tiny", **{old: value})
+    with pytest.raises(TypeError, match=new):
+        ByteNet(**{**preset, old: value})
+    model = ark.models.get("bytenet", preset="tiny")
+    config = model.get_config()
+    assert new in config and old not in config
+    assert getattr(model, new) == config[new]
+    if new in preset:
+        assert config[new] == preset[new]
 
 
 def test_a_mutated_model_shows_a_different_receptive_field():
@@ -185,9 +202,9 @@ def test_dynamic_unfolding_length():
     assert model.sample(2, conditional=src, seed=0, length=9).shape == (2, 9)
     assert translator(unfold_a=0.5, unfold_b=0.0).unfolded_length(5) == 3
     # The encoder's output is |t^| columns long, cropped when |t^| < |s|.
-    assert model.source_columns(tf.constant(src)).shape == (2, 6, 2 * model.hidden_channels)
+    assert model.source_columns(tf.constant(src)).shape == (2, 6, 2 * model.hidden_dim)
     short = translator(unfold_a=0.5, unfold_b=0.0)
-    assert short.source_columns(tf.constant(src)).shape == (2, 3, 2 * short.hidden_channels)
+    assert short.source_columns(tf.constant(src)).shape == (2, 3, 2 * short.hidden_dim)
 
 
 def test_encoder_is_not_causal_and_the_source_reaches_exactly_the_documented_steps():
@@ -289,7 +306,7 @@ def test_bad_input_gets_clear_errors():
         (dict(block_type="lstm"), "block_type"),
         (dict(dilations=()), "dilations"),
         (dict(dropout=1.0), "dropout"),
-        (dict(hidden_channels=0), "hidden"),
+        (dict(hidden_dim=0), "hidden_dim"),
         (dict(source_levels=1), "source_levels"),
         (dict(source_levels=4, unfold_a=0.0), "unfold_a"),
         (dict(source_levels=4, encoder_dilations=[0]), "encoder_dilations"),

@@ -1,7 +1,8 @@
 """The shared contract checks, run on every registered model's tiny preset.
 
-The checks below are written for fixed-shape models (image_shape overrides);
-the suite of every other kind is chosen by `harness.suite_for`.
+The checks below are written for fixed-shape models (image_shape overrides) and run on
+the image cases ``(name, preset)`` of `harness.cases`; the suite of every other kind is
+chosen by `harness.suite_for`.
 """
 
 import harness
@@ -12,18 +13,18 @@ import test_case as tc
 import ar_keras as ark
 
 NAMES = ark.models.names()
-# Exact autoregressive models of integer images (or vectors): every check below but the
-# presets one.  The other kinds have their suites (tests/harness.py).
-IMAGE_NAMES = harness.names_for("image")
+# (name, preset) of the exact autoregressive models of integer images (or vectors): every
+# check below but the presets one.  The other kinds have their suites (tests/harness.py).
+IMAGE_CASES = harness.cases("image")
 
 
-def tiny(name, **overrides):
-    """The tiny preset; an ``image_shape`` override goes through the class's
-    `AutoregressiveModel.contract_shape` hook (identity unless the model cannot take it)."""
+def tiny(name, preset="tiny", **overrides):
+    """A test preset (``tiny`` unless given); an ``image_shape`` override goes through the
+    class's `AutoregressiveModel.contract_shape` hook (identity unless the model cannot take it)."""
     cls = ark.models.model_class(name)
     if "image_shape" in overrides and hasattr(cls, "contract_shape"):
         overrides["image_shape"] = cls.contract_shape(overrides["image_shape"])
-    return ark.models.get(name, preset="tiny", **overrides)
+    return ark.models.get(name, preset=preset, **overrides)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -33,9 +34,9 @@ def test_presets_exist_and_tiny_is_tiny(name):
     assert tiny(name).count_params() < 10_000
 
 
-@pytest.mark.parametrize("name", IMAGE_NAMES)
-def test_log_prob_is_sum_of_conditionals(name):
-    model = tiny(name)
+@pytest.mark.parametrize("name,preset", IMAGE_CASES, ids=harness.case_ids(IMAGE_CASES))
+def test_log_prob_is_sum_of_conditionals(name, preset):
+    model = tiny(name, preset)
     x = tc.random_data(model, 5)
     clp = model.conditional_log_probs(x).numpy()
     assert clp.shape == x.shape
@@ -43,45 +44,45 @@ def test_log_prob_is_sum_of_conditionals(name):
     np.testing.assert_allclose(model.log_prob(x).numpy(), clp.reshape(5, -1).sum(1), rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", IMAGE_NAMES)
-def test_causality_raster_order(name):
-    model = tiny(name, image_shape=(3, 3, 1), num_levels=3)
+@pytest.mark.parametrize("name,preset", IMAGE_CASES, ids=harness.case_ids(IMAGE_CASES))
+def test_causality_raster_order(name, preset):
+    model = tiny(name, preset, image_shape=(3, 3, 1), num_levels=3)
     tc.check_causality(model, full_dependency=(name != "made"))
 
 
-@pytest.mark.parametrize("name", IMAGE_NAMES)
-def test_causality_rgb_channels(name):
+@pytest.mark.parametrize("name,preset", IMAGE_CASES, ids=harness.case_ids(IMAGE_CASES))
+def test_causality_rgb_channels(name, preset):
     # G sees R, B sees R and G, within the same pixel.
-    model = tiny(name, image_shape=(2, 2, 3), num_levels=3)
+    model = tiny(name, preset, image_shape=(2, 2, 3), num_levels=3)
     tc.check_causality(model, full_dependency=(name != "made"))
 
 
-@pytest.mark.parametrize("name", IMAGE_NAMES)
+@pytest.mark.parametrize("name,preset", IMAGE_CASES, ids=harness.case_ids(IMAGE_CASES))
 @pytest.mark.parametrize("shape,levels", [((2, 2, 1), 4), ((1, 2, 3), 2)])
-def test_normalization_by_enumeration(name, shape, levels):
-    model = tiny(name, image_shape=shape, num_levels=levels)
+def test_normalization_by_enumeration(name, preset, shape, levels):
+    model = tiny(name, preset, image_shape=shape, num_levels=levels)
     tc.sharpen(model)
     tc.check_normalization(model)
 
 
-@pytest.mark.parametrize("name", IMAGE_NAMES)
+@pytest.mark.parametrize("name,preset", IMAGE_CASES, ids=harness.case_ids(IMAGE_CASES))
 @pytest.mark.parametrize("shape,levels", [((2, 2, 1), 2), ((1, 1, 3), 3)])
-def test_samples_match_log_prob(name, shape, levels):
-    model = tiny(name, image_shape=shape, num_levels=levels)
+def test_samples_match_log_prob(name, preset, shape, levels):
+    model = tiny(name, preset, image_shape=shape, num_levels=levels)
     tc.sharpen(model)
     tc.check_samples_match_log_prob(model, max_tv=0.05)
 
 
-@pytest.mark.parametrize("name", IMAGE_NAMES)
-def test_cache_equals_recompute_and_seeds(name):
-    model = tiny(name, image_shape=(3, 3, 2), num_levels=5)
+@pytest.mark.parametrize("name,preset", IMAGE_CASES, ids=harness.case_ids(IMAGE_CASES))
+def test_cache_equals_recompute_and_seeds(name, preset):
+    model = tiny(name, preset, image_shape=(3, 3, 2), num_levels=5)
     tc.sharpen(model, 1.5)
     tc.check_cache_equals_recompute(model)
 
 
-@pytest.mark.parametrize("name", IMAGE_NAMES)
-def test_temperature(name):
-    model = tiny(name)
+@pytest.mark.parametrize("name,preset", IMAGE_CASES, ids=harness.case_ids(IMAGE_CASES))
+def test_temperature(name, preset):
+    model = tiny(name, preset)
     tc.sharpen(model)
     cold = model.sample(200, seed=1, temperature=0.05).numpy().reshape(200, -1)
     # Near zero temperature every element is (almost always) its conditional mode,
@@ -89,9 +90,9 @@ def test_temperature(name):
     assert len({tuple(r) for r in cold}) < 20
 
 
-@pytest.mark.parametrize("name", IMAGE_NAMES)
-def test_class_conditional_contract(name, tmp_path):
-    model = tiny(name, image_shape=(2, 2, 1), num_levels=3, num_classes=3)
+@pytest.mark.parametrize("name,preset", IMAGE_CASES, ids=harness.case_ids(IMAGE_CASES))
+def test_class_conditional_contract(name, preset, tmp_path):
+    model = tiny(name, preset, image_shape=(2, 2, 1), num_levels=3, num_classes=3)
     tc.sharpen(model)
     for c in range(3):
         tc.check_normalization(model, conditional=c)
@@ -103,9 +104,9 @@ def test_class_conditional_contract(name, tmp_path):
     tc.check_serialization(model, str(tmp_path / "c.keras"))
 
 
-@pytest.mark.parametrize("name", IMAGE_NAMES)
-def test_bad_input_gets_clear_errors(name):
-    model = tiny(name)
+@pytest.mark.parametrize("name,preset", IMAGE_CASES, ids=harness.case_ids(IMAGE_CASES))
+def test_bad_input_gets_clear_errors(name, preset):
+    model = tiny(name, preset)
     good = tc.random_data(model, 2)
     with pytest.raises(ValueError, match="integer levels"):
         model.log_prob(good.astype(np.float32))
@@ -119,9 +120,9 @@ def test_bad_input_gets_clear_errors(name):
         model.log_prob(good + model.num_levels)
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
         model.conditional_log_probs(good - 1)
-    tc.check_common_bad_input(model, good, tiny(name, num_classes=2))
+    tc.check_common_bad_input(model, good, tiny(name, preset, num_classes=2))
     with pytest.raises(ValueError, match="num_levels"):
-        tiny(name, num_levels=1)
+        tiny(name, preset, num_levels=1)
 
 
 def test_unknown_model_and_preset_list_the_valid_ones():

@@ -1,6 +1,7 @@
-"""The training contract, parametrised over every registered model (`ark.models.names()`).
+"""The training contract, parametrised over every registered model's test presets (`harness.cases()`).
 
-Whatever its kind, each model's ``tiny`` preset must survive a `.keras` round trip (same class,
+Whatever its kind, each model's ``tiny`` preset (and ``tiny_<kind>`` for a model of several
+kinds, e.g. sparse_transformer's ``tiny_sequence``) must survive a `.keras` round trip (same class,
 config, log_prob and samples), have every trainable weight changed by one `fit` step with
 ``bits_per_dim`` reported, and take the same step under `MirroredStrategy` on two logical CPUs
 as on one device.  `harness.training_checks` supplies each kind's data; the kind's own
@@ -12,32 +13,36 @@ import pytest
 
 import ar_keras as ark
 
-NAMES = ark.models.names()
+CASES = harness.cases()
 
 
-def tiny(name):
-    return ark.models.get(name, preset="tiny")
+def tiny(name, preset):
+    return ark.models.get(name, preset=preset)
 
 
-def checks(name):
-    suite = harness.suite_for(ark.models.model_class(name))
-    assert suite is not None, f"{name} falls under no contract suite (tests/harness.py)"
+def checks(name, preset):
+    suite = harness.suite_for(ark.models.model_class(name), preset)
+    assert suite is not None, f"{name} ({preset}) falls under no contract suite (tests/harness.py)"
     return harness.training_checks(suite)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_keras_round_trip(name, tmp_path):
-    serialization, _, _ = checks(name)
-    serialization(tiny(name), str(tmp_path / f"{name}.keras"))
+def test_every_registered_name_has_a_case():
+    assert {name for name, _ in CASES} == set(ark.models.names())
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_one_fit_step_changes_every_weight(name):
-    _, fit, _ = checks(name)
-    fit(tiny(name))
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
+def test_keras_round_trip(name, preset, tmp_path):
+    serialization, _, _ = checks(name, preset)
+    serialization(tiny(name, preset), str(tmp_path / f"{name}-{preset}.keras"))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_mirrored_strategy_equals_single_device(name):
-    _, _, mirrored = checks(name)
-    mirrored(lambda: tiny(name))
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
+def test_one_fit_step_changes_every_weight(name, preset):
+    _, fit, _ = checks(name, preset)
+    fit(tiny(name, preset))
+
+
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
+def test_mirrored_strategy_equals_single_device(name, preset):
+    _, _, mirrored = checks(name, preset)
+    mirrored(lambda: tiny(name, preset))

@@ -37,7 +37,8 @@ import test_case as tc
 
 import ar_keras as ark
 
-NAMES = ark.models.names()
+#: (name, preset): every registered model's test presets (tests/harness.py).
+CASES = harness.cases()
 TOLERANCE = {"mixed_bfloat16": (1e-2, 0.05), "mixed_float16": (2e-3, 0.01)}
 
 #: One model per event kind (each kind's suite, tests/harness.py) for the full checks.
@@ -72,9 +73,9 @@ def _data(model, batch=4, length=6, seed=0):
     return x, c, L
 
 
-def _mixed_copy(name, reference, **overrides):
-    """``name``'s tiny preset built under the current policy, with ``reference``'s weights."""
-    mixed = ark.models.get(name, preset="tiny", **overrides)
+def _mixed_copy(name, reference, preset="tiny", **overrides):
+    """``name``'s preset ``preset`` built under the current policy, with ``reference``'s weights."""
+    mixed = ark.models.get(name, preset=preset, **overrides)
     assert len(mixed.weights) == len(reference.weights)
     for w, ref in zip(mixed.weights, reference.weights):
         assert w.dtype == ref.dtype, f"{w.path}: {w.dtype} (variables stay float32)"
@@ -123,20 +124,20 @@ def _fit(model, x, c, steps):
 
 
 # ------------------------------------------------------------------- every model, bfloat16
-def _registry_pair(policy, name):
+def _registry_pair(policy, name, preset):
     policy("float32")
     keras.utils.set_random_seed(0)
-    reference = ark.models.get(name, preset="tiny")
+    reference = ark.models.get(name, preset=preset)
     policy("mixed_bfloat16")
-    model = _mixed_copy(name, reference)
+    model = _mixed_copy(name, reference, preset)
     _check_policy(model, "mixed_bfloat16")
     return reference, model
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_every_model_log_prob_under_bfloat16(policy, name):
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
+def test_every_model_log_prob_under_bfloat16(policy, name, preset):
     """Smoke test over the registry: (a) and (b) for log_prob, the model's output and the loss."""
-    reference, model = _registry_pair(policy, name)
+    reference, model = _registry_pair(policy, name, preset)
     x, c, _ = _data(model)
     lp = model.log_prob(x, c)
     assert lp.dtype == tf.float32
@@ -147,15 +148,15 @@ def test_every_model_log_prob_under_bfloat16(policy, name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NAMES)
-def test_every_model_one_fit_step_under_bfloat16(policy, name):
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
+def test_every_model_one_fit_step_under_bfloat16(policy, name, preset):
     """(d) over the registry: one bfloat16 step changes every weight (slow: 23 traced train
     steps; the default run fits one model per kind under both policies below)."""
     policy("float32")
     keras.utils.set_random_seed(0)
-    reference = ark.models.get(name, preset="tiny")
+    reference = ark.models.get(name, preset=preset)
     policy("mixed_bfloat16")
-    model = _mixed_copy(name, reference)
+    model = _mixed_copy(name, reference, preset)
     x, c, _ = _data(model)
     changed = _fit(model, x, c, steps=1)
     assert all(changed), "one bfloat16 step left weights unchanged: " + ", ".join(
@@ -222,7 +223,7 @@ def test_normalization_sequence_under_policy(policy, precision):
 def test_normalization_video_under_bfloat16(policy):
     policy("mixed_bfloat16")
     keras.utils.set_random_seed(0)
-    model = ark.models.get("vpn", preset="tiny", video_shape=(2, 1, 2, 1), num_levels=2, channels=2)
+    model = ark.models.get("vpn", preset="tiny", video_shape=(2, 1, 2, 1), num_levels=2, hidden_dim=2)
     assert model.compute_dtype == "bfloat16"
     tc.check_normalization(model)
 

@@ -1,7 +1,7 @@
 """Registering a model puts it under test: suites are chosen by kind, and a toy model proves it.
 
-* every registered model falls under a contract suite (`harness.suite_for`) and
-  under an export suite;
+* every registered model's test presets fall under a contract suite
+  (`harness.suite_for`), and every model under an export suite;
 * a toy model registered inside this test is picked up by the image suite's
   selection and passes its property checks (causality, normalisation by
   enumeration, samples against log_prob, cache equal to recompute, `.keras`
@@ -25,10 +25,19 @@ from ar_keras.models import registry
 
 def test_every_registered_model_is_under_a_contract_suite():
     for name in ark.models.names():
-        assert harness.suite_for(ark.models.model_class(name)) in harness.SUITES, (
-            f"{name} falls under no contract suite: give it an event kind a suite covers "
-            "(tests/harness.py) or add a suite"
-        )
+        presets = harness.suite_presets(name)
+        assert "tiny" in presets, f"{name} has no tiny preset"
+        for preset in presets:
+            assert harness.suite_for(ark.models.model_class(name), preset) in harness.SUITES, (
+                f"{name} (preset {preset!r}) falls under no contract suite: give it an event kind "
+                "a suite covers (tests/harness.py) or add a suite"
+            )
+
+
+def test_a_model_of_two_kinds_has_a_case_in_each_suite():
+    assert ("sparse_transformer", "tiny") in harness.cases("image")
+    assert ("sparse_transformer", "tiny_sequence") in harness.cases("sequence")
+    assert len(ark.models.names()) == 22
 
 
 def test_every_registered_model_is_under_an_export_suite():

@@ -1,5 +1,7 @@
-"""The shared contract checks for sequence models (int [B, T], any T), on every registered
-SequenceModel's tiny preset.  test_contract.py holds the image counterparts."""
+"""The shared contract checks for sequence models (int [B, T], any T), on the sequence cases
+``(name, preset)`` of `harness.cases` (a test preset of every registered model of sequences:
+``tiny``, or ``tiny_sequence`` for sparse_transformer).  test_contract.py holds the image
+counterparts."""
 
 import harness
 import numpy as np
@@ -9,20 +11,20 @@ import test_case as tc
 
 import ar_keras as ark
 
-NAMES = harness.names_for("sequence")
+CASES = harness.cases("sequence")
 
 
-def tiny(name, **overrides):
-    return ark.models.get(name, preset="tiny", **overrides)
+def tiny(name, preset="tiny", **overrides):
+    return ark.models.get(name, preset=preset, **overrides)
 
 
 def test_there_are_sequence_models():
-    assert "wavenet" in NAMES
+    assert ("wavenet", "tiny") in CASES and ("sparse_transformer", "tiny_sequence") in CASES
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_log_prob_is_sum_of_conditionals_at_any_length(name):
-    model = tiny(name)
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
+def test_log_prob_is_sum_of_conditionals_at_any_length(name, preset):
+    model = tiny(name, preset)
     assert model.image_shape == (None,) and model.event_size is None
     for length in (1, 5, 13):
         x = sc.random_sequences(model, 3, length)
@@ -31,45 +33,45 @@ def test_log_prob_is_sum_of_conditionals_at_any_length(name):
         np.testing.assert_allclose(model.log_prob(x).numpy(), clp.sum(1), rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_causality_in_time(name):
-    model = tiny(name, num_levels=3)
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
+def test_causality_in_time(name, preset):
+    model = tiny(name, preset, num_levels=3)
     tc.sharpen(model, 1.5)
     sc.check_causality(model, length=8, receptive_field=getattr(model, "receptive_field", None))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_normalization_over_all_sequences_of_length_4(name):
-    model = tiny(name, num_levels=4)  # 4^4 = 256 sequences
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
+def test_normalization_over_all_sequences_of_length_4(name, preset):
+    model = tiny(name, preset, num_levels=4)  # 4^4 = 256 sequences
     tc.sharpen(model)
     sc.check_normalization(model, length=4)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_samples_match_log_prob(name):
-    model = tiny(name, num_levels=3)  # 27 sequences of 3
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
+def test_samples_match_log_prob(name, preset):
+    model = tiny(name, preset, num_levels=3)  # 27 sequences of 3
     tc.sharpen(model)
     sc.check_samples_match_log_prob(model, length=3, num_samples=6000, max_tv=0.05)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_cache_equals_recompute_and_seeds(name):
-    model = tiny(name, num_levels=5)
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
+def test_cache_equals_recompute_and_seeds(name, preset):
+    model = tiny(name, preset, num_levels=5)
     tc.sharpen(model, 1.5)
     sc.check_cache_equals_recompute(model, length=24)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_temperature(name):
-    model = tiny(name)
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
+def test_temperature(name, preset):
+    model = tiny(name, preset)
     tc.sharpen(model)
     cold = model.sample(200, seed=1, temperature=0.05, length=6).numpy()
     assert len({tuple(r) for r in cold}) < 20
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_class_conditional_contract(name, tmp_path):
-    model = tiny(name, num_levels=3, num_classes=3)
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
+def test_class_conditional_contract(name, preset, tmp_path):
+    model = tiny(name, preset, num_levels=3, num_classes=3)
     tc.sharpen(model)
     configs = sc.configurations(4, 3)
     for label in range(3):
@@ -83,9 +85,9 @@ def test_class_conditional_contract(name, tmp_path):
     sc.check_serialization(model, str(tmp_path / "c.keras"))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_bad_input_gets_clear_errors(name):
-    model = tiny(name)
+@pytest.mark.parametrize("name,preset", CASES, ids=harness.case_ids(CASES))
+def test_bad_input_gets_clear_errors(name, preset):
+    model = tiny(name, preset)
     good = sc.random_sequences(model, 2, 6)
     with pytest.raises(ValueError, match="integer levels"):
         model.log_prob(good.astype(np.float32))
@@ -101,6 +103,6 @@ def test_bad_input_gets_clear_errors(name):
         model.log_prob(good + model.num_levels)
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
         model.conditional_log_probs(good - 1)
-    tc.check_common_bad_input(model, good, tiny(name, num_classes=2), length=3)
+    tc.check_common_bad_input(model, good, tiny(name, preset, num_classes=2), length=3)
     with pytest.raises(ValueError, match="num_levels"):
-        tiny(name, num_levels=1)
+        tiny(name, preset, num_levels=1)

@@ -1,10 +1,12 @@
-"""Sparse Transformer: one name for images and byte sequences, every attention choice causal and
-cached exactly, the paper's initialisation, bad input, sequence exports, text in TensorBoard.
+"""Sparse Transformer: one name and one class for images and byte sequences, overrides that win
+over the presets, every attention choice causal and cached exactly, the paper's initialisation,
+bad input, sequence exports, text in TensorBoard.
 
-The shared property suites run on ``sparse_transformer`` (images, tests/models/test_contract.py)
-and ``sparse_transformer_sequence`` (bytes, tests/models/test_sequence_contract.py); the checks
-here cover what the tiny presets do not: the merged strided and fixed patterns, dense attention,
-the CIFAR interleaving, and what only this model has.
+The shared property suites run on ``sparse_transformer``'s ``tiny`` preset (images,
+tests/models/test_contract.py) and its ``tiny_sequence`` preset (bytes,
+tests/models/test_sequence_contract.py); the checks here cover what the tiny presets do not:
+the merged strided and fixed patterns, dense attention, the CIFAR interleaving, and what only
+this model has.
 """
 
 import json
@@ -23,13 +25,11 @@ import test_case as tc
 
 import ar_keras as ark
 from ar_keras import export
-from ar_keras.models.transformer.sparse_transformer import (
-    CIFAR_LAYER_PATTERN,
-    SparseTransformer,
-    SparseTransformerSequence,
-)
+from ar_keras.core import vocabulary
+from ar_keras.models.transformer.sparse_transformer import CIFAR_LAYER_PATTERN, SparseTransformer
 
-NAME, SEQUENCE = "sparse_transformer", "sparse_transformer_sequence"
+NAME = "sparse_transformer"
+IMAGE_PRESETS, SEQUENCE_PRESETS = ("tiny", "digits", "paper"), ("tiny_sequence", "text", "speech", "enwik8")
 
 
 def image(**overrides):
@@ -37,27 +37,99 @@ def image(**overrides):
 
 
 def sequence(**overrides):
-    return ark.models.get(SEQUENCE, preset="tiny", **overrides)
+    return ark.models.get(NAME, preset="tiny_sequence", **overrides)
+
+
+@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED[NAME].items()))
+def test_old_argument_names_are_errors_naming_the_new_ones(old, new):
+    preset = SparseTransformer.PRESETS["tiny"]
+    value = preset.get(new, 8)
+    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
+        ark.models.get(NAME, preset="tiny", **{old: value})
+    with pytest.raises(TypeError, match=new):
+        SparseTransformer(**{**preset, old: value})
+    for model in (image(), sequence()):
+        config = model.get_config()
+        assert new in config and old not in config
+        assert getattr(model, new) == config[new]
+    assert image().get_config()[new] == preset[new]
 
 
 # ------------------------------------------------------------------------- kinds and presets
-def test_one_name_builds_images_or_sequences():
+def test_one_name_one_class_builds_images_or_sequences():
+    assert NAME in ark.models.names() and "sparse_transformer_sequence" not in ark.models.names()
+    assert len(ark.models.names()) == 22
+    assert not hasattr(ark.models, "SparseTransformerSequence")
     m = image()
-    assert type(m) is SparseTransformer and m.event.kind == "image" and m.image_shape == (4, 4, 1)
-    s = image(image_shape=None, max_length=16)  # max_length= -> the sequence class
-    assert type(s) is SparseTransformerSequence and s.event.kind == "sequence"
-    assert s.image_shape == (None,) and s.max_length == 16
-    assert {"tiny", "digits", "text", "speech", "paper", "enwik8"} <= set(ark.models.presets(NAME))
-    assert {"tiny", "text", "paper", "enwik8"} <= set(ark.models.presets(SEQUENCE))
-    with pytest.raises(ValueError, match="not image_shape"):
-        image(max_length=16)  # both
+    assert type(m) is SparseTransformer and m.event.kind == m.event_kind == "image"
+    assert m.image_shape == (4, 4, 1) and m.max_length is None
+    s = sequence()
+    assert type(s) is SparseTransformer and s.event.kind == s.event_kind == "sequence"
+    assert s.image_shape == (None,) and s.max_length == 32
+    assert set(IMAGE_PRESETS + SEQUENCE_PRESETS) == set(ark.models.presets(NAME))
+    for preset in IMAGE_PRESETS:
+        assert SparseTransformer.event_kind_of(SparseTransformer.PRESETS[preset]) == "image", preset
+    for preset in SEQUENCE_PRESETS:
+        assert SparseTransformer.event_kind_of(SparseTransformer.PRESETS[preset]) == "sequence", preset
+    with pytest.raises(ValueError, match="not both"):
+        SparseTransformer(image_shape=(4, 4, 1), max_length=16)
     with pytest.raises(ValueError, match="got neither"):
         image(image_shape=None)
     cls = ark.models.model_class(NAME)
     assert cls.overrides_from_data(ark.data.info("text")) == {"num_levels": 256, "max_length": 256}
     assert cls.overrides_from_data(ark.data.info("digits")) == {"image_shape": (8, 8, 1), "num_levels": 17}
-    with pytest.raises(ValueError, match="holds images"):
-        SparseTransformerSequence.overrides_from_data(ark.data.info("digits"))
+    with pytest.raises(ValueError, match="holds video data"):
+        cls.overrides_from_data(ark.data.info("moving_digits"))
+
+
+def test_max_length_on_an_image_preset_builds_a_model_of_sequences():
+    m = ark.models.get(NAME, preset="tiny", max_length=64)
+    assert m.event_kind == "sequence" and m.max_length == 64 and m.image_shape == (None,)
+    assert m.block_length == 8  # round(sqrt(64)), not the image's row
+    assert m.hidden_dim == SparseTransformer.PRESETS["tiny"]["hidden_dim"]  # the rest is kept
+    assert m.layer_pattern == SparseTransformer.PRESETS["tiny"]["layer_pattern"]
+    assert m.sample(2, length=5, seed=0).shape == (2, 5)
+    # With the dataset's overrides, as python -m train gives them.
+    text = ark.models.get(
+        NAME, preset="digits", **SparseTransformer.overrides_from_data(ark.data.info("text"))
+    )
+    assert text.event_kind == "sequence" and text.max_length == 256 and text.num_levels == 256
+
+
+def test_image_shape_on_a_sequence_preset_builds_a_model_of_images():
+    m = ark.models.get(NAME, preset="tiny_sequence", image_shape=(2, 4, 1))
+    assert m.event_kind == "image" and m.image_shape == (2, 4, 1) and m.max_length is None
+    # The preset's block_length (6) and num_summary, sized to its sequences, are dropped.
+    assert m.block_length == 4 and m.num_summary == 1  # one row W C; l / 4
+    assert m.attention == "fixed"  # the rest is kept
+    speech = ark.models.get(NAME, preset="speech", image_shape=(2, 2, 1), num_layers=1)
+    assert speech.event_kind == "image" and speech.sample_rate is None
+    kept = SparseTransformer.resolve_preset(
+        SparseTransformer.PRESETS["tiny_sequence"], {"image_shape": (2, 4, 1), "block_length": 2}
+    )
+    assert "max_length" not in kept and "num_summary" not in kept and "block_length" in kept
+
+
+def test_attention_override_brings_its_own_layer_pattern():
+    m = ark.models.get(NAME, preset="digits", attention="fixed")
+    assert m.attention == "fixed" and m.layer_pattern is None
+    assert m.layer_patterns == ["fixed"] * 4 and [b.attention.spec.pattern for b in m.blocks] == ["fixed"] * 4
+    halves = ("fixed_block", "fixed_summary")
+    assert (
+        ark.models.get(NAME, preset="digits", attention="fixed", layer_pattern=halves).layer_pattern == halves
+    )
+    assert ark.models.get(NAME, preset="digits").layer_pattern == CIFAR_LAYER_PATTERN  # no override
+
+
+def test_a_conflict_resolve_preset_leaves_names_the_preset_argument():
+    # block_length must divide the preset's 8x8 image: the error names the preset's image_shape.
+    with pytest.raises(
+        ValueError, match=r"must divide .*preset 'digits', which also sets image_shape=\(8, 8, 1\)"
+    ):
+        ark.models.get(NAME, preset="digits", block_length=5)
+    # A layer pattern of another family than the preset's attention.
+    with pytest.raises(ValueError, match=r"layer_pattern for attention='strided'.*attention='strided'"):
+        ark.models.get(NAME, preset="digits", layer_pattern=("fixed_block",))
 
 
 def test_paper_presets_are_the_papers_configurations():
@@ -67,7 +139,7 @@ def test_paper_presets_are_the_papers_configurations():
     assert (
         cifar["image_shape"],
         cifar["num_layers"],
-        cifar["width"],
+        cifar["hidden_dim"],
         cifar["num_heads"],
         cifar["block_length"],
         cifar["attention"],
@@ -75,14 +147,14 @@ def test_paper_presets_are_the_papers_configurations():
     assert cifar["layer_pattern"] == CIFAR_LAYER_PATTERN
     enwik8 = SparseTransformer.PRESETS["enwik8"]
     assert (
+        enwik8["max_length"],
         enwik8["num_layers"],
-        enwik8["width"],
+        enwik8["hidden_dim"],
         enwik8["num_heads"],
         enwik8["attention"],
         enwik8["block_length"],
         enwik8["num_summary"],
-    ) == (30, 512, 8, "fixed", 128, 32)
-    assert SparseTransformerSequence.PRESETS["paper"] == enwik8
+    ) == (12288, 30, 512, 8, "fixed", 128, 32)
 
 
 def test_factorised_positions_and_default_block():
@@ -178,7 +250,7 @@ def test_logits_start_at_zero_so_the_untrained_model_is_uniform():
 
 def test_residual_projections_start_scaled_by_one_over_sqrt_2n():
     N, d, ff = 8, 64, 256
-    m = image(image_shape=(2, 2, 1), num_layers=N, width=d, ff_dim=ff, num_heads=2)
+    m = image(image_shape=(2, 2, 1), num_layers=N, hidden_dim=d, intermediate_dim=ff, num_heads=2)
     scale = 1.0 / math.sqrt(2 * N)
     pooled = lambda ws: float(np.std(np.concatenate([w.numpy().ravel() for w in ws])))  # noqa: E731
     np.testing.assert_allclose(
@@ -229,7 +301,7 @@ def test_bad_input_gets_clear_errors():
     with pytest.raises(ValueError, match=r"image_shape must be \(H, W, C\)"):
         image(image_shape=(16,))
     with pytest.raises(ValueError, match="multiple of num_heads"):
-        image(width=15)
+        image(hidden_dim=15)
 
 
 # ------------------------------------------------------------------------ sequence exports

@@ -42,7 +42,7 @@ def test_log_prob_is_sum_of_conditionals(name):
 @pytest.mark.parametrize("shape", [(2, 2, 2, 1), (2, 1, 2, 3)])
 def test_causality_over_time_rows_columns_channels(name, shape):
     # Small frames: the receptive fields cover them, so every earlier element must matter too.
-    model = tiny(name, video_shape=shape, num_levels=5, channels=3)
+    model = tiny(name, video_shape=shape, num_levels=5, hidden_dim=3)
     tc.check_causality(model, full_dependency=True, trials=4)
 
 
@@ -57,7 +57,7 @@ def test_causality_three_frames_of_3x3(name):
 @pytest.mark.parametrize("name", VIDEO_NAMES)
 @pytest.mark.parametrize("shape,levels", [((2, 1, 2, 1), 2), ((2, 1, 1, 2), 3)])
 def test_normalization_by_enumeration(name, shape, levels):
-    model = tiny(name, video_shape=shape, num_levels=levels, channels=shape[-1] * 2)
+    model = tiny(name, video_shape=shape, num_levels=levels, hidden_dim=shape[-1] * 2)
     tc.sharpen(model)
     tc.check_normalization(model)
 
@@ -83,7 +83,7 @@ def test_samples_match_log_prob(name):
 
 @pytest.mark.parametrize("name", VIDEO_NAMES)
 def test_cache_equals_recompute_and_seeds(name):
-    model = tiny(name, video_shape=(3, 2, 2, 2), num_levels=5, channels=2)
+    model = tiny(name, video_shape=(3, 2, 2, 2), num_levels=5, hidden_dim=2)
     tc.sharpen(model, 1.5)
     tc.check_cache_equals_recompute(model)  # with context frames: tests/models/test_vpn.py
 

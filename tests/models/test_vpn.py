@@ -8,16 +8,35 @@ import tensorflow as tf
 import test_case as tc
 
 import ar_keras as ark
+from ar_keras.core import vocabulary
+from ar_keras.models.video.vpn import VideoPixelNetwork
 
 
 def tiny(**overrides):
     return ark.models.get("vpn", preset="tiny", **overrides)
 
 
+@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED["vpn"].items()))
+def test_old_argument_names_are_errors_naming_the_new_ones(old, new):
+    preset = VideoPixelNetwork.PRESETS["tiny"]
+    value = preset.get(new, 8)
+    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
+        ark.models.get("vpn", preset="tiny", **{old: value})
+    with pytest.raises(TypeError, match=new):
+        VideoPixelNetwork(**{**preset, old: value})
+    model = ark.models.get("vpn", preset="tiny")
+    config = model.get_config()
+    assert new in config and old not in config
+    # head= is kept as head_name: self.head is the output distribution.
+    assert getattr(model, "head_name" if new == "head" else new) == config[new]
+    if new in preset:
+        assert config[new] == preset[new]
+
+
 def test_encoder_keeps_the_frame_resolution():
     model = tiny(video_shape=(2, 3, 5, 1), encoder_dilations=(1, 2, 4, 8))
     frames = np.random.RandomState(0).randint(0, 3, (4, 3, 5, 1)).astype(np.int32)
-    assert model.encode(frames).shape == (4, 3, 5, 2 * model.channels)
+    assert model.encode(frames).shape == (4, 3, 5, 2 * model.hidden_dim)
 
 
 def test_log_prob_given_context_is_the_sum_of_the_later_frames_conditionals():
@@ -68,7 +87,7 @@ def test_a_decoder_that_sees_its_own_frames_encoding_is_caught():
         states = model.lstm(encoded)  # s_{t+1}: sees frame t
         params = model._decode(
             tf.reshape(x, [-1, H, W, C]),  # [B, T, ..] -> [B T, ..]
-            tf.reshape(states, [-1, H, W, model.lstm_filters]),
+            tf.reshape(states, [-1, H, W, model.lstm_dim]),
         )
         return tf.reshape(params, [batch, T, H, W, C, -1])  # -> [B, T, H, W, C, P]
 
@@ -79,12 +98,12 @@ def test_a_decoder_that_sees_its_own_frames_encoding_is_caught():
 
 def test_sigmoid_cross_entropy_option_and_its_entropy_bound():
     # K = 2: the sigmoid cross-entropy is the Bernoulli likelihood, a normalised law.
-    binary = tiny(video_shape=(2, 1, 2, 1), num_levels=2, loss="sigmoid_xent")
+    binary = tiny(video_shape=(2, 1, 2, 1), num_levels=2, head="sigmoid_xent")
     tc.sharpen(binary)
     tc.check_normalization(binary)
     assert binary.head.num_params == 1
     # K = 17: the score is bounded by the targets' own entropy (the paper's lower bound).
-    model = tiny(video_shape=(3, 2, 2, 1), num_levels=17, loss="sigmoid_xent")
+    model = tiny(video_shape=(3, 2, 2, 1), num_levels=17, head="sigmoid_xent")
     tc.sharpen(model)
     x = tc.random_data(model, 6)
     assert not model.exact_conditionals
@@ -109,8 +128,8 @@ def test_sigmoid_cross_entropy_option_and_its_entropy_bound():
     assert set(np.unique(samples)) <= {0, 16}
     with pytest.raises(ValueError, match="sigmoid_xent"):
         tiny().entropy_lower_bound(tc.random_data(tiny(), 2))
-    with pytest.raises(ValueError, match="loss"):
-        tiny(loss="mse")
+    with pytest.raises(ValueError, match="head"):
+        tiny(head="mse")
 
 
 def test_data_sets_the_video_shape_and_other_data_are_refused():

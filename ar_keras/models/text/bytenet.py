@@ -129,7 +129,7 @@ class ByteNet(AutoregressiveModel):
 
     Args:
         num_levels: K, target symbols (256 bytes).
-        hidden_channels: d; the residual stream has 2d channels (the paper:
+        hidden_dim: d, the paper's d; the residual stream has 2d channels (the paper:
             d = 512 for enwik8, 800 for translation).
         kernel_size: k, live causal taps of each decoder convolution.
         dilations: decoder dilations, e.g. ``dilation_sets(6)``.
@@ -153,12 +153,12 @@ class ByteNet(AutoregressiveModel):
 
     PRESETS = {
         # 2,964 parameters (K = 4, RMBs, d = 8); receptive field 1 + 2 (1 + 2) = 7 bytes.
-        "tiny": dict(num_levels=4, hidden_channels=8, kernel_size=3, dilations=(1, 2)),
+        "tiny": dict(num_levels=4, hidden_dim=8, kernel_size=3, dilations=(1, 2)),
         # The embedded text in minutes on 2 CPU cores: 2 sets of 1..16 (10 RMBs), d = 48,
         # receptive field 1 + 2 x 31 x 2 = 125 bytes, 517,600 parameters.  Test split: 1.81
         # bits/byte after 4 minutes (283 Adam steps of 32 x 256 bytes, lr 2e-3) on 2 shared
         # CPU cores (tests/benchmarks/bytenet_text.py).
-        "text": dict(num_levels=256, hidden_channels=48, kernel_size=3, dilations=tuple(dilation_sets(2))),
+        "text": dict(num_levels=256, hidden_dim=48, kernel_size=3, dilations=tuple(dilation_sets(2))),
         # The paper's enwik8 decoder (sec. 5, Table 2: 1.31 bits/char on the test set):
         # 30 Residual Multiplicative Blocks in 6 sets of dilations 1, 2, 4, 8, 16, masked
         # kernel of size 3 (3 live taps here: receptive field 373 bytes; the paper states
@@ -167,7 +167,7 @@ class ByteNet(AutoregressiveModel):
         # decay are training settings, not constructor arguments.
         "paper": dict(
             num_levels=256,
-            hidden_channels=512,
+            hidden_dim=512,
             kernel_size=3,
             dilations=tuple(dilation_sets(6)),
             block_type="rmb",
@@ -179,7 +179,7 @@ class ByteNet(AutoregressiveModel):
         # parameters (built and counted); receptive field 373 target bytes.
         "paper_translation": dict(
             num_levels=256,
-            hidden_channels=800,
+            hidden_dim=800,
             kernel_size=3,
             dilations=tuple(dilation_sets(6)),
             block_type="relu",
@@ -192,7 +192,7 @@ class ByteNet(AutoregressiveModel):
     def __init__(
         self,
         num_levels=256,
-        hidden_channels=64,
+        hidden_dim=64,
         kernel_size=3,
         dilations=tuple(dilation_sets(1)),
         block_type="rmb",
@@ -206,14 +206,14 @@ class ByteNet(AutoregressiveModel):
         **kwargs,
     ):
         super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels), **kwargs)
-        checks.check_positive_int(hidden_channels, "hidden_channels")
+        checks.check_positive_int(hidden_dim, "hidden_dim")
         checks.check_positive_int(kernel_size, "kernel_size")
         checks.check_positive_int(encoder_kernel_size, "encoder_kernel_size")
         if block_type not in BLOCK_TYPES:
             raise ValueError(f"block_type must be one of {BLOCK_TYPES}, got {block_type!r}.")
         if isinstance(dropout, bool) or not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be a rate in [0, 1), got {dropout!r}.")
-        self.hidden_channels = int(hidden_channels)
+        self.hidden_dim = int(hidden_dim)
         self.kernel_size = int(kernel_size)
         self.dilations = _check_dilations(dilations, "dilations")
         self.block_type = block_type
@@ -248,7 +248,7 @@ class ByteNet(AutoregressiveModel):
         self.unfold_b = float(unfold_b)
         self.head = Categorical(self.num_levels)
 
-        d, C = self.hidden_channels, 2 * self.hidden_channels
+        d, C = self.hidden_dim, 2 * self.hidden_dim
         self.embedding = keras.layers.Embedding(self.num_levels, C, name="embedding")
         self.class_embedding = (
             keras.layers.Embedding(self.num_classes, C, name="class_embedding") if self.num_classes else None
@@ -454,7 +454,7 @@ class ByteNet(AutoregressiveModel):
 
     # ------------------------------------------------------------- serialization
     _CONFIG_KEYS = (
-        "hidden_channels",
+        "hidden_dim",
         "kernel_size",
         "dilations",
         "block_type",

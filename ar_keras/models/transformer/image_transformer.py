@@ -189,10 +189,11 @@ class ImageTransformer(AutoregressiveModel):
     Args:
         image_shape: ``(H, W, C)``.
         num_levels: K.
-        hidden_size: d, the width of every position (paper: 512).
+        hidden_dim: d, the features of every position (the paper's d_model: 512).
         num_layers: attention + feed-forward layers (paper: 12).
         num_heads: attention heads; ``d`` must be a multiple (paper: 4).
-        filter_size: hidden units of the feed-forward layers (paper: 2048).
+        intermediate_dim: hidden units of the feed-forward layers (the paper's
+            filter size: 2048).
         attention: ``"local_1d"`` (default) or ``"local_2d"``.
         block_length: l, the 1-D query block (paper: 256).
         block_shape: ``(bh, bw)``, the 2-D query block over the ``H x (W C)``
@@ -219,10 +220,10 @@ class ImageTransformer(AutoregressiveModel):
         "tiny": dict(
             image_shape=(3, 3, 1),
             num_levels=4,
-            hidden_size=8,
+            hidden_dim=8,
             num_layers=1,
             num_heads=2,
-            filter_size=16,
+            intermediate_dim=16,
             block_length=8,
             block_shape=(1, 3),
             flange=(1, 1),
@@ -232,10 +233,10 @@ class ImageTransformer(AutoregressiveModel):
         "digits": dict(
             image_shape=(8, 8, 1),
             num_levels=17,
-            hidden_size=64,
+            hidden_dim=64,
             num_layers=4,
             num_heads=4,
-            filter_size=256,
+            intermediate_dim=256,
             block_length=16,
             block_shape=(4, 4),
             flange=(4, 4),
@@ -248,10 +249,10 @@ class ImageTransformer(AutoregressiveModel):
         "paper": dict(
             image_shape=(32, 32, 3),
             num_levels=256,
-            hidden_size=512,
+            hidden_dim=512,
             num_layers=12,
             num_heads=4,
-            filter_size=2048,
+            intermediate_dim=2048,
             block_length=256,
             block_shape=(8, 16),
             flange=(8, 16),
@@ -263,10 +264,10 @@ class ImageTransformer(AutoregressiveModel):
         self,
         image_shape=(8, 8, 1),
         num_levels=17,
-        hidden_size=64,
+        hidden_dim=64,
         num_layers=4,
         num_heads=4,
-        filter_size=256,
+        intermediate_dim=256,
         attention="local_1d",
         block_length=16,
         block_shape=(4, 4),
@@ -284,10 +285,10 @@ class ImageTransformer(AutoregressiveModel):
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
         for name, value in (
-            ("hidden_size", hidden_size),
+            ("hidden_dim", hidden_dim),
             ("num_layers", num_layers),
             ("num_heads", num_heads),
-            ("filter_size", filter_size),
+            ("intermediate_dim", intermediate_dim),
             ("num_mixtures", num_mixtures),
         ):
             checks.check_positive_int(value, name)
@@ -299,27 +300,27 @@ class ImageTransformer(AutoregressiveModel):
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}.")
-        if hidden_size % num_heads:
-            raise ValueError(f"hidden_size ({hidden_size}) must be a multiple of num_heads ({num_heads}).")
+        if hidden_dim % num_heads:
+            raise ValueError(f"hidden_dim ({hidden_dim}) must be a multiple of num_heads ({num_heads}).")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
         H, W, C = self.image_shape
         K = self.num_levels
-        self.hidden_size = int(hidden_size)
+        self.hidden_dim = int(hidden_dim)
         self.num_layers = int(num_layers)
         self.num_heads = int(num_heads)
-        self.filter_size = int(filter_size)
+        self.intermediate_dim = int(intermediate_dim)
         self.attention = attention
         self.block_length = checks.check_positive_int(block_length, "block_length")
         self.block_shape = _pair(block_shape, "block_shape", 1)
         self.flange = _pair(flange, "flange", 0)
         self.positions = positions
-        self.head_type = head
+        self.head_name = head
         self.num_mixtures = int(num_mixtures)
         self.right_shift = right_shift
         self.dropout = float(dropout)
         self.low_resolution = None if low_resolution is None else _pair(low_resolution, "low_resolution", 1)
-        D, d = H * W * C, self.hidden_size
+        D, d = H * W * C, self.hidden_dim
         grid = (H, W * C)
 
         # ----------------------------------------------------------- ordering
@@ -402,7 +403,7 @@ class ImageTransformer(AutoregressiveModel):
             keras.layers.LayerNormalization(name=f"attention_norm_{i}") for i in range(self.num_layers)
         ]
         self.ffn_hidden = [
-            keras.layers.Dense(self.filter_size, activation="relu", name=f"ffn_hidden_{i}")
+            keras.layers.Dense(self.intermediate_dim, activation="relu", name=f"ffn_hidden_{i}")
             for i in range(self.num_layers)
         ]
         self.ffn_out = [keras.layers.Dense(d, name=f"ffn_out_{i}") for i in range(self.num_layers)]
@@ -512,7 +513,7 @@ class ImageTransformer(AutoregressiveModel):
         if low is not None:
             H, W, C = self.image_shape
             h, w = self.low_resolution
-            K, d = self.num_levels, self.hidden_size
+            K, d = self.num_levels, self.hidden_dim
             index = low + tf.range(C) * K  # channel c's table
             e = self.low_embedding(index)  # [B, h, w, C, d]
             e = tf.reduce_sum(e, axis=3)  # [B, h, w, C, d] -> [B, h, w, d]
@@ -551,7 +552,7 @@ class ImageTransformer(AutoregressiveModel):
     def _params(self, h):
         """Final states ``[..., d]`` -> head parameters ``[..., P]``."""
         out = self.out(h)
-        if self.head_type == "dmol":
+        if self.head_name == "dmol":
             # One channel per element: log-weights (normalised), means, clamped log-scales.
             # With one channel the element's own value is never read (no coupling, no evidence).
             out = self.head.element_params(out, tf.zeros_like(out[..., :1], tf.int32))  # [..., 1, 3M]
@@ -567,7 +568,7 @@ class ImageTransformer(AutoregressiveModel):
 
     def sequence_inputs(self, x_flat, conditional=None):
         """The first layer's inputs ``h0 [B, D, d]`` in generation order from ``x [B, D]`` (raster)."""
-        D, d = self.event_size, self.hidden_size
+        D, d = self.event_size, self.hidden_dim
         batch = tf.shape(x_flat)[0]
         x_gen = tf.gather(x_flat, self._order, axis=1)  # [B, D], generation order
         e = self._embed(x_gen, tf.range(D))  # [B, D, d]
@@ -636,16 +637,16 @@ class ImageTransformer(AutoregressiveModel):
         config = super().get_config()
         config.update(
             {
-                "hidden_size": self.hidden_size,
+                "hidden_dim": self.hidden_dim,
                 "num_layers": self.num_layers,
                 "num_heads": self.num_heads,
-                "filter_size": self.filter_size,
+                "intermediate_dim": self.intermediate_dim,
                 "attention": self.attention,
                 "block_length": self.block_length,
                 "block_shape": list(self.block_shape),
                 "flange": list(self.flange),
                 "positions": self.positions,
-                "head": self.head_type,
+                "head": self.head_name,
                 "num_mixtures": self.num_mixtures,
                 "right_shift": self.right_shift,
                 "dropout": self.dropout,

@@ -60,12 +60,14 @@ Trained with ``python -m train``: ``digits`` preset 1.812 test bits/dim (60
 epochs at most, early-stopped at 45, 301 s); ``text`` preset 1.771 test
 bits/byte on the embedded corpus (``--epochs 12 --batch-size 16``, 722 s).
 
-**Images or sequences.**  ``ark.models.get("sparse_transformer", ...)`` with
-``image_shape=`` builds `SparseTransformer` (event kind ``"image"``), with
-``max_length=`` `SparseTransformerSequence` (event kind ``"sequence"``:
-``[B, T]`` ints, any ``T <= max_length``, ``sample(n, length=T)``).  The
-sequence class is also registered, as ``sparse_transformer_sequence``, so
-that the shared property suites (chosen by a class's event kind) run on both.
+**Images or sequences.**  One class, one registry name: ``image_shape=``
+builds a model of images (``model.event.kind == "image"``), ``max_length=``
+one of sequences (``"sequence"``: ``[B, T]`` ints, any ``T <= max_length``,
+``sample(n, length=T)``).  The presets say which: ``tiny``, ``digits`` and
+``paper`` (CIFAR-10) are images; ``tiny_sequence``, ``text``, ``speech`` and
+``enwik8`` are sequences.  An override of the other kind wins over the
+preset (`SparseTransformer.resolve_preset`): ``get("sparse_transformer",
+preset="tiny", max_length=64)`` is a model of sequences.
 
 Example:
     >>> import ar_keras as ark, keras
@@ -75,6 +77,7 @@ Example:
     >>> x = model.sample(4, seed=0)                                      # int32 [4, 8, 8, 1]
     >>> text = ark.models.get("sparse_transformer", preset="text")       # bytes, T <= 256
     >>> codes = text.sample(2, length=64, seed=0)                        # int32 [2, 64]
+    >>> small = ark.models.get("sparse_transformer", preset="tiny", max_length=64)  # sequences
     >>> big = ark.models.get("sparse_transformer", preset="paper")       # CIFAR-10, ~59M
 """
 
@@ -92,7 +95,6 @@ from ar_keras.models.registry import register
 
 __all__ = [
     "SparseTransformer",
-    "SparseTransformerSequence",
     "CIFAR_LAYER_PATTERN",
     "ATTENTIONS",
     "LAYER_PATTERNS",
@@ -119,9 +121,9 @@ _IMAGE_PRESETS = {
         image_shape=(4, 4, 1),
         num_levels=4,
         num_layers=2,
-        width=16,
+        hidden_dim=16,
         num_heads=2,
-        ff_dim=32,
+        intermediate_dim=32,
         attention="strided",
         layer_pattern=("strided_stride", "strided_local"),
         zero_init_logits=False,
@@ -132,9 +134,9 @@ _IMAGE_PRESETS = {
         image_shape=(8, 8, 1),
         num_levels=17,
         num_layers=4,
-        width=64,
+        hidden_dim=64,
         num_heads=2,
-        ff_dim=128,
+        intermediate_dim=128,
         attention="strided",
         layer_pattern=CIFAR_LAYER_PATTERN,
         dropout=0.1,
@@ -147,11 +149,11 @@ _IMAGE_PRESETS = {
         image_shape=(32, 32, 3),
         num_levels=256,
         num_layers=128,
-        width=256,
+        hidden_dim=256,
         num_heads=2,
         key_dim=64,
         value_dim=128,
-        ff_dim=512,
+        intermediate_dim=512,
         attention="strided",
         block_length=96,
         layer_pattern=CIFAR_LAYER_PATTERN,
@@ -163,13 +165,13 @@ _IMAGE_PRESETS = {
 _SEQUENCE_PRESETS = {
     # Byte-like sequences of up to 32 steps, 4 levels, l = 6 (~sqrt 32), fixed attention with
     # c = 2 summaries: 4,820 parameters.
-    "tiny": dict(
+    "tiny_sequence": dict(
         max_length=32,
         num_levels=4,
         num_layers=2,
-        width=16,
+        hidden_dim=16,
         num_heads=2,
-        ff_dim=32,
+        intermediate_dim=32,
         attention="fixed",
         block_length=6,
         num_summary=2,
@@ -185,7 +187,7 @@ _SEQUENCE_PRESETS = {
         max_length=256,
         num_levels=256,
         num_layers=4,
-        width=128,
+        hidden_dim=128,
         num_heads=4,
         attention="fixed",
         block_length=16,
@@ -199,7 +201,7 @@ _SEQUENCE_PRESETS = {
         max_length=10240,
         num_levels=256,
         num_layers=4,
-        width=64,
+        hidden_dim=64,
         num_heads=4,
         attention="strided",
         block_length=128,
@@ -212,7 +214,7 @@ _SEQUENCE_PRESETS = {
         max_length=12288,
         num_levels=256,
         num_layers=30,
-        width=512,
+        hidden_dim=512,
         num_heads=8,
         attention="fixed",
         block_length=128,
@@ -231,19 +233,37 @@ def _check_int(value, what, minimum=1):
 
 @register("sparse_transformer")
 class SparseTransformer(AutoregressiveModel):
-    """Sparse Transformer (Child et al. 2019) over images, or over sequences (`max_length=`).
+    """Sparse Transformer (Child et al. 2019) over images (`image_shape=`) or sequences (`max_length=`).
+
+    Give exactly one of ``image_shape`` and ``max_length``: the event kind
+    (``model.event.kind``) follows from it, ``"image"`` or ``"sequence"``.
+
+    Presets, by the data they are for:
+
+    =================  ========  ===============================================
+    preset             kind      for
+    =================  ========  ===============================================
+    ``tiny``           image     tests: 4x4x1 images, 4 levels
+    ``digits``         image     the embedded 8x8 digits, 17 levels
+    ``paper``          image     CIFAR-10 32x32x3 (the paper's c10-58m, 59M)
+    ``tiny_sequence``  sequence  tests: sequences of up to 32 steps, 4 levels
+    ``text``           sequence  the embedded text, 256-byte windows
+    ``speech``         sequence  the embedded speech, 10,240 mu-law codes
+    ``enwik8``         sequence  enwik8, 12,288-byte contexts (the paper's, 95M)
+    =================  ========  ===============================================
 
     Args:
-        image_shape: ``(H, W, C)`` for images (event kind ``"image"``).
+        image_shape: ``(H, W, C)`` for images, modelled in raster order over
+            the ``H W C`` positions, channels innermost.
         num_levels: K, levels of every element (256 for bytes and 8-bit pixels).
-        max_length: T_max for sequences ``[B, T]``, ``T <= T_max`` (builds a
-            `SparseTransformerSequence`); give either this or ``image_shape``.
+        max_length: T_max for sequences ``[B, T]``, ``T <= T_max`` (bytes or
+            audio codes); give either this or ``image_shape``.
         num_layers: N, the blocks.
-        width: d, channels of the residual stream.
+        hidden_dim: d, the features of the residual stream (the paper's d).
         num_heads: attention heads.
         key_dim: query/key channels per head (default ``d / num_heads``).
         value_dim: value channels per head (default ``d / num_heads``).
-        ff_dim: hidden width of the feed-forward layers (default ``4 d``).
+        intermediate_dim: hidden units of the feed-forward layers (default ``4 d``).
         attention: ``"strided"``, ``"fixed"`` or ``"dense"``.
         block_length: l, stride (strided) or block (fixed); default one row
             ``W C`` for images, ``round(sqrt(T_max))`` for sequences.  For
@@ -265,22 +285,82 @@ class SparseTransformer(AutoregressiveModel):
     Call arguments:
         inputs: ``x`` or ``(x, conditional)``; returns ``[B, 2]`` (objective,
         log-likelihood) as every ar_keras model.
+
+    Example:
+        >>> import ar_keras as ark
+        >>> images = ark.models.get("sparse_transformer", preset="tiny")
+        >>> images.event.kind, images.sample(2, seed=0).shape
+        ('image', TensorShape([2, 4, 4, 1]))
+        >>> text = ark.models.get("sparse_transformer", preset="tiny_sequence")
+        >>> text.event.kind, text.sample(2, length=10, seed=0).shape
+        ('sequence', TensorShape([2, 10]))
+        >>> ark.models.get("sparse_transformer", preset="tiny", max_length=64).event.kind
+        'sequence'
     """
 
-    event_kind = "image"
-    PRESETS = {
-        **_IMAGE_PRESETS,
-        "text": _SEQUENCE_PRESETS["text"],
-        "speech": _SEQUENCE_PRESETS["speech"],
-        "enwik8": _SEQUENCE_PRESETS["enwik8"],
-    }
+    PRESETS = {**_IMAGE_PRESETS, **_SEQUENCE_PRESETS}
 
-    def __new__(cls, *args, **kwargs):
-        # One name for both kinds: max_length= builds the sequence class (its own event kind,
-        # so the harness and the callbacks see a sequence model).
-        if cls is SparseTransformer and kwargs.get("max_length") is not None:
-            cls = SparseTransformerSequence
-        return super().__new__(cls, *args, **kwargs)
+    #: The preset arguments that describe the data of one kind: an override of the other
+    #: kind's data argument makes them moot (`resolve_preset`).  ``block_length`` and
+    #: ``num_summary`` are sized to the preset's data (a row of its images, about the
+    #: square root of its length).
+    _KIND_ARGUMENTS = {
+        "image": ("image_shape",),
+        "sequence": ("max_length", "sample_rate"),
+    }
+    _GEOMETRY_ARGUMENTS = ("block_length", "num_summary")
+
+    @classmethod
+    def event_kind_of(cls, kwargs):
+        """The event kind that constructor arguments ``kwargs`` make: ``"sequence"`` where
+        ``max_length`` is given, else ``"image"``.
+
+        Example:
+            >>> SparseTransformer.event_kind_of(SparseTransformer.PRESETS["text"])
+            'sequence'
+        """
+        return "sequence" if kwargs.get("max_length") is not None else "image"
+
+    @property
+    def event_kind(self):
+        """``"image"`` or ``"sequence"``, as built (`event_kind_of` for constructor arguments)."""
+        return self.event.kind
+
+    @classmethod
+    def resolve_preset(cls, preset, overrides):
+        """The preset's arguments that stand beside ``overrides``: an override wins.
+
+        * ``max_length=`` on an image preset drops its ``image_shape`` (a model of
+          sequences), ``image_shape=`` on a sequence preset its ``max_length`` and
+          ``sample_rate`` (a model of images); either switch of kind also drops the
+          preset's ``block_length`` and ``num_summary``, sized to the preset's data,
+          unless they are overridden too;
+        * ``attention=`` without ``layer_pattern=`` drops the preset's
+          ``layer_pattern`` (the patterns of one attention family do not fit another).
+
+        Args:
+            preset: the preset's constructor arguments.
+            overrides: the caller's constructor arguments.
+
+        Returns:
+            The preset's arguments to keep (a new dict).
+
+        Example:
+            >>> tiny = SparseTransformer.PRESETS["tiny"]
+            >>> "image_shape" in SparseTransformer.resolve_preset(tiny, {"max_length": 64})
+            False
+        """
+        kept = dict(preset)
+        for kind, data_argument in (("sequence", "max_length"), ("image", "image_shape")):
+            switched = overrides.get(data_argument) is not None and cls.event_kind_of(preset) != kind
+            if switched:
+                other = "image" if kind == "sequence" else "sequence"
+                for key in cls._KIND_ARGUMENTS[other] + cls._GEOMETRY_ARGUMENTS:
+                    if key not in overrides:
+                        kept.pop(key, None)
+        if "attention" in overrides and "layer_pattern" not in overrides:
+            kept.pop("layer_pattern", None)
+        return kept
 
     def __init__(
         self,
@@ -288,11 +368,11 @@ class SparseTransformer(AutoregressiveModel):
         num_levels=256,
         max_length=None,
         num_layers=4,
-        width=64,
+        hidden_dim=64,
         num_heads=2,
         key_dim=None,
         value_dim=None,
-        ff_dim=None,
+        intermediate_dim=None,
         attention="strided",
         block_length=None,
         num_summary=None,
@@ -304,46 +384,42 @@ class SparseTransformer(AutoregressiveModel):
         sample_rate=None,
         **kwargs,
     ):
-        sequence = self.event_kind == "sequence"
+        if image_shape is not None and max_length is not None:
+            raise ValueError(
+                "a Sparse Transformer takes image_shape=(H, W, C) for images or max_length=T for "
+                f"sequences [B, T], not both (got image_shape={image_shape!r}, max_length={max_length!r})."
+            )
+        if image_shape is None and max_length is None:
+            raise ValueError(
+                "a Sparse Transformer takes image_shape=(H, W, C) for images or "
+                "max_length=T for sequences [B, T]; got neither."
+            )
+        sequence = max_length is not None
         if sequence:
-            if image_shape is not None:
-                raise ValueError(
-                    "a Sparse Transformer of sequences takes max_length=T, not "
-                    f"image_shape= (got image_shape={image_shape!r})."
-                )
-            if max_length is None:
-                raise ValueError(
-                    "a Sparse Transformer of sequences needs max_length=T (the "
-                    "longest sequence it will model)."
-                )
             self.max_length = checks.check_positive_int(max_length, "max_length")
             self.sample_rate = (
                 None if sample_rate is None else checks.check_positive_int(sample_rate, "sample_rate")
             )
             super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels), **kwargs)
         else:
-            if image_shape is None:
-                raise ValueError(
-                    "a Sparse Transformer takes image_shape=(H, W, C) for images or "
-                    "max_length=T for sequences [B, T]; got neither."
-                )
             if len(np.atleast_1d(image_shape)) != 3:
                 raise ValueError(f"image_shape must be (H, W, C), got {image_shape!r}.")
             if sample_rate is not None:
                 raise ValueError("sample_rate= is for sequences of audio (max_length=T), not images.")
             super().__init__(image_shape, num_levels, num_classes, **kwargs)
             self.max_length = None
+            self.sample_rate = None
         self.num_layers = _check_int(num_layers, "num_layers")
-        self.width = _check_int(width, "width")
+        self.hidden_dim = _check_int(hidden_dim, "hidden_dim")
         self.num_heads = _check_int(num_heads, "num_heads")
-        if (key_dim is None or value_dim is None) and self.width % self.num_heads:
+        if (key_dim is None or value_dim is None) and self.hidden_dim % self.num_heads:
             raise ValueError(
-                f"width {self.width} must be a multiple of num_heads {self.num_heads} "
+                f"hidden_dim {self.hidden_dim} must be a multiple of num_heads {self.num_heads} "
                 "(or give key_dim= and value_dim=)."
             )
-        self.key_dim = _check_int(key_dim or self.width // self.num_heads, "key_dim")
-        self.value_dim = _check_int(value_dim or self.width // self.num_heads, "value_dim")
-        self.ff_dim = _check_int(ff_dim or 4 * self.width, "ff_dim")
+        self.key_dim = _check_int(key_dim or self.hidden_dim // self.num_heads, "key_dim")
+        self.value_dim = _check_int(value_dim or self.hidden_dim // self.num_heads, "value_dim")
+        self.intermediate_dim = _check_int(intermediate_dim or 4 * self.hidden_dim, "intermediate_dim")
         if attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}.")
         self.attention = attention
@@ -386,7 +462,7 @@ class SparseTransformer(AutoregressiveModel):
         self.zero_init_logits = bool(zero_init_logits)
         self.head = Categorical(self.num_levels)
 
-        d, K = self.width, self.num_levels
+        d, K = self.hidden_dim, self.num_levels
         init = keras.initializers.RandomNormal(stddev=0.125 / math.sqrt(d))
         self.value_embedding = keras.layers.Embedding(
             K, d, embeddings_initializer=init, name="value_embedding"
@@ -417,7 +493,7 @@ class SparseTransformer(AutoregressiveModel):
                 self.num_heads,
                 self.key_dim,
                 self.value_dim,
-                self.ff_dim,
+                self.intermediate_dim,
                 pattern=p,
                 block_length=None if p == "dense" else self.block_length,
                 num_summary=self.num_summary if p.startswith("fixed") else None,
@@ -446,16 +522,19 @@ class SparseTransformer(AutoregressiveModel):
     @classmethod
     def overrides_from_data(cls, info):
         """Images: ``image_shape``, ``num_levels``; sequences: ``max_length`` (the dataset's
-        example length), ``num_levels``."""
-        if getattr(info, "kind", "image") == "sequence":
+        example length), ``num_levels`` (`resolve_preset` then drops the preset's argument
+        of the other kind)."""
+        kind = getattr(info, "kind", "image")
+        if kind == "sequence":
             overrides = {"num_levels": int(info.num_levels)}
             if getattr(info, "example_length", None):
                 overrides["max_length"] = int(info.example_length)
             return overrides
-        if cls.event_kind == "sequence":
+        if kind != "image":
             raise ValueError(
-                f"{cls.__name__} models integer sequences [T]; dataset {info.name!r} "
-                "holds images: use the model 'sparse_transformer'."
+                f"sparse_transformer models images or integer sequences; dataset {info.name!r} holds "
+                f"{kind} data of shape {tuple(info.image_shape)}. Pick an image or sequence dataset "
+                "(ark.data.info(name).kind), e.g. 'digits' or 'text'."
             )
         return {"image_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
 
@@ -516,56 +595,10 @@ class SparseTransformer(AutoregressiveModel):
             new_cache.append(block_cache)
         return self.logits(self.final_norm(h)), new_cache
 
-    # ------------------------------------------------------------- serialization
-    _CONFIG_KEYS = (
-        "num_layers",
-        "width",
-        "num_heads",
-        "key_dim",
-        "value_dim",
-        "ff_dim",
-        "attention",
-        "block_length",
-        "num_summary",
-        "layer_pattern",
-        "dropout",
-        "recompute",
-        "zero_init_logits",
-    )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({key: getattr(self, key) for key in self._CONFIG_KEYS})
-        if self.layer_pattern is not None:
-            config["layer_pattern"] = list(self.layer_pattern)
-        if self.max_length is not None:
-            config["max_length"] = self.max_length
-            config["sample_rate"] = self.sample_rate
-        return config
-
-
-@register("sparse_transformer_sequence")
-class SparseTransformerSequence(SparseTransformer):
-    """The Sparse Transformer of sequences ``[B, T]``, ``T <= max_length`` (bytes, audio).
-
-    What ``ark.models.get("sparse_transformer", max_length=T, ...)`` (or the
-    presets ``text``, ``speech``, ``enwik8``) builds; the arguments are
-    `SparseTransformer`'s with ``max_length`` instead of ``image_shape``.
-    Registered under its own name so that the sequence property suite runs on
-    it; ``paper`` is the paper's enwik8 model.
-
-    Example:
-        >>> model = ark.models.get("sparse_transformer", preset="text")
-        >>> x = ark.data.as_numpy("text", "test")[:4]              # int32 [4, 256] bytes
-        >>> bits_per_byte = -model.log_prob(x) / (256 * np.log(2))
-        >>> model.sample(2, length=100, seed=0).shape
-        TensorShape([2, 100])
-    """
-
-    event_kind = "sequence"
-    PRESETS = {**_SEQUENCE_PRESETS, "paper": _SEQUENCE_PRESETS["enwik8"]}
-
+    # ------------------------------------------------- the length of sequences
     def _check_length(self, length):
+        if self.max_length is None:
+            return
         if isinstance(length, (int, np.integer)) and length > self.max_length:
             raise ValueError(
                 f"this Sparse Transformer models sequences of at most max_length = "
@@ -575,6 +608,8 @@ class SparseTransformerSequence(SparseTransformer):
 
     def _check(self, x, conditional, validate_values=True):
         x, c = super()._check(x, conditional, validate_values)
+        if self.max_length is None:
+            return x, c
         self._check_length(x.shape[1])
         if x.shape[1] is None and validate_values:
             with tf.control_dependencies(
@@ -594,7 +629,7 @@ class SparseTransformerSequence(SparseTransformer):
         return super()._check_sample_args(num_samples, conditional, temperature, length)
 
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
-        if tf.is_tensor(length):
+        if self.max_length is not None and tf.is_tensor(length):
             with tf.control_dependencies(
                 [
                     tf.debugging.assert_less_equal(
@@ -606,3 +641,30 @@ class SparseTransformerSequence(SparseTransformer):
             ):
                 length = tf.identity(length)
         return super()._sample_graph(noise, num_samples, length, conditional, temperature, cache)
+
+    # ------------------------------------------------------------- serialization
+    _CONFIG_KEYS = (
+        "num_layers",
+        "hidden_dim",
+        "num_heads",
+        "key_dim",
+        "value_dim",
+        "intermediate_dim",
+        "attention",
+        "block_length",
+        "num_summary",
+        "layer_pattern",
+        "dropout",
+        "recompute",
+        "zero_init_logits",
+    )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({key: getattr(self, key) for key in self._CONFIG_KEYS})
+        if self.layer_pattern is not None:
+            config["layer_pattern"] = list(self.layer_pattern)
+        if self.max_length is not None:
+            config["max_length"] = self.max_length
+            config["sample_rate"] = self.sample_rate
+        return config

@@ -17,13 +17,13 @@ Three parts (paper sec. 3-4):
   encoded frames: ``s_t = ConvLSTM(enc(x_0), ..., enc(x_{t-1}))``, the state
   after the frames *before* t (``s_0`` = zeros);
 * a **PixelCNN decoder** per frame: a masked 'A' convolution of frame t, then
-  ``decoder_blocks`` masked RMBs (mask 'B', R -> G -> B channel groups, no
+  ``num_decoder_blocks`` masked RMBs (mask 'B', R -> G -> B channel groups, no
   dilation), each fed ``s_t`` through a 1x1 convolution added to its input,
   and a masked 1x1 convolution to the head's parameters.
 
 Frame t's conditionals therefore see the earlier frames (through ``s_t``)
 and the elements of frame t before them in raster order (through the masks),
-nothing else.  Heads (``loss``):
+nothing else.  Heads (``head``):
 
 * ``"categorical"`` (default): a K-way softmax per element, an exact
   normalised likelihood (the paper's 256-way softmax, robot pushing);
@@ -85,7 +85,7 @@ from ar_keras.models.registry import register
 
 __all__ = ["VideoPixelNetwork"]
 
-_LOSSES = ("categorical", "sigmoid_xent")
+_HEADS = ("categorical", "sigmoid_xent")
 
 
 @register("vpn")
@@ -95,12 +95,12 @@ class VideoPixelNetwork(AutoregressiveModel):
     Args:
         video_shape: ``(T, H, W, C)``, T >= 2.
         num_levels: K; data are ints in ``[0, K)``.
-        channels: c; the encoder, decoder and RMBs carry 2c features.
+        hidden_dim: c, the paper's c; the encoder, decoder and RMBs carry 2c features.
         encoder_dilations: one encoder RMB per entry, with that dilation.
-        decoder_blocks: masked RMBs in the decoder.
-        lstm_filters: features of the ConvLSTM state.
+        num_decoder_blocks: masked RMBs in the decoder.
+        lstm_dim: features of the ConvLSTM state.
         kernel_size: k of every spatial convolution (odd).
-        loss: ``"categorical"`` (K-way softmax) or ``"sigmoid_xent"``.
+        head: ``"categorical"`` (K-way softmax) or ``"sigmoid_xent"``.
     """
 
     event_kind = "video"
@@ -111,20 +111,20 @@ class VideoPixelNetwork(AutoregressiveModel):
         "tiny": dict(
             video_shape=(3, 2, 2, 1),
             num_levels=3,
-            channels=2,
+            hidden_dim=2,
             encoder_dilations=(2,),
-            decoder_blocks=1,
-            lstm_filters=4,
+            num_decoder_blocks=1,
+            lstm_dim=4,
             kernel_size=3,
         ),
         # moving_digits (ark.data.load("moving_digits")): 8 frames of 16x16, 17 grey levels.
         "digits": dict(
             video_shape=(8, 16, 16, 1),
             num_levels=17,
-            channels=16,
+            hidden_dim=16,
             encoder_dilations=(1, 2, 4, 8),
-            decoder_blocks=3,
-            lstm_filters=32,
+            num_decoder_blocks=3,
+            lstm_dim=32,
             kernel_size=3,
         ),
         # The paper's Moving MNIST model (sec. 5): 10 context + 10 predicted 64x64 frames,
@@ -135,12 +135,12 @@ class VideoPixelNetwork(AutoregressiveModel):
         "paper": dict(
             video_shape=(20, 64, 64, 1),
             num_levels=256,
-            channels=128,
+            hidden_dim=128,
             encoder_dilations=(1, 2, 4, 8, 1, 2, 4, 8),
-            decoder_blocks=12,
-            lstm_filters=256,
+            num_decoder_blocks=12,
+            lstm_dim=256,
             kernel_size=3,
-            loss="sigmoid_xent",
+            head="sigmoid_xent",
         ),
     }
 
@@ -148,12 +148,12 @@ class VideoPixelNetwork(AutoregressiveModel):
         self,
         video_shape=(8, 16, 16, 1),
         num_levels=17,
-        channels=16,
+        hidden_dim=16,
         encoder_dilations=(1, 2, 4, 8),
-        decoder_blocks=3,
-        lstm_filters=32,
+        num_decoder_blocks=3,
+        lstm_dim=32,
         kernel_size=3,
-        loss="categorical",
+        head="categorical",
         num_classes=None,
         **kwargs,
     ):
@@ -165,44 +165,44 @@ class VideoPixelNetwork(AutoregressiveModel):
         T, H, W, C = self.video_shape
         if T < 2:
             raise ValueError(f"video_shape must have T >= 2 frames, got {tuple(video_shape)}.")
-        if loss not in _LOSSES:
-            raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}.")
+        if head not in _HEADS:
+            raise ValueError(f"head must be one of {_HEADS}, got {head!r}.")
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}.")
-        if decoder_blocks < 1:
-            raise ValueError(f"decoder_blocks must be >= 1, got {decoder_blocks}.")
-        if channels < C:
+        if num_decoder_blocks < 1:
+            raise ValueError(f"num_decoder_blocks must be >= 1, got {num_decoder_blocks}.")
+        if hidden_dim < C:
             raise ValueError(
-                f"channels ({channels}) must be at least the channel count {C}: the "
+                f"hidden_dim ({hidden_dim}) must be at least the channel count {C}: the "
                 "masked blocks keep one feature group per channel."
             )
-        self.channels = int(channels)
+        self.hidden_dim = int(hidden_dim)
         self.encoder_dilations = tuple(int(d) for d in encoder_dilations)
-        self.decoder_blocks = int(decoder_blocks)
-        self.lstm_filters = int(lstm_filters)
+        self.num_decoder_blocks = int(num_decoder_blocks)
+        self.lstm_dim = int(lstm_dim)
         self.kernel_size = int(kernel_size)
-        self.loss = loss
+        self.head_name = head
         self.head = (
-            Categorical(self.num_levels) if loss == "categorical" else SigmoidCrossEntropy(self.num_levels)
+            Categorical(self.num_levels) if head == "categorical" else SigmoidCrossEntropy(self.num_levels)
         )
-        width, k = 2 * self.channels, self.kernel_size
+        width, k = 2 * self.hidden_dim, self.kernel_size
         # Encoder: resolution preserving ('same' padding, no stride, no pooling).
         self.encoder_in = keras.layers.Conv2D(width, k, padding="same", name="encoder_in")
         self.encoder = [
-            ResidualMultiplicativeBlock(self.channels, k, dilation=d, name=f"encoder_rmb_{i}")
+            ResidualMultiplicativeBlock(self.hidden_dim, k, dilation=d, name=f"encoder_rmb_{i}")
             for i, d in enumerate(self.encoder_dilations)
         ]
-        self.lstm = ConvLSTM(self.lstm_filters, k, name="conv_lstm")
+        self.lstm = ConvLSTM(self.lstm_dim, k, name="conv_lstm")
         # Decoder: masked over the frame's raster order and R -> G -> B channels.
         self.decoder_in = MaskedConv2D(width, k, mask_type="A", data_channels=C, name="decoder_in")
         self.context_proj = [
-            keras.layers.Conv2D(width, 1, name=f"context_{i}") for i in range(self.decoder_blocks)
+            keras.layers.Conv2D(width, 1, name=f"context_{i}") for i in range(self.num_decoder_blocks)
         ]
         self.decoder = [
             ResidualMultiplicativeBlock(
-                self.channels, k, mask_type="B", data_channels=C, name=f"decoder_rmb_{i}"
+                self.hidden_dim, k, mask_type="B", data_channels=C, name=f"decoder_rmb_{i}"
             )
-            for i in range(self.decoder_blocks)
+            for i in range(self.num_decoder_blocks)
         ]
         self.decoder_out = MaskedConv2D(
             C * self.head.num_params, 1, mask_type="B", data_channels=C, name="decoder_out"
@@ -223,7 +223,7 @@ class VideoPixelNetwork(AutoregressiveModel):
     @property
     def exact_conditionals(self):
         """The softmax gives exact conditionals; sigmoid cross-entropy only for K = 2."""
-        return self.loss == "categorical" or self.num_levels == 2
+        return self.head_name == "categorical" or self.num_levels == 2
 
     @classmethod
     def overrides_from_data(cls, info):
@@ -303,11 +303,11 @@ class VideoPixelNetwork(AutoregressiveModel):
         del conditional  # x holds the context frames (checked in _check)
         batch = tf.shape(x)[0]
         T, H, W, C = self.video_shape
-        F = self.lstm_filters
+        F = self.lstm_dim
         # [B, T-1, H, W, C] -> [B (T-1), H, W, C]: the frames before the last, each encoded alone.
         earlier = tf.reshape(x[:, : T - 1], [-1, H, W, C])
         encoded = self.encode(earlier)
-        encoded = tf.reshape(encoded, [batch, T - 1, H, W, 2 * self.channels])  # -> [B, T-1, H, W, 2c]
+        encoded = tf.reshape(encoded, [batch, T - 1, H, W, 2 * self.hidden_dim])  # -> [B, T-1, H, W, 2c]
         states = self.lstm(encoded)  # [B, T-1, H, W, F]: s_1 .. s_{T-1}
         states = tf.concat([tf.zeros_like(states[:, :1]), states], 1)  # s_0 = 0: [B, T, H, W, F]
         params = self._decode(
@@ -339,12 +339,12 @@ class VideoPixelNetwork(AutoregressiveModel):
 
         ``sum H(z)`` over the predicted frames' elements, ``z = x / (K - 1)``:
         no logit scores better (Gibbs), so ``nats_per_frame(x) >= this``.
-        Needs ``loss="sigmoid_xent"``.
+        Needs ``head="sigmoid_xent"``.
         """
-        if self.loss != "sigmoid_xent":
+        if self.head_name != "sigmoid_xent":
             raise ValueError(
                 "entropy_lower_bound is the bound of the sigmoid cross-entropy: build "
-                "the model with loss='sigmoid_xent'."
+                "the model with head='sigmoid_xent'."
             )
         x, c = self._check(x, conditional)
         neg_h = self.head.entropy_bound(x)  # [B, T, H, W, C]
@@ -468,12 +468,12 @@ class VideoPixelNetwork(AutoregressiveModel):
         config.update(
             {
                 "video_shape": list(self.video_shape),
-                "channels": self.channels,
+                "hidden_dim": self.hidden_dim,
                 "encoder_dilations": list(self.encoder_dilations),
-                "decoder_blocks": self.decoder_blocks,
-                "lstm_filters": self.lstm_filters,
+                "num_decoder_blocks": self.num_decoder_blocks,
+                "lstm_dim": self.lstm_dim,
                 "kernel_size": self.kernel_size,
-                "loss": self.loss,
+                "head": self.head_name,
             }
         )
         return config

@@ -4,8 +4,9 @@ Registering a model is all it takes to put it under test:
 `tests/models/test_every_model.py` runs the training contract (`.keras` round trip,
 one fit step, MirroredStrategy) on every name of `ark.models.names()` with its kind's
 data (`training_checks`); each kind's suite parametrises over `names_for(suite)` for
-the kind's own properties; and `tests/models/test_registry_coverage.py` fails when a
-registered model falls under no suite or no export suite.
+the kind's own properties; `tests/models/test_cache_contract.py` compares every cached
+model's ``step`` with its full network; and `tests/models/test_registry_coverage.py` fails
+when a registered model falls under no suite or no export suite.
 
 =============  ===========================================  =====================================
 suite          models                                       module

@@ -115,8 +115,9 @@ def check_samples_match_log_prob(model, length=3, num_samples=6000, seed=0, max_
 
 def check_cache_equals_recompute(model, length=24, num_samples=5, seed=7):
     c = conditional_for(model, num_samples, length)
-    cached = model.sample(num_samples, conditional=c, seed=seed, length=length, cache=True).numpy()
-    full = model.sample(num_samples, conditional=c, seed=seed, length=length, cache=False).numpy()
+    kwargs = dict(num_samples=num_samples, conditional=c, seed=seed, length=length)
+    cached = tc.sample_on_path(model, True, **kwargs).numpy()
+    full = tc.sample_on_path(model, False, **kwargs).numpy()
     np.testing.assert_array_equal(cached, full)
     np.testing.assert_array_equal(
         cached, model.sample(num_samples, conditional=c, seed=seed, length=length).numpy()

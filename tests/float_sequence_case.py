@@ -114,11 +114,11 @@ def check_samples_match_density(model, lim=6.0, bins=12, fine=4, num_samples=400
 def check_sampling(model, length=5, seed=7):
     """Seeded; cache == recompute; prefixes stable in n and in T; temperature narrows."""
     c = labels(model, 6)
-    a = model.sample(6, conditional=c, seed=seed, length=length).numpy()
+    a = tc.sample_on_path(model, True, num_samples=6, conditional=c, seed=seed, length=length).numpy()
     assert a.shape == (6, length, model.num_features) and a.dtype == np.float32
     np.testing.assert_array_equal(a, model.sample(6, conditional=c, seed=seed, length=length).numpy())
     np.testing.assert_array_equal(
-        a, model.sample(6, conditional=c, seed=seed, length=length, cache=False).numpy()
+        a, tc.sample_on_path(model, False, num_samples=6, conditional=c, seed=seed, length=length).numpy()
     )
     assert not np.allclose(a, model.sample(6, conditional=c, seed=seed + 1, length=length).numpy())
     fewer = model.sample(2, conditional=None if c is None else c[:2], seed=seed, length=length).numpy()

@@ -10,8 +10,9 @@ Registering a model is all it takes to put it under test:
 `tests/models/test_every_model.py` runs the training contract (`.keras` round trip,
 one fit step, MirroredStrategy) on every case of `cases()` with its kind's data
 (`training_checks`); each kind's suite parametrises over `cases(suite)` for the kind's
-own properties; and `tests/models/test_registry_coverage.py` fails when a registered
-model falls under no suite or no export suite.
+own properties; `tests/models/test_cache_contract.py` compares every cached model's
+``step`` with its full network; and `tests/models/test_registry_coverage.py` fails when a
+registered model falls under no suite or no export suite.
 
 =============  ===========================================  =====================================
 suite          models                                       module

@@ -61,8 +61,10 @@ def take(conditional, index):
 
 
 def check_causality(model, length=7, receptive_field=None, trials=4, seed=0):
-    """Changing x_j never changes log p(x_t | x_<t) for t < j; with a receptive field r,
-    it changes every t in (j, j + r] and no t > j + r."""
+    """Changing x_j never changes log p(x_t | x_<t) for t < j, and changes the conditionals
+    that depend on it: with a receptive field r every t in (j, j + r] and no t > j + r;
+    without one (``receptive_field=None``: a recurrent state or attention over the whole
+    past) every t > j."""
     T = length
     depends = np.zeros((T, T), bool)  # depends[t, j]: conditional t changed when x_j changed
     c1 = conditional_for(model, 1, T, seed)
@@ -83,16 +85,18 @@ def check_causality(model, length=7, receptive_field=None, trials=4, seed=0):
                 f"{np.flatnonzero(diff[j, :j] >= 1e-6).tolist()}"
             )
         depends |= (diff > 1e-7).T
-    if receptive_field is not None:
-        for t in range(T):
-            for j in range(T):
-                if t == j:
-                    continue  # conditional t scores x_t itself
-                expected = j < t <= j + receptive_field
-                assert depends[t, j] == expected, (
-                    f"x_{t}'s conditional {'ignores' if expected else 'depends on'} x_{j} "
-                    f"(receptive field {receptive_field})"
-                )
+    r = T if receptive_field is None else receptive_field
+    for t in range(T):
+        for j in range(T):
+            if t == j:
+                continue  # conditional t scores x_t itself
+            expected = j < t <= j + r
+            if receptive_field is None and not expected:
+                continue  # t < j: asserted above (exact zero); no receptive field to end at
+            assert depends[t, j] == expected, (
+                f"x_{t}'s conditional {'ignores' if expected else 'depends on'} x_{j} "
+                f"(receptive field {receptive_field or 'the whole past'})"
+            )
 
 
 def check_normalization(model, length=4, atol=2e-4, seed=0):
@@ -115,8 +119,9 @@ def check_samples_match_log_prob(model, length=3, num_samples=6000, seed=0, max_
 
 def check_cache_equals_recompute(model, length=24, num_samples=5, seed=7):
     c = conditional_for(model, num_samples, length)
-    cached = model.sample(num_samples, conditional=c, seed=seed, length=length, cache=True).numpy()
-    full = model.sample(num_samples, conditional=c, seed=seed, length=length, cache=False).numpy()
+    kwargs = dict(num_samples=num_samples, conditional=c, seed=seed, length=length)
+    cached = tc.sample_on_path(model, True, **kwargs).numpy()
+    full = tc.sample_on_path(model, False, **kwargs).numpy()
     np.testing.assert_array_equal(cached, full)
     np.testing.assert_array_equal(
         cached, model.sample(num_samples, conditional=c, seed=seed, length=length).numpy()

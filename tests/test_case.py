@@ -128,10 +128,138 @@ def check_frequencies(samples, probs, num_levels, max_tv):
     return tv
 
 
+def declares_cache(cls):
+    """True when ``cls`` implements any of the cache protocol's ``init_cache`` / ``step``."""
+    from ar_keras.core.sampler import SamplingProtocol
+
+    return issubclass(cls, SamplingProtocol) and (
+        cls.init_cache is not SamplingProtocol.init_cache or cls.step is not SamplingProtocol.step
+    )
+
+
+# The methods that tell the sampler's two paths apart: the cache protocol, and the full network.
+_STEP_METHODS = ("init_cache", "step")
+_NETWORK_METHODS = ("element_params", "network")
+
+
+def sample_on_path(model, cache, **kwargs):
+    """``model.sample(cache=cache, **kwargs)``, asserting which path the sampler took.
+
+    A model that implements ``init_cache`` / ``step`` must declare it (``supports_cache``).
+    ``cache=True`` then traces ``init_cache`` and ``step`` and neither ``element_params`` nor
+    ``network`` (no full pass per step); ``cache=False`` traces the full network and never
+    ``step``.  The calls are counted while the sampler's graph is traced, so this must be the
+    model's first sample of that path and shape (a reused trace counts nothing and fails).
+
+    Args:
+        model: an autoregressive model (a model without a cache samples unchecked).
+        cache: the ``cache`` argument of `sample`.
+        **kwargs: the other arguments of `sample`.
+
+    Example:
+        >>> model = ark.models.get("nade", preset="tiny")
+        >>> sample_on_path(model, True, num_samples=2, seed=0).shape
+        TensorShape([2, 2, 2, 1])
+    """
+    if not declares_cache(type(model)):
+        return model.sample(cache=cache, **kwargs)
+    assert model.supports_cache, (
+        f"{type(model).__name__} implements init_cache/step but supports_cache is False"
+    )
+    counts = dict.fromkeys(_STEP_METHODS + _NETWORK_METHODS, 0)
+    wrapped = [name for name in counts if hasattr(model, name)]
+    for name in wrapped:
+        original = getattr(model, name)
+
+        def counted(*args, _original=original, _name=name, **kw):
+            counts[_name] += 1
+            return _original(*args, **kw)
+
+        object.__setattr__(model, name, counted)  # an instance attribute, out of Keras' tracking
+    try:
+        samples = model.sample(cache=cache, **kwargs)
+    finally:
+        for name in wrapped:
+            object.__delattr__(model, name)
+    network = {k: counts[k] for k in _NETWORK_METHODS}
+    if cache:
+        assert counts["init_cache"] >= 1 and counts["step"] >= 1, (
+            f"sampling with cache=True never called init_cache/step (calls traced: {counts})"
+        )
+        assert not any(network.values()), f"sampling with cache=True ran the full network: {network}"
+    else:
+        assert counts["step"] == 0, "sampling with cache=False called step"
+        assert any(network.values()), f"sampling with cache=False never ran the network (calls: {counts})"
+    return samples
+
+
+def check_step_equals_network(
+    model, conditional=None, length=None, num_samples=2, seed=0, rtol=1e-4, atol=1e-6
+):
+    """The cache protocol's parameters equal the full network's, at every step.
+
+    The sampler's two paths draw from the same parameters: at step ``s``, with the partial
+    sample ``x`` (the elements of groups ``G_<s`` set, the others zero),
+    ``step(x, cache, s)`` must give ``element_params(x)[:, G_s]`` to ``rtol`` (``atol`` is
+    relative to the step's largest parameter).  Padding columns of a group (elements drawn
+    for real at a later step) are not compared.  A two-stage step (``step(..., noise,
+    temperature) -> (values, params, cache)``, WaveRNN's coarse then fine) draws its group
+    itself; the network is then given those values, which the second stage is conditioned on.
+
+    Args:
+        model: an autoregressive model with a cache (``supports_cache``).
+        conditional: its conditioning for ``num_samples`` examples, unchecked, or None.
+        length: T for models of sequences of any length.
+        num_samples: n.
+        seed: of the data filling the partial samples (`EventSpec.random`).
+
+    Example:
+        >>> check_step_equals_network(ark.models.get("nade", preset="tiny"))
+    """
+    import inspect
+
+    assert model.supports_cache, f"{type(model).__name__} has no cache (supports_cache is False)"
+    n = num_samples
+    D = model.event.num_elements(length)
+    x = model.event.random(n, length, seed).reshape(n, D)  # [n, *event] -> [n, D]
+    groups = np.asarray(model.sampling_groups(D))  # [S, G]
+    drawn_at = np.full(D, -1)
+    for s, group in enumerate(groups):
+        drawn_at[group] = s  # a padding element is drawn for real at its last group
+    two_stage = "noise" in inspect.signature(model.step).parameters
+    c = model.check_conditional(conditional, batch=n, length=length)
+    rng = np.random.RandomState(seed + 1)
+    # Each traced once and run at every step (several times faster than eager calls).
+    step = tf.function(lambda *args: model.step(*args[:3], c, *args[3:]), autograph=False)
+    network = tf.function(lambda x: tf.cast(model.element_params(x, c), tf.float32), autograph=False)
+    with model.precision_scope():
+        cache = model.init_cache(n, c)
+        for s, group in enumerate(groups):
+            partial = np.where(np.isin(np.arange(D), groups[:s]), x, np.zeros_like(x))
+            if two_stage:
+                u = rng.uniform(0.05, 0.95, (n, model.head.noise_depth)).astype(np.float32)
+                values, params, cache = step(tf.constant(partial), cache, tf.constant(s), u, tf.constant(1.0))
+                x[:, group] = partial[:, group] = np.asarray(values).reshape(n, -1)  # what later steps read
+            else:
+                params, cache = step(tf.constant(partial), cache, tf.constant(s))
+            params = np.asarray(tf.cast(params, tf.float32))
+            params = params[:, None] if params.ndim == 2 else params  # [n, P] -> [n, 1, P]
+            real = drawn_at[group] == s
+            full = np.asarray(network(tf.constant(partial)))[:, group[real]]  # [n, D, P] -> [n, G', P]
+            np.testing.assert_allclose(
+                params[:, real],
+                full,
+                rtol=rtol,
+                atol=atol * max(1.0, float(np.abs(full).max())),
+                err_msg=f"step {s} (elements {group[real].tolist()}): cached parameters differ "
+                "from the full network's on the same partial sample",
+            )
+
+
 def check_cache_equals_recompute(model, num_samples=6, seed=7):
     c = labels_for(model, num_samples)
-    cached = model.sample(num_samples, conditional=c, seed=seed, cache=True).numpy()
-    full = model.sample(num_samples, conditional=c, seed=seed, cache=False).numpy()
+    cached = sample_on_path(model, True, num_samples=num_samples, conditional=c, seed=seed).numpy()
+    full = sample_on_path(model, False, num_samples=num_samples, conditional=c, seed=seed).numpy()
     np.testing.assert_array_equal(cached, full)
     again = model.sample(num_samples, conditional=c, seed=seed).numpy()
     np.testing.assert_array_equal(cached, again)

@@ -2,12 +2,14 @@
 
 ``python -m train`` compiles with ``steps_per_execution`` (default 20) and XLA
 (default on where the model's ``supports_jit_training`` holds).  These only
-change speed, so: every registered model's ``tiny`` preset (made and nade in
-the default run, the rest marked slow) takes the same steps under ``jit_compile=True, steps_per_execution=2`` (three batches: one
-full execution and a partial one) as under Keras' plain defaults; the flags
-parse, refuse bad values and reach ``compile``.
+change speed, so: every registered model's ``tiny`` preset (one model of every
+contract kind in the default run, the rest marked slow) takes the same steps under
+``jit_compile=True, steps_per_execution=2`` (three batches: one full execution and a
+partial one) as under Keras' plain defaults; the flags parse, refuse bad values and reach
+``compile``.
 """
 
+import harness
 import keras
 import numpy as np
 import pytest
@@ -37,9 +39,16 @@ def _fit(name, jit, steps_per_execution, batches=3, batch=4):
     return model, history.history["loss"][0]
 
 
-#: Kept in the default run (the two models the issue measures); the others are slow (an XLA
-#: compile per model, ~20 min for the registry on 2 busy cores): `pytest -m slow tests/test_throughput.py`.
-FAST = ("made", "nade")
+#: Kept in the default run: made and nade, and one model of every other contract kind
+#: (tests/harness.py); the others are slow (an XLA compile per model, ~20 min for the registry
+#: on 2 busy cores): `pytest -m slow tests/test_throughput.py`.
+FAST = ("made", "nade", "wavenet", "rnade", "iaf_vae", "trajectory_rnade", "vpn")
+
+
+def test_the_default_run_trains_one_model_of_every_kind():
+    kinds = {harness.suite_for(ark.models.model_class(n)) for n in FAST}
+    assert kinds == set(harness.SUITES), f"no model of kinds {set(harness.SUITES) - kinds} in FAST"
+    assert all(ark.models.model_class(n).supports_jit_training for n in FAST)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,6 @@ import os
 import pickle
 import subprocess
 import sys
-import time
 import types
 
 import numpy as np
@@ -214,11 +213,9 @@ EXPECTED_HINTS = {
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_HINTS))
-def test_missing_real_dataset_raises_at_once(name, tmp_path, no_tfds):
-    start = time.perf_counter()
+def test_missing_real_dataset_raises_at_once(name, tmp_path, no_tfds, at_once):
     with pytest.raises(data.DatasetNotFoundError) as err:
         data.load(name, split="train", data_dir=tmp_path)
-    assert time.perf_counter() - start < 2.0
     assert isinstance(err.value, FileNotFoundError)
     assert err.value.__cause__ is None  # raised before tensorflow_datasets is imported
     message = str(err.value)

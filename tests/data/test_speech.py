@@ -3,7 +3,6 @@
 import os
 import shutil
 import sys
-import time
 import types
 
 import numpy as np
@@ -169,11 +168,9 @@ def test_the_script_regenerates_the_stored_clips():
         ("speech_commands", "speech_commands/0.0.3"),
     ],
 )
-def test_missing_real_audio_raises_at_once(name, folder, tmp_path, no_tfds):
-    start = time.perf_counter()
+def test_missing_real_audio_raises_at_once(name, folder, tmp_path, no_tfds, at_once):
     with pytest.raises(data.DatasetNotFoundError) as err:
         data.load(name, "train", data_dir=tmp_path)
-    assert time.perf_counter() - start < 2.0
     assert err.value.__cause__ is None  # tfds never imported
     message = str(err.value)
     for part in (

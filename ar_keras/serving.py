@@ -98,22 +98,6 @@ def signature_specs(model):
     return specs
 
 
-def _named_conditional(model, batch, length):
-    """``model.example_conditional`` split into the exports' named inputs (`conditional_specs`)."""
-    conditional = model.example_conditional(batch, length)
-    names = [spec.name for spec in model.conditional_specs()]
-    if conditional is None or not names:
-        return {}
-    if isinstance(conditional, dict):
-        # make_conditional's dict forms: {"labels", "features"} / {"labels", "low_resolution"}.
-        return {
-            ("conditional" if key == "labels" else key): value
-            for key, value in conditional.items()
-            if value is not None
-        }
-    return {names[0]: conditional}
-
-
 def _fallback(spec, batch):
     """Zeros of ``spec``: ``batch`` on a free leading axis, 1 on any other free axis."""
     shape = [(batch if i == 0 else 1) if s is None else s for i, s in enumerate(spec.shape)]
@@ -130,7 +114,7 @@ def example_inputs(model, batch=2):
     length.  Any other input (e.g. a video model's ``context``) is zeros with
     ``batch`` on its leading free axis and 1 on other free axes.
     """
-    length = model._build_length if model.event.free_length else None
+    length = model.example_length if model.event.free_length else None
     known = {
         "x": np.asarray(model.event.zeros(batch, length)),
         "seeds": np.arange(batch, dtype=np.int64),
@@ -138,7 +122,8 @@ def example_inputs(model, batch=2):
     }
     if length is not None:
         known["length"] = np.int32(length)
-    known.update({k: np.asarray(v) for k, v in _named_conditional(model, batch, length).items()})
+    conditional = model.example_conditional(batch, length)
+    known.update({k: np.asarray(v) for k, v in model.conditioning.to_named(conditional).items()})
     out = {}
     for signature, specs in signature_specs(model).items():
         out[signature] = {}

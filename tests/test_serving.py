@@ -52,7 +52,7 @@ def _input_specs(fn):
 
 def _random_x(model, batch, rng):
     """Valid non-trivial data (random levels / values) of the model's smallest valid length."""
-    length = model._build_length * 2 if model.event.free_length else None
+    length = model.example_length * 2 if model.event.free_length else None
     shape = (batch,) + model.event.event_shape(length)
     if model.event.discrete:
         return rng.integers(0, model.num_levels, shape).astype(np.int32)
@@ -64,7 +64,7 @@ def _log_prob_inputs(model, rng, batch=3):
     """``serving_default``'s inputs: random x and the model's example conditioning for it."""
     x = _random_x(model, batch, rng)
     length = x.shape[1] if model.event.free_length else None
-    named = serving._named_conditional(model, batch, length)
+    named = model.conditioning.to_named(model.example_conditional(batch, length))
     inputs = {"x": x, **{k: np.asarray(v) for k, v in named.items()}}
     if "conditional" in inputs:
         inputs["conditional"] = (np.arange(batch) % model.num_classes).astype(np.int32)

@@ -153,7 +153,7 @@ class BaseModel(keras.Model):
     #: Whether `tflite_signatures` can be converted (builtin TFLite ops only).
     supports_tflite = True
     #: Sequence length `_finish_init` builds the weights with (free-length events).
-    _build_length = 2
+    example_length = 2
     #: The most elements (``num_samples`` x elements per example) one `sample` call may
     #: draw: a larger request is a ValueError before anything is allocated.
     max_sample_elements = 2**28
@@ -259,7 +259,7 @@ class BaseModel(keras.Model):
 
     def _finish_init(self):
         """Builds every weight with one forward pass on an example of zeros."""
-        length = self._build_length if self.event.free_length else None
+        length = self.example_length if self.event.free_length else None
         x = self.event.zeros(1, length)
         with self.precision_scope():
             self._objective(x, self.example_conditional(1, length), training=False)

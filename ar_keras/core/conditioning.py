@@ -366,9 +366,9 @@ class ConditioningSpec:
             raise ValueError(f"conditioning parts must have distinct keys, got {keys}.")
 
     @classmethod
-    def labels(cls, num_classes, owner="model"):
-        """Class labels when ``num_classes`` is set, else nothing."""
-        return cls([] if num_classes is None else [ClassLabels(num_classes)], owner)
+    def labels(cls, num_classes, parts=(), owner="model"):
+        """Class labels when ``num_classes`` is set, then ``parts``."""
+        return cls(([] if num_classes is None else [ClassLabels(num_classes)]) + list(parts), owner)
 
     # ------------------------------------------------------------------ facts
     @property
@@ -420,6 +420,12 @@ class ConditioningSpec:
         if len(self.parts) == 1:
             return {self.parts[0].key: conditional}
         return {p.key: conditional[p.key] for p in self.parts}
+
+    def values(self, conditional, *keys):
+        """The values of parts ``keys`` of a checked ``conditional`` (None for a part the
+        model does not take or that was left out), in the order asked."""
+        parts = self.split(conditional)
+        return tuple(parts.get(k) for k in keys)
 
     # ---------------------------------------------------------------- exports
     def tensor_specs(self, batch=None):

@@ -85,7 +85,7 @@ def _median_ms(call, repeats):
 def _length(model, length):
     if not model.event.free_length:
         return None
-    unit = model._build_length
+    unit = model.example_length
     return max(unit, -(-length // unit) * unit)
 
 

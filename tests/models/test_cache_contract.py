@@ -18,11 +18,12 @@ import test_case as tc
 import ar_keras as ark
 
 NAMES = ark.models.names()
-CACHED = [n for n in NAMES if tc.declares_cache(ark.models.model_class(n))]
+CACHED = [(n, p) for n, p in harness.cases() if tc.declares_cache(ark.models.model_class(n))]
 
 
 def test_the_cached_models_are_found():
-    assert {"nade", "gated_pixelcnn", "wavenet", "wavernn", "vpn", "rnade", "trajectory_rnade"} <= set(CACHED)
+    names = {n for n, _ in CACHED}
+    assert {"nade", "gated_pixelcnn", "wavenet", "wavernn", "vpn", "rnade", "trajectory_rnade"} <= names
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -38,9 +39,8 @@ def test_a_model_that_implements_a_cache_declares_it(name):
         )
 
 
-def _length_and_conditional(model, n):
+def _length_and_conditional(model, suite, n):
     """The kind's event length for a short check, and random conditioning for ``n`` examples."""
-    suite = harness.suite_for(type(model))
     if suite == "sequence":
         return 9, sc.conditional_for(model, n, 9)
     if suite == "float_sequence":
@@ -48,13 +48,13 @@ def _length_and_conditional(model, n):
     return None, tc.labels_for(model, n) if suite == "image" else None
 
 
-@pytest.mark.parametrize("name", CACHED)
-def test_step_equals_the_full_network_at_every_step(name):
+@pytest.mark.parametrize("name, preset", CACHED, ids=harness.case_ids(CACHED))
+def test_step_equals_the_full_network_at_every_step(name, preset):
     # Image and sequence models with labels: the conditioning enters every step.
-    suite = harness.suite_for(ark.models.model_class(name))
+    suite = harness.suite_for(ark.models.model_class(name), preset)
     labels = {"num_classes": 3} if suite in ("image", "sequence") else {}
-    model = ark.models.get(name, preset="tiny", **labels)
+    model = ark.models.get(name, preset=preset, **labels)
     tc.sharpen(model, 1.5)
-    length, c = _length_and_conditional(model, 2)
+    length, c = _length_and_conditional(model, suite, 2)
     assert (c is not None) or not labels
     tc.check_step_equals_network(model, conditional=c, length=length)

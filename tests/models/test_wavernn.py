@@ -256,7 +256,7 @@ def test_streaming_step_equals_log_prob_conditionals(overrides):
     tc.sharpen(model, 1.5)
     T, n = 10, 3
     c = model.check_conditional(sc.conditional_for(model, n, T), n, T)
-    labels, features = model._split(c)
+    labels, features = model.conditioning.values(c, "labels", "features")
     local = None if features is None else model.upsample_features(features)
     noise = ark.core.noise.seeded_noise(2, n, T, model.noise_depth)
     state, x_prev, xs, steps = model.init_stream(n), tf.zeros([n], tf.int32), [], []

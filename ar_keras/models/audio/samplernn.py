@@ -235,7 +235,7 @@ class SampleRNN(AutoregressiveModel):
         self.mlp_1 = keras.layers.Dense(self.intermediate_dim, name="mlp_1")
         self.mlp_2 = keras.layers.Dense(self.intermediate_dim, name="mlp_2")
         self.mlp_out = keras.layers.Dense(K, name="mlp_out")
-        self._build_length = F[0]
+        self.example_length = F[0]
         self._finish_init()
 
     # ----------------------------------------------------------------- structure

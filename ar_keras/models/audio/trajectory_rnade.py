@@ -156,7 +156,7 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
                     f"context_factors {self.context_factors} must be positive sizes whose product "
                     f"is num_classes={self.num_classes}."
                 )
-        self._build_length = self.window
+        self.example_length = self.window
         F, H = self.num_features, self.hidden_dim
         D = self.window * F
         self.head = GaussianMixture(self.num_mixtures, self.log_scale_bound)

@@ -64,14 +64,12 @@ Example:
     >>> x = speaker.sample(2, conditional=[0, 3], length=8000, seed=1)
 """
 
-import collections.abc
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 from ar_keras import checks
-from ar_keras.core import AutoregressiveModel, SequenceEvent
+from ar_keras.core import AutoregressiveModel, SequenceEvent, conditioning
 from ar_keras.distributions import Categorical
 from ar_keras.layers.upsample1d import MODES as UPSAMPLING_MODES
 from ar_keras.layers.upsample1d import Upsample1D
@@ -246,7 +244,12 @@ class WaveNet(AutoregressiveModel):
         ]
         self.output_hidden = keras.layers.Dense(self.output_dim, name="output_hidden")
         self.output_logits = keras.layers.Dense(K, name="output_logits")
-        self._build_length = self.local_hop or 2  # one local frame at least
+        self.conditioning = conditioning.ConditioningSpec.labels(
+            self.num_classes,
+            [conditioning.LocalFeatures(self.local_channels, self.local_hop)] if self.local_channels else [],
+            owner="wavenet",
+        )
+        self.example_length = self.local_hop or 2  # one local frame at least
         self._finish_init()
 
     # ----------------------------------------------------------------- structure
@@ -255,10 +258,6 @@ class WaveNet(AutoregressiveModel):
     def receptive_field(self):
         """r: ``x_t`` is predicted from ``x_{t-r} .. x_{t-1}``."""
         return 1 + (self.kernel_size - 1) * sum(self.dilations)
-
-    @property
-    def is_conditional(self):
-        return self.num_classes is not None or self.local_channels is not None
 
     @classmethod
     def overrides_from_data(cls, info):
@@ -272,107 +271,6 @@ class WaveNet(AutoregressiveModel):
         """Shape ``[d_l (k-1), R]`` of each block's queue (per sample), for streaming."""
         return [(block.queue_length, self.residual_channels) for block in self.blocks]
 
-    # -------------------------------------------------------------- conditioning
-    def _split(self, conditional):
-        """``conditional`` -> ``(labels or None, features or None)``."""
-        if conditional is None:
-            return None, None
-        if self.num_classes is not None and self.local_channels is not None:
-            return conditional["labels"], conditional["features"]
-        if self.local_channels is not None:
-            return None, conditional
-        return conditional, None
-
-    def make_conditional(self, named):
-        labels, features = named.get("conditional"), named.get("features")
-        if self.num_classes is not None and self.local_channels is not None:
-            return {"labels": labels, "features": features}
-        return features if self.local_channels is not None else labels
-
-    def example_conditional(self, batch, length=None):
-        labels = None if self.num_classes is None else tf.zeros([batch], tf.int32)
-        features = None
-        if self.local_channels is not None:
-            frames = -(-length // self.local_hop)
-            features = tf.zeros([batch, frames, self.local_channels])
-        return self.make_conditional({"conditional": labels, "features": features})
-
-    def _check_features(self, features, batch, length, validate_values):
-        E, hop = self.local_channels, self.local_hop
-        if not isinstance(features, (tf.Tensor, tf.Variable)):
-            arr = np.asarray(features)
-            if arr.dtype == object:
-                raise ValueError("local conditioning features must be a numeric array.")
-            features = tf.convert_to_tensor(arr)
-        if not features.dtype.is_floating:
-            raise ValueError(
-                f"local conditioning features must be floats [batch, frames, {E}], "
-                f"got dtype {features.dtype.name}."
-            )
-        if features.shape.rank != 3 or features.shape[-1] not in (None, E):
-            shape = features.shape.as_list() if features.shape.rank is not None else "unknown"
-            raise ValueError(
-                f"local conditioning features must have shape [batch, frames, {E}], got {shape}."
-            )
-        if isinstance(batch, int) and features.shape[0] is not None and features.shape[0] != batch:
-            raise ValueError(f"local conditioning has {features.shape[0]} sequences for a batch of {batch}.")
-        frames = features.shape[1]
-        msg = f"local conditioning must have one frame per {hop} samples: T / {hop} frames for T samples"
-        if isinstance(length, int):
-            if length % hop:
-                raise ValueError(f"{msg}, and T = {length} is not a multiple of {hop}.")
-            if frames is not None and frames * hop != length:
-                raise ValueError(f"{msg}: expected {length // hop} frames for T = {length}, got {frames}.")
-        features = tf.cast(features, tf.float32)
-        if validate_values and tf.executing_eagerly():
-            if not np.isfinite(features.numpy()).all():
-                raise ValueError("local conditioning features contain NaN or inf.")
-        elif validate_values and length is not None:
-            with tf.control_dependencies(
-                [
-                    tf.debugging.assert_equal(
-                        tf.shape(features)[1] * hop, tf.cast(length, tf.int32), message=msg
-                    ),
-                    tf.debugging.assert_all_finite(
-                        features, "local conditioning features contain NaN or inf"
-                    ),
-                ]
-            ):
-                features = tf.identity(features)
-        return features
-
-    def conditional_specs(self, batch=None):
-        """Labels ``conditional [B]`` and/or local ``features [B, T / hop, E]``."""
-        specs = super().conditional_specs(batch)
-        if self.local_channels:
-            specs.append(tf.TensorSpec([batch, None, self.local_channels], tf.float32, name="features"))
-        return specs
-
-    def check_conditional(self, conditional, batch=None, length=None, validate_values=True):
-        if self.local_channels is None:
-            return super().check_conditional(conditional, batch, length, validate_values)
-        E = self.local_channels
-        both = self.num_classes is not None
-        form = (
-            f'{{"labels": int [batch], "features": float [batch, T / {self.local_hop}, {E}]}}'
-            if both
-            else f"float features [batch, T / {self.local_hop}, {E}]"
-        )
-        if conditional is None:
-            raise ValueError(f"this WaveNet is locally conditioned: pass conditional={form}.")
-        if both:
-            if not isinstance(conditional, collections.abc.Mapping) or set(conditional) != {
-                "labels",
-                "features",
-            }:
-                raise ValueError(f"this WaveNet has global and local conditioning: pass conditional={form}.")
-            labels = checks.check_labels(
-                conditional["labels"], self.num_classes, batch=batch, validate_values=validate_values
-            )
-            features = self._check_features(conditional["features"], batch, length, validate_values)
-            return {"labels": labels, "features": features}
-        return self._check_features(conditional, batch, length, validate_values)
-
     # ------------------------------------------------------------------- network
     def _output(self, skip_sum):
         # relu as max(x, 0): inside the sampler's while loop TF 2.21's grappler remapper
@@ -383,7 +281,7 @@ class WaveNet(AutoregressiveModel):
 
     def network(self, x, conditional=None, training=False):
         """``x [B, T]`` -> logits ``[B, T, K]``; row t sees ``x_{t-r} .. x_{t-1}``."""
-        labels, features = self._split(conditional)
+        labels, features = self.conditioning.values(conditional, "labels", "features")
         local = None if features is None else self.upsample(features)  # [B, T, E']
         h = shift_right(self.embedding(x))  # [B, T, R]
         skip_sum = 0.0
@@ -483,14 +381,14 @@ class WaveNet(AutoregressiveModel):
 
     def init_cache(self, batch, conditional=None):
         cache = {"queues": self.init_stream(batch)}
-        _, features = self._split(conditional)
+        (features,) = self.conditioning.values(conditional, "features")
         if features is not None:
             cache["local"] = self.upsample(features)  # [n, T, E']
         return cache
 
     def step(self, x, cache, index, conditional=None):
         x_prev = self.previous_value(x, index)  # [n]
-        labels, _ = self._split(conditional)
+        (labels,) = self.conditioning.values(conditional, "labels")
         local_t = None if "local" not in cache else tf.gather(cache["local"], index, axis=1)
         logits, queues = self.stream_step(x_prev, cache["queues"], index, labels, local_t)
         return logits, dict(cache, queues=queues)

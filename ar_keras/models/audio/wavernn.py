@@ -82,11 +82,11 @@ import numpy as np
 import tensorflow as tf
 
 from ar_keras import checks, pruning  # noqa: F401  (ark.pruning: BlockSparsity for WaveRNN)
-from ar_keras.core import AutoregressiveModel, SequenceEvent
+from ar_keras.core import AutoregressiveModel, SequenceEvent, conditioning
 from ar_keras.distributions.dual_softmax import DualSoftmax
 from ar_keras.layers.dual_gru import DualGRU
 from ar_keras.layers.upsample1d import Upsample1D
-from ar_keras.models.audio.wavenet import WaveNet, check_local_conditioning
+from ar_keras.models.audio.wavenet import check_local_conditioning
 from ar_keras.models.registry import register
 
 __all__ = ["WaveRNN"]
@@ -208,14 +208,15 @@ class WaveRNN(AutoregressiveModel):
             self._context_mask = tf.constant(np.repeat(mask, W * 2, axis=1))  # [B, B W 2]
         # Created last, so that its non-trainable pruning mask is the last of the weights.
         self.gru = DualGRU(H, name="gru")
-        self._build_length = max(self.local_hop or 1, 1) * (self.subscale or 1) * 2
+        self.conditioning = conditioning.ConditioningSpec.labels(
+            self.num_classes,
+            [conditioning.LocalFeatures(self.local_channels, self.local_hop)] if self.local_channels else [],
+            owner="wavernn",
+        )
+        self.example_length = max(self.local_hop or 1, 1) * (self.subscale or 1) * 2
         self._finish_init()
 
     # ----------------------------------------------------------------- structure
-    @property
-    def is_conditional(self):
-        return self.num_classes is not None or self.local_channels is not None
-
     @property
     def num_coarse(self):
         return self.head.num_coarse
@@ -246,44 +247,13 @@ class WaveRNN(AutoregressiveModel):
         return tf.reshape(grid, [-1, 1])  # [B, L] -> [T, 1]
 
     # -------------------------------------------------------------- conditioning
-    # Local and global conditioning take the same forms and checks as WaveNet's.
-    _split = WaveNet._split
-    make_conditional = WaveNet.make_conditional
-    example_conditional = WaveNet.example_conditional
-    _check_features = WaveNet._check_features
-
-    def conditional_specs(self, batch=None):
-        """Labels ``conditional [B]`` and/or local ``features [B, T / hop, E]``."""
-        specs = super().conditional_specs(batch)
-        if self.local_channels:
-            specs.append(tf.TensorSpec([batch, None, self.local_channels], tf.float32, name="features"))
-        return specs
-
     def check_conditional(self, conditional, batch=None, length=None, validate_values=True):
         if self.subscale and isinstance(length, int) and length % self.subscale:
             raise ValueError(
                 f"a subscale WaveRNN folds T into {self.subscale} sub-tensors: T must "
                 f"be a multiple of {self.subscale}, got T = {length}."
             )
-        if self.local_channels is None:
-            return super().check_conditional(conditional, batch, length, validate_values)
-        form = (
-            f'{{"labels": int [batch], "features": float [batch, T / {self.local_hop}, '
-            f"{self.local_channels}]}}"
-            if self.num_classes is not None
-            else f"float features [batch, T / {self.local_hop}, {self.local_channels}]"
-        )
-        if conditional is None:
-            raise ValueError(f"this WaveRNN is locally conditioned: pass conditional={form}.")
-        if self.num_classes is not None:
-            if not isinstance(conditional, dict) or set(conditional) != {"labels", "features"}:
-                raise ValueError(f"this WaveRNN has global and local conditioning: pass conditional={form}.")
-            labels = checks.check_labels(
-                conditional["labels"], self.num_classes, batch=batch, validate_values=validate_values
-            )
-            features = self._check_features(conditional["features"], batch, length, validate_values)
-            return {"labels": labels, "features": features}
-        return self._check_features(conditional, batch, length, validate_values)
+        return super().check_conditional(conditional, batch, length, validate_values)
 
     def _check(self, x, conditional, validate_values=True):
         x, c = super()._check(x, conditional, validate_values)
@@ -334,7 +304,7 @@ class WaveRNN(AutoregressiveModel):
 
     def network(self, x, conditional=None, training=False):
         """``x [B, T]`` -> params ``[B, T, Kc + Kf]`` (``l_f`` at t computed with the true c_t)."""
-        labels, features = self._split(conditional)
+        labels, features = self.conditioning.values(conditional, "labels", "features")
         extra = self._extra(labels, features)
         if self.subscale:
             return self._subscale_network(x, extra)
@@ -506,7 +476,7 @@ class WaveRNN(AutoregressiveModel):
     def init_cache(self, batch, conditional=None):
         """The sampler's state: ``h [n, H]`` (``[n, B, H]`` with subscale) and the
         conditioning terms of the gates."""
-        labels, features = self._split(conditional)
+        labels, features = self.conditioning.values(conditional, "labels", "features")
         cache = {"h": tf.zeros(tf.stack([batch, self.hidden_dim]), self.compute_dtype)}
         if labels is not None:
             cache["labels"] = labels
@@ -571,7 +541,7 @@ class WaveRNN(AutoregressiveModel):
         half = H // 2
         n = tf.shape(x)[0]
         L = num_elements // B
-        labels, features = self._split(conditional)
+        labels, features = self.conditioning.values(conditional, "labels", "features")
         extra = self._extra(labels, features)  # 0 or [n, 1|T, 3H]
         bias = self.subtensor_bias(tf.range(B))  # [B, 3H]
         masked_context = self._context_mask[:, :, None] * self.context[None]  # [B, B'W2, 3H]

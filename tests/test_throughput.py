@@ -1,10 +1,11 @@
-"""Training throughput settings (issue 13 part 2): the CLI's flags and XLA training of every model.
+"""Training throughput settings: the CLI's flags and XLA training of every model.
 
 ``python -m train`` compiles with ``steps_per_execution`` (default 20) and XLA
 (default on where the model's ``supports_jit_training`` holds).  These only
 change speed, so: every registered model's ``tiny`` preset (made and nade in
-the default run, the rest marked slow) takes the same steps under ``jit_compile=True, steps_per_execution=2`` (three batches: one
-full execution and a partial one) as under Keras' plain defaults; the flags
+the default run, the rest marked slow) takes the same steps under
+``jit_compile=True, steps_per_execution=2`` (three batches: one full
+execution and a partial one) as under Keras' plain defaults; the flags
 parse, refuse bad values and reach ``compile``.
 """
 

@@ -5,7 +5,6 @@ cache == recompute, serialization, fit, MirroredStrategy) run on the tiny
 preset from tests/models/test_sequence_contract.py and test_every_model.py.
 """
 
-
 import keras
 import numpy as np
 import pytest

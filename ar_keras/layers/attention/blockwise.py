@@ -324,7 +324,7 @@ def step_positions(spec, t, length):
 
 
 def _local_2d_positions(spec, t):
-    (H, W), (bh, bw), (fh, fw) = spec.grid_shape, spec.block_shape, spec.flange
+    (_, W), (bh, bw), (fh, fw) = spec.grid_shape, spec.block_shape, spec.flange
     Cb = W // bw
     mh, mw = fh + bh, bw + 2 * fw
     _, _, rel, _ = _local_2d_tables(spec)

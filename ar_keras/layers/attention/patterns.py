@@ -212,7 +212,7 @@ def allowed(
     elif pattern == "fixed":
         rule = (j // l == i // l) | (j % l >= l - c)
     else:  # local_2d
-        (H, W), (bh, bw), (fh, fw) = spec.grid_shape, spec.block_shape, spec.flange
+        (_, W), (bh, bw), (fh, fw) = spec.grid_shape, spec.block_shape, spec.flange
         order = block_raster_order(spec.grid_shape, spec.block_shape)
         row, col = order // W, order % W  # of each generated position
         top, left = (row // bh * bh)[:, None], (col // bw * bw)[:, None]  # of i's query block

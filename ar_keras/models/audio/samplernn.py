@@ -208,7 +208,7 @@ class SampleRNN(AutoregressiveModel):
 
         F, H = self.frame_sizes, self.dim
         self.frame_inputs, self.grus, self.upsamplers = [], [], []
-        for i, f in enumerate(F):
+        for i in range(len(F)):
             ratio = F[i] // F[i + 1] if i + 1 < len(F) else F[i]
             width = H if i + 1 < len(F) else self.mlp_dim
             self.frame_inputs.append(keras.layers.Dense(H, name=f"tier{i}_input"))

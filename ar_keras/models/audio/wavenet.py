@@ -354,7 +354,7 @@ class WaveNet(AutoregressiveModel):
         E = self.local_channels
         both = self.num_classes is not None
         form = (
-            '{"labels": int [batch], "features": float [batch, T / %d, %d]}' % (self.local_hop, E)
+            f'{{"labels": int [batch], "features": float [batch, T / {self.local_hop}, {E}]}}'
             if both
             else f"float features [batch, T / {self.local_hop}, {E}]"
         )

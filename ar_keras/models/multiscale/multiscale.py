@@ -356,7 +356,7 @@ class MultiscalePixelCNN(AutoregressiveModel):
 
     def _build_tables(self):
         H, W, C = self.image_shape
-        b, L = self.base_size, self.num_doublings
+        L = self.num_doublings
         index = np.arange(H * W * C).reshape(H, W, C)  # flattened element ids
         groups, scale, corner, channel, element = [], [], [], [], []
         base = index[:: 2**L, :: 2**L]  # [b, b, C]

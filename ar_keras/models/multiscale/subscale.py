@@ -102,7 +102,10 @@ __all__ = ["Subscale", "SubscaleStage", "slice_image", "unslice_image", "subscal
 
 # ------------------------------------------------------------------------------------ slicing
 def slice_image(x, subscale_factor):
-    """``x [B, H, W, *rest]`` -> slices ``[B, S^2, H/S, W/S, *rest]``, slice ``a S + b = x[:, a::S, b::S]``."""
+    """``x [B, H, W, *rest]`` -> slices ``[B, S^2, H/S, W/S, *rest]``.
+
+    Slice ``a S + b`` is ``x[:, a::S, b::S]``.
+    """
     S = int(subscale_factor)
     x = tf.convert_to_tensor(x)
     shape = tf.shape(x)
@@ -171,8 +174,8 @@ class SubscaleStage(keras.layers.Layer):
         extra_channels: channels of an extra input of the conditioning network
             (the msb image's ``S^2 C`` stacked slices in the depth stage; 0 if none).
         num_classes: class one-hot width, or None.
-        slice_size: ``(h, w)`` (needed by the streaming decoder).  A slice of one pixel (``(1, 1)``, e.g. a 2x2
-            image with S = 2) has no neighbours for the gated blocks' spatial
+        slice_size: ``(h, w)`` (needed by the streaming decoder).  A slice of one pixel
+            (``(1, 1)``, e.g. a 2x2 image with S = 2) has no neighbours for the gated blocks' spatial
             taps to read (they would be dead weights): its decoder is then one
             gated unit ``gate(W_A * x + V c_s)`` (``W_A`` a 1x1 convolution
             masked A over the R -> G -> B groups, absent when C = 1) before the
@@ -629,7 +632,7 @@ class Subscale(AutoregressiveModel):
         return None if conditional is None else tf.one_hot(conditional, self.num_classes)
 
     def _scaled_slices(self, x, levels):
-        """Int ``[B, H, W, C]`` (or ``[B, D]``) values in [0, levels) -> scaled slices ``[B, S^2, h, w, C]``."""
+        """Int ``[B, H, W, C]`` (or ``[B, D]``) in [0, levels) -> scaled slices ``[B, S^2, h, w, C]``."""
         H, W, C = self.image_shape
         x = tf.reshape(x, [-1, H, W, C])  # [B, D] -> [B, H, W, C]
         scaled = tf.cast(x, self.compute_dtype) * (2.0 / (levels - 1)) - 1.0

@@ -40,6 +40,7 @@ heads ``h`` and feature sizes static; ``n`` may be dynamic except for
 ``local_2d`` (``n = H W``).
 
 Example:
+    >>> from ar_keras.layers.attention import blockwise, patterns
     >>> spec = patterns.make_spec("strided", block_length=4)
     >>> q = k = v = tf.random.normal([2, 1, 10, 8])
     >>> attend(q, k, v, spec).shape

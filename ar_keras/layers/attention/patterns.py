@@ -42,6 +42,7 @@ earlier blocks (all visible), the right flange beside the block is later
 (masked), and inside the block raster order holds.
 
 Example:
+    >>> from ar_keras.layers.attention import patterns
     >>> patterns.allowed("strided", 8, block_length=3)[7].nonzero()[0]
     array([1, 4, 5, 6, 7])
     >>> patterns.block_raster_order((4, 4), (2, 2))[:4]      # first block

@@ -555,6 +555,7 @@ class SparseTransformerSequence(SparseTransformer):
     it; ``paper`` is the paper's enwik8 model.
 
     Example:
+        >>> import numpy as np, ar_keras as ark
         >>> model = ark.models.get("sparse_transformer", preset="text")
         >>> x = ark.data.as_numpy("text", "test")[:4]              # int32 [4, 256] bytes
         >>> bits_per_byte = -model.log_prob(x) / (256 * np.log(2))

@@ -20,7 +20,12 @@ demo: $(STAMP)
 	$(PY) -m train --model gated_pixelcnn --dataset digits --epochs 60 --patience 5 \
 		--logdir runs/demo --export saved_models
 
+# Lint, format, import layering (.importlinter), the docstring examples, then the tests.
 test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --doctest-modules ar_keras train
 	$(PY) -m pytest -q -n 2 --durations=15
 
 # Includes the checks marked slow.

@@ -9,8 +9,10 @@ divergence: a backup every N steps that a restarted run resumes *mid-epoch*
 (same weights, optimizer state and data position as an uninterrupted run), and
 a clear stop naming the step where the loss stopped being finite.
 
-Example:
-    >>> model.fit(ds, epochs=20, validation_data=val, callbacks=[
+Example (``model``, ``ds`` and ``val`` a model and its training and validation data)::
+
+    >>> import keras, ar_keras as ark
+    >>> model.fit(ds, epochs=20, validation_data=val, callbacks=[  # doctest: +SKIP
     ...     ark.callbacks.SampleLogger(log_dir="runs/pcnn"),
     ...     keras.callbacks.TensorBoard("runs/pcnn")])
     >>> # tensorboard --logdir runs  -> IMAGES tab, "samples"
@@ -28,6 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ar_keras import distribute
 from ar_keras.data.mu_law import mu_law_decode
 from ar_keras.data.wav import write_wav
 from ar_keras.visualize import image_grid, save_png
@@ -302,11 +305,15 @@ def resumable_dataset(
         drop_remainder: drop the short last batch of every pass.
 
     Example:
-        >>> state = ark.callbacks.ResumableBackup.read_state("runs/x/backup")
+        >>> import ar_keras as ark
+        >>> train = ark.data.load("digits", split="train")
+        >>> state = ark.callbacks.ResumableBackup.read_state("runs/x/backup")   # None: no backup yet
         >>> ds, steps = ark.callbacks.resumable_dataset(
         ...     train, 64, seed=0, shuffle_buffer=10_000,
         ...     skip_batches=state["global_step"] if state else 0)
-        >>> model.fit(ds, epochs=20, steps_per_epoch=steps,
+        >>> steps                                     # 1,297 digits in batches of 64 (the last short)
+        21
+        >>> model.fit(ds, epochs=20, steps_per_epoch=steps,  # doctest: +SKIP
         ...           callbacks=[ark.callbacks.ResumableBackup("runs/x/backup", 100)])
     """
     n = int(dataset.cardinality())
@@ -388,8 +395,9 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         delete_checkpoint: remove the backup after a finished ``fit``.
 
     Example:
+        >>> import ar_keras as ark
         >>> backup = ark.callbacks.ResumableBackup("runs/x/backup", save_freq=100)
-        >>> model.fit(ds, epochs=20, steps_per_epoch=steps, callbacks=[backup])
+        >>> model.fit(ds, epochs=20, steps_per_epoch=steps, callbacks=[backup])  # doctest: +SKIP
     """
 
     def __init__(self, backup_dir, save_freq=100, double_checkpoint=True, delete_checkpoint=True):
@@ -429,7 +437,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     @property
     def weights_path(self):
         """Path of the latest backup's weights (model + optimizer)."""
-        return self._weights_path
+        return distribute.backup_paths(self)[0]
 
     def _steps_per_epoch(self):
         steps = (self.params or {}).get("steps")
@@ -444,10 +452,10 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         return int(getattr(self.model, "steps_per_execution", 1) or 1)
 
     def _global_step(self):
-        return self._current_epoch * self._steps_per_epoch() + self._batches_done
+        return self._epoch * self._steps_per_epoch() + self._batches_done
 
     def _seed_generators(self):
-        return [sg for layer in self.model._flatten_layers() for sg in getattr(layer, "_seed_generators", [])]
+        return distribute.seed_generators(self.model)
 
     # ---------------------------------------------------------------- restore
     def on_train_begin(self, logs=None):
@@ -458,15 +466,15 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
                 f"steps_per_execution ({spe}) for backups at execution boundaries."
             )
         self.nonfinite = False
-        super().on_train_begin(logs)  # loads weights + optimizer, sets model._initial_epoch
+        super().on_train_begin(logs)  # loads weights + optimizer, sets the epoch fit starts from
         state = self.read_state(self.backup_dir)
         self.restored = state
-        self._current_epoch = int(getattr(self.model, "_initial_epoch", None) or 0)
+        self._epoch = distribute.initial_epoch(self.model)
         self._batches_done = 0
         self._last_saved_step = self._global_step()
         if state is None:
             return
-        self._current_epoch = int(state["epoch"])
+        self._epoch = int(state["epoch"])
         self._batches_done = int(state["batch"])
         self._last_saved_step = self._global_step()
         for sg, value in zip(self._seed_generators(), state.get("seed_generators", [])):
@@ -479,23 +487,22 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             )
         self._skip = self._batches_done
         if self._skip:
-            original = self.model.train_function
             metrics = self.model.get_metrics_result
 
             def train_function(iterator):
                 if self._skip > 0:  # a step the backup already holds: no update, no data
                     self._skip -= spe
                     if self._skip <= 0:  # done: fit calls the real function from now on
-                        self.model.train_function = original
+                        distribute.replace_train_function(self.model, original)
                     return metrics()
                 return original(iterator)
 
+            original = distribute.replace_train_function(self.model, train_function)
             self._original_train_function = original
-            self.model.train_function = train_function
 
     # ------------------------------------------------------------------- save
     def on_epoch_begin(self, epoch, logs=None):
-        self._current_epoch = epoch
+        self._epoch = epoch
         if self._skip <= 0:
             self._batches_done = 0
 
@@ -509,17 +516,17 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         if self.nonfinite or self.save_freq == "epoch":
             return
         if self._global_step() - self._last_saved_step >= self.save_freq:
-            self._save_model()
+            self._write_backup()
 
     def on_epoch_end(self, epoch, logs=None):
         # The backup after a finished epoch: the next one starts at its batch 0.
-        self._current_epoch, self._batches_done = epoch + 1, 0
+        self._epoch, self._batches_done = epoch + 1, 0
         if logs is not None and not _is_finite_number(logs.get("loss", 0.0)):
             self.nonfinite = True
         if not self.nonfinite:
-            self._save_model()
+            self._write_backup()
 
-    def _save_model(self):
+    def _write_backup(self):
         if self.nonfinite or not all(
             np.all(np.isfinite(w))
             for w in self.model.get_weights()
@@ -528,33 +535,31 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             self.nonfinite = True  # never overwrite the last good backup with NaN
             return
         os.makedirs(self.backup_dir, exist_ok=True)
+        weights_path, metadata_path, prev_weights_path, prev_metadata_path = distribute.backup_paths(self)
         if self.double_checkpoint:
-            for path, prev in (
-                (self._weights_path, self._prev_weights_path),
-                (self._training_metadata_path, self._prev_training_metadata_path),
-            ):
+            for path, prev in ((weights_path, prev_weights_path), (metadata_path, prev_metadata_path)):
                 if os.path.exists(path):
                     shutil.copyfile(path, prev)
         # Both files written aside, then renamed back to back: a kill during a write
         # leaves the previous backup whole (the window between the renames is microseconds).
-        tmp = self._weights_path[: -len(".weights.h5")] + ".tmp.weights.h5"
+        tmp = weights_path[: -len(".weights.h5")] + ".tmp.weights.h5"
         self.model.save_weights(tmp, overwrite=True)
         state = {
-            "epoch": self._current_epoch,
+            "epoch": self._epoch,
             "batch": self._batches_done,
             "global_step": self._global_step(),
             "steps_per_epoch": self._steps_per_epoch(),
             "seed_generators": [np.asarray(sg.state).tolist() for sg in self._seed_generators()],
         }
-        with open(self._training_metadata_path + ".tmp", "w") as f:
+        with open(metadata_path + ".tmp", "w") as f:
             json.dump(state, f)
-        os.replace(tmp, self._weights_path)
-        os.replace(self._training_metadata_path + ".tmp", self._training_metadata_path)
+        os.replace(tmp, weights_path)
+        os.replace(metadata_path + ".tmp", metadata_path)
         self._last_saved_step = state["global_step"]
 
     def on_train_end(self, logs=None):
         if self._original_train_function is not None:
-            self.model.train_function = self._original_train_function
+            distribute.replace_train_function(self.model, self._original_train_function)
             self._original_train_function = None
         if not self.nonfinite:  # keep the last good backup of a diverged run
             super().on_train_end(logs)
@@ -582,10 +587,11 @@ class StopOnNaN(keras.callbacks.Callback):
             the stop), or None to leave printing to the caller.
 
     Example:
+        >>> import ar_keras as ark
         >>> nan_stop = ark.callbacks.StopOnNaN("runs/x/backup")
-        >>> model.fit(ds, epochs=20, steps_per_epoch=steps,
+        >>> model.fit(ds, epochs=20, steps_per_epoch=steps,  # doctest: +SKIP
         ...           callbacks=[ark.callbacks.ResumableBackup("runs/x/backup"), nan_stop])
-        >>> if nan_stop.stopped: print(nan_stop.message)
+        >>> if nan_stop.stopped: print(nan_stop.message)  # doctest: +SKIP
     """
 
     def __init__(self, backup_dir=None, stream=None):

@@ -215,8 +215,8 @@ def check_uniforms(noise, expected, what="noise", check_sizes=None):
     """Checks given sampling noise: floats of rank 3 strictly inside ``(0, 1)``; float32.
 
     ``expected`` describes the shape for the message (e.g. ``"[n, 9, 4]"``);
-    ``check_sizes(noise)`` (the caller's) raises on wrong sizes before the values are read.  Values are checked eagerly (numpy) or by graph
-    assertions, like every value check here.
+    ``check_sizes(noise)`` (the caller's) raises on wrong sizes before the values are read.  Values are
+    checked eagerly (numpy) or by graph assertions, like every value check here.
     """
     noise = to_tensor(noise, what)
     if not noise.dtype.is_floating:

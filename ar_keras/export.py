@@ -50,14 +50,16 @@ delegates that want static shapes.  The sampler is one ``WHILE`` loop over the
 ``D`` elements (``IF`` inside for the cached step).
 
 Example:
+    >>> import os, tempfile
     >>> import ar_keras as ark, ar_keras.export
+    >>> out = tempfile.mkdtemp()                                   # e.g. saved_models/
     >>> model = ark.models.get("gated_pixelcnn", preset="tiny")
-    >>> ark.export.saved_model(model, "saved_models/pcnn/1")
-    'saved_models/pcnn/1'
-    >>> ark.export.serving(model, "saved_models", name="pcnn2")    # + warm-up records
-    'saved_models/pcnn2/1'
-    >>> ark.export.tflite(model, "saved_models/pcnn.tflite")
-    'saved_models/pcnn.tflite'
+    >>> ark.export.saved_model(model, os.path.join(out, "pcnn", "1"))
+    '.../pcnn/1'
+    >>> ark.export.serving(model, out, name="pcnn2")               # + warm-up records
+    '.../pcnn2/1'
+    >>> ark.export.tflite(model, os.path.join(out, "pcnn.tflite"))
+    '.../pcnn.tflite'
 
 **Continuous models** (maf, iaf, rnade; ``x`` float32 ``[B, D]``) get the same
 signatures, ``samples`` float32; NaN or infinite ``x`` raise in the SavedModel

@@ -5,7 +5,11 @@
 benchmarks use.
 
 Example:
-    >>> noise = seeded_noise(seed=0, num_samples=4, num_elements=64, depth=17)
+    >>> import ar_keras as ark
+    >>> from ar_keras.sampling import sample_cached, seeded_noise
+    >>> model = ark.models.get("nade", preset="tiny")
+    >>> D = model.event.num_elements()
+    >>> noise = seeded_noise(seed=0, num_samples=4, num_elements=D, depth=model.noise_depth)
     >>> x = sample_cached(model, noise)          # == model.sample(4, seed=0), flattened
 """
 

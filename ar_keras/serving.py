@@ -41,11 +41,12 @@ SavedModel's signatures in ``tests/test_serving.py``:
 
 Example (server: ``docker run -p 8501:8501 -p 8500:8500 -v
 $PWD/saved_models/pcnn:/models/pcnn -e MODEL_NAME=pcnn tensorflow/serving``):
+    >>> import tempfile
     >>> import numpy as np, ar_keras as ark
     >>> from ar_keras import serving     # not imported by `import ar_keras` (python -m runs it)
     >>> model = ark.models.get("gated_pixelcnn", preset="tiny")
-    >>> ark.export.serving(model, "saved_models", name="pcnn")        # saved_models/pcnn/1
-    'saved_models/pcnn/1'
+    >>> ark.export.serving(model, tempfile.mkdtemp(), name="pcnn")    # e.g. saved_models/pcnn/1
+    '.../pcnn/1'
     >>> x = np.zeros([2, 3, 3, 1], np.int32)
     >>> body = serving.rest_body("serving_default", {"x": x}, format="row")
     >>> serving.rest_predict("http://localhost:8501", "pcnn", body)   # doctest: +SKIP

@@ -1,8 +1,14 @@
 """Sample grids: int images -> one uint8 RGB picture, and PNG files.
 
 Example:
-    >>> grid = image_grid(model.sample(16, seed=0), num_levels=17)   # [H', W', 3] uint8
-    >>> save_png(grid, "samples.png")
+    >>> import os, tempfile
+    >>> import ar_keras as ark
+    >>> from ar_keras.visualize import image_grid, save_png
+    >>> model = ark.models.get("gated_pixelcnn", preset="tiny")
+    >>> grid = image_grid(model.sample(16, seed=0), num_levels=model.num_levels)   # [H', W', 3] uint8
+    >>> grid.dtype, grid.shape[-1]
+    (dtype('uint8'), 3)
+    >>> path = save_png(grid, os.path.join(tempfile.mkdtemp(), "samples.png"))
 """
 
 import os

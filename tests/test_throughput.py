@@ -1,4 +1,4 @@
-"""Training throughput settings (issue 13 part 2): the CLI's flags and XLA training of every model.
+"""Training throughput settings: the CLI's flags and XLA training of every model.
 
 ``python -m train`` compiles with ``steps_per_execution`` (default 20) and XLA
 (default on where the model's ``supports_jit_training`` holds).  These only

@@ -57,11 +57,6 @@ from ar_keras import checks, distribute
 from ar_keras.core import conditioning, vocabulary
 from ar_keras.core import noise as noise_lib
 
-try:  # Keras 3's autocast scope (what `Layer.__call__` enters under a mixed dtype policy)
-    from keras.src.backend import AutocastScope as _AutocastScope
-except ImportError:  # pragma: no cover - older/newer Keras layouts
-    from keras.src.backend.common.variables import AutocastScope as _AutocastScope
-
 __all__ = ["BaseModel", "unpack_inputs"]
 
 
@@ -285,7 +280,7 @@ class BaseModel(keras.Model):
         """
         if not self.mixed_precision:
             return contextlib.nullcontext()
-        return _AutocastScope(self.compute_dtype)
+        return distribute.autocast_scope(self.compute_dtype)
 
     # ---------------------------------------------------------------- density
     def _objective(self, x, conditional, training=False):
@@ -354,16 +349,10 @@ class BaseModel(keras.Model):
 
         Keras 3 reduces the first distributed batch (``MEAN``) only to read its shapes, which
         fails under a multi-worker strategy (ar_keras.distribute, point 1); the first local
-        replica's batch has the same shapes.
+        replica's batch has the same shapes.  Keras calls this private hook; the workaround
+        and its Keras-version gate are `ar_keras.distribute.symbolic_build`.
         """
-        if self._distribute_strategy is None:
-            return
-        if iterator is not None:
-            for _, _, it in iterator:
-                data_batch = distribute.first_local_batch(next(it), self.distribute_strategy)
-                break
-        with self.distribute_strategy.scope():
-            self._symbolic_build(data_batch=data_batch)
+        distribute.symbolic_build(self, iterator, data_batch, super()._maybe_symbolic_build)
 
     def predict_step(self, data):
         x, c = unpack_inputs(self._pack(data)[0])

@@ -26,6 +26,7 @@ turns ``(params, uniforms, temperature)`` into values of its ``sample_dtype``
 group's ``n x G`` entries.
 
 Example:
+    >>> import ar_keras as ark
     >>> from ar_keras.core import noise, sampler
     >>> model = ark.models.get("nade", preset="tiny")
     >>> keys = noise.sample_keys(0, 4)

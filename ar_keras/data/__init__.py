@@ -8,7 +8,9 @@ between floats in ``[0, 1]`` and K integer levels.
 Example:
     >>> import ar_keras as ark
     >>> ark.data.names()
-    ['binarized_mnist', 'binary_digits', 'cifar10', 'digits', 'enwik8', 'ljspeech', 'mnist', 'speech', 'speech_commands', 'text', 'vctk']
+    ['binarized_mnist', 'binary_digits', 'bsds300', 'cifar10', 'digits', 'digits_continuous', 'enwik8',
+     'gas', 'hepmass', 'ljspeech', 'maf_figure1', 'miniboone', 'mnist', 'moving_digits', 'moving_mnist',
+     'power', 'rings', 'speech', 'speech_commands', 'speech_features', 'text', 'two_moons', 'vctk']
     >>> meta = ark.data.info("digits")               # image_shape (8, 8, 1), num_levels 17
     >>> ds = ark.data.load("digits", split="train")  # int32 [8, 8, 1] in [0, 17), 1,297 of them
     >>> model_kwargs = dict(image_shape=meta.image_shape, num_levels=meta.num_levels)

@@ -9,8 +9,9 @@ decides which files are there and which split to return::
     cifar10          cifar-10-batches-py/ (python pickles)    -> read_cifar_folder
 
 Example:
-    >>> arrays = read_mnist_npz("/data/mnist.npz")   # {"train": (x, y), "test": (x, y)}
-    >>> arrays["train"][0].shape, arrays["train"][0].dtype
+    >>> from ar_keras.data.image_files import read_mnist_npz
+    >>> arrays = read_mnist_npz("/data/mnist.npz")   # {"train": (x, y), "test": (x, y)}  # doctest: +SKIP
+    >>> arrays["train"][0].shape, arrays["train"][0].dtype  # doctest: +SKIP
     ((60000, 28, 28, 1), dtype('uint8'))
 """
 

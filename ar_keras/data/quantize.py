@@ -17,8 +17,10 @@ graph with `tf.debugging` assertions that raise `tf.errors.InvalidArgumentError`
 carrying the same message.
 
 Example:
+    >>> from ar_keras.data import dequantize, quantize
     >>> levels = quantize([0.0, 0.49, 1.0], num_levels=4)     # [0, 1, 3]
-    >>> dequantize(levels, num_levels=4)                       # [0.125, 0.375, 0.875]
+    >>> dequantize(levels, num_levels=4)
+    <tf.Tensor: shape=(3,), dtype=float32, numpy=array([0.125, 0.375, 0.875], dtype=float32)>
 """
 
 import numpy as np

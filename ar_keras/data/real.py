@@ -37,8 +37,9 @@ Larochelle & Murray 2011) has its own: train 50,000, validation 10,000, test
 
 Example:
     >>> # with ~/tensorflow_datasets/mnist.npz in place:
-    >>> images, labels = load_real("mnist", "validation", data_dir=None)
-    >>> images.shape, images.dtype
+    >>> from ar_keras.data.real import load_real
+    >>> images, labels = load_real("mnist", "validation", data_dir=None)  # doctest: +SKIP
+    >>> images.shape, images.dtype  # doctest: +SKIP
     ((5000, 28, 28, 1), dtype('uint8'))
 """
 

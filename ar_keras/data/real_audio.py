@@ -28,7 +28,8 @@ by utterance before windowing.
 
 Example:
     >>> # after `tfds build speech_commands --data_dir ~/tensorflow_datasets` elsewhere
-    >>> ds = ark.data.load("speech_commands", "validation", with_labels=True)
+    >>> import ar_keras as ark
+    >>> ds = ark.data.load("speech_commands", "validation", with_labels=True)  # doctest: +SKIP
     >>> # -> (int32 [16000] mu-law codes, int32 word id)
 """
 

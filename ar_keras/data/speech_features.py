@@ -30,7 +30,8 @@ training, though each speaker and each word is.
 Example:
     >>> import ar_keras as ark
     >>> x, c = ark.data.as_numpy("speech_features", "test", with_labels=True)
-    >>> x.shape[1:], x.dtype                          # ((20, 26), dtype('float32'))
+    >>> x.shape[1:], x.dtype
+    ((20, 26), dtype('float32'))
     >>> ds = ark.data.load("speech_features", "train", with_labels=True).batch(16)
 """
 

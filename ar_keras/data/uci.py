@@ -38,7 +38,8 @@ Preprocessing (the paper's code, reproduced step by step):
   pixel dropped, used as they are.
 
 Example:
-    >>> x = uci_arrays("miniboone", "train", data_dir="/data/maf")   # float32 [29556, 43]
+    >>> from ar_keras.data.uci import uci_arrays
+    >>> x = uci_arrays("miniboone", "train", data_dir="/data/maf")   # float32 [29556, 43]  # doctest: +SKIP
 """
 
 import functools

@@ -5,7 +5,10 @@ with `uniform_to_normal`, so that the Keras model, its SavedModel and its
 TFLite file (which has no ``Ndtri`` op) compute the same numbers.
 
 Example:
-    >>> uniform_to_normal(tf.constant([0.5, 0.975]))      # ~ [0, 1.96]
+    >>> import tensorflow as tf
+    >>> from ar_keras.distributions.inverse_normal import uniform_to_normal
+    >>> uniform_to_normal(tf.constant([0.5, 0.975]))
+    <tf.Tensor: shape=(2,), dtype=float32, numpy=array([0.       , 1.95987...], dtype=float32)>
 """
 
 import tensorflow as tf

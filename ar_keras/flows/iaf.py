@@ -28,6 +28,8 @@ one-pass ``MaskedAutoregressiveFlow.inverse`` then becomes IAF's forward, and
 its D-pass ``while_loop`` forward becomes IAF's inverse.
 
 Example:
+    >>> import tensorflow as tf
+    >>> from ar_keras.flows import MADE, iaf
     >>> mades = [MADE(hidden_units=[64, 64], event_size=2) for _ in range(4)]
     >>> flow = iaf(mades)                  # mades[0] acts first on the noise
     >>> x = flow.forward(tf.random.normal([16, 2]))        # one pass per layer

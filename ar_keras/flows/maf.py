@@ -31,9 +31,9 @@ Conditioning: a MADE built with ``conditional_size`` is called with
 ``conditional_input=c``; pass it through the chain with `conditional_kwargs`.
 
 Example:
-    >>> import tensorflow_probability as tfp
+    >>> import tensorflow as tf, tensorflow_probability as tfp
     >>> tfd = tfp.distributions
-    >>> from ar_keras.flows import MADE
+    >>> from ar_keras.flows import MADE, maf
     >>> mades = [MADE(hidden_units=[64, 64], event_size=2) for _ in range(5)]
     >>> flow = maf(mades, permutation="reverse")
     >>> dist = tfd.TransformedDistribution(tfd.Sample(tfd.Normal(0., 1.), [2]), flow)

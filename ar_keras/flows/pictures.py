@@ -13,8 +13,14 @@ Continuous models (`maf`, `iaf`, `rnade`) draw float vectors ``[n, D]``:
 Pure numpy: no plotting library.
 
 Example:
+    >>> import os, tempfile
+    >>> import ar_keras as ark
+    >>> from ar_keras.flows.pictures import sample_picture
+    >>> model = ark.models.get("rnade", preset="tiny")
     >>> grid = sample_picture(model, num_samples=16, seed=0)    # uint8 [H, W, 3]
-    >>> ar_keras.visualize.save_png(grid, "samples.png")
+    >>> grid.dtype, grid.shape[-1]
+    (dtype('uint8'), 3)
+    >>> path = ark.visualize.save_png(grid, os.path.join(tempfile.mkdtemp(), "samples.png"))
 """
 
 import math

@@ -17,6 +17,8 @@ padding is 'SAME' around the middle tap (the layer is not spatially causal:
 use it only where the spatial neighbours are already known).
 
 Example:
+    >>> import tensorflow as tf
+    >>> from ar_keras.layers import ChannelMaskedConv2D
     >>> conv = ChannelMaskedConv2D(6, 3, mask_type="A", data_channels=3)
     >>> conv(tf.zeros([1, 4, 4, 3])).shape     # output group 0 (R) sees no input at all
     TensorShape([1, 4, 4, 6])

@@ -22,6 +22,8 @@ convolution's queue to ``(residual_t, skip_t, queue)``; everything but the
 convolution is pointwise in time, so the block's whole state is that queue.
 
 Example:
+    >>> import tensorflow as tf
+    >>> from ar_keras.layers import WaveNetBlock
     >>> block = WaveNetBlock(residual_channels=16, gate_channels=16, skip_channels=32,
     ...                      dilation_rate=8)
     >>> residual, skip = block(tf.random.normal([2, 100, 16]))    # [2, 100, 16], [2, 100, 32]

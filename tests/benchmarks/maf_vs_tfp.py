@@ -179,7 +179,10 @@ def main():
         f"best validation epoch kept (patience {args.patience})",
         flush=True,
     )
-    header = f"{'system':<34}{'test LL':>10}{'best val LL':>13}{'steps/s':>9}{'steps':>7}{'epochs':>8}{'params':>10}"
+    header = (
+        f"{'system':<34}{'test LL':>10}{'best val LL':>13}{'steps/s':>9}"
+        f"{'steps':>7}{'epochs':>8}{'params':>10}"
+    )
     print("log-likelihoods in nats per example on [0, 1]^64 (higher is better)")
     print(header)
     for run in (run_tfp, run_ar_keras):

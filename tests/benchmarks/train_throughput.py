@@ -186,7 +186,8 @@ def main(argv=None):
         print("\nevery model at its embedded-data preset, python -m train's compile defaults")
         extra = f" {'plain':>17s} {'spe20 no XLA':>17s}" if args.compare else ""
         print(
-            f"{'model':28s} {'preset':7s} {'dataset':18s} {'spe':>4s} {'xla':>5s} {'steps/s':>17s}{extra} {'params':>10s}"
+            f"{'model':28s} {'preset':7s} {'dataset':18s} {'spe':>4s} {'xla':>5s} {'steps/s':>17s}"
+            f"{extra} {'params':>10s}"
         )
         for name in names:
             try:

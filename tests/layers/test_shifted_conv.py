@@ -33,7 +33,7 @@ def _influence(layer, shape, **call_kwargs):
 @pytest.mark.parametrize("strides", [1, 2])
 def test_down_shifted_conv_sees_rows_up_to_its_own(size, strides):
     layer = DownShiftedConv2D(3, (2, 3), strides=strides)
-    for (r, c), changed in _influence(layer, size + (2,)).items():
+    for (r, _), changed in _influence(layer, size + (2,)).items():
         assert changed.shape == tuple(-(-s // strides) for s in size)
         rows = np.nonzero(changed)[0]
         # Input row r reaches output row i only if r <= s*i (and within kh - 1 rows above).

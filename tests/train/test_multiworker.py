@@ -15,6 +15,7 @@ sequence model, a latent-variable model) in one pair of workers; the slow one, e
 registered model.
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -101,7 +102,7 @@ def run_workers(names, tmp_path):
         for p in procs:
             p.kill()
         logs = [p.communicate()[0] for p in procs]
-        pytest.fail("workers timed out after %d s:\n%s" % (timeout, _tails(logs)))
+        pytest.fail(f"workers timed out after {timeout} s:\n{_tails(logs)}")
     for i, p in enumerate(procs):
         assert p.returncode == 0, f"worker {i} exited with {p.returncode}:\n{_tails(logs)}"
     return src, [dict(np.load(tmp_path / f"out{i}.npz")) for i in range(2)]
@@ -169,9 +170,11 @@ def test_cli_multiworker_only_the_chief_writes(tmp_path):
     logdir, export = tmp_path / "run", tmp_path / "export"
     procs = []
     for i in range(2):
-        tf_config = (
-            '{"cluster": {"worker": ["localhost:%d", "localhost:%d"]}, '
-            '"task": {"type": "worker", "index": %d}}' % (p0, p1, i)
+        tf_config = json.dumps(
+            {
+                "cluster": {"worker": [f"localhost:{p0}", f"localhost:{p1}"]},
+                "task": {"type": "worker", "index": i},
+            }
         )
         env = dict(
             os.environ,

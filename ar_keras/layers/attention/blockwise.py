@@ -40,6 +40,7 @@ heads ``h`` and feature sizes static; ``n`` may be dynamic except for
 ``local_2d`` (``n = H W``).
 
 Example:
+    >>> from ar_keras.layers.attention import blockwise, patterns
     >>> spec = patterns.make_spec("strided", block_length=4)
     >>> q = k = v = tf.random.normal([2, 1, 10, 8])
     >>> attend(q, k, v, spec).shape
@@ -324,7 +325,7 @@ def step_positions(spec, t, length):
 
 
 def _local_2d_positions(spec, t):
-    (H, W), (bh, bw), (fh, fw) = spec.grid_shape, spec.block_shape, spec.flange
+    (_, W), (bh, bw), (fh, fw) = spec.grid_shape, spec.block_shape, spec.flange
     Cb = W // bw
     mh, mw = fh + bh, bw + 2 * fw
     _, _, rel, _ = _local_2d_tables(spec)

@@ -42,6 +42,7 @@ earlier blocks (all visible), the right flange beside the block is later
 (masked), and inside the block raster order holds.
 
 Example:
+    >>> from ar_keras.layers.attention import patterns
     >>> patterns.allowed("strided", 8, block_length=3)[7].nonzero()[0]
     array([1, 4, 5, 6, 7])
     >>> patterns.block_raster_order((4, 4), (2, 2))[:4]      # first block
@@ -212,7 +213,7 @@ def allowed(
     elif pattern == "fixed":
         rule = (j // l == i // l) | (j % l >= l - c)
     else:  # local_2d
-        (H, W), (bh, bw), (fh, fw) = spec.grid_shape, spec.block_shape, spec.flange
+        (_, W), (bh, bw), (fh, fw) = spec.grid_shape, spec.block_shape, spec.flange
         order = block_raster_order(spec.grid_shape, spec.block_shape)
         row, col = order // W, order % W  # of each generated position
         top, left = (row // bh * bh)[:, None], (col // bw * bw)[:, None]  # of i's query block

@@ -60,6 +60,7 @@ feature) and rebuilds it from the previous ``W-1`` frames at each frame start
 at every step.  Both use the same summation order and return the same samples.
 
 Example:
+    >>> import ar_keras as ark
     >>> model = ark.models.get("trajectory_rnade", preset="tiny")     # F = 2, W = 2
     >>> x = model.sample(4, length=10, seed=0)                         # float32 [4, 10, 2]
     >>> model.log_prob(x).shape                                        # nats per trajectory

@@ -37,7 +37,7 @@ preprocessing of MNIST and CIFAR-10, ``a = logit_alpha``); the log-Jacobian
 of that map is included, so `log_prob` is the density of ``x`` itself.
 
 Example:
-    >>> import ar_keras as ark
+    >>> import keras, ar_keras as ark
     >>> model = ark.models.get("maf", preset="digits")      # 64-d dequantized digits
     >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
     >>> # model.fit(ark.data.load("digits_continuous").batch(128), ...)

@@ -23,6 +23,7 @@ the same order with the same elementwise ops and end in per-step products of
 one shape, ``[n, H] x [H, 3C]``: for one seed they return identical samples.
 
 Example:
+    >>> import ar_keras as ark
     >>> model = ark.models.get("rnade", preset="tiny")
     >>> x = model.sample(100, seed=0)                 # float32 [100, 2]
     >>> model.conditional_log_probs(x).shape          # exact conditionals

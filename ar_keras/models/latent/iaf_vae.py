@@ -38,10 +38,14 @@ for the same ``(S, seed)`` the bound is >= the mean ELBO of those samples
 (Jensen).  bits/dim are ``-bound / (H W C ln 2)``.
 
 Example:
+    >>> import keras, ar_keras as ark
     >>> model = ark.models.get("iaf_vae", preset="digits")
     >>> model.compile(optimizer=keras.optimizers.Adamax(2e-3))
     >>> # model.fit(ark.data.load("digits").batch(64), ...)
-    >>> model.elbo(x), model.log_prob(x, num_samples=100)      # nats, [B] each
+    >>> x = ark.data.as_numpy("digits", "test")[:4]
+    >>> elbo, log_p = model.elbo(x), model.log_prob(x, num_samples=100)      # nats, [B] each
+    >>> elbo.shape, log_p.shape
+    (TensorShape([4]), TensorShape([4]))
 """
 
 import keras

@@ -66,11 +66,16 @@ the decoder's cache (each `GatedPixelCNNBlock`'s ``init_cache`` / ``step_row``
 keyed noise and give the same samples for a seed.
 
 Example:
+    >>> import keras, ar_keras as ark
     >>> model = ark.models.get("pixelvae", preset="digits")
     >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
     >>> # model.fit(ark.data.load("digits").batch(64), ...)
-    >>> model.elbo(x), model.log_prob(x, num_samples=100)      # nats, [B] each
-    >>> model.sample(16, seed=0)                                # int32 [16, 8, 8, 1]
+    >>> x = ark.data.as_numpy("digits", "test")[:4]
+    >>> elbo, log_p = model.elbo(x), model.log_prob(x, num_samples=100)      # nats, [B] each
+    >>> elbo.shape, log_p.shape
+    (TensorShape([4]), TensorShape([4]))
+    >>> model.sample(16, seed=0).shape                          # int32 [16, 8, 8, 1]
+    TensorShape([16, 8, 8, 1])
 """
 
 import keras

@@ -1,1 +1,4 @@
-"""Models that generate an image in an order other than raster: Parallel Multiscale, Subscale Pixel Network."""
+"""Models that generate an image in an order other than raster.
+
+Parallel Multiscale and the Subscale Pixel Network.
+"""

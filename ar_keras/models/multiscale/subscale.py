@@ -80,7 +80,7 @@ Example:
     >>> import ar_keras as ark
     >>> model = ark.models.get("subscale", preset="digits")        # 8x8x1, S = 2
     >>> model.ordering[:4]                                          # x[0::2, 0::2] first
-    array([ 0,  2,  4,  6])
+    array([0, 2, 4, 6])
     >>> model.compile(optimizer="adam")
     >>> # model.fit(ark.data.load("digits", "train").batch(64), epochs=20)
     >>> x = model.sample(4, seed=0)                                 # [4, 8, 8, 1]

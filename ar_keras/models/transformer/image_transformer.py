@@ -113,7 +113,7 @@ Example:
     >>> two_d = ark.models.get("image_transformer", preset="digits", attention="local_2d",
     ...                        block_shape=(4, 4), flange=(4, 4))
     >>> two_d.ordering[:6]                                        # block-raster: first 4x4 block
-    array([ 0,  1,  2,  3,  8,  9])
+    array([0, 1, 2, 3, 8, 9], dtype=int32)
 """
 
 import collections.abc

@@ -67,7 +67,8 @@ Example:
     >>> # model.fit(ark.data.load("moving_digits", "train").batch(32), epochs=10)
     >>> context = ark.data.as_numpy("moving_digits", "test")[:4, :4]   # 4 frames given
     >>> videos = model.sample(4, conditional=context, seed=0)          # [4, 8, 16, 16, 1]
-    >>> model.log_prob(videos, conditional=context)                    # nats of frames 4..7
+    >>> model.log_prob(videos, conditional=context).shape              # nats of frames 4..7
+    TensorShape([4])
 """
 
 import keras

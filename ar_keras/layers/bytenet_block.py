@@ -100,24 +100,28 @@ class ByteNetBlock(keras.layers.Layer):
         self.block_type = block_type
         self.causal = bool(causal)
         conv_filters = 4 * d if block_type == "rmb" else d
+        policy = self.dtype_policy
         if self.causal:
-            self.conv = CausalConv1D(conv_filters, self.kernel_size, self.dilation_rate, name="dilated_conv")
+            self.conv = CausalConv1D(
+                conv_filters, self.kernel_size, self.dilation_rate, dtype=policy, name="dilated_conv"
+            )
         else:
             self.conv = keras.layers.Conv1D(
                 conv_filters,
                 self.kernel_size,
                 padding="same",
                 dilation_rate=self.dilation_rate,
+                dtype=policy,
                 name="dilated_conv",
             )
-        self.norm_in = keras.layers.LayerNormalization(epsilon=1e-5, name="norm_in")
-        self.reduce = keras.layers.Dense(d, name="reduce")  # 1x1 2d -> d
+        self.norm_in = keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy, name="norm_in")
+        self.reduce = keras.layers.Dense(d, dtype=policy, name="reduce")  # 1x1 2d -> d
         if block_type == "relu":
-            self.norm_conv = keras.layers.LayerNormalization(epsilon=1e-5, name="norm_conv")
-            self.norm_out = keras.layers.LayerNormalization(epsilon=1e-5, name="norm_out")
+            self.norm_conv = keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy, name="norm_conv")
+            self.norm_out = keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy, name="norm_out")
         else:
-            self.mu_1x1 = keras.layers.Dense(4 * d, name="mu_1x1")  # second MU, 1x1
-        self.expand = keras.layers.Dense(2 * d, name="expand")  # 1x1 d -> 2d
+            self.mu_1x1 = keras.layers.Dense(4 * d, dtype=policy, name="mu_1x1")  # second MU, 1x1
+        self.expand = keras.layers.Dense(2 * d, dtype=policy, name="expand")  # 1x1 d -> 2d
 
     def build(self, input_shape):
         d = self.hidden_channels
@@ -148,7 +152,7 @@ class ByteNetBlock(keras.layers.Layer):
         return x + self.expand(h)  # [.., 2d]
 
     def call(self, inputs):
-        return self._residual(tf.convert_to_tensor(inputs), self.conv)
+        return self._residual(tf.cast(inputs, self.compute_dtype), self.conv)
 
     def init_cache(self, batch, dtype=None):
         """Zeros ``[batch, r (k-1), d]``: the convolution's queue before the first step."""
@@ -167,7 +171,7 @@ class ByteNetBlock(keras.layers.Layer):
             new_queue.append(q)
             return y
 
-        y = self._residual(tf.convert_to_tensor(x_t), conv_step)
+        y = self._residual(tf.cast(x_t, self.compute_dtype), conv_step)
         return y, new_queue[0]
 
     def compute_output_shape(self, input_shape):

@@ -107,15 +107,16 @@ class CausalConv1D(keras.layers.Layer):
     def _contract(self, taps):
         """``taps [..., k C]`` (tap-major) -> ``[..., F]``."""
         # [k, C, F] -> [kC, F], tap-major like the taps.
-        kernel = tf.reshape(self.kernel, [self.kernel_size * self.input_channels, self.filters])
+        kernel = tf.cast(self.kernel, self.compute_dtype)
+        kernel = tf.reshape(kernel, [self.kernel_size * self.input_channels, self.filters])
         if taps.shape.rank == 2:
             y = tf.matmul(taps, kernel)  # [B, kC] -> [B, F]
         else:
             y = tf.einsum("btc,cf->btf", taps, kernel)  # [B, T, kC] -> [B, T, F]
-        return y + self.bias if self.bias is not None else y
+        return y + tf.cast(self.bias, self.compute_dtype) if self.bias is not None else y
 
     def call(self, inputs):
-        x = tf.convert_to_tensor(inputs)
+        x = tf.cast(inputs, self.compute_dtype)
         length = tf.shape(x)[1]
         pad = self.queue_length
         x_pad = tf.pad(x, [[0, 0], [pad, 0], [0, 0]])  # [B, pad + T, C]
@@ -141,7 +142,8 @@ class CausalConv1D(keras.layers.Layer):
         Returns:
             ``(y_t [B, F], new_queue)`` with new_queue holding ``t - d (k-1) + 1 .. t``.
         """
-        x_t = tf.convert_to_tensor(x_t)
+        x_t = tf.cast(x_t, self.compute_dtype)
+        queue = tf.cast(queue, self.compute_dtype)
         if self.queue_length == 0:
             return self._contract(x_t), queue
         taps = [queue[:, self.dilation_rate * i] for i in range(self.kernel_size - 1)] + [x_t]

@@ -55,10 +55,15 @@ class ConvLSTM(keras.layers.Layer):
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}.")
         self.input_conv = keras.layers.Conv2D(
-            4 * self.filters, self.kernel_size, padding="same", name="input_conv"
+            4 * self.filters, self.kernel_size, padding="same", dtype=self.dtype_policy, name="input_conv"
         )
         self.state_conv = keras.layers.Conv2D(
-            4 * self.filters, self.kernel_size, padding="same", use_bias=False, name="state_conv"
+            4 * self.filters,
+            self.kernel_size,
+            padding="same",
+            use_bias=False,
+            dtype=self.dtype_policy,
+            name="state_conv",
         )
 
     def build(self, input_shape):
@@ -74,7 +79,7 @@ class ConvLSTM(keras.layers.Layer):
 
     def _update(self, pre_x, cache):
         pre = pre_x + self.state_conv(cache["h"])  # [B, H, W, 4F]
-        h, c = lstm_cell(pre, cache["c"])
+        h, c = lstm_cell(pre, tf.cast(cache["c"], self.compute_dtype))
         return h, {"h": h, "c": c}
 
     def step(self, frame, cache):
@@ -82,6 +87,7 @@ class ConvLSTM(keras.layers.Layer):
         return self._update(self.input_conv(frame), cache)
 
     def call(self, inputs):
+        inputs = tf.cast(inputs, self.compute_dtype)
         T = inputs.shape[1]
         if T is None:
             raise ValueError("ConvLSTM needs a static number of frames T.")

@@ -149,7 +149,7 @@ class DiagonalBiLSTM(keras.layers.Layer):
         #: Python loops instead of tf.while_loops (static sizes): set only while a model
         #: traces its TFLite signatures (see `ar_keras.layers.lstm_cell.scan`); not config.
         self.unroll = False
-        conv = dict(mask_type="B", data_channels=self.data_channels, out_splits=4)
+        conv = dict(mask_type="B", data_channels=self.data_channels, out_splits=4, dtype=self.dtype_policy)
         self.forward_input = MaskedConv2D(4 * self.units, 1, name="forward_input", **conv)
         self.backward_input = MaskedConv2D(4 * self.units, 1, name="backward_input", **conv)
 
@@ -164,14 +164,21 @@ class DiagonalBiLSTM(keras.layers.Layer):
             name="backward_state_kernel", shape=shape, initializer="glorot_uniform"
         )
 
+    def _state_kernels(self):
+        """The forward and backward state kernels ``[2, h, 4h]`` in the compute dtype."""
+        return (
+            tf.cast(self.forward_state_kernel, self.compute_dtype),
+            tf.cast(self.backward_state_kernel, self.compute_dtype),
+        )
+
     def call(self, inputs):
-        forward = diagonal_lstm(
-            self.forward_input(inputs), self.forward_state_kernel, self.unroll
-        )  # [B, H, W, h]
+        inputs = tf.cast(inputs, self.compute_dtype)
+        forward_kernel, backward_kernel = self._state_kernels()
+        forward = diagonal_lstm(self.forward_input(inputs), forward_kernel, self.unroll)  # [B, H, W, h]
         reversed_pre = tf.reverse(
             self.backward_input(inputs), axis=[2]
         )  # [B, H, W, 4h], columns right to left
-        backward = diagonal_lstm(reversed_pre, self.backward_state_kernel, self.unroll)
+        backward = diagonal_lstm(reversed_pre, backward_kernel, self.unroll)
         backward = tf.reverse(backward, axis=[2])  # [B, H, W, h], columns back in order
         if self.shift_backward:
             backward = _shift_down(backward)  # row i <- row i - 1
@@ -202,7 +209,7 @@ class DiagonalBiLSTM(keras.layers.Layer):
         """Enters row ``i >= 1``: the right-to-left LSTM over the completed row ``i - 1``."""
         row = cache["inputs"][:, None]  # [B, 1, W, F]
         pre = self.backward_input(row)[:, 0]  # [B, W, 4h]
-        kernel = self.backward_state_kernel
+        kernel = self._state_kernels()[1]
         # The state above (i - 2, j) is known for the whole row: add its term at once.
         pre = pre + tf.einsum("bwf,fo->bwo", cache["bw"], kernel[0])  # [B, W, 4h]
         columns = tf.reverse(tf.transpose(pre, [1, 0, 2]), axis=[0])  # [B, W, 4h] -> [W, B, 4h], right first
@@ -228,10 +235,11 @@ class DiagonalBiLSTM(keras.layers.Layer):
             ``(out [B, 1, 1, units], cache)``.  Calling `step` again at the
             same pixel (its next channel) overwrites it.
         """
+        pixel = tf.cast(pixel, self.compute_dtype)
         width = tf.shape(cache["h"])[1]
         here = tf.equal(tf.range(width), column)[None, :, None]  # [1, W, 1]
         inputs = tf.where(here, pixel[:, 0], cache["inputs"])  # write x(i, j)
-        kernel = self.forward_state_kernel
+        kernel = self._state_kernels()[0]
         z = self.forward_input(pixel)[:, 0, 0]  # [B, 4h]
         left = tf.maximum(column - 1, 0)
         has_left = tf.cast(column > 0, z.dtype)

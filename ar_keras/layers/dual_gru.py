@@ -84,12 +84,16 @@ class DualGRU(keras.layers.Layer):
         self.built = True
 
     # ------------------------------------------------------------------- parts
+    def _compute(self, value):
+        return tf.cast(value, self.compute_dtype)
+
     def masked_input_kernel(self):
-        return self.input_kernel * tf.cast(self.input_mask, self.input_kernel.dtype)  # I o M  [3, 3H]
+        """``I o M`` ``[3, 3H]`` in the compute dtype."""
+        return self._compute(self.input_kernel) * self._compute(self.input_mask)
 
     def masked_recurrent_kernel(self):
-        mask = tf.cast(self.recurrent_mask, self.recurrent_kernel.dtype)
-        return self.recurrent_kernel * mask  # R o P  [H, 3H]
+        """``R o P`` ``[H, 3H]`` in the compute dtype."""
+        return self._compute(self.recurrent_kernel) * self._compute(self.recurrent_mask)
 
     def gate_matrices(self):
         """``[(name, column slice)]`` of the three gate matrices in the recurrent kernel."""
@@ -98,18 +102,19 @@ class DualGRU(keras.layers.Layer):
 
     def input_projection(self, inputs):
         """``[..., 3]`` scaled inputs -> ``I* x + b`` ``[..., 3H]``."""
-        return tf.matmul(inputs, self.masked_input_kernel()) + self.bias
+        return tf.matmul(self._compute(inputs), self.masked_input_kernel()) + self._compute(self.bias)
 
     def current_coarse_projection(self, c_scaled):
         """The c_t term alone: ``[n]`` -> ``[n, 3H]`` (zero in the coarse columns)."""
-        return c_scaled[:, None] * self.masked_input_kernel()[CURRENT_COARSE]
+        return self._compute(c_scaled)[:, None] * self.masked_input_kernel()[CURRENT_COARSE]
 
     def recurrent(self, h):
-        return tf.matmul(h, self.masked_recurrent_kernel())  # [n, 3H]
+        return tf.matmul(self._compute(h), self.masked_recurrent_kernel())  # [n, 3H]
 
     def gates(self, pre, rec, h):
         """``h_t`` from ``pre = I* x_t + b (+ extra)`` and ``rec = h_{t-1} R``: ``[n, H]``."""
         H = self.units
+        pre, rec, h = self._compute(pre), self._compute(rec), self._compute(h)
         u = tf.sigmoid(rec[:, :H] + pre[:, :H])
         r = tf.sigmoid(rec[:, H : 2 * H] + pre[:, H : 2 * H])
         e = tf.tanh(r * rec[:, 2 * H :] + pre[:, 2 * H :])
@@ -125,8 +130,10 @@ class DualGRU(keras.layers.Layer):
         ``tflite=True`` writes the states into a buffer instead of a TensorArray (TFLite
         cannot lower TensorArrays of a dynamic batch); O(T) per step, for exports only.
         """
+        pre = self._compute(pre)
         batch = tf.shape(pre)[0]
         h0 = tf.zeros(tf.stack([batch, self.units]), pre.dtype) if initial_state is None else initial_state
+        h0 = self._compute(h0)
         kernel = self.masked_recurrent_kernel()
         steps = tf.transpose(pre, [1, 0, 2])  # [B, T, 3H] -> [T, B, 3H]
         if not tflite:

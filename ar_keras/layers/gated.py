@@ -50,11 +50,14 @@ class GatedActivation(keras.layers.Layer):
             raise ValueError(f"GatedActivation needs an even feature count, got {features}.")
         self.projection = None
         if self.conditional:
-            self.projection = keras.layers.Dense(features, use_bias=False, name="projection")
+            self.projection = keras.layers.Dense(
+                features, use_bias=False, dtype=self.dtype_policy, name="projection"
+            )
             if conditioning_shape is not None:
                 self.projection.build(conditioning_shape)
 
     def call(self, inputs, conditioning=None):
+        inputs = tf.cast(inputs, self.compute_dtype)
         if self.conditional:
             if conditioning is None:
                 raise ValueError("this GatedActivation is conditional: pass conditioning=[B, E].")

@@ -74,9 +74,10 @@ def shift_down(x):
 
 
 def _valid_conv(layer, window):
-    """A `MaskedConv2D` on an already padded window ('VALID', masked kernel)."""
+    """A `MaskedConv2D` on an already padded window ('VALID', masked kernel, its compute dtype)."""
+    window = tf.cast(window, layer.compute_dtype)
     y = tf.nn.conv2d(window, layer.masked_kernel(), strides=1, padding="VALID")
-    return y + layer.bias if layer.bias is not None else y
+    return y + layer.compute_bias() if layer.bias is not None else y
 
 
 @keras.saving.register_keras_serializable(package="ar_keras")
@@ -130,10 +131,11 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}.")
         k, F, C = self.kernel_size, self.filters, self.data_channels
+        policy = self.dtype_policy
         self.v_conv = MaskedConv2D(
-            2 * F, (k // 2 + 1, k), mask_type=None, centre=(k // 2, k // 2), name="v_conv"
+            2 * F, (k // 2 + 1, k), mask_type=None, centre=(k // 2, k // 2), dtype=policy, name="v_conv"
         )
-        self.v_to_h = keras.layers.Conv2D(2 * F, 1, name="v_to_h")
+        self.v_to_h = keras.layers.Conv2D(2 * F, 1, dtype=policy, name="v_to_h")
         self.h_conv = MaskedConv2D(
             2 * F,
             (1, k // 2 + 1),
@@ -141,13 +143,16 @@ class GatedPixelCNNBlock(keras.layers.Layer):
             data_channels=C,
             out_splits=2,
             centre=(0, k // 2),
+            dtype=policy,
             name="h_conv",
         )
-        self.h_gate = GatedActivation(conditional=self.conditional, name="h_gate")
+        self.h_gate = GatedActivation(conditional=self.conditional, dtype=policy, name="h_gate")
         self.v_gate = (
-            GatedActivation(conditional=self.conditional, name="v_gate") if self.vertical_output else None
+            GatedActivation(conditional=self.conditional, dtype=policy, name="v_gate")
+            if self.vertical_output
+            else None
         )
-        self.h_out = MaskedConv2D(F, 1, mask_type="B", data_channels=C, name="h_out")
+        self.h_out = MaskedConv2D(F, 1, mask_type="B", data_channels=C, dtype=policy, name="h_out")
 
     def build(self, v_shape, h_shape, conditioning_shape=None):
         pre = (None, None, None, 2 * self.filters)  # [B, H, W, 2F]
@@ -170,6 +175,7 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         return h_new if self.first else h_new + h  # residual (horizontal stack)
 
     def call(self, v, h, conditioning=None):
+        v, h = tf.cast(v, self.compute_dtype), tf.cast(h, self.compute_dtype)
         v_pre = self.v_conv(v)  # [B, H, W, 2F], rows <= i
         h_pre = self.h_conv(h) + self.v_to_h(shift_down(v_pre))  # [B, H, W, 2F]
         h_new = self._horizontal(h, h_pre, conditioning)  # [B, H, W, F]
@@ -211,6 +217,7 @@ class GatedPixelCNNBlock(keras.layers.Layer):
             ``"v_to_h"`` is row ``i`` of ``U shift_down(v_pre)``.
         """
         half = self.half
+        v_row = tf.cast(v_row, self.compute_dtype)
         padded = tf.pad(v_row, [[0, 0], [0, 0], [half, half], [0, 0]])  # [B, 1, W + 2 half, F_v]
         rows = tf.concat([cache["v"][:, 1:], padded], axis=1)  # rows i-1-half .. i-1
         v_pre = _valid_conv(self.v_conv, rows)  # [B, 1, W, 2F], row i-1
@@ -235,6 +242,7 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         Returns:
             The cache.
         """
+        h_row = tf.cast(h_row, self.compute_dtype)
         padded = tf.pad(h_row, [[0, 0], [0, 0], [self.half, 0], [0, 0]])  # [B, 1, half + W, F_h]
         return dict(cache, h=padded)
 
@@ -254,6 +262,7 @@ class GatedPixelCNNBlock(keras.layers.Layer):
             pixel (the next channel) overwrites it in the row buffer.
         """
         half = self.half
+        h_pixel = tf.cast(h_pixel, self.compute_dtype)
         width = tf.shape(cache["h"])[2]  # W + half
         at = tf.equal(tf.range(width), column + half)[None, None, :, None]  # [1, 1, W + half, 1]
         row = tf.where(at, h_pixel, cache["h"])  # write h(i, j)

@@ -99,11 +99,12 @@ class GatedResNet(keras.layers.Layer):
         self._f = get_nonlinearity(nonlinearity)
 
     def _make_conv(self, filters, name, initializer):
+        kwargs = dict(kernel_initializer=initializer, dtype=self.dtype_policy, name=name)
         if self.conv == "down_shifted":
-            return DownShiftedConv2D(filters, (2, 3), kernel_initializer=initializer, name=name)
+            return DownShiftedConv2D(filters, (2, 3), **kwargs)
         if self.conv == "down_right_shifted":
-            return DownRightShiftedConv2D(filters, (2, 2), kernel_initializer=initializer, name=name)
-        return keras.layers.Dense(filters, kernel_initializer=initializer, name=name)
+            return DownRightShiftedConv2D(filters, (2, 2), **kwargs)
+        return keras.layers.Dense(filters, **kwargs)
 
     def build(self, x_shape, aux_shape=None, conditioning_shape=None):
         features = int(x_shape[-1])
@@ -119,15 +120,21 @@ class GatedResNet(keras.layers.Layer):
         self.conv2.build(lead + [widen * features])
         self.aux_proj = None
         if self.auxiliary:
-            self.aux_proj = keras.layers.Dense(features, name="aux_proj")
+            self.aux_proj = keras.layers.Dense(features, dtype=self.dtype_policy, name="aux_proj")
             if aux_shape is not None:
                 self.aux_proj.build(list(aux_shape[:-1]) + [widen * int(aux_shape[-1])])
         self.cond_proj = None
         if self.conditional:
-            self.cond_proj = keras.layers.Dense(2 * features, use_bias=False, name="cond_proj")
+            self.cond_proj = keras.layers.Dense(
+                2 * features, use_bias=False, dtype=self.dtype_policy, name="cond_proj"
+            )
             if conditioning_shape is not None:
                 self.cond_proj.build(conditioning_shape)
-        self.drop = keras.layers.Dropout(self.dropout, name="dropout") if self.dropout > 0 else None
+        self.drop = (
+            keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
+            if self.dropout > 0
+            else None
+        )
 
     def _check_inputs(self, aux, conditioning):
         if self.auxiliary and aux is None:
@@ -147,8 +154,13 @@ class GatedResNet(keras.layers.Layer):
         a, b = tf.split(c2, 2, axis=-1)
         return x + a * tf.sigmoid(b)
 
+    def _compute(self, *values):
+        """Float inputs (or None) in the compute dtype: `step` is called outside ``__call__``."""
+        return [None if v is None else tf.cast(v, self.compute_dtype) for v in values]
+
     def call(self, x, aux=None, conditioning=None, training=False):
         self._check_inputs(aux, conditioning)
+        x, aux = self._compute(x, aux)
         c1 = self.conv1(self._f(x))
         if self.auxiliary:
             c1 = c1 + self.aux_proj(self._f(aux))
@@ -188,6 +200,7 @@ class GatedResNet(keras.layers.Layer):
             those positions once every position above / to the left went through.
         """
         self._check_inputs(aux, conditioning)
+        x, aux = self._compute(x, aux)
         if column is not None and self.conv == "down_shifted":
             raise ValueError(
                 "a down-shifted block reads column j + 1 of the current row, which "

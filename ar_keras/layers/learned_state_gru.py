@@ -61,14 +61,18 @@ class LearnedStateGRU(keras.layers.Layer):
         )
         self.built = True
 
+    def _compute(self, value):
+        return tf.cast(value, self.compute_dtype)
+
     def init_cache(self, batch):
-        """The learned ``h_0`` for ``batch`` sequences: ``[batch, H]``."""
-        return tf.tile(self.initial_state[None], tf.stack([batch, 1]))  # [H] -> [batch, H]
+        """The learned ``h_0`` for ``batch`` sequences: ``[batch, H]`` (compute dtype)."""
+        h0 = self._compute(self.initial_state)
+        return tf.tile(h0[None], tf.stack([batch, 1]))  # [H] -> [batch, H]
 
     def _update(self, projected, h):
         """``projected [B, 3H]`` (= W x_t + b), ``h [B, H]`` -> ``h_t [B, H]``."""
         a_r, a_z, a_n = tf.split(projected, 3, axis=-1)  # 3 x [B, H]
-        u = tf.matmul(h, self.recurrent_kernel) + self.recurrent_bias
+        u = tf.matmul(h, self._compute(self.recurrent_kernel)) + self._compute(self.recurrent_bias)
         u_r, u_z, u_n = tf.split(u, 3, axis=-1)  # 3 x [B, H]
         r = tf.sigmoid(a_r + u_r)
         z = tf.sigmoid(a_z + u_z)
@@ -77,13 +81,15 @@ class LearnedStateGRU(keras.layers.Layer):
 
     def step(self, x_t, state):
         """One step: ``x_t [B, D]``, ``state [B, H]`` -> ``h_t [B, H]``."""
-        return self._update(tf.matmul(x_t, self.kernel) + self.bias, state)
+        x_t, state = self._compute(x_t), self._compute(state)
+        return self._update(tf.matmul(x_t, self._compute(self.kernel)) + self._compute(self.bias), state)
 
     def call(self, x, state=None):
         """``x [B, N, D]`` -> ``(outputs [B, N, H], last state [B, H])``."""
-        if state is None:
-            state = self.init_cache(tf.shape(x)[0])
-        projected = tf.einsum("bnd,dk->bnk", x, self.kernel) + self.bias  # [B, N, 3H]
+        x = self._compute(x)
+        state = self.init_cache(tf.shape(x)[0]) if state is None else self._compute(state)
+        kernel, bias = self._compute(self.kernel), self._compute(self.bias)
+        projected = tf.einsum("bnd,dk->bnk", x, kernel) + bias  # [B, N, 3H]
         time_major = tf.transpose(projected, [1, 0, 2])  # [B, N, 3H] -> [N, B, 3H]
         states = tf.scan(lambda h, p: self._update(p, h), time_major, initializer=state)  # [N, B, H]
         outputs = tf.transpose(states, [1, 0, 2])  # [N, B, H] -> [B, N, H]

@@ -251,7 +251,8 @@ class MADELayer(keras.layers.Layer):
         )
 
     # ---------------------------------------------------------------- build
-    def build(self, input_shape):
+    def build(self, inputs_shape, conditional_input_shape=None):
+        input_shape = inputs_shape
         axis = -2 if self.input_width > 1 else -1
         if len(input_shape) < -axis or input_shape[axis] is None:
             raise ValueError(f"MADE needs inputs [..., D{', W' if axis == -2 else ''}] with a known D.")
@@ -271,19 +272,26 @@ class MADELayer(keras.layers.Layer):
             )
         in_units, out_units = event_size * self.input_width, event_size * self.params
         out_init = self.kernel_initializer if self.output_scale is None else _small_init(self.output_scale)
+        policy = self.dtype_policy
         self.hidden_layers = []
         width = in_units
         for i, units in enumerate(self.hidden_units):
-            layer = MaskedDense(units, kernel_initializer=self.kernel_initializer, name=f"hidden_{i}")
+            layer = MaskedDense(
+                units, kernel_initializer=self.kernel_initializer, dtype=policy, name=f"hidden_{i}"
+            )
             layer.build((None, width))
             self.hidden_layers.append(layer)
             width = units
-        self.output_layer = MaskedDense(out_units, kernel_initializer=out_init, name="output")
+        self.output_layer = MaskedDense(out_units, kernel_initializer=out_init, dtype=policy, name="output")
         self.output_layer.build((None, width))
         self.direct_layer = None
         if self.direct_connection:
             self.direct_layer = MaskedDense(
-                out_units, use_bias=False, name="direct", kernel_initializer=self.kernel_initializer
+                out_units,
+                use_bias=False,
+                name="direct",
+                kernel_initializer=self.kernel_initializer,
+                dtype=policy,
             )
             self.direct_layer.build((None, in_units))
         self.conditional_layer = self.conditional_output = None
@@ -292,12 +300,17 @@ class MADELayer(keras.layers.Layer):
                 self.hidden_units[0],
                 use_bias=False,
                 kernel_initializer=self.kernel_initializer,
+                dtype=policy,
                 name="conditional",
             )
             self.conditional_layer.build((None, self.conditional_size))
             if self.conditional_to_output:
                 self.conditional_output = keras.layers.Dense(
-                    out_units, use_bias=False, kernel_initializer=out_init, name="conditional_output"
+                    out_units,
+                    use_bias=False,
+                    kernel_initializer=out_init,
+                    dtype=policy,
+                    name="conditional_output",
                 )
                 self.conditional_output.build((None, self.conditional_size))
         self.built = True
@@ -316,7 +329,7 @@ class MADELayer(keras.layers.Layer):
                 "conditional_input was given."
             )
         hidden_masks, out_mask, direct_mask = self.mask_tensors(mask_index)
-        y = inputs
+        y = tf.cast(inputs, self.compute_dtype)
         if self.input_width > 1:
             shape = tf.concat([tf.shape(y)[:-2], [self.event_size * self.input_width]], 0)
             y = tf.reshape(y, shape)  # [..., D, W] -> [..., D*W]
@@ -345,7 +358,8 @@ class MADELayer(keras.layers.Layer):
         bound = self.log_scale_bound
         return shift, bound * tf.tanh(raw / bound)  # the soft clamp
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, inputs_shape, conditional_input_shape=None):
+        input_shape = inputs_shape
         lead = tuple(input_shape[:-2] if self.input_width > 1 else input_shape[:-1])
         out = lead + (self.event_size or input_shape[-1],)
         if self.output_mode == "params":

@@ -100,19 +100,26 @@ class MaskedConv2D(keras.layers.Layer):
             self._mask = mask  # numpy: a tf constant made here could be graph-scoped
 
     def masked_kernel(self):
+        """``kernel * mask`` ``[kh, kw, in, out]`` in the layer's compute dtype."""
+        kernel = tf.cast(self.kernel, self.compute_dtype)
         if self._mask is None:
-            return self.kernel
-        return self.kernel * tf.constant(self._mask, self.kernel.dtype)
+            return kernel
+        return kernel * tf.constant(self._mask, self.compute_dtype)
+
+    def compute_bias(self):
+        """The bias ``[out]`` in the compute dtype, or None."""
+        return None if self.bias is None else tf.cast(self.bias, self.compute_dtype)
 
     def call(self, inputs):
         kh, kw = self.kernel_size
         cr, cc = self.centre
+        inputs = tf.cast(inputs, self.compute_dtype)
         # Pad so that output (i, j) reads input rows i-cr..i+kh-1-cr and
         # columns j-cc..j+kw-1-cc: [B, H, W, F] -> [B, H+kh-1, W+kw-1, F].
         x = tf.pad(inputs, [[0, 0], [cr, kh - 1 - cr], [cc, kw - 1 - cc], [0, 0]])
         y = tf.nn.conv2d(x, self.masked_kernel(), strides=1, padding="VALID")
         if self.bias is not None:
-            y = y + self.bias
+            y = y + self.compute_bias()
         return y
 
     def get_config(self):

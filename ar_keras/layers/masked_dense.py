@@ -71,16 +71,18 @@ class MaskedDense(keras.layers.Layer):
         )
 
     def masked_kernel(self, kernel_mask=None):
-        """``W * M`` for the given (or fixed) mask."""
+        """``W * M`` for the given (or fixed) mask, in the layer's compute dtype."""
+        kernel = tf.cast(self.kernel, self.compute_dtype)
         mask = self.kernel_mask if kernel_mask is None else kernel_mask
         if mask is None:
-            return self.kernel
-        return self.kernel * tf.cast(mask, self.kernel.dtype)
+            return kernel
+        return kernel * tf.cast(mask, self.compute_dtype)
 
     def call(self, inputs, kernel_mask=None):
+        inputs = tf.cast(inputs, self.compute_dtype)
         y = tf.matmul(inputs, self.masked_kernel(kernel_mask))
         if self.bias is not None:
-            y = y + self.bias
+            y = y + tf.cast(self.bias, self.compute_dtype)
         return y
 
     def get_config(self):

@@ -40,9 +40,11 @@ from ar_keras.layers.masked_conv2d import MaskedConv2D
 __all__ = ["MultiplicativeUnit", "ResidualMultiplicativeBlock"]
 
 
-def _conv(filters, kernel_size, mask_type, data_channels, dilation, out_splits=1, name=None):
+def _conv(filters, kernel_size, mask_type, data_channels, dilation, out_splits=1, name=None, dtype=None):
     if mask_type is None:
-        return keras.layers.Conv2D(filters, kernel_size, padding="same", dilation_rate=dilation, name=name)
+        return keras.layers.Conv2D(
+            filters, kernel_size, padding="same", dilation_rate=dilation, dtype=dtype, name=name
+        )
     if dilation != 1:
         raise ValueError(f"masked (decoder) convolutions take no dilation, got {dilation}.")
     return MaskedConv2D(
@@ -51,6 +53,7 @@ def _conv(filters, kernel_size, mask_type, data_channels, dilation, out_splits=1
         mask_type=mask_type,
         data_channels=data_channels,
         out_splits=out_splits,
+        dtype=dtype,
         name=name,
     )
 
@@ -92,11 +95,13 @@ class MultiplicativeUnit(keras.layers.Layer):
             self.dilation,
             out_splits=4,
             name="gates",
+            dtype=self.dtype_policy,
         )
         self.gates.build(input_shape)
         self.built = True
 
     def call(self, h):
+        h = tf.cast(h, self.compute_dtype)
         z1, z2, z3, z4 = tf.split(self.gates(h), 4, axis=-1)  # 4 x [.., c]
         return tf.sigmoid(z1) * tf.tanh(tf.sigmoid(z2) * h + tf.sigmoid(z3) * tf.tanh(z4))
 
@@ -133,10 +138,15 @@ class ResidualMultiplicativeBlock(keras.layers.Layer):
         self.dilation = int(dilation)
         self.mask_type = mask_type
         self.data_channels = int(data_channels)
-        self.reduce = _conv(self.channels, 1, mask_type, data_channels, 1, name="reduce")
-        self.mu1 = MultiplicativeUnit(kernel_size, dilation, mask_type, data_channels, name="mu1")
-        self.mu2 = MultiplicativeUnit(kernel_size, dilation, mask_type, data_channels, name="mu2")
-        self.expand = _conv(2 * self.channels, 1, mask_type, data_channels, 1, name="expand")
+        policy = self.dtype_policy
+        self.reduce = _conv(self.channels, 1, mask_type, data_channels, 1, name="reduce", dtype=policy)
+        self.mu1 = MultiplicativeUnit(
+            kernel_size, dilation, mask_type, data_channels, dtype=policy, name="mu1"
+        )
+        self.mu2 = MultiplicativeUnit(
+            kernel_size, dilation, mask_type, data_channels, dtype=policy, name="mu2"
+        )
+        self.expand = _conv(2 * self.channels, 1, mask_type, data_channels, 1, name="expand", dtype=policy)
 
     def build(self, input_shape):
         if int(input_shape[-1]) != 2 * self.channels:
@@ -152,6 +162,7 @@ class ResidualMultiplicativeBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, h):
+        h = tf.cast(h, self.compute_dtype)
         return h + self.expand(self.mu2(self.mu1(self.reduce(h))))
 
     def get_config(self):

@@ -102,6 +102,7 @@ class RowLSTM(keras.layers.Layer):
             mask_type="B",
             data_channels=self.data_channels,
             out_splits=4,
+            dtype=self.dtype_policy,
             name="input_to_state",
         )
 
@@ -115,10 +116,10 @@ class RowLSTM(keras.layers.Layer):
 
     def _state_conv(self, h):
         """``h_{i-1} [B, W, h]`` -> ``K_ss (*) h_{i-1} [B, W, 4h]`` (zero padded)."""
-        return tf.nn.conv1d(h, self.state_kernel, stride=1, padding="SAME")
+        return tf.nn.conv1d(h, tf.cast(self.state_kernel, self.compute_dtype), stride=1, padding="SAME")
 
     def call(self, inputs):
-        pre = self.input_conv(inputs)  # [B, H, W, 4h]
+        pre = self.input_conv(tf.cast(inputs, self.compute_dtype))  # [B, H, W, 4h]
         rows = tf.transpose(pre, [1, 0, 2, 3])  # [B, H, W, 4h] -> [H, B, W, 4h]
         zeros = tf.zeros_like(rows[0, :, :, : self.units])  # [B, W, h]
 
@@ -162,16 +163,18 @@ class RowLSTM(keras.layers.Layer):
             ``(h [B, 1, 1, units], cache)``.
         """
         half, s_half = self.kernel_size // 2, self.state_kernel_size // 2
+        pixel = tf.cast(pixel, self.compute_dtype)
         buffer = cache["inputs"]
         at = tf.equal(tf.range(tf.shape(buffer)[1]), column + half)[None, :, None]  # [1, half + W, 1]
         buffer = tf.where(at, pixel[:, 0], buffer)  # write x(i, j)
         window = tf.gather(buffer, column + tf.range(half + 1), axis=1)  # [B, half + 1, F]
         # Taps right of the centre are masked to zero: the left half + 1 taps are the whole kernel.
         kernel = self.input_conv.masked_kernel()[0, : half + 1]  # [half + 1, F, 4h]
-        z = tf.einsum("bkf,kfo->bo", window, kernel) + self.input_conv.bias  # [B, 4h]
+        z = tf.einsum("bkf,kfo->bo", window, kernel) + self.input_conv.compute_bias()  # [B, 4h]
         up = tf.pad(cache["up_h"], [[0, 0], [s_half, s_half], [0, 0]])  # [B, W + 2 s_half, h]
         above = tf.gather(up, column + tf.range(2 * s_half + 1), axis=1)  # [B, state k, h]
-        z = z + tf.einsum("bkf,kfo->bo", above, self.state_kernel)  # [B, 4h]
+        state_kernel = tf.cast(self.state_kernel, self.compute_dtype)
+        z = z + tf.einsum("bkf,kfo->bo", above, state_kernel)  # [B, 4h]
         h, c = lstm_cell(z, tf.gather(cache["up_c"], column, axis=1))  # [B, h] each
         here = tf.equal(tf.range(tf.shape(cache["h"])[1]), column)[None, :, None]  # [1, W, 1]
         cache = dict(

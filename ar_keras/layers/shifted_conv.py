@@ -106,6 +106,13 @@ class _ShiftedKernel(keras.layers.Layer):
             else None
         )
 
+    def compute_kernel(self):
+        """The kernel in the layer's compute dtype."""
+        return tf.cast(self.kernel, self.compute_dtype)
+
+    def _add_bias(self, y):
+        return y + tf.cast(self.bias, self.compute_dtype) if self.bias is not None else y
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -139,14 +146,14 @@ class _ShiftedConv2D(_ShiftedKernel):
         """The convolution of an input already padded by `padding` ('VALID')."""
         s = self.strides
         padded = tf.cast(padded, self.compute_dtype)  # a raw op: no Keras autocast of inputs
-        y = tf.nn.conv2d(padded, self.kernel, strides=[1, s, s, 1], padding="VALID")
-        return y + self.bias if self.bias is not None else y
+        y = tf.nn.conv2d(padded, self.compute_kernel(), strides=[1, s, s, 1], padding="VALID")
+        return self._add_bias(y)
 
     def call(self, inputs):
         top, left, right = self.padding
         # [B, H, W, F] -> [B, H + top, W + left + right, F]: output (i, j) reads
         # only rows <= s*i (and, for the down-right conv, columns <= s*j).
-        padded = tf.pad(inputs, [[0, 0], [top, 0], [left, right], [0, 0]])
+        padded = tf.pad(tf.cast(inputs, self.compute_dtype), [[0, 0], [top, 0], [left, right], [0, 0]])
         return self.call_padded(padded)
 
     # --------------------------------------------------------------- streaming
@@ -160,6 +167,7 @@ class _ShiftedConv2D(_ShiftedKernel):
     def push_row(self, buffer, row):
         """Drops the oldest row and appends ``row [B, 1, width, C]`` (padded)."""
         _, left, right = self.padding
+        row = tf.cast(row, buffer.dtype)
         row = tf.pad(row, [[0, 0], [0, 0], [left, right], [0, 0]])  # [B, 1, W, C] -> [B, 1, Wp, C]
         return tf.concat([buffer[:, 1:], row], axis=1)
 
@@ -172,7 +180,7 @@ class _ShiftedConv2D(_ShiftedKernel):
         _, left, _ = self.padding
         width = buffer.shape[2] if buffer.shape[2] is not None else tf.shape(buffer)[2]
         hit = tf.equal(tf.range(width), column + left)[None, None, :, None]  # [1, 1, Wp, 1]
-        last = tf.where(hit, value, buffer[:, -1:])  # [B, 1, Wp, C]
+        last = tf.where(hit, tf.cast(value, buffer.dtype), buffer[:, -1:])  # [B, 1, Wp, C]
         return tf.concat([buffer[:, :-1], last], axis=1)
 
     def row_output(self, buffer):
@@ -262,12 +270,13 @@ class _ShiftedConv2DTranspose(_ShiftedKernel):
         # The full 'VALID' transposed conv is [(H-1)s + kh, (W-1)s + kw]; we ask
         # for [Hs + kh - 1, Ws + kw - 1] (also a valid size for these strides)
         # so that the crops below never run out of rows or columns.
+        inputs = tf.cast(inputs, self.compute_dtype)
         full = tf.stack([tf.shape(inputs)[0], height * s + kh - 1, width * s + kw - 1, self.filters])
-        y = tf.nn.conv2d_transpose(inputs, self.kernel, full, strides=[1, s, s, 1], padding="VALID")
+        y = tf.nn.conv2d_transpose(inputs, self.compute_kernel(), full, strides=[1, s, s, 1], padding="VALID")
         left = self._left_crop()
         # Keep rows [0, H_out): row r receives input rows i with s*i <= r only.
         y = y[:, :out_h, left : left + out_w]  # [B, Hf, Wf, F] -> [B, Ho, Wo, F]
-        return y + self.bias if self.bias is not None else y
+        return self._add_bias(y)
 
 
 @keras.saving.register_keras_serializable(package="ar_keras")

@@ -119,8 +119,10 @@ class SparseTransformerBlock(keras.layers.Layer):
         self.dropout = float(dropout)
         self.output_scale = float(output_scale)
         self.recompute = bool(recompute)
-        d = self.width
-        self.norm_attention = keras.layers.LayerNormalization(epsilon=1e-5, name="norm_attention")
+        d, policy = self.width, self.dtype_policy
+        self.norm_attention = keras.layers.LayerNormalization(
+            epsilon=1e-5, dtype=policy, name="norm_attention"
+        )
         self.attention = CausalSelfAttention(
             self.num_heads,
             self.key_dim,
@@ -130,12 +132,15 @@ class SparseTransformerBlock(keras.layers.Layer):
             block_length=self.block_length,
             num_summary=self.num_summary,
             output_initializer=_normal(self.num_heads * self.value_dim, self.output_scale),
+            dtype=policy,
             name="attention",
         )
-        self.norm_ff = keras.layers.LayerNormalization(epsilon=1e-5, name="norm_ff")
-        self.ff_in = keras.layers.Dense(self.ff_dim, kernel_initializer=_normal(d), name="ff_in")
+        self.norm_ff = keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy, name="norm_ff")
+        self.ff_in = keras.layers.Dense(
+            self.ff_dim, kernel_initializer=_normal(d), dtype=policy, name="ff_in"
+        )
         self.ff_out = keras.layers.Dense(
-            d, kernel_initializer=_normal(self.ff_dim, self.output_scale), name="ff_out"
+            d, kernel_initializer=_normal(self.ff_dim, self.output_scale), dtype=policy, name="ff_out"
         )
         self.seed_generator = keras.random.SeedGenerator(0) if self.dropout else None
 
@@ -161,7 +166,7 @@ class SparseTransformerBlock(keras.layers.Layer):
         return h + a + b
 
     def call(self, inputs, training=False):
-        h = tf.convert_to_tensor(inputs)
+        h = tf.cast(inputs, self.compute_dtype)
         if h.shape[-1] != self.width:
             raise ValueError(
                 f"SparseTransformerBlock expects [batch, n, {self.width}], got {h.shape.as_list()}."
@@ -184,6 +189,7 @@ class SparseTransformerBlock(keras.layers.Layer):
 
     def step(self, h_t, cache, index):
         """``H_t [B, d]`` at position ``index`` -> ``(H'_t [B, d], cache)`` (inference: no dropout)."""
+        h_t = tf.cast(h_t, self.compute_dtype)
         a = self.attention.step(self.norm_attention(h_t), cache, index)
         a, cache = a
         b = self._feed_forward(self.norm_ff(h_t + a))

@@ -83,19 +83,20 @@ class SpatialLSTM(keras.layers.Layer):
             kernel_initializer = keras.initializers.RandomUniform(-0.08, 0.08)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
-    def build(self, input_shape):
-        D, U = int(input_shape[-1]), self.units
+    def build(self, x_shape, bias_shape=None):
+        D, U = int(x_shape[-1]), self.units
         self.kernel = self.add_weight(name="kernel", shape=(D, 5 * U), initializer=self.kernel_initializer)
         # Rows [0, U): the left state h_{i,j-1}; rows [U, 2U): the upper state h_{i-1,j}.
         self.recurrent_kernel = self.add_weight(
             name="recurrent_kernel", shape=(2 * U, 5 * U), initializer=self.kernel_initializer
         )
         self.bias = self.add_weight(name="bias", shape=(5 * U,), initializer="zeros")
-        super().build(input_shape)
+        self.built = True
 
     # ------------------------------------------------------------------ cell
     def _input_part(self, x, bias):
-        z = tf.tensordot(tf.cast(x, self.compute_dtype), self.kernel, axes=[[-1], [0]]) + self.bias
+        kernel, own_bias = tf.cast(self.kernel, self.compute_dtype), tf.cast(self.bias, self.compute_dtype)
+        z = tf.tensordot(tf.cast(x, self.compute_dtype), kernel, axes=[[-1], [0]]) + own_bias
         if bias is not None:
             extra = tf.cast(bias, self.compute_dtype)
             z = z + tf.reshape(
@@ -107,7 +108,7 @@ class SpatialLSTM(keras.layers.Layer):
     def _cell(self, z, h_left, c_left, h_up, c_up):
         """Pre-activations from the input ``z [..., 5U]`` and the two neighbours -> ``(h, c)``."""
         rec = tf.concat([h_left, h_up], axis=-1)  # [..., 2U]
-        z = z + tf.tensordot(rec, self.recurrent_kernel, axes=[[-1], [0]])
+        z = z + tf.tensordot(rec, tf.cast(self.recurrent_kernel, self.compute_dtype), axes=[[-1], [0]])
         i, fl, fu, o, g = tf.split(z, 5, axis=-1)
         c = tf.sigmoid(fl) * c_left + tf.sigmoid(fu) * c_up + tf.sigmoid(i) * tf.tanh(g)
         h = tf.tanh(tf.sigmoid(o) * c)
@@ -156,7 +157,7 @@ class SpatialLSTM(keras.layers.Layer):
     def step(self, x, cache, j, bias=None):
         """Pixel ``(i, j)`` in raster order: ``x [B, D]`` -> ``(h_ij [B, U], cache)``."""
         j = tf.convert_to_tensor(j, tf.int32)
-        rows_h, rows_c = cache["h"], cache["c"]
+        rows_h, rows_c = tf.cast(cache["h"], self.compute_dtype), tf.cast(cache["c"], self.compute_dtype)
         width = rows_h.shape[1]
         z = self._input_part(x, bias)  # [B, 5U]
         has_left = tf.cast(j > 0, self.compute_dtype)
@@ -172,8 +173,8 @@ class SpatialLSTM(keras.layers.Layer):
         cache = {"h": rows_h * (1.0 - at) + h[:, None] * at, "c": rows_c * (1.0 - at) + c[:, None] * at}
         return h, cache
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
+    def compute_output_shape(self, x_shape, bias_shape=None):
+        return tuple(x_shape[:-1]) + (self.units,)
 
     def get_config(self):
         config = super().get_config()

@@ -66,11 +66,13 @@ class Upsample1D(keras.layers.Layer):
     def build(self, input_shape):
         if self.mode == "transposed":
             features = self.output_channels(input_shape[-1])
-            self.projection = keras.layers.Dense(self.hop * features, name="transposed_conv")
+            self.projection = keras.layers.Dense(
+                self.hop * features, dtype=self.dtype_policy, name="transposed_conv"
+            )
             self.projection.build((None, int(input_shape[-1])))
 
     def call(self, inputs):
-        c = tf.convert_to_tensor(inputs)
+        c = tf.cast(inputs, self.compute_dtype)
         batch, frames = tf.shape(c)[0], tf.shape(c)[1]
         if self.mode == "repeat":
             return tf.repeat(c, self.hop, axis=1)  # [B, T_c * hop, E]

@@ -32,6 +32,7 @@ Example:
 """
 
 import keras
+import tensorflow as tf
 
 from ar_keras.layers.causal_conv1d import CausalConv1D
 from ar_keras.layers.gated import GatedActivation
@@ -83,18 +84,24 @@ class WaveNetBlock(keras.layers.Layer):
         self.residual_output = bool(residual_output)
         self.num_classes = None if num_classes is None else int(num_classes)
         self.local_channels = None if local_channels is None else int(local_channels)
-        G = self.gate_channels
-        self.conv = CausalConv1D(2 * G, self.kernel_size, self.dilation_rate, name="dilated_conv")
-        self.gate = GatedActivation(name="gate")
-        self.skip = keras.layers.Dense(self.skip_channels, name="skip")
+        G, policy = self.gate_channels, self.dtype_policy
+        self.conv = CausalConv1D(
+            2 * G, self.kernel_size, self.dilation_rate, dtype=policy, name="dilated_conv"
+        )
+        self.gate = GatedActivation(dtype=policy, name="gate")
+        self.skip = keras.layers.Dense(self.skip_channels, dtype=policy, name="skip")
         self.residual = (
-            keras.layers.Dense(self.residual_channels, name="residual") if self.residual_output else None
+            keras.layers.Dense(self.residual_channels, dtype=policy, name="residual")
+            if self.residual_output
+            else None
         )
         self.global_bias = (
-            keras.layers.Embedding(self.num_classes, 2 * G, name="global_bias") if self.num_classes else None
+            keras.layers.Embedding(self.num_classes, 2 * G, dtype=policy, name="global_bias")
+            if self.num_classes
+            else None
         )
         self.local_projection = (
-            keras.layers.Dense(2 * G, use_bias=False, name="local_projection")
+            keras.layers.Dense(2 * G, use_bias=False, dtype=policy, name="local_projection")
             if self.local_channels
             else None
         )
@@ -145,11 +152,13 @@ class WaveNetBlock(keras.layers.Layer):
         return residual, skip
 
     def call(self, inputs, global_ids=None, local=None):
+        inputs = tf.cast(inputs, self.compute_dtype)
         a = self.conv(inputs)  # [B, T, 2G]
         return self._finish(inputs, a, self._conditioning(global_ids, local))
 
     def step(self, x_t, queue, global_ids=None, local_t=None):
         """One time step: ``x_t [B, R]``, ``local_t [B, E]`` -> ``(residual_t, skip_t, queue)``."""
+        x_t = tf.cast(x_t, self.compute_dtype)
         a, queue = self.conv.step(x_t, queue)  # [B, 2G]
         residual, skip = self._finish(x_t, a, self._conditioning(global_ids, local_t))
         return residual, skip, queue

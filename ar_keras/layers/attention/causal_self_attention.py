@@ -117,11 +117,11 @@ class CausalSelfAttention(keras.layers.Layer):
         self.dropout = float(dropout)
         self.output_initializer = keras.initializers.get(output_initializer)
         self.use_bias = bool(use_bias)
-        h = self.num_heads
-        self.query = keras.layers.Dense(h * self.key_dim, use_bias=use_bias, name="query")
-        self.key = keras.layers.Dense(h * self.key_dim, use_bias=use_bias, name="key")
-        self.value = keras.layers.Dense(h * self.value_dim, use_bias=use_bias, name="value")
-        self.weights_dropout = keras.layers.Dropout(self.dropout)
+        h, policy = self.num_heads, self.dtype_policy
+        self.query = keras.layers.Dense(h * self.key_dim, use_bias=use_bias, dtype=policy, name="query")
+        self.key = keras.layers.Dense(h * self.key_dim, use_bias=use_bias, dtype=policy, name="key")
+        self.value = keras.layers.Dense(h * self.value_dim, use_bias=use_bias, dtype=policy, name="value")
+        self.weights_dropout = keras.layers.Dropout(self.dropout, dtype=policy)
         self.out = None
 
     # ------------------------------------------------------------------ build
@@ -135,6 +135,7 @@ class CausalSelfAttention(keras.layers.Layer):
             self.output_dim or d,
             use_bias=self.use_bias,
             kernel_initializer=self.output_initializer,
+            dtype=self.dtype_policy,
             name="output",
         )
         self.out.build((None, self.num_heads * self.value_dim))
@@ -146,7 +147,11 @@ class CausalSelfAttention(keras.layers.Layer):
         x = tf.reshape(x, [-1, n, self.num_heads, depth])  # [B, n, H*dh] -> [B, n, H, dh]
         return tf.transpose(x, [0, 2, 1, 3])  # -> [B, H, n, dh]
 
+    def _compute(self, value):
+        return None if value is None else tf.cast(value, self.compute_dtype)
+
     def call(self, x, memory=None, training=False):
+        x, memory = self._compute(x), self._compute(memory)
         source = x if memory is None else memory
         self.spec.check_length(x.shape[1])
         q = self._heads(self.query(x), self.key_dim)
@@ -183,6 +188,7 @@ class CausalSelfAttention(keras.layers.Layer):
         Equals ``self(x)[:, t]`` once positions ``0 .. t-1`` were stepped
         (with the same memory).  ``t`` is a scalar int (tensor).
         """
+        x_t, memory_t = self._compute(x_t), self._compute(memory_t)
         source = x_t if memory_t is None else memory_t
         h = self.num_heads
         q = tf.reshape(self.query(x_t), [-1, h, self.key_dim])  # [B, H dk] -> [B, H, dk]

@@ -67,7 +67,22 @@ class PatternAttention(keras.layers.Layer):
     def strict(self):
         return self.spec.strict
 
+    def build(self, query_shape, key_shape, value_shape):
+        """Weightless: checks that the three inputs have the same positions."""
+        if not (tuple(query_shape[1:-1]) == tuple(key_shape[1:-1]) == tuple(value_shape[1:-1])):
+            raise ValueError(
+                "PatternAttention needs query, key and value over the same positions [B, *S, d]; got "
+                f"shapes {tuple(query_shape)}, {tuple(key_shape)} and {tuple(value_shape)}."
+            )
+        if query_shape[-1] != key_shape[-1]:
+            raise ValueError(
+                f"PatternAttention needs queries and keys of one width d_k; got {query_shape[-1]} "
+                f"and {key_shape[-1]}."
+            )
+        self.built = True
+
     def call(self, query, key, value):
+        query, key, value = (tf.cast(t, self.compute_dtype) for t in (query, key, value))
         spatial = query.shape[1:-1]
         n = 1
         for s in spatial:
@@ -81,8 +96,8 @@ class PatternAttention(keras.layers.Layer):
 
     # --------------------------------------------------------------- streaming
     def init_cache(self, batch, length, key_size, value_size, dtype=None):
-        dtype = dtype or self.compute_dtype
         """Empty buffers ``{"keys": [N, B, 1, d_k], "values": [N, B, 1, d_v]}`` (time-major)."""
+        dtype = dtype or self.compute_dtype
         self.spec.check_length(length)
         return {
             "keys": tf.zeros(tf.stack([length, batch, 1, key_size]), dtype),
@@ -105,6 +120,7 @@ class PatternAttention(keras.layers.Layer):
         Cache entries the pattern does not allow (strict: at and after
         ``position``) may hold anything.
         """
+        query = tf.cast(query, self.compute_dtype)
         out = blockwise.attend_step(
             query[:, None, :], cache["keys"], cache["values"], position, self.spec
         )  # [B, 1, dv]

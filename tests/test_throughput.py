@@ -1,9 +1,10 @@
-"""Training throughput settings (issue 13 part 2): the CLI's flags and XLA training of every model.
+"""Training throughput settings: the CLI's flags and XLA training of every model.
 
 ``python -m train`` compiles with ``steps_per_execution`` (default 20) and XLA
 (default on where the model's ``supports_jit_training`` holds).  These only
 change speed, so: every registered model's ``tiny`` preset (made and nade in
-the default run, the rest marked slow) takes the same steps under ``jit_compile=True, steps_per_execution=2`` (three batches: one
+the default run, the rest marked slow) takes the same steps under
+``jit_compile=True, steps_per_execution=2`` (three batches: one
 full execution and a partial one) as under Keras' plain defaults; the flags
 parse, refuse bad values and reach ``compile``.
 """
@@ -37,8 +38,9 @@ def _fit(name, jit, steps_per_execution, batches=3, batch=4):
     return model, history.history["loss"][0]
 
 
-#: Kept in the default run (the two models the issue measures); the others are slow (an XLA
-#: compile per model, ~20 min for the registry on 2 busy cores): `pytest -m slow tests/test_throughput.py`.
+#: Kept in the default run (the two models of the throughput benchmark's reference table); the
+#: others are slow (an XLA compile per model, ~20 min for the registry on 2 busy cores):
+#: `pytest -m slow tests/test_throughput.py`.
 FAST = ("made", "nade")
 
 

@@ -27,25 +27,10 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m "" --durations=15
 
+# Runs every benchmark (it takes long; scripts/bench.py holds the list) and writes
+# docs/benchmarks.md with the outputs, the date and the machine.
 bench: $(STAMP)
-	$(PY) tests/benchmarks/digits_bits_per_dim.py
-	$(PY) tests/benchmarks/maf_vs_tfp.py
-	$(PY) tests/benchmarks/iaf_vae_digits.py
-	$(PY) tests/benchmarks/pixelvae_digits.py
-	$(PY) tests/benchmarks/pixel_models.py
-	$(PY) tests/benchmarks/pixelrnn_digits.py
-	$(PY) tests/benchmarks/wavenet_generation.py
-	$(PY) tests/benchmarks/wavernn_generation.py
-	$(PY) tests/benchmarks/sampling_cost.py
-	$(PY) tests/benchmarks/spatial_lstm_digits.py
-	$(PY) tests/benchmarks/attention_scaling.py
-	$(PY) tests/benchmarks/transformer_sampling.py
-	$(PY) tests/benchmarks/image_transformer_sampling.py
-	$(PY) tests/benchmarks/samplernn_speech.py
-	$(PY) tests/benchmarks/multiscale_sampling.py
-	$(PY) tests/benchmarks/tflite_table.py --presets tiny,digits,speech,text
-	$(PY) scripts/mixed_precision_throughput.py --models made,gated_pixelcnn,wavenet --presets digits,speech --seconds 3
-	$(PY) tests/benchmarks/train_throughput.py
+	$(PY) scripts/bench.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache

@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: install demo test test-all bench clean
+.PHONY: install demo test test-all bench docs clean
 
 install: $(STAMP)
 
@@ -13,6 +14,10 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
+
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
 
 # Trains the Gated PixelCNN on the embedded digits (a few minutes on 2 CPU cores),
 # prints test bits/dim, and writes TensorBoard logs, a PNG of samples, a SavedModel and a TFLite file.
@@ -31,6 +36,10 @@ test-all: $(STAMP)
 # docs/benchmarks.md with the outputs, the date and the machine.
 bench: $(STAMP)
 	$(PY) scripts/bench.py
+
+# docs/models.md and docs/vocabulary.md from the code, and the API reference in build/docs (pdoc).
+docs: $(DOCS_STAMP)
+	$(PY) scripts/make_docs.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache

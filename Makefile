@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: install demo test test-all bench clean
+.PHONY: install demo test test-all bench docs clean
 
 install: $(STAMP)
 
@@ -13,6 +14,10 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
+
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
 
 # Trains the Gated PixelCNN on the embedded digits (a few minutes on 2 CPU cores),
 # prints test bits/dim, and writes TensorBoard logs, a PNG of samples, a SavedModel and a TFLite file.
@@ -32,25 +37,14 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m "" --durations=15
 
+# Runs every benchmark (it takes long; scripts/bench.py holds the list) and writes
+# docs/benchmarks.md with the outputs, the date and the machine.
 bench: $(STAMP)
-	$(PY) tests/benchmarks/digits_bits_per_dim.py
-	$(PY) tests/benchmarks/maf_vs_tfp.py
-	$(PY) tests/benchmarks/iaf_vae_digits.py
-	$(PY) tests/benchmarks/pixelvae_digits.py
-	$(PY) tests/benchmarks/pixel_models.py
-	$(PY) tests/benchmarks/pixelrnn_digits.py
-	$(PY) tests/benchmarks/wavenet_generation.py
-	$(PY) tests/benchmarks/wavernn_generation.py
-	$(PY) tests/benchmarks/sampling_cost.py
-	$(PY) tests/benchmarks/spatial_lstm_digits.py
-	$(PY) tests/benchmarks/attention_scaling.py
-	$(PY) tests/benchmarks/transformer_sampling.py
-	$(PY) tests/benchmarks/image_transformer_sampling.py
-	$(PY) tests/benchmarks/samplernn_speech.py
-	$(PY) tests/benchmarks/multiscale_sampling.py
-	$(PY) tests/benchmarks/tflite_table.py --presets tiny,digits,speech,text
-	$(PY) scripts/mixed_precision_throughput.py --models made,gated_pixelcnn,wavenet --presets digits,speech --seconds 3
-	$(PY) tests/benchmarks/train_throughput.py
+	$(PY) scripts/bench.py
+
+# docs/models.md and docs/vocabulary.md from the code, and the API reference in build/docs (pdoc).
+docs: $(DOCS_STAMP)
+	$(PY) scripts/make_docs.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache

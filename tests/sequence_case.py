@@ -1,5 +1,5 @@
 """Property checks for sequence models (data int ``[B, T]``, any T): the sequence
-counterparts of test_case.py's image checks (ARCHITECTURE.md sec. 4).
+counterparts of test_case.py's image checks (docs/architecture.md, section 8).
 
 1. causality in time (and, given a receptive field r, dependence on exactly
    the r previous elements);

@@ -1,4 +1,4 @@
-"""Shared property checks every autoregressive model is held to (ARCHITECTURE.md sec. 4).
+"""Shared property checks every autoregressive model is held to (docs/architecture.md, section 8).
 
 Each check asserts a property that a wrong mask, a wrong ordering, a broken
 head or a broken sampler would violate:

@@ -60,7 +60,7 @@ def build_parser():
         action="store_true",
         help="continue a killed run from its last backup, mid-epoch (same --logdir and flags)",
     )
-    # --- resume mid-epoch (issue 13 part 4) ---
+    # --- resume mid-epoch ---
     p.add_argument(
         "--save-freq",
         default="100",
@@ -76,7 +76,7 @@ def build_parser():
     p.add_argument("--data-dir", default=None, help="where real datasets live (AR_KERAS_DATA_DIR)")
     p.add_argument("--verbose", default="auto", help="Keras verbosity: auto, 0, 1 (bar) or 2 (line)")
     p.add_argument("--list", action="store_true", help="list models, presets and datasets")
-    # --- mixed precision (issue 13 part 3) ---
+    # --- mixed precision ---
     p.add_argument(
         "--precision",
         default="float32",
@@ -85,7 +85,7 @@ def build_parser():
         "variables; heads, log-probs and the loss stay float32; mixed_float16 "
         "trains with dynamic loss scaling (Keras wraps the optimizer)",
     )
-    # Training throughput (issue 13 part 2): see compile_options.
+    # Training throughput: see compile_options.
     p.add_argument(
         "--steps-per-execution",
         type=int,
@@ -104,7 +104,7 @@ def build_parser():
     return p
 
 
-#: Steps per compiled call of `fit`: see README "Training throughput".
+#: Steps per compiled call of `fit`: see docs/training.md, "Throughput".
 DEFAULT_STEPS_PER_EXECUTION = 20
 
 
@@ -286,7 +286,7 @@ def main(argv=None):
     # slice of each batch (auto-shard policy DATA; ar_keras.distribute).
     drop = args.strategy == "tpu"
     shard = ark.distribute.shard_by_data if multi else (lambda d: d)
-    # --- resume mid-epoch (issue 13 part 4): one seeded stream, entered at the backup's step ---
+    # --- resume mid-epoch: one seeded stream, entered at the backup's step ---
     try:
         save_freq = "epoch" if args.save_freq == "epoch" else int(args.save_freq)
         if save_freq != "epoch" and save_freq < 1:
@@ -382,7 +382,7 @@ def main(argv=None):
         "keras_model": keras_path,
     }
     if args.export:
-        # TF Serving layout: EXPORT/<model>/<next version>/ with warm-up records (issue 13, part 5).
+        # TF Serving layout: EXPORT/<model>/<next version>/ with warm-up records.
         summary["saved_model"] = ark.export.serving(model, export_dir, name=args.model)
         if model.supports_tflite and model.count_params() <= ark.export.TFLITE_MAX_PARAMS:
             summary["tflite"] = ark.export.tflite(model, os.path.join(export_dir, f"{args.model}.tflite"))

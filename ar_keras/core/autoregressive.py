@@ -1,6 +1,6 @@
 """`AutoregressiveModel`: a network, a head and an ordering, on the one base.
 
-A model is three things (ARCHITECTURE.md sec. 3):
+A model is three things (docs/architecture.md, section 5):
 
 * a **network** ``network(x, conditional, training) -> params [B, *event, P]``:
   one parallel pass over the whole example, shifted or masked so that the

@@ -3,7 +3,7 @@
 ``tfb.BatchNormalization`` wraps a ``tf_keras`` (Keras 2) layer and refuses any
 other (it checks ``isinstance(layer, tf_keras.layers.BatchNormalization)``):
 inside a Keras 3 model its ``gamma``/``beta`` and moving statistics would not
-be tracked, saved or trained (ARCHITECTURE.md, traps).  `BatchNorm` holds
+be tracked, saved or trained (docs/architecture.md, traps).  `BatchNorm` holds
 them as Keras 3 weights and `BatchNormBijector` exposes it to TFP.
 
 The MAF paper's batch norm (Papamakarios et al. 2017, sec. 3.4), in the

@@ -4,7 +4,7 @@
 construction (``kernel_mask=``) or passed per call (``kernel_mask`` call
 argument), which is how MADE switches between its mask ensemble.  The weights
 are never modified: an autoregressive property that holds by construction, not
-by a constraint (see ARCHITECTURE.md, traps).
+by a constraint (docs/architecture.md, traps).
 
 Reference: Germain et al., "MADE: Masked Autoencoder for Distribution
 Estimation", ICML 2015.

@@ -1,9 +1,7 @@
 """Models and the registry: `ark.models.get(name, preset=...)`, `ark.models.names()`.
 
-Models live in family folders (density, pixel, latent, transformer, audio, ...); importing a
-Models live in family folders (density, pixel, latent, audio, multiscale); importing a
-Models live in family folders (density, pixel, latent, transformer, audio, video, ...); importing a
-model module registers it.  Their bases are in `ar_keras.core`.
+Models live in family folders (density, pixel, latent, transformer, multiscale, video, text,
+audio); importing a model module registers it.  Their bases are in `ar_keras.core`.
 """
 
 from ar_keras.core import AutoregressiveModel, BaseModel, ContinuousModel, LatentVariableModel

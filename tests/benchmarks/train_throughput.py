@@ -1,12 +1,12 @@
-"""Training throughput: steps/s of `fit` for every registered model, beside the issue's figures.
+"""Training throughput: steps/s of `fit` for every registered model, beside reference figures.
 
     make bench      # or: .venv/bin/python tests/benchmarks/train_throughput.py [--models made,nade]
 
-Two tables.  First the issue's set-up (8x8 binary digits, batch 64, `made`
+Two tables.  First the reference set-up (8x8 binary digits, batch 64, `made`
 with hidden [512, 512], `nade` with 500 hidden units) under four settings of
 `compile`: Keras' plain defaults (one step per call, no XLA), ``steps_per_execution=20``,
 that plus ``jit_compile=True``, and the defaults of ``python -m train``
-(`train.cli.compile_options`), beside the issue's figures (made 145 / 384 / 719,
+(`train.cli.compile_options`), beside the reference figures (made 145 / 384 / 719,
 nade 17 / 23 with ours before the speed-up; pytorch-generative's MADE 575 and
 NADE 113 steps/s, measured on the same 2-core machine).  Then every registered
 model at its embedded-data preset (digits, speech or text, as ``python -m train``
@@ -34,7 +34,7 @@ import keras  # noqa: E402
 import ar_keras as ark  # noqa: E402
 from train import cli  # noqa: E402
 
-#: The issue's figures (steps/s, 2-core CPU, idle): ours before, and the peers.
+#: Reference figures (steps/s, 2-core CPU, idle): ar_keras before the NADE/MADE speed-up, and the peers.
 REFERENCE = {
     ("made", "plain"): 145,
     ("made", "spe20"): 384,
@@ -43,8 +43,8 @@ REFERENCE = {
     ("nade", "spe20+xla"): 23,
 }
 PEER = {"made": 575, "nade": 113}
-#: The issue's set-up: model -> (dataset, constructor overrides).
-ISSUE_SETUP = {
+#: The reference set-up: model -> (dataset, constructor overrides).
+REFERENCE_SETUP = {
     "made": ("binary_digits", dict(hidden_units=[512, 512])),
     "nade": ("binary_digits", dict(hidden_dim=500)),
 }
@@ -144,7 +144,7 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=3.0, help="timed seconds per figure")
     p.add_argument("--min-epochs", type=int, default=3)
     p.add_argument("--repeats", type=int, default=1, help="repeat each figure (noisy machine)")
-    p.add_argument("--skip-issue", action="store_true", help="skip the issue's made/nade table")
+    p.add_argument("--skip-reference", action="store_true", help="skip the reference made/nade table")
     p.add_argument("--skip-registry", action="store_true", help="skip the every-model table")
     p.add_argument(
         "--compare",
@@ -161,10 +161,10 @@ def main(argv=None):
         ]
         return max(rates)  # the least disturbed repeat
 
-    if not args.skip_issue:
-        print("issue set-up: binary_digits, batch 64 (steps/s: median epoch (best epoch))")
-        print(f"{'model':6s} {'setting':34s} {'ours':>17s} {'issue (before)':>15s} {'peer':>6s}")
-        for name, (dataset, overrides) in ISSUE_SETUP.items():
+    if not args.skip_reference:
+        print("reference set-up: binary_digits, batch 64 (steps/s: median epoch (best epoch))")
+        print(f"{'model':6s} {'setting':34s} {'ours':>17s} {'before':>15s} {'peer':>6s}")
+        for name, (dataset, overrides) in REFERENCE_SETUP.items():
             if name not in names:
                 continue
             data = ark.data.load(dataset, "train")

@@ -128,7 +128,7 @@ def test_weights_are_keras3_variables_and_a_model_tracks_them():
 
 
 def test_tfp_autoregressive_network_is_not_tracked_by_keras3():
-    """The trap this package exists for (ARCHITECTURE.md sec. 6)."""
+    """The trap this package exists for (docs/architecture.md, section 9)."""
 
     class Holder(keras.Model):
         def __init__(self):

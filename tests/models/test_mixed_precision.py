@@ -1,4 +1,4 @@
-"""Mixed precision (issue 13 part 3): every model under ``mixed_bfloat16`` and ``mixed_float16``.
+"""Mixed precision: every model under ``mixed_bfloat16`` and ``mixed_float16``.
 
 A model built under a mixed Keras dtype policy computes its network in bfloat16/float16 with
 float32 variables; `BaseModel` guarantees float32 heads, log-probs, objective and loss

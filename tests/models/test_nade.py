@@ -48,7 +48,7 @@ def test_binary_nade_uses_one_logit():
 
 
 def cumsum_formulation_log_prob(model, x, conditional=None):
-    """The pass before the speed-up (issue 13): ``[B, D, H]`` gather, `tf.cumsum`, einsum."""
+    """The pass before the speed-up: ``[B, D, H]`` gather, `tf.cumsum`, einsum."""
     import tensorflow as tf
 
     batch, D, K = x.shape[0], model.event_size, model.num_levels

@@ -1,4 +1,4 @@
-"""Resume mid-epoch and the NaN stop (issue 13, part 4).
+"""Resume mid-epoch and the NaN stop.
 
 * The CLI: run A trains uninterrupted; run B is killed (``os._exit``, no clean-up,
   in a subprocess) in the middle of its second epoch and restarted with

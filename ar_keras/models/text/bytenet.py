@@ -20,8 +20,8 @@ blocks).
 *live* taps of each causal convolution: ``t, t - r, .., t - (k-1) r`` (the
 present of the shifted input is ``x_{t-1}``).  The paper's "masked kernel of
 size 3" taken literally as a centred 1x3 kernel whose future tap is masked
-has 2 live taps (``kernel_size=2`` here); the issue asks for 3 taps, the
-default.  Each block reaches ``(k-1) r_l`` steps further back, so ``x_t`` is
+has 2 live taps (``kernel_size=2`` here); the default is 3 live taps.  Each
+block reaches ``(k-1) r_l`` steps further back, so ``x_t`` is
 predicted from the ``r`` bytes before it::
 
     r = 1 + (k - 1) sum_l r_l                                  (`receptive_field`)

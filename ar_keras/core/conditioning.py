@@ -254,7 +254,7 @@ class SourceSequence(ConditionPart):
 
     @property
     def phrase(self):
-        return f"translates (source_levels={self.num_levels})"
+        return f"a model that translates (source_levels={self.num_levels})"
 
     @property
     def form(self):

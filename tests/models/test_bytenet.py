@@ -22,7 +22,6 @@ import test_case as tc
 
 import ar_keras as ark
 from ar_keras import export
-from ar_keras.core import vocabulary
 from ar_keras.layers import ByteNetBlock
 from ar_keras.models.text.bytenet import ByteNet, dilation_sets
 
@@ -111,22 +110,6 @@ def test_measured_receptive_field_equals_the_documented_one(block_type, kernel_s
     T = r + 4
     t, j = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
     np.testing.assert_array_equal(flip_dependence(model, T), (j < t) & (t <= j + r))
-
-
-@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED["bytenet"].items()))
-def test_old_argument_names_are_errors_naming_the_new_ones(old, new):
-    preset = ByteNet.PRESETS["tiny"]
-    value = preset.get(new, 8)
-    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
-        ark.models.get("bytenet", preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=new):
-        ByteNet(**{**preset, old: value})
-    model = ark.models.get("bytenet", preset="tiny")
-    config = model.get_config()
-    assert new in config and old not in config
-    assert getattr(model, new) == config[new]
-    if new in preset:
-        assert config[new] == preset[new]
 
 
 def test_a_mutated_model_shows_a_different_receptive_field():

@@ -1,14 +1,11 @@
 """The iaf model: one-pass sampling with log-densities, D-pass density of outside points."""
 
-import inspect
-
 import continuous_case as cc
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import ar_keras as ark
-from ar_keras.core import vocabulary
 
 
 def tiny(**overrides):
@@ -55,12 +52,3 @@ def test_presets():
     with pytest.raises(ValueError, match="unconditional"):
         tiny(num_classes=2).distribution()
     assert isinstance(tiny().bijector(), tf.Module)
-
-
-def test_tiny_preset_stores_each_argument_under_its_own_name():
-    model = ark.models.get("iaf", preset="tiny")
-    assert model.hidden_units == [16, 16] and model.num_layers == 2
-    config = model.get_config()
-    arguments = set(inspect.signature(type(model).__init__).parameters) - {"self", "kwargs"}
-    assert arguments <= set(config)
-    assert not set(vocabulary.RENAMED["iaf"]) & (set(config) | set(vars(model)))

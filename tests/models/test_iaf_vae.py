@@ -1,6 +1,5 @@
 """The iaf_vae model: bounds, free bits, the IAF posterior, sampling, training, serialization."""
 
-import inspect
 import itertools
 
 import numpy as np
@@ -10,7 +9,6 @@ import test_case as tc
 
 import ar_keras as ark
 from ar_keras import flows
-from ar_keras.core import vocabulary
 
 
 def tiny(**overrides):
@@ -118,22 +116,3 @@ def test_bad_input():
         tiny(image_shape=(6, 6, 1), num_scales=2)
     with pytest.raises(ValueError, match="unconditional"):
         tiny(num_classes=3)
-
-
-@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["iaf_vae"].items()))
-def test_old_argument_names_are_refused_naming_the_new_one(old, new):
-    value = ark.models.model_class("iaf_vae").PRESETS["tiny"].get(new, 2)
-    with pytest.raises(TypeError, match=new):
-        ark.models.get("iaf_vae", preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=new):
-        ark.models.model_class("iaf_vae")(**{old: value})
-
-
-def test_tiny_preset_stores_each_argument_under_its_own_name():
-    model = ark.models.get("iaf_vae", preset="tiny")
-    assert (model.hidden_dim, model.latent_dim, model.num_scales, model.num_blocks) == (8, 2, 1, 1)
-    assert (model.num_flow_steps, model.flow_hidden_units) == (1, [8])
-    config = model.get_config()
-    arguments = set(inspect.signature(type(model).__init__).parameters) - {"self", "kwargs"}
-    assert arguments - {"num_classes"} <= set(config)  # unconditional: num_classes must stay None
-    assert not set(vocabulary.RENAMED["iaf_vae"]) & (set(config) | set(vars(model)))

@@ -12,8 +12,7 @@ import tensorflow as tf
 import test_case as tc
 
 import ar_keras as ark
-from ar_keras.core import vocabulary
-from ar_keras.models.transformer.image_transformer import ImageTransformer, timing_signal
+from ar_keras.models.transformer.image_transformer import timing_signal
 
 
 def model_of(**overrides):
@@ -56,22 +55,6 @@ def test_local_2d_normalization_by_enumeration(right_shift):
     model = two_d((2, 2, 1), (2, 1), num_levels=4, right_shift=right_shift)  # order 0, 2, 1, 3
     tc.sharpen(model)
     tc.check_normalization(model)
-
-
-@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED["image_transformer"].items()))
-def test_old_argument_names_are_errors_naming_the_new_ones(old, new):
-    preset = ImageTransformer.PRESETS["tiny"]
-    value = preset.get(new, 8)
-    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
-        ark.models.get("image_transformer", preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=new):
-        ImageTransformer(**{**preset, old: value})
-    model = ark.models.get("image_transformer", preset="tiny")
-    config = model.get_config()
-    assert new in config and old not in config
-    assert getattr(model, new) == config[new]
-    if new in preset:
-        assert config[new] == preset[new]
 
 
 def test_local_2d_samples_follow_the_block_raster_order():

@@ -1,13 +1,10 @@
 """MADE: mask ensembles, order/connectivity agnosticism, the probability-averaging ensemble."""
 
-import inspect
-
 import keras
 import numpy as np
 import test_case as tc
 
 import ar_keras as ark
-from ar_keras.core import vocabulary
 
 
 def made(**kw):
@@ -85,12 +82,3 @@ def test_random_ordering_causality_and_cache():
     assert not np.array_equal(model.ordering, np.arange(6))
     tc.check_causality(model, full_dependency=True)
     tc.check_cache_equals_recompute(model)
-
-
-def test_tiny_preset_stores_each_argument_under_its_own_name():
-    model = ark.models.get("made", preset="tiny")
-    assert model.hidden_units == [16]
-    config = model.get_config()
-    arguments = set(inspect.signature(type(model).__init__).parameters) - {"self", "kwargs"}
-    assert arguments <= set(config)
-    assert not set(vocabulary.RENAMED["made"]) & (set(config) | set(vars(model)))

@@ -1,7 +1,5 @@
 """The maf model: MAF(K), MAF MoG, batch norm, the logit transform, its TFP bijector."""
 
-import inspect
-
 import continuous_case as cc
 import keras
 import numpy as np
@@ -9,7 +7,6 @@ import pytest
 import tensorflow as tf
 
 import ar_keras as ark
-from ar_keras.core import vocabulary
 
 
 def tiny(**overrides):
@@ -181,21 +178,3 @@ def test_mog_base_is_sampled_by_the_one_sampler(monkeypatch):
         base.head.log_prob(base.element_params(u, tf.constant(c)), u).numpy(),
         rtol=1e-6,
     )
-
-
-@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["maf"].items()))
-def test_old_argument_names_are_refused_naming_the_new_one(old, new):
-    value = ark.models.model_class("maf").PRESETS["tiny"].get(new, 2)
-    with pytest.raises(TypeError, match=new):
-        ark.models.get("maf", preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=new):
-        ark.models.model_class("maf")(**{old: value})
-
-
-def test_tiny_preset_stores_each_argument_under_its_own_name():
-    model = ark.models.get("maf", preset="tiny")
-    assert model.hidden_units == [16, 16] and model.num_mixtures == 10
-    config = model.get_config()
-    arguments = set(inspect.signature(type(model).__init__).parameters) - {"self", "kwargs"}
-    assert arguments <= set(config)
-    assert not set(vocabulary.RENAMED["maf"]) & (set(config) | set(vars(model)))

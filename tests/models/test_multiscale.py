@@ -16,15 +16,12 @@ and cache == recompute on the tiny preset.  Here:
 * bad shapes and arguments get clear errors.
 """
 
-import inspect
-
 import numpy as np
 import pytest
 import tensorflow as tf
 import test_case as tc
 
 import ar_keras as ark
-from ar_keras.core import vocabulary
 from ar_keras.models.multiscale.multiscale import MultiscalePixelCNN
 
 
@@ -140,16 +137,3 @@ def test_bad_shapes_and_arguments():
         tiny(base_size=0)
     with pytest.raises(ValueError, match="base_size x 2"):
         MultiscalePixelCNN.network_evaluations((48, 48, 3), 4)
-
-
-@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED["multiscale"].items()))
-def test_old_argument_name_is_an_error_naming_the_new_one(old, new):
-    cls = ark.models.model_class("multiscale")
-    value = cls.PRESETS["tiny"].get(new, inspect.signature(cls.__init__).parameters[new].default)
-    with pytest.raises(TypeError, match=new):
-        ark.models.get("multiscale", preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=new):
-        cls(**{old: value})
-    model = ark.models.get("multiscale", preset="tiny")
-    assert getattr(model, new) == model.get_config()[new] == value
-    assert old not in model.get_config() and not hasattr(model, old)

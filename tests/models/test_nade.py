@@ -1,13 +1,10 @@
 """NADE: the parallel O(DH) pass equals the paper's per-element recurrence."""
 
-import inspect
-
 import numpy as np
 import pytest
 import test_case as tc
 
 import ar_keras as ark
-from ar_keras.core import vocabulary
 
 
 def reference_logits(model, x_flat):
@@ -101,21 +98,3 @@ def test_prefix_sum_equals_cumsum(length):
 
     e = tf.random.stateless_normal([length, 3, 4], seed=[length, 0])
     np.testing.assert_allclose(prefix_sum(e).numpy(), tf.cumsum(e, axis=0).numpy(), rtol=1e-5, atol=1e-4)
-
-
-@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["nade"].items()))
-def test_old_argument_names_are_refused_naming_the_new_one(old, new):
-    value = ark.models.model_class("nade").PRESETS["tiny"].get(new, 2)
-    with pytest.raises(TypeError, match=new):
-        ark.models.get("nade", preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=new):
-        ark.models.model_class("nade")(**{old: value})
-
-
-def test_tiny_preset_stores_each_argument_under_its_own_name():
-    model = ark.models.get("nade", preset="tiny")
-    assert model.hidden_dim == 8
-    config = model.get_config()
-    arguments = set(inspect.signature(type(model).__init__).parameters) - {"self", "kwargs"}
-    assert arguments <= set(config)
-    assert not set(vocabulary.RENAMED["nade"]) & (set(config) | set(vars(model)))

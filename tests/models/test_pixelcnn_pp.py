@@ -1,7 +1,5 @@
 """PixelCNN++ beyond the shared contract: every resolution layout, the paper's size, the pieces."""
 
-import inspect
-
 import numpy as np
 import pixel_case
 import pytest
@@ -9,7 +7,6 @@ import tensorflow as tf
 import test_case as tc
 
 import ar_keras as ark
-from ar_keras.core import vocabulary
 
 
 def pcnn(**overrides):
@@ -91,16 +88,3 @@ def test_upsampled_maps_are_cropped_to_odd_sizes():
     assert model._sizes == [(3, 5), (2, 3), (1, 2)]
     params = model.network(tf.zeros([2, 3, 5, 1], tf.int32))
     assert params.shape == (2, 3, 5, 1, 3 * model.num_mixtures)
-
-
-@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED["pixelcnn_pp"].items()))
-def test_old_argument_name_is_an_error_naming_the_new_one(old, new):
-    cls = ark.models.model_class("pixelcnn_pp")
-    value = cls.PRESETS["tiny"].get(new, inspect.signature(cls.__init__).parameters[new].default)
-    with pytest.raises(TypeError, match=new):
-        ark.models.get("pixelcnn_pp", preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=new):
-        cls(**{old: value})
-    model = ark.models.get("pixelcnn_pp", preset="tiny")
-    assert getattr(model, new) == model.get_config()[new] == value
-    assert old not in model.get_config() and not hasattr(model, old)

@@ -20,8 +20,6 @@ The mutation test drops the Diagonal BiLSTM's down-shift and watches the
 shared causality check (integer flips, `test_case.check_causality`) fail.
 """
 
-import inspect
-
 import keras
 import numpy as np
 import pixel_case
@@ -30,7 +28,6 @@ import tensorflow as tf
 import test_case as tc
 
 import ar_keras as ark
-from ar_keras.core import vocabulary
 
 H = W = 8
 D = H * W
@@ -232,16 +229,3 @@ def test_paper_presets():
     assert config["paper"]["variant"] == "diagonal_bilstm" and config["paper"]["num_layers"] == 7
     assert config["paper"]["hidden_dim"] == 16 and config["paper"]["num_levels"] == 2
     assert config["cifar10"]["num_layers"] == 12
-
-
-@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED["pixelrnn"].items()))
-def test_old_argument_name_is_an_error_naming_the_new_one(old, new):
-    cls = ark.models.model_class("pixelrnn")
-    value = cls.PRESETS["tiny"].get(new, inspect.signature(cls.__init__).parameters[new].default)
-    with pytest.raises(TypeError, match=new):
-        ark.models.get("pixelrnn", preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=new):
-        cls(**{old: value})
-    model = ark.models.get("pixelrnn", preset="tiny")
-    assert getattr(model, new) == model.get_config()[new] == value
-    assert old not in model.get_config() and not hasattr(model, old)

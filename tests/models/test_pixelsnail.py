@@ -1,13 +1,10 @@
 """PixelSNAIL beyond the shared contract: several attention blocks, the key/value cache, the paper's size."""
 
-import inspect
-
 import pixel_case
 import pytest
 import test_case as tc
 
 import ar_keras as ark
-from ar_keras.core import vocabulary
 
 
 def snail(**overrides):
@@ -51,16 +48,3 @@ def test_bad_configuration():
         snail(key_dim=0)
     with pytest.raises(ValueError, match="activation"):
         snail(activation="tanh")
-
-
-@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED["pixelsnail"].items()))
-def test_old_argument_name_is_an_error_naming_the_new_one(old, new):
-    cls = ark.models.model_class("pixelsnail")
-    value = cls.PRESETS["tiny"].get(new, inspect.signature(cls.__init__).parameters[new].default)
-    with pytest.raises(TypeError, match=new):
-        ark.models.get("pixelsnail", preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=new):
-        cls(**{old: value})
-    model = ark.models.get("pixelsnail", preset="tiny")
-    assert getattr(model, new) == model.get_config()[new] == value
-    assert old not in model.get_config() and not hasattr(model, old)

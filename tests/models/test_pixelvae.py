@@ -1,8 +1,6 @@
 """The pixelvae model: the IW bound against the exact log p(x), KL warm-up, the two-level
 hierarchy, the decoder's causality, sampling, bad input."""
 
-import inspect
-
 import keras
 import numpy as np
 import pytest
@@ -11,7 +9,6 @@ import test_case as tc
 from scipy.special import logsumexp
 
 import ar_keras as ark
-from ar_keras.core import vocabulary
 
 
 def tiny(**overrides):
@@ -249,24 +246,3 @@ def test_bad_input_is_refused_clearly():
     ):
         with pytest.raises(ValueError, match=match):
             tiny(**bad)
-
-
-@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["pixelvae"].items()))
-def test_old_argument_names_are_refused_naming_the_new_one(old, new):
-    value = ark.models.model_class("pixelvae").PRESETS["tiny"].get(new, 2)
-    with pytest.raises(TypeError, match=new):
-        ark.models.get("pixelvae", preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=new):
-        ark.models.model_class("pixelvae")(**{old: value})
-
-
-def test_tiny_preset_stores_each_argument_under_its_own_name():
-    model = ark.models.get("pixelvae", preset="tiny")
-    assert (model.num_latent_layers, model.latent_dim) == (1, 2)
-    assert (model.encoder_dim, model.num_encoder_downsamples) == (4, 1)
-    assert (model.num_layers, model.hidden_dim, model.output_dim) == (2, 4, 8)
-    assert (model.latent_map_dim, model.num_prior_layers, model.prior_dim) == (8, 3, 32)
-    config = model.get_config()
-    arguments = set(inspect.signature(type(model).__init__).parameters) - {"self", "kwargs"}
-    assert arguments - {"num_classes"} <= set(config)  # unconditional: num_classes must stay None
-    assert not set(vocabulary.RENAMED["pixelvae"]) & (set(config) | set(vars(model)))

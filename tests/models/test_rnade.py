@@ -1,14 +1,11 @@
 """The rnade model: NADE weight sharing, mixture-of-Gaussian conditionals, cached sampling."""
 
-import inspect
-
 import continuous_case as cc
 import numpy as np
 import pytest
 from scipy import stats
 
 import ar_keras as ark
-from ar_keras.core import vocabulary
 
 
 def tiny(**overrides):
@@ -133,21 +130,3 @@ def test_sample_from_noise_equals_seeded_sampling_and_temperature_scales_compone
     # finite and their spread shrinks with T.
     spread = [model.sample(300, seed=1, temperature=t).numpy().std(0).max() for t in (0.05, 1.0)]
     assert spread[0] < spread[1]
-
-
-@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["rnade"].items()))
-def test_old_argument_names_are_refused_naming_the_new_one(old, new):
-    value = ark.models.model_class("rnade").PRESETS["tiny"].get(new, 2)
-    with pytest.raises(TypeError, match=new):
-        ark.models.get("rnade", preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=new):
-        ark.models.model_class("rnade")(**{old: value})
-
-
-def test_tiny_preset_stores_each_argument_under_its_own_name():
-    model = ark.models.get("rnade", preset="tiny")
-    assert (model.hidden_dim, model.num_mixtures) == (16, 3)
-    config = model.get_config()
-    arguments = set(inspect.signature(type(model).__init__).parameters) - {"self", "kwargs"}
-    assert arguments <= set(config)
-    assert not set(vocabulary.RENAMED["rnade"]) & (set(config) | set(vars(model)))

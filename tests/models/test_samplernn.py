@@ -19,7 +19,6 @@ import test_case as tc
 
 import ar_keras as ark
 from ar_keras import export
-from ar_keras.core import vocabulary
 from ar_keras.layers import LearnedStateGRU
 from ar_keras.models.audio.samplernn import SampleRNN
 
@@ -49,20 +48,6 @@ def test_presets():
     assert speech["num_levels"] == 256 and speech["quantization"] == "mu_law"
     assert SampleRNN.overrides_from_data(ark.data.info("speech")) == {"num_levels": 256, "sample_rate": 16000}
     assert model.ratios == [2, 2]
-
-
-@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["samplernn"].items()))
-def test_old_argument_names_are_errors_naming_the_new_ones(old, new):
-    preset = SampleRNN.PRESETS["tiny"]
-    value = preset.get(new, 2)
-    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
-        tiny(**{old: value})
-    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
-        SampleRNN(**{old: value})
-    model = tiny()
-    config = model.get_config()
-    assert getattr(model, new) == config[new] == preset.get(new, config[new])
-    assert not hasattr(model, old) and old not in config
 
 
 def check_alignment(model, T, seed=5):

@@ -25,7 +25,6 @@ import test_case as tc
 
 import ar_keras as ark
 from ar_keras import export
-from ar_keras.core import vocabulary
 from ar_keras.models.transformer.sparse_transformer import CIFAR_LAYER_PATTERN, SparseTransformer
 
 NAME = "sparse_transformer"
@@ -38,21 +37,6 @@ def image(**overrides):
 
 def sequence(**overrides):
     return ark.models.get(NAME, preset="tiny_sequence", **overrides)
-
-
-@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED[NAME].items()))
-def test_old_argument_names_are_errors_naming_the_new_ones(old, new):
-    preset = SparseTransformer.PRESETS["tiny"]
-    value = preset.get(new, 8)
-    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
-        ark.models.get(NAME, preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=new):
-        SparseTransformer(**{**preset, old: value})
-    for model in (image(), sequence()):
-        config = model.get_config()
-        assert new in config and old not in config
-        assert getattr(model, new) == config[new]
-    assert image().get_config()[new] == preset[new]
 
 
 # ------------------------------------------------------------------------- kinds and presets

@@ -1,6 +1,5 @@
 """spatial_lstm (RIDE) beyond the shared contract: receptive field, MCGSM head, RIDE's scoring."""
 
-import inspect
 import math
 
 import numpy as np
@@ -9,7 +8,6 @@ import pytest
 import tensorflow as tf
 
 import ar_keras as ark
-from ar_keras.core import vocabulary
 
 
 def ride(**overrides):
@@ -227,16 +225,3 @@ def test_mcgsm_fit_step_and_bad_input():
         model.log_prob(np.zeros((2, 4, 5, 1), np.int32))
     with pytest.raises(ValueError, match="shape"):
         model.log_prob(np.zeros((2, 5, 5, 1), np.float32))
-
-
-@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED["spatial_lstm"].items()))
-def test_old_argument_name_is_an_error_naming_the_new_one(old, new):
-    cls = ark.models.model_class("spatial_lstm")
-    value = cls.PRESETS["tiny"].get(new, inspect.signature(cls.__init__).parameters[new].default)
-    with pytest.raises(TypeError, match=new):
-        ark.models.get("spatial_lstm", preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=new):
-        cls(**{old: value})
-    model = ark.models.get("spatial_lstm", preset="tiny")
-    assert getattr(model, new) == model.get_config()[new] == value
-    assert old not in model.get_config() and not hasattr(model, old)

@@ -2,8 +2,6 @@
 the conditioning network sees earlier slices only, bad input.  (The shared image suite runs on
 the tiny preset through `Subscale.contract_shape`.)"""
 
-import inspect
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -11,7 +9,6 @@ import test_case as tc
 from ai_edge_litert.interpreter import Interpreter
 
 import ar_keras as ark
-from ar_keras.core import vocabulary
 from ar_keras.models.multiscale.subscale import Subscale, slice_image, subscale_ordering, unslice_image
 
 
@@ -158,16 +155,3 @@ def test_depth_upscaled_model_converts_to_tflite(tmp_path):
         "samples"
     ]
     np.testing.assert_array_equal(samples, model.sample(2, seed=4).numpy())
-
-
-@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED["subscale"].items()))
-def test_old_argument_name_is_an_error_naming_the_new_one(old, new):
-    cls = ark.models.model_class("subscale")
-    value = cls.PRESETS["tiny"].get(new, inspect.signature(cls.__init__).parameters[new].default)
-    with pytest.raises(TypeError, match=new):
-        ark.models.get("subscale", preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=new):
-        cls(**{old: value})
-    model = ark.models.get("subscale", preset="tiny")
-    assert getattr(model, new) == model.get_config()[new] == value
-    assert old not in model.get_config() and not hasattr(model, old)

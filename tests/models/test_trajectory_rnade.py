@@ -10,29 +10,13 @@ import pytest
 import tensorflow as tf
 
 import ar_keras as ark
-from ar_keras.core import vocabulary
 from ar_keras.data import speech, speech_features
-from ar_keras.models.audio.trajectory_rnade import TrajectoryRNADE
 
 
 def model_w3():
     model = ark.models.get("trajectory_rnade", preset="tiny", window=3)
     cc.perturb(model, 0.3)
     return model
-
-
-@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["trajectory_rnade"].items()))
-def test_old_argument_names_are_errors_naming_the_new_ones(old, new):
-    preset = TrajectoryRNADE.PRESETS["tiny"]
-    value = preset.get(new, 2)
-    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
-        ark.models.get("trajectory_rnade", preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
-        TrajectoryRNADE(**{old: value})
-    model = ark.models.get("trajectory_rnade", preset="tiny")
-    config = model.get_config()
-    assert getattr(model, new) == config[new] == preset.get(new, config[new])
-    assert not hasattr(model, old) and old not in config
 
 
 def test_log_prob_is_the_chain_rule_over_frames_of_window_conditionals():

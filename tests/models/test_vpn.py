@@ -8,29 +8,10 @@ import tensorflow as tf
 import test_case as tc
 
 import ar_keras as ark
-from ar_keras.core import vocabulary
-from ar_keras.models.video.vpn import VideoPixelNetwork
 
 
 def tiny(**overrides):
     return ark.models.get("vpn", preset="tiny", **overrides)
-
-
-@pytest.mark.parametrize("old,new", sorted(vocabulary.RENAMED["vpn"].items()))
-def test_old_argument_names_are_errors_naming_the_new_ones(old, new):
-    preset = VideoPixelNetwork.PRESETS["tiny"]
-    value = preset.get(new, 8)
-    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
-        ark.models.get("vpn", preset="tiny", **{old: value})
-    with pytest.raises(TypeError, match=new):
-        VideoPixelNetwork(**{**preset, old: value})
-    model = ark.models.get("vpn", preset="tiny")
-    config = model.get_config()
-    assert new in config and old not in config
-    # head= is kept as head_name: self.head is the output distribution.
-    assert getattr(model, "head_name" if new == "head" else new) == config[new]
-    if new in preset:
-        assert config[new] == preset[new]
 
 
 def test_encoder_keeps_the_frame_resolution():

@@ -20,7 +20,6 @@ import test_case as tc
 
 import ar_keras as ark
 from ar_keras import export
-from ar_keras.core import vocabulary
 from ar_keras.data.wav import read_wav
 from ar_keras.models.audio.wavenet import WaveNet, dilation_stacks
 
@@ -51,20 +50,6 @@ def test_presets():
     assert paper["num_levels"] == 256 and paper.get("kernel_size", 2) == 2
     assert 1 + sum(paper["dilations"]) == 3070
     assert dilation_stacks(3, 2) == [1, 2, 4, 1, 2, 4]
-
-
-@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["wavenet"].items()))
-def test_old_argument_names_are_errors_naming_the_new_ones(old, new):
-    preset = WaveNet.PRESETS["tiny"]
-    value = preset.get(new, 2)
-    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
-        tiny(**{old: value})
-    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
-        WaveNet(**{old: value})
-    model = tiny()
-    config = model.get_config()
-    assert getattr(model, new) == config[new] == preset.get(new, config[new])
-    assert not hasattr(model, old) and old not in config
 
 
 def test_receptive_field_is_exact_for_wider_kernels():

@@ -16,7 +16,6 @@ from layers import layer_case
 
 import ar_keras as ark
 from ar_keras import export
-from ar_keras.core import vocabulary
 from ar_keras.distributions import DualSoftmax
 from ar_keras.distributions.dual_softmax import split_levels
 from ar_keras.layers.dual_gru import DualGRU, input_mask
@@ -41,20 +40,6 @@ def test_presets():
     trainable = sum(int(np.prod(w.shape)) for w in paper.trainable_weights)
     assert trainable == 3_051_392  # "about 3M"
     assert (paper.num_coarse, paper.num_fine, paper.hidden_dim) == (256, 256, 896)
-
-
-@pytest.mark.parametrize("old, new", sorted(vocabulary.RENAMED["wavernn"].items()))
-def test_old_argument_names_are_errors_naming_the_new_ones(old, new):
-    preset = WaveRNN.PRESETS["tiny"]
-    value = preset.get(new, 2)
-    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
-        tiny(**{old: value})
-    with pytest.raises(TypeError, match=f"takes {new}=, not {old}="):
-        WaveRNN(**{old: value})
-    model = tiny()
-    config = model.get_config()
-    assert getattr(model, new) == config[new] == preset.get(new, config[new])
-    assert not hasattr(model, old) and old not in config
 
 
 def test_levels_split_into_coarse_and_fine():

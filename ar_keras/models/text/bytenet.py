@@ -96,7 +96,7 @@ import numpy as np
 import tensorflow as tf
 
 from ar_keras import checks
-from ar_keras.core import AutoregressiveModel, SequenceEvent
+from ar_keras.core import AutoregressiveModel, SequenceEvent, conditioning
 from ar_keras.distributions import Categorical
 from ar_keras.layers.bytenet_block import BLOCK_TYPES, ByteNetBlock
 from ar_keras.models.registry import register
@@ -268,6 +268,11 @@ class ByteNet(AutoregressiveModel):
                 for i, r in enumerate(self.encoder_dilations)
             ]
             self.source_projection = keras.layers.Dense(C, name="source_projection")
+        self.conditioning = (
+            conditioning.ConditioningSpec([conditioning.SourceSequence(self.source_levels)], owner="bytenet")
+            if self.translates
+            else conditioning.ConditioningSpec.labels(self.num_classes, owner="bytenet")
+        )
         self._finish_init()
 
     # ----------------------------------------------------------------- structure
@@ -275,10 +280,6 @@ class ByteNet(AutoregressiveModel):
     def translates(self):
         """True for the encoder-decoder (``source_levels`` set)."""
         return self.source_levels is not None
-
-    @property
-    def is_conditional(self):
-        return self.num_classes is not None or self.translates
 
     @property
     def receptive_field(self):
@@ -309,41 +310,6 @@ class ByteNet(AutoregressiveModel):
         return tf.maximum(tf.cast(length, tf.int32), 1)
 
     # -------------------------------------------------------------- conditioning
-    def conditional_specs(self, batch=None):
-        """Translation: ``source`` int32 ``[B, S]``; language model: class ids, if any."""
-        if self.translates:
-            return [tf.TensorSpec([batch, None], tf.int32, name="source")]
-        return super().conditional_specs(batch)
-
-    def make_conditional(self, named):
-        return named.get("source") if self.translates else named.get("conditional")
-
-    def example_conditional(self, batch, length=None):
-        if self.translates:
-            return tf.zeros([batch, 2], tf.int32)
-        return super().example_conditional(batch, length)
-
-    def check_conditional(self, conditional, batch=None, length=None, validate_values=True):
-        if not self.translates:
-            return super().check_conditional(conditional, batch, length, validate_values)
-        Ks = self.source_levels
-        form = f"conditional=source, an int tensor [batch, S] of symbols in [0, {Ks})"
-        if conditional is None:
-            raise ValueError(f"this ByteNet translates (source_levels={Ks}): pass {form}.")
-        source = checks.to_tensor(conditional, "source")
-        if not source.dtype.is_integer:
-            raise ValueError(
-                f"source must hold integer symbols in [0, {Ks}), got dtype {source.dtype.name}: pass {form}."
-            )
-        if source.shape.rank != 2:
-            shape = source.shape.as_list() if source.shape.rank is not None else "unknown"
-            raise ValueError(f"source must have shape [batch, S], got {shape}: pass {form}.")
-        if source.shape[1] == 0:
-            raise ValueError(f"source must hold at least one step, got shape {source.shape.as_list()}.")
-        if isinstance(batch, int) and source.shape[0] is not None and source.shape[0] != batch:
-            raise ValueError(f"source has {source.shape[0]} sequences for a batch of {batch}.")
-        return checks.check_range(source, Ks, "source", validate_values)
-
     def _check_sample_args(self, num_samples, conditional, temperature, length):
         """Translation samples ``unfolded_length(S)`` steps when ``length`` is None."""
         if self.translates and length is None and conditional is not None:
@@ -386,16 +352,9 @@ class ByteNet(AutoregressiveModel):
 
     def decoder_inputs(self, x, conditional=None):
         """``h^0 [B, T, 2d]``: the embedded target shifted by one (+ class / source terms)."""
-        labels, columns = self._split(conditional)
+        labels, source = self.conditioning.values(conditional, "labels", "source")
+        columns = None if source is None else self.source_columns(source)  # [B, |t^|, 2d]
         return self._condition(shift_right(self.embedding(x)), labels, columns)
-
-    def _split(self, conditional, training=False):
-        """``conditional`` -> ``(labels or None, encoder columns or None)``."""
-        if conditional is None:
-            return None, None
-        if self.translates:
-            return None, self.source_columns(conditional, training)
-        return conditional, None
 
     def network(self, x, conditional=None, training=False):
         """``x [B, T]`` -> logits ``[B, T, K]``; row t sees ``x_{t-r} .. x_{t-1}``."""
@@ -443,7 +402,7 @@ class ByteNet(AutoregressiveModel):
 
     def step(self, x, cache, index, conditional=None):
         x_prev = self.previous_value(x, index)  # [n]
-        labels = None if self.translates else conditional
+        (labels,) = self.conditioning.values(conditional, "labels")
         column = None
         if self.translates:
             columns = cache["columns"]

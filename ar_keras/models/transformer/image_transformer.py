@@ -116,7 +116,6 @@ Example:
     array([0, 1, 2, 3, 8, 9], dtype=int32)
 """
 
-import collections.abc
 import math
 
 import keras
@@ -124,7 +123,7 @@ import numpy as np
 import tensorflow as tf
 
 from ar_keras import checks
-from ar_keras.core import AutoregressiveModel, no_autograph
+from ar_keras.core import AutoregressiveModel, conditioning, no_autograph
 from ar_keras.core.events import ImageEvent
 from ar_keras.distributions import Categorical
 from ar_keras.distributions.logistic_mixture import DiscretizedLogisticMixture
@@ -419,6 +418,11 @@ class ImageTransformer(AutoregressiveModel):
             name="out",
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
         )
+        self.conditioning = conditioning.ConditioningSpec.labels(
+            self.num_classes,
+            [] if self.low_resolution is None else [conditioning.LowResolution(self._low_event)],
+            owner="image_transformer",
+        )
         self._finish_init()
 
     # --------------------------------------------------------------- structure
@@ -427,87 +431,10 @@ class ImageTransformer(AutoregressiveModel):
         """``[D]``: the raster index of the element generated at each step (block-raster for 2-D)."""
         return self._order.copy()
 
-    @property
-    def is_conditional(self):
-        return self.num_classes is not None or self.low_resolution is not None
-
     # ------------------------------------------------------------ conditioning
-    def _low_form(self):
-        h, w = self.low_resolution
-        low = f"int [batch, {h}, {w}, {self.image_shape[-1]}] levels in [0, {self.num_levels})"
-        if self.num_classes is None:
-            return low
-        return f'{{"labels": int [batch], "low_resolution": {low}}}'
-
-    def _check_low(self, low, batch, validate_values):
-        low = self._low_event.check(low, validate_values, what="the low-resolution conditional")
-        if isinstance(batch, int) and low.shape[0] is not None and low.shape[0] != batch:
-            raise ValueError(
-                f"the low-resolution conditional has {low.shape[0]} images for a batch of {batch}."
-            )
-        return low
-
-    def check_conditional(self, conditional, batch=None, length=None, validate_values=True):
-        if self.low_resolution is None:
-            return super().check_conditional(conditional, batch, length, validate_values)
-        if conditional is None:
-            raise ValueError(
-                "this image_transformer is a super-resolution model "
-                f"(low_resolution={self.low_resolution}): pass "
-                f"conditional={self._low_form()}."
-            )
-        if self.num_classes is None:
-            return self._check_low(conditional, batch, validate_values)
-        if not isinstance(conditional, collections.abc.Mapping) or set(conditional) != {
-            "labels",
-            "low_resolution",
-        }:
-            raise ValueError(
-                "this image_transformer is class-conditional and super-resolution: "
-                f"pass conditional={self._low_form()}."
-            )
-        return {
-            "labels": checks.check_labels(
-                conditional["labels"], self.num_classes, batch=batch, validate_values=validate_values
-            ),
-            "low_resolution": self._check_low(conditional["low_resolution"], batch, validate_values),
-        }
-
-    def conditional_specs(self, batch=None):
-        """Labels ``conditional [B]`` and/or ``low_resolution [B, h, w, C]``."""
-        specs = super().conditional_specs(batch)
-        if self.low_resolution is not None:
-            specs.append(self._low_event.tensor_spec(batch, name="low_resolution"))
-        return specs
-
-    def make_conditional(self, named):
-        labels, low = named.get("conditional"), named.get("low_resolution")
-        if self.low_resolution is None:
-            return labels
-        if self.num_classes is None:
-            return low
-        return {"labels": labels, "low_resolution": low}
-
-    def example_conditional(self, batch, length=None):
-        labels = None if self.num_classes is None else tf.zeros([batch], tf.int32)
-        low = None
-        if self.low_resolution is not None:
-            low = self._low_event.zeros(batch)
-        return self.make_conditional({"conditional": labels, "low_resolution": low})
-
-    def _split(self, conditional):
-        """Checked ``conditional`` -> ``(labels or None, low-resolution image or None)``."""
-        if conditional is None:
-            return None, None
-        if self.low_resolution is None:
-            return conditional, None
-        if self.num_classes is None:
-            return None, conditional
-        return conditional["labels"], conditional["low_resolution"]
-
-    def _conditioning(self, conditional):
+    def _conditioning_terms(self, conditional):
         """``(class term [B, d] or None, low-resolution term [B, D, d] in generation order or None)``."""
-        labels, low = self._split(conditional)
+        labels, low = self.conditioning.values(conditional, "labels", "low_resolution")
         class_term = None if labels is None else self.class_embedding(labels)  # [B, d]
         low_term = None
         if low is not None:
@@ -577,7 +504,7 @@ class ImageTransformer(AutoregressiveModel):
         start = tf.broadcast_to(self.start(tf.zeros([1], tf.int32)), [batch, D, d])
         h = tf.where((source < 0)[None, :, None], start, shifted)
         h = h + tf.cast(self._position_signal(), h.dtype)[None]
-        class_term, low_term = self._conditioning(conditional)
+        class_term, low_term = self._conditioning_terms(conditional)
         if class_term is not None:
             h = h + class_term[:, None, :]
         if low_term is not None:
@@ -604,7 +531,7 @@ class ImageTransformer(AutoregressiveModel):
         cache = {
             f"attention_{i}": layer.init_cache(batch, D) for i, layer in enumerate(self.attention_layers)
         }
-        class_term, low_term = self._conditioning(conditional)
+        class_term, low_term = self._conditioning_terms(conditional)
         if class_term is not None:
             cache["class"] = class_term  # [n, d]
         if low_term is not None:

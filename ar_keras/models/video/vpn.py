@@ -76,7 +76,7 @@ import numpy as np
 import tensorflow as tf
 
 from ar_keras import checks
-from ar_keras.core import AutoregressiveModel, no_autograph
+from ar_keras.core import AutoregressiveModel, conditioning, no_autograph
 from ar_keras.core import noise as noise_lib
 from ar_keras.core.events import VideoEvent
 from ar_keras.core.sampler import scatter_group
@@ -163,6 +163,9 @@ class VideoPixelNetwork(AutoregressiveModel):
                 "vpn takes no class labels (num_classes must be None): its conditional is the context frames."
             )
         super().__init__(event=VideoEvent(video_shape, num_levels), **kwargs)
+        self.conditioning = conditioning.ConditioningSpec(
+            [conditioning.ContextFrames(self.video_shape, self.num_levels)], owner="vpn"
+        )
         T, H, W, C = self.video_shape
         if T < 2:
             raise ValueError(f"video_shape must have T >= 2 frames, got {tuple(video_shape)}.")
@@ -237,33 +240,6 @@ class VideoPixelNetwork(AutoregressiveModel):
         return {"video_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
 
     # ------------------------------------------------------------- conditional
-    def check_conditional(self, conditional, batch=None, length=None, validate_values=True):
-        """Context frames int ``[batch, T0, H, W, C]``, ``1 <= T0 < T`` (module docstring)."""
-        del length
-        if conditional is None:
-            return None
-        T, H, W, C = self.video_shape
-        want = f"[batch, T0, {H}, {W}, {C}] with 1 <= T0 < {T}"
-        c = checks.to_tensor(conditional, "conditional")
-        if c.shape.rank != 5:
-            raise ValueError(
-                f"vpn takes no class labels (it is unconditional over labels): its conditional "
-                f"is the context frames, int {want}; got shape {c.shape.as_list()}."
-            )
-        if not c.dtype.is_integer:
-            raise ValueError(
-                f"conditional (context frames) must hold integer levels in "
-                f"[0, {self.num_levels}), got dtype {c.dtype.name}."
-            )
-        shape = c.shape.as_list()
-        if tuple(shape[2:]) != (H, W, C) or (shape[1] is not None and not 1 <= shape[1] < T):
-            raise ValueError(f"conditional (context frames) must have shape {want}, got {shape}.")
-        if batch is not None and shape[0] is not None and shape[0] != batch:
-            raise ValueError(
-                f"conditional (context frames) must hold {batch} videos (one per example), got {shape[0]}."
-            )
-        return checks.check_range(c, self.num_levels, "conditional", validate_values)
-
     def _check(self, x, conditional, validate_values=True):
         x, c = super()._check(x, conditional, validate_values)
         if c is None or not validate_values:
@@ -434,7 +410,7 @@ class VideoPixelNetwork(AutoregressiveModel):
         whole videos starting with the context)."""
         sigs = super().export_signatures()
         T, H, W, C = self.video_shape
-        context_spec = tf.TensorSpec([None, None, H, W, C], tf.int32, name="context")
+        context_spec = self.conditioning.part("context").tensor_spec()
         seeds_spec = tf.TensorSpec([None], tf.int64, name="seeds")
         t_spec = tf.TensorSpec([], tf.float32, name="temperature")
 

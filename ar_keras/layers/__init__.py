@@ -11,6 +11,7 @@ from ar_keras.layers.diagonal_bilstm import DiagonalBiLSTM
 from ar_keras.layers.dual_gru import DualGRU
 from ar_keras.layers.gated import GatedActivation
 from ar_keras.layers.gated_pixelcnn_block import GatedPixelCNNBlock
+from ar_keras.layers.gated_pixelcnn_stack import GatedPixelCNNStack
 from ar_keras.layers.gated_resnet import GatedResNet
 from ar_keras.layers.learned_state_gru import LearnedStateGRU
 from ar_keras.layers.lstm_cell import lstm_cell
@@ -38,6 +39,7 @@ __all__ = [
     "PatternAttention",
     "GatedActivation",
     "GatedPixelCNNBlock",
+    "GatedPixelCNNStack",
     "GatedResNet",
     "DownShiftedConv2D",
     "DownRightShiftedConv2D",

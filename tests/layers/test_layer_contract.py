@@ -78,6 +78,17 @@ CASES = [
         {"v_shape": (2, 4, 5, 6), "h_shape": (2, 4, 5, 6), "conditioning_shape": (2, 4)},
         id="GatedPixelCNNBlock-conditional",
     ),
+    _case(
+        layers.GatedPixelCNNStack,
+        {"filters": 4, "num_layers": 2, "kernel_size": 3, "first_kernel_size": 5},
+        (2, 4, 5, 1),
+    ),
+    _case(
+        layers.GatedPixelCNNStack,
+        {"filters": 6, "num_layers": 2, "kernel_size": 3, "data_channels": 3, "conditional": True},
+        {"inputs_shape": (2, 4, 5, 3), "conditioning_shape": (2, 4, 5, 4)},
+        id="GatedPixelCNNStack-conditioning-map",
+    ),
     _case(layers.GatedResNet, {"conv": "down_shifted"}, (2, 4, 5, 4)),
     _case(layers.GatedResNet, {"conv": "nin", "nonlinearity": "elu"}, (2, 4, 5, 4), id="GatedResNet-nin"),
     _case(
@@ -402,6 +413,16 @@ def _stream_gated_resnet(dtype):
     return pairs
 
 
+def _stream_gated_pixelcnn_stack(dtype):
+    layer = layers.GatedPixelCNNStack(6, 2, 3, data_channels=3, conditional=True, dtype=dtype)
+    x, c = _x(2, 3, 4, 3), _x(2, 4, seed=1)
+    full, cache, pairs = layer(x, conditioning=c), layer.init_cache(2, width=4), []
+    for r, col in np.ndindex(3, 4):
+        h, cache = layer.step(x, cache, tf.constant(r), tf.constant(col), conditioning=c)
+        pairs.append((h, full[:, r : r + 1, col : col + 1]))
+    return pairs
+
+
 def _stream_gated_pixelcnn(dtype):
     layer = layers.GatedPixelCNNBlock(6, 3, data_channels=3, conditional=True, dtype=dtype)
     x, c = _x(2, 3, 4, 6), _x(2, 4, seed=1)
@@ -506,6 +527,7 @@ STREAMS = {
     "DualGRU": _stream_dual_gru,
     "GatedResNet": _stream_gated_resnet,
     "GatedPixelCNNBlock": _stream_gated_pixelcnn,
+    "GatedPixelCNNStack": _stream_gated_pixelcnn_stack,
     "RowLSTM": _stream_pixel_rnn(layers.RowLSTM),
     "DiagonalBiLSTM": _stream_pixel_rnn(layers.DiagonalBiLSTM),
     "SpatialLSTM": _stream_spatial_lstm,

@@ -7,7 +7,7 @@ Latent Variable Model for Natural Images", ICLR 2017.
 (3x3 convolutions, ``num_encoder_downsamples`` of them with stride 2, then a dense
 layer) gives a diagonal Gaussian ``q(z | x) = N(mu(x), sigma(x)^2)`` over a
 vector ``z`` of ``latent_dim``; the prior is ``p(z) = N(0, I)``; the decoder is
-an autoregressive Gated PixelCNN (`ar_keras.layers.GatedPixelCNNBlock`,
+an autoregressive Gated PixelCNN (`ar_keras.layers.GatedPixelCNNStack`,
 van den Oord et al. 2016) whose every gated unit gets a learned linear map of
 ``z`` as a bias (the authors' ``cond_z_bias``; eq. 4 of the Gated PixelCNN
 paper with ``h = z``)::
@@ -60,8 +60,8 @@ which rises with S towards ``log p(x)``; both key their posterior noise by
 **Sampling** draws ``z`` from the prior (``z_2 ~ N(0, T^2 I)``, then, for two
 levels, ``z_1`` position by position from the latent PixelCNN), then the
 pixels through the one ancestral sampler (`ar_keras.core.sampler.run`) with
-the decoder's cache (each `GatedPixelCNNBlock`'s ``init_cache`` / ``step_row``
-/ ``step``, as `gated_pixelcnn` does: ``O(layers)`` per element) or, with
+the decoder's cache (the `GatedPixelCNNStack`'s ``init_cache`` / ``step``, as
+`gated_pixelcnn` does: ``O(layers)`` per element) or, with
 ``cache=False``, a full decoder pass per element; both paths read the same
 keyed noise and give the same samples for a seed.
 
@@ -87,7 +87,7 @@ from ar_keras.core import LatentVariableModel, no_autograph, sampler
 from ar_keras.core.density import HALF_LOG_TWO_PI, uniform_to_normal
 from ar_keras.core.noise import GivenNoise
 from ar_keras.distributions import GaussianMixture, head_for_levels
-from ar_keras.layers import GatedPixelCNNBlock, MaskedConv2D
+from ar_keras.layers import GatedPixelCNNStack, MaskedConv2D
 from ar_keras.models.registry import register
 
 __all__ = ["PixelVAE"]
@@ -106,31 +106,21 @@ def _sum_but_batch(x):
     return tf.reduce_sum(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)  # [B, ...] -> [B, N] -> [B]
 
 
-def _condition_at(cond, row, column=None):
-    """The conditioning of one row (``column`` None) or one pixel of a map; a vector as is."""
-    if cond is None or cond.shape.rank == 2:
-        return cond
-    cond = tf.gather(cond, tf.reshape(row, [1]), axis=1)  # [B, 1, W, E]
-    if column is not None:
-        cond = tf.gather(cond, tf.reshape(column, [1]), axis=2)  # [B, 1, 1, E]
-    return cond
-
-
 class _GatedStack:
-    """The sampler protocol (`ar_keras.core.sampler.run`) over a stack of gated blocks.
+    """The sampler protocol (`ar_keras.core.sampler.run`) over a `GatedPixelCNNStack`.
 
     A plain object made on the fly (Keras tracks the layers through the model,
     not through this).  ``shape = (H, W, C)`` of the autoregressive variable;
     ``per_position``: one sampler step per position drawing its C elements at
     once (the latent map) instead of one per channel (the pixels);
-    ``scale(x)`` maps the variable to the first block's input; ``output(h)``
+    ``scale(x)`` maps the variable to the stack's input; ``output(h)``
     maps the last horizontal stack to head parameters ``[B, H', W', C, P]``.
-    The ``conditional`` of the protocol is the blocks' conditioning (a vector
+    The ``conditional`` of the protocol is the stack's conditioning (a vector
     or a map aligned with the variable).
     """
 
-    def __init__(self, blocks, output, shape, head, scale, per_position):
-        self.blocks, self.output, self.shape = blocks, output, tuple(shape)
+    def __init__(self, stack, output, shape, head, scale, per_position):
+        self.stack, self.output, self.shape = stack, output, tuple(shape)
         self.head, self.scale, self.per_position = head, scale, per_position
 
     @property
@@ -146,10 +136,7 @@ class _GatedStack:
 
     def network(self, x, cond):
         """``x [B, H, W, C]`` -> head parameters ``[B, H, W, C, P]`` (causal in x)."""
-        v = h = self.scale(x)
-        for block in self.blocks:
-            v, h = block(v, h, conditioning=cond)
-        return self.output(h)
+        return self.output(self.stack(self.scale(x), conditioning=cond))
 
     def element_params(self, x_flat, cond=None):
         H, W, C = self.shape
@@ -158,16 +145,7 @@ class _GatedStack:
         return tf.reshape(params, [-1, H * W * C, params.shape[-1]])  # [B, H, W, C, P] -> [B, D, P]
 
     def init_cache(self, batch, cond=None):
-        return {block.name: block.init_cache(batch, self.shape[1]) for block in self.blocks}
-
-    def _new_row(self, x, cache, r, cond):
-        """Row r - 1 of the partial sample through every vertical stack (start of row r >= 1)."""
-        cache = dict(cache)
-        row = tf.gather(x, tf.reshape(r - 1, [1]), axis=1)  # [B, 1, W, C]
-        row_cond = _condition_at(cond, r - 1)
-        for block in self.blocks:
-            row, cache[block.name] = block.step_row(row, cache[block.name], row_cond)
-        return cache
+        return self.stack.init_cache(batch, self.shape[1])
 
     def step(self, x_flat, cache, index, cond=None):
         H, W, C = self.shape
@@ -177,17 +155,7 @@ class _GatedStack:
         else:
             pixel, channel = index // C, index % C
         r, c = pixel // W, pixel % W
-        new_row = tf.logical_and(tf.logical_and(tf.equal(c, 0), tf.equal(channel, 0)), r > 0)
-        cache = tf.cond(new_row, lambda: self._new_row(x, cache, r, cond), lambda: dict(cache))
-        # The first block gets the current data row whole (its earlier pixels were
-        # drawn after their own steps); see GatedPixelCNNBlock.set_horizontal_row.
-        row = tf.gather(x, tf.reshape(r, [1]), axis=1)  # [B, 1, W, C]
-        first = self.blocks[0]
-        cache[first.name] = first.set_horizontal_row(row, cache[first.name])
-        h = tf.gather(row, tf.reshape(c, [1]), axis=2)  # [B, 1, 1, C]
-        pixel_cond = _condition_at(cond, r, c)
-        for block in self.blocks:
-            h, cache[block.name] = block.step(h, cache[block.name], c, pixel_cond)
+        h, cache = self.stack.step(x, cache, r, c, channel, conditioning=cond)  # [B, 1, 1, F]
         params = self.output(h)  # [B, 1, 1, C, P]
         params = tf.reshape(params, [-1, C, params.shape[-1]])  # -> [B, C, P]
         if self.per_position:
@@ -387,18 +355,14 @@ class PixelVAE(LatentVariableModel):
             self.top_encoder_out = keras.layers.Dense(2 * self.latent_dim, name="top_encoder_out")
             # p(z_1 | z_2): a Gated PixelCNN over the map's positions, Gaussian head.
             self.prior_head = GaussianMixture(1)
-            self.prior_blocks = [
-                GatedPixelCNNBlock(
-                    self.prior_dim,
-                    self.prior_kernel_size,
-                    data_channels=1,
-                    first=(i == 0),
-                    vertical_output=(i < self.num_prior_layers - 1),
-                    conditional=True,
-                    name=f"prior_block_{i}",
-                )
-                for i in range(self.num_prior_layers)
-            ]
+            self.prior_stack = GatedPixelCNNStack(
+                self.prior_dim,
+                self.num_prior_layers,
+                self.prior_kernel_size,
+                data_channels=1,
+                conditional=True,
+                name="prior_stack",
+            )
             self.prior_hidden = keras.layers.Conv2D(self.prior_dim, 1, name="prior_hidden")
             self.prior_out = keras.layers.Conv2D(2 * c1, 1, name="prior_out")
             # u(z_1): the latent map upsampled to a per-pixel conditioning map.
@@ -406,18 +370,14 @@ class PixelVAE(LatentVariableModel):
             self.upsample_out = keras.layers.Conv2D(F, 3, padding="same", name="upsample_out")
             self._latent_size = self.latent_dim + h * w * c1
         # Decoder: the Gated PixelCNN, every gate biased by the latents.
-        self.decoder_blocks = [
-            GatedPixelCNNBlock(
-                self.hidden_dim,
-                self.kernel_size,
-                data_channels=C,
-                first=(i == 0),
-                vertical_output=(i < self.num_layers - 1),
-                conditional=True,
-                name=f"decoder_block_{i}",
-            )
-            for i in range(self.num_layers)
-        ]
+        self.decoder_stack = GatedPixelCNNStack(
+            self.hidden_dim,
+            self.num_layers,
+            self.kernel_size,
+            data_channels=C,
+            conditional=True,
+            name="decoder_stack",
+        )
         self.decoder_hidden = MaskedConv2D(
             self.output_dim, 1, mask_type="B", data_channels=C, name="decoder_hidden"
         )
@@ -429,6 +389,16 @@ class PixelVAE(LatentVariableModel):
         self.built = True
 
     # --------------------------------------------------------------- structure
+    @property
+    def decoder_blocks(self):
+        """The pixel decoder's `GatedPixelCNNBlock` layers (those of ``decoder_stack``)."""
+        return self.decoder_stack.blocks
+
+    @property
+    def prior_blocks(self):
+        """The latent map prior's `GatedPixelCNNBlock` layers (two levels; those of ``prior_stack``)."""
+        return self.prior_stack.blocks
+
     @property
     def latent_size(self):
         """Latent dimensions per example (the map's and the top vector's for two levels)."""
@@ -461,7 +431,7 @@ class PixelVAE(LatentVariableModel):
     def decoder(self):
         """The pixel decoder as a sampler-protocol object (conditioning: z, or u(z_1))."""
         return _GatedStack(
-            self.decoder_blocks,
+            self.decoder_stack,
             self._pixel_output,
             self.image_shape,
             self.head,
@@ -481,7 +451,7 @@ class PixelVAE(LatentVariableModel):
     def latent_prior(self):
         """``p(z_1 | z_2)`` as a sampler-protocol object (two levels; conditioning: z_2)."""
         return _GatedStack(
-            self.prior_blocks,
+            self.prior_stack,
             self._prior_output,
             self.map_shape,
             self.prior_head,

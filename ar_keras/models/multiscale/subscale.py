@@ -32,7 +32,7 @@ Networks (one *stage*, `SubscaleStage`)
   most-significant-bits image, sliced and stacked the same way.  Its output
   ``c_s [B, h, w, E]`` is a map aligned with slice s.
 * **Slice decoder**: a Gated PixelCNN (van den Oord et al., NIPS 2016;
-  `GatedPixelCNNBlock`, vertical + horizontal stacks, no blind spot) over the
+  `GatedPixelCNNStack`, vertical + horizontal stacks, no blind spot) over the
   slice ``x_s`` alone, each gate taking ``c_s`` as a location-dependent bias
   (eq. 5 of that paper: ``tanh(W_f * x + V_f c_s) * sigmoid(W_g * x + V_g c_s)``);
   masked 1x1 convolutions to ``C x L`` logits (a softmax per channel, R -> G
@@ -70,9 +70,10 @@ Cached sampling (``sample(cache=True)``, exact)
 A full pass runs both networks on all ``S^2`` slices.  The cache keeps the
 conditioning map of the current slice, computed once at the first step of the
 slice (every earlier slice is then complete: ``S^2`` conditioning-network
-passes per image in all), and the slice decoder's streaming state: each
-`GatedPixelCNNBlock` keeps its row buffers (``step_row`` once per row of the
-slice with the map's row, ``step`` per element with the map's pixel), so a
+passes per image in all), and the slice decoder's streaming state: the
+`GatedPixelCNNStack` keeps its blocks' row buffers (the vertical stacks once
+per row of the slice with the map's row, the horizontal stacks per element
+with the map's pixel), so a
 step costs ``O(layers)`` instead of a pass of both networks over the whole
 image, and the samples are identical to the recompute's.
 
@@ -95,7 +96,7 @@ import tensorflow as tf
 
 from ar_keras.core import AutoregressiveModel, no_autograph, sampler
 from ar_keras.distributions import Categorical
-from ar_keras.layers import GatedActivation, GatedPixelCNNBlock, MaskedConv2D
+from ar_keras.layers import GatedActivation, GatedPixelCNNStack, MaskedConv2D
 from ar_keras.models.registry import register
 
 __all__ = ["Subscale", "SubscaleStage", "slice_image", "unslice_image", "subscale_ordering"]
@@ -230,7 +231,7 @@ class SubscaleStage(keras.layers.Layer):
             )
             for i in range(self.num_conditioning_layers)
         ]
-        self.blocks, self.pixel_in, self.pixel_gate = [], None, None
+        self.stack, self.pixel_in, self.pixel_gate = None, None, None
         if self.one_pixel:
             if C > 1:
                 self.pixel_in = MaskedConv2D(
@@ -238,18 +239,14 @@ class SubscaleStage(keras.layers.Layer):
                 )
             self.pixel_gate = GatedActivation(conditional=True, name="pixel_gate")
         else:
-            self.blocks = [
-                GatedPixelCNNBlock(
-                    self.hidden_dim,
-                    self.kernel_size,
-                    data_channels=C,
-                    first=(i == 0),
-                    vertical_output=(i < self.num_layers - 1),
-                    conditional=True,
-                    name=f"block_{i}",
-                )
-                for i in range(self.num_layers)
-            ]
+            self.stack = GatedPixelCNNStack(
+                self.hidden_dim,
+                self.num_layers,
+                self.kernel_size,
+                data_channels=C,
+                conditional=True,
+                name="stack",
+            )
         self.out_hidden = MaskedConv2D(self.output_dim, 1, mask_type="B", data_channels=C, name="out_hidden")
         self.out_logits = MaskedConv2D(
             C * self.num_levels, 1, mask_type="B", data_channels=C, name="out_logits"
@@ -300,9 +297,7 @@ class SubscaleStage(keras.layers.Layer):
             )  # [B, 1, 1, 2F]
             h = self.pixel_gate(pre, cond)  # [B, 1, 1, F]
         else:
-            v, h = slice_x, slice_x
-            for block in self.blocks:
-                v, h = block(v, h, conditioning=cond)
+            h = self.stack(slice_x, conditioning=cond)  # [B, h, w, F]
         out = self.out_hidden(tf.nn.relu(h))
         logits = self.out_logits(tf.nn.relu(out))  # [B, h, w, C L]
         return tf.reshape(
@@ -311,20 +306,22 @@ class SubscaleStage(keras.layers.Layer):
 
     # ------------------------------------------------------------- streaming
     def init_decoder_cache(self, batch):
-        """The decoder blocks' caches before pixel (0, 0) of a slice (`GatedPixelCNNBlock`)."""
-        width = self.slice_size[1]
-        return {block.name: block.init_cache(batch, width) for block in self.blocks}
+        """The decoder's cache before pixel (0, 0) of a slice (`GatedPixelCNNStack`; empty for one pixel)."""
+        if self.one_pixel:
+            return {}
+        return self.stack.init_cache(batch, self.slice_size[1])
 
     def decode_step(self, slice_x, cond, cache, index):
         """Logits ``[B, L]`` of element ``index`` (raster, channels inner) of the slice.
 
         ``slice_x [B, h, w, C]``: the slice drawn so far (later elements zero);
-        ``cond [B, h, w, E]``: its conditioning map; ``cache``: the blocks'
-        caches (`init_decoder_cache` at the slice's first element).  Entering
-        row ``i >= 1`` feeds row ``i - 1`` through every vertical stack
-        (``step_row``), then the pixel goes through every horizontal stack
-        (``step``): ``O(layers)`` per element (plus ``O(layers w)`` per row)
-        instead of a decoder pass over the slice.  Returns ``(logits, cache)``.
+        ``cond [B, h, w, E]``: its conditioning map; ``cache``: the stack's
+        cache (`init_decoder_cache` at the slice's first element).  Entering
+        row ``i >= 1`` feeds row ``i - 1`` through every vertical stack, then
+        the pixel goes through every horizontal stack (`GatedPixelCNNStack.step`,
+        the map read at the row and the pixel): ``O(layers)`` per element (plus
+        ``O(layers w)`` per row) instead of a decoder pass over the slice.
+        Returns ``(logits, cache)``.
         """
         C, L = self.channels, self.num_levels
         if self.one_pixel:
@@ -333,27 +330,7 @@ class SubscaleStage(keras.layers.Layer):
         w = self.slice_size[1]
         pixel, channel = index // C, index % C
         i, j = pixel // w, pixel % w
-        cache = dict(cache)
-
-        def new_row():
-            row = tf.gather(slice_x, tf.reshape(i - 1, [1]), axis=1)  # [B, 1, w, C]
-            c_row = tf.gather(cond, tf.reshape(i - 1, [1]), axis=1)  # [B, 1, w, E]
-            out = dict(cache)
-            for block in self.blocks:
-                row, out[block.name] = block.step_row(row, out[block.name], c_row)
-            return out
-
-        entering = tf.logical_and(tf.logical_and(tf.equal(j, 0), tf.equal(channel, 0)), i > 0)
-        cache = tf.cond(entering, new_row, lambda: dict(cache))
-        row = tf.gather(slice_x, tf.reshape(i, [1]), axis=1)  # [B, 1, w, C]
-        first = self.blocks[0]
-        cache[first.name] = first.set_horizontal_row(row, cache[first.name])
-        h = tf.gather(row, tf.reshape(j, [1]), axis=2)  # [B, 1, 1, C]
-        c_pixel = tf.gather(
-            tf.gather(cond, tf.reshape(i, [1]), axis=1), tf.reshape(j, [1]), axis=2
-        )  # [B, 1, 1, E]
-        for block in self.blocks:
-            h, cache[block.name] = block.step(h, cache[block.name], j, c_pixel)
+        h, cache = self.stack.step(slice_x, cache, i, j, channel, conditioning=cond)  # [B, 1, 1, F]
         out = self.out_hidden(tf.nn.relu(h))
         logits = tf.reshape(self.out_logits(tf.nn.relu(out)), [-1, C, L])  # [B, 1, 1, C L] -> [B, C, L]
         return tf.gather(logits, channel, axis=1), cache  # [B, L]

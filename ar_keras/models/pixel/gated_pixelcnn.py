@@ -26,15 +26,15 @@ Cached sampling (``sample(cache=True)``, exact)
 -----------------------------------------------
 The horizontal stack at row ``i`` reads the vertical stack of row ``i - 1``
 only (``shift_down``), and the vertical stack of row ``i - 1`` depends on rows
-``<= i - 1`` only.  Each `GatedPixelCNNBlock` streams itself
-(``init_cache`` / ``step_row`` / ``step``): when the sampler reaches a new row
-the model feeds the image's previous row through every block's ``step_row``
-(each block's vertical output row is the next block's input row), and at each
-element it feeds the current pixel through every block's ``step``.  A step
+``<= i - 1`` only.  The `GatedPixelCNNStack` streams its blocks
+(``init_cache`` / ``step``): when the sampler reaches a new row it feeds the
+image's previous row through every block's vertical stack (each block's
+vertical output row is the next block's input row), and at each element it
+feeds the current pixel through every block's horizontal stack.  A step
 costs ``O(layers)`` (plus ``O(layers x width)`` once per row) instead of a
 pass over the whole image; channels of a pixel recompute that pixel (the
 channel groups make the partial pixel visible to the later channels only).
-The model's cache is ``{"block_<i>": that block's cache}``; the sample so far
+The model's cache is the stack's, ``{"block_<i>": that block's cache}``; the sample so far
 is the sampler's partial sample ``x``.
 
 Example:
@@ -49,7 +49,7 @@ import tensorflow as tf
 
 from ar_keras.core import AutoregressiveModel, no_autograph
 from ar_keras.distributions import Categorical
-from ar_keras.layers import GatedPixelCNNBlock, MaskedConv2D
+from ar_keras.layers import GatedPixelCNNStack, MaskedConv2D
 from ar_keras.models.registry import register
 
 __all__ = ["GatedPixelCNN"]
@@ -135,18 +135,15 @@ class GatedPixelCNN(AutoregressiveModel):
             raise ValueError(f"hidden_dim ({hidden_dim}) must be at least the channel count ({C}).")
         self.head = Categorical(self.num_levels)
         conditional = self.num_classes is not None
-        self.blocks = [
-            GatedPixelCNNBlock(
-                self.hidden_dim,
-                self.first_kernel_size if i == 0 else self.kernel_size,
-                data_channels=C,
-                first=(i == 0),
-                vertical_output=(i < self.num_layers - 1),
-                conditional=conditional,
-                name=f"block_{i}",
-            )
-            for i in range(self.num_layers)
-        ]
+        self.stack = GatedPixelCNNStack(
+            self.hidden_dim,
+            self.num_layers,
+            self.kernel_size,
+            first_kernel_size=self.first_kernel_size,
+            data_channels=C,
+            conditional=conditional,
+            name="stack",
+        )
         self.out_hidden = MaskedConv2D(self.output_dim, 1, mask_type="B", data_channels=C, name="out_hidden")
         self.out_logits = MaskedConv2D(
             C * self.head.num_params, 1, mask_type="B", data_channels=C, name="out_logits"
@@ -160,9 +157,7 @@ class GatedPixelCNN(AutoregressiveModel):
         # Levels -> [-1, 1] floats.
         scaled = tf.cast(x, self.compute_dtype) * (2.0 / (self.num_levels - 1)) - 1.0
         cond = None if conditional is None else tf.one_hot(conditional, self.num_classes)  # [B, num_classes]
-        v, h = scaled, scaled
-        for block in self.blocks:
-            v, h = block(v, h, conditioning=cond)
+        h = self.stack(scaled, conditioning=cond)  # [B, H, W, F]
         out = self.out_hidden(tf.nn.relu(h))
         logits = self.out_logits(tf.nn.relu(out))  # [B, H, W, C*K]
         return tf.reshape(logits, [batch, H, W, C, self.head.num_params])  # [B,H,W,C*K] -> [B,H,W,C,K]
@@ -170,24 +165,12 @@ class GatedPixelCNN(AutoregressiveModel):
     # ----------------------------------------------------------- cached sampler
     @no_autograph
     def init_cache(self, batch, conditional=None):
-        W = self.image_shape[1]
-        cache = {}
-        for block in self.blocks:
-            cache[block.name] = block.init_cache(batch, W)  # see GatedPixelCNNBlock
-        return cache
+        return self.stack.init_cache(batch, self.image_shape[1])  # see GatedPixelCNNStack
 
     def _scaled(self, x_flat):
         H, W, C = self.image_shape
         x = tf.reshape(x_flat, [-1, H, W, C])  # [B, D] -> [B, H, W, C]
         return tf.cast(x, self.compute_dtype) * (2.0 / (self.num_levels - 1)) - 1.0
-
-    def _new_row(self, x, cache, r, cond):
-        """At the start of row r >= 1: row r - 1 of the partial sample through every vertical stack."""
-        cache = dict(cache)
-        row = tf.gather(self._scaled(x), tf.reshape(r - 1, [1]), axis=1)  # [B, 1, W, C]
-        for block in self.blocks:
-            row, cache[block.name] = block.step_row(row, cache[block.name], cond)
-        return cache
 
     @no_autograph
     def step(self, x, cache, index, conditional=None):
@@ -195,19 +178,9 @@ class GatedPixelCNN(AutoregressiveModel):
         cond = None if conditional is None else tf.one_hot(conditional, self.num_classes)
         pixel, channel = index // C, index % C
         r, c = pixel // W, pixel % W
-        # Row 0's v -> h contribution is already in the cache (init_cache).
-        new_row = tf.logical_and(tf.logical_and(tf.equal(c, 0), tf.equal(channel, 0)), r > 0)
-        cache = tf.cond(new_row, lambda: self._new_row(x, cache, r, cond), lambda: dict(cache))
         # The horizontal stack at (r, c), with the pixel's channels drawn so far
-        # (the later channels are zeros, hidden by the channel groups).  The
-        # pixels to the left were completed after their own steps: the first
-        # block gets the data row whole.
-        row = tf.gather(self._scaled(x), tf.reshape(r, [1]), axis=1)  # [B, 1, W, C]
-        first = self.blocks[0]
-        cache[first.name] = first.set_horizontal_row(row, cache[first.name])
-        h = tf.gather(row, tf.reshape(c, [1]), axis=2)  # [B, 1, 1, C]
-        for block in self.blocks:
-            h, cache[block.name] = block.step(h, cache[block.name], c, cond)
+        # (the later channels are zeros, hidden by the channel groups).
+        h, cache = self.stack.step(self._scaled(x), cache, r, c, channel, conditioning=cond)  # [B, 1, 1, F]
         out = self.out_hidden(tf.nn.relu(h))
         logits = self.out_logits(tf.nn.relu(out))  # [B, 1, 1, C*K]
         logits = tf.reshape(logits, [-1, C, self.head.num_params])  # -> [B, C, K]

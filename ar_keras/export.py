@@ -53,13 +53,13 @@ Example:
     >>> import os, tempfile
     >>> import ar_keras as ark, ar_keras.export
     >>> out = tempfile.mkdtemp()                                   # e.g. saved_models/
-    >>> model = ark.models.get("gated_pixelcnn", preset="tiny")
-    >>> ark.export.saved_model(model, os.path.join(out, "pcnn", "1"))
-    '.../pcnn/1'
-    >>> ark.export.serving(model, out, name="pcnn2")               # + warm-up records
-    '.../pcnn2/1'
-    >>> ark.export.tflite(model, os.path.join(out, "pcnn.tflite"))
-    '.../pcnn.tflite'
+    >>> model = ark.models.get("nade", preset="tiny")              # 2x2x1 images
+    >>> ark.export.saved_model(model, os.path.join(out, "nade", "1"))
+    '.../nade/1'
+    >>> ark.export.serving(model, out, name="nade2")               # + warm-up records
+    '.../nade2/1'
+    >>> ark.export.tflite(model, os.path.join(out, "nade.tflite"))
+    '.../nade.tflite'
 
 **Continuous models** (maf, iaf, rnade; ``x`` float32 ``[B, D]``) get the same
 signatures, ``samples`` float32; NaN or infinite ``x`` raise in the SavedModel

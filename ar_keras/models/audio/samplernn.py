@@ -87,7 +87,9 @@ Example:
     >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
     >>> # model.fit(ark.data.load("speech", "train").batch(8), epochs=20)
     >>> # model.fit_tbptt(ark.data.as_numpy("speech", "train"), chunk_length=1024, epochs=20)
-    >>> audio = model.sample(1, length=16000, seed=0)              # [1, 16000] mu-law codes
+    >>> audio = model.sample(1, length=1600, seed=0)               # mu-law codes, 0.1 s at 16 kHz
+    >>> audio.shape
+    TensorShape([1, 1600])
     >>> wave = model.decode(audio)                                 # floats in [-1, 1]
 """
 

@@ -58,10 +58,17 @@ Example:
     >>> model = ark.models.get("wavenet", preset="speech")
     >>> model.compile(optimizer=keras.optimizers.Adam(2e-3))
     >>> # model.fit(ds.batch(8), epochs=30)
-    >>> audio = model.sample(1, length=16000, seed=0)           # [1, 16000], one second
+    >>> model.sample_rate
+    16000
+    >>> audio = model.sample(1, length=1600, seed=0)            # 0.1 s; length=16000 is one second
+    >>> audio.shape
+    TensorShape([1, 1600])
     >>> wave = ark.data.mu_law_decode(audio)                    # floats in [-1, 1]
-    >>> speaker = ark.models.get("wavenet", preset="speech", num_classes=5)
-    >>> x = speaker.sample(2, conditional=[0, 3], length=8000, seed=1)
+    >>> bool(wave.numpy().min() >= -1 and wave.numpy().max() <= 1)
+    True
+    >>> speaker = ark.models.get("wavenet", preset="tiny", num_classes=5)     # 5 speakers
+    >>> speaker.sample(2, conditional=[0, 3], length=800, seed=1).shape
+    TensorShape([2, 800])
 """
 
 import keras

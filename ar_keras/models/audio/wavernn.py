@@ -72,9 +72,11 @@ Example:
     >>> model = ark.models.get("wavernn", preset="speech")       # 256 levels = 16 x 16
     >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
     >>> # model.fit(ark.data.load("speech", "train").batch(8), epochs=20)
-    >>> audio = model.sample(1, length=16000, seed=0)              # [1, 16000]
+    >>> model.sample(1, length=1600, seed=0).shape                 # 0.1 s at 16 kHz
+    TensorShape([1, 1600])
     >>> sub = ark.models.get("wavernn", preset="speech", subscale=16, horizon=4)
-    >>> fast = sub.sample(1, length=16000, seed=0)                 # 16 samples per step
+    >>> sub.sample(1, length=1600, seed=0).shape                   # 16 samples per step
+    TensorShape([1, 1600])
 """
 
 import keras

@@ -74,8 +74,8 @@ Example:
     >>> elbo, log_p = model.elbo(x), model.log_prob(x, num_samples=100)      # nats, [B] each
     >>> elbo.shape, log_p.shape
     (TensorShape([4]), TensorShape([4]))
-    >>> model.sample(16, seed=0).shape                          # int32 [16, 8, 8, 1]
-    TensorShape([16, 8, 8, 1])
+    >>> model.sample(4, seed=0).shape                           # int32 [4, 8, 8, 1]
+    TensorShape([4, 8, 8, 1])
 """
 
 import keras

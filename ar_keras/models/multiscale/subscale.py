@@ -78,16 +78,24 @@ step costs ``O(layers)`` instead of a pass of both networks over the whole
 image, and the samples are identical to the recompute's.
 
 Example:
+    >>> import numpy as np, tensorflow as tf
     >>> import ar_keras as ark
     >>> model = ark.models.get("subscale", preset="digits")        # 8x8x1, S = 2
     >>> model.ordering[:4]                                          # x[0::2, 0::2] first
     array([0, 2, 4, 6])
     >>> model.compile(optimizer="adam")
     >>> # model.fit(ark.data.load("digits", "train").batch(64), epochs=20)
-    >>> x = model.sample(4, seed=0)                                 # [4, 8, 8, 1]
+    >>> model.sample(2, seed=0).shape
+    TensorShape([2, 8, 8, 1])
     >>> deep = ark.models.get("subscale", preset="tiny", num_levels=16,
     ...                       depth_upscaling=True, msb_bits=2)
-    >>> msb_lp, lsb_lp = deep.depth_log_probs(deep.sample(2, seed=0))
+    >>> x = deep.sample(2, seed=0)
+    >>> msb_lp, lsb_lp = deep.depth_log_probs(x)                    # nats per element
+    >>> msb_lp.shape, lsb_lp.shape
+    (TensorShape([2, 4, 4, 1]), TensorShape([2, 4, 4, 1]))
+    >>> total = tf.reduce_sum(msb_lp, [1, 2, 3]) + tf.reduce_sum(lsb_lp, [1, 2, 3])
+    >>> bool(np.allclose(total, deep.log_prob(x), atol=1e-4))      # the two parts sum to log p(x)
+    True
 """
 
 import keras

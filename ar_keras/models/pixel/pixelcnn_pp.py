@@ -51,7 +51,8 @@ Example:
     >>> model = ark.models.get("pixelcnn_pp", preset="digits")
     >>> model.compile(optimizer="adam")
     >>> # model.fit(ark.data.load("digits", "train").batch(64), epochs=30)
-    >>> samples = model.sample(16, seed=0)              # [16, 8, 8, 1], cached path
+    >>> model.sample(4, seed=0).shape                   # the cached path
+    TensorShape([4, 8, 8, 1])
 """
 
 import keras

@@ -87,7 +87,8 @@ Example:
     >>> row = ark.models.get("pixelrnn", preset="digits", variant="row_lstm")
     >>> model.compile(optimizer="adam")
     >>> # model.fit(ark.data.load("digits", "train").batch(64), epochs=20)
-    >>> samples = model.sample(16, seed=0)                         # [16, 8, 8, 1]
+    >>> model.sample(4, seed=0).shape
+    TensorShape([4, 8, 8, 1])
 """
 
 import keras

@@ -38,7 +38,8 @@ Example:
     >>> import ar_keras as ark
     >>> model = ark.models.get("pixelsnail", preset="digits")
     >>> model.compile(optimizer="adam")
-    >>> samples = model.sample(16, seed=0)              # [16, 8, 8, 1]
+    >>> model.sample(4, seed=0).shape
+    TensorShape([4, 8, 8, 1])
 """
 
 import keras

@@ -79,7 +79,9 @@ Example:
     >>> model = ark.models.get("spatial_lstm", preset="digits")     # 17 levels, softmax
     >>> model.compile(optimizer="adam")
     >>> # model.fit(ark.data.load("digits", "train").batch(64), epochs=20)
-    >>> x = model.sample(4, seed=0)                                  # int32 [4, 8, 8, 1]
+    >>> x = model.sample(4, seed=0)
+    >>> x.dtype.name, x.shape
+    ('int32', TensorShape([4, 8, 8, 1]))
     >>> ride = ark.models.get("spatial_lstm", preset="paper")        # MCGSM on grey floats
     >>> # ride.fit_whitening(train_images); ride.fit(...); ride.ride_bits_per_pixel(test_images)
 """

@@ -82,13 +82,16 @@ Example:
     >>> model = ark.models.get("bytenet", preset="text")
     >>> model.compile(optimizer=keras.optimizers.Adam(3e-4))
     >>> # model.fit(ds.batch(32), epochs=5)
-    >>> x = model.sample(2, length=200, seed=0)                  # [2, 200] bytes
+    >>> x = model.sample(2, length=64, seed=0)                   # [2, 64] bytes
+    >>> x.shape
+    TensorShape([2, 64])
     >>> text = bytes(x[0].numpy().astype("uint8")).decode("utf-8", "replace")   # noise until trained
     >>> mt = ark.models.get("bytenet", preset="tiny", source_levels=256, num_levels=256)
     >>> src = ark.data.parallel.reversal_pairs("train", length=16)[1][:2]   # [2, 16]
     >>> mt.unfolded_length(16)                                    # ceil(1.2 * 16) = 20
     20
-    >>> y = mt.sample(2, conditional=src, seed=0)                 # [2, 20]
+    >>> mt.sample(2, conditional=src, seed=0).shape
+    TensorShape([2, 20])
 """
 
 import keras

@@ -109,7 +109,8 @@ Example:
     >>> model = ark.models.get("image_transformer", preset="digits")
     >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
     >>> # model.fit(ark.data.load("digits", "train").batch(64), epochs=20)
-    >>> samples = model.sample(16, seed=0)                       # [16, 8, 8, 1]
+    >>> model.sample(4, seed=0).shape
+    TensorShape([4, 8, 8, 1])
     >>> two_d = ark.models.get("image_transformer", preset="digits", attention="local_2d",
     ...                        block_shape=(4, 4), flange=(4, 4))
     >>> two_d.ordering[:6]                                        # block-raster: first 4x4 block

@@ -74,11 +74,19 @@ Example:
     >>> model = ark.models.get("sparse_transformer", preset="digits")     # 8x8x1, 17 levels
     >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
     >>> # model.fit(ark.data.load("digits", "train").batch(64), epochs=20)
-    >>> x = model.sample(4, seed=0)                                      # int32 [4, 8, 8, 1]
+    >>> x = model.sample(4, seed=0)
+    >>> x.dtype.name, x.shape
+    ('int32', TensorShape([4, 8, 8, 1]))
     >>> text = ark.models.get("sparse_transformer", preset="text")       # bytes, T <= 256
-    >>> codes = text.sample(2, length=64, seed=0)                        # int32 [2, 64]
+    >>> text.sample(2, length=64, seed=0).shape
+    TensorShape([2, 64])
     >>> small = ark.models.get("sparse_transformer", preset="tiny", max_length=64)  # sequences
-    >>> big = ark.models.get("sparse_transformer", preset="paper")       # CIFAR-10, ~59M
+    >>> paper = ark.models.model_class("sparse_transformer").PRESETS["paper"]
+    >>> paper["image_shape"], paper["num_layers"], paper["hidden_dim"]  # CIFAR-10
+    ((32, 32, 3), 128, 256)
+
+The ``paper`` preset builds the network of 59,197,184 parameters (``count_params``);
+``ark.models.get("sparse_transformer", preset="paper")`` is slow to build on a CPU.
 """
 
 import math

@@ -65,10 +65,14 @@ Example:
     >>> model = ark.models.get("vpn", preset="digits")          # moving_digits: [8, 16, 16, 1]
     >>> model.compile(optimizer="adam")
     >>> # model.fit(ark.data.load("moving_digits", "train").batch(32), epochs=10)
-    >>> context = ark.data.as_numpy("moving_digits", "test")[:4, :4]   # 4 frames given
-    >>> videos = model.sample(4, conditional=context, seed=0)          # [4, 8, 16, 16, 1]
-    >>> model.log_prob(videos, conditional=context).shape              # nats of frames 4..7
-    TensorShape([4])
+    >>> context = ark.data.as_numpy("moving_digits", "test")[:2, :6]   # 6 frames given
+    >>> videos = model.sample(2, conditional=context, seed=0)
+    >>> videos.shape
+    TensorShape([2, 8, 16, 16, 1])
+    >>> bool((videos[:, :6].numpy() == context).all())                 # the context is kept
+    True
+    >>> model.log_prob(videos, conditional=context).shape              # nats of frames 6, 7
+    TensorShape([2])
 """
 
 import keras

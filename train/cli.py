@@ -299,7 +299,7 @@ def main(argv=None):
         return 2
     state = ark.callbacks.ResumableBackup.read_state(backup) if args.resume else None
     skip = (state or {}).get("global_step") or 0
-    train_ds, steps_per_epoch = ark.callbacks.resumable_dataset(
+    train_ds, steps_per_epoch = ark.data.resumable_dataset(
         train,
         args.batch_size,
         seed=args.seed,

@@ -375,7 +375,7 @@ def test_sample_logger_writes_generated_text(tmp_path):
     logger.set_model(model)
     logger.on_epoch_end(0)
     logger.on_train_end()
-    assert logger.kind == "text" and logger.last_png is None and logger.last_wav is None
+    assert logger.modality == "text" and logger.last_png is None and logger.last_wav is None
     speech = sequence(num_levels=256, sample_rate=16000)  # audio: WAV, not text
     audio = ark.callbacks.SampleLogger(str(tmp_path / "audio"))
     audio.set_model(speech)

@@ -379,7 +379,7 @@ def test_sample_logger_writes_generated_text(tmp_path):
     speech = sequence(num_levels=256, sample_rate=16000)  # audio: WAV, not text
     audio = ark.callbacks.SampleLogger(str(tmp_path / "audio"))
     audio.set_model(speech)
-    assert audio.kind == "audio"
+    assert audio.modality == "audio"
     with pytest.raises(ValueError, match="sample_rate= is for sequences"):
         image(sample_rate=16000)
     text = open(logger.last_text, encoding="utf-8").read()

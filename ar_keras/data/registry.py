@@ -111,7 +111,7 @@ _DATASETS.update(
     }
 )
 
-# Continuous data: float32 [D] (kind "continuous"); see ar_keras.data.continuous.
+# Continuous data: float32 [D] (kind "vector"); see ar_keras.data.continuous.
 _DATASETS.update(
     {
         name: (meta, lambda split, data_dir, _name=name: continuous.continuous_arrays(_name, split, data_dir))

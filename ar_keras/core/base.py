@@ -235,7 +235,7 @@ class BaseModel(keras.Model):
         return preset
 
     #: The event spec class the constructor builds (`ar_keras.core.events`): its ``kind`` is
-    #: the class's event kind (`event_kind_of`), declared once here and never beside the spec.
+    #: the class's event kind (`event_kind_of`): the one place a class states its kind.
     event_class = None
 
     @classmethod

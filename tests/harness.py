@@ -2,9 +2,10 @@
 
 A suite holds cases ``(name, preset)``: a registered name and one of its test presets
 (``tiny``, and ``tiny_<kind>`` for a model of several event kinds, such as
-``sparse_transformer``'s ``tiny_sequence``).  The event kind of a case is the class's
-``event_kind``, or, for a class of several kinds, what its ``event_kind_of`` says of the
-preset's arguments.
+``sparse_transformer``'s ``tiny_sequence``).  The event kind of a case is what the
+class's ``event_kind_of`` says of the preset's arguments (the kind of the class's
+``event_class``, for a class of one kind), so that a case is classified without building
+its model.
 
 Registering a model is all it takes to put it under test:
 `tests/models/test_every_model.py` runs the training contract (`.keras` round trip,
@@ -39,9 +40,7 @@ def suite_presets(name):
 
 def event_kind(cls, preset="tiny"):
     """The event kind that preset ``preset`` of model class ``cls`` builds."""
-    if hasattr(cls, "event_kind_of"):
-        return cls.event_kind_of(cls.PRESETS[preset])
-    return getattr(cls, "event_kind", None)
+    return cls.event_kind_of(cls.PRESETS.get(preset, {}))
 
 
 def suite_for(cls, preset="tiny"):

@@ -1,4 +1,4 @@
-"""SampleLogger writes what the model's event kind calls for: PNG for images, text for bytes."""
+"""SampleLogger writes what the model's event modality calls for: PNG for images, text for bytes."""
 
 import os
 
@@ -33,7 +33,7 @@ def _run_one_epoch(logger, model):
 def test_bytes_are_written_as_text(tmp_path):
     logger = ark.callbacks.SampleLogger(str(tmp_path), audio_clips=2, length=16)
     _run_one_epoch(logger, Bytes())
-    assert logger.kind == "text" and logger.last_wav is None and logger.last_png is None
+    assert logger.modality == "text" and logger.last_wav is None and logger.last_png is None
     text = open(logger.last_text, encoding="utf-8").read()
     assert text.count("----") == 1 and len(text) >= 2 * 8  # two samples
     assert os.path.exists(tmp_path / "samples_latest.txt")
@@ -43,14 +43,14 @@ def test_bytes_are_written_as_text(tmp_path):
 def test_images_are_written_as_png(tmp_path):
     logger = ark.callbacks.SampleLogger(str(tmp_path), num_samples=4)
     _run_one_epoch(logger, ark.models.get("nade", preset="tiny"))
-    assert logger.kind == "image" and logger.last_png.endswith("samples_epoch_001.png")
+    assert logger.modality == "image" and logger.last_png.endswith("samples_epoch_001.png")
     assert os.path.getsize(logger.last_png) > 0
 
 
 def test_audio_models_are_audio():
     logger = ark.callbacks.SampleLogger("unused")
     logger.set_model(ark.models.get("wavenet", preset="tiny"))
-    assert logger.kind == "audio"
+    assert logger.modality == "audio"
     np.testing.assert_array_equal(logger.is_audio, True)
 
 
@@ -58,7 +58,7 @@ def test_videos_are_written_as_strips_of_frames(tmp_path):
     logger = ark.callbacks.SampleLogger(str(tmp_path), num_samples=3)
     model = ark.models.get("vpn", preset="tiny", video_shape=(4, 2, 3, 1))
     _run_one_epoch(logger, model)
-    assert logger.kind == "video" and logger.last_png.endswith("samples_epoch_001.png")
+    assert logger.modality == "video" and logger.last_png.endswith("samples_epoch_001.png")
     grid = logger.draw()  # [rows, cols, 3] uint8
     # One strip per sample, in one column: each strip is 2 rows by 4 frames x 3 columns.
     from ar_keras.visualize import image_grid

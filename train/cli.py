@@ -174,7 +174,7 @@ def _list(ark):
     for name in ark.data.names():
         i = ark.data.info(name)
         print(
-            f"  {name}: shape {i.image_shape}, "
+            f"  {name}: shape {i.event_shape}, "
             + (f"{i.num_levels} levels" if i.num_levels else f"{i.kind} values")
             + (f", {i.num_classes} classes" if i.num_classes else "")
         )
@@ -274,7 +274,7 @@ def main(argv=None):
         )
     print(
         f"[ar_keras] {args.model} (preset {preset}, {model.count_params():,} parameters) on "
-        f"{args.dataset} {info.image_shape} with {strategy.num_replicas_in_sync} replica(s); "
+        f"{args.dataset} {info.event_shape} with {strategy.num_replicas_in_sync} replica(s); "
         f"{throughput['steps_per_execution']} step(s) per execution, XLA "
         f"{'on' if throughput['jit_compile'] else 'off'}; logs in {logdir}",
         flush=True,
@@ -299,7 +299,7 @@ def main(argv=None):
         return 2
     state = ark.callbacks.ResumableBackup.read_state(backup) if args.resume else None
     skip = (state or {}).get("global_step") or 0
-    train_ds, steps_per_epoch = ark.callbacks.resumable_dataset(
+    train_ds, steps_per_epoch = ark.data.resumable_dataset(
         train,
         args.batch_size,
         seed=args.seed,

@@ -110,27 +110,7 @@ class AutoregressiveModel(sampler.SamplingProtocol, BaseModel):
     def _use_jit(self, cache, length):
         return self.supports_cache and super()._use_jit(cache, length)
 
-    @classmethod
-    def overrides_from_data(cls, info):
-        """Constructor arguments a dataset fixes (used by ``python -m train``)."""
-        kind = getattr(info, "kind", "image")
-        if cls.event_kind == "sequence":
-            if kind != "sequence":
-                raise ValueError(
-                    f"{cls.__name__} models integer sequences [T]; dataset {info.name!r} holds "
-                    f"{kind} data of shape {tuple(info.image_shape)}. Pick a sequence dataset "
-                    "(ark.data.info(name).kind == 'sequence'), e.g. 'speech'."
-                )
-            return {"num_levels": int(info.num_levels)}
-        if kind == "video":
-            raise ValueError(
-                f"{cls.__name__} models {cls.event_kind}s; dataset {info.name!r} holds videos of "
-                f"shape {tuple(info.image_shape)}. Use a video model (--model vpn)."
-            )
-        return {"image_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
-
-    #: The event kind the constructor makes (for `overrides_from_data` and the harness).
-    event_kind = "image"
+    event_class = ImageEvent
 
     # ---------------------------------------------------------------- protocol
     def network(self, x, conditional=None, training=False):

@@ -69,6 +69,24 @@ def unpack_inputs(inputs):
     return inputs, None
 
 
+#: What a model of each event kind models, and datasets of that kind (`overrides_from_data`).
+_KIND_WORDS = {
+    "image": "images of integer levels [H, W, C]",
+    "sequence": "integer sequences [T]",
+    "video": "videos [T, H, W, C]",
+    "vector": "continuous vectors [D]",
+    "float_sequence": "float feature trajectories [T, F]",
+}
+_KIND_EXAMPLES = {
+    "image": "'digits'",
+    "sequence": "'speech' or 'text'",
+    "video": "'moving_digits'",
+    "vector": "'digits_continuous', 'two_moons' or 'power' (continuous values)",
+    "float_sequence": "'speech_features'",
+}
+_VIDEO_HINT = " For videos use a video model (--model vpn)."
+
+
 class _FunctionCache:
     """Holds compiled functions out of sight of Keras/TF object tracking.
 
@@ -216,10 +234,81 @@ class BaseModel(keras.Model):
         del overrides
         return preset
 
+    #: The event spec class the constructor builds (`ar_keras.core.events`): its ``kind`` is
+    #: the class's event kind (`event_kind_of`): the one place a class states its kind.
+    event_class = None
+
+    @classmethod
+    def event_kind_of(cls, kwargs):
+        """The event kind (``"image"``, ``"sequence"``, ...) that constructor arguments
+        ``kwargs`` build, without building the model: the kind of `event_class` by default;
+        a class of several kinds reads ``kwargs``.  A built model says it as ``model.event.kind``.
+
+        Example:
+            >>> import ar_keras as ark
+            >>> ark.models.model_class("wavenet").event_kind_of({})
+            'sequence'
+        """
+        del kwargs
+        return None if cls.event_class is None else cls.event_class.kind
+
     @classmethod
     def overrides_from_data(cls, info):
-        """Constructor arguments that a dataset fixes (used by ``python -m train``)."""
-        raise NotImplementedError
+        """Constructor arguments that a dataset fixes (used by ``python -m train``).
+
+        Read from the dataset's event spec (``info.event``) and named by its kind:
+        ``image_shape`` (images), ``video_shape`` (videos), ``event_size`` (vectors),
+        ``num_features`` (feature trajectories), ``max_length`` (sequences, for a class that
+        takes it: the dataset's ``example_length``); ``num_levels`` for integer data;
+        ``sample_rate`` for audio, for a class that takes it.
+
+        Args:
+            info: an `ar_keras.data.DatasetInfo`.
+
+        Returns:
+            A dict of constructor arguments.
+
+        Raises:
+            ValueError: the dataset's kind is not the class's (`event_kind_of`).
+
+        Example:
+            >>> import ar_keras as ark
+            >>> ark.models.model_class("wavenet").overrides_from_data(ark.data.info("speech"))
+            {'num_levels': 256, 'sample_rate': 16000}
+        """
+        return cls.data_arguments(info, (cls.event_kind_of({}),))
+
+    @classmethod
+    def data_arguments(cls, info, kinds):
+        """The constructor arguments of `overrides_from_data` for a model of one of ``kinds``,
+        or a `ValueError` naming what the class models when the dataset is of another kind."""
+        event = info.event
+        if event.kind not in kinds:
+            raise ValueError(
+                f"{cls.__name__} models {' or '.join(_KIND_WORDS[k] for k in kinds)}; dataset "
+                f"{info.name!r} holds {event.kind} data of shape {tuple(info.event_shape)}. Pick "
+                + " or ".join(
+                    f"{'an' if k == 'image' else 'a'} {k} dataset, e.g. {_KIND_EXAMPLES[k]}" for k in kinds
+                )
+                + f" (ark.data.info(name).kind).{_VIDEO_HINT if event.kind == 'video' else ''}"
+            )
+        taken = inspect.signature(cls.__init__).parameters
+        arguments = {}
+        if event.kind == "image":
+            arguments["image_shape"] = tuple(event.shape)
+        elif event.kind == "video":
+            arguments["video_shape"] = tuple(event.shape)
+        elif event.kind == "vector":
+            arguments["event_size"] = int(event.shape[0])
+        elif event.kind == "float_sequence":
+            arguments["num_features"] = int(event.shape[-1])
+        if event.discrete:
+            arguments["num_levels"] = int(event.num_levels)
+        if event.kind == "sequence" and "max_length" in taken and getattr(info, "example_length", None):
+            arguments["max_length"] = int(info.example_length)
+        if event.modality == "audio" and "sample_rate" in taken:
+            arguments["sample_rate"] = int(event.sample_rate)
+        return arguments
 
     # ------------------------------------------------------------ conditioning
     # One protocol over the model's `conditioning` spec (`ar_keras.core.conditioning`):

@@ -98,7 +98,7 @@ class ContinuousModel(BaseModel):
     float32_only = True
     #: None (all of R^D) or the ``(low, high)`` every value must lie in.
     support = None
-    event_kind = "vector"
+    event_class = VectorEvent
 
     def __init__(self, event_size, num_classes=None, **kwargs):
         # The support may depend on arguments set after this call: `_finish_init` sets it.
@@ -113,17 +113,6 @@ class ContinuousModel(BaseModel):
     def ordering(self):
         """``[D]`` int array: ``ordering[t]`` is the dimension generated at step t."""
         return np.arange(self.event_size)
-
-    @classmethod
-    def overrides_from_data(cls, info):
-        """``{"event_size": D}`` for a continuous dataset (used by ``python -m train``)."""
-        if getattr(info, "kind", "image") != "continuous":
-            raise ValueError(
-                f"{cls.__name__} models continuous vectors but dataset {info.name!r} holds "
-                f"{getattr(info, 'kind', 'image')} data (integer levels). Use a continuous dataset, "
-                "e.g. digits_continuous, two_moons, power."
-            )
-        return {"event_size": int(info.event_size)}
 
     def _finish_init(self):
         # The support may depend on arguments a subclass sets after this base's __init__.
@@ -163,7 +152,7 @@ class LatentVariableModel(BaseModel):
     Burda et al. 2016), `elbo` and the per-replica training noise.
     """
 
-    event_kind = "image"
+    event_class = ImageEvent
     noise_depth = 1
     #: Early stopping on the validation bound in nats (its bits/dim are a bound too).
     monitor = "val_loss"
@@ -183,15 +172,6 @@ class LatentVariableModel(BaseModel):
     @property
     def noise_size(self):
         raise NotImplementedError
-
-    @classmethod
-    def overrides_from_data(cls, info):
-        if getattr(info, "kind", "image") != "image":
-            raise ValueError(
-                f"{cls.__name__} models images of integer levels; dataset "
-                f"{info.name!r} holds {info.kind} data. Use e.g. digits."
-            )
-        return {"image_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
 
     def _log_prob(self, x, conditional, training=False):
         return self.log_prob(x, conditional)

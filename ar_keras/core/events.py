@@ -3,7 +3,12 @@
 A model's data are a batch of *events*.  The spec of an event says
 
 * its ``kind`` (``"image"``, ``"sequence"``, ``"vector"``, ``"float_sequence"``,
-  ``"video"``), which callbacks and the test harness dispatch on;
+  ``"video"``): the layout of the tensor, which the test harness and
+  ``python -m train`` dispatch on;
+* its ``modality`` (`MODALITIES`: ``"image"``, ``"audio"``, ``"text"``,
+  ``"video"``, ``"vector"``, ``"features"``): what the values are to a person,
+  which `ar_keras.callbacks.SampleLogger` renders by; audio carries its
+  ``sample_rate`` (Hz);
 * its ``dtype`` (int32 levels in ``[0, K)`` or float32 values) and ``shape``
   (``None`` on a free axis: a sequence has any length T);
 * its input checks (`check`): a clear `ValueError` naming what was expected,
@@ -14,15 +19,15 @@ A model's data are a batch of *events*.  The spec of an event says
   (`ar_keras.core.noise`);
 * its `tensor_spec` for exports (dynamic batch, dynamic free axes).
 
-=================  =================  =========  ==================
-spec               event shape        dtype      constructor args
-=================  =================  =========  ==================
-`ImageEvent`       ``(H, W, C)``/(D,) int32      ``image_shape``, ``num_levels``
-`SequenceEvent`    ``(T,)`` any T     int32      ``num_levels``
-`VectorEvent`      ``(D,)``           float32    ``event_size``
-`FloatSequence`    ``(T, F)`` any T   float32    ``num_features``
-`VideoEvent`       ``(T, H, W, C)``   int32      ``video_shape``, ``num_levels``
-=================  =================  =========  ==================
+=================  =================  =========  ==============================  ==================
+spec               event shape        dtype      constructor args                modality
+=================  =================  =========  ==============================  ==================
+`ImageEvent`       ``(H, W, C)``/(D,) int32      ``image_shape``, ``num_levels``  image
+`SequenceEvent`    ``(T,)`` any T     int32      ``num_levels``, ``sample_rate``  audio (a rate), text
+`VectorEvent`      ``(D,)``           float32    ``event_size``                  vector
+`FloatSequence`    ``(T, F)`` any T   float32    ``num_features``                features
+`VideoEvent`       ``(T, H, W, C)``   int32      ``video_shape``, ``num_levels``  video
+=================  =================  =========  ==============================  ==================
 
 Example:
     >>> spec = ImageEvent((8, 8, 1), num_levels=17)
@@ -30,6 +35,8 @@ Example:
     TensorShape([2, 8, 8, 1])
     >>> SequenceEvent(256).num_elements(length=16000)
     16000
+    >>> SequenceEvent(256, sample_rate=16000).modality, SequenceEvent(256).modality
+    ('audio', 'text')
 """
 
 import numpy as np
@@ -37,7 +44,20 @@ import tensorflow as tf
 
 from ar_keras import checks
 
-__all__ = ["EventSpec", "ImageEvent", "SequenceEvent", "VectorEvent", "FloatSequence", "VideoEvent"]
+__all__ = [
+    "MODALITIES",
+    "EventSpec",
+    "ImageEvent",
+    "SequenceEvent",
+    "VectorEvent",
+    "FloatSequence",
+    "VideoEvent",
+]
+
+
+#: What an event's values are to a person (`EventSpec.modality`), one renderer each in
+#: `ar_keras.callbacks.SampleLogger`.
+MODALITIES = ("image", "audio", "text", "video", "vector", "features")
 
 
 def _free(shape):
@@ -52,11 +72,16 @@ class EventSpec:
         num_levels: K for integer data, None for floats.
         support: floats only: None or ``(low, high)``, the closed interval
             every value must lie in.
+        modality: one of `MODALITIES`; None: the spec class's ``default_modality``.
+        sample_rate: audio only: samples per second (Hz), a positive int; required
+            with ``modality="audio"``.
     """
 
     kind = None
+    #: The modality of a spec built without ``modality=``.
+    default_modality = None
 
-    def __init__(self, shape, num_levels=None, support=None):
+    def __init__(self, shape, num_levels=None, support=None, modality=None, sample_rate=None):
         self.shape = tuple(None if s is None else int(s) for s in shape)
         if any(s is not None and s < 1 for s in self.shape) or not self.shape:
             raise ValueError(f"event shape must be positive sizes, got {shape!r}.")
@@ -66,6 +91,18 @@ class EventSpec:
             raise ValueError(f"num_levels must be an integer >= 2, got {num_levels!r}.")
         self.num_levels = None if num_levels is None else int(num_levels)
         self.support = None if support is None else (float(support[0]), float(support[1]))
+        modality = self.default_modality if modality is None else modality
+        if modality is not None and modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {MODALITIES} or None, got {modality!r}.")
+        if (modality == "audio") != (sample_rate is not None):
+            raise ValueError(
+                "sample_rate goes with audio and audio needs one: pass modality='audio' with "
+                f"sample_rate=<Hz>, or neither; got modality={modality!r}, sample_rate={sample_rate!r}."
+            )
+        self.modality = modality
+        self.sample_rate = (
+            None if sample_rate is None else checks.check_positive_int(sample_rate, "sample_rate")
+        )
 
     # ------------------------------------------------------------------ facts
     @property
@@ -199,6 +236,8 @@ class EventSpec:
 
     def __repr__(self):
         extra = f", num_levels={self.num_levels}" if self.discrete else ""
+        if self.sample_rate is not None:
+            extra += f", sample_rate={self.sample_rate}"
         return f"{type(self).__name__}(shape={self.shape}{extra})"
 
 
@@ -206,6 +245,7 @@ class ImageEvent(EventSpec):
     """Integer images ``[H, W, C]`` (or vectors ``[D]``) of levels in ``[0, K)``."""
 
     kind = "image"
+    default_modality = "image"
 
     def __init__(self, image_shape, num_levels):
         shape = tuple(int(s) for s in np.atleast_1d(image_shape))
@@ -213,12 +253,18 @@ class ImageEvent(EventSpec):
 
 
 class SequenceEvent(EventSpec):
-    """Integer sequences ``[T]`` of any length (audio codes, bytes)."""
+    """Integer sequences ``[T]`` of any length: audio codes (with a ``sample_rate``) or bytes.
+
+    Args:
+        num_levels: K.
+        sample_rate: Hz for audio (modality ``"audio"``); None for text (``"text"``).
+    """
 
     kind = "sequence"
 
-    def __init__(self, num_levels):
-        super().__init__((None,), num_levels)
+    def __init__(self, num_levels, sample_rate=None):
+        modality = "text" if sample_rate is None else "audio"
+        super().__init__((None,), num_levels, modality=modality, sample_rate=sample_rate)
 
     def _quantize_hint(self):
         return (
@@ -231,6 +277,7 @@ class VectorEvent(EventSpec):
     """Float vectors ``[D]`` (densities on R^D, or on ``support``^D)."""
 
     kind = "vector"
+    default_modality = "vector"
 
     def __init__(self, event_size, support=None):
         checks.check_positive_int(event_size, "event_size")
@@ -244,6 +291,7 @@ class FloatSequence(EventSpec):
     """Float sequences ``[T, F]`` of any length (acoustic feature trajectories)."""
 
     kind = "float_sequence"
+    default_modality = "features"
 
     def __init__(self, num_features):
         checks.check_positive_int(num_features, "num_features")
@@ -254,6 +302,7 @@ class VideoEvent(EventSpec):
     """Integer videos ``[T, H, W, C]`` of levels in ``[0, K)``."""
 
     kind = "video"
+    default_modality = "video"
 
     def __init__(self, video_shape, num_levels):
         shape = tuple(int(s) for s in video_shape)

@@ -11,9 +11,9 @@ Example:
     ['binarized_mnist', 'binary_digits', 'bsds300', 'cifar10', 'digits', 'digits_continuous', 'enwik8',
      'gas', 'hepmass', 'ljspeech', 'maf_figure1', 'miniboone', 'mnist', 'moving_digits', 'moving_mnist',
      'power', 'rings', 'speech', 'speech_commands', 'speech_features', 'text', 'two_moons', 'vctk']
-    >>> meta = ark.data.info("digits")               # image_shape (8, 8, 1), num_levels 17
+    >>> meta = ark.data.info("digits")               # event_shape (8, 8, 1), num_levels 17
     >>> ds = ark.data.load("digits", split="train")  # int32 [8, 8, 1] in [0, 17), 1,297 of them
-    >>> model_kwargs = dict(image_shape=meta.image_shape, num_levels=meta.num_levels)
+    >>> model_kwargs = dict(image_shape=meta.event_shape, num_levels=meta.num_levels)
 """
 
 from ar_keras.data import parallel, text
@@ -23,6 +23,7 @@ from ar_keras.data.mu_law import float_to_pcm16, mu_law_decode, mu_law_encode, p
 from ar_keras.data.offline import DATA_DIR_ENV, DatasetNotFoundError
 from ar_keras.data.quantize import dequantize, quantize
 from ar_keras.data.registry import as_numpy, info, load, names
+from ar_keras.data.resumable import resumable_dataset
 from ar_keras.data.speech_features import FeatureDatasetInfo
 from ar_keras.data.text import TextDatasetInfo
 from ar_keras.data.wav import read_wav, write_wav
@@ -32,6 +33,7 @@ __all__ = [
     "info",
     "names",
     "as_numpy",
+    "resumable_dataset",
     "DatasetInfo",
     "DatasetNotFoundError",
     "SPLITS",

@@ -1,6 +1,6 @@
 """`AudioDatasetInfo`: a `DatasetInfo` for audio, with its sample rate.
 
-Audio datasets are sequences (``kind="sequence"``, ``image_shape=(None,)``)
+Audio datasets are sequences (``kind="sequence"``, ``event_shape=(None,)``)
 of mu-law codes; ``sample_rate`` says how to play them back, and
 ``example_length`` how many samples each example holds (every example of a
 dataset has the same length so that ``ds.batch(n)`` works; the models take any

@@ -1,7 +1,7 @@
 """Continuous datasets: dequantized digits, 2-d toys and the MAF paper's UCI sets.
 
-Every continuous dataset (``DatasetInfo.kind == "continuous"``,
-``image_shape = (D,)``, ``num_levels = None``) yields float32 vectors ``[D]``
+Every continuous dataset (``DatasetInfo.kind == "vector"``,
+``event_shape = (D,)``, ``num_levels = None``) yields float32 vectors ``[D]``
 (or ``(x, label)`` pairs when it has labels), the data of the continuous
 models (`maf`, `iaf`, `rnade`: ``event_size = D``).
 
@@ -59,7 +59,7 @@ _SPLIT_INDEX = {"train": 0, "validation": 1, "test": 2}
 
 DIGITS_CONTINUOUS_INFO = DatasetInfo(
     name="digits_continuous",
-    image_shape=(64,),
+    event_shape=(64,),
     num_levels=None,
     num_classes=10,
     splits=dict(embedded.DIGITS_INFO.splits),
@@ -68,7 +68,7 @@ DIGITS_CONTINUOUS_INFO = DatasetInfo(
         "x = (k + u) / 17 in [0, 1), u ~ U[0, 1); fresh noise on every pass over the train split, "
         "one fixed draw for validation and test. Same images, labels and split as 'digits'."
     ),
-    kind="continuous",
+    kind="vector",
 )
 
 #: Every continuous dataset: name -> DatasetInfo.

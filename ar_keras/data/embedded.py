@@ -3,7 +3,7 @@
 ``digits`` are the 1,797 images of `sklearn.datasets.load_digits` (UCI optical
 recognition of handwritten digits: 32x32 bitmaps whose 4x4 blocks are counted),
 so every pixel is an int in ``[0, 16]``: ``num_levels = 17``,
-``image_shape = (8, 8, 1)``, 10 classes.  ``binary_digits`` are the same
+``event_shape = (8, 8, 1)``, 10 classes.  ``binary_digits`` are the same
 images thresholded at half range, ``pixel >= 8 -> 1``: ``num_levels = 2``.
 
 The split is fixed once and for all (scikit-learn has none)::
@@ -52,7 +52,7 @@ _SPLIT_DOC = (
 
 DIGITS_INFO = DatasetInfo(
     name="digits",
-    image_shape=(8, 8, 1),
+    event_shape=(8, 8, 1),
     num_levels=17,
     num_classes=10,
     splits=dict(_SPLIT_SIZES),

@@ -72,13 +72,13 @@ __all__ = [
 VALIDATION_HOLDOUT = {"mnist": 5000, "cifar10": 5000}
 
 
-def _holdout_info(name, image_shape, official_train, what, where, batch=""):
+def _holdout_info(name, event_shape, official_train, what, where, batch=""):
     """A 256-level, 10-class dataset whose validation split is the tail of its official train set."""
     n_val = VALIDATION_HOLDOUT[name]
     n_train = official_train - n_val
     return DatasetInfo(
         name,
-        image_shape,
+        event_shape,
         256,
         10,
         {"train": n_train, "validation": n_val, "test": 10000},

@@ -72,7 +72,7 @@ def _info(name, sample_rate, num_classes, what, **kwargs):
     """256-level mu-law sequences of one second (sample_rate samples), read from _FOLDERS[name]."""
     return AudioDatasetInfo(
         name=name,
-        image_shape=(None,),
+        event_shape=(None,),
         num_levels=_LEVELS,
         num_classes=num_classes,
         splits={"train": None, "validation": None, "test": None},

@@ -7,7 +7,7 @@ conditional models use the labels, the others ignore them).  Datasets are
 unbatched and in a fixed order: shuffle, batch and prefetch in the pipeline.
 
 ==================  ===========  ======  =======  ==========================
-name                image_shape  levels  classes  source
+name                event_shape  levels  classes  source
 ==================  ===========  ======  =======  ==========================
 ``digits``          (8, 8, 1)    17      10       scikit-learn, embedded
 ``binary_digits``   (8, 8, 1)    2       10       scikit-learn, embedded
@@ -24,7 +24,7 @@ name                image_shape  levels  classes  source
 ``moving_mnist``    (20,64,64,1) 256     --       .npy or tfds, offline
 ==================  ===========  ======  =======  ==========================
 
-The continuous datasets (``kind="continuous"``, ``image_shape=(D,)``,
+The continuous datasets (``kind="vector"``, ``event_shape=(D,)``,
 ``num_levels=None``) yield float32 vectors ``[D]``: ``digits_continuous``
 (D = 64, dequantized digits), the 2-d toys ``two_moons``, ``rings`` and
 ``maf_figure1`` (generated in code), and the MAF paper's ``power``, ``gas``,
@@ -32,7 +32,7 @@ The continuous datasets (``kind="continuous"``, ``image_shape=(D,)``,
 `ar_keras.data.continuous`, `ar_keras.data.toy` and `ar_keras.data.uci`.
 
 The feature-trajectory dataset ``speech_features`` (``kind="float_sequence"``,
-``image_shape=(None, 26)``) yields float32 ``[20, 26]`` MFCC + delta segments of
+``event_shape=(None, 26)``) yields float32 ``[20, 26]`` MFCC + delta segments of
 the embedded speech and a (speaker, word) context label; see
 `ar_keras.data.speech_features`.
 
@@ -111,7 +111,7 @@ _DATASETS.update(
     }
 )
 
-# Continuous data: float32 [D] (kind "continuous"); see ar_keras.data.continuous.
+# Continuous data: float32 [D] (kind "vector"); see ar_keras.data.continuous.
 _DATASETS.update(
     {
         name: (meta, lambda split, data_dir, _name=name: continuous.continuous_arrays(_name, split, data_dir))
@@ -193,7 +193,7 @@ def load(name, split="train", with_labels=False, data_dir=None):
     meta, source = _entry(name)
     split = _canonical_split(split)
     with_labels = _check_with_labels(meta, with_labels)
-    if meta.kind == "continuous":
+    if meta.kind == "vector":
         return continuous.load_continuous(meta.name, split, with_labels, data_dir)  # float32 [D]
     data = source(split, data_dir)
     if meta.kind == "float_sequence":
@@ -233,7 +233,7 @@ def as_numpy(name, split="train", with_labels=False, data_dir=None):
     split = _canonical_split(split)
     with_labels = _check_with_labels(meta, with_labels)
     data = source(split, data_dir)
-    if meta.kind in ("continuous", "float_sequence"):
+    if meta.kind in ("vector", "float_sequence"):
         x, labels = data  # float32 [N, D] / [N, T, F], int32 [N] or None
         return (x.copy(), labels.copy()) if with_labels else x.copy()
 
@@ -243,8 +243,8 @@ def as_numpy(name, split="train", with_labels=False, data_dir=None):
             images.append(batch["image"])
             if with_labels:
                 labels.append(batch["label"])
-        # A sequence's length is not in its image_shape (None,): T = 0 for an empty split.
-        empty = np.zeros((0,) + tuple(0 if d is None else d for d in meta.image_shape))
+        # A sequence's length is not in its event_shape (None,): T = 0 for an empty split.
+        empty = np.zeros((0,) + tuple(0 if d is None else d for d in meta.event_shape))
         images = np.concatenate(images) if images else empty
         labels = np.concatenate(labels) if labels else np.zeros((0,))
     else:

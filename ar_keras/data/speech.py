@@ -49,7 +49,7 @@ _SPEAKERS = ("en-us+m3", "en-us+f2", "en-gb+m1", "en-gb-x-rp+f4", "en-us+m7")
 
 SPEECH_INFO = AudioDatasetInfo(
     name="speech",
-    image_shape=(None,),
+    event_shape=(None,),
     num_levels=_LEVELS,
     num_classes=len(_SPEAKERS),
     splits={"train": 40, "validation": 5, "test": 5},

@@ -60,7 +60,7 @@ NUM_FEATURES = 2 * NUM_CEPSTRA
 
 @dataclasses.dataclass(frozen=True)
 class FeatureDatasetInfo(DatasetInfo):
-    """`DatasetInfo` of feature trajectories (``kind="float_sequence"``, ``image_shape=(None, F)``).
+    """`DatasetInfo` of feature trajectories (``kind="float_sequence"``, ``event_shape=(None, F)``).
 
     Attributes:
         frame_rate: frames per second.
@@ -76,7 +76,7 @@ class FeatureDatasetInfo(DatasetInfo):
 
 SPEECH_FEATURES_INFO = FeatureDatasetInfo(
     name="speech_features",
-    image_shape=(None, NUM_FEATURES),
+    event_shape=(None, NUM_FEATURES),
     num_levels=None,
     num_classes=50,
     splits={"train": 59, "validation": 7, "test": 8},  # segments (tests check them)

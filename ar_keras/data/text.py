@@ -85,7 +85,7 @@ class TextDatasetInfo(DatasetInfo):
 
 TEXT_INFO = TextDatasetInfo(
     name="text",
-    image_shape=(None,),
+    event_shape=(None,),
     num_levels=256,
     num_classes=None,
     splits={"train": 1644, "validation": 91, "test": 91},
@@ -100,7 +100,7 @@ TEXT_INFO = TextDatasetInfo(
 
 ENWIK8_INFO = TextDatasetInfo(
     name="enwik8",
-    image_shape=(None,),
+    event_shape=(None,),
     num_levels=256,
     num_classes=None,
     splits={

@@ -39,12 +39,12 @@ _NOISE = 0.1
 def _info(name, num_classes, description):
     return DatasetInfo(
         name=name,
-        image_shape=(2,),
+        event_shape=(2,),
         num_levels=None,
         num_classes=num_classes,
         splits=dict(TOY_SPLIT_SIZES),
         description=description,
-        kind="continuous",
+        kind="vector",
     )
 
 

@@ -78,11 +78,11 @@ _ARCHIVE = (
 def _info(name, dims, splits, what):
     return DatasetInfo(
         name=name,
-        image_shape=(dims,),
+        event_shape=(dims,),
         num_levels=None,
         num_classes=None,
         splits=splits,
-        kind="continuous",
+        kind="vector",
         description=f"{what} Read offline from {', '.join(UCI_FILES[name])} in the data "
         f"directory ({_ARCHIVE}); preprocessed as in the MAF paper's code.",
     )
@@ -282,7 +282,7 @@ def uci_arrays(name, split, data_dir=None):
     stamp = tuple((os.path.getmtime(f), os.path.getsize(f)) for f in files)
     splits = _load_splits(name, data_dir, stamp)
     x = np.asarray(splits[index[split]], dtype=np.float32)
-    dims = UCI_INFOS[name].image_shape[0]
+    dims = UCI_INFOS[name].event_shape[0]
     if x.ndim != 2 or x.shape[1] != dims:
         raise ValueError(
             f"{name}: expected [N, {dims}] after preprocessing, got {list(x.shape)}; "

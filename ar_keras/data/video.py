@@ -1,7 +1,7 @@
 """Video datasets: ``moving_digits`` (generated from the embedded digits) and Moving MNIST (offline).
 
 Both yield int32 videos ``[T, H, W, 1]`` (DatasetInfo ``kind="video"``,
-``image_shape=(T, H, W, 1)``): the data of `ar_keras.models.get("vpn")`.
+``event_shape=(T, H, W, 1)``): the data of `ar_keras.models.get("vpn")`.
 
 moving_digits (embedded, no download)
 -------------------------------------
@@ -82,7 +82,7 @@ _MOVING_DIGITS_SIZES = {"train": 2000, "validation": 200, "test": 200}
 
 MOVING_DIGITS_INFO = DatasetInfo(
     name="moving_digits",
-    image_shape=(MOVING_DIGITS_LENGTH, FRAME_SIZE, FRAME_SIZE, 1),
+    event_shape=(MOVING_DIGITS_LENGTH, FRAME_SIZE, FRAME_SIZE, 1),
     num_levels=17,
     num_classes=None,
     splits=dict(_MOVING_DIGITS_SIZES),
@@ -102,7 +102,7 @@ MOVING_MNIST_FILE = "mnist_test_seq.npy"
 
 MOVING_MNIST_INFO = DatasetInfo(
     name="moving_mnist",
-    image_shape=(20, 64, 64, 1),
+    event_shape=(20, 64, 64, 1),
     num_levels=256,
     num_classes=None,
     splits=dict(_MNIST_SIZES),

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ar_keras.core.events import FloatSequence, ImageEvent, SequenceEvent, VectorEvent, VideoEvent
+from ar_keras.core.events import (
+    MODALITIES,
+    EventSpec,
+    FloatSequence,
+    ImageEvent,
+    SequenceEvent,
+    VectorEvent,
+    VideoEvent,
+)
 
 
 def test_image_event():
@@ -76,3 +84,27 @@ def test_values_are_checked_inside_a_graph_too():
     checked = tf.function(lambda x: spec.check(x))
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[0, 3\)"):
         checked(tf.constant([[0, 3]]))
+
+
+def test_every_spec_states_its_modality():
+    assert ImageEvent((2, 2, 1), 3).modality == "image"
+    assert VectorEvent(2).modality == "vector"
+    assert FloatSequence(3).modality == "features"
+    assert VideoEvent((2, 1, 1, 1), 3).modality == "video"
+    text, audio = SequenceEvent(256), SequenceEvent(256, sample_rate=22050)
+    assert (text.modality, text.sample_rate) == ("text", None)
+    assert (audio.modality, audio.sample_rate, audio.kind) == ("audio", 22050, "sequence")
+    assert "sample_rate=22050" in repr(audio)
+    assert {"image", "audio", "text", "video", "vector", "features"} == set(MODALITIES)
+
+
+def test_bad_modalities_and_sample_rates_are_refused():
+    with pytest.raises(ValueError, match="modality must be one of"):
+        EventSpec((3,), 4, modality="pictures")
+    with pytest.raises(ValueError, match="audio needs one"):
+        EventSpec((None,), 4, modality="audio")
+    with pytest.raises(ValueError, match="sample_rate goes with audio"):
+        EventSpec((None,), 4, modality="text", sample_rate=8000)
+    with pytest.raises(ValueError, match="sample_rate"):
+        SequenceEvent(256, sample_rate=0)
+    assert EventSpec((None,), 4, modality="audio", sample_rate=8000.0).sample_rate == 8000

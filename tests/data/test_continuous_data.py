@@ -42,8 +42,8 @@ def test_registry_infos():
     }
     for name in CONTINUOUS:
         meta = data.info(name)
-        assert meta.kind == "continuous" and meta.num_levels is None
-        assert meta.image_shape == (dims[name],) and meta.event_size == dims[name]
+        assert meta.kind == "vector" and meta.num_levels is None
+        assert meta.event_shape == (dims[name],) and meta.event_size == dims[name]
         assert tuple(meta.splits) == data.SPLITS and meta.description
         hash(meta)
     assert data.info("digits_continuous").num_classes == 10

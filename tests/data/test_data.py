@@ -50,24 +50,37 @@ def test_info_fields():
     meta = data.info("digits")
     assert isinstance(meta, data.DatasetInfo)
     assert meta.name == "digits"
-    assert meta.image_shape == (8, 8, 1)
+    assert meta.event_shape == (8, 8, 1)
     assert meta.num_levels == 17
     assert meta.num_classes == 10
     assert meta.splits == {"train": 1297, "validation": 250, "test": 250}
     assert "RandomState(0)" in meta.description
     assert meta.event_size == 64
+    assert meta.event.kind == "image" and meta.event.modality == "image"
+    assert data.info("speech").event.modality == "audio" and data.info("speech").event.sample_rate == 16000
+    assert data.info("text").event.modality == "text"
+    assert data.info("two_moons").kind == "vector" and data.info("two_moons").event.modality == "vector"
+    assert data.info("speech_features").event.modality == "features"
+    assert data.info("moving_digits").event.modality == "video"
+    with pytest.raises(ValueError, match="kind must be one of"):
+        data.DatasetInfo("x", (2,), None, None, {}, kind="continuous")
 
     assert data.info("binary_digits").num_levels == 2
-    assert data.info("mnist").image_shape == (28, 28, 1)
+    assert data.info("mnist").event_shape == (28, 28, 1)
     assert data.info("mnist").num_levels == 256
     assert data.info("mnist").splits == {"train": 55000, "validation": 5000, "test": 10000}
     assert data.info("binarized_mnist").num_classes is None
     assert data.info("binarized_mnist").splits == {"train": 50000, "validation": 10000, "test": 10000}
-    assert data.info("cifar10").image_shape == (32, 32, 3)
+    assert data.info("cifar10").event_shape == (32, 32, 3)
     assert data.info("cifar10").splits == {"train": 45000, "validation": 5000, "test": 10000}
     for name in data.names():
         meta = data.info(name)
         assert meta.name == name
+        # One vocabulary: the dataset's event spec has the dataset's kind, shape and levels.
+        event = meta.event
+        assert event.kind == meta.kind and event.shape == tuple(meta.event_shape), name
+        assert event.num_levels == meta.num_levels, name
+        assert event.sample_rate == getattr(meta, "sample_rate", None), name
         assert tuple(meta.splits) == data.SPLITS
         assert meta.description
         hash(meta)  # usable as a dict key despite the splits dict

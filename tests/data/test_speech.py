@@ -100,7 +100,7 @@ def test_pcm16_and_wav_round_trip(tmp_path):
 def test_speech_info_and_asset():
     meta = data.info("speech")
     assert isinstance(meta, data.AudioDatasetInfo) and isinstance(meta, data.DatasetInfo)
-    assert (meta.kind, meta.image_shape, meta.num_levels, meta.num_classes) == ("sequence", (None,), 256, 5)
+    assert (meta.kind, meta.event_shape, meta.num_levels, meta.num_classes) == ("sequence", (None,), 256, 5)
     assert meta.sample_rate == 16000 and meta.example_length == 10240
     assert meta.splits == {"train": 40, "validation": 5, "test": 5} and meta.event_size is None
     assert len(meta.label_names) == 5

@@ -13,7 +13,7 @@ from ar_keras.data import text
 
 def test_text_is_registered_as_bytes():
     meta = ark.data.info("text")
-    assert meta.kind == "sequence" and meta.image_shape == (None,)
+    assert meta.kind == "sequence" and meta.event_shape == (None,)
     assert meta.num_levels == 256 and meta.num_classes is None
     assert meta.example_length == text.DEFAULT_LENGTH == 256
     assert {"text", "enwik8"} <= set(ark.data.names())

@@ -9,7 +9,7 @@ from ar_keras.data import video
 
 def test_moving_digits_through_the_registry():
     meta = ark.data.info("moving_digits")
-    assert meta.kind == "video" and meta.image_shape == (8, 16, 16, 1) and meta.num_levels == 17
+    assert meta.kind == "video" and meta.event_shape == (8, 16, 16, 1) and meta.num_levels == 17
     assert meta.num_classes is None and meta.splits == {"train": 2000, "validation": 200, "test": 200}
     ds = ark.data.load("moving_digits", split="val")
     assert ds.element_spec.shape == (8, 16, 16, 1) and ds.element_spec.dtype.name == "int32"
@@ -43,7 +43,7 @@ def test_generator_is_fixed_any_length_and_in_motion():
 
 def test_moving_mnist_missing_says_where_to_put_it(tmp_path):
     meta = ark.data.info("moving_mnist")
-    assert meta.kind == "video" and meta.image_shape == (20, 64, 64, 1) and meta.num_levels == 256
+    assert meta.kind == "video" and meta.event_shape == (20, 64, 64, 1) and meta.num_levels == 256
     with pytest.raises(ark.data.DatasetNotFoundError, match="mnist_test_seq.npy") as e:
         ark.data.load("moving_mnist", "train", data_dir=str(tmp_path))
     assert "moving_mnist" in str(e.value) and "never downloads" in str(e.value)

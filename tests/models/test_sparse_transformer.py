@@ -45,10 +45,10 @@ def test_one_name_one_class_builds_images_or_sequences():
     assert len(ark.models.names()) == 22
     assert not hasattr(ark.models, "SparseTransformerSequence")
     m = image()
-    assert type(m) is SparseTransformer and m.event.kind == m.event_kind == "image"
+    assert type(m) is SparseTransformer and m.event.kind == "image"
     assert m.image_shape == (4, 4, 1) and m.max_length is None
     s = sequence()
-    assert type(s) is SparseTransformer and s.event.kind == s.event_kind == "sequence"
+    assert type(s) is SparseTransformer and s.event.kind == "sequence"
     assert s.image_shape == (None,) and s.max_length == 32
     assert set(IMAGE_PRESETS + SEQUENCE_PRESETS) == set(ark.models.presets(NAME))
     for preset in IMAGE_PRESETS:
@@ -68,7 +68,7 @@ def test_one_name_one_class_builds_images_or_sequences():
 
 def test_max_length_on_an_image_preset_builds_a_model_of_sequences():
     m = ark.models.get(NAME, preset="tiny", max_length=64)
-    assert m.event_kind == "sequence" and m.max_length == 64 and m.image_shape == (None,)
+    assert m.event.kind == "sequence" and m.max_length == 64 and m.image_shape == (None,)
     assert m.block_length == 8  # round(sqrt(64)), not the image's row
     assert m.hidden_dim == SparseTransformer.PRESETS["tiny"]["hidden_dim"]  # the rest is kept
     assert m.layer_pattern == SparseTransformer.PRESETS["tiny"]["layer_pattern"]
@@ -77,17 +77,17 @@ def test_max_length_on_an_image_preset_builds_a_model_of_sequences():
     text = ark.models.get(
         NAME, preset="digits", **SparseTransformer.overrides_from_data(ark.data.info("text"))
     )
-    assert text.event_kind == "sequence" and text.max_length == 256 and text.num_levels == 256
+    assert text.event.kind == "sequence" and text.max_length == 256 and text.num_levels == 256
 
 
 def test_image_shape_on_a_sequence_preset_builds_a_model_of_images():
     m = ark.models.get(NAME, preset="tiny_sequence", image_shape=(2, 4, 1))
-    assert m.event_kind == "image" and m.image_shape == (2, 4, 1) and m.max_length is None
+    assert m.event.kind == "image" and m.image_shape == (2, 4, 1) and m.max_length is None
     # The preset's block_length (6) and num_summary, sized to its sequences, are dropped.
     assert m.block_length == 4 and m.num_summary == 1  # one row W C; l / 4
     assert m.attention == "fixed"  # the rest is kept
     speech = ark.models.get(NAME, preset="speech", image_shape=(2, 2, 1), num_layers=1)
-    assert speech.event_kind == "image" and speech.sample_rate is None
+    assert speech.event.kind == "image" and speech.sample_rate is None
     kept = SparseTransformer.resolve_preset(
         SparseTransformer.PRESETS["tiny_sequence"], {"image_shape": (2, 4, 1), "block_length": 2}
     )
@@ -375,11 +375,11 @@ def test_sample_logger_writes_generated_text(tmp_path):
     logger.set_model(model)
     logger.on_epoch_end(0)
     logger.on_train_end()
-    assert logger.kind == "text" and logger.last_png is None and logger.last_wav is None
+    assert logger.modality == "text" and logger.last_png is None and logger.last_wav is None
     speech = sequence(num_levels=256, sample_rate=16000)  # audio: WAV, not text
     audio = ark.callbacks.SampleLogger(str(tmp_path / "audio"))
     audio.set_model(speech)
-    assert audio.kind == "audio"
+    assert audio.modality == "audio"
     with pytest.raises(ValueError, match="sample_rate= is for sequences"):
         image(sample_rate=16000)
     text = open(logger.last_text, encoding="utf-8").read()

@@ -73,7 +73,7 @@ def test_the_context_is_factorised():
 
 def test_speech_features_dataset():
     info = ark.data.info("speech_features")
-    assert info.kind == "float_sequence" and info.image_shape == (None, 26)
+    assert info.kind == "float_sequence" and info.event_shape == (None, 26)
     cls = ark.models.model_class("trajectory_rnade")
     assert cls.overrides_from_data(info) == {"num_features": 26}
     with pytest.raises(ValueError, match="speech_features"):

@@ -22,7 +22,8 @@ import pytest
 import tensorflow as tf
 
 import ar_keras as ark
-from ar_keras.callbacks import ResumableBackup, resumable_dataset
+from ar_keras.callbacks import ResumableBackup
+from ar_keras.data import resumable_dataset
 from train.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

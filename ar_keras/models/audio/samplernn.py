@@ -152,7 +152,7 @@ class SampleRNN(AutoregressiveModel):
         inputs: ``x`` or ``(x, labels)``; returns ``[B, 2]`` (log p(x) twice).
     """
 
-    event_kind = "sequence"
+    event_class = SequenceEvent
     #: tf.scan over frames does not convert to TFLite's builtin ops (TensorArrays with a
     #: dynamic batch); the SavedModel carries every signature.
     supports_tflite = False
@@ -196,13 +196,13 @@ class SampleRNN(AutoregressiveModel):
         num_classes=None,
         **kwargs,
     ):
-        super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels), **kwargs)
+        super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels, sample_rate), **kwargs)
         self.frame_sizes = check_frame_sizes(frame_sizes)
         self.hidden_dim = checks.check_positive_int(hidden_dim, "hidden_dim")
         self.num_layers = checks.check_positive_int(num_layers, "num_layers")
         self.embedding_dim = checks.check_positive_int(embedding_dim, "embedding_dim")
         self.intermediate_dim = checks.check_positive_int(intermediate_dim or hidden_dim, "intermediate_dim")
-        self.sample_rate = checks.check_positive_int(sample_rate, "sample_rate")
+        self.sample_rate = self.event.sample_rate
         if quantization not in QUANTIZATIONS:
             raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}.")
         self.quantization = quantization
@@ -256,13 +256,6 @@ class SampleRNN(AutoregressiveModel):
         """``r_i``: samples (tier-below frames) per frame of tier i."""
         F = self.frame_sizes
         return [F[i] // F[i + 1] for i in range(len(F) - 1)] + [F[-1]]
-
-    @classmethod
-    def overrides_from_data(cls, info):
-        overrides = super().overrides_from_data(info)
-        if getattr(info, "sample_rate", None):
-            overrides["sample_rate"] = int(info.sample_rate)
-        return overrides
 
     def decode(self, codes):
         """Levels ``[..]`` -> amplitudes in ``[-1, 1]`` (the inverse of the quantisation)."""

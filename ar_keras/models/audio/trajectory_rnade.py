@@ -122,7 +122,7 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         "paper": dict(num_features=26, window=5, hidden_dim=500, num_mixtures=20, context_factors=(5, 10)),
     }
 
-    event_kind = "float_sequence"
+    event_class = FloatSequence
     noise_depth = 2
     #: A density of float trajectories: float32 whatever the dtype policy (BaseModel docstring).
     float32_only = True
@@ -195,16 +195,6 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
     @property
     def exact_conditionals(self):
         return True
-
-    @classmethod
-    def overrides_from_data(cls, info):
-        """``{"num_features": F}`` for a ``float_sequence`` dataset (``python -m train``)."""
-        if getattr(info, "kind", "image") != "float_sequence":
-            raise ValueError(
-                f"{cls.__name__} models float feature trajectories [T, F] but dataset {info.name!r} "
-                f"holds {getattr(info, 'kind', 'image')} data. Use speech_features."
-            )
-        return {"num_features": int(info.image_shape[-1])}
 
     # ------------------------------------------------------------------ checks
     @property

@@ -139,7 +139,7 @@ class WaveNet(AutoregressiveModel):
         log-probabilities ``[B, T]``.
     """
 
-    event_kind = "sequence"
+    event_class = SequenceEvent
 
     PRESETS = {
         # 2,160 parameters (K = 4); receptive field 1 + 1 + 2 = 4 samples.
@@ -196,7 +196,7 @@ class WaveNet(AutoregressiveModel):
         sample_rate=16000,
         **kwargs,
     ):
-        super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels), **kwargs)
+        super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels, sample_rate), **kwargs)
         for value, what in (
             (residual_channels, "residual_channels"),
             (gate_channels, "gate_channels"),
@@ -221,7 +221,7 @@ class WaveNet(AutoregressiveModel):
         self.local_upsampled_channels = (
             None if local_upsampled_channels is None else int(local_upsampled_channels)
         )
-        self.sample_rate = int(sample_rate)
+        self.sample_rate = self.event.sample_rate
         self.head = Categorical(self.num_levels)
 
         K, R = self.num_levels, self.residual_channels
@@ -265,13 +265,6 @@ class WaveNet(AutoregressiveModel):
     def receptive_field(self):
         """r: ``x_t`` is predicted from ``x_{t-r} .. x_{t-1}``."""
         return 1 + (self.kernel_size - 1) * sum(self.dilations)
-
-    @classmethod
-    def overrides_from_data(cls, info):
-        overrides = super().overrides_from_data(info)
-        if getattr(info, "sample_rate", None):
-            overrides["sample_rate"] = int(info.sample_rate)
-        return overrides
 
     @property
     def state_shapes(self):

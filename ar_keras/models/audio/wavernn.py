@@ -122,7 +122,7 @@ class WaveRNN(AutoregressiveModel):
         inputs: ``x`` or ``(x, conditional)``.
     """
 
-    event_kind = "sequence"
+    event_class = SequenceEvent
 
     PRESETS = {
         # 4 levels = 2 x 2 by default; 'ceil' lets the shared checks use 3 and 5 levels
@@ -153,7 +153,7 @@ class WaveRNN(AutoregressiveModel):
         sample_rate=16000,
         **kwargs,
     ):
-        super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels), **kwargs)
+        super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels, sample_rate), **kwargs)
         self.head = DualSoftmax(self.num_levels, coarse_levels)
         self.coarse_levels = coarse_levels
         if isinstance(hidden_dim, bool) or int(hidden_dim) != hidden_dim or hidden_dim < 2 or hidden_dim % 2:
@@ -177,7 +177,7 @@ class WaveRNN(AutoregressiveModel):
         )
         self.subscale = None if subscale is None else int(subscale)
         self.horizon = int(horizon)
-        self.sample_rate = int(sample_rate)
+        self.sample_rate = self.event.sample_rate
 
         H, O = self.hidden_dim, self.output_dim
         self.coarse_hidden = keras.layers.Dense(O, name="O1")
@@ -231,13 +231,6 @@ class WaveRNN(AutoregressiveModel):
     def state_shapes(self):
         """Shape ``[H]`` of the GRU state (per sample), for streaming."""
         return [(self.hidden_dim,)]
-
-    @classmethod
-    def overrides_from_data(cls, info):
-        overrides = super().overrides_from_data(info)
-        if getattr(info, "sample_rate", None):
-            overrides["sample_rate"] = int(info.sample_rate)
-        return overrides
 
     def sampling_groups(self, num_elements):
         """Time order; with subscale, sub-tensor by sub-tensor: ``[b, b + B, b + 2B, ...]``."""

@@ -108,6 +108,7 @@ class FloatImageEvent(EventSpec):
     """Float images ``[H, W, C]`` (dequantised or whitened pixels) for the MCGSM head."""
 
     kind = "float_image"
+    default_modality = "image"
 
     def __init__(self, image_shape):
         shape = tuple(int(s) for s in image_shape)
@@ -280,7 +281,7 @@ class RIDE(AutoregressiveModel):
     @classmethod
     def overrides_from_data(cls, info):
         """``python -m train``: integer image datasets (the softmax head)."""
-        kind = getattr(info, "kind", "image")
+        kind = info.kind
         if kind != "image":
             raise ValueError(
                 f"python -m train fits spatial_lstm's softmax head to integer images; dataset "

@@ -153,7 +153,7 @@ class ByteNet(AutoregressiveModel):
         (objective, log-likelihood), see `ar_keras.core.BaseModel`.
     """
 
-    event_kind = "sequence"
+    event_class = SequenceEvent
 
     PRESETS = {
         # 2,964 parameters (K = 4, RMBs, d = 8); receptive field 1 + 2 (1 + 2) = 7 bytes.

@@ -329,11 +329,6 @@ class SparseTransformer(AutoregressiveModel):
         """
         return "sequence" if kwargs.get("max_length") is not None else "image"
 
-    @property
-    def event_kind(self):
-        """``"image"`` or ``"sequence"``, as built (`event_kind_of` for constructor arguments)."""
-        return self.event.kind
-
     @classmethod
     def resolve_preset(cls, preset, overrides):
         """The preset's arguments that stand beside ``overrides``: an override wins.
@@ -405,10 +400,8 @@ class SparseTransformer(AutoregressiveModel):
         sequence = max_length is not None
         if sequence:
             self.max_length = checks.check_positive_int(max_length, "max_length")
-            self.sample_rate = (
-                None if sample_rate is None else checks.check_positive_int(sample_rate, "sample_rate")
-            )
-            super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels), **kwargs)
+            super().__init__(num_classes=num_classes, event=SequenceEvent(num_levels, sample_rate), **kwargs)
+            self.sample_rate = self.event.sample_rate
         else:
             if len(np.atleast_1d(image_shape)) != 3:
                 raise ValueError(f"image_shape must be (H, W, C), got {image_shape!r}.")
@@ -532,19 +525,7 @@ class SparseTransformer(AutoregressiveModel):
         """Images: ``image_shape``, ``num_levels``; sequences: ``max_length`` (the dataset's
         example length), ``num_levels`` (`resolve_preset` then drops the preset's argument
         of the other kind)."""
-        kind = getattr(info, "kind", "image")
-        if kind == "sequence":
-            overrides = {"num_levels": int(info.num_levels)}
-            if getattr(info, "example_length", None):
-                overrides["max_length"] = int(info.example_length)
-            return overrides
-        if kind != "image":
-            raise ValueError(
-                f"sparse_transformer models images or integer sequences; dataset {info.name!r} holds "
-                f"{kind} data of shape {tuple(info.image_shape)}. Pick an image or sequence dataset "
-                "(ark.data.info(name).kind), e.g. 'digits' or 'text'."
-            )
-        return {"image_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
+        return cls.data_arguments(info, ("image", "sequence"))
 
     # ------------------------------------------------------------------- network
     def _positions(self, index):

@@ -108,7 +108,7 @@ class VideoPixelNetwork(AutoregressiveModel):
         head: ``"categorical"`` (K-way softmax) or ``"sigmoid_xent"``.
     """
 
-    event_kind = "video"
+    event_class = VideoEvent
 
     PRESETS = {
         # Three frames, so that the ConvLSTM takes a step from a non-zero state (its state
@@ -232,16 +232,6 @@ class VideoPixelNetwork(AutoregressiveModel):
     def exact_conditionals(self):
         """The softmax gives exact conditionals; sigmoid cross-entropy only for K = 2."""
         return self.head_name == "categorical" or self.num_levels == 2
-
-    @classmethod
-    def overrides_from_data(cls, info):
-        if getattr(info, "kind", "image") != "video":
-            raise ValueError(
-                f"vpn models videos [T, H, W, C]; dataset {info.name!r} holds "
-                f"{getattr(info, 'kind', 'image')} data of shape {tuple(info.image_shape)}. Pick a "
-                "video dataset, e.g. 'moving_digits'."
-            )
-        return {"video_shape": tuple(info.image_shape), "num_levels": int(info.num_levels)}
 
     # ------------------------------------------------------------- conditional
     def _check(self, x, conditional, validate_values=True):

@@ -166,21 +166,43 @@ def sample_on_path(model, cache, **kwargs):
     assert model.supports_cache, (
         f"{type(model).__name__} implements init_cache/step but supports_cache is False"
     )
+    from ar_keras.core import sampler as sampler_lib
+
     counts = dict.fromkeys(_STEP_METHODS + _NETWORK_METHODS, 0)
-    wrapped = [name for name in counts if hasattr(model, name)]
-    for name in wrapped:
-        original = getattr(model, name)
 
-        def counted(*args, _original=original, _name=name, **kw):
-            counts[_name] += 1
-            return _original(*args, **kw)
+    def counting(target):
+        """``target``'s protocol methods, each counting its calls (instance attributes, out of
+        Keras' tracking)."""
+        names = [name for name in counts if hasattr(target, name)]
+        for name in names:
 
-        object.__setattr__(model, name, counted)  # an instance attribute, out of Keras' tracking
+            def counted(*args, _original=getattr(target, name), _name=name, **kw):
+                counts[_name] += 1
+                return _original(*args, **kw)
+
+            object.__setattr__(target, name, counted)
+        return names
+
+    # A model may sample through protocol objects of its own (subscale's stages): the calls
+    # `sampler.run` makes on whatever it is given count too.
+    original_run = sampler_lib.run
+    delegates = []
+
+    def run(protocol, *args, **kw):
+        if protocol is not model and not hasattr(protocol, "_counted"):
+            object.__setattr__(protocol, "_counted", counting(protocol))
+            delegates.append(protocol)
+        return original_run(protocol, *args, **kw)
+
+    wrapped = counting(model)
+    sampler_lib.run = run
     try:
         samples = model.sample(cache=cache, **kwargs)
     finally:
-        for name in wrapped:
-            object.__delattr__(model, name)
+        sampler_lib.run = original_run
+        for target, names in [(model, wrapped)] + [(d, d._counted) for d in delegates]:
+            for name in names:
+                object.__delattr__(target, name)
     network = {k: counts[k] for k in _NETWORK_METHODS}
     if cache:
         assert counts["init_cache"] >= 1 and counts["step"] >= 1, (

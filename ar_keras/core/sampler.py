@@ -90,9 +90,10 @@ def element_steps(groups, num_elements):
     groups = tf.convert_to_tensor(groups, tf.int32)
     steps, g = tf.shape(groups)[0], tf.shape(groups)[1]
     at = tf.repeat(tf.range(steps), g)  # [S G]: the step of each listed element
-    return tf.tensor_scatter_nd_update(
-        tf.fill(tf.reshape(num_elements, [1]), steps), tf.reshape(groups, [-1, 1]), at
-    )
+    last = tf.tensor_scatter_nd_max(
+        tf.fill(tf.reshape(num_elements, [1]), -1), tf.reshape(groups, [-1, 1]), at
+    )  # [D]: the last step listing each element, -1 for none
+    return tf.where(last < 0, steps, last)
 
 
 def draw_with_head(head, params, uniforms, temperature):
@@ -202,6 +203,7 @@ def run(
         return scatter_group(x, group, values)
 
     if cache:
+        restep = getattr(model, "restep", None)
         if prefix is None:
             state = model.init_cache(num_samples, conditional)
         else:
@@ -212,8 +214,10 @@ def run(
             params, new_state = model.step(x, state, s, conditional)
 
             def refine(values):  # the group's params again, ``values`` written into it
-                redone, _ = model.step(scatter_group(x, tf.gather(groups, s), values), state, s, conditional)
-                return _as_group_params(redone)
+                again = scatter_group(x, tf.gather(groups, s), values)
+                if restep is None:
+                    return _as_group_params(model.step(again, state, s, conditional)[0])
+                return _as_group_params(restep(again, state, s, conditional, new_state))
 
             return [s + 1, draw(s, x, params, refine), new_state]
 
@@ -287,6 +291,17 @@ class SamplingProtocol:
             conditional: checked conditioning for the n rows, or None.
         """
         return fill_cache_by_steps(self, x, start, conditional)
+
+    def restep(self, x, cache, index, conditional, stepped):
+        """Cache protocol: `step`'s params of group ``index`` again, on ``x`` with the group's
+        values (some of them) written: what a staged `draw_group` asks for next.
+
+        ``cache`` is the state `step` started from, ``stepped`` the one it returned;
+        the default runs `step` again.  A model whose step already holds what the
+        second pass needs (in ``stepped``) overrides it to skip the repeated work.
+        """
+        del stepped
+        return self.step(x, cache, index, conditional)[0]
 
     def draw_group(self, params, uniforms, temperature, refine):
         """The values of one group from its parameters: the sampler's draw, ``[n, G]``.

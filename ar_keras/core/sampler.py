@@ -214,10 +214,10 @@ def run(
             params, new_state = model.step(x, state, s, conditional)
 
             def refine(values):  # the group's params again, ``values`` written into it
-                again = scatter_group(x, tf.gather(groups, s), values)
                 if restep is None:
+                    again = scatter_group(x, tf.gather(groups, s), values)
                     return _as_group_params(model.step(again, state, s, conditional)[0])
-                return _as_group_params(restep(again, state, s, conditional, new_state))
+                return _as_group_params(restep(x, values, state, s, conditional, new_state))
 
             return [s + 1, draw(s, x, params, refine), new_state]
 
@@ -292,16 +292,18 @@ class SamplingProtocol:
         """
         return fill_cache_by_steps(self, x, start, conditional)
 
-    def restep(self, x, cache, index, conditional, stepped):
-        """Cache protocol: `step`'s params of group ``index`` again, on ``x`` with the group's
-        values (some of them) written: what a staged `draw_group` asks for next.
+    def restep(self, x, values, cache, index, conditional, stepped):
+        """Cache protocol: `step`'s params of group ``index`` again, on ``x [n, D]`` with
+        ``values [n, G]`` written into the group: what a staged `draw_group` asks for next.
 
         ``cache`` is the state `step` started from, ``stepped`` the one it returned;
-        the default runs `step` again.  A model whose step already holds what the
-        second pass needs (in ``stepped``) overrides it to skip the repeated work.
+        the default writes the values and runs `step` again.  A model whose step
+        already holds what the second pass needs (in ``stepped``) overrides it to
+        skip the repeated work (and the copy of ``x``).
         """
         del stepped
-        return self.step(x, cache, index, conditional)[0]
+        group = tf.gather(self.sampling_groups(tf.shape(x)[1]), index)  # [G]
+        return self.step(scatter_group(x, group, values), cache, index, conditional)[0]
 
     def draw_group(self, params, uniforms, temperature, refine):
         """The values of one group from its parameters: the sampler's draw, ``[n, G]``.

@@ -537,13 +537,13 @@ class WaveRNN(AutoregressiveModel):
         params = tf.concat([self._coarse_out(h_now[:, :half]), self._fine_out(h_now[:, half:])], -1)
         return params, dict(cache, h=h, pre=pre, rec=rec)
 
-    def restep(self, x, cache, index, conditional, stepped):
-        """`step`'s params on ``x`` again from what it kept (``stepped``: ``h_{t-1}``,
-        ``pre_t``, ``rec_t``): the gates of step ``index`` with the coarse part of
-        ``x[:, index]``, no second recurrent product."""
-        del cache, conditional
+    def restep(self, x, values, cache, index, conditional, stepped):
+        """`step`'s params again from what it kept (``stepped``: ``h_{t-1}``, ``pre_t``,
+        ``rec_t``), the element's value ``values [n, 1]`` given: the gates of step
+        ``index`` with its coarse part, no second recurrent product."""
+        del x, cache, conditional
         half = self.hidden_dim // 2
-        c_now, _ = self.head.split(tf.gather(x, index, axis=1))  # [n]
+        c_now, _ = self.head.split(values[:, 0])  # [n]
         pre = stepped["pre"] + self.gru.current_coarse_projection(self._scale_coarse(c_now))
         h_now = self.gru.gates(pre, stepped["rec"], stepped["h"])
         return tf.concat([self._coarse_out(h_now[:, :half]), self._fine_out(h_now[:, half:])], -1)

@@ -137,10 +137,26 @@ class AutoregressiveModel(sampler.SamplingProtocol, BaseModel):
         return tf.reduce_sum(tf.reshape(lp, [tf.shape(lp)[0], -1]), axis=1)  # [B, *event] -> [B, D] -> [B]
 
     # ------------------------------------------------------------------ sampling
+    def sampling_prefix(self, num_samples, num_elements, conditional=None):
+        """The observed part every sample begins with: ``(prefix [n, D] or None, start)``.
+
+        `sample` keeps the elements of the groups before ``start`` and draws the
+        rest (`ar_keras.core.sampler.run`).  None by default; a model whose
+        conditional is the beginning of the example itself (vpn's context frames)
+        returns it here.
+        """
+        del num_samples, num_elements, conditional
+        return None, 0
+
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
-        x = self.sample_elements(
-            noise, num_samples, self.event.num_elements(length), conditional, temperature, cache
-        )  # [n, D]
+        D = self.event.num_elements(length)
+        prefix, start = self.sampling_prefix(num_samples, D, conditional)
+        if prefix is None:
+            x = self.sample_elements(noise, num_samples, D, conditional, temperature, cache)  # [n, D]
+        else:
+            x = self.sample_elements(
+                noise, num_samples, D, conditional, temperature, cache, prefix=prefix, start=start
+            )
         shape = [length if s is None else s for s in self.event.shape]
         return tf.reshape(x, tf.concat([[num_samples], tf.stack(shape)], 0))  # [n, D] -> [n, *event]
 

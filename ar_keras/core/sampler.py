@@ -25,6 +25,13 @@ turns ``(params, uniforms, temperature)`` into values of its ``sample_dtype``
 (int32 levels or float32 values), written into ``x`` with one scatter of the
 group's ``n x G`` entries.
 
+The draw is the model's hook `SamplingProtocol.draw_group` (the head's sample
+by default; WaveRNN draws coarse then fine bits, recomputing the parameters in
+between).  With a ``prefix`` and ``start``, the groups ``G_<start`` are
+observed rather than drawn (video context frames, completion of a prompt): the
+loop starts at group ``start``, the cache filled from the prefix first
+(`SamplingProtocol.fill_cache`).
+
 Example:
     >>> import ar_keras as ark
     >>> from ar_keras.core import noise, sampler
@@ -37,7 +44,15 @@ Example:
 
 import tensorflow as tf
 
-__all__ = ["run", "raster_groups", "scatter_group", "SamplingProtocol"]
+__all__ = [
+    "run",
+    "raster_groups",
+    "scatter_group",
+    "element_steps",
+    "draw_with_head",
+    "fill_cache_by_steps",
+    "SamplingProtocol",
+]
 
 
 def raster_groups(order):
@@ -66,19 +81,92 @@ def _draw(head, params, uniforms, temperature):
     return tf.reshape(flat, [n, g])  # [nG] -> [n, G]
 
 
-def run(model, noise, num_samples, num_elements=None, conditional=None, temperature=1.0, cache=True):
+def element_steps(groups, num_elements):
+    """``[D]`` int32: the step at which each element is drawn (``S`` for an element of no group).
+
+    ``groups [S, G]`` as `SamplingProtocol.sampling_groups` gives them; an element listed in
+    several groups (padding) takes its last one.
+    """
+    groups = tf.convert_to_tensor(groups, tf.int32)
+    steps, g = tf.shape(groups)[0], tf.shape(groups)[1]
+    at = tf.repeat(tf.range(steps), g)  # [S G]: the step of each listed element
+    last = tf.tensor_scatter_nd_max(
+        tf.fill(tf.reshape(num_elements, [1]), -1), tf.reshape(groups, [-1, 1]), at
+    )  # [D]: the last step listing each element, -1 for none
+    return tf.where(last < 0, steps, last)
+
+
+def draw_with_head(head, params, uniforms, temperature):
+    """The default draw: ``head.sample`` per element, ``params [n, G, P]`` -> values ``[n, G]``."""
+    return _draw(head, params, uniforms, temperature)
+
+
+def fill_cache_by_steps(model, x, start, conditional=None):
+    """The cache state before step ``start``: `init_cache`, then ``step`` over the groups
+    ``G_<start`` of ``x [n, D]``, step ``s`` seeing the partial sample of ``G_<s`` only."""
+    groups = model.sampling_groups(tf.shape(x)[1])
+    drawn_at = element_steps(groups, tf.shape(x)[1])  # [D]
+    cache = model.init_cache(tf.shape(x)[0], conditional)
+
+    def body(s, cache):
+        partial = tf.where(drawn_at[None, :] < s, x, tf.zeros_like(x))  # the groups before s
+        _, cache = model.step(partial, cache, s, conditional)
+        return [s + 1, cache]
+
+    _, cache = tf.while_loop(lambda s, _: s < start, body, [tf.constant(0), cache])
+    return cache
+
+
+def _as_group_params(params):
+    """``[n, P]`` (a group of one) -> ``[n, 1, P]``; ``[n, G, P]`` unchanged."""
+    return tf.expand_dims(params, 1) if params.shape.rank == 2 else params
+
+
+def run(
+    model,
+    noise,
+    num_samples,
+    num_elements=None,
+    conditional=None,
+    temperature=1.0,
+    cache=True,
+    prefix=None,
+    start=0,
+):
     """Samples ``num_samples`` examples: ``[n, D]`` of the head's ``sample_dtype``.
+
+    With a ``prefix``, the groups ``G_0 .. G_{start-1}`` are observed, not drawn:
+    the sample keeps their values and the loop draws ``G_start, G_start+1, ...``
+    from ``p(x_{G_s} | x_{G_<s})``, the noise of element d still keyed
+    ``(seed, sample, d)``.  The cached path fills the cache from the prefix
+    first (`SamplingProtocol.fill_cache`).  Each group's values come from the
+    model's draw hook, `SamplingProtocol.draw_group`.
 
     Args:
         model: an `ar_keras.core.AutoregressiveModel` (``head``,
-            ``sampling_groups``, ``element_params``; ``init_cache`` / ``step``
-            when ``cache``).
+            ``sampling_groups``, ``element_params``, ``draw_group``; ``init_cache`` /
+            ``step`` / ``fill_cache`` when ``cache``).
         noise: a `KeyedNoise` or `GivenNoise`.
         num_samples: n (int or scalar tensor).
         num_elements: D; None takes the model's fixed event size.
         conditional: checked conditioning for the n samples, or None.
         temperature: scalar > 0.
         cache: True for the cache protocol, False for full recompute.
+        prefix: None, or ``[n, D]`` of the head's ``sample_dtype``: the observed
+            values of the elements of groups ``< start`` (the other entries are
+            ignored: zeroed before the first draw).
+        start: the first group drawn (int or scalar int32 tensor, ``0 <= start <= S``);
+            only with a ``prefix``.
+
+    Example:
+        >>> import ar_keras as ark
+        >>> from ar_keras.core import noise, sampler
+        >>> model = ark.models.get("nade", preset="tiny")
+        >>> keys = noise.sample_keys(0, 2)
+        >>> prefix = tf.constant([[1, 0, 0, 0], [0, 1, 0, 0]])        # elements 0, 1 observed
+        >>> x = sampler.run(model, noise.KeyedNoise(keys, model.head.noise_depth), 2, prefix=prefix, start=2)
+        >>> x.numpy()[:, :2].tolist()
+        [[1, 0], [0, 1]]
     """
     head = model.head
     D = model.event.num_elements() if num_elements is None else num_elements
@@ -86,31 +174,68 @@ def run(model, noise, num_samples, num_elements=None, conditional=None, temperat
     steps = tf.shape(groups)[0]
     x = tf.zeros(tf.stack([num_samples, D]), head.sample_dtype)
     temperature = tf.convert_to_tensor(temperature, tf.float32)
+    if prefix is None:
+        if not (isinstance(start, int) and start == 0):
+            raise ValueError(f"start={start!r} needs a prefix (the values of the groups before it).")
+        first = tf.constant(0)
+    else:
+        first = tf.convert_to_tensor(start, tf.int32)
+        with tf.control_dependencies(
+            [
+                tf.debugging.assert_greater_equal(first, 0, message="start must be >= 0"),
+                tf.debugging.assert_less_equal(
+                    first, steps, message="start must be at most the number of sampling groups S"
+                ),
+            ]
+        ):
+            observed = element_steps(groups, D) < first  # [D]
+        prefix = tf.cast(prefix, head.sample_dtype)
+        x = tf.where(observed[None, :], prefix, x)  # [n, D]
 
-    def draw(s, x, params):
+    # A plain protocol object (not a `SamplingProtocol`) may lack the hooks: their defaults.
+    draw_group = getattr(model, "draw_group", None) or (
+        lambda params, uniforms, temperature, refine: draw_with_head(head, params, uniforms, temperature)
+    )
+
+    def draw(s, x, params, refine):
         group = tf.gather(groups, s)  # [G]
-        if params.shape.rank == 2:
-            params = tf.expand_dims(params, 1)  # [n, P] -> [n, 1, P]
-        values = _draw(head, params, noise.at(group), temperature)  # [n, G]
+        values = draw_group(_as_group_params(params), noise.at(group), temperature, refine)  # [n, G]
         return scatter_group(x, group, values)
 
     if cache:
-        state = model.init_cache(num_samples, conditional)
+        restep = getattr(model, "restep", None)
+        if prefix is None:
+            state = model.init_cache(num_samples, conditional)
+        else:
+            fill = getattr(model, "fill_cache", None)
+            state = fill(x, first, conditional) if fill else fill_cache_by_steps(model, x, first, conditional)
 
         def body(s, x, state):
-            params, state = model.step(x, state, s, conditional)
-            return [s + 1, draw(s, x, params), state]
+            params, new_state = model.step(x, state, s, conditional)
 
-        _, x, _ = tf.while_loop(
-            lambda s, *_: s < steps, body, [tf.constant(0), x, state], maximum_iterations=steps
-        )
+            def refine(values):  # the group's params again, ``values`` written into it
+                if restep is None:
+                    again = scatter_group(x, tf.gather(groups, s), values)
+                    return _as_group_params(model.step(again, state, s, conditional)[0])
+                return _as_group_params(restep(x, values, state, s, conditional, new_state))
+
+            return [s + 1, draw(s, x, params, refine), new_state]
+
+        _, x, _ = tf.while_loop(lambda s, *_: s < steps, body, [first, x, state], maximum_iterations=steps)
         return x
 
     def full_body(s, x):
-        params = tf.gather(model.element_params(x, conditional), tf.gather(groups, s), axis=1)  # [n, G, P]
-        return [s + 1, draw(s, x, params)]
+        group = tf.gather(groups, s)
 
-    _, x = tf.while_loop(lambda s, *_: s < steps, full_body, [tf.constant(0), x], maximum_iterations=steps)
+        def refine(values):
+            return tf.gather(
+                model.element_params(scatter_group(x, group, values), conditional), group, axis=1
+            )
+
+        params = tf.gather(model.element_params(x, conditional), group, axis=1)  # [n, G, P]
+        return [s + 1, draw(s, x, params, refine)]
+
+    _, x = tf.while_loop(lambda s, *_: s < steps, full_body, [first, x], maximum_iterations=steps)
     return x
 
 
@@ -150,6 +275,56 @@ class SamplingProtocol:
         """Cache protocol (optional): params of group ``index`` from the partial sample ``x [n, D]``."""
         raise NotImplementedError
 
+    def fill_cache(self, x, start, conditional=None):
+        """Cache protocol: the state before step ``start``, the groups ``G_<start`` of ``x`` observed.
+
+        ``x [n, D]`` holds the prefix (the elements of the groups before
+        ``start``; the others zero).  The default runs `init_cache`, then `step`
+        over the prefix's groups, step ``s`` seeing the partial sample of
+        ``G_<s`` only, as in sampling, so the state is the one sampling would
+        have reached after drawing those values.  A model that can read the
+        whole prefix in one parallel pass overrides it.
+
+        Args:
+            x: ``[n, D]`` of the head's ``sample_dtype``.
+            start: scalar int32, the first group still to draw.
+            conditional: checked conditioning for the n rows, or None.
+        """
+        return fill_cache_by_steps(self, x, start, conditional)
+
+    def restep(self, x, values, cache, index, conditional, stepped):
+        """Cache protocol: `step`'s params of group ``index`` again, on ``x [n, D]`` with
+        ``values [n, G]`` written into the group: what a staged `draw_group` asks for next.
+
+        ``cache`` is the state `step` started from, ``stepped`` the one it returned;
+        the default writes the values and runs `step` again.  A model whose step
+        already holds what the second pass needs (in ``stepped``) overrides it to
+        skip the repeated work (and the copy of ``x``).
+        """
+        del stepped
+        group = tf.gather(self.sampling_groups(tf.shape(x)[1]), index)  # [G]
+        return self.step(scatter_group(x, group, values), cache, index, conditional)[0]
+
+    def draw_group(self, params, uniforms, temperature, refine):
+        """The values of one group from its parameters: the sampler's draw, ``[n, G]``.
+
+        The default is the head's sample, ``head.sample(params, uniforms,
+        temperature)`` element by element.  A model whose element is drawn in
+        stages (a value split into parts, each part's distribution conditioned
+        on the parts before it) overrides this and calls ``refine``.
+
+        Args:
+            params: ``[n, G, P]``, the group's parameters on the partial sample
+                (the group itself zero).
+            uniforms: ``[n, G, depth]``, the group's noise (`ar_keras.core.noise`).
+            temperature: scalar float32 > 0.
+            refine: ``values [n, G] -> params [n, G, P]``: the group's parameters
+                recomputed with ``values`` written into the group (the full network, or
+                the cache step from the same state).
+        """
+        del refine
+        return draw_with_head(self.head, params, uniforms, temperature)
+
     def previous_value(self, x, index):
         """The value drawn at step ``index - 1`` (``x [n, D]`` partial sample; zeros at step 0).
 
@@ -161,10 +336,18 @@ class SamplingProtocol:
         return tf.where(index > 0, value, tf.zeros_like(value))
 
     def sample_elements(
-        self, noise, num_samples, num_elements, conditional=None, temperature=1.0, cache=True
+        self,
+        noise,
+        num_samples,
+        num_elements,
+        conditional=None,
+        temperature=1.0,
+        cache=True,
+        prefix=None,
+        start=0,
     ):
         """`run` over this model: ``[n, D]`` of ``head.sample_dtype``, the cached path where
-        the model has one."""
+        the model has one; with a ``prefix`` ``[n, D]``, its groups before ``start`` are kept."""
         return run(
             self,
             noise,
@@ -173,4 +356,6 @@ class SamplingProtocol:
             conditional,
             temperature,
             cache=bool(cache) and self.supports_cache,
+            prefix=prefix,
+            start=start,
         )

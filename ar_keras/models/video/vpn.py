@@ -53,12 +53,14 @@ Training (``fit``) scores whole videos; the exports are unconditional plus
 
 Cached sampling (exact)
 -----------------------
-``init_cache`` runs the encoder and ConvLSTM over the context frames but the
-last; at the first element of each new frame t the step encodes frame t - 1
-(now complete) and advances the ConvLSTM once; at every element the decoder
-runs on frame t alone (the partial frame: the masks hide what is not drawn
-yet) with ``s_t``.  A step costs one decoder pass over one frame instead of
-the whole network over T frames, and gives the parameters of the full pass.
+The context frames are the sample's prefix (`sampling_prefix`): the shared
+sampler keeps them and draws from element ``T0 E`` on; ``fill_cache`` runs the
+encoder and ConvLSTM over the context frames but the last; at the first
+element of each new frame t the step encodes frame t - 1 (now complete) and
+advances the ConvLSTM once; at every element the decoder runs on frame t alone
+(the partial frame: the masks hide what is not drawn yet) with ``s_t``. A step
+costs one decoder pass over one frame instead of the whole network over T
+frames, and gives the parameters of the full pass.
 
 Example:
     >>> import ar_keras as ark
@@ -83,7 +85,6 @@ from ar_keras import checks
 from ar_keras.core import AutoregressiveModel, conditioning, no_autograph
 from ar_keras.core import noise as noise_lib
 from ar_keras.core.events import VideoEvent
-from ar_keras.core.sampler import scatter_group
 from ar_keras.distributions import Categorical, SigmoidCrossEntropy
 from ar_keras.layers import ConvLSTM, MaskedConv2D, ResidualMultiplicativeBlock
 from ar_keras.models.registry import register
@@ -333,17 +334,27 @@ class VideoPixelNetwork(AutoregressiveModel):
 
     @no_autograph
     def init_cache(self, batch, conditional=None):
-        """ConvLSTM state ``{"h", "c"}``; with a context of T0 frames, after frames ``0..T0-2``
-        (the step at frame T0's first element feeds frame T0 - 1)."""
+        """ConvLSTM state ``{"h", "c"}`` before the first frame (``s_0 = 0``).
+
+        Context frames are a prefix of the sample (`sampling_prefix`); `fill_cache`
+        reads them."""
+        del conditional  # the context frames come as the sample's prefix
         _, H, W, _ = self.video_shape
-        cache = self.lstm.init_cache(batch, H, W)
-        if conditional is None:
-            return cache
+        return self.lstm.init_cache(batch, H, W)
+
+    @no_autograph
+    def fill_cache(self, x, start, conditional=None):
+        """The ConvLSTM state before element ``start`` of ``x [n, D]``: the encoder and one
+        ConvLSTM step per frame it has read, frames ``0 .. ceil(start / E) - 2`` (the step at
+        the first element of frame t reads frame t - 1 itself)."""
+        E = self.frame_size
+        cache = self.init_cache(tf.shape(x)[0])
+        read = tf.maximum((start + E - 1) // E - 1, 0)  # frames the state has read
 
         def body(i, cache):
-            return [i + 1, self._advance(tf.gather(conditional, i, axis=1), cache)]
+            return [i + 1, self._advance(self._frame(x, i), cache)]
 
-        _, cache = tf.while_loop(lambda i, _: i < tf.shape(conditional)[1] - 1, body, [tf.constant(0), cache])
+        _, cache = tf.while_loop(lambda i, _: i < read, body, [tf.constant(0), cache])
         return cache
 
     def _frame(self, x, t):
@@ -363,39 +374,14 @@ class VideoPixelNetwork(AutoregressiveModel):
         params = tf.reshape(params, [-1, E, self.head.num_params])  # -> [n, E, P]
         return tf.gather(params, within, axis=1), cache  # [n, P]
 
-    def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
-        """Whole videos ``[n, T, H, W, C]``; with a context, its frames then the continuation."""
-        del length
-        D = self.event_size
-        x = tf.zeros(tf.stack([num_samples, D]), tf.int32)
-        start = tf.constant(0)
-        if conditional is not None:
-            context = tf.reshape(conditional, [num_samples, -1])  # [n, T0, H, W, C] -> [n, T0 E]
-            start = tf.shape(context)[1]
-            x = tf.concat([context, x[:, start:]], axis=1)  # [n, D]
-        temperature = tf.convert_to_tensor(temperature, tf.float32)
-
-        def draw(s, x, params):  # params [n, P]
-            group = tf.reshape(s, [1])  # [] -> [1]
-            values = self.head.sample(params, noise.at(group)[:, 0], temperature)  # [n]
-            return scatter_group(x, group, values[:, None])
-
-        if cache:
-
-            def body(s, x, state):
-                params, state = self.step(x, state, s)
-                return [s + 1, draw(s, x, params), state]
-
-            state = self.init_cache(num_samples, conditional)
-            _, x, _ = tf.while_loop(lambda s, *_: s < D, body, [start, x, state])
-        else:
-
-            def full_body(s, x):
-                params = tf.gather(self.element_params(x), s, axis=1)  # [n, D, P] -> [n, P]
-                return [s + 1, draw(s, x, params)]
-
-            _, x = tf.while_loop(lambda s, *_: s < D, full_body, [start, x])
-        return tf.reshape(x, [num_samples, *self.video_shape])  # [n, D] -> [n, T, H, W, C]
+    def sampling_prefix(self, num_samples, num_elements, conditional=None):
+        """The context frames ``[n, T0, H, W, C]`` as the prefix of the sample: ``([n, D], T0 E)``;
+        ``(None, 0)`` without a context."""
+        if conditional is None:
+            return None, 0
+        context = tf.reshape(conditional, [num_samples, -1])  # [n, T0, H, W, C] -> [n, T0 E]
+        start = tf.shape(context)[1]
+        return tf.pad(context, [[0, 0], [0, num_elements - start]]), start  # -> [n, D]
 
     # ------------------------------------------------------------------ export
     def export_signatures(self):

@@ -20,13 +20,11 @@ from ar_keras.core import noise, sampler
 
 N = 3
 # (model, overrides, T for sequences): an image model with labels, a multiscale image
-# model (groups of several elements, padded), sequence models with labels, and WaveRNN
-# (coarse-then-fine draw hook).
+# model (groups of several elements, padded) and a sequence model with labels.
 CASES = [
     ("gated_pixelcnn", {"num_classes": 3}, None),
     ("multiscale", {}, None),
     ("wavenet", {"num_classes": 3}, 10),
-    ("wavernn", {"num_classes": 3}, 10),
 ]
 
 

@@ -31,14 +31,11 @@ forcing) and the head's params ``[l_c, l_f] [B, T, Kc + Kf]``.
 step into two elements (c, f) would change the event (2T elements of
 different ranges).  Instead each step draws c and then f *within the step*:
 the element's noise has ``Kc + Kf`` uniforms, the first Kc draw c, the last
-Kf draw f.  That draw is the model's `draw_group` in the shared sampler
-(`ar_keras.core.sampler.run`): c from the step's ``P(c_t)``, then the step's
-parameters again with c written into the element, f from ``P(f_t | c_t)``:
+Kf draw f.  The model therefore runs its own sampler (`sample_elements`):
 
-* ``cache=True`` (what `sample` uses): the cache protocol, the GRU state in a
-  `tf.while_loop` (XLA-compiled): per step one ``h_{t-1} R`` product and the
-  gates (`step`; `stream_step` is the same step with the draw inside, the
-  TFLite streaming step);
+* ``cache=True`` (what `sample` uses): the GRU state in a `tf.while_loop`
+  (XLA-compiled): per step one ``h_{t-1} R`` product, the coarse half, draw c,
+  the fine half, draw f (`stream_step`, also the TFLite streaming step);
 * ``cache=False`` (the reference): the whole network on the partial sample,
   twice per step (once with ``x_t = 0`` for ``P(c_t)``, once with ``x_t = c_t
   Kf`` for ``P(f_t | c_t)``): O(T) per sample.  Both give identical samples.
@@ -472,113 +469,66 @@ class WaveRNN(AutoregressiveModel):
         return functions
 
     def init_cache(self, batch, conditional=None):
-        """The cache before step 0: the GRU state ``h`` and the input and recurrent terms
-        ``pre``, ``rec`` of the step before (zeros), and the conditioning terms of the gates.
-
-        The state after step t - 1 needs its coarse value ``c_{t-1}`` (the fine half of
-        the gates reads it), which is drawn after that step returns; step t therefore
-        finishes step t - 1 first, from ``h_{t-2}``, ``pre_{t-1}``, ``rec_{t-1}`` and
-        ``c_{t-1}`` read from the partial sample."""
+        """The sampler's state: ``h [n, H]`` (``[n, B, H]`` with subscale) and the
+        conditioning terms of the gates."""
         labels, features = self.conditioning.values(conditional, "labels", "features")
-        H = self.hidden_dim
-        cache = {
-            "h": tf.zeros(tf.stack([batch, H]), self.compute_dtype),
-            "pre": tf.zeros(tf.stack([batch, 3 * H]), self.compute_dtype),
-            "rec": tf.zeros(tf.stack([batch, 3 * H]), self.compute_dtype),
-        }
+        cache = {"h": tf.zeros(tf.stack([batch, self.hidden_dim]), self.compute_dtype)}
         if labels is not None:
             cache["labels"] = labels
         if features is not None:
             cache["local"] = self.upsample(features)  # [n, T, E']
         return cache
 
-    def step(self, x, cache, index, conditional=None):
-        """Cache protocol: params ``[n, Kc + Kf]`` of step ``index`` from the partial sample
-        ``x [n, T]``, those of `network` on ``x``: ``l_c`` from the past, ``l_f`` also from
-        the coarse part of ``x[:, index]`` (zero until `draw_group` writes the drawn c).
-
-        Maths: with ``h_{t-2}``, ``pre_{t-1}``, ``rec_{t-1}`` from the cache, ``h_{t-1} =
-        gates(pre_{t-1} + I*_c c_{t-1}, rec_{t-1}, h_{t-2})``; then ``pre_t = I*[c_{t-1},
-        f_{t-1}, 0] + b (+ conditioning)``, ``rec_t = h_{t-1} R`` and ``h_t = gates(pre_t +
-        I*_c c_t, rec_t, h_{t-1})``, whose halves give ``l_c`` and ``l_f`` (the coarse half
-        does not read ``c_t``: I* is masked).
-        """
-        if self.subscale:
-            raise ValueError(
-                "step is the time-ordered WaveRNN's cache step; a subscale model generates "
-                "with sample(cache=True) (its own schedule) or sample(cache=False)."
-            )
-        half = self.hidden_dim // 2
-        first = tf.equal(index, 0)
-        zero = tf.zeros([], self.compute_dtype)
-        c_prev, f_prev = self.head.split(self.previous_value(x, index))  # [n]
-        # Step t - 1 finished, now that its coarse value is in x (h_{-1} = 0).
-        finished = self.gru.gates(
-            cache["pre"] + self.gru.current_coarse_projection(self._scale_coarse(c_prev)),
-            cache["rec"],
-            cache["h"],
+    def step(self, x, cache, index, conditional=None, noise=None, temperature=1.0):
+        """Cache protocol, two-stage: draws ``x_t`` itself (its noise ``[n, Kc + Kf]``) and
+        returns ``(x_t [n], params [n, Kc + Kf], cache)`` (`sample_elements` runs it)."""
+        x_prev = self.previous_value(x, index)  # [n]
+        local_t = None if "local" not in cache else tf.gather(cache["local"], index, axis=1)
+        sample, coarse, fine, state = self.stream_step(
+            x_prev, [cache["h"]], index, noise, temperature, cache.get("labels"), local_t
         )
-        h = tf.where(first, cache["h"], finished)  # h_{t-1} [n, H]
-        sc = tf.where(first, zero, self._scale_coarse(c_prev))  # c_{-1} = 0
-        sf = tf.where(first, zero, self._scale_fine(f_prev))
-        pre = self.gru.input_projection(tf.stack([sc, sf, tf.zeros_like(sc)], -1))  # [n, 3H]
-        if "labels" in cache:
-            pre = pre + self.class_bias(cache["labels"])
-        if "local" in cache:
-            pre = pre + self.local_dense(tf.gather(cache["local"], index, axis=1))
-        rec = self.gru.recurrent(h)  # [n, 3H]
-        c_now, _ = self.head.split(tf.gather(x, index, axis=1))  # [n]
-        h_now = self.gru.gates(pre + self.gru.current_coarse_projection(self._scale_coarse(c_now)), rec, h)
-        params = tf.concat([self._coarse_out(h_now[:, :half]), self._fine_out(h_now[:, half:])], -1)
-        return params, dict(cache, h=h, pre=pre, rec=rec)
-
-    def restep(self, x, values, cache, index, conditional, stepped):
-        """`step`'s params again from what it kept (``stepped``: ``h_{t-1}``, ``pre_t``,
-        ``rec_t``), the element's value ``values [n, 1]`` given: the gates of step
-        ``index`` with its coarse part, no second recurrent product."""
-        del x, cache, conditional
-        half = self.hidden_dim // 2
-        c_now, _ = self.head.split(values[:, 0])  # [n]
-        pre = stepped["pre"] + self.gru.current_coarse_projection(self._scale_coarse(c_now))
-        h_now = self.gru.gates(pre, stepped["rec"], stepped["h"])
-        return tf.concat([self._coarse_out(h_now[:, :half]), self._fine_out(h_now[:, half:])], -1)
-
-    def draw_group(self, params, uniforms, temperature, refine):
-        """The dual softmax's draw, coarse then fine (paper sec. 3.1): ``[n, G]`` levels.
-
-        c from ``P(c_t | x_<t)`` (the first Kc uniforms), then the parameters again
-        with c written into the element (``refine``), f from ``P(f_t | c_t, x_<t)``
-        (the last Kf uniforms): ``v = c Kf + f``.
-        """
-        c = self.head.sample_coarse(params, uniforms, temperature)  # [n, G]
-        given = refine(self.head.join(c, tf.zeros_like(c)))  # [n, G, P], l_f for this c
-        return self.head.join(c, self.head.sample_fine(given, c, uniforms, temperature))
+        return sample, tf.concat([coarse, fine], -1), dict(cache, h=state[0])
 
     def sample_elements(
-        self,
-        noise,
-        num_samples,
-        num_elements,
-        conditional=None,
-        temperature=1.0,
-        cache=True,
-        prefix=None,
-        start=0,
+        self, noise, num_samples, num_elements, conditional=None, temperature=1.0, cache=True
     ):
-        """``[n, T]`` int32: the shared sampler (cached GRU steps or full recompute); with
-        subscale and ``cache``, the subscale schedule."""
-        if not (cache and self.subscale):
-            return super().sample_elements(
-                noise, num_samples, num_elements, conditional, temperature, cache, prefix, start
-            )
-        if prefix is not None:
-            raise ValueError(
-                "subscale generation starts from an empty sample; to start from a prefix, "
-                "sample with cache=False."
-            )
+        """``[n, T]`` int32: cached GRU steps, the subscale schedule, or full recompute."""
         temperature = tf.convert_to_tensor(temperature, tf.float32)
         x = tf.zeros(tf.stack([num_samples, num_elements]), tf.int32)
-        return self._sample_subscale(noise, x, num_elements, conditional, temperature)
+        if not cache:
+            return self._sample_recompute(noise, x, num_elements, conditional, temperature)
+        if self.subscale:
+            return self._sample_subscale(noise, x, num_elements, conditional, temperature)
+        state = self.init_cache(num_samples, conditional)
+
+        def body(t, x, state):
+            u = noise.at(t[None])[:, 0]  # [n, depth]
+            value, _, state = self.step(x, state, t, conditional, u, temperature)
+            return [t + 1, _write(x, t, value), state]
+
+        _, x, _ = tf.while_loop(
+            lambda t, *_: t < num_elements, body, [tf.constant(0), x, state], maximum_iterations=num_elements
+        )
+        return x
+
+    def _sample_recompute(self, noise, x, num_elements, conditional, temperature):
+        """The reference: per element (in `sampling_groups` order) two full passes."""
+        order = self.sampling_groups(num_elements)[:, 0]  # [T]
+
+        def body(s, x):
+            t = tf.gather(order, s)
+            u = noise.at(t[None])[:, 0]  # [n, depth]
+            coarse = tf.gather(self.network(x, conditional), t, axis=1)  # [n, P], x_t = 0
+            c = self.head.sample_coarse(coarse, u, temperature)
+            x = _write(x, t, self.head.join(c, tf.zeros_like(c)))
+            fine = tf.gather(self.network(x, conditional), t, axis=1)  # [n, P] given c_t
+            f = self.head.sample_fine(fine, c, u, temperature)
+            return [s + 1, _write(x, t, self.head.join(c, f))]
+
+        _, x = tf.while_loop(
+            lambda s, *_: s < num_elements, body, [tf.constant(0), x], maximum_iterations=num_elements
+        )
+        return x
 
     def _sample_subscale(self, noise, x, num_elements, conditional, temperature):
         """Subscale generation: B samples per step, sub-tensor b ``F + 1`` steps behind b - 1."""
@@ -663,6 +613,11 @@ class WaveRNN(AutoregressiveModel):
         config = super().get_config()
         config.update({key: getattr(self, key) for key in self._CONFIG_KEYS})
         return config
+
+
+def _write(x, t, values):
+    """``x[:, t] = values`` for ``x [n, T]``, ``values [n]``."""
+    return _write_many(x, t[None], values[:, None])
 
 
 def _write_many(x, ts, values):

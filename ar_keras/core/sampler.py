@@ -26,8 +26,8 @@ turns ``(params, uniforms, temperature)`` into values of its ``sample_dtype``
 group's ``n x G`` entries.
 
 The draw is the model's hook `SamplingProtocol.draw_group` (the head's sample
-by default; WaveRNN draws coarse then fine bits, recomputing the parameters in
-between).  With a ``prefix`` and ``start``, the groups ``G_<start`` are
+by default; a staged draw, such as a dual softmax's coarse then fine bits, asks
+for the parameters again in between).  With a ``prefix`` and ``start``, the groups ``G_<start`` are
 observed rather than drawn (video context frames, completion of a prompt): the
 loop starts at group ``start``, the cache filled from the prefix first
 (`SamplingProtocol.fill_cache`).

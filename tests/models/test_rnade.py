@@ -73,9 +73,11 @@ def _counting_sampler(monkeypatch):
 
     calls, run = [], sampler.run
 
-    def counting(model, noise, num_samples, num_elements=None, conditional=None, temperature=1.0, cache=True):
+    def counting(
+        model, noise, num_samples, num_elements=None, conditional=None, temperature=1.0, cache=True, **kw
+    ):
         calls.append(cache)
-        return run(model, noise, num_samples, num_elements, conditional, temperature, cache)
+        return run(model, noise, num_samples, num_elements, conditional, temperature, cache, **kw)
 
     monkeypatch.setattr(sampler, "run", counting)
     return calls

@@ -1,7 +1,8 @@
 """Exports of every registered model, run without ar_keras.
 
 Every ``(name, preset)`` case of `harness.cases()`, and one class-conditional case per
-contract suite (the suite's first model that takes ``num_classes``), is exported once with
+contract suite (the suite's first model that takes ``num_classes``), and the configurations of
+`SHAPES` (RGB and non-square images, ...) are exported once with
 Keras' ``model.export(path)`` (a SavedModel with the model's `export_signatures`) and, where
 ``model.supports_tflite``, ``model.export(path + ".tflite", format="litert")``; one fixed-batch
 TFLite file (`FIXED`) is written too.  ONE subprocess that never imports ar_keras (`_LOADER`)
@@ -61,18 +62,39 @@ def _conditional_cases():
     for suite in harness.SUITES:
         for name, preset in harness.cases(suite):
             if _takes_labels(name, preset):
-                out.append((name, preset, 3))
+                out.append((name, preset, (("num_classes", 3),)))
                 break
     return out
 
 
-#: ``(name, preset, num_classes)``: every case of the harness, then the conditional ones.
-CASES = [(name, preset, None) for name, preset in harness.cases()] + _conditional_cases()
-IDS = [
-    case_id + ("" if n is None else "-labels")
-    for case_id, (_, _, n) in zip(harness.case_ids([c[:2] for c in CASES]), CASES)
+#: Configurations the tiny presets do not reach: RGB channel order and non-square images, a
+#: mixture base, no permutation, a trajectory window of 3 with factored contexts.
+SHAPES = [
+    ("pixelcnn_pp", "tiny", (("image_shape", (3, 2, 3)),)),
+    ("pixelsnail", "tiny", (("image_shape", (2, 3, 3)),)),
+    ("spatial_lstm", "tiny", (("image_shape", (2, 3, 3)),)),
+    ("image_transformer", "tiny", (("image_shape", (2, 2, 3)),)),
+    ("sparse_transformer", "tiny", (("image_shape", (2, 2, 2)),)),
+    ("maf", "tiny", (("base", "mog"), ("num_classes", 3), ("num_mixtures", 2))),
+    ("iaf", "tiny", (("permutation", "none"),)),
+    ("trajectory_rnade", "tiny", (("context_factors", (2, 3)), ("num_classes", 6), ("window", 3))),
 ]
-FIXED = ("nade", "tiny", None)  # also exported to TFLite with fixed batch sizes (2, 2)
+
+
+def _case_id(case_id, overrides):
+    """A case's test id: the harness's, with its overrides."""
+    if not overrides:
+        return case_id
+    if dict(overrides) == {"num_classes": 3}:
+        return case_id + "-labels"
+    return case_id + "-" + "-".join(f"{k}={v}" for k, v in overrides).replace(" ", "")
+
+
+#: ``(name, preset, overrides)``: every case of the harness, the conditional ones, then `SHAPES`;
+#: ``overrides`` a tuple of ``(argument, value)`` pairs (cases are hashable).
+CASES = [(name, preset, ()) for name, preset in harness.cases()] + _conditional_cases() + SHAPES
+IDS = [_case_id(i, c[2]) for i, c in zip(harness.case_ids([c[:2] for c in CASES]), CASES)]
+FIXED = ("nade", "tiny", ())  # also exported to TFLite with fixed batch sizes (2, 2)
 BATCH = 3  # examples per log_prob call
 SEEDS = [5, 123, 2024]  # seeds of the SavedModel `sample` calls
 NOISE_SEED = 11  # the TFLite sampler's noise is `seeded_noise(NOISE_SEED, BATCH, D, depth)`
@@ -142,11 +164,10 @@ _LOADER = textwrap.dedent(r"""
 
 def build(case):
     """The case's model, its weights from its own seed (whatever ran before) moved off the init."""
-    name, preset, num_classes = case
+    name, preset, overrides = case
     seed = zlib.crc32(repr(case).encode()) % 2**31
     keras.utils.set_random_seed(seed)
-    overrides = {} if num_classes is None else {"num_classes": num_classes}
-    model = ark.models.get(name, preset=preset, **overrides)
+    model = ark.models.get(name, preset=preset, **dict(overrides))
     contract.perturb(model, 0.3, seed=seed)
     return model
 

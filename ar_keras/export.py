@@ -272,7 +272,8 @@ def tflite(model, path, batch_size=None, num_samples=None):
         ``path``.
 
     Raises:
-        TypeError: ``model`` is not an ar_keras model.
+        TypeError: ``model`` is not an ar_keras model, or has no TFLite export
+            (``supports_tflite`` is False).
         ValueError: the model is too large for TFLite, or a batch size is not
             a positive integer.
     """
@@ -280,7 +281,13 @@ def tflite(model, path, batch_size=None, num_samples=None):
     batch_size = None if batch_size is None else checks.check_positive_int(batch_size, "batch_size")
     num_samples = None if num_samples is None else checks.check_positive_int(num_samples, "num_samples")
     _check_size(model)
-    return _convert(model, model.tflite_signatures(batch_size, num_samples), path)
+    signatures = model.tflite_signatures(batch_size, num_samples)  # a model may refuse with its reason
+    if not model.supports_tflite:
+        raise TypeError(
+            f"{type(model).__name__} has no TFLite export (supports_tflite is False: its graph needs "
+            "ops that TFLite's builtins lack). Export a SavedModel (ar_keras.export.saved_model)."
+        )
+    return _convert(model, signatures, path)
 
 
 def tflite_step(model, path, num_samples=1):

@@ -7,15 +7,12 @@ continuous counterparts of test_case.py's discrete checks.
 * exact conditionals: they sum to ``log_prob``, respect the ordering
   (causality) and each is a normalised 1-d density;
 * seeded, prefix-stable sampling, ``cache=True == cache=False``;
-* ``.keras`` round trip; one fit step changes every trainable weight;
-  every variable the loss touches is a tracked Keras 3 weight;
-* MirroredStrategy on two logical CPUs == single device.
+* (the training checks every model is held to: tests/contract.py).
 """
 
-import keras
 import numpy as np
-import tensorflow as tf
 import test_case as tc
+from contract import perturb  # noqa: F401  (the kinds' modules perturb as cc.perturb)
 
 
 def grid(lim, n):
@@ -24,13 +21,6 @@ def grid(lim, n):
     centres = 0.5 * (edges[1:] + edges[:-1])
     xx, yy = np.meshgrid(centres, centres, indexing="ij")
     return np.stack([xx.ravel(), yy.ravel()], axis=1).astype(np.float32), (edges[1] - edges[0]) ** 2
-
-
-def perturb(model, scale=0.3, seed=0):
-    """Adds fixed noise to every trainable weight so that the law is far from the init's."""
-    rng = np.random.RandomState(seed)
-    for w in model.trainable_weights:
-        w.assign(w.numpy() + scale * rng.standard_normal(w.shape).astype(np.float32))
 
 
 def labels(model, n, value=None, seed=0):
@@ -119,63 +109,3 @@ def check_sampling_determinism(model, seed=7):
     cold = model.sample(400, conditional=labels(model, 400), seed=1, temperature=0.1).numpy()
     warm = model.sample(400, conditional=labels(model, 400), seed=1).numpy()
     assert cold.std(0).max() < warm.std(0).max()
-
-
-def check_serialization(model, path):
-    x = np.random.RandomState(0).standard_normal((4, model.event_size)).astype(np.float32)
-    c = labels(model, 4)
-    tc.check_serialization(
-        model, path, x, c, sample=dict(num_samples=3, conditional=None if c is None else c[:3], seed=2)
-    )
-
-
-def dataset(model, batch, seed=0, x=None):
-    rng = np.random.RandomState(seed)
-    x = rng.standard_normal((batch, model.event_size)).astype(np.float32) if x is None else x
-    c = labels(model, len(x), seed=seed)
-    return tf.data.Dataset.from_tensor_slices(x if c is None else (x, c)).batch(len(x))
-
-
-def check_fit_changes_every_weight(model, batch=8, x=None):
-    before = [w.numpy().copy() for w in model.trainable_weights]
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
-    history = model.fit(dataset(model, batch, x=x), epochs=1, verbose=0)
-    nll = history.history["loss"][0]
-    assert np.isfinite(nll)
-    np.testing.assert_allclose(
-        history.history["bits_per_dim"][0], nll / (model.event_size * np.log(2.0)), rtol=1e-4, atol=1e-6
-    )
-    unchanged = [w.path for w, b in zip(model.trainable_weights, before) if np.array_equal(w.numpy(), b)]
-    assert not unchanged, f"weights not updated by a fit step: {unchanged}"
-
-
-def check_weights_tracked(model, x):
-    """Every variable the loss touches is one of the model's Keras 3 weights, and vice versa."""
-    backing = {id(getattr(w, "value", w)) for w in model.trainable_weights}
-    with tf.GradientTape() as tape:
-        loss = -tf.reduce_mean(model.log_prob(x, labels(model, len(x))))
-    watched = tape.watched_variables()
-    assert watched and loss.dtype == tf.float32
-    stray = [v.name for v in watched if id(v) not in backing]
-    assert not stray, f"variables outside the Keras model: {stray}"
-    grads = tape.gradient(loss, watched)
-    assert len(watched) == len(model.trainable_weights)
-    assert all(g is not None for g in grads)
-
-
-def check_mirrored_equals_single(build, batch=8, x=None):
-    single = build()
-    init = [w.numpy() for w in single.weights]
-    single.compile(optimizer=keras.optimizers.SGD(0.1))
-    single.fit(dataset(single, batch, x=x), epochs=1, verbose=0)
-    with tc.mirrored_strategy().scope():
-        mirrored = build()
-        for w, v in zip(mirrored.weights, init):
-            w.assign(v)
-        mirrored.compile(optimizer=keras.optimizers.SGD(0.1))
-    mirrored.fit(dataset(mirrored, batch, x=x), epochs=1, verbose=0)
-    moved = False
-    for a, b, v in zip(single.weights, mirrored.weights, init):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5, err_msg=a.path)
-        moved |= not np.allclose(a.numpy(), v)
-    assert moved

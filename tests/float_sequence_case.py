@@ -9,15 +9,13 @@ for vectors, written for any T and F:
   fixed); the joint integrates to 1 on a grid (F = 1, T = 3: a 3-d grid);
 * samples agree with ``log_prob``: 2-d histograms of pairs of consecutive frames
   against the grid density's marginals, in total variation;
-* seeded sampling, ``cache=True == cache=False``, prefixes stable in ``n`` and ``T``;
-* ``.keras`` round trip; one fit step changes every weight (``bits_per_dim`` =
-  nll / (T F ln 2)); MirroredStrategy on two logical CPUs == one device.
+* seeded sampling, ``cache=True == cache=False``, prefixes stable in ``n`` and ``T``.
+
+The training checks (round trip, fit step, MirroredStrategy) are tests/contract.py's.
 """
 
 import continuous_case as cc
-import keras
 import numpy as np
-import tensorflow as tf
 import test_case as tc
 
 
@@ -128,61 +126,3 @@ def check_sampling(model, length=5, seed=7):
     cold = model.sample(300, conditional=labels(model, 300), seed=1, temperature=0.1, length=length)
     warm = model.sample(300, conditional=labels(model, 300), seed=1, length=length)
     assert cold.numpy().std(0).max() < warm.numpy().std(0).max()
-
-
-def dataset(model, batch, length, seed=0, x=None):
-    x = random_data(model, batch, length, seed) if x is None else x
-    c = labels(model, len(x), seed=seed)
-    return tf.data.Dataset.from_tensor_slices(x if c is None else (x, c)).batch(len(x))
-
-
-def _length(model):
-    return model.window + 2
-
-
-def check_serialization(model, path):
-    cc.perturb(model, 0.2)
-    T = _length(model)
-    x, c = random_data(model, 4, T), labels(model, 4)
-    tc.check_serialization(
-        model,
-        path,
-        x,
-        c,
-        sample=dict(num_samples=3, conditional=None if c is None else c[:3], seed=2, length=T),
-    )
-
-
-def check_fit_changes_every_weight(model, batch=8):
-    T = _length(model)
-    x = random_data(model, batch, T)
-    cc.check_weights_tracked(model, x)
-    before = [w.numpy().copy() for w in model.trainable_weights]
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
-    history = model.fit(dataset(model, batch, T, x=x), epochs=1, verbose=0)
-    nll = history.history["loss"][0]
-    assert np.isfinite(nll)
-    np.testing.assert_allclose(
-        history.history["bits_per_dim"][0], nll / (T * model.num_features * np.log(2.0)), rtol=1e-4, atol=1e-6
-    )
-    unchanged = [w.path for w, b in zip(model.trainable_weights, before) if np.array_equal(w.numpy(), b)]
-    assert not unchanged, f"weights not updated by a fit step: {unchanged}"
-
-
-def check_mirrored_equals_single(build, batch=8):
-    single = build()
-    T = _length(single)
-    init = [w.numpy() for w in single.weights]
-    single.compile(optimizer=keras.optimizers.SGD(0.1))
-    single.fit(dataset(single, batch, T), epochs=1, verbose=0)
-    with tc.mirrored_strategy().scope():
-        mirrored = build()
-        for w, v in zip(mirrored.weights, init):
-            w.assign(v)
-        mirrored.compile(optimizer=keras.optimizers.SGD(0.1))
-    mirrored.fit(dataset(mirrored, batch, T), epochs=1, verbose=0)
-    moved = False
-    for a, b, v in zip(single.weights, mirrored.weights, init):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5, err_msg=a.path)
-        moved |= not np.allclose(a.numpy(), v)
-    assert moved

@@ -8,12 +8,13 @@ class's ``event_kind_of`` says of the preset's arguments (the kind of the class'
 its model.
 
 Registering a model is all it takes to put it under test:
-`tests/models/test_every_model.py` runs the training contract (`.keras` round trip,
-one fit step, MirroredStrategy) on every case of `cases()` with its kind's data
-(`training_checks`); each kind's suite parametrises over `cases(suite)` for the kind's
-own properties; `tests/models/test_cache_contract.py` compares every cached model's
-``step`` with its full network; and `tests/models/test_registry_coverage.py` fails when a
-registered model falls under no suite or no export suite.
+`tests/models/test_every_model.py` runs the training contract (`.keras` round trip, one fit
+step, MirroredStrategy: tests/contract.py, written once for every kind, with data from the
+model's event and conditioning specs) on every case of `cases()`; each kind's suite
+parametrises over `cases(suite)` for the kind's own properties;
+`tests/models/test_cache_contract.py` compares every cached model's ``step`` with its full
+network; tests/test_export.py exports every case and serves it without ar_keras; and
+`tests/models/test_registry_coverage.py` fails when a registered model falls under no suite.
 
 =============  ===========================================  =====================================
 suite          models                                       module
@@ -76,56 +77,3 @@ def names_for(suite):
 def case_ids(cases):
     """Short test ids of ``cases``: the name, with the preset where it is not ``tiny``."""
     return [name if preset == "tiny" else f"{name}-{preset}" for name, preset in cases]
-
-
-# ------------------------------------------------------------------------------------------------
-# The checks every model is held to whatever its kind, with each kind's data: `.keras` round
-# trip, one fit step changes every trainable weight (and reports bits/dim), MirroredStrategy on
-# two logical CPUs equals one device.  tests/models/test_every_model.py runs them on every
-# registered name.
-
-
-def _vector_fit(model):
-    import continuous_case as cc
-    import numpy as np
-
-    x = np.random.RandomState(3).standard_normal((8, model.event_size)).astype(np.float32)
-    cc.check_weights_tracked(model, x)
-    cc.check_fit_changes_every_weight(model, x=x)
-
-
-def _vector_serialization(model, path):
-    import continuous_case as cc
-
-    cc.perturb(model, 0.2)
-    cc.check_serialization(model, path)
-
-
-def training_checks(suite):
-    """``(serialization(model, path), fit(model), mirrored(build))`` for a contract suite."""
-    import continuous_case as cc
-    import float_sequence_case as fsc
-    import sequence_case as sc
-    import test_case as tc
-
-    return {
-        "image": (tc.check_serialization, tc.check_fit_changes_every_weight, tc.check_mirrored_equals_single),
-        "latent": (
-            tc.check_serialization,
-            tc.check_fit_changes_every_weight,
-            tc.check_mirrored_equals_single,
-        ),
-        "sequence": (
-            sc.check_serialization,
-            lambda m: sc.check_fit_changes_every_weight(m, length=8),
-            lambda build: sc.check_mirrored_equals_single(build, length=8),
-        ),
-        "vector": (_vector_serialization, _vector_fit, cc.check_mirrored_equals_single),
-        "float_sequence": (
-            fsc.check_serialization,
-            fsc.check_fit_changes_every_weight,
-            fsc.check_mirrored_equals_single,
-        ),
-        # The image checks are shape-generic (model.image_shape is the event shape [T, H, W, C]).
-        "video": (tc.check_serialization, tc.check_fit_changes_every_weight, tc.check_mirrored_equals_single),
-    }[suite]

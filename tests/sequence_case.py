@@ -5,10 +5,9 @@ counterparts of test_case.py's image checks (docs/architecture.md, section 8).
    the r previous elements);
 2. normalisation by enumeration of every sequence of a short length;
 3. sample frequencies agree with exp(log_prob);
-4. cache == recompute for a seed, seeded determinism, prefix stability in n;
-5. `.keras` round trip; one fit step changes every trainable weight, and
-   bits/dim is the NLL over T ln 2;
-7. MirroredStrategy on two logical CPUs == single device.
+4. cache == recompute for a seed, seeded determinism, prefix stability in n.
+
+The training checks (round trip, fit step, MirroredStrategy) are tests/contract.py's.
 
 Conditional models get random labels and/or local features through the
 model.s ``make_conditional`` (labels ``[B]`` if ``num_classes``, features
@@ -17,7 +16,6 @@ model.s ``make_conditional`` (labels ``[B]`` if ``num_classes``, features
 
 import itertools
 
-import keras
 import numpy as np
 import tensorflow as tf
 import test_case as tc
@@ -135,47 +133,7 @@ def check_cache_equals_recompute(model, length=24, num_samples=5, seed=7):
     return cached
 
 
-def check_serialization(model, path, length=9):
-    x = random_sequences(model, 3, length)
-    c = conditional_for(model, 3, length)
-    tc.check_serialization(
-        model, path, x, c, sample=dict(num_samples=2, conditional=take(c, slice(0, 2)), seed=3, length=length)
-    )
-
-
 def dataset(model, batch, length, seed=0):
     x = random_sequences(model, batch, length, seed)
     c = conditional_for(model, batch, length, seed)
     return tf.data.Dataset.from_tensor_slices(x if c is None else (x, c)).batch(batch)
-
-
-def check_fit_changes_every_weight(model, length=8, batch=4):
-    before = [w.numpy().copy() for w in model.trainable_weights]
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
-    history = model.fit(dataset(model, batch, length), epochs=1, verbose=0)
-    nll = history.history["loss"][0]
-    assert np.isfinite(nll)
-    # bits/dim divides each sequence's NLL by its own length.
-    np.testing.assert_allclose(history.history["bits_per_dim"][0], nll / (length * np.log(2.0)), rtol=1e-4)
-    unchanged = [w.path for w, b in zip(model.trainable_weights, before) if np.array_equal(w.numpy(), b)]
-    assert not unchanged, f"weights not updated by a fit step: {unchanged}"
-
-
-def check_mirrored_equals_single(build, length=8, batch=4):
-    """One SGD step under MirroredStrategy on two logical CPUs == one on a single device."""
-    single = build()
-    init = [w.numpy() for w in single.weights]
-    single.compile(optimizer=keras.optimizers.SGD(0.1))
-    single.fit(dataset(single, batch, length), epochs=1, verbose=0)
-
-    with tc.mirrored_strategy().scope():
-        mirrored = build()
-        for w, v in zip(mirrored.weights, init):
-            w.assign(v)
-        mirrored.compile(optimizer=keras.optimizers.SGD(0.1))
-    mirrored.fit(dataset(mirrored, batch, length), epochs=1, verbose=0)
-    moved = False
-    for a, b, v in zip(single.trainable_weights, mirrored.trainable_weights, init):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5, err_msg=a.path)
-        moved |= not np.allclose(a.numpy(), v)
-    assert moved

@@ -6,16 +6,14 @@ head or a broken sampler would violate:
 1. causality (and, optionally, no blind spot);
 2. normalisation by enumeration on a tiny shape;
 3. sample frequencies agree with exp(log_prob);
-4. cache == recompute, seeded determinism;
-5. `.keras` round trip; one fit step changes every trainable weight;
-7. MirroredStrategy on two logical CPUs == single device.
+4. cache == recompute, seeded determinism.
 
-(6, export, lives in tests/test_export.py.)
+The training checks (`.keras` round trip, one fit step, MirroredStrategy) are
+tests/contract.py's; export is tests/test_export.py's.
 """
 
 import itertools
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -292,82 +290,6 @@ def check_cache_equals_recompute(model, num_samples=6, seed=7):
     np.testing.assert_array_equal(fewer, cached[:2])
     assert cached.dtype == np.int32 and cached.shape == (num_samples,) + model.image_shape
     assert cached.min() >= 0 and cached.max() < model.num_levels
-
-
-def check_serialization(model, path, x=None, c=None, sample=None):
-    """`.keras` round trip: same class, config and log_prob (and samples, for ``sample`` kwargs).
-
-    ``x`` / ``c``: data and conditioning to score (default: random images and labels).
-    """
-    if x is None:
-        x, c = random_data(model, 4), labels_for(model, 4)
-    model.save(path)
-    loaded = keras.models.load_model(path)
-    assert type(loaded) is type(model)
-    assert loaded.get_config() == model.get_config()
-    np.testing.assert_allclose(
-        loaded.log_prob(x, c).numpy(), model.log_prob(x, c).numpy(), rtol=1e-5, atol=1e-5
-    )
-    if sample is not None:
-        np.testing.assert_allclose(
-            loaded.sample(**sample).numpy(), model.sample(**sample).numpy(), rtol=1e-5, atol=1e-5
-        )
-
-
-def _dataset(model, batch, seed=0):
-    x = random_data(model, batch, seed)
-    c = labels_for(model, batch, seed)
-    data = x if c is None else (x, c)
-    return tf.data.Dataset.from_tensor_slices(data).batch(batch)
-
-
-def check_fit_changes_every_weight(model, batch=8):
-    before = [w.numpy().copy() for w in model.trainable_weights]
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
-    history = model.fit(_dataset(model, batch), epochs=1, verbose=0)
-    assert np.isfinite(history.history["loss"][0])
-    assert "bits_per_dim" in history.history
-    bpd = history.history["bits_per_dim"][0]
-    nll = history.history["loss"][0]
-    np.testing.assert_allclose(bpd, nll / (model.event_size * np.log(2.0)), rtol=1e-4)
-    unchanged = [w.path for w, b in zip(model.trainable_weights, before) if np.array_equal(w.numpy(), b)]
-    assert not unchanged, f"weights not updated by a fit step: {unchanged}"
-
-
-_STRATEGY = []
-
-
-def mirrored_strategy():
-    """One MirroredStrategy over two logical CPUs, shared by the whole test process.
-
-    Several strategies in one process reuse collective instance keys and
-    collide, so the tests share one, as a training process would.
-    """
-    if not _STRATEGY:
-        devices = tf.config.list_logical_devices("CPU")
-        assert len(devices) >= 2, "conftest.py must create two logical CPUs"
-        _STRATEGY.append(tf.distribute.MirroredStrategy([d.name for d in devices[:2]]))
-    return _STRATEGY[0]
-
-
-def check_mirrored_equals_single(build, batch=8):
-    """One SGD step under MirroredStrategy on two logical CPUs == one on a single device."""
-    single = build()
-    init = [w.numpy() for w in single.weights]
-    single.compile(optimizer=keras.optimizers.SGD(0.5))
-    single.fit(_dataset(single, batch), epochs=1, verbose=0)
-
-    with mirrored_strategy().scope():
-        mirrored = build()
-        for w, v in zip(mirrored.weights, init):
-            w.assign(v)
-        mirrored.compile(optimizer=keras.optimizers.SGD(0.5))
-    mirrored.fit(_dataset(mirrored, batch), epochs=1, verbose=0)
-    moved = False
-    for a, b, v in zip(single.trainable_weights, mirrored.trainable_weights, init):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5, err_msg=a.path)
-        moved |= not np.allclose(a.numpy(), v)
-    assert moved
 
 
 def check_common_bad_input(model, good, conditional_model=None, length=None):

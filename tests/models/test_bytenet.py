@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 
+import contract
 import keras
 import numpy as np
 import pytest
@@ -248,7 +249,7 @@ def test_translation_samples_cache_and_contract(tmp_path):
     assert len({tuple(r) for r in cached}) > 1
     # Round trip and one fit step on (target, source) pairs changes every weight, encoder too.
     x = sc.random_sequences(model, 3, 7)
-    tc.check_serialization(
+    contract.check_serialization(
         model,
         str(tmp_path / "mt.keras"),
         x,

@@ -2,6 +2,7 @@
 (2-d events): the continuous counterpart of test_contract.py."""
 
 import continuous_case as cc
+import contract
 import harness
 import numpy as np
 import pytest
@@ -76,7 +77,7 @@ def test_class_conditional(name, tmp_path):
     lp = [model.log_prob(x, np.full(3, k, np.int32)).numpy() for k in range(3)]
     assert not np.allclose(lp[0], lp[1]), "the label has no effect"
     cc.check_sampling_determinism(model)
-    cc.check_fit_changes_every_weight(model)
+    contract.check_fit_changes_every_weight(model)
     with pytest.raises(ValueError, match="class-conditional"):
         model.log_prob(x)
 

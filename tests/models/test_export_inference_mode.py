@@ -1,10 +1,10 @@
 """A SavedModel scores in inference mode: dropout off, batch norm on its moving statistics.
 
-No tiny preset has dropout or batch normalisation, so the export suites (tests/test_export.py
-and the kinds' export modules) cannot tell a SavedModel that scores in training mode from
-one that does not.  Here the tiny presets get ``dropout`` (image, sequence) or
-``batch_norm`` (MAF), and the exported ``serving_default`` must equal the Keras model's
-`log_prob`, which must itself differ from the training-mode score (so the check can fail).
+No tiny preset has dropout or batch normalisation, so the export suite (tests/test_export.py)
+cannot tell a SavedModel that scores in training mode from one that does not.  Here the tiny
+presets get ``dropout`` (image, sequence) or ``batch_norm`` (MAF), and the exported
+``serving_default`` must equal the Keras model's `log_prob`, which must itself differ from the
+training-mode score (so the check can fail).
 The SavedModels are loaded with `tf.saved_model.load` only (no ar_keras class is used).
 """
 

@@ -5,6 +5,7 @@ The shared image suite (tests/models/test_contract.py) runs on the tiny preset, 
 is local 1-D; the same checks run here on local 2-D models, in the model's own generation order.
 """
 
+import contract
 import keras
 import numpy as np
 import pytest
@@ -204,7 +205,7 @@ def test_super_resolution_conditioning(tmp_path):
     assert np.isfinite(history.history["bits_per_dim"][0])
     unchanged = [w.path for w, b in zip(model.trainable_weights, before) if np.array_equal(w.numpy(), b)]
     assert not unchanged
-    tc.check_serialization(model, str(tmp_path / "sr.keras"), x=x, c=low_res_of(x))
+    contract.check_serialization(model, str(tmp_path / "sr.keras"), x=x, c=low_res_of(x))
 
 
 def test_super_resolution_with_labels_and_bad_conditionals():

@@ -1,6 +1,7 @@
 """The maf model: MAF(K), MAF MoG, batch norm, the logit transform, its TFP bijector."""
 
 import continuous_case as cc
+import contract
 import keras
 import numpy as np
 import pytest
@@ -82,8 +83,8 @@ def test_batch_norm_uses_batch_statistics_in_training_and_syncs_across_replicas(
     train_lp = model._log_prob(tf.constant(x), None, training=True).numpy()
     assert not np.allclose(train_lp, model.log_prob(x).numpy())
     assert not np.allclose(model.batch_norms[0].moving_mean.numpy(), 0.0)  # updated
-    cc.check_fit_changes_every_weight(build(), x=x)
-    cc.check_mirrored_equals_single(build, x=x)  # synchronised statistics
+    contract.check_fit_changes_every_weight(build(), x=x)
+    contract.check_mirrored_equals_single(build, x=x)  # synchronised statistics
 
 
 def test_logit_transform_support_and_density_on_the_unit_square():

@@ -1,6 +1,7 @@
 """The pixelvae model: the IW bound against the exact log p(x), KL warm-up, the two-level
 hierarchy, the decoder's causality, sampling, bad input."""
 
+import contract
 import keras
 import numpy as np
 import pytest
@@ -192,10 +193,10 @@ def test_two_level_latent_prior_is_causal_over_positions():
 
 
 def test_two_level_fit_step_changes_every_weight_and_round_trips(tmp_path):
-    tc.check_fit_changes_every_weight(two_level())
+    contract.check_fit_changes_every_weight(two_level())
     model = two_level()
     tc.sharpen(model, 1.5)
-    tc.check_serialization(model, str(tmp_path / "two_level.keras"))
+    contract.check_serialization(model, str(tmp_path / "two_level.keras"))
 
 
 @pytest.mark.parametrize("num_latent_layers", [1, 2])

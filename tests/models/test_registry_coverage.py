@@ -1,21 +1,20 @@
 """Registering a model puts it under test: suites are chosen by kind, and a toy model proves it.
 
 * every registered model's test presets fall under a contract suite
-  (`harness.suite_for`), and every model under an export suite;
+  (`harness.suite_for`), and every case under the export suite (tests/test_export.py);
 * a toy model registered inside this test is picked up by the image suite's
   selection and passes its property checks (causality, normalisation by
   enumeration, samples against log_prob, cache equal to recompute, `.keras`
   round trip, one fit step changes every weight), with no list to edit.
 """
 
+import contract
 import harness
 import keras
 import pytest
 import tensorflow as tf
 import test_case as tc
-import test_continuous_export as continuous_export
 import test_export
-import test_float_sequence_export as float_sequence_export
 
 import ar_keras as ark
 from ar_keras.core import AutoregressiveModel
@@ -40,15 +39,11 @@ def test_a_model_of_two_kinds_has_a_case_in_each_suite():
     assert len(ark.models.names()) == 22
 
 
-def test_every_registered_model_is_under_an_export_suite():
-    exported = (
-        {n for n, _ in test_export.MODELS.values()}
-        | {n for n, _ in continuous_export.MODELS.values()}
-        | {n for n, _ in float_sequence_export.MODELS.values()}
-        | set(harness.names_for("sequence"))
-    )  # tests/models/test_wavenet.py exports
+def test_every_registered_model_is_under_the_export_suite():
+    exported = {name for name, _, _ in test_export.CASES}
     missing = set(ark.models.names()) - exported
     assert not missing, f"registered models with no export test: {sorted(missing)}"
+    assert {(name, preset) for name, preset, _ in test_export.CASES} == set(harness.cases())
 
 
 class ToyMarkov(AutoregressiveModel):
@@ -92,8 +87,8 @@ def test_a_model_registered_here_is_picked_up_by_the_contract_suite(toy_register
     tc.check_normalization(model)
     tc.check_samples_match_log_prob(model, max_tv=0.05)
     tc.check_cache_equals_recompute(model)
-    tc.check_serialization(model, str(tmp_path / "toy.keras"))
-    tc.check_fit_changes_every_weight(model)
+    contract.check_serialization(model, str(tmp_path / "toy.keras"))
+    contract.check_fit_changes_every_weight(model)
 
 
 def test_a_broken_toy_fails_the_causality_check(toy_registered):

@@ -2,6 +2,7 @@
 the conditioning network sees earlier slices only, bad input.  (The shared image suite runs on
 the tiny preset through `Subscale.contract_shape`.)"""
 
+import contract
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -107,7 +108,7 @@ def test_depth_sampling_matches_log_prob_and_cache(tmp_path):
     cond = tiny(image_shape=(2, 2, 1), num_levels=4, depth_upscaling=True, msb_bits=1, num_classes=2)
     tc.sharpen(cond)
     tc.check_cache_equals_recompute(cond)
-    tc.check_serialization(cond, str(tmp_path / "deep.keras"))
+    contract.check_serialization(cond, str(tmp_path / "deep.keras"))
 
 
 def test_contract_shape_rounds_sides_to_multiples_of_s():

@@ -7,7 +7,7 @@ the image checks of `test_case` (written over ``model.image_shape``, ``model.ord
 conditionals must not move when a later pixel of frame t, or any pixel of a later frame,
 changes), normalisation by enumeration, sample frequencies against ``exp(log_prob)``,
 cache == recompute.  The training checks (round trip, fit, MirroredStrategy) run from
-tests/models/test_every_model.py through `harness.training_checks("video")`.  Context frames
+tests/models/test_every_model.py (tests/contract.py, with context frames too).  Context frames
 (the conditional) get their own checks here.
 """
 

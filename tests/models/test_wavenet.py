@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 
+import contract
 import keras
 import numpy as np
 import pytest
@@ -122,8 +123,8 @@ def test_global_and_local_conditioning_contract(tmp_path):
     assert not np.allclose(lp[0], lp[1]), "the speaker id has no effect"
     sc.check_cache_equals_recompute(model, length=24)
     sc.check_samples_match_log_prob(model, length=2, num_samples=3000, max_tv=0.06)
-    sc.check_serialization(model, str(tmp_path / "both.keras"), length=8)
-    sc.check_fit_changes_every_weight(both(), length=8)
+    contract.check_serialization(model, str(tmp_path / "both.keras"), length=8)
+    contract.check_fit_changes_every_weight(both(), length=8)
 
 
 def test_bad_conditioning_gets_clear_errors():

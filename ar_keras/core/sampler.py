@@ -203,7 +203,6 @@ def run(
         return scatter_group(x, group, values)
 
     if cache:
-        restep = getattr(model, "restep", None)
         if prefix is None:
             state = model.init_cache(num_samples, conditional)
         else:
@@ -214,10 +213,8 @@ def run(
             params, new_state = model.step(x, state, s, conditional)
 
             def refine(values):  # the group's params again, ``values`` written into it
-                if restep is None:
-                    again = scatter_group(x, tf.gather(groups, s), values)
-                    return _as_group_params(model.step(again, state, s, conditional)[0])
-                return _as_group_params(restep(x, values, state, s, conditional, new_state))
+                again = scatter_group(x, tf.gather(groups, s), values)
+                return _as_group_params(model.step(again, state, s, conditional)[0])
 
             return [s + 1, draw(s, x, params, refine), new_state]
 
@@ -291,19 +288,6 @@ class SamplingProtocol:
             conditional: checked conditioning for the n rows, or None.
         """
         return fill_cache_by_steps(self, x, start, conditional)
-
-    def restep(self, x, values, cache, index, conditional, stepped):
-        """Cache protocol: `step`'s params of group ``index`` again, on ``x [n, D]`` with
-        ``values [n, G]`` written into the group: what a staged `draw_group` asks for next.
-
-        ``cache`` is the state `step` started from, ``stepped`` the one it returned;
-        the default writes the values and runs `step` again.  A model whose step
-        already holds what the second pass needs (in ``stepped``) overrides it to
-        skip the repeated work (and the copy of ``x``).
-        """
-        del stepped
-        group = tf.gather(self.sampling_groups(tf.shape(x)[1]), index)  # [G]
-        return self.step(scatter_group(x, group, values), cache, index, conditional)[0]
 
     def draw_group(self, params, uniforms, temperature, refine):
         """The values of one group from its parameters: the sampler's draw, ``[n, G]``.

@@ -54,7 +54,7 @@ import numpy as np
 import tensorflow as tf
 
 from ar_keras import checks, distribute
-from ar_keras.core import conditioning, vocabulary
+from ar_keras.core import conditioning, presets, vocabulary
 from ar_keras.core import noise as noise_lib
 
 __all__ = ["BaseModel", "unpack_inputs"]
@@ -149,8 +149,9 @@ class BaseModel(keras.Model):
         __init__._float32_policy_wrapped = True
         cls.__init__ = __init__
 
-    #: name -> constructor overrides; every model defines tiny, paper and one for the embedded data.
-    PRESETS = {}
+    #: name -> constructor arguments, read from the TOML file beside the model's module
+    #: (`ar_keras.core.presets`); every model has tiny, paper and one for the embedded data.
+    PRESETS = presets.PresetTable()
     #: Compile the cached sampler with XLA: True, False, or "auto" (when an example has
     #: at least `jit_min_steps` sampling steps, where compiling repays itself).
     jit_sampling = False

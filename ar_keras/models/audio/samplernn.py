@@ -157,32 +157,6 @@ class SampleRNN(AutoregressiveModel):
     #: dynamic batch); the SavedModel carries every signature.
     supports_tflite = False
 
-    PRESETS = {
-        # 3 tiers, top frame 4 samples (4 -> 2 -> 1), GRUs of 12: 3,096 parameters at K = 4.
-        "tiny": dict(num_levels=4, frame_sizes=(4, 2), hidden_dim=12, embedding_dim=4, intermediate_dim=12),
-        # The embedded 16 kHz speech on 2 CPU cores: 3 tiers, frames of 16 and 4 samples,
-        # GRUs of 96, MLP 128, 256 mu-law levels: 291,616 parameters.
-        "speech": dict(
-            num_levels=256,
-            frame_sizes=(16, 4),
-            hidden_dim=96,
-            embedding_dim=32,
-            intermediate_dim=128,
-            quantization="mu_law",
-        ),
-        # Paper / official README, 3-tier best: big frame 8, frame 2, GRU 1024 (one layer per
-        # tier), embedding 256, 256 linear levels; the MLP width = hidden_dim (official DIM).
-        # Weight normalisation of the official code not taken.  21,858,816 parameters.
-        "paper": dict(
-            num_levels=256,
-            frame_sizes=(8, 2),
-            hidden_dim=1024,
-            num_layers=1,
-            embedding_dim=256,
-            quantization="linear",
-        ),
-    }
-
     def __init__(
         self,
         num_levels=256,

@@ -111,17 +111,6 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
             Ignored when ``num_classes`` is None.
     """
 
-    PRESETS = {
-        "tiny": dict(num_features=2, window=2, hidden_dim=8, num_mixtures=2),
-        # 13 MFCCs + 13 deltas (ar_keras.data "speech_features"); conditional with
-        # `--conditional`: label 10 speaker + word, factorised.
-        "speech": dict(num_features=26, window=3, hidden_dim=100, num_mixtures=10, context_factors=(5, 10)),
-        # Not confirmable from the paper's text (unavailable): our choice of a larger
-        # RNADE (RNADE's own papers use 100-500 hidden units, 10-20 components) over
-        # a 5-frame window of the same features.
-        "paper": dict(num_features=26, window=5, hidden_dim=500, num_mixtures=20, context_factors=(5, 10)),
-    }
-
     event_class = FloatSequence
     noise_depth = 2
     #: A density of float trajectories: float32 whatever the dtype policy (BaseModel docstring).

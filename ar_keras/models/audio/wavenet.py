@@ -141,44 +141,6 @@ class WaveNet(AutoregressiveModel):
 
     event_class = SequenceEvent
 
-    PRESETS = {
-        # 2,160 parameters (K = 4); receptive field 1 + 1 + 2 = 4 samples.
-        "tiny": dict(
-            num_levels=4,
-            residual_channels=12,
-            gate_channels=12,
-            skip_channels=16,
-            output_dim=16,
-            dilations=(1, 2),
-        ),
-        # The embedded 16 kHz speech in minutes on 2 CPU cores: 2 stacks of 1..64,
-        # receptive field 255 samples (16 ms), 78,568 parameters.
-        "speech": dict(
-            num_levels=256,
-            residual_channels=24,
-            gate_channels=24,
-            skip_channels=48,
-            output_dim=48,
-            dilations=tuple(dilation_stacks(7, 2)),
-        ),
-        # Paper (sec. 2): mu-law companding to 256 levels, gated tanh x sigmoid units,
-        # residual and skip connections, dilations doubling to 512 and repeated, as in its
-        # example "1, 2, 4, ..., 512, 1, 2, 4, ..., 512, 1, 2, 4, ..., 512" (3 stacks, taken
-        # here: receptive field 3,070 samples = 192 ms at 16 kHz), filter width 2 (Fig. 3),
-        # softmax output after ReLU -> 1x1 -> ReLU -> 1x1 (Fig. 4).  Silent, chosen here:
-        # the channel widths R = G = 64, S = 256 (1.26M parameters).  The paper reports
-        # larger receptive fields for its speech models (about 240-300 ms): add a 4th stack
-        # (dilations=dilation_stacks(10, 4), 256 ms) to match.
-        "paper": dict(
-            num_levels=256,
-            residual_channels=64,
-            gate_channels=64,
-            skip_channels=256,
-            output_dim=256,
-            dilations=tuple(dilation_stacks(10, 3)),
-        ),
-    }
-
     def __init__(
         self,
         num_levels=256,

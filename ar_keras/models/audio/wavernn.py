@@ -124,19 +124,6 @@ class WaveRNN(AutoregressiveModel):
 
     event_class = SequenceEvent
 
-    PRESETS = {
-        # 4 levels = 2 x 2 by default; 'ceil' lets the shared checks use 3 and 5 levels
-        # (2 x 2 and 3 x 2, masked).  724 trainable parameters at K = 4.
-        "tiny": dict(num_levels=4, coarse_levels="ceil", hidden_dim=12, output_dim=8),
-        # The embedded speech: 256 mu-law codes = 16 x 16, H = 128: 61,088 trainable parameters.
-        "speech": dict(num_levels=256, hidden_dim=128, output_dim=64),
-        # WaveRNN-896 (paper sec. 3.1 and Table 1): 16-bit audio (65,536 = 256 x 256), H = 896
-        # (448 per half), O_1/O_3 448 wide.  3,051,392 trainable
-        # parameters (the paper: "about 3M"; count_params also counts the non-trainable
-        # 896 x 2688 pruning mask).
-        "paper": dict(num_levels=65536, hidden_dim=896, output_dim=448),
-    }
-
     def __init__(
         self,
         num_levels=65536,

@@ -68,17 +68,6 @@ class IAF(ContinuousModel):
         seed: seeds the MADE degrees and random permutations.
     """
 
-    PRESETS = {
-        "tiny": dict(event_size=2, num_layers=2, hidden_units=[16, 16]),
-        # 64-d dequantized digits: its D-pass density makes maximum-likelihood
-        # training 64x slower per layer than MAF's, hence fewer, smaller layers.
-        "digits": dict(event_size=64, num_layers=3, hidden_units=[128]),
-        # Kingma et al. 2016 use IAF inside a VAE; as a density model the
-        # matching configuration is MAF's MNIST one (Papamakarios et al. 2017,
-        # who compare the two): 5 layers of 2 x 1024 ReLU MADEs.
-        "paper": dict(event_size=784, num_layers=5, hidden_units=[1024, 1024]),
-    }
-
     def __init__(
         self,
         event_size=2,

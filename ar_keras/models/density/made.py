@@ -67,16 +67,6 @@ class MADE(AutoregressiveModel):
         num_classes: optional class conditioning (a first-layer bias per class).
     """
 
-    PRESETS = {
-        "tiny": dict(image_shape=(2, 2, 1), num_levels=4, hidden_units=[16]),
-        "digits": dict(
-            image_shape=(8, 8, 1), num_levels=17, hidden_units=[256], num_masks=1, direct_connection=True
-        ),
-        # Germain et al. 2015, Table 6 (binarized MNIST): 2 hidden layers of
-        # 8000 units, 32 masks, connectivity-agnostic; test NLL 86.64 nats.
-        "paper": dict(image_shape=(28, 28, 1), num_levels=2, hidden_units=[8000, 8000], num_masks=32),
-    }
-
     def __init__(
         self,
         image_shape=(8, 8, 1),

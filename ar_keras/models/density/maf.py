@@ -113,33 +113,6 @@ class MAF(ContinuousModel):
         seed: seeds the MADE degrees and random permutations.
     """
 
-    PRESETS = {
-        # A few thousand parameters, 2-d events: the tests' preset.
-        "tiny": dict(event_size=2, num_layers=2, hidden_units=[16, 16]),
-        # The dequantized 8x8 digits (digits_continuous), tuned for the few-second
-        # budget of tests/benchmarks/maf_vs_tfp.py: small MADEs and the logit
-        # transform regularise where the data are few (1,297 examples).
-        "digits": dict(
-            event_size=64,
-            num_layers=5,
-            hidden_units=[128],
-            batch_norm=True,
-            data_transform="logit",
-            logit_alpha=0.05,
-        ),
-        # Papamakarios et al. 2017, MNIST (Table 2; their run_experiments.py):
-        # MAF (5), two hidden layers of 1024 ReLUs per MADE, order reversed
-        # between MADEs, batch norm after each, logit space with a = 1e-6.
-        "paper": dict(
-            event_size=784,
-            num_layers=5,
-            hidden_units=[1024, 1024],
-            batch_norm=True,
-            data_transform="logit",
-            logit_alpha=1e-6,
-        ),
-    }
-
     def __init__(
         self,
         event_size=2,

@@ -95,14 +95,6 @@ class NADE(AutoregressiveModel):
         num_classes: optional class conditioning (a learned hidden bias per class).
     """
 
-    PRESETS = {
-        "tiny": dict(image_shape=(2, 2, 1), num_levels=4, hidden_dim=8),
-        "digits": dict(image_shape=(8, 8, 1), num_levels=17, hidden_dim=256),
-        # Larochelle & Murray 2011, binarized MNIST: 500 sigmoid hidden units,
-        # test NLL 88.86 nats.
-        "paper": dict(image_shape=(28, 28, 1), num_levels=2, hidden_dim=500),
-    }
-
     def __init__(self, image_shape=(8, 8, 1), num_levels=17, hidden_dim=256, num_classes=None, **kwargs):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
         units = np.atleast_1d(hidden_dim)

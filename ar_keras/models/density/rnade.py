@@ -59,17 +59,6 @@ class RNADE(AutoregressiveDensity, ContinuousModel):
         seed: seed of ``ordering="random"``.
     """
 
-    PRESETS = {
-        "tiny": dict(event_size=2, hidden_dim=16, num_mixtures=3),
-        "digits": dict(event_size=64, hidden_dim=100, num_mixtures=10),
-        # Uria et al. 2013's natural-image task: BSDS300 8x8 patches, 63 dims
-        # after dropping one pixel (ar_keras.data "bsds300"), mixture-of-Gaussian
-        # conditionals with 10 components and 100 hidden ReLUs.  The paper
-        # selects the width and component count on validation data; these are
-        # one point of its grid, not a quoted optimum.
-        "paper": dict(event_size=63, hidden_dim=100, num_mixtures=10),
-    }
-
     noise_depth = 2
 
     def __init__(

@@ -177,41 +177,6 @@ class IAFVAE(LatentVariableModel):
         seed: seeds the training and evaluation noise.
     """
 
-    PRESETS = {
-        "tiny": dict(
-            image_shape=(4, 4, 1),
-            num_levels=4,
-            hidden_dim=8,
-            latent_dim=2,
-            num_scales=1,
-            num_blocks=1,
-            free_bits=0.0,
-        ),
-        "digits": dict(
-            image_shape=(8, 8, 1),
-            num_levels=17,
-            hidden_dim=48,
-            latent_dim=8,
-            num_scales=2,
-            num_blocks=2,
-            free_bits=0.1,
-        ),
-        # The authors' released configuration (openai/iaf, tf_train.py defaults)
-        # for CIFAR-10: 2 levels x 2 ResNet blocks of 160 channels, 32 latent
-        # channels per block, one IAF step, free bits 0.25; 3.11 bits/dim with
-        # their largest model (Table 3).  Their likelihood is a discretized
-        # logistic; this model uses a 256-way categorical per channel.
-        "paper": dict(
-            image_shape=(32, 32, 3),
-            num_levels=256,
-            hidden_dim=160,
-            latent_dim=32,
-            num_scales=2,
-            num_blocks=2,
-            free_bits=0.25,
-        ),
-    }
-
     def __init__(
         self,
         image_shape=(8, 8, 1),

@@ -167,45 +167,6 @@ class MultiscalePixelCNN(AutoregressiveModel):
         num_classes: optional class-conditional model (a class bias in every network).
     """
 
-    PRESETS = {
-        # A 1x1 base, so it takes 2x2 and 4x4 images (and any 2^k side).
-        "tiny": dict(
-            image_shape=(4, 4, 1),
-            num_levels=4,
-            base_size=1,
-            base_dim=4,
-            num_base_layers=2,
-            hidden_dim=8,
-            num_blocks=2,
-            output_dim=8,
-        ),
-        # 8x8 digits, 17 levels: a 2x2 base, two doublings: 4 + 3 + 3 = 10 network
-        # evaluations per sample instead of 64.
-        "digits": dict(
-            image_shape=(8, 8, 1),
-            num_levels=17,
-            base_size=2,
-            base_dim=32,
-            num_base_layers=4,
-            hidden_dim=64,
-            num_blocks=4,
-            output_dim=64,
-        ),
-        # Reed et al. 2017: ImageNet 64x64 (3.70 bits/dim; 32x32: 3.95), a 4x4 base from a
-        # PixelCNN, ResNet upscaling networks with shallow PixelCNN heads, 256 levels.  The
-        # widths and depths are not taken from the paper: ours are a choice.
-        "paper": dict(
-            image_shape=(64, 64, 3),
-            num_levels=256,
-            base_size=4,
-            base_dim=128,
-            num_base_layers=8,
-            hidden_dim=256,
-            num_blocks=8,
-            output_dim=256,
-        ),
-    }
-
     @classmethod
     def contract_shape(cls, shape):
         """The shared image suite's stand-in for ``shape`` (see `AutoregressiveModel.contract_shape`).

@@ -442,53 +442,6 @@ class Subscale(AutoregressiveModel):
         num_classes: optional class-conditional model.
     """
 
-    PRESETS = {
-        # S = 2; takes any sides that are multiples of 2 (2x2, 4x4, ...).
-        "tiny": dict(
-            image_shape=(4, 4, 1),
-            num_levels=4,
-            subscale_factor=2,
-            hidden_dim=8,
-            num_layers=2,
-            kernel_size=3,
-            output_dim=16,
-            conditioning_dim=8,
-            num_conditioning_layers=2,
-            conditioning_kernel_size=3,
-        ),
-        "digits": dict(
-            image_shape=(8, 8, 1),
-            num_levels=17,
-            subscale_factor=2,
-            hidden_dim=64,
-            num_layers=5,
-            kernel_size=3,
-            output_dim=128,
-            conditioning_dim=64,
-            num_conditioning_layers=3,
-            conditioning_kernel_size=3,
-        ),
-        # Menick & Kalchbrenner 2019, ImageNet 64x64 8-bit: 3.52 bits/dim with S = 4
-        # (16 slices of 16x16) and a ~150M-parameter SPN whose decoder mixes masked
-        # convolution and masked self-attention.  Our choice, convolutional only:
-        # S = 4, 256 levels, no depth upscaling (the paper's 3.52 is without it;
-        # depth upscaling is its route to high-fidelity samples), a 12-layer
-        # conditioning network and a 20-block gated decoder of 256 features: 39.3M
-        # parameters (the paper's ~150M; not trained here).
-        "paper": dict(
-            image_shape=(64, 64, 3),
-            num_levels=256,
-            subscale_factor=4,
-            hidden_dim=256,
-            num_layers=20,
-            kernel_size=3,
-            output_dim=1024,
-            conditioning_dim=256,
-            num_conditioning_layers=12,
-            conditioning_kernel_size=3,
-        ),
-    }
-
     def __init__(
         self,
         image_shape=(8, 8, 1),

@@ -71,41 +71,6 @@ class GatedPixelCNN(AutoregressiveModel):
         num_classes: optional class-conditional model (eq. 4, ``h`` one-hot).
     """
 
-    PRESETS = {
-        "tiny": dict(
-            image_shape=(3, 3, 1),
-            num_levels=4,
-            hidden_dim=6,
-            num_layers=3,
-            kernel_size=3,
-            first_kernel_size=3,
-            output_dim=8,
-        ),
-        "digits": dict(
-            image_shape=(8, 8, 1),
-            num_levels=17,
-            hidden_dim=64,
-            num_layers=6,
-            kernel_size=3,
-            first_kernel_size=5,
-            output_dim=128,
-        ),
-        # van den Oord et al. 2016, CIFAR-10 (3.03 bits/dim): 20 layers of 384
-        # feature maps and a 256-way softmax per channel (sec. 3.1).  The
-        # paper does not list the kernel sizes; 7x7 first (as in PixelRNN's
-        # PixelCNN) and 3x3 after are our choice.  The 1024-wide output layer
-        # follows PixelRNN's PixelCNN (sec. 5.3).
-        "paper": dict(
-            image_shape=(32, 32, 3),
-            num_levels=256,
-            hidden_dim=384,
-            num_layers=20,
-            kernel_size=3,
-            first_kernel_size=7,
-            output_dim=1024,
-        ),
-    }
-
     def __init__(
         self,
         image_shape=(8, 8, 1),

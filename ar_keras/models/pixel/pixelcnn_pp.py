@@ -116,39 +116,6 @@ class PixelCNNPP(AutoregressiveModel):
     data-dependent initialisation here: plain Glorot kernels, Adam.
     """
 
-    PRESETS = {
-        "tiny": dict(
-            image_shape=(3, 3, 1),
-            num_levels=4,
-            hidden_dim=4,
-            num_layers=1,
-            num_hierarchies=2,
-            num_mixtures=2,
-            dropout=0.0,
-        ),
-        "digits": dict(
-            image_shape=(8, 8, 1),
-            num_levels=17,
-            hidden_dim=32,
-            num_layers=2,
-            num_hierarchies=2,
-            num_mixtures=5,
-            dropout=0.0,
-        ),
-        # Salimans et al. 2017, CIFAR-10 (2.92 bits/dim): 6 blocks of 5 ResNet
-        # layers (3 resolutions x up/down), 160 filters, 10 mixture components,
-        # dropout 0.5 (sec. 3 and the reference code's defaults).
-        "paper": dict(
-            image_shape=(32, 32, 3),
-            num_levels=256,
-            hidden_dim=160,
-            num_layers=5,
-            num_hierarchies=3,
-            num_mixtures=10,
-            dropout=0.5,
-        ),
-    }
-
     def __init__(
         self,
         image_shape=(8, 8, 1),

@@ -137,50 +137,6 @@ class PixelRNN(AutoregressiveModel):
             class on the input features).
     """
 
-    PRESETS = {
-        "tiny": dict(
-            image_shape=(3, 3, 1),
-            num_levels=4,
-            variant="diagonal_bilstm",
-            num_layers=2,
-            hidden_dim=3,
-            first_kernel_size=7,
-            output_dim=4,
-        ),
-        "digits": dict(
-            image_shape=(8, 8, 1),
-            num_levels=17,
-            variant="diagonal_bilstm",
-            num_layers=4,
-            hidden_dim=32,
-            first_kernel_size=7,
-            output_dim=128,
-        ),
-        # Binarized MNIST, Diagonal BiLSTM, 7 layers, h = 16: 79.20 nats (paper, sec. 5.4).
-        # The paper gives no width for the output layers on MNIST; 32 is our choice.
-        "paper": dict(
-            image_shape=(28, 28, 1),
-            num_levels=2,
-            variant="diagonal_bilstm",
-            num_layers=7,
-            hidden_dim=16,
-            first_kernel_size=7,
-            output_dim=32,
-        ),
-        # CIFAR-10 (Diagonal BiLSTM 3.00 bits/dim, Row LSTM 3.07, PixelCNN 3.14): the paper
-        # uses 12 layers and a 256-way softmax per channel; h = 128 and the 1024-wide output
-        # layer are our reading, not confirmed by the text at hand.
-        "cifar10": dict(
-            image_shape=(32, 32, 3),
-            num_levels=256,
-            variant="diagonal_bilstm",
-            num_layers=12,
-            hidden_dim=128,
-            first_kernel_size=7,
-            output_dim=1024,
-        ),
-    }
-
     def __init__(
         self,
         image_shape=(8, 8, 1),

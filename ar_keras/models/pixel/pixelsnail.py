@@ -90,49 +90,6 @@ class PixelSNAIL(AutoregressiveModel):
         num_classes: optional class-conditional model.
     """
 
-    PRESETS = {
-        # One attention block: the shared tests sharpen every weight (x3), which
-        # saturates deeper attention softmaxes until queries get no gradient.
-        # tests/models/test_pixelsnail.py covers several blocks.
-        "tiny": dict(
-            image_shape=(3, 3, 1),
-            num_levels=4,
-            hidden_dim=4,
-            num_blocks=1,
-            num_layers=1,
-            key_dim=2,
-            value_dim=2,
-            num_mixtures=2,
-            dropout=0.0,
-        ),
-        # The paper's key size and value size = F / 2, at a digits scale.
-        "digits": dict(
-            image_shape=(8, 8, 1),
-            num_levels=17,
-            hidden_dim=64,
-            num_blocks=2,
-            num_layers=2,
-            key_dim=16,
-            value_dim=32,
-            num_mixtures=5,
-            dropout=0.0,
-        ),
-        # Chen et al. 2018, CIFAR-10 (2.85 bits/dim): the reference run
-        # (model h12_noup_smallkey, nr_resnet 4, nr_filters 256, 10 logistics,
-        # dropout 0.5, elu; key size 16, value size nr_filters / 2).
-        "paper": dict(
-            image_shape=(32, 32, 3),
-            num_levels=256,
-            hidden_dim=256,
-            num_blocks=12,
-            num_layers=4,
-            key_dim=16,
-            value_dim=128,
-            num_mixtures=10,
-            dropout=0.5,
-        ),
-    }
-
     def __init__(
         self,
         image_shape=(8, 8, 1),

@@ -145,42 +145,6 @@ class RIDE(AutoregressiveModel):
         "the spatial LSTM's while-loop gradient has a Tensordot transpose whose "
         "permutation XLA needs at compile time"
     )
-    PRESETS = {
-        "tiny": dict(
-            image_shape=(3, 3, 1),
-            num_levels=4,
-            hidden_dim=8,
-            num_layers=1,
-            neighbourhood_size=5,
-            output_dim=8,
-        ),
-        # The embedded 8x8 digits, 17 levels: RIDE's two layers of 64 units and its 5-wide
-        # window, with the softmax head so that bits/dim compare with the other models.
-        "digits": dict(
-            image_shape=(8, 8, 1),
-            num_levels=17,
-            hidden_dim=64,
-            num_layers=2,
-            neighbourhood_size=5,
-            output_dim=64,
-        ),
-        # Theis & Bethge 2015 on grey natural images (van Hateren, BSDS300): RIDE with 2
-        # spatial LSTM layers of 64 units, neighbourhood_size 5, an MCGSM with 32 components, 4 scales
-        # and 32 features (lucastheis/ride experiments/train.py defaults), on whitened,
-        # dequantised grey pixels.  22x22 is the last patch size of the paper's training
-        # curriculum (8 -> 22); `with_image_shape` evaluates any size with these weights.
-        "paper": dict(
-            image_shape=(22, 22, 1),
-            num_levels=None,
-            head="mcgsm",
-            hidden_dim=64,
-            num_layers=2,
-            neighbourhood_size=5,
-            num_mixtures=32,
-            num_scales=4,
-            num_mixture_features=32,
-        ),
-    }
 
     def __init__(
         self,

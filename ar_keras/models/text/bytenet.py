@@ -155,44 +155,6 @@ class ByteNet(AutoregressiveModel):
 
     event_class = SequenceEvent
 
-    PRESETS = {
-        # 2,964 parameters (K = 4, RMBs, d = 8); receptive field 1 + 2 (1 + 2) = 7 bytes.
-        "tiny": dict(num_levels=4, hidden_dim=8, kernel_size=3, dilations=(1, 2)),
-        # The embedded text in minutes on 2 CPU cores: 2 sets of 1..16 (10 RMBs), d = 48,
-        # receptive field 1 + 2 x 31 x 2 = 125 bytes, 517,600 parameters.  Test split: 1.81
-        # bits/byte after 4 minutes (283 Adam steps of 32 x 256 bytes, lr 2e-3) on 2 shared
-        # CPU cores (tests/benchmarks/bytenet_text.py).
-        "text": dict(num_levels=256, hidden_dim=48, kernel_size=3, dilations=tuple(dilation_sets(2))),
-        # The paper's enwik8 decoder (sec. 5, Table 2: 1.31 bits/char on the test set):
-        # 30 Residual Multiplicative Blocks in 6 sets of dilations 1, 2, 4, 8, 16, masked
-        # kernel of size 3 (3 live taps here: receptive field 373 bytes; the paper states
-        # 315), d = 512 (a 1,024-channel residual stream), dropout 0.1 before the softmax.
-        # 158,043,392 parameters (built and counted).  The paper's Adam (lr 3e-4) and weight
-        # decay are training settings, not constructor arguments.
-        "paper": dict(
-            num_levels=256,
-            hidden_dim=512,
-            kernel_size=3,
-            dilations=tuple(dilation_sets(6)),
-            block_type="rmb",
-            dropout=0.1,
-        ),
-        # The paper's translation model (sec. 6): ReLU blocks, d = 800, encoder and decoder of
-        # 30 blocks each in sets of 1..16, dynamic unfolding a = 1.2, b = 0.  Bytes on both
-        # sides here (the paper's character vocabularies have 296 and 323 symbols); 273,169,856
-        # parameters (built and counted); receptive field 373 target bytes.
-        "paper_translation": dict(
-            num_levels=256,
-            hidden_dim=800,
-            kernel_size=3,
-            dilations=tuple(dilation_sets(6)),
-            block_type="relu",
-            source_levels=256,
-            unfold_a=1.2,
-            unfold_b=0.0,
-        ),
-    }
-
     def __init__(
         self,
         num_levels=256,

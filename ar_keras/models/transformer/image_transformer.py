@@ -212,54 +212,6 @@ class ImageTransformer(AutoregressiveModel):
             conditioned on ``[B, h, w, C]`` images.
     """
 
-    PRESETS = {
-        # One layer: the shared checks sharpen every weight (x3), and each post-norm layer
-        # compounds it, until a class-conditional law has one configuration (the checks then
-        # cannot tell seeds apart).  Blocks of 8: every shared causality check reaches all of
-        # its earlier elements; deeper and 2-D models are in tests/models/test_image_transformer.py.
-        "tiny": dict(
-            image_shape=(3, 3, 1),
-            num_levels=4,
-            hidden_dim=8,
-            num_layers=1,
-            num_heads=2,
-            intermediate_dim=16,
-            block_length=8,
-            block_shape=(1, 3),
-            flange=(1, 1),
-        ),
-        # The paper's architecture at the scale of 8x8 digits: a 1-D block of two
-        # image rows, memory reaching four rows back.
-        "digits": dict(
-            image_shape=(8, 8, 1),
-            num_levels=17,
-            hidden_dim=64,
-            num_layers=4,
-            num_heads=4,
-            intermediate_dim=256,
-            block_length=16,
-            block_shape=(4, 4),
-            flange=(4, 4),
-            dropout=0.1,
-        ),
-        # Parmar et al. 2018 / tensor2tensor imagetransformer_cifar10_base (2.90 bits/dim):
-        # 12 layers, hidden 512, 4 heads, feed-forward 2048, 1-D query blocks of 256
-        # (memory 512), dropout 0.3, sinusoidal positions, a 256-way softmax per channel.
-        # 38,353,664 parameters.
-        "paper": dict(
-            image_shape=(32, 32, 3),
-            num_levels=256,
-            hidden_dim=512,
-            num_layers=12,
-            num_heads=4,
-            intermediate_dim=2048,
-            block_length=256,
-            block_shape=(8, 16),
-            flange=(8, 16),
-            dropout=0.3,
-        ),
-    }
-
     def __init__(
         self,
         image_shape=(8, 8, 1),

@@ -120,118 +120,6 @@ LAYER_PATTERNS = {
 #: ``bT, b, b, b``): one strided-stride layer, then three local layers, cycled.
 CIFAR_LAYER_PATTERN = ("strided_stride", "strided_local", "strided_local", "strided_local")
 
-_IMAGE_PRESETS = {
-    # 4x4x1 images, 4 levels, 2 layers interleaved (stride, then local): 4,772 parameters.
-    # The logits start random here (zero_init_logits=False): with the paper's zero start no
-    # gradient reaches any other weight on the first step, and the shared contract checks
-    # that one fit step changes every weight.
-    "tiny": dict(
-        image_shape=(4, 4, 1),
-        num_levels=4,
-        num_layers=2,
-        hidden_dim=16,
-        num_heads=2,
-        intermediate_dim=32,
-        attention="strided",
-        layer_pattern=("strided_stride", "strided_local"),
-        zero_init_logits=False,
-    ),
-    # The embedded 8x8 digits (17 levels) in minutes on a CPU: l = 8 (one row), the CIFAR
-    # interleaving over 4 layers; 137,361 parameters.
-    "digits": dict(
-        image_shape=(8, 8, 1),
-        num_levels=17,
-        num_layers=4,
-        hidden_dim=64,
-        num_heads=2,
-        intermediate_dim=128,
-        attention="strided",
-        layer_pattern=CIFAR_LAYER_PATTERN,
-        dropout=0.1,
-    ),
-    # CIFAR-10 (paper Table 1, 2.80 bits/dim; hyper-parameters c10-58m of the reference code):
-    # 128 layers, d = 256, 2 heads, half-size query/keys (64 per head) and feed-forward
-    # (2 d = 512), stride l = 96 = one 32x3 row, one strided layer then three local, residual
-    # dropout 0.25, recomputation.  59,197,184 parameters (count_params).
-    "paper": dict(
-        image_shape=(32, 32, 3),
-        num_levels=256,
-        num_layers=128,
-        hidden_dim=256,
-        num_heads=2,
-        key_dim=64,
-        value_dim=128,
-        intermediate_dim=512,
-        attention="strided",
-        block_length=96,
-        layer_pattern=CIFAR_LAYER_PATTERN,
-        dropout=0.25,
-        recompute=True,
-    ),
-}
-
-_SEQUENCE_PRESETS = {
-    # Byte-like sequences of up to 32 steps, 4 levels, l = 6 (~sqrt 32), fixed attention with
-    # c = 2 summaries: 4,820 parameters.
-    "tiny_sequence": dict(
-        max_length=32,
-        num_levels=4,
-        num_layers=2,
-        hidden_dim=16,
-        num_heads=2,
-        intermediate_dim=32,
-        attention="fixed",
-        block_length=6,
-        num_summary=2,
-        zero_init_logits=False,
-    ),
-    # The embedded text corpus (ar_keras.data.load("text"): 256-byte windows), 256 levels:
-    # l = 16 = sqrt 256, fixed attention with c = 4, 4 layers of width 128; 863,360 parameters.
-    # Random (not zero) initial logits: in a short CPU run the paper's zero start sits on the
-    # unigram plateau (4.7 bits/byte) for the first ~150 steps; measured with 2 layers of
-    # width 64 after 200 Adam steps (batch 32 x 64 bytes): 4.15 bits/byte with the zero start,
-    # 3.67 without.
-    "text": dict(
-        max_length=256,
-        num_levels=256,
-        num_layers=4,
-        hidden_dim=128,
-        num_heads=4,
-        attention="fixed",
-        block_length=16,
-        num_summary=4,
-        dropout=0.1,
-        zero_init_logits=False,
-    ),
-    # The embedded speech (ar_keras.data.load("speech"): 10,240 mu-law codes), strided with
-    # l = 128 (~sqrt 10240), 4 layers of width 64; 246,464 parameters.
-    "speech": dict(
-        max_length=10240,
-        num_levels=256,
-        num_layers=4,
-        hidden_dim=64,
-        num_heads=4,
-        attention="strided",
-        block_length=128,
-        dropout=0.1,
-        sample_rate=16000,
-    ),
-    # enwik8 (paper Table 1, 0.99 bits/byte): 30 layers, d = 512, 8 heads, fixed attention with
-    # l = 128, c = 32, context 12,288 bytes, residual dropout 0.4.  94,950,144 parameters.
-    "enwik8": dict(
-        max_length=12288,
-        num_levels=256,
-        num_layers=30,
-        hidden_dim=512,
-        num_heads=8,
-        attention="fixed",
-        block_length=128,
-        num_summary=32,
-        dropout=0.4,
-        recompute=True,
-    ),
-}
-
 
 def _check_int(value, what, minimum=1):
     if isinstance(value, bool) or int(value) != value or value < minimum:
@@ -305,8 +193,6 @@ class SparseTransformer(AutoregressiveModel):
         >>> ark.models.get("sparse_transformer", preset="tiny", max_length=64).event.kind
         'sequence'
     """
-
-    PRESETS = {**_IMAGE_PRESETS, **_SEQUENCE_PRESETS}
 
     #: The preset arguments that describe the data of one kind: an override of the other
     #: kind's data argument makes them moot (`resolve_preset`).  ``block_length`` and

@@ -111,45 +111,6 @@ class VideoPixelNetwork(AutoregressiveModel):
 
     event_class = VideoEvent
 
-    PRESETS = {
-        # Three frames, so that the ConvLSTM takes a step from a non-zero state (its state
-        # convolution trains); it takes videos as small as 2 frames of 1x2 (video_shape=...).
-        "tiny": dict(
-            video_shape=(3, 2, 2, 1),
-            num_levels=3,
-            hidden_dim=2,
-            encoder_dilations=(2,),
-            num_decoder_blocks=1,
-            lstm_dim=4,
-            kernel_size=3,
-        ),
-        # moving_digits (ark.data.load("moving_digits")): 8 frames of 16x16, 17 grey levels.
-        "digits": dict(
-            video_shape=(8, 16, 16, 1),
-            num_levels=17,
-            hidden_dim=16,
-            encoder_dilations=(1, 2, 4, 8),
-            num_decoder_blocks=3,
-            lstm_dim=32,
-            kernel_size=3,
-        ),
-        # The paper's Moving MNIST model (sec. 5): 10 context + 10 predicted 64x64 frames,
-        # encoder of 8 RMBs with dilations (1, 2, 4, 8) x 2, a ConvLSTM, a decoder of 12
-        # masked RMBs without dilation, c = 128 (RMB width 2c = 256), sigmoid cross-entropy
-        # on the grey levels.  The paper gives no ConvLSTM kernel or width: 3x3 and 256
-        # (= 2c) are our choice; the grey levels are the file's 256.
-        "paper": dict(
-            video_shape=(20, 64, 64, 1),
-            num_levels=256,
-            hidden_dim=128,
-            encoder_dilations=(1, 2, 4, 8, 1, 2, 4, 8),
-            num_decoder_blocks=12,
-            lstm_dim=256,
-            kernel_size=3,
-            head="sigmoid_xent",
-        ),
-    }
-
     def __init__(
         self,
         video_shape=(8, 16, 16, 1),

@@ -159,11 +159,3 @@ class AutoregressiveModel(sampler.SamplingProtocol, BaseModel):
             )
         shape = [length if s is None else s for s in self.event.shape]
         return tf.reshape(x, tf.concat([[num_samples], tf.stack(shape)], 0))  # [n, D] -> [n, *event]
-
-    # ------------------------------------------------------------- serialization
-    def get_config(self):
-        config = super().get_config()
-        if not self.event.free_length:
-            config["image_shape"] = list(self.event.shape)
-        config["num_levels"] = self.num_levels
-        return config

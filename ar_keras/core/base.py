@@ -176,6 +176,26 @@ class BaseModel(keras.Model):
     min_length = 1
     max_length = None
 
+    def __new__(cls, *args, **kwargs):
+        # Keras' own record of a subclassed model's arguments holds only the defaults
+        # (`keras.Model.__new__` drops them), so the base records what the call passed.
+        instance = super().__new__(cls, *args, **kwargs)
+        signature = inspect.signature(cls.__init__)
+        try:
+            bound = signature.bind(None, *args, **kwargs)
+        except TypeError:
+            arguments = None  # __init__ raises the TypeError itself
+        else:
+            bound.apply_defaults()
+            arguments = {}
+            for name, parameter in list(signature.parameters.items())[1:]:
+                if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+                    arguments.update(bound.arguments.get(name, {}))
+                elif parameter.kind is not inspect.Parameter.VAR_POSITIONAL:
+                    arguments[name] = bound.arguments[name]
+        vars(instance)["_constructor_arguments"] = arguments
+        return instance
+
     def __init__(self, event, num_classes=None, name=None, **kwargs):
         vocabulary.check_renamed(getattr(type(self), "registry_name", None), kwargs)
         super().__init__(name=name, **kwargs)
@@ -781,8 +801,33 @@ class BaseModel(keras.Model):
 
     # ---------------------------------------------------------- serialization
     def get_config(self):
-        return {"name": self.name, "num_classes": self.num_classes}
+        """The constructor's arguments as the model was built (defaults included).
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        With Keras' own ``name``, ``trainable`` and ``dtype``; tuples become lists, so that
+        the config is plain JSON and ``type(model).from_config(config)`` builds the same
+        model.
+
+        Example:
+            >>> import ar_keras as ark
+            >>> model = ark.models.get("nade", preset="tiny")
+            >>> config = model.get_config()
+            >>> config["hidden_dim"], config["image_shape"]
+            (8, [2, 2, 1])
+            >>> type(model).from_config(config).get_config() == config
+            True
+        """
+        config = super().get_config()
+        for key, value in self._constructor_arguments.items():
+            config.setdefault(key, _plain(value))
+        return config
+
+
+def _plain(value):
+    """``value`` with tuples and NumPy arrays as lists and NumPy scalars as Python ones."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

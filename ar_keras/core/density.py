@@ -130,11 +130,6 @@ class ContinuousModel(BaseModel):
     def _sample_from_noise(self, noise, conditional, temperature, cache):
         raise NotImplementedError
 
-    def get_config(self):
-        config = super().get_config()
-        config["event_size"] = self.event_size
-        return config
-
 
 class LatentVariableModel(BaseModel):
     """Base class of the latent-variable models of integer images (`iaf_vae`, `pixelvae`).
@@ -283,8 +278,3 @@ class LatentVariableModel(BaseModel):
             "weighted bound) draws posterior noise with ops TFLite lacks. Export a "
             "SavedModel (ar_keras.export.saved_model)."
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"image_shape": list(self.image_shape), "num_levels": self.num_levels})
-        return config

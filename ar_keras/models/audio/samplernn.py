@@ -469,19 +469,3 @@ class SampleRNN(AutoregressiveModel):
         a = self.window(window)[:, 0]  # [n, 1, mlp] -> [n, mlp]
         a = a + tf.gather(upsampled[-1], index % F, axis=1)  # [n, mlp]
         return self._mlp(a), {"states": states, "upsampled": upsampled}
-
-    # ------------------------------------------------------------- serialization
-    _CONFIG_KEYS = (
-        "hidden_dim",
-        "num_layers",
-        "embedding_dim",
-        "intermediate_dim",
-        "quantization",
-        "sample_rate",
-    )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({key: getattr(self, key) for key in self._CONFIG_KEYS})
-        config["frame_sizes"] = list(self.frame_sizes)
-        return config

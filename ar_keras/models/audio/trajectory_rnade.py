@@ -377,18 +377,3 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
 
         sigs["sample_from_noise"] = sample_from_noise
         return sigs
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_features": self.num_features,
-                "window": self.window,
-                "hidden_dim": self.hidden_dim,
-                "num_mixtures": self.num_mixtures,
-                "activation": self.activation_name,
-                "log_scale_bound": self.log_scale_bound,
-                "context_factors": self.context_factors,
-            }
-        )
-        return config

@@ -354,25 +354,3 @@ class WaveNet(AutoregressiveModel):
         local_t = None if "local" not in cache else tf.gather(cache["local"], index, axis=1)
         logits, queues = self.stream_step(x_prev, cache["queues"], index, labels, local_t)
         return logits, dict(cache, queues=queues)
-
-    # ------------------------------------------------------------- serialization
-    #: The constructor arguments beyond the base's, each kept as an attribute of the same name.
-    _CONFIG_KEYS = (
-        "residual_channels",
-        "gate_channels",
-        "skip_channels",
-        "output_dim",
-        "kernel_size",
-        "dilations",
-        "local_channels",
-        "local_hop",
-        "local_upsampling",
-        "local_upsampled_channels",
-        "sample_rate",
-    )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({key: getattr(self, key) for key in self._CONFIG_KEYS})
-        config["dilations"] = list(self.dilations)
-        return config

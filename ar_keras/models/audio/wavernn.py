@@ -582,25 +582,6 @@ class WaveRNN(AutoregressiveModel):
         )
         return x
 
-    # ------------------------------------------------------------- serialization
-    _CONFIG_KEYS = (
-        "coarse_levels",
-        "hidden_dim",
-        "output_dim",
-        "local_channels",
-        "local_hop",
-        "local_upsampling",
-        "local_upsampled_channels",
-        "subscale",
-        "horizon",
-        "sample_rate",
-    )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({key: getattr(self, key) for key in self._CONFIG_KEYS})
-        return config
-
 
 def _write(x, t, values):
     """``x[:, t] = values`` for ``x [n, T]``, ``values [n]``."""

@@ -200,19 +200,3 @@ class IAF(ContinuousModel):
 
         fn = self._compiled(("sample_and_log_prob", c is None), run)
         return fn(noise, c, tf.constant(temperature, tf.float32))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_layers": self.num_layers,
-                "hidden_units": self.hidden_units,
-                "permutation": self.permutation,
-                "gated": self.gated,
-                "activation": self.activation,
-                "hidden_degrees": self.hidden_degrees,
-                "log_scale_bound": self.log_scale_bound,
-                "seed": self.seed,
-            }
-        )
-        return config

@@ -210,18 +210,3 @@ class MADE(AutoregressiveModel):
         if made.direct_layer is not None:
             params = params + tf.gather(direct, cols, axis=1)
         return params, {"a": a, "direct": direct}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "hidden_units": self.hidden_units,
-                "ordering": self.ordering_spec,
-                "num_masks": self.num_masks,
-                "order_agnostic": self.order_agnostic,
-                "direct_connection": self.direct_connection,
-                "activation": self.activation_name,
-                "seed": self.seed,
-            }
-        )
-        return config

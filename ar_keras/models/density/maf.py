@@ -321,25 +321,3 @@ class MAF(ContinuousModel):
         c1h = self._one_hot(conditional)
         flow = self.bijector()
         return flow.forward(u, **flows.conditional_kwargs(flow, c1h))
-
-    # ------------------------------------------------------------ serialization
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_layers": self.num_layers,
-                "hidden_units": self.hidden_units,
-                "permutation": self.permutation,
-                "batch_norm": self.batch_norm,
-                "batch_norm_momentum": self.batch_norm_momentum,
-                "base": self.base,
-                "num_mixtures": self.num_mixtures,
-                "activation": self.activation,
-                "hidden_degrees": self.hidden_degrees,
-                "log_scale_bound": self.log_scale_bound,
-                "data_transform": self.data_transform,
-                "logit_alpha": self.logit_alpha,
-                "seed": self.seed,
-            }
-        )
-        return config

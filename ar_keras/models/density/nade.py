@@ -172,8 +172,3 @@ class NADE(AutoregressiveModel):
         h = tf.sigmoid(a)  # [n, H]
         params = tf.matmul(h, self.V[index]) + self.b[index]  # [n, P]
         return params, {"a": a}
-
-    def get_config(self):
-        config = super().get_config()
-        config["hidden_dim"] = self.hidden_dim
-        return config

@@ -169,17 +169,3 @@ class RNADE(AutoregressiveDensity, ContinuousModel):
         value = tf.gather(x, tf.gather(self._order, previous), axis=1)  # x_{o(t-1)} [n]
         a = tf.where(index > 0, a + value[:, None] * tf.gather(self.w, previous), a)
         return self._step_params(a, index), a
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "hidden_dim": self.hidden_dim,
-                "num_mixtures": self.num_mixtures,
-                "activation": self.activation_name,
-                "ordering": self.ordering_spec,
-                "log_scale_bound": self.log_scale_bound,
-                "seed": self.seed,
-            }
-        )
-        return config

@@ -330,21 +330,3 @@ class IAFVAE(LatentVariableModel):
         for block, e in reversed(list(zip(self.blocks, self._split_noise(eps)))):
             h, _ = block.down(h, None, e, temperature=temperature)
         return self.head.sample(self._decode_params(h), pixel_noise, temperature)
-
-    def get_config(self):
-        config = super().get_config()
-        config.pop("num_classes")
-        config.update(
-            {
-                "hidden_dim": self.hidden_dim,
-                "latent_dim": self.latent_dim,
-                "num_scales": self.num_scales,
-                "num_blocks": self.num_blocks,
-                "num_flow_steps": self.num_flow_steps,
-                "flow_hidden_units": self.flow_hidden_units,
-                "free_bits": self.free_bits,
-                "num_importance_samples": self.num_importance_samples,
-                "seed": self.seed,
-            }
-        )
-        return config

@@ -506,27 +506,3 @@ class PixelVAE(LatentVariableModel):
             decoder, GivenNoise(pixel_noise), n, D, self.decoder_conditioning(z), temperature, cache=cache
         )  # [n, D]
         return tf.reshape(x, [-1, *self.image_shape])  # [n, D] -> [n, H, W, C]
-
-    def get_config(self):
-        config = super().get_config()
-        config.pop("num_classes")
-        config.update(
-            {
-                "num_latent_layers": self.num_latent_layers,
-                "latent_dim": self.latent_dim,
-                "encoder_dim": self.encoder_dim,
-                "num_encoder_downsamples": self.num_encoder_downsamples,
-                "num_layers": self.num_layers,
-                "hidden_dim": self.hidden_dim,
-                "kernel_size": self.kernel_size,
-                "output_dim": self.output_dim,
-                "latent_map_dim": self.latent_map_dim,
-                "num_prior_layers": self.num_prior_layers,
-                "prior_dim": self.prior_dim,
-                "prior_kernel_size": self.prior_kernel_size,
-                "kl_warmup_steps": self.kl_warmup_steps,
-                "num_importance_samples": self.num_importance_samples,
-                "seed": self.seed,
-            }
-        )
-        return config

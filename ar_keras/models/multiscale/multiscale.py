@@ -472,17 +472,3 @@ class MultiscalePixelCNN(AutoregressiveModel):
             "pixels": cache["pixels"] + pixels,
         }
         return params, cache
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "base_size": self.base_size,
-                "base_dim": self.base_dim,
-                "num_base_layers": self.num_base_layers,
-                "hidden_dim": self.hidden_dim,
-                "num_blocks": self.num_blocks,
-                "output_dim": self.output_dim,
-            }
-        )
-        return config

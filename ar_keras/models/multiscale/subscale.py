@@ -707,22 +707,3 @@ class Subscale(AutoregressiveModel):
             cache=bool(cache),
         )
         return msb * (2**self.lsb_bits) + lsb  # [n, D]
-
-    # ------------------------------------------------------------- serialization
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "subscale_factor": self.subscale_factor,
-                "hidden_dim": self.hidden_dim,
-                "num_layers": self.num_layers,
-                "kernel_size": self.kernel_size,
-                "output_dim": self.output_dim,
-                "conditioning_dim": self.conditioning_dim,
-                "num_conditioning_layers": self.num_conditioning_layers,
-                "conditioning_kernel_size": self.conditioning_kernel_size,
-                "depth_upscaling": self.depth_upscaling,
-                "msb_bits": self.msb_bits,
-            }
-        )
-        return config

@@ -151,16 +151,3 @@ class GatedPixelCNN(AutoregressiveModel):
         logits = self.out_logits(tf.nn.relu(out))  # [B, 1, 1, C*K]
         logits = tf.reshape(logits, [-1, C, self.head.num_params])  # -> [B, C, K]
         return tf.gather(logits, channel, axis=1), cache  # [B, K]
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "hidden_dim": self.hidden_dim,
-                "num_layers": self.num_layers,
-                "kernel_size": self.kernel_size,
-                "first_kernel_size": self.first_kernel_size,
-                "output_dim": self.output_dim,
-            }
-        )
-        return config

@@ -390,16 +390,3 @@ class PixelCNNPP(AutoregressiveModel):
 
         keys = set(self._row_keys[0]) | set(self._pixel_keys[0]) | {"pixel"}
         return mixture_step(self.head, x, cache, index, C, new_pixel, keys)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "hidden_dim": self.hidden_dim,
-                "num_layers": self.num_layers,
-                "num_hierarchies": self.num_hierarchies,
-                "num_mixtures": self.num_mixtures,
-                "dropout": self.dropout,
-            }
-        )
-        return config

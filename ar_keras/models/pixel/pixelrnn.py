@@ -355,20 +355,3 @@ class PixelRNN(AutoregressiveModel):
             )
             for name, fn in signatures.items()
         }
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "variant": self.variant,
-                "num_layers": self.num_layers,
-                "hidden_dim": self.hidden_dim,
-                "first_kernel_size": self.first_kernel_size,
-                "row_kernel_size": self.row_kernel_size,
-                "conv_kernel_size": self.conv_kernel_size,
-                "output_dim": self.output_dim,
-                "skip_connections": self.skip_connections,
-                "shift_backward": self.shift_backward,
-            }
-        )
-        return config

@@ -261,19 +261,3 @@ class PixelSNAIL(AutoregressiveModel):
         return mixture_step(
             self.head, x, cache, index, C, lambda state: self._new_pixel(state, index // C, h)
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "hidden_dim": self.hidden_dim,
-                "num_blocks": self.num_blocks,
-                "num_layers": self.num_layers,
-                "key_dim": self.key_dim,
-                "value_dim": self.value_dim,
-                "num_mixtures": self.num_mixtures,
-                "dropout": self.dropout,
-                "activation": self.activation,
-            }
-        )
-        return config

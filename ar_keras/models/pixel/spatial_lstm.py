@@ -432,20 +432,3 @@ class RIDE(AutoregressiveModel):
         other = type(self)(**config)
         other.set_weights(self.get_weights())
         return other
-
-    # ---------------------------------------------------------- serialization
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "hidden_dim": self.hidden_dim,
-                "num_layers": self.num_layers,
-                "neighbourhood_size": self.neighbourhood_size,
-                "head": self.head_name,
-                "output_dim": self.output_dim,
-                "num_mixtures": self.num_mixtures,
-                "num_scales": self.num_scales,
-                "num_mixture_features": self.num_mixture_features,
-            }
-        )
-        return config

@@ -376,25 +376,3 @@ class ByteNet(AutoregressiveModel):
             column = tf.where(index < unfolded, column, tf.zeros_like(column))
         logits, queues = self.stream_step(x_prev, cache["queues"], index, labels, column)
         return logits, dict(cache, queues=queues)
-
-    # ------------------------------------------------------------- serialization
-    _CONFIG_KEYS = (
-        "hidden_dim",
-        "kernel_size",
-        "dilations",
-        "block_type",
-        "dropout",
-        "source_levels",
-        "encoder_dilations",
-        "encoder_kernel_size",
-        "unfold_a",
-        "unfold_b",
-    )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({key: getattr(self, key) for key in self._CONFIG_KEYS})
-        config["dilations"] = list(self.dilations)
-        if self.encoder_dilations is not None:
-            config["encoder_dilations"] = list(self.encoder_dilations)
-        return config

@@ -511,26 +511,3 @@ class ImageTransformer(AutoregressiveModel):
             attended, cache[key] = layer.step(h, cache[key], index)
             h = self._layer(i, h, attended, False)
         return self._params(h), cache  # [n, P]
-
-    # ----------------------------------------------------------- serialization
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "hidden_dim": self.hidden_dim,
-                "num_layers": self.num_layers,
-                "num_heads": self.num_heads,
-                "intermediate_dim": self.intermediate_dim,
-                "attention": self.attention,
-                "block_length": self.block_length,
-                "block_shape": list(self.block_shape),
-                "flange": list(self.flange),
-                "positions": self.positions,
-                "head": self.head_name,
-                "num_mixtures": self.num_mixtures,
-                "right_shift": self.right_shift,
-                "dropout": self.dropout,
-                "low_resolution": None if self.low_resolution is None else list(self.low_resolution),
-            }
-        )
-        return config

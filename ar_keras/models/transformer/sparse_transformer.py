@@ -516,30 +516,3 @@ class SparseTransformer(AutoregressiveModel):
             ):
                 length = tf.identity(length)
         return super()._sample_graph(noise, num_samples, length, conditional, temperature, cache)
-
-    # ------------------------------------------------------------- serialization
-    _CONFIG_KEYS = (
-        "num_layers",
-        "hidden_dim",
-        "num_heads",
-        "key_dim",
-        "value_dim",
-        "intermediate_dim",
-        "attention",
-        "block_length",
-        "num_summary",
-        "layer_pattern",
-        "dropout",
-        "recompute",
-        "zero_init_logits",
-    )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({key: getattr(self, key) for key in self._CONFIG_KEYS})
-        if self.layer_pattern is not None:
-            config["layer_pattern"] = list(self.layer_pattern)
-        if self.max_length is not None:
-            config["max_length"] = self.max_length
-            config["sample_rate"] = self.sample_rate
-        return config

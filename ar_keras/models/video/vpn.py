@@ -377,21 +377,3 @@ class VideoPixelNetwork(AutoregressiveModel):
         )
         sigs.append(("sample_given_context", sample_given_context, [seeds_spec, t_spec, context_spec]))
         return sigs
-
-    # ---------------------------------------------------------- serialization
-    def get_config(self):
-        config = super().get_config()
-        config.pop("image_shape", None)
-        config.pop("num_classes", None)
-        config.update(
-            {
-                "video_shape": list(self.video_shape),
-                "hidden_dim": self.hidden_dim,
-                "encoder_dilations": list(self.encoder_dilations),
-                "num_decoder_blocks": self.num_decoder_blocks,
-                "lstm_dim": self.lstm_dim,
-                "kernel_size": self.kernel_size,
-                "head": self.head_name,
-            }
-        )
-        return config

@@ -130,7 +130,7 @@ def test_digits_preset_learns_dequantized_digits_quickly():
 def test_presets_follow_the_paper():
     paper = ark.models.model_class("maf").PRESETS["paper"]
     assert paper["event_size"] == 784 and paper["num_layers"] == 5
-    assert paper["hidden_units"] == [1024, 1024] and paper["batch_norm"]
+    assert paper["hidden_units"] == (1024, 1024) and paper["batch_norm"]
     assert paper["data_transform"] == "logit" and paper["logit_alpha"] == 1e-6
 
 

@@ -20,6 +20,8 @@ __all__ = [
     "check_finite",
     "check_labels",
     "check_positive_int",
+    "check_odd",
+    "check_image_rank",
     "check_temperature",
     "check_temperature_tensor",
     "check_seed",
@@ -166,6 +168,27 @@ def check_positive_int(value, what, maximum=None):
     if maximum is not None and value > maximum:
         raise ValueError(f"{what} must be at most {maximum}, got {value}.")
     return value
+
+
+def check_odd(value, what, minimum=1):
+    """``value`` -> a Python int, odd and ``>= minimum`` (a kernel or window centred on its
+    pixel), or a clear ValueError naming ``what``.
+
+    Example:
+        >>> check_odd(5, "kernel_size")
+        5
+    """
+    value = _scalar(value)
+    if not _is_int(value) or value < minimum or int(value) % 2 == 0:
+        raise ValueError(f"{what} must be odd and >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def check_image_rank(image_shape):
+    """Refuses an ``image_shape`` that is not ``(H, W, C)`` (a model of images only)."""
+    if len(image_shape) != 3:
+        raise ValueError(f"image_shape must be (H, W, C), got {tuple(image_shape)}.")
+    return tuple(image_shape)
 
 
 def check_seed(seed):

@@ -93,12 +93,12 @@ def test_cli_parses_throughput_flags():
     assert parser.parse_args(["--model", "nade", "--jit-compile"]).jit_compile is True
 
 
-def test_compile_options_defaults_and_opt_out():
+def test_compile_options_defaults_and_opt_out(monkeypatch):
     model = ark.models.get("nade", preset="tiny")
     parse = cli.build_parser().parse_args
-    # A model whose step XLA compiles but where it does not pay (jit_training_pays = False):
+    # A model whose step XLA compiles but where it does not pay (in XLA_SLOWER_ON_CPU):
     # off by default, on when asked for.
-    model.jit_training_pays = False
+    monkeypatch.setattr(cli, "XLA_SLOWER_ON_CPU", frozenset({"nade"}))
     assert cli.compile_options(model, parse(["--model", "nade"])) == {
         "steps_per_execution": cli.DEFAULT_STEPS_PER_EXECUTION,
         "jit_compile": False,

@@ -98,7 +98,8 @@ def build_parser():
         action=argparse.BooleanOptionalAction,
         default=None,
         help="XLA-compile the training step (default: on for models whose "
-        "supports_jit_training and jit_training_pays are True, off for the others "
+        "supports_jit_training is True and XLA was not measured slower (XLA_SLOWER_ON_CPU), "
+        "off for the others "
         "and under --strategy other than default)",
     )
     return p
@@ -107,6 +108,10 @@ def build_parser():
 #: Steps per compiled call of `fit`: see docs/training.md, "Throughput".
 DEFAULT_STEPS_PER_EXECUTION = 20
 
+#: Registry names of the models whose XLA-compiled training step compiles but was measured
+#: slower than the plain one on a CPU (benchmarks' train_throughput): none today.
+XLA_SLOWER_ON_CPU = frozenset()
+
 
 def compile_options(model, args):
     """``{steps_per_execution, jit_compile}`` for ``model.compile`` from the parsed flags.
@@ -114,7 +119,7 @@ def compile_options(model, args):
     ``--jit-compile`` unset means on for the default strategy when the model's
     ``supports_jit_training`` is True (it is False, with the reason in
     ``jit_training_note``, for models whose training step XLA cannot compile) and
-    its ``jit_training_pays`` is True (False where XLA was measured slower on a CPU),
+    its registry name is not in `XLA_SLOWER_ON_CPU` (XLA measured slower on a CPU),
     off otherwise; ``--jit-compile`` on such a model raises a ValueError naming it.
     ``--steps-per-execution`` unset is 20, or 1 under ``--strategy multiworker``,
     where Keras 3.15's multi-step loop fails (more than 1 is refused there).
@@ -141,7 +146,8 @@ def compile_options(model, args):
     supported = bool(getattr(model, "supports_jit_training", True))
     if args.jit_compile is None:
         # Off under tf.distribute strategies by default (Keras' own "auto" rule); TPUs compile anyway.
-        jit = supported and bool(getattr(model, "jit_training_pays", True)) and args.strategy == "default"
+        pays = getattr(model, "registry_name", None) not in XLA_SLOWER_ON_CPU
+        jit = supported and pays and args.strategy == "default"
     else:
         jit = bool(args.jit_compile)
     if jit and not supported:

@@ -43,19 +43,18 @@ Example:
     TensorShape([4])
 """
 
-import contextlib
-import functools
-import inspect
 import math
 import os
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from ar_keras import checks, distribute
-from ar_keras.core import conditioning, presets, vocabulary
-from ar_keras.core import noise as noise_lib
+from ar_keras import distribute
+from ar_keras.core import conditioning, data_arguments, presets, vocabulary
+from ar_keras.core.config import RecordedConfig
+from ar_keras.core.precision import PrecisionMethods
+from ar_keras.core.sampling_methods import SamplingMethods
+from ar_keras.export import signatures
 
 __all__ = ["BaseModel", "unpack_inputs"]
 
@@ -69,24 +68,6 @@ def unpack_inputs(inputs):
     return inputs, None
 
 
-#: What a model of each event kind models, and datasets of that kind (`overrides_from_data`).
-_KIND_WORDS = {
-    "image": "images of integer levels [H, W, C]",
-    "sequence": "integer sequences [T]",
-    "video": "videos [T, H, W, C]",
-    "vector": "continuous vectors [D]",
-    "float_sequence": "float feature trajectories [T, F]",
-}
-_KIND_EXAMPLES = {
-    "image": "'digits'",
-    "sequence": "'speech' or 'text'",
-    "video": "'moving_digits'",
-    "vector": "'digits_continuous', 'two_moons' or 'power' (continuous values)",
-    "float_sequence": "'speech_features'",
-}
-_VIDEO_HINT = " For videos use a video model (--model vpn)."
-
-
 class _FunctionCache:
     """Holds compiled functions out of sight of Keras/TF object tracking.
 
@@ -98,103 +79,29 @@ class _FunctionCache:
         self.functions = {}
 
 
-@contextlib.contextmanager
-def _float32_policy(active):
-    """Builds a model's layers under the float32 dtype policy (``active``), restoring the global
-    policy afterwards even when the constructor raises."""
-    if not active:
-        yield
-        return
-    previous = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_dtype_policy("float32")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy(previous)
-
-
-class BaseModel(keras.Model):
+class BaseModel(RecordedConfig, PrecisionMethods, SamplingMethods, keras.Model):
     """Base class of every ar_keras model.
 
     Args:
         event: an `ar_keras.core.events.EventSpec`.
         num_classes: number of class labels to condition on, or None.
 
-    Mixed precision: a model built under a mixed Keras dtype policy
-    (``keras.mixed_precision.set_dtype_policy("mixed_bfloat16")``, ``python -m
-    train --precision``) computes its network in the policy's compute dtype and
-    keeps float32 variables; its heads, log-probabilities, objective and loss
-    are float32 (`precision_scope`, `compute_loss`).  A class with
-    ``float32_only = True`` (flows and continuous densities, whose
-    log-determinants and densities need float32; the latent-variable models'
-    KL terms) builds all its layers under float32 whatever the global policy:
-    it trains and samples under any policy, in float32.
+    Mixed precision and ``float32_only``: `ar_keras.core.precision`; the config: the
+    constructor's arguments (`ar_keras.core.config`).
     """
-
-    #: Build every layer in float32 whatever the global dtype policy (see the class docstring).
-    float32_only = False
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        init = cls.__dict__.get("__init__")
-        if init is None or getattr(init, "_float32_policy_wrapped", False):
-            return
-
-        @functools.wraps(init)
-        def __init__(self, *args, **kw):
-            with _float32_policy(type(self).float32_only):
-                init(self, *args, **kw)
-
-        __init__.__signature__ = inspect.signature(init)  # Keras' Operation reads the arguments
-        __init__._float32_policy_wrapped = True
-        cls.__init__ = __init__
 
     #: name -> constructor arguments, read from the TOML file beside the model's module
     #: (`ar_keras.core.presets`); every model has tiny, paper and one for the embedded data.
     PRESETS = presets.PresetTable()
-    #: Compile the cached sampler with XLA: True, False, or "auto" (when an example has
-    #: at least `jit_min_steps` sampling steps, where compiling repays itself).
-    jit_sampling = False
-    jit_min_steps = 256
     #: Whether `fit` compiles under XLA (``compile(jit_compile=True)``): ``python -m train``
     #: turns XLA on by default where True; a model that cannot sets False and says why in
     #: `jit_training_note` (checked for every registered model in tests/test_throughput.py).
     supports_jit_training = True
     jit_training_note = ""
-    #: Whether XLA speeds `fit` up on a CPU (measured by tests/benchmarks/train_throughput.py):
-    #: ``python -m train`` turns it on by default only where this and `supports_jit_training` hold.
-    jit_training_pays = True
     #: Whether `tflite_signatures` can be converted (builtin TFLite ops only).
     supports_tflite = True
     #: Sequence length `_finish_init` builds the weights with (free-length events).
     example_length = 2
-    #: The most elements (``num_samples`` x elements per example) one `sample` call may
-    #: draw: a larger request is a ValueError before anything is allocated.
-    max_sample_elements = 2**28
-    #: The shortest and the longest sequence a free-length model takes (``length`` of
-    #: `sample`, T of x); None: no upper bound.
-    min_length = 1
-    max_length = None
-
-    def __new__(cls, *args, **kwargs):
-        # Keras' own record of a subclassed model's arguments holds only the defaults
-        # (`keras.Model.__new__` drops them), so the base records what the call passed.
-        instance = super().__new__(cls, *args, **kwargs)
-        signature = inspect.signature(cls.__init__)
-        try:
-            bound = signature.bind(None, *args, **kwargs)
-        except TypeError:
-            arguments = None  # __init__ raises the TypeError itself
-        else:
-            bound.apply_defaults()
-            arguments = {}
-            for name, parameter in list(signature.parameters.items())[1:]:
-                if parameter.kind is inspect.Parameter.VAR_KEYWORD:
-                    arguments.update(bound.arguments.get(name, {}))
-                elif parameter.kind is not inspect.Parameter.VAR_POSITIONAL:
-                    arguments[name] = bound.arguments[name]
-        vars(instance)["_constructor_arguments"] = arguments
-        return instance
 
     def __init__(self, event, num_classes=None, name=None, **kwargs):
         vocabulary.check_renamed(getattr(type(self), "registry_name", None), kwargs)
@@ -301,35 +208,9 @@ class BaseModel(keras.Model):
 
     @classmethod
     def data_arguments(cls, info, kinds):
-        """The constructor arguments of `overrides_from_data` for a model of one of ``kinds``,
-        or a `ValueError` naming what the class models when the dataset is of another kind."""
-        event = info.event
-        if event.kind not in kinds:
-            raise ValueError(
-                f"{cls.__name__} models {' or '.join(_KIND_WORDS[k] for k in kinds)}; dataset "
-                f"{info.name!r} holds {event.kind} data of shape {tuple(info.event_shape)}. Pick "
-                + " or ".join(
-                    f"{'an' if k == 'image' else 'a'} {k} dataset, e.g. {_KIND_EXAMPLES[k]}" for k in kinds
-                )
-                + f" (ark.data.info(name).kind).{_VIDEO_HINT if event.kind == 'video' else ''}"
-            )
-        taken = inspect.signature(cls.__init__).parameters
-        arguments = {}
-        if event.kind == "image":
-            arguments["image_shape"] = tuple(event.shape)
-        elif event.kind == "video":
-            arguments["video_shape"] = tuple(event.shape)
-        elif event.kind == "vector":
-            arguments["event_size"] = int(event.shape[0])
-        elif event.kind == "float_sequence":
-            arguments["num_features"] = int(event.shape[-1])
-        if event.discrete:
-            arguments["num_levels"] = int(event.num_levels)
-        if event.kind == "sequence" and "max_length" in taken and getattr(info, "example_length", None):
-            arguments["max_length"] = int(info.example_length)
-        if event.modality == "audio" and "sample_rate" in taken:
-            arguments["sample_rate"] = int(event.sample_rate)
-        return arguments
+        """The constructor arguments of `overrides_from_data` for a model of one of ``kinds``
+        (`ar_keras.core.data_arguments`)."""
+        return data_arguments.data_arguments(cls, info, kinds)
 
     # ------------------------------------------------------------ conditioning
     # One protocol over the model's `conditioning` spec (`ar_keras.core.conditioning`):
@@ -369,28 +250,6 @@ class BaseModel(keras.Model):
         with self.precision_scope():
             self._objective(x, self.example_conditional(1, length), training=False)
         self.built = True
-
-    # ------------------------------------------------------ mixed precision
-    @property
-    def mixed_precision(self):
-        """True under a mixed dtype policy (float16/bfloat16 compute, float32 variables)."""
-        return self.compute_dtype != self.variable_dtype
-
-    def precision_scope(self):
-        """The context every public entry point runs the model's graph code in.
-
-        Keras casts float variables to the compute dtype only inside
-        ``Layer.__call__``; ``log_prob``, the sampler's ``init_cache``/``step``
-        and the exports call the networks' methods directly, so they enter the
-        same autocast scope here: under ``mixed_bfloat16`` every kernel is read
-        in bfloat16 on every path (training, ``log_prob``, cached sampling), and
-        the paths agree.  Under float32 it is a no-op.  Heads
-        (`ar_keras.distributions`) cast their parameters to float32, and the
-        public outputs (log-probs, objective, loss) are cast to float32 here.
-        """
-        if not self.mixed_precision:
-            return contextlib.nullcontext()
-        return distribute.autocast_scope(self.compute_dtype)
 
     # ---------------------------------------------------------------- density
     def _objective(self, x, conditional, training=False):
@@ -483,275 +342,21 @@ class BaseModel(keras.Model):
             loss = loss + tf.add_n([tf.cast(l, tf.float32) for l in self.losses]) / replicas
         return loss
 
-    # --------------------------------------------------------------- sampling
-    def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
-        """``n`` examples ``[n, *event_shape(length)]`` from a noise source (graph code)."""
-        raise NotImplementedError
-
-    def _use_jit(self, cache, length):
-        if not cache or self.jit_sampling is False:
-            return False
-        if self.jit_sampling is True:
-            return True
-        steps = self.event.num_elements(length)
-        return steps is not None and steps >= self.jit_min_steps
-
-    def _compiled(self, key, fn, jit=False):
-        """A `tf.function` of ``fn`` cached under ``key`` (out of Keras' tracking)."""
-        key = (key, bool(jit))
-        if key not in self._functions.functions:
-            # The loops are explicit tf.while_loops: nothing for AutoGraph to convert.
-            fn = tf.autograph.experimental.do_not_convert(fn)
-            self._functions.functions[key] = tf.function(
-                fn, jit_compile=bool(jit) or None, reduce_retracing=True
-            )
-        return self._functions.functions[key]
-
-    def _run_sampler(self, source, given, conditional, temperature, cache, length):
-        """Samples from keys ``[n, 2]`` (``given=False``) or a noise tensor (``given=True``)."""
-        cache = bool(cache)
-        jit = self._use_jit(cache, length)
-        depth = self.noise_depth
-
-        def run(src, c, t):
-            noise = noise_lib.GivenNoise(src) if given else noise_lib.KeyedNoise(src, depth)
-            with self.precision_scope():
-                return self._sample_graph(noise, tf.shape(src)[0], length, c, t, cache)
-
-        t = tf.convert_to_tensor(temperature, tf.float32)
-        if not tf.executing_eagerly():
-            return run(source, conditional, t)
-        fn = self._compiled(("sample", given, cache, conditional is None, length), run, jit)
-        return fn(source, conditional, t)
-
-    def _check_sample_args(self, num_samples, conditional, temperature, length):
-        n = checks.check_positive_int(num_samples, "num_samples")
-        length = self.event.check_length(length)
-        self._check_sample_size(n, length)
-        temperature = checks.check_temperature(temperature)
-        c = self.check_conditional(conditional, batch=n, length=length)
-        return n, c, temperature, length
-
-    def _check_sample_size(self, n, length):
-        """Refuses lengths below `min_length` and requests of more than `max_sample_elements`."""
-        name = getattr(self, "registry_name", type(self).__name__)
-        if length is not None and length < self.min_length:
-            raise ValueError(f"length must be at least {self.min_length} for {name}, got {length}.")
-        if length is not None and self.max_length is not None and length > self.max_length:
-            raise ValueError(
-                f"length must be at most max_length = {self.max_length} for {name}, got {length}."
-            )
-        elements = n * self.event.num_elements(length)
-        if elements > self.max_sample_elements:
-            raise ValueError(
-                f"num_samples x elements per example = {n} x {elements // n} = {elements} is more "
-                f"than one call may draw (max_sample_elements = {self.max_sample_elements}): "
-                "num_samples and length must be smaller; draw the samples in several calls "
-                "(sample_from_keys takes any (seed, index) keys)."
-            )
-
-    def sample(self, num_samples, conditional=None, seed=None, temperature=1.0, cache=True, length=None):
-        """Draws ``num_samples`` examples: ``[n, *event_shape]`` (int32 levels or float32).
-
-        Sample ``i`` draws its noise from the key ``(seed, i)``
-        (`ar_keras.core.noise`): the same seed gives the same samples for any
-        ``n``, and ``cache=True`` (the model's fastest exact path) gives the
-        same samples as ``cache=False`` (full recompute).
-
-        Args:
-            num_samples: n >= 1.
-            conditional: conditioning for the n samples (class labels ``[n]``).
-            seed: int; None draws a fresh one.
-            temperature: > 0 (discrete heads divide the logits; continuous
-                models scale the base noise).
-            cache: use the model's cached path when it has one.
-            length: T >= 1 for models of sequences of any length; None otherwise.
-        """
-        n, c, temperature, length = self._check_sample_args(num_samples, conditional, temperature, length)
-        seed = checks.check_seed(seed)
-        if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
-        keys = noise_lib.sample_keys(seed, n)  # [n, 2]
-        return self._finite_samples(
-            self._run_sampler(keys, False, c, temperature, cache, length), temperature
-        )
-
-    def _finite_samples(self, x, temperature):
-        """Float samples that overflowed (a huge temperature) are an error, not silent inf/NaN."""
-        if x.dtype.is_floating and tf.executing_eagerly() and not np.isfinite(x.numpy()).all():
-            raise ValueError(
-                f"sampling at temperature={temperature} gave non-finite values (float32 overflow): "
-                "the temperature must be smaller."
-            )
-        return x
-
-    def sample_from_keys(self, keys, conditional=None, temperature=1.0, cache=True, length=None):
-        """One example per stateless key ``keys [n, 2]`` (``(seed, i)``: sample i of seed)."""
-        keys = checks.to_tensor(keys, "keys")
-        if not keys.dtype.is_integer or keys.shape.rank != 2 or keys.shape[1] != 2:
-            raise ValueError(
-                f"keys must be integer (seed, index) pairs of shape [n, 2], got "
-                f"{keys.dtype.name} {keys.shape.as_list()}."
-            )
-        n = keys.shape[0]
-        length = self.event.check_length(length)
-        self._check_sample_size(max(n, 1), length)
-        temperature = checks.check_temperature(temperature)
-        c = self.check_conditional(conditional, batch=n, length=length)
-        if n == 0:
-            return tf.zeros((0,) + self.event.event_shape(length), self.event.dtype)
-        return self._finite_samples(
-            self._run_sampler(tf.cast(keys, tf.int64), False, c, temperature, cache, length), temperature
-        )
-
-    def _check_noise(self, noise, conditional, temperature, elements, per_step=None):
-        """Checks ``sample_from_noise``'s arguments -> ``(noise, conditional, temperature, length)``.
-
-        ``elements``: the noise's second axis (None where the length is free);
-        ``per_step``: elements per step of a free length (length = axis / per_step).
-        """
-        depth = self.noise_depth
-        expected = f"[n, {elements or ('T' if per_step in (None, 1) else f'T * {per_step}')}, {depth}]"
-
-        def check_sizes(u):
-            size = u.shape[1]
-            if (
-                u.shape[-1] != depth
-                or (elements is not None and size != elements)
-                or (elements is None and size is not None and (size == 0 or size % (per_step or 1)))
-            ):
-                raise ValueError(f"noise must have shape {expected}, got {u.shape.as_list()}.")
-
-        noise = checks.check_uniforms(noise, expected, check_sizes=check_sizes)
-        size = noise.shape[1]
-        length = None
-        if self.event.free_length:
-            length = size // (per_step or 1)
-            self._check_sample_size(max(noise.shape[0] or 0, 1), length)
-        temperature = checks.check_temperature(temperature)
-        c = self.check_conditional(conditional, batch=noise.shape[0], length=length)
-        return noise, c, temperature, length
-
-    def sample_from_noise(self, noise, conditional=None, temperature=1.0, cache=True):
-        """Samples from given uniforms ``noise [n, D, noise_depth]`` (the TFLite path).
-
-        ``noise[i, d]`` is element ``d``'s noise in sample ``i``, in the
-        flattened row-major order of the event; ``seeded_noise(seed, n, D,
-        depth)`` is the noise of ``sample(n, seed=seed)``.
-        """
-        noise, c, temperature, length = self._check_noise(noise, conditional, temperature, self.event_size)
-        if noise.shape[0] == 0:
-            return tf.zeros((0,) + self.event.event_shape(length), self.event.dtype)
-        return self._finite_samples(
-            self._run_sampler(noise, True, c, temperature, cache, length), temperature
-        )
-
     # ----------------------------------------------------------------- export
     def _named(self, specs, values):
-        return self.make_conditional({s.name: v for s, v in zip(specs, values)}) if specs else None
+        return signatures.named_conditional(self, specs, values)
 
     def export_signatures(self):
-        """``[(name, function, input_signature)]`` for `ar_keras.export.saved_model`.
+        """``[(name, function, input_signature)]`` of the SavedModel (`ar_keras.export.signatures`).
 
-        ``serving_default``: x (+ conditioning) -> ``{"log_prob": [B]}``;
-        ``conditional_log_probs`` where exact; ``sample``: ``seeds`` int64
-        ``[n]``, ``temperature`` float32 ``[]`` (+ ``length`` int32 ``[]`` for
-        free-length events) (+ conditioning) -> ``{"samples": ...}``, sample
-        ``j`` keyed ``(seeds[j], 0)`` = ``model.sample(1, seed=seeds[j])``.
+        A model with more to serve extends the list (``super().export_signatures() + [...]``).
         """
-        c_specs = self.conditional_specs()
-        x_spec = self.event.tensor_spec()
-
-        def log_prob(x, *c):
-            return {"log_prob": self.log_prob(x, self._named(c_specs, c))}
-
-        def conditional_log_probs(x, *c):
-            return {"conditional_log_probs": self.conditional_log_probs(x, self._named(c_specs, c))}
-
-        free = self.event.free_length
-        sample_specs = [
-            tf.TensorSpec([None], tf.int64, name="seeds"),
-            tf.TensorSpec([], tf.float32, name="temperature"),
-        ]
-        if free:
-            sample_specs.append(tf.TensorSpec([], tf.int32, name="length"))
-
-        def sample(seeds, temperature, *rest):
-            length, c = (rest[0], rest[1:]) if free else (None, rest)
-            if free:
-                with tf.control_dependencies(
-                    [
-                        tf.debugging.assert_positive(
-                            length, message="length must be a positive number of steps"
-                        )
-                    ]
-                ):
-                    length = tf.identity(length)
-            checked = []
-            for spec, value in zip(c_specs, c):
-                with tf.control_dependencies(
-                    [
-                        tf.debugging.assert_equal(
-                            tf.shape(value)[0],
-                            tf.size(seeds),
-                            message=f"{spec.name} must hold one "
-                            f"{'label' if spec.name == 'conditional' else 'row'} per seed",
-                        )
-                    ]
-                ):
-                    checked.append(tf.identity(value))
-            conditional = self._named(c_specs, checked)
-            if conditional is not None:
-                conditional = self.check_conditional(conditional, batch=None, length=length)
-            keys = tf.stack([seeds, tf.zeros_like(seeds)], axis=1)  # [n] -> [n, 2]
-            noise = noise_lib.KeyedNoise(keys, self.noise_depth)
-            t = checks.check_temperature_tensor(temperature)
-            with self.precision_scope():
-                return {"samples": self._sample_graph(noise, tf.size(seeds), length, conditional, t, True)}
-
-        sigs = [("serving_default", log_prob, [x_spec] + c_specs)]
-        if self.exact_conditionals:
-            sigs.append(("conditional_log_probs", conditional_log_probs, [x_spec] + c_specs))
-        sigs.append(("sample", sample, sample_specs + c_specs))
-        return sigs
+        return signatures.saved_model_signatures(self)
 
     def tflite_signatures(self, batch_size=None, num_samples=None):
-        """``{name: tf.function}`` for `ar_keras.export.tflite` (builtin ops only).
+        """``{name: tf.function}`` of the TFLite file (`ar_keras.export.signatures`)."""
+        return signatures.tflite_signatures(self, batch_size, num_samples)
 
-        ``log_prob``: x (+ conditioning) -> ``{"log_prob": [B]}``, **without**
-        value checks (TFLite cannot run `tf.debugging` assertions);
-        ``sample_from_noise``: ``noise`` float32 ``[n, D, depth]``,
-        ``temperature`` (+ conditioning) -> ``{"samples": ...}``, equal to
-        `sample_from_noise`.
-        """
-        lp_specs = self.conditional_specs(batch_size)
-        s_specs = self.conditional_specs(num_samples)
-        noise_spec = tf.TensorSpec([num_samples, self.event_size, self.noise_depth], tf.float32, name="noise")
-        t_spec = tf.TensorSpec([], tf.float32, name="temperature")
-
-        @tf.function(input_signature=[self.event.tensor_spec(batch_size)] + lp_specs, autograph=False)
-        def log_prob(x, *c):
-            x, c = self._check(x, self._named(lp_specs, c), validate_values=False)
-            with self.precision_scope():
-                return {"log_prob": tf.cast(self._log_prob(x, c), tf.float32)}
-
-        @tf.function(input_signature=[noise_spec, t_spec] + s_specs, autograph=False)
-        def sample_from_noise(noise, temperature, *c):
-            length = tf.shape(noise)[1] if self.event.free_length else None
-            with self.precision_scope():
-                x = self._sample_graph(
-                    noise_lib.GivenNoise(noise),
-                    tf.shape(noise)[0],
-                    length,
-                    self._named(s_specs, c),
-                    temperature,
-                    True,
-                )
-            return {"samples": x}
-
-        return {"log_prob": log_prob, "sample_from_noise": sample_from_noise}
-
-    # ---------------------------------------------------------------- export
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
         """Keras' ``model.export``, writing `ar_keras.export`'s artifacts.
 
@@ -798,36 +403,3 @@ class BaseModel(keras.Model):
             )
         if verbose is None or verbose:
             print(f"Saved artifact at '{filepath}'.")
-
-    # ---------------------------------------------------------- serialization
-    def get_config(self):
-        """The constructor's arguments as the model was built (defaults included).
-
-        With Keras' own ``name``, ``trainable`` and ``dtype``; tuples become lists, so that
-        the config is plain JSON and ``type(model).from_config(config)`` builds the same
-        model.
-
-        Example:
-            >>> import ar_keras as ark
-            >>> model = ark.models.get("nade", preset="tiny")
-            >>> config = model.get_config()
-            >>> config["hidden_dim"], config["image_shape"]
-            (8, [2, 2, 1])
-            >>> type(model).from_config(config).get_config() == config
-            True
-        """
-        config = super().get_config()
-        for key, value in self._constructor_arguments.items():
-            config.setdefault(key, _plain(value))
-        return config
-
-
-def _plain(value):
-    """``value`` with tuples and NumPy arrays as lists and NumPy scalars as Python ones."""
-    if isinstance(value, np.ndarray | np.generic):
-        return value.tolist()
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value

@@ -2,7 +2,7 @@
 
 Both formats run without ar_keras: a process that loads them needs only
 TensorFlow (or the TFLite runtime).  Each model owns its signatures
-(`ar_keras.core.BaseModel.export_signatures` / ``tflite_signatures``, built
+(`ar_keras.export.signatures`, built
 from its event spec, and ``stream_signatures`` where it streams); this module
 only writes them.  Below, the signatures of the integer image models; sequence,
 continuous and latent-variable models follow after.
@@ -99,7 +99,6 @@ import keras
 import tensorflow as tf
 
 from ar_keras import checks
-from ar_keras.core import BaseModel
 
 __all__ = ["saved_model", "serving", "next_version", "tflite", "tflite_step", "TFLITE_MAX_PARAMS"]
 
@@ -111,6 +110,8 @@ TFLITE_MAX_PARAMS = 50_000_000
 
 
 def _check_model(model):
+    from ar_keras.core import BaseModel  # the models' base reaches this package for its signatures
+
     if not isinstance(model, BaseModel):
         raise TypeError(
             "ar_keras.export expects an ar_keras model (e.g. ark.models.get('gated_pixelcnn')), "

@@ -22,6 +22,10 @@ __all__ = [
     "check_positive_int",
     "check_odd",
     "check_image_rank",
+    "check_choice",
+    "check_split",
+    "check_rate",
+    "check_pair",
     "check_temperature",
     "check_temperature_tensor",
     "check_seed",
@@ -189,6 +193,63 @@ def check_image_rank(image_shape):
     if len(image_shape) != 3:
         raise ValueError(f"image_shape must be (H, W, C), got {tuple(image_shape)}.")
     return tuple(image_shape)
+
+
+def check_choice(value, what, allowed):
+    """``value`` if it is one of ``allowed``, or a clear ValueError naming ``what`` and the choices.
+
+    Example:
+        >>> check_choice("local_1d", "attention", ("local_1d", "local_2d"))
+        'local_1d'
+        >>> check_choice("global", "attention", ("local_1d", "local_2d"))
+        Traceback (most recent call last):
+        ...
+        ValueError: attention must be one of 'local_1d', 'local_2d', got 'global'.
+    """
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(map(repr, allowed))}, got {value!r}.")
+    return value
+
+
+#: The splits every dataset has.
+SPLITS = ("train", "validation", "test")
+
+
+def check_split(split):
+    """``split`` if it is ``"train"``, ``"validation"`` or ``"test"``, else a clear ValueError."""
+    return check_choice(split, "split", SPLITS)
+
+
+def check_rate(value, what):
+    """``value`` as a float in ``[0, 1)`` (a dropout rate, a momentum, a sparsity), or a clear
+    ValueError naming ``what``.
+
+    Example:
+        >>> check_rate(0.25, "dropout")
+        0.25
+    """
+    value = _scalar(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"{what} must be in [0, 1), got {value!r}.")
+    return float(value)
+
+
+def check_pair(value, what, minimum):
+    """``value`` -> a tuple of two Python ints ``>= minimum`` (a block shape, a flange), or a
+    clear ValueError naming ``what``.
+
+    Example:
+        >>> check_pair([4, 8], "block_shape", 1)
+        (4, 8)
+    """
+    try:
+        pair = tuple(int(v) for v in value)
+        ok = len(pair) == 2 and all(p == v for p, v in zip(pair, value)) and min(pair) >= minimum
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{what} must be two integers >= {minimum}, got {value!r}.")
+    return pair
 
 
 def check_seed(seed):

@@ -92,8 +92,8 @@ class EventSpec:
         self.num_levels = None if num_levels is None else int(num_levels)
         self.support = None if support is None else (float(support[0]), float(support[1]))
         modality = self.default_modality if modality is None else modality
-        if modality is not None and modality not in MODALITIES:
-            raise ValueError(f"modality must be one of {MODALITIES} or None, got {modality!r}.")
+        if modality is not None:
+            checks.check_choice(modality, "modality", MODALITIES)
         if (modality == "audio") != (sample_rate is not None):
             raise ValueError(
                 "sample_rate goes with audio and audio needs one: pass modality='audio' with "

@@ -28,6 +28,7 @@ import functools
 
 import numpy as np
 
+from ar_keras import checks
 from ar_keras.data.dataset_info import DatasetInfo
 
 __all__ = [
@@ -95,15 +96,13 @@ def _all_digits():
 
 
 def _split_slice(split):
+    checks.check_split(split)  # callers pass canonical names; kept for direct use
     start = 0
     for name in ("train", "validation", "test"):
         stop = start + _SPLIT_SIZES[name]
         if name == split:
             return slice(start, stop)
         start = stop
-    raise ValueError(  # callers pass canonical names; kept for direct use
-        f"split must be one of 'train', 'validation', 'test', got {split!r}."
-    )
 
 
 def digits_arrays(split):

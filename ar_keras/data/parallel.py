@@ -34,6 +34,7 @@ Example:
 import numpy as np
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.data import offline, text
 
 __all__ = ["reversal_pairs", "load_parallel", "wmt", "PARALLEL_NAMES"]
@@ -64,8 +65,7 @@ def wmt(split, pair="de-en", data_dir=None, tfds_name="wmt14_translate", source_
         DatasetNotFoundError: no prepared ``<data_dir>/<tfds_name>/<pair>/<version>/`` folder.
         ValueError: a split or language the pair does not have.
     """
-    if split not in ("train", "validation", "test"):
-        raise ValueError(f"split must be one of 'train', 'validation', 'test', got {split!r}.")
+    checks.check_split(split)
     languages = pair.split("-")
     if len(languages) != 2 or source_language not in languages:
         raise ValueError(f"source_language must be one side of the pair {pair!r}, got {source_language!r}.")

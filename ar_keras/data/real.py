@@ -46,6 +46,7 @@ Example:
 import dataclasses
 import os
 
+from ar_keras import checks
 from ar_keras.data import image_files
 from ar_keras.data.dataset_info import DatasetInfo
 from ar_keras.data.offline import (
@@ -269,8 +270,7 @@ def load_real(name, split, data_dir=None):
     if name not in _SOURCES:
         raise ValueError(f"Unknown real dataset {name!r}; expected one of {', '.join(sorted(_SOURCES))}.")
     source = _SOURCES[name]
-    if split not in ("train", "validation", "test"):
-        raise ValueError(f"split must be one of train, validation, test; got {split!r}.")
+    checks.check_split(split)
     data_dir, origin = resolve_data_dir(data_dir)
 
     local_ready, local_note = source.local_status(data_dir)

@@ -37,6 +37,7 @@ import os
 
 import numpy as np
 
+from ar_keras import checks
 from ar_keras.data.audio_info import AudioDatasetInfo
 from ar_keras.data.mu_law import mu_law_encode, pcm16_to_float
 
@@ -121,8 +122,7 @@ def speech_arrays(split):
     Args:
         split: ``"train"``, ``"validation"`` or ``"test"``.
     """
-    if split not in ("train", "validation", "test"):
-        raise ValueError(f"split must be one of 'train', 'validation', 'test', got {split!r}.")
+    checks.check_split(split)
     u = utterances(split)
     silence = int(mu_law_encode(np.zeros([1], np.float32), _LEVELS).numpy()[0])  # 128
     codes = np.full([len(u["clips"]), _LENGTH], silence, np.int32)  # [N, T]

@@ -41,6 +41,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.data import speech
 from ar_keras.data.dataset_info import DatasetInfo
 from ar_keras.data.mu_law import pcm16_to_float
@@ -159,6 +160,5 @@ def _split_arrays(split):
 
 def feature_arrays(split):
     """One split: float32 ``[N, 20, 26]`` normalised segments and int32 labels ``[N]``."""
-    if split not in ("train", "validation", "test"):
-        raise ValueError(f"split must be one of 'train', 'validation', 'test', got {split!r}.")
+    checks.check_split(split)
     return _split_arrays(split)

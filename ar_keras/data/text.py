@@ -44,6 +44,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.data.dataset_info import DatasetInfo
 from ar_keras.data.offline import DATA_DIR_ENV, NEVER_DOWNLOADS, DatasetNotFoundError, resolve_data_dir
 
@@ -132,8 +133,7 @@ def corpus():
 
 
 def _check_split(split):
-    if split not in ("train", "validation", "test"):
-        raise ValueError(f"split must be one of 'train', 'validation', 'test', got {split!r}.")
+    checks.check_split(split)
 
 
 def _check_length(length):

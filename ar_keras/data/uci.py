@@ -47,6 +47,7 @@ import os
 
 import numpy as np
 
+from ar_keras import checks
 from ar_keras.data.dataset_info import DatasetInfo
 from ar_keras.data.offline import DATA_DIR_ENV, DatasetNotFoundError, resolve_data_dir
 
@@ -271,8 +272,7 @@ def uci_arrays(name, split, data_dir=None):
     if name not in UCI_FILES:
         raise ValueError(f"Unknown UCI dataset {name!r}; expected one of {', '.join(UCI_FILES)}.")
     index = {"train": 0, "validation": 1, "test": 2}
-    if split not in index:
-        raise ValueError(f"split must be one of train, validation, test; got {split!r}.")
+    checks.check_split(split)
     data_dir, origin = resolve_data_dir(data_dir)
     files = [os.path.join(data_dir, rel) for rel in UCI_FILES[name]]
     missing = [rel for rel, f in zip(UCI_FILES[name], files) if not os.path.isfile(f)]

@@ -58,6 +58,7 @@ import os
 
 import numpy as np
 
+from ar_keras import checks
 from ar_keras.data import embedded
 from ar_keras.data.dataset_info import DatasetInfo
 from ar_keras.data.offline import not_found, read_tfds, resolve_data_dir, tfds_build_hint
@@ -132,8 +133,7 @@ def moving_digits_arrays(split, length=MOVING_DIGITS_LENGTH, num_videos=None, fr
         num_videos: N; default the split's size (2000, 200, 200).
         frame_size: S >= 8, the side of a frame.
     """
-    if split not in MOVING_DIGITS_SEEDS:
-        raise ValueError(f"split must be one of 'train', 'validation', 'test', got {split!r}.")
+    checks.check_split(split)
     for name, value, low in (("length", length, 1), ("frame_size", frame_size, _DIGIT_SIZE)):
         if isinstance(value, bool) or int(value) != value or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")

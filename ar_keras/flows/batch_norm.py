@@ -31,6 +31,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from ar_keras import checks
+
 __all__ = ["BatchNorm", "BatchNormBijector"]
 
 tfb = tfp.bijectors
@@ -54,10 +56,8 @@ class BatchNorm(keras.layers.Layer):
 
     def __init__(self, momentum=0.9, epsilon=1e-5, **kwargs):
         super().__init__(**kwargs)
-        self.momentum = float(momentum)
+        self.momentum = checks.check_rate(momentum, "momentum")
         self.epsilon = float(epsilon)
-        if not 0.0 <= self.momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}.")
 
     def build(self, input_shape):
         size = int(input_shape[-1])

@@ -44,6 +44,7 @@ Example:
 import numpy as np
 import tensorflow_probability as tfp
 
+from ar_keras import checks
 from ar_keras.flows import affine
 from ar_keras.flows.batch_norm import BatchNormBijector
 from ar_keras.flows.permutation import PERMUTATIONS, layer_permutations
@@ -160,8 +161,7 @@ def made_stack(
     """
     if int(num_layers) < 1:
         raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
-    if permutation not in PERMUTATIONS:
-        raise ValueError(f"permutation must be one of {PERMUTATIONS}, got {permutation!r}.")
+    checks.check_choice(permutation, "permutation", PERMUTATIONS)
     return [
         MADELayer(
             params=2,

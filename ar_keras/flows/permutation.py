@@ -17,6 +17,8 @@ Example:
 
 import numpy as np
 
+from ar_keras import checks
+
 __all__ = ["PERMUTATIONS", "layer_permutations"]
 
 #: Accepted ``permutation=`` values.
@@ -36,8 +38,7 @@ def layer_permutations(event_size, num_layers, kind="reverse", seed=0):
     Returns:
         list of K - 1 int arrays ``[D]`` (empty for ``"none"``).
     """
-    if kind not in PERMUTATIONS:
-        raise ValueError(f"permutation must be one of {PERMUTATIONS}, got {kind!r}.")
+    checks.check_choice(kind, "permutation", PERMUTATIONS)
     event_size, num_layers = int(event_size), int(num_layers)
     if kind == "none":
         return []

@@ -49,6 +49,7 @@ Example:
 import keras
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.layers.causal_conv1d import CausalConv1D
 
 __all__ = ["ByteNetBlock", "BLOCK_TYPES", "multiplicative_unit"]
@@ -92,8 +93,7 @@ class ByteNetBlock(keras.layers.Layer):
         ):
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"ByteNetBlock: {what} must be a positive integer, got {value!r}.")
-        if block_type not in BLOCK_TYPES:
-            raise ValueError(f"block_type must be one of {BLOCK_TYPES}, got {block_type!r}.")
+        checks.check_choice(block_type, "block_type", BLOCK_TYPES)
         self.hidden_channels = d = int(hidden_channels)
         self.kernel_size = int(kernel_size)
         self.dilation_rate = int(dilation_rate)

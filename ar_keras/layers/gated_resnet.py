@@ -29,6 +29,7 @@ Example:
 import keras
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.layers.shifted_conv import DownRightShiftedConv2D, DownShiftedConv2D
 
 __all__ = ["GatedResNet", "concat_elu", "get_nonlinearity"]
@@ -44,13 +45,8 @@ def concat_elu(x):
 
 def get_nonlinearity(name):
     """The activation named ``name``: concat_elu, elu or relu."""
-    if name == "concat_elu":
-        return concat_elu
-    if name == "elu":
-        return tf.nn.elu
-    if name == "relu":
-        return tf.nn.relu
-    raise ValueError(f"nonlinearity must be one of {_NONLINEARITIES}, got {name!r}.")
+    checks.check_choice(name, "nonlinearity", _NONLINEARITIES)
+    return {"concat_elu": concat_elu, "elu": tf.nn.elu, "relu": tf.nn.relu}[name]
 
 
 @keras.saving.register_keras_serializable(package="ar_keras")
@@ -85,12 +81,9 @@ class GatedResNet(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if conv not in _CONVS:
-            raise ValueError(f"conv must be one of {_CONVS}, got {conv!r}.")
-        if nonlinearity not in _NONLINEARITIES:
-            raise ValueError(f"nonlinearity must be one of {_NONLINEARITIES}, got {nonlinearity!r}.")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+        checks.check_choice(conv, "conv", _CONVS)
+        checks.check_choice(nonlinearity, "nonlinearity", _NONLINEARITIES)
+        checks.check_rate(dropout, "dropout")
         self.conv = conv
         self.nonlinearity = nonlinearity
         self.dropout = float(dropout)

@@ -60,6 +60,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.layers import masking
 from ar_keras.layers.masked_dense import MaskedDense
 
@@ -164,8 +165,7 @@ class MADELayer(keras.layers.Layer):
         self.conditional_size = None if conditional_size is None else int(conditional_size)
         if output is None:
             output = "shift_and_log_scale" if self.params == 2 else "params"
-        if output not in _OUTPUTS:
-            raise ValueError(f"output must be one of {_OUTPUTS}, got {output!r}.")
+        checks.check_choice(output, "output", _OUTPUTS)
         if output == "shift_and_log_scale" and self.params != 2:
             raise ValueError(f"output='shift_and_log_scale' needs params=2, got params={self.params}.")
         self.output_mode = output

@@ -40,6 +40,7 @@ import math
 import keras
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.layers.attention import CausalSelfAttention
 
 __all__ = ["SparseTransformerBlock", "gelu"]
@@ -114,8 +115,7 @@ class SparseTransformerBlock(keras.layers.Layer):
         self.pattern = pattern
         self.block_length = None if block_length is None else int(block_length)
         self.num_summary = None if num_summary is None else int(num_summary)
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        checks.check_rate(dropout, "dropout")
         self.dropout = float(dropout)
         self.output_scale = float(output_scale)
         self.recompute = bool(recompute)

@@ -25,6 +25,8 @@ Example:
 import keras
 import tensorflow as tf
 
+from ar_keras import checks
+
 __all__ = ["Upsample1D"]
 
 MODES = ("repeat", "transposed")
@@ -47,8 +49,7 @@ class Upsample1D(keras.layers.Layer):
         super().__init__(**kwargs)
         if isinstance(hop, bool) or int(hop) != hop or hop < 1:
             raise ValueError(f"Upsample1D: hop must be a positive integer, got {hop!r}.")
-        if mode not in MODES:
-            raise ValueError(f"Upsample1D: mode must be one of {MODES}, got {mode!r}.")
+        checks.check_choice(mode, "Upsample1D: mode", MODES)
         if mode == "repeat" and channels is not None:
             raise ValueError(
                 "Upsample1D: channels is only for mode='transposed' (repeating keeps the E input channels)."

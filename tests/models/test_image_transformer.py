@@ -13,7 +13,7 @@ import tensorflow as tf
 import test_case as tc
 
 import ar_keras as ark
-from ar_keras.models.transformer.image_transformer import timing_signal
+from ar_keras.layers.attention import timing_signal
 
 
 def model_of(**overrides):

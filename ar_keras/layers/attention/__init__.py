@@ -6,10 +6,12 @@
   ``attend_step`` (one query against a key/value buffer).
 * `CausalSelfAttention`: multi-head, with projections (transformers).
 * `PatternAttention`: single head, weightless, given q/k/v (PixelSNAIL).
+* `timing_signal`: sinusoidal positions over several coordinates.
 """
 
 from ar_keras.layers.attention import blockwise, patterns
 from ar_keras.layers.attention.causal_self_attention import CausalSelfAttention
 from ar_keras.layers.attention.pattern_attention import PatternAttention
+from ar_keras.layers.attention.timing_signal import timing_signal
 
-__all__ = ["patterns", "blockwise", "CausalSelfAttention", "PatternAttention"]
+__all__ = ["patterns", "blockwise", "CausalSelfAttention", "PatternAttention", "timing_signal"]

@@ -37,6 +37,7 @@ import numbers
 import keras
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.layers.attention import blockwise
 from ar_keras.layers.attention.patterns import make_spec
 
@@ -107,8 +108,7 @@ class CausalSelfAttention(keras.layers.Layer):
         ):
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        checks.check_rate(dropout, "dropout")
         self.spec = make_spec(pattern, block_length, num_summary, grid_shape, block_shape, flange, strict)
         self.num_heads = int(num_heads)
         self.key_dim = int(key_dim)

@@ -177,8 +177,7 @@ class SampleRNN(AutoregressiveModel):
         self.embedding_dim = checks.check_positive_int(embedding_dim, "embedding_dim")
         self.intermediate_dim = checks.check_positive_int(intermediate_dim or hidden_dim, "intermediate_dim")
         self.sample_rate = self.event.sample_rate
-        if quantization not in QUANTIZATIONS:
-            raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}.")
+        checks.check_choice(quantization, "quantization", QUANTIZATIONS)
         self.quantization = quantization
         K = self.num_levels
         self.head = Categorical(K)

@@ -97,8 +97,7 @@ def check_local_conditioning(local_channels, local_hop, local_upsampling):
     if local_channels is not None:
         checks.check_positive_int(local_channels, "local_channels")
         checks.check_positive_int(local_hop, "local_hop")
-        if local_upsampling not in UPSAMPLING_MODES:
-            raise ValueError(f"local_upsampling must be one of {UPSAMPLING_MODES}, got {local_upsampling!r}.")
+        checks.check_choice(local_upsampling, "local_upsampling", UPSAMPLING_MODES)
 
 
 def dilation_stacks(layers_per_stack, stacks):

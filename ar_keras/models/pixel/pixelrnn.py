@@ -94,6 +94,7 @@ Example:
 import keras
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.core import AutoregressiveModel, no_autograph
 from ar_keras.distributions import head_for_levels
 from ar_keras.layers.diagonal_bilstm import DiagonalBiLSTM
@@ -156,8 +157,7 @@ class PixelRNN(AutoregressiveModel):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
-        if variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}.")
+        checks.check_choice(variant, "variant", VARIANTS)
         for name, k in (
             ("first_kernel_size", first_kernel_size),
             ("row_kernel_size", row_kernel_size),

@@ -46,6 +46,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.core import AutoregressiveModel, no_autograph
 from ar_keras.distributions.logistic_mixture import DiscretizedLogisticMixture
 from ar_keras.layers.attention import PatternAttention
@@ -118,10 +119,7 @@ class PixelSNAIL(AutoregressiveModel):
         ):
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {ACTIVATIONS} (of the gated ResNets), got {activation!r}."
-            )
+        checks.check_choice(activation, "activation", ACTIVATIONS)
         self.hidden_dim = int(hidden_dim)
         self.num_blocks = int(num_blocks)
         self.num_layers = int(num_layers)

@@ -92,6 +92,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.core import AutoregressiveModel, no_autograph
 from ar_keras.core.events import EventSpec
 from ar_keras.distributions import MCGSM, Categorical, MCGSMParameters
@@ -161,8 +162,7 @@ class RIDE(AutoregressiveModel):
         num_classes=None,
         **kwargs,
     ):
-        if head not in HEADS:
-            raise ValueError(f"head must be one of {HEADS}, got {head!r}.")
+        checks.check_choice(head, "head", HEADS)
         if head == "mcgsm":
             if num_levels is not None:
                 raise ValueError(

@@ -175,8 +175,7 @@ class ByteNet(AutoregressiveModel):
         checks.check_positive_int(hidden_dim, "hidden_dim")
         checks.check_positive_int(kernel_size, "kernel_size")
         checks.check_positive_int(encoder_kernel_size, "encoder_kernel_size")
-        if block_type not in BLOCK_TYPES:
-            raise ValueError(f"block_type must be one of {BLOCK_TYPES}, got {block_type!r}.")
+        checks.check_choice(block_type, "block_type", BLOCK_TYPES)
         if isinstance(dropout, bool) or not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be a rate in [0, 1), got {dropout!r}.")
         self.hidden_dim = int(hidden_dim)

@@ -117,8 +117,6 @@ Example:
     array([0, 1, 2, 3, 8, 9], dtype=int32)
 """
 
-import math
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -128,58 +126,15 @@ from ar_keras.core import AutoregressiveModel, conditioning, no_autograph
 from ar_keras.core.events import ImageEvent
 from ar_keras.distributions import Categorical
 from ar_keras.distributions.logistic_mixture import DiscretizedLogisticMixture
-from ar_keras.layers.attention import CausalSelfAttention, patterns
+from ar_keras.layers.attention import CausalSelfAttention, patterns, timing_signal
 from ar_keras.models.registry import register
 
-__all__ = ["ImageTransformer", "timing_signal"]
+__all__ = ["ImageTransformer"]
 
 _ATTENTION = ("local_1d", "local_2d")
 _POSITIONS = ("sinusoidal", "learned")
 _HEADS = ("categorical", "dmol")
 _SHIFTS = ("sequence", "blockwise")
-
-
-def timing_signal(coordinates, depth, min_timescale=1.0, max_timescale=1.0e4):
-    """Sinusoidal position signal over several integer coordinates (numpy).
-
-    tensor2tensor's ``add_timing_signal_nd`` (Vaswani et al. 2017, sec. 3.5, per
-    axis): with A axes and ``n = depth // (2 A)`` timescales
-    ``tau_i = min_timescale * (max / min)^(i / (n - 1))``, axis ``a`` fills the
-    channels ``[2 a n, 2 (a + 1) n)`` with ``sin(p_a / tau_i)`` then
-    ``cos(p_a / tau_i)``; the last ``depth - 2 A n`` channels are zero.
-
-    Args:
-        coordinates: int ``[N, A]``.
-        depth: d >= 2 A.
-
-    Returns:
-        float32 ``[N, depth]``.
-    """
-    coordinates = np.asarray(coordinates, np.float64)
-    axes = coordinates.shape[1]
-    n = depth // (2 * axes)
-    if n < 1:
-        raise ValueError(
-            f"a sinusoidal signal over {axes} coordinates needs a width of at least {2 * axes}, got {depth}."
-        )
-    increment = math.log(max_timescale / min_timescale) / max(n - 1, 1)
-    inv_timescales = min_timescale * np.exp(-increment * np.arange(n))  # [n]
-    signal = np.zeros((coordinates.shape[0], depth))
-    for a in range(axes):
-        scaled = coordinates[:, a : a + 1] * inv_timescales[None, :]  # [N, n]
-        signal[:, 2 * a * n : 2 * (a + 1) * n] = np.concatenate([np.sin(scaled), np.cos(scaled)], 1)
-    return signal.astype(np.float32)
-
-
-def _pair(value, name, minimum):
-    try:
-        pair = tuple(int(v) for v in value)
-        ok = len(pair) == 2 and all(p == v for p, v in zip(pair, value)) and min(pair) >= minimum
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"{name} must be two integers >= {minimum}, got {value!r}.")
-    return pair
 
 
 @register("image_transformer")
@@ -234,8 +189,7 @@ class ImageTransformer(AutoregressiveModel):
         **kwargs,
     ):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
-        if len(self.image_shape) != 3:
-            raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
+        checks.check_image_rank(self.image_shape)
         for name, value in (
             ("hidden_dim", hidden_dim),
             ("num_layers", num_layers),
@@ -250,12 +204,9 @@ class ImageTransformer(AutoregressiveModel):
             ("head", head, _HEADS),
             ("right_shift", right_shift, _SHIFTS),
         ):
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}.")
+            checks.check_choice(value, name, allowed)
         if hidden_dim % num_heads:
             raise ValueError(f"hidden_dim ({hidden_dim}) must be a multiple of num_heads ({num_heads}).")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
         H, W, C = self.image_shape
         K = self.num_levels
         self.hidden_dim = int(hidden_dim)
@@ -264,14 +215,16 @@ class ImageTransformer(AutoregressiveModel):
         self.intermediate_dim = int(intermediate_dim)
         self.attention = attention
         self.block_length = checks.check_positive_int(block_length, "block_length")
-        self.block_shape = _pair(block_shape, "block_shape", 1)
-        self.flange = _pair(flange, "flange", 0)
+        self.block_shape = checks.check_pair(block_shape, "block_shape", 1)
+        self.flange = checks.check_pair(flange, "flange", 0)
         self.positions = positions
         self.head_name = head
         self.num_mixtures = int(num_mixtures)
         self.right_shift = right_shift
-        self.dropout = float(dropout)
-        self.low_resolution = None if low_resolution is None else _pair(low_resolution, "low_resolution", 1)
+        self.dropout = checks.check_rate(dropout, "dropout")
+        self.low_resolution = (
+            None if low_resolution is None else checks.check_pair(low_resolution, "low_resolution", 1)
+        )
         D, d = H * W * C, self.hidden_dim
         grid = (H, W * C)
 

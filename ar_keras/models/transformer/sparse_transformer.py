@@ -307,8 +307,7 @@ class SparseTransformer(AutoregressiveModel):
         self.key_dim = _check_int(key_dim or self.hidden_dim // self.num_heads, "key_dim")
         self.value_dim = _check_int(value_dim or self.hidden_dim // self.num_heads, "value_dim")
         self.intermediate_dim = _check_int(intermediate_dim or 4 * self.hidden_dim, "intermediate_dim")
-        if attention not in ATTENTIONS:
-            raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}.")
+        checks.check_choice(attention, "attention", ATTENTIONS)
         self.attention = attention
         n = None if sequence else self.event_size
         if block_length is None:
@@ -342,8 +341,7 @@ class SparseTransformer(AutoregressiveModel):
                     f"sequence of {allowed}, got {layer_pattern!r}."
                 )
         self.layer_pattern = layer_pattern
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        checks.check_rate(dropout, "dropout")
         self.dropout = float(dropout)
         self.recompute = bool(recompute)
         self.zero_init_logits = bool(zero_init_logits)

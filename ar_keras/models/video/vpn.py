@@ -135,8 +135,7 @@ class VideoPixelNetwork(AutoregressiveModel):
         T, H, W, C = self.video_shape
         if T < 2:
             raise ValueError(f"video_shape must have T >= 2 frames, got {tuple(video_shape)}.")
-        if head not in _HEADS:
-            raise ValueError(f"head must be one of {_HEADS}, got {head!r}.")
+        checks.check_choice(head, "head", _HEADS)
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}.")
         if num_decoder_blocks < 1:

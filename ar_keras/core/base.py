@@ -161,7 +161,7 @@ class BaseModel(keras.Model):
     #: `jit_training_note` (checked for every registered model in tests/test_throughput.py).
     supports_jit_training = True
     jit_training_note = ""
-    #: Whether XLA speeds `fit` up on a CPU (measured by tests/benchmarks/train_throughput.py):
+    #: Whether XLA speeds `fit` up on a CPU (measured by benchmarks/train_throughput.py):
     #: ``python -m train`` turns it on by default only where this and `supports_jit_training` hold.
     jit_training_pays = True
     #: Whether `tflite_signatures` can be converted (builtin TFLite ops only).

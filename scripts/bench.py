@@ -5,7 +5,7 @@
     python scripts/bench.py --only sampling_cost      # the benchmarks whose command has this text
     python scripts/bench.py --only attention --out /tmp/bench.md
     python scripts/bench.py --list                    # the commands, without running them
-    python scripts/bench.py --command "tests/benchmarks/wavernn_generation.py --length 2000" --out /tmp/b.md
+    python scripts/bench.py --command "benchmarks/wavernn_generation.py --length 2000" --out /tmp/b.md
 
 Each benchmark runs as its own process (`BENCHMARKS`, run from the repository root with this
 interpreter); its output streams to the terminal as it comes and is kept for the page.  The page
@@ -30,25 +30,25 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: The benchmark commands, in the order they run (paths relative to the repository root).
 BENCHMARKS = [
-    "tests/benchmarks/digits_bits_per_dim.py",
-    "tests/benchmarks/maf_vs_tfp.py",
-    "tests/benchmarks/iaf_vae_digits.py",
-    "tests/benchmarks/pixelvae_digits.py",
-    "tests/benchmarks/pixel_models.py",
-    "tests/benchmarks/pixelrnn_digits.py",
-    "tests/benchmarks/wavenet_generation.py",
-    "tests/benchmarks/wavernn_generation.py",
-    "tests/benchmarks/sampling_cost.py",
-    "tests/benchmarks/spatial_lstm_digits.py",
-    "tests/benchmarks/attention_scaling.py",
-    "tests/benchmarks/transformer_sampling.py",
-    "tests/benchmarks/image_transformer_sampling.py",
-    "tests/benchmarks/samplernn_speech.py",
-    "tests/benchmarks/multiscale_sampling.py",
-    "tests/benchmarks/tflite_table.py --presets tiny,digits,speech,text",
+    "benchmarks/digits_bits_per_dim.py",
+    "benchmarks/maf_vs_tfp.py",
+    "benchmarks/iaf_vae_digits.py",
+    "benchmarks/pixelvae_digits.py",
+    "benchmarks/pixel_models.py",
+    "benchmarks/pixelrnn_digits.py",
+    "benchmarks/wavenet_generation.py",
+    "benchmarks/wavernn_generation.py",
+    "benchmarks/sampling_cost.py",
+    "benchmarks/spatial_lstm_digits.py",
+    "benchmarks/attention_scaling.py",
+    "benchmarks/transformer_sampling.py",
+    "benchmarks/image_transformer_sampling.py",
+    "benchmarks/samplernn_speech.py",
+    "benchmarks/multiscale_sampling.py",
+    "benchmarks/tflite_table.py --presets tiny,digits,speech,text",
     "scripts/mixed_precision_throughput.py --models made,gated_pixelcnn,wavenet --presets digits,speech "
     "--seconds 3",
-    "tests/benchmarks/train_throughput.py",
+    "benchmarks/train_throughput.py",
 ]
 
 #: TensorFlow's and absl's start-up lines (kept on the terminal, left out of the page).

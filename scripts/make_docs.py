@@ -77,34 +77,34 @@ _DIGITS_PROTOCOL = (
 #: (independent pixels, a 17-way categorical per pixel) is 2.433 test bits/dim.
 FIGURES = {
     "nade": [
-        ("2.043 test bits/dim (digits)", "python tests/benchmarks/digits_bits_per_dim.py", _DIGITS_PROTOCOL)
+        ("2.043 test bits/dim (digits)", "python benchmarks/digits_bits_per_dim.py", _DIGITS_PROTOCOL)
     ],
     "made": [
         (
             "2.203 test bits/dim (digits, one mask)",
-            "python tests/benchmarks/digits_bits_per_dim.py",
+            "python benchmarks/digits_bits_per_dim.py",
             _DIGITS_PROTOCOL,
         ),
         (
             "2.129 test bits/dim (digits, 16-mask order-agnostic ensemble, `ensemble_log_prob`)",
-            "python tests/benchmarks/digits_bits_per_dim.py",
+            "python benchmarks/digits_bits_per_dim.py",
             _DIGITS_PROTOCOL,
         ),
     ],
     "gated_pixelcnn": [
-        ("1.791 test bits/dim (digits)", "python tests/benchmarks/digits_bits_per_dim.py", _DIGITS_PROTOCOL)
+        ("1.791 test bits/dim (digits)", "python benchmarks/digits_bits_per_dim.py", _DIGITS_PROTOCOL)
     ],
     "pixelcnn_pp": [
         (
             "1.816 test bits/dim (digits; `tfd.PixelCNN` 1.853 under the same budget)",
-            "python tests/benchmarks/pixel_models.py --budget 60",
+            "python benchmarks/pixel_models.py --budget 60",
             "60 s of training, early stopping patience 10 epochs, 2 CPU cores shared with other jobs",
         )
     ],
     "image_transformer": [
         (
             "1.780 test bits/dim (digits, local 1-D); 1.811 (local 2-D)",
-            "python tests/benchmarks/digits_bits_per_dim.py --models image_transformer --epochs 60",
+            "python benchmarks/digits_bits_per_dim.py --models image_transformer --epochs 60",
             _DIGITS_PROTOCOL,
         )
     ],
@@ -119,21 +119,21 @@ FIGURES = {
     "pixelvae": [
         (
             "importance-weighted bound 1.746 test bits/dim, ELBO 1.807 (digits)",
-            "python tests/benchmarks/pixelvae_digits.py",
+            "python benchmarks/pixelvae_digits.py",
             "early stopping, 130 epochs, 211 s, on a machine shared with other jobs: not converged",
         )
     ],
     "spatial_lstm": [
         (
             "2.066 test bits/dim (digits)",
-            "python tests/benchmarks/spatial_lstm_digits.py --budget 270",
+            "python benchmarks/spatial_lstm_digits.py --budget 270",
             "270 s budget, on a machine shared with other jobs: not converged",
         )
     ],
     "pixelrnn": [
         (
             "1.874 (Diagonal BiLSTM) / 1.902 (Row LSTM) / 1.896 (PixelCNN) test bits/dim (digits)",
-            "python tests/benchmarks/pixelrnn_digits.py --epochs 20",
+            "python benchmarks/pixelrnn_digits.py --epochs 20",
             "20 epochs, all three still improving; 104 s, 35 s and 12 s of training on an idle machine",
         )
     ],
@@ -155,7 +155,7 @@ FIGURES = {
         (
             "ELBO (100 samples) 2.043 test bits/dim, importance-weighted bound (1,000 samples) "
             "1.952 (digits)",
-            "python tests/benchmarks/iaf_vae_digits.py --epochs 400 --patience 25",
+            "python benchmarks/iaf_vae_digits.py --epochs 400 --patience 25",
             "digits preset, 264 epochs, 314 s",
         )
     ],
@@ -163,7 +163,7 @@ FIGURES = {
         (
             "82.80 nats test log-likelihood on `digits_continuous` (TFP's stock 5-layer MAF: 68.01); "
             "76.09 with one fixed dequantization (TFP 63.76)",
-            "python tests/benchmarks/maf_vs_tfp.py",
+            "python benchmarks/maf_vs_tfp.py",
             "30 s of training each, best validation epoch kept",
         )
     ],
@@ -186,14 +186,14 @@ FIGURES = {
     "samplernn": [
         (
             "3.801 test bits/sample on `speech` after 8 epochs of `fit_tbptt` (chunks of 1,024)",
-            "python tests/benchmarks/samplernn_speech.py --epochs 8 --tbptt 1024",
+            "python benchmarks/samplernn_speech.py --epochs 8 --tbptt 1024",
             "",
         )
     ],
     "bytenet": [
         (
             "1.807 test bits/byte on `text` after 4 minutes",
-            "python tests/benchmarks/bytenet_text.py --minutes 4 --lengths 256,1024",
+            "python benchmarks/bytenet_text.py --minutes 4 --lengths 256,1024",
             "text preset",
         )
     ],

@@ -109,7 +109,7 @@ def build_parser():
 DEFAULT_STEPS_PER_EXECUTION = 20
 
 #: Registry names of the models whose XLA-compiled training step compiles but was measured
-#: slower than the plain one on a CPU (benchmarks' train_throughput): none today.
+#: slower than the plain one on a CPU (benchmarks/train_throughput.py): none today.
 XLA_SLOWER_ON_CPU = frozenset()
 
 

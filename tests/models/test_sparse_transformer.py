@@ -117,7 +117,7 @@ def test_a_conflict_resolve_preset_leaves_names_the_preset_argument():
 
 
 def test_paper_presets_are_the_papers_configurations():
-    # Not built here (59M and 95M parameters); scripts count them: tests/benchmarks/
+    # Not built here (59M and 95M parameters); scripts count them: benchmarks/
     # transformer_sampling.py --count-params.
     cifar = SparseTransformer.PRESETS["paper"]
     assert (

@@ -254,7 +254,7 @@ class WaveNet(AutoregressiveModel):
     # ----------------------------------------------------- cache (fast generation)
     #: Compile the cached sampler with XLA: the while loop becomes one fused program
     #: instead of ~10 graph ops per block per step, about 15x faster on a CPU
-    #: (tests/benchmarks/wavenet_generation.py).  Set to False on platforms without XLA.
+    #: (benchmarks/wavenet_generation.py).  Set to False on platforms without XLA.
     jit_sampling = True
 
     def init_stream(self, batch):

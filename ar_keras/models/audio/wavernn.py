@@ -346,7 +346,7 @@ class WaveRNN(AutoregressiveModel):
 
     # ------------------------------------------------------------------ sampling
     #: Compile the cached (and subscale) sampler with XLA from 256 steps on, where compiling
-    #: repays itself (tests/benchmarks/wavernn_generation.py); True/False force it.
+    #: repays itself (benchmarks/wavernn_generation.py); True/False force it.
     jit_sampling = "auto"
 
     def init_stream(self, batch):

@@ -23,7 +23,7 @@ heads as one batched product ``[D, B, H] x [D, H, P]``.  On a 2-core CPU this
 trains several times faster per step than the ``[B, D, H]`` `tf.cumsum` pass it
 replaces (8x8 binary digits, H = 500, batch 64: about 160 steps/s with
 ``python -m train``'s 20 steps per execution and 195 with XLA too, against
-17 and 23 before and pytorch-generative's 113; tests/benchmarks/train_throughput.py),
+17 and 23 before and pytorch-generative's 113; benchmarks/train_throughput.py),
 the cumsum's CPU kernel and XLA lowering being the slow part, with the same
 log-probabilities and gradients to float tolerance (tests/models/test_nade.py),
 the same weights and the same `.keras` files.  Its memory is one ``[D, B, H]``

@@ -55,7 +55,7 @@ samples.
 **Measured** on 2 shared CPU cores (random weights for speed): cached sampling
 of one 2,048-byte sequence 0.61 s against 175 s of full recompute (286x; 4
 layers of width 64, strided, l = 45), a 16x16x1 image 0.016 s against 2.65 s
-(166x), identical samples (``tests/benchmarks/transformer_sampling.py``).
+(166x), identical samples (``benchmarks/transformer_sampling.py``).
 Trained with ``python -m train``: ``digits`` preset 1.812 test bits/dim (60
 epochs at most, early-stopped at 45, 301 s); ``text`` preset 1.771 test
 bits/byte on the embedded corpus (``--epochs 12 --batch-size 16``, 722 s).

@@ -1,7 +1,7 @@
 """ByteNet on the embedded text: bits/byte after a few minutes of training, and generation speed.
 
-    .venv/bin/python tests/benchmarks/bytenet_text.py                       # ~4 minutes on 2 cores
-    .venv/bin/python tests/benchmarks/bytenet_text.py --minutes 10 --preset text
+    .venv/bin/python benchmarks/bytenet_text.py                       # ~4 minutes on 2 cores
+    .venv/bin/python benchmarks/bytenet_text.py --minutes 10 --preset text
 
 1. Training: the chosen preset (``text``: 10 RMBs, dilations 1..16 twice, d = 48,
    receptive field 125 bytes) on the ``text`` train windows (256 bytes), Adam

@@ -1,7 +1,7 @@
 """Image Transformer: cached (key/value) against full-recompute sampling time at 16x16 images.
 
-    .venv/bin/python tests/benchmarks/image_transformer_sampling.py
-    .venv/bin/python tests/benchmarks/image_transformer_sampling.py --shapes 16x16x1 \\
+    .venv/bin/python benchmarks/image_transformer_sampling.py
+    .venv/bin/python benchmarks/image_transformer_sampling.py --shapes 16x16x1 \\
         --attention local_1d --samples 1
 
 For each case the ``digits`` preset architecture (4 layers, width 64, 4 heads, 1-D blocks of

@@ -1,6 +1,6 @@
 """ar_keras `maf` against TFP's stock MAF recipe on the dequantized digits, same time budget.
 
-    make bench        # or: .venv/bin/python tests/benchmarks/maf_vs_tfp.py [--seconds 30]
+    make bench        # or: .venv/bin/python benchmarks/maf_vs_tfp.py [--seconds 30]
 
 Data: ``digits_continuous`` (`ar_keras.data.continuous`): the 8x8 digits as
 64-d vectors ``(k + u) / 17`` in ``[0, 1)``; the training stream redraws the

@@ -1,6 +1,6 @@
 """PixelCNN++ against tfd.PixelCNN on the digits, and cached against full-recompute sampling.
 
-    make bench          # or: .venv/bin/python tests/benchmarks/pixel_models.py [--budget 60]
+    make bench          # or: .venv/bin/python benchmarks/pixel_models.py [--budget 60]
 
 (a) Trains ar_keras ``pixelcnn_pp`` at its ``digits`` preset and TFP's
     ``tfd.PixelCNN(image_shape=(8, 8, 1), num_resnet=2, num_hierarchies=2,

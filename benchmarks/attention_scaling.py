@@ -1,7 +1,7 @@
 """Cost of attention patterns vs length: one training step of a pre-norm attention block.
 
-    python tests/benchmarks/attention_scaling.py                 # n = 1,024 / 4,096 / 16,384
-    python tests/benchmarks/attention_scaling.py --lengths 512 1024 --patterns dense strided
+    python benchmarks/attention_scaling.py                 # n = 1,024 / 4,096 / 16,384
+    python benchmarks/attention_scaling.py --lengths 512 1024 --patterns dense strided
 
 The block is the Sparse Transformer's (Child et al. 2019, sec. 5.2), at width
 64, batch 1: ``h = x + attn(LN(x)); y = h + W2 gelu(W1 LN(h))`` (feed-forward
@@ -140,7 +140,7 @@ def main():
                 os.environ,
                 PYTHONPATH=os.pathsep.join(
                     [
-                        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         os.environ.get("PYTHONPATH", ""),
                     ]
                 ),

@@ -1,11 +1,11 @@
 """PixelRNN on the embedded digits: test bits/dim per variant, cached vs full-recompute sampling.
 
-    make bench      # or: .venv/bin/python tests/benchmarks/pixelrnn_digits.py [--epochs 60]
+    make bench      # or: .venv/bin/python benchmarks/pixelrnn_digits.py [--epochs 60]
                     #         [--variants diagonal_bilstm row_lstm pixelcnn] [--samples 16]
 
 Each variant of ``pixelrnn`` (``diagonal_bilstm``, ``row_lstm``, ``pixelcnn``)
 is built at the ``digits`` preset (8x8x1, 17 levels; ``variant`` overridden)
-and trained with the protocol of ``tests/benchmarks/digits_bits_per_dim.py``
+and trained with the protocol of ``benchmarks/digits_bits_per_dim.py``
 (its `train_and_score`: Adam 1e-3, batch 64, early stopping on validation
 bits/dim with patience 5, best weights restored, at most ``--epochs``
 epochs, seed 0), then scored on the test split.

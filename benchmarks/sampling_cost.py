@@ -1,7 +1,7 @@
 """Sampling cost: wall time, peak resident memory and throughput of ``model.sample``.
 
     make bench                                                    # every case
-    .venv/bin/python tests/benchmarks/sampling_cost.py --cases wavenet,image64,speedup \\
+    .venv/bin/python benchmarks/sampling_cost.py --cases wavenet,image64,speedup \\
         [--quick] [--image64-samples 16] [--json PATH]
 
 Cases (``--cases``, comma separated; default all three):

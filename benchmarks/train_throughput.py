@@ -1,6 +1,6 @@
 """Training throughput: steps/s of `fit` for every registered model, beside reference figures.
 
-    make bench      # or: .venv/bin/python tests/benchmarks/train_throughput.py [--models made,nade]
+    make bench      # or: .venv/bin/python benchmarks/train_throughput.py [--models made,nade]
 
 Two tables.  First the reference set-up (8x8 binary digits, batch 64, `made`
 with hidden [512, 512], `nade` with 500 hidden units) under four settings of
@@ -27,7 +27,7 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 

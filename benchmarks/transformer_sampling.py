@@ -1,7 +1,7 @@
 """Sparse Transformer sampling: cached (key/value caches) vs full recompute; the papers' sizes.
 
-    .venv/bin/python tests/benchmarks/transformer_sampling.py                 # a few minutes on 2 cores
-    .venv/bin/python tests/benchmarks/transformer_sampling.py --count-params  # also builds paper, enwik8
+    .venv/bin/python benchmarks/transformer_sampling.py                 # a few minutes on 2 cores
+    .venv/bin/python benchmarks/transformer_sampling.py --count-params  # also builds paper, enwik8
 
 Two small models with random weights (speed does not depend on them), one
 sample at a time (n = 1), 256 levels:

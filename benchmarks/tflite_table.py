@@ -1,7 +1,7 @@
 """TFLite table: file size and LiteRT latency of every model small enough for a flatbuffer.
 
     make bench
-    .venv/bin/python tests/benchmarks/tflite_table.py [--models nade,made] \\
+    .venv/bin/python benchmarks/tflite_table.py [--models nade,made] \\
         [--presets tiny,digits] [--repeats 20] [--length 256] [--threads 1] [--json PATH]
 
 For each registered model (``--models``, default all) and each of its presets in

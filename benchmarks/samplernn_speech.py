@@ -1,7 +1,7 @@
 """SampleRNN on the embedded speech: generation speed at 16,000 samples and bits/sample.
 
-    .venv/bin/python tests/benchmarks/samplernn_speech.py                 # a few minutes on 2 cores
-    .venv/bin/python tests/benchmarks/samplernn_speech.py --epochs 20 --tbptt 1024
+    .venv/bin/python benchmarks/samplernn_speech.py                 # a few minutes on 2 cores
+    .venv/bin/python benchmarks/samplernn_speech.py --epochs 20 --tbptt 1024
 
 The ``speech`` preset (3 tiers, frames of 16 and 4 samples, GRUs of 96, MLP
 128, 256 mu-law levels), one sequence at a time (n = 1):

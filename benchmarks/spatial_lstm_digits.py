@@ -1,10 +1,10 @@
 """spatial_lstm (RIDE) on the embedded digits: test bits/dim, and cached against full-recompute sampling.
 
-    make bench          # or: .venv/bin/python tests/benchmarks/spatial_lstm_digits.py [--budget 300]
+    make bench          # or: .venv/bin/python benchmarks/spatial_lstm_digits.py [--budget 300]
 
 (a) Trains ``spatial_lstm`` at its ``digits`` preset (two spatial LSTMs of 64
     units over RIDE's 5-wide causal window, a 17-way softmax per pixel) with the
-    protocol of ``tests/benchmarks/digits_bits_per_dim.py`` (and ``python -m
+    protocol of ``benchmarks/digits_bits_per_dim.py`` (and ``python -m
     train``): Adam 1e-3, batch 64, early stopping on validation bits/dim with
     patience 5, best weights restored, at most ``--epochs`` epochs, and here
     also at most ``--budget`` seconds of training (stopped after the epoch that

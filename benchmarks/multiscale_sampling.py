@@ -1,6 +1,6 @@
 """Sampling cost against image size: Parallel Multiscale PixelCNN against raster PixelCNNs.
 
-    make bench      # or: .venv/bin/python tests/benchmarks/multiscale_sampling.py
+    make bench      # or: .venv/bin/python benchmarks/multiscale_sampling.py
                     #         [--sides 8,16,32,64] [--channels 3] [--levels 256]
                     #         [--preset tiny|digits] [--json PATH]
 

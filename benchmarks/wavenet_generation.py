@@ -1,7 +1,7 @@
 """WaveNet generation speed: cached (Fast WaveNet queues) vs naive full recompute, and training.
 
-    .venv/bin/python tests/benchmarks/wavenet_generation.py            # about 2 minutes on 2 cores
-    .venv/bin/python tests/benchmarks/wavenet_generation.py --full     # also naive at 4k and 16k
+    .venv/bin/python benchmarks/wavenet_generation.py            # about 2 minutes on 2 cores
+    .venv/bin/python benchmarks/wavenet_generation.py --full     # also naive at 4k and 16k
 
 The ``speech`` preset (14 blocks, dilations 1..64 twice, R = G = 24, S = 48,
 256 levels), one sequence at a time (n = 1), random weights (speed does not

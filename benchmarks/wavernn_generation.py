@@ -1,6 +1,6 @@
 """WaveRNN generation speed against WaveNet's fast generation, on this CPU.
 
-    .venv/bin/python tests/benchmarks/wavernn_generation.py          # a few minutes on 2 cores
+    .venv/bin/python benchmarks/wavernn_generation.py          # a few minutes on 2 cores
 
 One sequence (n = 1) of T = 16,000 samples (one second at 16 kHz), random
 weights (speed does not depend on them), each sampler timed on its best of

@@ -1,6 +1,6 @@
 """iaf_vae on the digits: test ELBO and importance-weighted bound in bits/dim.
 
-    .venv/bin/python tests/benchmarks/iaf_vae_digits.py [--epochs 400] [--iw-samples 1000]
+    .venv/bin/python benchmarks/iaf_vae_digits.py [--epochs 400] [--iw-samples 1000]
 
 The ``digits`` preset (8x8, 17 levels; 2 scales x 2 ResNet blocks of 48
 channels, 8 latent channels per block, one IAF step each, free bits 0.1

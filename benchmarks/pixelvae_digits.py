@@ -1,6 +1,6 @@
 """pixelvae on the digits: test ELBO and importance-weighted bound in bits/dim, sampling time.
 
-    .venv/bin/python tests/benchmarks/pixelvae_digits.py [--minutes 5] [--iw-samples 1000]
+    .venv/bin/python benchmarks/pixelvae_digits.py [--minutes 5] [--iw-samples 1000]
 
 The ``digits`` preset (8x8, 17 levels; a 3-layer strided convolutional encoder
 of 32 channels, a 16-d Gaussian latent, a 5-layer Gated PixelCNN decoder of

@@ -1,6 +1,6 @@
 """Test bits/dim on the embedded digits for NADE, MADE, the Gated PixelCNN and the Transformers.
 
-    make bench            # or: .venv/bin/python tests/benchmarks/digits_bits_per_dim.py
+    make bench            # or: .venv/bin/python benchmarks/digits_bits_per_dim.py
 
 Each model is built at its ``digits`` preset and trained with the recipe of
 ``python -m train`` (Adam 1e-3, batch 64, early stopping on validation

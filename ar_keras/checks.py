@@ -331,3 +331,12 @@ def check_uniforms(noise, expected, what="noise", check_sizes=None):
         numpy_test,
         f"{what} must hold uniforms strictly inside (0, 1)",
     )
+
+
+def check_channel_width(value, what, channels):
+    """``value`` -> a Python int ``>= channels``: the features of a layer whose R -> G -> B channel
+    groups each need features of their own, or a clear ValueError naming ``what``."""
+    value = check_positive_int(value, what)
+    if value < channels:
+        raise ValueError(f"{what} ({value}) must be at least the channel count ({channels}).")
+    return value

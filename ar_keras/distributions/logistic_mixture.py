@@ -63,6 +63,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from ar_keras import checks
+
 __all__ = ["DiscretizedLogisticMixture", "discretized_logistic_log_prob"]
 
 # Uniform noise is clipped away from 0 and 1 so that -log(-log u) is finite.
@@ -144,13 +146,9 @@ class DiscretizedLogisticMixture:
     def __init__(self, num_levels, num_mixtures=5, num_channels=1, min_log_scale=-7.0, max_log_scale=2.0):
         if int(num_levels) != num_levels or num_levels < 2:
             raise ValueError(f"num_levels must be an integer >= 2, got {num_levels!r}.")
-        if int(num_mixtures) != num_mixtures or num_mixtures < 1:
-            raise ValueError(f"num_mixtures must be a positive integer, got {num_mixtures!r}.")
-        if int(num_channels) != num_channels or num_channels < 1:
-            raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}.")
         self.num_levels = int(num_levels)
-        self.num_mixtures = int(num_mixtures)
-        self.num_channels = int(num_channels)
+        self.num_mixtures = checks.check_positive_int(num_mixtures, "num_mixtures")
+        self.num_channels = checks.check_positive_int(num_channels, "num_channels")
         self.min_log_scale = float(min_log_scale)
         self.max_log_scale = float(max_log_scale)
         M, C = self.num_mixtures, self.num_channels

@@ -62,6 +62,7 @@ Example:
 import keras
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.layers.gated import GatedActivation
 from ar_keras.layers.masked_conv2d import MaskedConv2D
 
@@ -123,13 +124,11 @@ class GatedPixelCNNBlock(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.filters = int(filters)
-        self.kernel_size = int(kernel_size)
+        self.kernel_size = checks.check_odd(kernel_size, "kernel_size")
         self.data_channels = int(data_channels)
         self.first = bool(first)
         self.vertical_output = bool(vertical_output)
         self.conditional = bool(conditional)
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}.")
         k, F, C = self.kernel_size, self.filters, self.data_channels
         policy = self.dtype_policy
         self.v_conv = MaskedConv2D(

@@ -54,16 +54,14 @@ import tensorflow as tf
 
 from ar_keras import checks, flows
 from ar_keras.core import LatentVariableModel
-from ar_keras.core.density import HALF_LOG_TWO_PI, uniform_to_normal
+from ar_keras.core.density import uniform_to_normal
 from ar_keras.distributions import head_for_levels
 from ar_keras.flows import affine
+from ar_keras.models.latent.gaussian import gaussian_log_prob
+from ar_keras.models.latent.unconditional import UnconditionalImages, image_shape_for
 from ar_keras.models.registry import register
 
 __all__ = ["IAFVAE"]
-
-
-def _gaussian_log_prob(z, mean, log_std):
-    return -0.5 * tf.square((z - mean) * tf.exp(-log_std)) - log_std - HALF_LOG_TWO_PI
 
 
 class _IAFBlock(keras.layers.Layer):
@@ -141,7 +139,7 @@ class _IAFBlock(keras.layers.Layer):
             q_mean, q_log_std, up_context = q
             mean, log_std = r_mean + q_mean, r_log_std + q_log_std
             z = mean + tf.exp(log_std) * tf.cast(eps, mean.dtype)
-            log_q = _gaussian_log_prob(z, mean, log_std)  # [B, s, s, z]
+            log_q = gaussian_log_prob(z, mean, log_std)  # [B, s, s, z]
             shape = tf.shape(z)
             flat_z = tf.reshape(z, [-1, latent_dim])  # [B, s, s, z] -> [B*s*s, z]
             flat_ctx = tf.reshape(context + up_context, [-1, hs])  # [B, s, s, H] -> [B*s*s, H]
@@ -149,7 +147,7 @@ class _IAFBlock(keras.layers.Layer):
                 flat_z, log_det = affine.forward(flat_z, *made(flat_z, conditional_input=flat_ctx))
                 log_q = log_q - tf.reshape(log_det, shape)  # [B*s*s, z] -> [B, s, s, z]
             z = tf.reshape(flat_z, shape)  # [B*s*s, z] -> [B, s, s, z]
-            kl = log_q - _gaussian_log_prob(z, p_mean, p_log_std)
+            kl = log_q - gaussian_log_prob(z, p_mean, p_log_std)
         r = self.down_conv2(tf.nn.elu(tf.concat([z, h_det], axis=-1)))
         if self.downsample:
             h = tf.repeat(tf.repeat(h, 2, axis=1), 2, axis=2)  # nearest-neighbour upsampling
@@ -157,7 +155,7 @@ class _IAFBlock(keras.layers.Layer):
 
 
 @register("iaf_vae")
-class IAFVAE(LatentVariableModel):
+class IAFVAE(UnconditionalImages, LatentVariableModel):
     """ResNet VAE with IAF posterior (Kingma et al. 2016).
 
     Args:
@@ -193,17 +191,9 @@ class IAFVAE(LatentVariableModel):
         num_classes=None,
         **kwargs,
     ):
-        if num_classes is not None:
-            raise ValueError("iaf_vae is unconditional: num_classes must be None.")
-        shape = tuple(int(s) for s in np.atleast_1d(image_shape))
-        if len(shape) != 3 or min(shape) < 1:
-            raise ValueError(f"image_shape must be (H, W, C) of positive sizes, got {image_shape!r}.")
-        self.num_scales, self.num_blocks = int(num_scales), int(num_blocks)
-        if self.num_scales < 1 or self.num_blocks < 1:
-            raise ValueError("num_scales and num_blocks must be >= 1.")
-        factor = 2**self.num_scales
-        if shape[0] % factor or shape[1] % factor:
-            raise ValueError(f"image_shape {shape}: H and W must be divisible by 2**num_scales = {factor}.")
+        self.num_scales = checks.check_positive_int(num_scales, "num_scales")
+        self.num_blocks = checks.check_positive_int(num_blocks, "num_blocks")
+        shape = image_shape_for("iaf_vae", image_shape, num_classes, self.num_scales, "num_scales")
         super().__init__(shape, num_levels, **kwargs)
         self.hidden_dim, self.latent_dim = int(hidden_dim), int(latent_dim)
         self.num_flow_steps = int(num_flow_steps)
@@ -266,11 +256,6 @@ class IAFVAE(LatentVariableModel):
     def latent_size(self):
         """Latent dimensions per example (all blocks)."""
         return self._latent_size
-
-    def _check(self, x, conditional, validate_values=True):
-        if conditional is not None:
-            raise ValueError("iaf_vae is unconditional: conditional must be None (it takes no labels).")
-        return super()._check(x, None, validate_values)
 
     # ------------------------------------------------------------------ network
     def _split_noise(self, eps):

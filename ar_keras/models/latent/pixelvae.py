@@ -84,87 +84,20 @@ import tensorflow as tf
 
 from ar_keras import checks
 from ar_keras.core import LatentVariableModel, no_autograph, sampler
-from ar_keras.core.density import HALF_LOG_TWO_PI, uniform_to_normal
+from ar_keras.core.density import uniform_to_normal
 from ar_keras.core.noise import GivenNoise
 from ar_keras.distributions import GaussianMixture, head_for_levels
 from ar_keras.layers import GatedPixelCNNStack, MaskedConv2D
+from ar_keras.models.latent.gaussian import gaussian_log_prob, kl_to_standard_normal, sum_but_batch
+from ar_keras.models.latent.stack_sampler import GatedStackSampler
+from ar_keras.models.latent.unconditional import UnconditionalImages, image_shape_for
 from ar_keras.models.registry import register
 
 __all__ = ["PixelVAE"]
 
 
-def _gaussian_log_prob(z, mean, log_std):
-    return -0.5 * tf.square((z - mean) * tf.exp(-log_std)) - log_std - HALF_LOG_TWO_PI
-
-
-def _kl_to_standard_normal(mean, log_std):
-    """``KL(N(mean, exp(log_std)^2) || N(0, 1))`` per dimension."""
-    return 0.5 * (tf.square(mean) + tf.exp(2.0 * log_std) - 1.0) - log_std
-
-
-def _sum_but_batch(x):
-    return tf.reduce_sum(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)  # [B, ...] -> [B, N] -> [B]
-
-
-class _GatedStack:
-    """The sampler protocol (`ar_keras.core.sampler.run`) over a `GatedPixelCNNStack`.
-
-    A plain object made on the fly (Keras tracks the layers through the model,
-    not through this).  ``shape = (H, W, C)`` of the autoregressive variable;
-    ``per_position``: one sampler step per position drawing its C elements at
-    once (the latent map) instead of one per channel (the pixels);
-    ``scale(x)`` maps the variable to the stack's input; ``output(h)``
-    maps the last horizontal stack to head parameters ``[B, H', W', C, P]``.
-    The ``conditional`` of the protocol is the stack's conditioning (a vector
-    or a map aligned with the variable).
-    """
-
-    def __init__(self, stack, output, shape, head, scale, per_position):
-        self.stack, self.output, self.shape = stack, output, tuple(shape)
-        self.head, self.scale, self.per_position = head, scale, per_position
-
-    @property
-    def num_elements(self):
-        return int(np.prod(self.shape))
-
-    def sampling_groups(self, num_elements):
-        H, W, C = self.shape
-        order = tf.range(num_elements, dtype=tf.int32)
-        if self.per_position:
-            return tf.reshape(order, [H * W, C])  # [D] -> [HW, C]
-        return sampler.raster_groups(order)  # [D] -> [D, 1]
-
-    def network(self, x, cond):
-        """``x [B, H, W, C]`` -> head parameters ``[B, H, W, C, P]`` (causal in x)."""
-        return self.output(self.stack(self.scale(x), conditioning=cond))
-
-    def element_params(self, x_flat, cond=None):
-        H, W, C = self.shape
-        x = tf.reshape(x_flat, [-1, H, W, C])  # [B, D] -> [B, H, W, C]
-        params = self.network(x, cond)
-        return tf.reshape(params, [-1, H * W * C, params.shape[-1]])  # [B, H, W, C, P] -> [B, D, P]
-
-    def init_cache(self, batch, cond=None):
-        return self.stack.init_cache(batch, self.shape[1])
-
-    def step(self, x_flat, cache, index, cond=None):
-        H, W, C = self.shape
-        x = self.scale(tf.reshape(x_flat, [-1, H, W, C]))  # [B, D] -> [B, H, W, C]
-        if self.per_position:
-            pixel, channel = index, tf.constant(0)
-        else:
-            pixel, channel = index // C, index % C
-        r, c = pixel // W, pixel % W
-        h, cache = self.stack.step(x, cache, r, c, channel, conditioning=cond)  # [B, 1, 1, F]
-        params = self.output(h)  # [B, 1, 1, C, P]
-        params = tf.reshape(params, [-1, C, params.shape[-1]])  # -> [B, C, P]
-        if self.per_position:
-            return params, cache  # [B, G=C, P]
-        return tf.gather(params, channel, axis=1), cache  # [B, P]
-
-
 @register("pixelvae")
-class PixelVAE(LatentVariableModel):
+class PixelVAE(UnconditionalImages, LatentVariableModel):
     """PixelVAE (Gulrajani et al. 2017): conv encoder, Gaussian latents, Gated PixelCNN decoder.
 
     Args:
@@ -216,37 +149,27 @@ class PixelVAE(LatentVariableModel):
         num_classes=None,
         **kwargs,
     ):
-        if num_classes is not None:
-            raise ValueError("pixelvae is unconditional: num_classes must be None.")
-        shape = tuple(int(s) for s in np.atleast_1d(image_shape))
-        if len(shape) != 3 or min(shape) < 1:
-            raise ValueError(f"image_shape must be (H, W, C) of positive sizes, got {image_shape!r}.")
         if num_latent_layers not in (1, 2):
             raise ValueError(f"num_latent_layers must be 1 or 2, got {num_latent_layers!r}.")
-        for name, k in (("kernel_size", kernel_size), ("prior_kernel_size", prior_kernel_size)):
-            if int(k) < 1 or int(k) % 2 == 0:
-                raise ValueError(f"{name} must be odd and >= 1, got {k}.")
         self.num_encoder_downsamples = int(num_encoder_downsamples)
         if self.num_encoder_downsamples < 0:
             raise ValueError(f"num_encoder_downsamples must be >= 0, got {num_encoder_downsamples}.")
-        factor = 2**self.num_encoder_downsamples
-        if num_latent_layers == 2 and (shape[0] % factor or shape[1] % factor):
-            raise ValueError(
-                f"image_shape {shape}: H and W must be divisible by "
-                f"2**num_encoder_downsamples = {factor} for the latent map."
-            )
+        # Two levels: the latent map is the image halved num_encoder_downsamples times.
+        halvings = self.num_encoder_downsamples if num_latent_layers == 2 else 0
+        shape = image_shape_for("pixelvae", image_shape, num_classes, halvings, "num_encoder_downsamples")
         super().__init__(shape, num_levels, **kwargs)
+        H, W, C = shape
         self.num_latent_layers = int(num_latent_layers)
         self.latent_dim = checks.check_positive_int(latent_dim, "latent_dim")
         self.encoder_dim = checks.check_positive_int(encoder_dim, "encoder_dim")
         self.num_layers = checks.check_positive_int(num_layers, "num_layers")
-        self.hidden_dim = checks.check_positive_int(hidden_dim, "hidden_dim")
-        self.kernel_size = int(kernel_size)
+        self.hidden_dim = checks.check_channel_width(hidden_dim, "hidden_dim", C)
+        self.kernel_size = checks.check_odd(kernel_size, "kernel_size")
         self.output_dim = checks.check_positive_int(output_dim, "output_dim")
         self.latent_map_dim = checks.check_positive_int(latent_map_dim, "latent_map_dim")
         self.num_prior_layers = checks.check_positive_int(num_prior_layers, "num_prior_layers")
         self.prior_dim = checks.check_positive_int(prior_dim, "prior_dim")
-        self.prior_kernel_size = int(prior_kernel_size)
+        self.prior_kernel_size = checks.check_odd(prior_kernel_size, "prior_kernel_size")
         self.kl_warmup_steps = int(kl_warmup_steps)
         if self.kl_warmup_steps < 0:
             raise ValueError(f"kl_warmup_steps must be >= 0, got {kl_warmup_steps}.")
@@ -254,9 +177,6 @@ class PixelVAE(LatentVariableModel):
             num_importance_samples, "num_importance_samples"
         )
         self.seed = int(seed)
-        H, W, C = shape
-        if self.hidden_dim < C:
-            raise ValueError(f"hidden_dim ({hidden_dim}) must be at least the channel count ({C}).")
         self.head = head_for_levels(self.num_levels)
 
         F = self.encoder_dim
@@ -334,11 +254,6 @@ class PixelVAE(LatentVariableModel):
         """Latent dimensions per example (the map's and the top vector's for two levels)."""
         return self._latent_size
 
-    def _check(self, x, conditional, validate_values=True):
-        if conditional is not None:
-            raise ValueError("pixelvae is unconditional: conditional must be None (it takes no labels).")
-        return super()._check(x, None, validate_values)
-
     def kl_coefficient(self, step):
         """The KL warm-up weight ``min(1, step / kl_warmup_steps)`` (1 without warm-up)."""
         if self.kl_warmup_steps == 0:
@@ -360,7 +275,7 @@ class PixelVAE(LatentVariableModel):
 
     def decoder(self):
         """The pixel decoder as a sampler-protocol object (conditioning: z, or u(z_1))."""
-        return _GatedStack(
+        return GatedStackSampler(
             self.decoder_stack,
             self._pixel_output,
             self.image_shape,
@@ -380,7 +295,7 @@ class PixelVAE(LatentVariableModel):
 
     def latent_prior(self):
         """``p(z_1 | z_2)`` as a sampler-protocol object (two levels; conditioning: z_2)."""
-        return _GatedStack(
+        return GatedStackSampler(
             self.prior_stack,
             self._prior_output,
             self.map_shape,
@@ -410,7 +325,7 @@ class PixelVAE(LatentVariableModel):
 
     def _decoder_log_prob(self, x, z):
         params = self.decoder().network(x, self.decoder_conditioning(z))
-        return _sum_but_batch(self.head.log_prob(params, x))
+        return sum_but_batch(self.head.log_prob(params, x))
 
     def _encode(self, x):
         h = self._pixel_scale(x)
@@ -440,9 +355,9 @@ class PixelVAE(LatentVariableModel):
             mean, log_std = self._encode(x)  # [B, Z] each
             z = mean + tf.exp(log_std) * tf.cast(eps_top, mean.dtype)
             kl_sample = tf.reduce_sum(
-                _gaussian_log_prob(z, mean, log_std) - _gaussian_log_prob(z, 0.0, 0.0), axis=1
+                gaussian_log_prob(z, mean, log_std) - gaussian_log_prob(z, 0.0, 0.0), axis=1
             )
-            kl_train = tf.reduce_sum(_kl_to_standard_normal(mean, log_std), axis=1)
+            kl_train = tf.reduce_sum(kl_to_standard_normal(mean, log_std), axis=1)
             return self._decoder_log_prob(x, z), kl_sample, kl_train
         mean1, log_std1 = self._encode(x)  # [B, h, w, c1] each
         z1 = mean1 + tf.exp(log_std1) * eps_map
@@ -451,12 +366,12 @@ class PixelVAE(LatentVariableModel):
         mean2, log_std2 = tf.split(self.top_encoder_out(t), 2, axis=-1)  # [B, Z] each
         z2 = mean2 + tf.exp(log_std2) * eps_top
         prior = self.latent_prior()
-        log_p1 = _sum_but_batch(self.prior_head.log_prob(prior.network(z1, z2), z1))
-        kl1 = _sum_but_batch(_gaussian_log_prob(z1, mean1, log_std1)) - log_p1
+        log_p1 = sum_but_batch(self.prior_head.log_prob(prior.network(z1, z2), z1))
+        kl1 = sum_but_batch(gaussian_log_prob(z1, mean1, log_std1)) - log_p1
         kl2_sample = tf.reduce_sum(
-            _gaussian_log_prob(z2, mean2, log_std2) - _gaussian_log_prob(z2, 0.0, 0.0), axis=1
+            gaussian_log_prob(z2, mean2, log_std2) - gaussian_log_prob(z2, 0.0, 0.0), axis=1
         )
-        kl2 = tf.reduce_sum(_kl_to_standard_normal(mean2, log_std2), axis=1)
+        kl2 = tf.reduce_sum(kl_to_standard_normal(mean2, log_std2), axis=1)
         return self._decoder_log_prob(x, z1), kl1 + kl2_sample, kl1 + kl2
 
     def _objective(self, x, c, training=False):

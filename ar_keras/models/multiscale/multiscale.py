@@ -89,58 +89,21 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.core import AutoregressiveModel, no_autograph
 from ar_keras.distributions import Categorical
 from ar_keras.layers import ChannelMaskedConv2D, GatedPixelCNNBlock, MaskedConv2D
+from ar_keras.models.multiscale.multiscale_groups import (
+    CORNERS,
+    corner_sets,
+    generation_steps,
+    interleave,
+    known_table,
+    num_doublings,
+)
 from ar_keras.models.registry import register
 
 __all__ = ["MultiscalePixelCNN", "CORNERS"]
-
-#: ``(row, col)`` offsets inside a 2x2 block of the groups generated at each scale, in order
-#: (upper-right, lower-left, lower-right; the upper-left corners are the previous scale).
-CORNERS = ((0, 1), (1, 0), (1, 1))
-
-
-def _num_doublings(side, base_size):
-    """L with ``side == base_size * 2^L``, or None."""
-    if side < base_size or side % base_size:
-        return None
-    ratio = side // base_size
-    if ratio & (ratio - 1):
-        return None
-    return ratio.bit_length() - 1
-
-
-def _known_table():
-    """``[4, 2, 2]`` float: for corner index q (1..3 = upper-right, lower-left, lower-right),
-    which corners of a 2x2 block are known before group q (row 0 unused)."""
-    table = np.zeros((4, 2, 2), np.float32)
-    for q in range(1, 4):
-        table[q, 0, 0] = 1.0
-        for earlier in CORNERS[: q - 1]:
-            table[q][earlier] = 1.0
-    return table
-
-
-def _blocks(x):
-    """``[B, s, s, F]`` -> ``[B, 4, s/2, s/2, F]``: the four corner sets of its 2x2 blocks
-    (index ``2 dy + dx``)."""
-    s, f = tf.shape(x)[1] // 2, tf.shape(x)[3]
-    y = tf.reshape(x, tf.stack([-1, s, 2, s, 2, f]))  # [B, s, s, F] -> [B, s/2, 2, s/2, 2, F]
-    y = tf.transpose(y, [0, 2, 4, 1, 3, 5])  # -> [B, 2, 2, s/2, s/2, F]
-    return tf.reshape(y, tf.stack([-1, 4, s, s, f]))  # -> [B, 4, s/2, s/2, F]
-
-
-def _interleave(corners):
-    """Inverse of `_blocks` for params: 4 tensors ``[B, s, s, C, K]`` (upper-left,
-    upper-right, lower-left, lower-right) -> ``[B, 2s, 2s, C, K]`` (at most 6-D, for TFLite)."""
-    shape = tf.shape(corners[0])
-    b, s, ck = shape[0], shape[1], shape[3] * shape[4]
-    y = tf.stack([tf.reshape(c, tf.stack([b, s, s, ck])) for c in corners], axis=1)
-    # 4 x [B, s, s, C, K] -> 4 x [B, s, s, C K] -> [B, 4, s, s, C K]
-    y = tf.reshape(y, tf.stack([b, 2, 2, s, s, ck]))  # -> [B, 2, 2, s, s, C K]
-    y = tf.transpose(y, [0, 3, 1, 4, 2, 5])  # -> [B, s, 2, s, 2, C K]
-    return tf.reshape(y, tf.concat([[b, 2 * s, 2 * s], shape[3:]], 0))  # -> [B, 2s, 2s, C, K]
 
 
 def _switch(index, branches):
@@ -195,13 +158,9 @@ class MultiscalePixelCNN(AutoregressiveModel):
         **kwargs,
     ):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
-        if len(self.image_shape) != 3:
-            raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
-        H, W, C = self.image_shape
-        if int(base_size) < 1:
-            raise ValueError(f"base_size must be >= 1, got {base_size}.")
-        self.base_size = int(base_size)
-        L = _num_doublings(H, self.base_size)
+        H, W, C = checks.check_image_rank(self.image_shape)
+        self.base_size = checks.check_positive_int(base_size, "base_size")
+        L = num_doublings(H, self.base_size)
         if H != W or L is None:
             raise ValueError(
                 f"multiscale needs a square image whose side is base_size x 2^k "
@@ -211,19 +170,16 @@ class MultiscalePixelCNN(AutoregressiveModel):
         for name, v in (("num_base_layers", num_base_layers), ("num_blocks", num_blocks)):
             if int(v) < 0:
                 raise ValueError(f"{name} must be >= 0, got {v}.")
-        for name, v in (("base_dim", base_dim), ("hidden_dim", hidden_dim), ("output_dim", output_dim)):
-            if int(v) < C:
-                raise ValueError(f"{name} ({v}) must be at least the channel count ({C}).")
         if self.base_size > 1 and int(num_base_layers) < 1:
             raise ValueError(
                 f"a {self.base_size}x{self.base_size} base needs num_base_layers >= 1, got {num_base_layers}."
             )
         self.num_doublings = L
-        self.base_dim = int(base_dim)
+        self.base_dim = checks.check_channel_width(base_dim, "base_dim", C)
         self.num_base_layers = int(num_base_layers)
-        self.hidden_dim = int(hidden_dim)
+        self.hidden_dim = checks.check_channel_width(hidden_dim, "hidden_dim", C)
         self.num_blocks = int(num_blocks)
-        self.output_dim = int(output_dim)
+        self.output_dim = checks.check_channel_width(output_dim, "output_dim", C)
         self.head = Categorical(self.num_levels)
         K = self.head.num_params
         conditional = self.num_classes is not None
@@ -292,7 +248,11 @@ class MultiscalePixelCNN(AutoregressiveModel):
                 self.output_dim, 1, mask_type="B", data_channels=C, name="up_hidden"
             )
             self.up_logits = ChannelMaskedConv2D(C * K, 1, mask_type="B", data_channels=C, name="up_logits")
-        self._build_tables()
+        self._groups, self._step_scale, self._step_corner, self._step_channel, self._step_element = (
+            generation_steps(self.image_shape, L)
+        )
+        self._max_group = max(len(g) for g in self._groups)
+        self._known = known_table()
         self._finish_init()
 
     # --------------------------------------------------------------- structure
@@ -304,7 +264,7 @@ class MultiscalePixelCNN(AutoregressiveModel):
         against the cache's counter in tests/models/test_multiscale.py.
         """
         H, W, C = image_shape
-        L = _num_doublings(H, base_size)
+        L = num_doublings(H, base_size)
         if H != W or L is None:
             raise ValueError(
                 f"image side must be base_size x 2^k, got {image_shape} with base_size={base_size}."
@@ -315,30 +275,6 @@ class MultiscalePixelCNN(AutoregressiveModel):
     def num_network_evaluations(self):
         """This model's `network_evaluations` (= ``len(self.groups)``)."""
         return len(self.groups)
-
-    def _build_tables(self):
-        H, W, C = self.image_shape
-        L = self.num_doublings
-        index = np.arange(H * W * C).reshape(H, W, C)  # flattened element ids
-        groups, scale, corner, channel, element = [], [], [], [], []
-        base = index[:: 2**L, :: 2**L]  # [b, b, C]
-        for e, flat in enumerate(base.reshape(-1)):  # raster, channels innermost
-            groups.append(np.array([flat]))
-            scale.append(0), corner.append(0), channel.append(e % C), element.append(e)
-        for l in range(1, L + 1):
-            t = 2 ** (L - l)
-            image = index[::t, ::t]  # [s_l, s_l, C]
-            for q, (dy, dx) in enumerate(CORNERS, start=1):
-                for c in range(C):
-                    groups.append(image[dy::2, dx::2, c].reshape(-1))  # row-major corner grid
-                    scale.append(l), corner.append(q), channel.append(c), element.append(0)
-        self._groups = [g.astype(np.int32) for g in groups]
-        self._step_scale = np.array(scale, np.int32)
-        self._step_corner = np.array(corner, np.int32)
-        self._step_channel = np.array(channel, np.int32)
-        self._step_element = np.array(element, np.int32)
-        self._max_group = max(len(g) for g in groups)
-        self._known = _known_table()
 
     @property
     def groups(self):
@@ -400,10 +336,10 @@ class MultiscalePixelCNN(AutoregressiveModel):
             h = h + self.up_class(cond)[:, None, None, :]
         for conv_a, conv_b in self.up_blocks:
             h = h + conv_b(tf.nn.relu(conv_a(tf.nn.relu(h))))
-        features = tf.gather(_blocks(h), q, axis=1)  # [B, s/2, s/2, F]
+        features = tf.gather(corner_sets(h), q, axis=1)  # [B, s/2, s/2, F]
         a = self.up_features(tf.nn.relu(features))
         if self.up_values is not None:
-            values = tf.gather(_blocks(scaled), q, axis=1)  # [B, s/2, s/2, C]
+            values = tf.gather(corner_sets(scaled), q, axis=1)  # [B, s/2, s/2, C]
             a = a + self.up_values(values)
         logits = self.up_logits(tf.nn.relu(self.up_hidden(tf.nn.relu(a))))  # [B, s/2, s/2, C*K]
         shape = tf.shape(logits)
@@ -424,7 +360,7 @@ class MultiscalePixelCNN(AutoregressiveModel):
             corners = [params] + [
                 self._corner_params(x_l, tf.constant(l), tf.constant(q), cond)[0] for q in range(1, 4)
             ]
-            params = _interleave(corners)  # [B, s_l, s_l, C, K]
+            params = interleave(corners)  # [B, s_l, s_l, C, K]
         return params
 
     # ------------------------------------------------------------ cached sampler

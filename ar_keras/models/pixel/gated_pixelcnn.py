@@ -48,6 +48,7 @@ Example:
 
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.core import AutoregressiveModel, no_autograph
 from ar_keras.distributions import Categorical
 from ar_keras.layers import GatedPixelCNNStack, MaskedConv2D
@@ -84,21 +85,12 @@ class GatedPixelCNN(AutoregressiveModel):
         **kwargs,
     ):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
-        if len(self.image_shape) != 3:
-            raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
-        for name, k in (("kernel_size", kernel_size), ("first_kernel_size", first_kernel_size)):
-            if k < 1 or k % 2 == 0:
-                raise ValueError(f"{name} must be odd and >= 1, got {k}.")
-        if num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
-        self.hidden_dim = int(hidden_dim)
-        self.num_layers = int(num_layers)
-        self.kernel_size = int(kernel_size)
-        self.first_kernel_size = int(first_kernel_size)
-        self.output_dim = int(output_dim)
-        C = self.image_shape[-1]
-        if self.hidden_dim < C:
-            raise ValueError(f"hidden_dim ({hidden_dim}) must be at least the channel count ({C}).")
+        C = checks.check_image_rank(self.image_shape)[-1]
+        self.hidden_dim = checks.check_channel_width(hidden_dim, "hidden_dim", C)
+        self.num_layers = checks.check_positive_int(num_layers, "num_layers")
+        self.kernel_size = checks.check_odd(kernel_size, "kernel_size")
+        self.first_kernel_size = checks.check_odd(first_kernel_size, "first_kernel_size")
+        self.output_dim = checks.check_positive_int(output_dim, "output_dim")
         self.head = Categorical(self.num_levels)
         conditional = self.num_classes is not None
         self.stack = GatedPixelCNNStack(

@@ -58,6 +58,7 @@ Example:
 import keras
 import tensorflow as tf
 
+from ar_keras import checks
 from ar_keras.core import AutoregressiveModel, no_autograph
 from ar_keras.distributions.logistic_mixture import DiscretizedLogisticMixture
 from ar_keras.layers.gated_resnet import GatedResNet
@@ -129,20 +130,11 @@ class PixelCNNPP(AutoregressiveModel):
         **kwargs,
     ):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
-        if len(self.image_shape) != 3:
-            raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
-        for name, value in (
-            ("hidden_dim", hidden_dim),
-            ("num_layers", num_layers),
-            ("num_hierarchies", num_hierarchies),
-            ("num_mixtures", num_mixtures),
-        ):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        self.hidden_dim = int(hidden_dim)
-        self.num_layers = int(num_layers)
-        self.num_hierarchies = int(num_hierarchies)
-        self.num_mixtures = int(num_mixtures)
+        checks.check_image_rank(self.image_shape)
+        self.hidden_dim = checks.check_positive_int(hidden_dim, "hidden_dim")
+        self.num_layers = checks.check_positive_int(num_layers, "num_layers")
+        self.num_hierarchies = checks.check_positive_int(num_hierarchies, "num_hierarchies")
+        self.num_mixtures = checks.check_positive_int(num_mixtures, "num_mixtures")
         self.dropout = float(dropout)
         H, W, C = self.image_shape
         F, L, nr = self.hidden_dim, self.num_hierarchies, self.num_layers

@@ -107,25 +107,14 @@ class PixelSNAIL(AutoregressiveModel):
         **kwargs,
     ):
         super().__init__(image_shape, num_levels, num_classes, **kwargs)
-        if len(self.image_shape) != 3:
-            raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape}.")
-        for name, value in (
-            ("hidden_dim", hidden_dim),
-            ("num_blocks", num_blocks),
-            ("num_layers", num_layers),
-            ("key_dim", key_dim),
-            ("value_dim", value_dim),
-            ("num_mixtures", num_mixtures),
-        ):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        checks.check_image_rank(self.image_shape)
+        self.hidden_dim = checks.check_positive_int(hidden_dim, "hidden_dim")
+        self.num_blocks = checks.check_positive_int(num_blocks, "num_blocks")
+        self.num_layers = checks.check_positive_int(num_layers, "num_layers")
+        self.key_dim = checks.check_positive_int(key_dim, "key_dim")
+        self.value_dim = checks.check_positive_int(value_dim, "value_dim")
+        self.num_mixtures = checks.check_positive_int(num_mixtures, "num_mixtures")
         checks.check_choice(activation, "activation", ACTIVATIONS)
-        self.hidden_dim = int(hidden_dim)
-        self.num_blocks = int(num_blocks)
-        self.num_layers = int(num_layers)
-        self.key_dim = int(key_dim)
-        self.value_dim = int(value_dim)
-        self.num_mixtures = int(num_mixtures)
         self.dropout = float(dropout)
         self.activation = activation
         H, W, C = self.image_shape

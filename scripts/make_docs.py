@@ -76,9 +76,7 @@ _DIGITS_PROTOCOL = (
 #: generated (docs/benchmarks.md has the full outputs).  The factorised baseline on the digits
 #: (independent pixels, a 17-way categorical per pixel) is 2.433 test bits/dim.
 FIGURES = {
-    "nade": [
-        ("2.043 test bits/dim (digits)", "python benchmarks/digits_bits_per_dim.py", _DIGITS_PROTOCOL)
-    ],
+    "nade": [("2.043 test bits/dim (digits)", "python benchmarks/digits_bits_per_dim.py", _DIGITS_PROTOCOL)],
     "made": [
         (
             "2.203 test bits/dim (digits, one mask)",

@@ -53,7 +53,7 @@ def generation_steps(model):
     groups = np.asarray(model.sampling_groups(D))  # [S, G]
     step = np.full(D, -1, np.int64)
     for s, group in enumerate(groups):
-        step[group] = s
+        step[group[group >= 0]] = s  # -(d + 1): element d listed as padding, not drawn
     assert np.all(step >= 0), "sampling_groups leave elements out"
     return step
 
@@ -222,9 +222,9 @@ def check_step_equals_network(
     sample ``x`` (the elements of groups ``G_<s`` set, the others zero),
     ``step(x, cache, s)`` must give ``element_params(x)[:, G_s]`` to ``rtol`` (``atol`` is
     relative to the step's largest parameter).  Padding columns of a group (elements drawn
-    for real at a later step) are not compared.  A two-stage step (``step(..., noise,
-    temperature) -> (values, params, cache)``, WaveRNN's coarse then fine) draws its group
-    itself; the network is then given those values, which the second stage is conditioned on.
+    for real at another step) are not compared.  A model with a staged draw (WaveRNN's coarse
+    then fine) is also checked at its `restep`, on the partial sample with the group's values
+    written in, whose state the sampler carries on.
 
     Args:
         model: an autoregressive model with a cache (``supports_cache``).
@@ -236,44 +236,50 @@ def check_step_equals_network(
     Example:
         >>> check_step_equals_network(ark.models.get("nade", preset="tiny"))
     """
-    import inspect
-
     assert model.supports_cache, f"{type(model).__name__} has no cache (supports_cache is False)"
     n = num_samples
     D = model.event.num_elements(length)
     x = model.event.random(n, length, seed).reshape(n, D)  # [n, *event] -> [n, D]
     groups = np.asarray(model.sampling_groups(D))  # [S, G]
+    listed = groups >= 0  # -(d + 1): element d listed as padding, computed but not drawn
+    groups = np.where(listed, groups, -groups - 1)  # [S, G] elements
     drawn_at = np.full(D, -1)
     for s, group in enumerate(groups):
-        drawn_at[group] = s  # a padding element is drawn for real at its last group
-    two_stage = "noise" in inspect.signature(model.step).parameters
+        drawn_at[group[listed[s]]] = s  # a padding element is drawn for real at its last group
     c = model.check_conditional(conditional, batch=n, length=length)
-    rng = np.random.RandomState(seed + 1)
     # Each traced once and run at every step (several times faster than eager calls).
-    step = tf.function(lambda *args: model.step(*args[:3], c, *args[3:]), autograph=False)
+    step = tf.function(lambda x, cache, s: model.step(x, cache, s, c), autograph=False)
+    restep = tf.function(
+        lambda x, values, cache, stepped, s: model.restep(x, values, cache, stepped, s, c), autograph=False
+    )
     network = tf.function(lambda x: tf.cast(model.element_params(x, c), tf.float32), autograph=False)
+
+    def compare(params, partial, s, group, what):
+        params = np.asarray(tf.cast(params, tf.float32))
+        params = params[:, None] if params.ndim == 2 else params  # [n, P] -> [n, 1, P]
+        real = (drawn_at[group] == s) & listed[s]
+        full = np.asarray(network(tf.constant(partial)))[:, group[real]]  # [n, D, P] -> [n, G', P]
+        np.testing.assert_allclose(
+            params[:, real],
+            full,
+            rtol=rtol,
+            atol=atol * max(1.0, float(np.abs(full).max())),
+            err_msg=f"step {s} (elements {group[real].tolist()}): cached parameters ({what}) differ "
+            "from the full network's on the same partial sample",
+        )
+
     with model.precision_scope():
         cache = model.init_cache(n, c)
         for s, group in enumerate(groups):
-            partial = np.where(np.isin(np.arange(D), groups[:s]), x, np.zeros_like(x))
-            if two_stage:
-                u = rng.uniform(0.05, 0.95, (n, model.head.noise_depth)).astype(np.float32)
-                values, params, cache = step(tf.constant(partial), cache, tf.constant(s), u, tf.constant(1.0))
-                x[:, group] = partial[:, group] = np.asarray(values).reshape(n, -1)  # what later steps read
-            else:
-                params, cache = step(tf.constant(partial), cache, tf.constant(s))
-            params = np.asarray(tf.cast(params, tf.float32))
-            params = params[:, None] if params.ndim == 2 else params  # [n, P] -> [n, 1, P]
-            real = drawn_at[group] == s
-            full = np.asarray(network(tf.constant(partial)))[:, group[real]]  # [n, D, P] -> [n, G', P]
-            np.testing.assert_allclose(
-                params[:, real],
-                full,
-                rtol=rtol,
-                atol=atol * max(1.0, float(np.abs(full).max())),
-                err_msg=f"step {s} (elements {group[real].tolist()}): cached parameters differ "
-                "from the full network's on the same partial sample",
-            )
+            partial = np.where(np.isin(np.arange(D), groups[:s][listed[:s]]), x, np.zeros_like(x))
+            params, stepped = step(tf.constant(partial), cache, tf.constant(s))
+            compare(params, partial, s, group, "step")
+            if model.staged_draw:  # the second stage sees the group's values; its state goes on
+                drawn = np.where(np.isin(np.arange(D), groups[: s + 1][listed[: s + 1]]), x, 0 * x)
+                values = tf.constant(drawn[:, group])  # [n, G]
+                params, stepped = restep(tf.constant(partial), values, cache, stepped, tf.constant(s))
+                compare(params, drawn, s, group, "restep")
+            cache = stepped
 
 
 def check_cache_equals_recompute(model, num_samples=6, seed=7):

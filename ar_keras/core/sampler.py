@@ -18,6 +18,11 @@ per network evaluation.  `run` draws the groups in order inside one
   ``params`` are the parameters of ``G_s``: ``[n, P]`` for a group of one,
   ``[n, G, P]`` otherwise.
 
+A group keeps the width G of every other: a step that draws fewer elements lists
+some as *padding*, either an element drawn for real at a later step (the value
+drawn here is replaced then), or ``-(d + 1)`` for element d, whose parameters are
+computed with the group's but whose value is left as it is (`group_elements`).
+
 Noise: step ``s`` asks its noise source for the uniforms of ``G_s`` only
 (`ar_keras.core.noise`: keyed by ``(seed, sample, element)``), so memory does
 not grow with ``D x levels``, and both paths see the same noise.  The head
@@ -49,6 +54,8 @@ __all__ = [
     "raster_groups",
     "scatter_group",
     "element_steps",
+    "group_elements",
+    "write_group",
     "draw_with_head",
     "fill_cache_by_steps",
     "SamplingProtocol",
@@ -69,6 +76,14 @@ def scatter_group(x, group, values):
     return tf.tensor_scatter_nd_update(x, index, tf.reshape(values, [-1]))  # [n, G] -> [n G]
 
 
+def write_group(x, group, values):
+    """``values [n, G]`` into the elements of ``group [G]`` that it draws (`group_elements`:
+    its ``-(d + 1)`` padding keeps the value it has)."""
+    elements, drawn = group_elements(group)
+    values = tf.where(drawn[None, :], values, tf.gather(x, elements, axis=1))
+    return scatter_group(x, elements, values)
+
+
 def _draw(head, params, uniforms, temperature):
     """``params [n, G, P]``, ``uniforms [n, G, depth]`` -> values ``[n, G]``."""
     n, g = tf.shape(params)[0], tf.shape(params)[1]
@@ -81,18 +96,32 @@ def _draw(head, params, uniforms, temperature):
     return tf.reshape(flat, [n, g])  # [nG] -> [n, G]
 
 
+def group_elements(group):
+    """``group [..., G]`` -> ``(elements, drawn)``: the element of each entry (``-(d + 1)``
+    lists element d as padding) and whether the step draws it (False for such padding).
+
+    Example:
+        >>> elements, drawn = group_elements(tf.constant([4, -3]))
+        >>> elements.numpy().tolist(), drawn.numpy().tolist()
+        ([4, 2], [True, False])
+    """
+    group = tf.convert_to_tensor(group, tf.int32)
+    drawn = group >= 0
+    return tf.where(drawn, group, -group - 1), drawn
+
+
 def element_steps(groups, num_elements):
     """``[D]`` int32: the step at which each element is drawn (``S`` for an element of no group).
 
     ``groups [S, G]`` as `SamplingProtocol.sampling_groups` gives them; an element listed in
-    several groups (padding) takes its last one.
+    several groups (padding) takes its last one, not counting the ``-(d + 1)`` listings.
     """
-    groups = tf.convert_to_tensor(groups, tf.int32)
-    steps, g = tf.shape(groups)[0], tf.shape(groups)[1]
-    at = tf.repeat(tf.range(steps), g)  # [S G]: the step of each listed element
+    elements, drawn = group_elements(groups)  # [S, G]
+    steps, g = tf.shape(elements)[0], tf.shape(elements)[1]
+    at = tf.where(tf.reshape(drawn, [-1]), tf.repeat(tf.range(steps), g), -1)  # [S G]
     last = tf.tensor_scatter_nd_max(
-        tf.fill(tf.reshape(num_elements, [1]), -1), tf.reshape(groups, [-1, 1]), at
-    )  # [D]: the last step listing each element, -1 for none
+        tf.fill(tf.reshape(num_elements, [1]), -1), tf.reshape(elements, [-1, 1]), at
+    )  # [D]: the last step drawing each element, -1 for none
     return tf.where(last < 0, steps, last)
 
 
@@ -108,10 +137,15 @@ def fill_cache_by_steps(model, x, start, conditional=None):
     drawn_at = element_steps(groups, tf.shape(x)[1])  # [D]
     cache = model.init_cache(tf.shape(x)[0], conditional)
 
+    staged = getattr(model, "staged_draw", False)
+
     def body(s, cache):
         partial = tf.where(drawn_at[None, :] < s, x, tf.zeros_like(x))  # the groups before s
-        _, cache = model.step(partial, cache, s, conditional)
-        return [s + 1, cache]
+        _, stepped = model.step(partial, cache, s, conditional)
+        if staged:  # the state after the group's values (`SamplingProtocol.staged_draw`)
+            values = tf.gather(x, group_elements(tf.gather(groups, s))[0], axis=1)  # [n, G]
+            _, stepped = model.restep(partial, values, cache, stepped, s, conditional)
+        return [s + 1, stepped]
 
     _, cache = tf.while_loop(lambda s, _: s < start, body, [tf.constant(0), cache])
     return cache
@@ -199,8 +233,16 @@ def run(
 
     def draw(s, x, params, refine):
         group = tf.gather(groups, s)  # [G]
-        values = draw_group(_as_group_params(params), noise.at(group), temperature, refine)  # [n, G]
-        return scatter_group(x, group, values)
+        elements, _ = group_elements(group)
+        values = draw_group(_as_group_params(params), noise.at(elements), temperature, refine)  # [n, G]
+        return write_group(x, group, values)
+
+    # A plain protocol object may lack `restep`: its default, the step again on the values.
+    restep = getattr(model, "restep", None) or (
+        lambda x, values, cache, stepped, index, conditional: model.step(
+            write_group(x, tf.gather(groups, index), values), cache, index, conditional
+        )
+    )
 
     if cache:
         if prefix is None:
@@ -210,24 +252,27 @@ def run(
             state = fill(x, first, conditional) if fill else fill_cache_by_steps(model, x, first, conditional)
 
         def body(s, x, state):
-            params, new_state = model.step(x, state, s, conditional)
+            params, stepped = model.step(x, state, s, conditional)
+            restepped = []  # the states of the draw's refines, in order (traced once)
 
-            def refine(values):  # the group's params again, ``values`` written into it
-                again = scatter_group(x, tf.gather(groups, s), values)
-                return _as_group_params(model.step(again, state, s, conditional)[0])
+            def refine(values):  # the group's params again, with ``values`` in the group
+                params, after = restep(x, values, state, stepped, s, conditional)
+                restepped.append(after)
+                return _as_group_params(params)
 
-            return [s + 1, draw(s, x, params, refine), new_state]
+            x = draw(s, x, params, refine)
+            # A staged draw carries on the state of its last refine: the one that saw the group.
+            return [s + 1, x, restepped[-1] if restepped else stepped]
 
         _, x, _ = tf.while_loop(lambda s, *_: s < steps, body, [first, x, state], maximum_iterations=steps)
         return x
 
     def full_body(s, x):
-        group = tf.gather(groups, s)
+        group, _ = group_elements(tf.gather(groups, s))
 
         def refine(values):
-            return tf.gather(
-                model.element_params(scatter_group(x, group, values), conditional), group, axis=1
-            )
+            again = write_group(x, tf.gather(groups, s), values)
+            return tf.gather(model.element_params(again, conditional), group, axis=1)
 
         params = tf.gather(model.element_params(x, conditional), group, axis=1)  # [n, G, P]
         return [s + 1, draw(s, x, params, refine)]
@@ -288,6 +333,25 @@ class SamplingProtocol:
             conditional: checked conditioning for the n rows, or None.
         """
         return fill_cache_by_steps(self, x, start, conditional)
+
+    #: True when `draw_group` draws a group in stages, asking for its parameters again
+    #: (``refine``) with the parts drawn so far: on the cached path that is `restep`, and the
+    #: state the sampler carries on is the one `restep` returns, which saw the group's values.
+    staged_draw = False
+
+    def restep(self, x, values, cache, stepped, index, conditional=None):
+        """Cache protocol: ``(params, cache)`` of group ``index`` again, with ``values [n, G]``,
+        what a staged `draw_group` has drawn of the group so far, in the group (its ``refine``
+        on the cached path); ``x [n, D]`` is the partial sample `step` saw.
+
+        ``cache`` is the state `step` started from, ``stepped`` the one it returned.  The
+        default writes the values and runs `step` again from ``cache``; a model whose
+        ``stepped`` already holds what the second pass needs (WaveRNN: the recurrent product
+        of its GRU state) overrides it to skip the repeated work and the copy of ``x``.
+        """
+        del stepped
+        group = tf.gather(self.sampling_groups(tf.shape(x)[1]), index)  # [G]
+        return self.step(write_group(x, group, values), cache, index, conditional)
 
     def draw_group(self, params, uniforms, temperature, refine):
         """The values of one group from its parameters: the sampler's draw, ``[n, G]``.

@@ -157,5 +157,24 @@ class DualSoftmax:
         c = self.sample_coarse(params, noise, temperature)
         return self.join(c, self.sample_fine(params, c, noise, temperature))
 
+    def sample_staged(self, params, noise, temperature, refine):
+        """Coarse then fine: the sampler's draw (`SamplingProtocol.draw_group`) of a model whose
+        fine logits read the current coarse value.
+
+        c is drawn from ``params`` (computed with c unknown: its coarse logits do not read it),
+        then f from ``refine(join(c, 0))``, the parameters recomputed with c written in.
+
+        Args:
+            params: ``[n, G, Kc + Kf]``; noise: ``[n, G, Kc + Kf]`` uniforms.
+            temperature: scalar > 0.
+            refine: ``values [n, G] -> params [n, G, Kc + Kf]``.
+
+        Returns:
+            int32 ``[n, G]`` levels.
+        """
+        c = self.sample_coarse(params, noise, temperature)  # [n, G]
+        fine_params = refine(self.join(c, tf.zeros_like(c)))  # [n, G, Kc + Kf], given c
+        return self.join(c, self.sample_fine(fine_params, c, noise, temperature))
+
     def get_config(self):
         return {"num_levels": self.num_levels, "coarse_levels": self.coarse_levels_arg}

@@ -105,8 +105,8 @@ class DualGRU(keras.layers.Layer):
         return tf.matmul(self._compute(inputs), self.masked_input_kernel()) + self._compute(self.bias)
 
     def current_coarse_projection(self, c_scaled):
-        """The c_t term alone: ``[n]`` -> ``[n, 3H]`` (zero in the coarse columns)."""
-        return self._compute(c_scaled)[:, None] * self.masked_input_kernel()[CURRENT_COARSE]
+        """The c_t term alone: ``[...]`` -> ``[..., 3H]`` (zero in the coarse columns)."""
+        return self._compute(c_scaled)[..., None] * self.masked_input_kernel()[CURRENT_COARSE]
 
     def recurrent(self, h):
         return tf.matmul(self._compute(h), self.masked_recurrent_kernel())  # [n, 3H]

@@ -20,11 +20,13 @@ from ar_keras.core import noise, sampler
 
 N = 3
 # (model, overrides, T for sequences): an image model with labels, a multiscale image
-# model (groups of several elements, padded) and a sequence model with labels.
+# model (groups of several elements, padded), a sequence model with labels and a subscale
+# WaveRNN (staggered groups with padding that is not drawn; a staged coarse-then-fine draw).
 CASES = [
     ("gated_pixelcnn", {"num_classes": 3}, None),
     ("multiscale", {}, None),
     ("wavenet", {"num_classes": 3}, 10),
+    ("wavernn", {"num_levels": 16, "subscale": 2, "horizon": 1}, 8),
 ]
 
 

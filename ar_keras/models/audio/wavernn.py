@@ -31,14 +31,17 @@ forcing) and the head's params ``[l_c, l_f] [B, T, Kc + Kf]``.
 step into two elements (c, f) would change the event (2T elements of
 different ranges).  Instead each step draws c and then f *within the step*:
 the element's noise has ``Kc + Kf`` uniforms, the first Kc draw c, the last
-Kf draw f.  The model therefore runs its own sampler (`sample_elements`):
+Kf draw f.  The shared sampler (`ar_keras.core.sampler.run`) does this through
+the draw hook (`draw_group`: `DualSoftmax.sample_staged`), which asks for the
+step's parameters again with c written in:
 
-* ``cache=True`` (what `sample` uses): the GRU state in a `tf.while_loop`
-  (XLA-compiled): per step one ``h_{t-1} R`` product, the coarse half, draw c,
-  the fine half, draw f (`stream_step`, also the TFLite streaming step);
+* ``cache=True`` (what `sample` uses): the GRU state in the cache; a step costs
+  one ``h R`` product (the repeated one, for the fine half, reads the same
+  state), the coarse half, draw c, the fine half, draw f.  `stream_step` is the
+  same step as a pure function (the TFLite streaming step);
 * ``cache=False`` (the reference): the whole network on the partial sample,
-  twice per step (once with ``x_t = 0`` for ``P(c_t)``, once with ``x_t = c_t
-  Kf`` for ``P(f_t | c_t)``): O(T) per sample.  Both give identical samples.
+  twice per step (``c_t = 0`` for ``P(c_t)``, then the drawn ``c_t`` for
+  ``P(f_t | c_t)``): O(T) per sample.  Both give identical samples.
 
 **Block sparsity** (paper sec. 4): the recurrent gate matrices are used as
 ``R o P`` with a non-trainable block mask P; `ar_keras.pruning.BlockSparsity`
@@ -55,13 +58,13 @@ be a multiple of B); the model orders its elements sub-tensor by sub-tensor
   (the future horizon F) through a masked linear context map into the gates,
 * a learned embedding of b.
 
-It is an exact autoregressive model in that order (`sampling_groups`), with
-`log_prob` one parallel pass.  Sequential generation (``cache=False``: one
-element at a time in that order) and **subscale generation** (``cache=True``:
-sub-tensor b runs ``F + 1`` steps behind sub-tensor b - 1, so at each global
-step every active sub-tensor produces one sample: B samples per step, ``L + (B
-- 1)(F + 1)`` steps) read exactly the same values, so with the same noise
-they return the same samples.  Simplifications (chosen here): sub-tensors in
+It is an exact autoregressive model in that order (`subscale_order`), with
+`log_prob` one parallel pass.  **Subscale generation** (`sampling_groups`):
+sub-tensor b runs ``F + 1`` steps behind sub-tensor b - 1, so at each step
+every active sub-tensor draws one sample: B samples per step, ``L + (B -
+1)(F + 1)`` steps, on both paths of the shared sampler.  Drawing one element
+at a time in `subscale_order` reads exactly the same values, so with the
+same noise it returns the same samples.  Simplifications (chosen here): sub-tensors in
 the order 0..B-1 (the paper's figure interleaves them), a linear context map
 over the horizon window instead of the paper's conditioning network.  A
 subscale model is not causal in time (it reads the future of earlier
@@ -89,6 +92,8 @@ from ar_keras.distributions.dual_softmax import DualSoftmax
 from ar_keras.layers.dual_gru import DualGRU
 from ar_keras.layers.upsample1d import Upsample1D
 from ar_keras.models.audio.wavenet import check_local_conditioning
+from ar_keras.models.audio.wavernn_streaming import WaveRNNStreaming
+from ar_keras.models.audio.wavernn_subscale import WaveRNNSubscale
 from ar_keras.models.registry import register
 
 __all__ = ["WaveRNN"]
@@ -100,7 +105,7 @@ def _shift_right(v):
 
 
 @register("wavernn")
-class WaveRNN(AutoregressiveModel):
+class WaveRNN(WaveRNNSubscale, WaveRNNStreaming, AutoregressiveModel):
     """WaveRNN over levels ``v = c Kf + f`` (module docstring).
 
     Args:
@@ -219,15 +224,6 @@ class WaveRNN(AutoregressiveModel):
         """Shape ``[H]`` of the GRU state (per sample), for streaming."""
         return [(self.hidden_dim,)]
 
-    def sampling_groups(self, num_elements):
-        """Time order; with subscale, sub-tensor by sub-tensor: ``[b, b + B, b + 2B, ...]``."""
-        if not self.subscale:
-            return super().sampling_groups(num_elements)
-        L = num_elements // self.subscale
-        grid = tf.reshape(tf.range(num_elements), [L, self.subscale])  # [T] -> [L, B]
-        grid = tf.transpose(grid)  # [L, B] -> [B, L]
-        return tf.reshape(grid, [-1, 1])  # [B, L] -> [T, 1]
-
     # -------------------------------------------------------------- conditioning
     def check_conditional(self, conditional, batch=None, length=None, validate_values=True):
         if self.subscale and isinstance(length, int) and length % self.subscale:
@@ -293,306 +289,108 @@ class WaveRNN(AutoregressiveModel):
         pre = self.gru.input_projection(self._inputs(x)) + extra  # [B, T, 3H]
         return self._outputs(self.gru.sequence(pre, tflite=self._tflite_trace))
 
-    # -------------------------------------------------------------------- subscale
-    def _fold(self, v):
-        """``[N, T, ...]`` -> ``[N, B, L, ...]``: sub-tensor b holds ``v[:, b::B]``."""
-        B = self.subscale
-        shape = tf.shape(v)
-        rest = v.shape[2:]
-        folded = tf.reshape(v, tf.concat([[shape[0], shape[1] // B, B], shape[2:]], 0))  # [N, L, B, ...]
-        perm = [0, 2, 1] + list(range(3, 3 + len(rest)))
-        return tf.transpose(folded, perm)  # -> [N, B, L, ...]
-
-    def _unfold(self, v):
-        """``[N, B, L, ...]`` -> ``[N, T, ...]`` (inverse of `_fold`)."""
-        shape = tf.shape(v)
-        perm = [0, 2, 1] + list(range(3, v.shape.rank))
-        t = tf.transpose(v, perm)  # [N, L, B, ...]
-        return tf.reshape(t, tf.concat([[shape[0], shape[1] * shape[2]], shape[3:]], 0))  # -> [N, T, ...]
-
-    def _context_projection(self, windows):
-        """``windows [N, L, B' W 2]`` -> per target sub-tensor ``[N, B, L, 3H]`` (b' < b only)."""
-        masked = self._context_mask[:, :, None] * self.context[None]  # [B, B'W2, 3H]
-        return tf.einsum("nlk,bkh->nblh", windows, masked)
-
-    def _windows(self, scaled):
-        """Scaled values ``[N, B, L, 2]`` -> horizon windows ``[N, L, B' (2F+1) 2]``, zero outside."""
-        F = self.horizon
-        L = tf.shape(scaled)[2]
-        padded = tf.pad(scaled, [[0, 0], [0, 0], [F, F], [0, 0]])  # [N, B, L + 2F, 2]
-        shifts = tf.stack([padded[:, :, j : j + L] for j in range(2 * F + 1)], axis=3)  # [N, B, L, W, 2]
-        t = tf.transpose(shifts, [0, 2, 1, 3, 4])  # [N, L, B, W, 2]
-        n = tf.shape(t)[0]
-        return tf.reshape(t, tf.stack([n, L, self.subscale * (2 * F + 1) * 2]))  # -> [N, L, B W 2]
-
-    def _subscale_network(self, x, extra):
-        B, H = self.subscale, self.hidden_dim
-        xs = self._fold(x)  # [N, B, L]
-        N, L = tf.shape(xs)[0], tf.shape(xs)[2]
-        c, f = self.head.split(xs)
-        scaled = tf.stack([self._scale_coarse(c), self._scale_fine(f)], -1)  # [N, B, L, 2]
-        inputs = self._inputs(tf.reshape(xs, [N * B, L]))  # [N B, L, 3]
-        pre = tf.reshape(self.gru.input_projection(inputs), [N, B, L, 3 * H])  # [N B, L, 3H] -> [N, B, L, 3H]
-        pre = pre + self._context_projection(self._windows(scaled))
-        pre = pre + self.subtensor_bias(tf.range(B))[None, :, None, :]
-        if isinstance(extra, tf.Tensor):
-            if extra.shape[1] == 1:
-                pre = pre + extra[:, :, None, :]  # [N, 1, 3H] -> [N, 1, 1, 3H]
-            else:
-                pre = pre + self._fold(extra)  # [N, T, 3H] -> [N, B, L, 3H]
-        h = self.gru.sequence(tf.reshape(pre, [N * B, L, 3 * H]), tflite=self._tflite_trace)  # [N B, L, H]
-        params = self._outputs(h)  # [N B, L, P]
-        return self._unfold(tf.reshape(params, [N, B, L, -1]))  # -> [N, B, L, P] -> [N, T, P]
-
     # ------------------------------------------------------------------ sampling
     #: Compile the cached (and subscale) sampler with XLA from 256 steps on, where compiling
     #: repays itself (benchmarks/wavernn_generation.py); True/False force it.
     jit_sampling = "auto"
 
-    def init_stream(self, batch):
-        """The `stream_step` state before step 0: ``[h_{-1}] = [zeros [batch, H]]``."""
-        return [tf.zeros(tf.stack([batch, self.hidden_dim]))]
-
-    def stream_step(self, x_prev, state, index, noise, temperature=1.0, labels=None, local_t=None):
-        """One generation step as a pure function (what `export.tflite_step` exports).
-
-        Args:
-            x_prev: int32 ``[n]``, the sample drawn at step ``index - 1`` (ignored at 0).
-            state: ``[h_{t-1} [n, H]]`` (`init_stream` at step 0).
-            index: int32 scalar t.
-            noise: ``[n, Kc + Kf]`` uniforms of step t.
-            temperature: scalar > 0.
-            labels: int32 ``[n]`` global ids, if any.
-            local_t: ``[n, E']``, row t of `upsample_features`, if any.
-
-        Returns:
-            ``(sample [n], coarse logits [n, Kc], fine logits [n, Kf] (for the drawn c),
-            new state)``.
-        """
-        if self.subscale:
-            raise ValueError(
-                "stream_step is the time-ordered WaveRNN's step; a subscale model "
-                "generates with sample(cache=True)."
-            )
-        h = state[0]
-        c_prev, f_prev = self.head.split(x_prev)
-        first = tf.equal(index, 0)
-        zero = tf.zeros([], self.compute_dtype)
-        sc = tf.where(first, zero, self._scale_coarse(c_prev))  # c_{-1} = 0
-        sf = tf.where(first, zero, self._scale_fine(f_prev))
-        pre = self.gru.input_projection(tf.stack([sc, sf, tf.zeros_like(sc)], -1))  # [n, 3H]
-        if labels is not None:
-            pre = pre + self.class_bias(labels)
-        if local_t is not None:
-            pre = pre + self.local_dense(local_t)
-        rec = self.gru.recurrent(h)  # [n, 3H]
-        half = self.hidden_dim // 2
-        h_coarse = self.gru.gates(pre, rec, h)  # coarse half valid
-        coarse = self._coarse_out(h_coarse[:, :half])  # [n, Kc]
-        c = self.head.sample_coarse(coarse, noise, temperature)
-        pre = pre + self.gru.current_coarse_projection(self._scale_coarse(c))
-        h_new = self.gru.gates(pre, rec, h)  # [n, H]
-        fine = self._fine_out(h_new[:, half:])  # [n, Kf]
-        params = tf.concat([coarse, fine], -1)  # [n, Kc + Kf]
-        f = self.head.sample_fine(params, c, noise, temperature)
-        return self.head.join(c, f), coarse, fine, [h_new]
-
-    def stream_signatures(self, num_samples=1):
-        """``{name: tf.function}`` of the streaming TFLite file (`ar_keras.export.tflite_step`).
-
-        ``step``: ``x_prev`` int32 ``[n]``, ``index`` int32 ``[]``, ``noise [n, Kc + Kf]``,
-        ``temperature`` (+ ``conditional [n]``) (+ ``local [n, E']``), ``state_00 [n, H]`` ->
-        ``{"sample", "coarse_logits", "fine_logits", "state_00"}``; with local
-        conditioning also ``upsample``: ``features [n, T / hop, E] -> {"local": [n, T, E']}``.
-        """
-        if self.subscale:
-            raise ValueError("a subscale WaveRNN has no single-sample streaming step.")
-        n = num_samples
-        state_spec = tf.TensorSpec([n, self.hidden_dim], tf.float32, name="state_00")
-        extra = [] if self.num_classes is None else [tf.TensorSpec([n], tf.int32, name="conditional")]
-        if self.local_channels:
-            width = self.upsample.output_channels(self.local_channels)
-            extra.append(tf.TensorSpec([n, width], tf.float32, name="local"))
-        base = [
-            tf.TensorSpec([n], tf.int32, name="x_prev"),
-            tf.TensorSpec([], tf.int32, name="index"),
-            tf.TensorSpec([n, self.noise_depth], tf.float32, name="noise"),
-            tf.TensorSpec([], tf.float32, name="temperature"),
-        ]
-
-        @tf.function(input_signature=base + extra + [state_spec], autograph=False)
-        def step(x_prev, index, noise, temperature, *rest):
-            named = {spec.name: value for spec, value in zip(extra, rest[: len(extra)])}
-            sample, coarse, fine, state = self.stream_step(
-                x_prev, [rest[-1]], index, noise, temperature, named.get("conditional"), named.get("local")
-            )
-            return {"sample": sample, "coarse_logits": coarse, "fine_logits": fine, "state_00": state[0]}
-
-        functions = {"step": step}
-        if self.local_channels:
-
-            @tf.function(
-                input_signature=[tf.TensorSpec([n, None, self.local_channels], tf.float32, name="features")],
-                autograph=False,
-            )
-            def upsample(features):
-                return {"local": self.upsample_features(features)}  # [n, T, E']
-
-            functions["upsample"] = upsample
-        return functions
-
-    #: True while the TFLite signatures are traced (`DualGRU.sequence` without TensorArrays).
-    _tflite_trace = False
-
-    def tflite_signatures(self, batch_size=None, num_samples=None):
-        """The base's TFLite signatures, traced with the GRU loop TFLite can lower."""
-        functions = super().tflite_signatures(batch_size, num_samples)
-        self._tflite_trace = True
-        try:
-            for fn in functions.values():
-                fn.get_concrete_function()  # traced now; export reuses these traces
-        finally:
-            self._tflite_trace = False
-        return functions
+    # The cache protocol.  The GRU state ``h_t`` reads ``c_t`` (the fine half's input), which
+    # is drawn from the step's coarse half: `step` gives the params with the ``c_t`` in x (zero
+    # while undrawn; the coarse half does not read it) and the recurrent product ``R h_{t-1}``;
+    # `restep`, with c_t written, the fine half and the state ``h_t`` the sampler carries on.
+    staged_draw = True
 
     def init_cache(self, batch, conditional=None):
-        """The sampler's state: ``h [n, H]`` (``[n, B, H]`` with subscale) and the
-        conditioning terms of the gates."""
+        """``h = h_{-1}``; ``rec`` and ``pre``, the last step's ``R h`` and gate inputs (zeros;
+        ``[n, B, .]`` with subscale); the conditioning: labels ``[n]``, local features at the
+        audio rate ``[n, T, E']``."""
         labels, features = self.conditioning.values(conditional, "labels", "features")
-        cache = {"h": tf.zeros(tf.stack([batch, self.hidden_dim]), self.compute_dtype)}
+        shape = [batch] if not self.subscale else [batch, self.subscale]
+        H = self.hidden_dim
+        cache = {
+            "h": tf.zeros(tf.stack(shape + [H]), self.compute_dtype),
+            "rec": tf.zeros(tf.stack(shape + [3 * H]), self.compute_dtype),
+            "pre": tf.zeros(tf.stack(shape + [3 * H]), self.compute_dtype),
+        }
         if labels is not None:
             cache["labels"] = labels
         if features is not None:
             cache["local"] = self.upsample(features)  # [n, T, E']
         return cache
 
-    def step(self, x, cache, index, conditional=None, noise=None, temperature=1.0):
-        """Cache protocol, two-stage: draws ``x_t`` itself (its noise ``[n, Kc + Kf]``) and
-        returns ``(x_t [n], params [n, Kc + Kf], cache)`` (`sample_elements` runs it)."""
-        x_prev = self.previous_value(x, index)  # [n]
-        local_t = None if "local" not in cache else tf.gather(cache["local"], index, axis=1)
-        sample, coarse, fine, state = self.stream_step(
-            x_prev, [cache["h"]], index, noise, temperature, cache.get("labels"), local_t
-        )
-        return sample, tf.concat([coarse, fine], -1), dict(cache, h=state[0])
-
-    def sample_elements(
-        self, noise, num_samples, num_elements, conditional=None, temperature=1.0, cache=True
-    ):
-        """``[n, T]`` int32: cached GRU steps, the subscale schedule, or full recompute."""
-        temperature = tf.convert_to_tensor(temperature, tf.float32)
-        x = tf.zeros(tf.stack([num_samples, num_elements]), tf.int32)
-        if not cache:
-            return self._sample_recompute(noise, x, num_elements, conditional, temperature)
+    def _pre_at(self, x, i, cache):
+        """``I*[c_{i-1}, f_{i-1}, 0] + b (+ sub-tensor bias, context) + conditioning``: the gates'
+        inputs at step i of every sequence (of every sub-tensor, ``i [B]``) but the ``c_i`` term
+        (`DualGRU.current_coarse_projection`), read from the partial sample ``x [n, T]``:
+        ``[n, 3H]`` (``[n, B, 3H]``)."""
+        B = self.subscale or 1
+        b = tf.range(B) if self.subscale else 0
+        i = tf.maximum(i, 0)
+        t, prev_t = i * B + b, tf.maximum(i - 1, 0) * B + b  # time indices
+        c_prev, f_prev = self.head.split(tf.gather(x, prev_t, axis=1))  # [n(, B)]
+        zero = tf.zeros([], self.compute_dtype)
+        sc = tf.where(i > 0, self._scale_coarse(c_prev), zero)  # c_{-1} = f_{-1} = 0
+        sf = tf.where(i > 0, self._scale_fine(f_prev), zero)
+        pre = self.gru.input_projection(tf.stack([sc, sf, tf.zeros_like(sc)], -1))  # [n(, B), 3H]
         if self.subscale:
-            return self._sample_subscale(noise, x, num_elements, conditional, temperature)
-        state = self.init_cache(num_samples, conditional)
+            pre = pre + self.subtensor_bias(tf.range(B))[None]  # [n, B, 3H]
+            pre = pre + self._step_context(x, i)
+        if "labels" in cache:
+            labels = self.class_bias(cache["labels"])  # [n, 3H]
+            pre = pre + (labels[:, None, :] if self.subscale else labels)
+        if "local" in cache:
+            pre = pre + self.local_dense(tf.gather(cache["local"], t, axis=1))  # [n(, B), 3H]
+        return pre
 
-        def body(t, x, state):
-            u = noise.at(t[None])[:, 0]  # [n, depth]
-            value, _, state = self.step(x, state, t, conditional, u, temperature)
-            return [t + 1, _write(x, t, value), state]
+    def _with_current(self, pre, values):
+        """``pre`` plus the ``c_t`` term of the levels ``values [n(, B)]``."""
+        c, _ = self.head.split(values)
+        return pre + self.gru.current_coarse_projection(self._scale_coarse(c))
 
-        _, x, _ = tf.while_loop(
-            lambda t, *_: t < num_elements, body, [tf.constant(0), x, state], maximum_iterations=num_elements
-        )
-        return x
+    def _gates(self, pre, rec, h):
+        """`DualGRU.gates` over ``[n(, B), .]``."""
+        H = self.hidden_dim
+        flat = self.gru.gates(
+            tf.reshape(pre, [-1, 3 * H]), tf.reshape(rec, [-1, 3 * H]), tf.reshape(h, [-1, H])
+        )  # [n B, H]
+        return tf.reshape(flat, tf.shape(h))  # -> [n(, B), H]
 
-    def _sample_recompute(self, noise, x, num_elements, conditional, temperature):
-        """The reference: per element (in `sampling_groups` order) two full passes."""
-        order = self.sampling_groups(num_elements)[:, 0]  # [T]
+    def _positions(self, x, index):
+        """``(i, active)``: the step of each sequence (of each sub-tensor, ``[B]``, clipped to its
+        elements) and whether it draws at sampler step ``index``."""
+        if not self.subscale:
+            return index, True
+        L = tf.shape(x)[1] // self.subscale
+        i = index - tf.range(self.subscale) * (self.horizon + 1)  # [B]
+        return tf.clip_by_value(i, 0, L - 1), ((i >= 0) & (i < L))[None, :, None]
 
-        def body(s, x):
-            t = tf.gather(order, s)
-            u = noise.at(t[None])[:, 0]  # [n, depth]
-            coarse = tf.gather(self.network(x, conditional), t, axis=1)  # [n, P], x_t = 0
-            c = self.head.sample_coarse(coarse, u, temperature)
-            x = _write(x, t, self.head.join(c, tf.zeros_like(c)))
-            fine = tf.gather(self.network(x, conditional), t, axis=1)  # [n, P] given c_t
-            f = self.head.sample_fine(fine, c, u, temperature)
-            return [s + 1, _write(x, t, self.head.join(c, f))]
+    def step(self, x, cache, index, conditional=None):
+        """Cache protocol: the params ``[n, Kc + Kf]`` of step ``index`` (``[n, B, .]`` with
+        subscale: one element per sub-tensor), the fine half for the ``c_t`` in ``x``."""
+        i, _ = self._positions(x, index)
+        H = self.hidden_dim
+        B = self.subscale or 1
+        rec = tf.reshape(self.gru.recurrent(tf.reshape(cache["h"], [-1, H])), tf.shape(cache["rec"]))
+        pre = self._pre_at(x, i, cache)
+        current = tf.gather(x, tf.maximum(i, 0) * B + (tf.range(B) if self.subscale else 0), axis=1)
+        h = self._gates(self._with_current(pre, current), rec, cache["h"])  # h_t
+        return self._group_outputs(h), dict(cache, rec=rec, pre=pre)
 
-        _, x = tf.while_loop(
-            lambda s, *_: s < num_elements, body, [tf.constant(0), x], maximum_iterations=num_elements
-        )
-        return x
+    def restep(self, x, values, cache, stepped, index, conditional=None):
+        """`step`'s params again with ``c_t`` from ``values``, from the recurrent product and gate
+        inputs it computed (no second ``h R``), and the state ``h_t`` (kept where a sub-tensor
+        is idle)."""
+        _, active = self._positions(x, index)
+        current = values[:, 0] if not self.subscale else values  # [n, 1] -> [n]; [n, B]
+        pre = self._with_current(stepped["pre"], current)
+        h = self._gates(pre, stepped["rec"], cache["h"])  # h_t
+        return self._group_outputs(h), dict(stepped, h=tf.where(active, h, cache["h"]))
 
-    def _sample_subscale(self, noise, x, num_elements, conditional, temperature):
-        """Subscale generation: B samples per step, sub-tensor b ``F + 1`` steps behind b - 1."""
-        B, F, H = self.subscale, self.horizon, self.hidden_dim
-        half = H // 2
-        n = tf.shape(x)[0]
-        L = num_elements // B
-        labels, features = self.conditioning.values(conditional, "labels", "features")
-        extra = self._extra(labels, features)  # 0 or [n, 1|T, 3H]
-        bias = self.subtensor_bias(tf.range(B))  # [B, 3H]
-        masked_context = self._context_mask[:, :, None] * self.context[None]  # [B, B'W2, 3H]
-        b_index = tf.range(B)
-        offsets = tf.range(-F, F + 1)  # [W]
-        steps = L + (B - 1) * (F + 1)
+    def _group_outputs(self, h):
+        """States ``[n(, B), H]`` -> the group's params ``[n, G, Kc + Kf]``, built as one concat the
+        draw slices (XLA then drops the half a stage does not read)."""
+        return self._outputs(h if self.subscale else h[:, None, :])  # [n, H] -> [n, 1, H]
 
-        def body(s, x, h):
-            i = s - b_index * (F + 1)  # [B] step of each
-            active = (i >= 0) & (i < L)
-            ic = tf.clip_by_value(i, 0, L - 1)
-            t = ic * B + b_index  # [B] time index
-            prev_t = tf.maximum(ic - 1, 0) * B + b_index
-            c_prev, f_prev = self.head.split(tf.gather(x, prev_t, axis=1))  # [n, B]
-            has_prev = (ic > 0)[None, :]
-            sc = tf.where(has_prev, self._scale_coarse(c_prev), tf.zeros([], self.compute_dtype))
-            sf = tf.where(has_prev, self._scale_fine(f_prev), tf.zeros([], self.compute_dtype))
-            inputs = tf.stack([sc, sf, tf.zeros_like(sc)], -1)  # [n, B, 3]
-            # Horizon windows of every sub-tensor b' at steps ic_b + j: [n, B(target), B', W, 2].
-            j = ic[:, None, None] + offsets[None, None, :]  # [B, 1, W]
-            valid = (j >= 0) & (j < L)
-            src = tf.clip_by_value(j, 0, L - 1) * B + b_index[None, :, None]  # [B, B', W]
-            vals = tf.gather(x, tf.reshape(src, [-1]), axis=1)  # [n, B B' W]
-            vc, vf = self.head.split(vals)
-            win = tf.stack([self._scale_coarse(vc), self._scale_fine(vf)], -1)  # [n, B B' W, 2]
-            win = tf.reshape(win, [n, B, B, 2 * F + 1, 2])  # -> [n, B, B', W, 2]
-            win = win * tf.cast(tf.broadcast_to(valid, [B, B, 2 * F + 1]), tf.float32)[None, ..., None]
-            win = tf.reshape(win, [n, B, -1])  # -> [n, B, B' W 2]
-            pre = self.gru.input_projection(inputs) + bias[None]  # [n, B, 3H]
-            pre = pre + tf.einsum("nbk,bkh->nbh", win, masked_context)
-            if isinstance(extra, tf.Tensor):
-                pre = pre + (extra if extra.shape[1] == 1 else tf.gather(extra, t, axis=1))
-            flat_h = tf.reshape(h, [n * B, H])  # [n, B, H] -> [n B, H]
-            flat_pre = tf.reshape(pre, [n * B, 3 * H])  # [n, B, 3H] -> [n B, 3H]
-            rec = self.gru.recurrent(flat_h)
-            u = tf.reshape(noise.at(t), [n * B, -1])  # [n, B, d] -> [n B, d]
-            h_c = self.gru.gates(flat_pre, rec, flat_h)
-            coarse = self._coarse_out(h_c[:, :half])
-            c = self.head.sample_coarse(coarse, u, temperature)  # [n B]
-            flat_pre = flat_pre + self.gru.current_coarse_projection(self._scale_coarse(c))
-            h_new = self.gru.gates(flat_pre, rec, flat_h)
-            params = tf.concat([coarse, self._fine_out(h_new[:, half:])], -1)
-            f = self.head.sample_fine(params, c, u, temperature)
-            v = tf.reshape(self.head.join(c, f), [n, B])  # [n B] -> [n, B]
-            # Write the active sub-tensors' samples; keep the others' values and states.
-            current = tf.gather(x, t, axis=1)  # [n, B]
-            v = tf.where(active[None, :], v, current)
-            x = _write_many(x, t, v)
-            h_new = tf.reshape(h_new, [n, B, H])  # [n B, H] -> [n, B, H]
-            h = tf.where(active[None, :, None], h_new, h)
-            return [s + 1, x, h]
-
-        h0 = tf.zeros(tf.stack([n, B, H]))
-        _, x, _ = tf.while_loop(
-            lambda s, *_: s < steps, body, [tf.constant(0), x, h0], maximum_iterations=steps
-        )
-        return x
-
-
-def _write(x, t, values):
-    """``x[:, t] = values`` for ``x [n, T]``, ``values [n]``."""
-    return _write_many(x, t[None], values[:, None])
-
-
-def _write_many(x, ts, values):
-    """``x[:, ts] = values`` for ``ts [G]`` (distinct), ``values [n, G]``."""
-    n, g = tf.shape(values)[0], tf.shape(ts)[0]
-    rows = tf.repeat(tf.range(n), g)  # [n G]
-    cols = tf.tile(ts, [n])  # [n G]
-    return tf.tensor_scatter_nd_update(
-        x, tf.stack([rows, cols], 1), tf.reshape(values, [-1])
-    )  # [n, G] -> [n G]
+    def draw_group(self, params, uniforms, temperature, refine):
+        """Coarse, then fine given the coarse (`DualSoftmax.sample_staged`)."""
+        return self.head.sample_staged(params, uniforms, temperature, refine)

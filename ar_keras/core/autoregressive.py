@@ -149,6 +149,7 @@ class AutoregressiveModel(sampler.SamplingProtocol, BaseModel):
         return None, 0
 
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
+        length = self._within_max_length(length)  # a tensor T (the exports' length input)
         D = self.event.num_elements(length)
         prefix, start = self.sampling_prefix(num_samples, D, conditional)
         if prefix is None:

@@ -233,11 +233,36 @@ class BaseModel(RecordedConfig, PrecisionMethods, SamplingMethods, keras.Model):
         """A valid conditional for a batch of zeros (to build the weights), or None."""
         return self.conditioning.zeros(batch, length)
 
+    def _within_max_length(self, length, validate_values=True):
+        """``length`` (T, an int or a scalar tensor), refused above `max_length`: a ValueError
+        for an int, an in-graph assertion (`tf.errors.InvalidArgumentError`) for a tensor."""
+        if self.max_length is None or length is None:
+            return length
+        name = getattr(type(self), "registry_name", type(self).__name__)
+        if not tf.is_tensor(length):
+            if length > self.max_length:
+                raise ValueError(
+                    f"{name} models sequences of at most max_length = {self.max_length} steps, got "
+                    f"T = {length}; build it with a larger max_length=."
+                )
+            return length
+        if not validate_values:
+            return length
+        message = f"{name}: sequences must be at most max_length = {self.max_length} steps"
+        with tf.control_dependencies(
+            [tf.debugging.assert_less_equal(length, self.max_length, message=message)]
+        ):
+            return tf.identity(length)
+
     def _check(self, x, conditional, validate_values=True):
         x = self.event.check(x, validate_values)
         length = None
         if self.event.free_length:
             length = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
+            checked = self._within_max_length(length, validate_values)
+            if checked is not length:  # a tensor T: x waits for the assertion
+                with tf.control_dependencies([checked]):
+                    x = tf.identity(x)
         c = self.check_conditional(
             conditional, batch=x.shape[0], length=length, validate_values=validate_values
         )

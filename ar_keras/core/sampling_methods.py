@@ -92,10 +92,7 @@ class SamplingMethods:
         name = getattr(self, "registry_name", type(self).__name__)
         if length is not None and length < self.min_length:
             raise ValueError(f"length must be at least {self.min_length} for {name}, got {length}.")
-        if length is not None and self.max_length is not None and length > self.max_length:
-            raise ValueError(
-                f"length must be at most max_length = {self.max_length} for {name}, got {length}."
-            )
+        self._within_max_length(length)
         elements = n * self.event.num_elements(length)
         if elements > self.max_sample_elements:
             raise ValueError(

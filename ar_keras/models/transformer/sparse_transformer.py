@@ -52,13 +52,8 @@ projections plus the attention over the positions its pattern allows, instead
 of a pass over all n; both paths draw the same noise and give identical
 samples.
 
-**Measured** on 2 shared CPU cores (random weights for speed): cached sampling
-of one 2,048-byte sequence 0.61 s against 175 s of full recompute (286x; 4
-layers of width 64, strided, l = 45), a 16x16x1 image 0.016 s against 2.65 s
-(166x), identical samples (``benchmarks/transformer_sampling.py``).
-Trained with ``python -m train``: ``digits`` preset 1.812 test bits/dim (60
-epochs at most, early-stopped at 45, 301 s); ``text`` preset 1.771 test
-bits/byte on the embedded corpus (``--epochs 12 --batch-size 16``, 722 s).
+Figures measured here (cached against full-recompute sampling, the ``digits`` and ``text``
+presets trained): docs/benchmarks.md.
 
 **Images or sequences.**  One class, one registry name: ``image_shape=``
 builds a model of images (``model.event.kind == "image"``), ``max_length=``
@@ -98,33 +93,16 @@ import tensorflow as tf
 from ar_keras import checks
 from ar_keras.core import AutoregressiveModel, SequenceEvent, no_autograph
 from ar_keras.distributions import Categorical
+from ar_keras.layers.attention.sparse_layout import (
+    ATTENTIONS,
+    CIFAR_LAYER_PATTERN,
+    LAYER_PATTERNS,
+    sparse_layout,
+)
 from ar_keras.layers.sparse_transformer_block import SparseTransformerBlock
 from ar_keras.models.registry import register
 
-__all__ = [
-    "SparseTransformer",
-    "CIFAR_LAYER_PATTERN",
-    "ATTENTIONS",
-    "LAYER_PATTERNS",
-]
-
-#: The ``attention=`` choices.
-ATTENTIONS = ("strided", "fixed", "dense")
-#: The per-layer pattern names each choice may interleave (``layer_pattern=``).
-LAYER_PATTERNS = {
-    "strided": ("strided", "strided_local", "strided_stride"),
-    "fixed": ("fixed", "fixed_block", "fixed_summary"),
-    "dense": ("dense",),
-}
-#: The paper's CIFAR-10 interleaving (reference hyper-parameters ``c10-58m``,
-#: ``bT, b, b, b``): one strided-stride layer, then three local layers, cycled.
-CIFAR_LAYER_PATTERN = ("strided_stride", "strided_local", "strided_local", "strided_local")
-
-
-def _check_int(value, what, minimum=1):
-    if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
+__all__ = ["SparseTransformer", "CIFAR_LAYER_PATTERN", "ATTENTIONS", "LAYER_PATTERNS"]
 
 
 @register("sparse_transformer")
@@ -296,53 +274,39 @@ class SparseTransformer(AutoregressiveModel):
             super().__init__(image_shape, num_levels, num_classes, **kwargs)
             self.max_length = None
             self.sample_rate = None
-        self.num_layers = _check_int(num_layers, "num_layers")
-        self.hidden_dim = _check_int(hidden_dim, "hidden_dim")
-        self.num_heads = _check_int(num_heads, "num_heads")
+        self.num_layers = checks.check_positive_int(num_layers, "num_layers")
+        self.hidden_dim = checks.check_positive_int(hidden_dim, "hidden_dim")
+        self.num_heads = checks.check_positive_int(num_heads, "num_heads")
         if (key_dim is None or value_dim is None) and self.hidden_dim % self.num_heads:
             raise ValueError(
                 f"hidden_dim {self.hidden_dim} must be a multiple of num_heads {self.num_heads} "
                 "(or give key_dim= and value_dim=)."
             )
-        self.key_dim = _check_int(key_dim or self.hidden_dim // self.num_heads, "key_dim")
-        self.value_dim = _check_int(value_dim or self.hidden_dim // self.num_heads, "value_dim")
-        self.intermediate_dim = _check_int(intermediate_dim or 4 * self.hidden_dim, "intermediate_dim")
-        checks.check_choice(attention, "attention", ATTENTIONS)
+        self.key_dim = checks.check_positive_int(key_dim or self.hidden_dim // self.num_heads, "key_dim")
+        self.value_dim = checks.check_positive_int(
+            value_dim or self.hidden_dim // self.num_heads, "value_dim"
+        )
+        self.intermediate_dim = checks.check_positive_int(
+            intermediate_dim or 4 * self.hidden_dim, "intermediate_dim"
+        )
         self.attention = attention
-        n = None if sequence else self.event_size
-        if block_length is None:
-            block_length = (
+        layout = sparse_layout(
+            attention,
+            self.num_layers,
+            num_positions=None if sequence else self.event_size,
+            # one row W C for images, round(sqrt T_max) for sequences
+            default_block=(
                 max(1, int(round(math.sqrt(self.max_length))))
                 if sequence
                 else self.image_shape[1] * self.image_shape[2]
-            )  # one row W C
-        self.block_length = _check_int(block_length, "block_length")
-        if n is not None and attention != "dense" and n % self.block_length:
-            raise ValueError(
-                f"block_length l = {self.block_length} must divide the image's H*W*C = {n} "
-                f"positions (the {attention} pattern tiles the image with blocks of l; one row "
-                f"is W*C = {self.image_shape[1] * self.image_shape[2]})."
-            )
-        if num_summary is None and attention == "fixed":
-            num_summary = max(1, self.block_length // 4)
-        self.num_summary = None if num_summary is None else _check_int(num_summary, "num_summary")
-        if self.num_summary is not None and self.num_summary > self.block_length:
-            raise ValueError(
-                f"num_summary c = {self.num_summary} must be at most block_length "
-                f"l = {self.block_length} (the last c positions of each block)."
-            )
-        if layer_pattern is not None:
-            layer_pattern = tuple(layer_pattern)
-            allowed = LAYER_PATTERNS[attention]
-            bad = [p for p in layer_pattern if p not in allowed]
-            if not layer_pattern or bad:
-                raise ValueError(
-                    f"layer_pattern for attention={attention!r} must be a non-empty "
-                    f"sequence of {allowed}, got {layer_pattern!r}."
-                )
-        self.layer_pattern = layer_pattern
-        checks.check_rate(dropout, "dropout")
-        self.dropout = float(dropout)
+            ),
+            block_length=block_length,
+            num_summary=num_summary,
+            layer_pattern=layer_pattern,
+            row_length=None if sequence else self.image_shape[1] * self.image_shape[2],
+        )
+        self.block_length, self.num_summary, self.layer_pattern, self._patterns = layout
+        self.dropout = checks.check_rate(dropout, "dropout")
         self.recompute = bool(recompute)
         self.zero_init_logits = bool(zero_init_logits)
         self.head = Categorical(self.num_levels)
@@ -398,11 +362,8 @@ class SparseTransformer(AutoregressiveModel):
     # ----------------------------------------------------------------- structure
     @property
     def layer_patterns(self):
-        """The attention pattern of each of the N layers."""
-        if self.attention == "dense":
-            return ["dense"] * self.num_layers
-        cycle = self.layer_pattern or (self.attention,)
-        return [cycle[i % len(cycle)] for i in range(self.num_layers)]
+        """The attention pattern of each of the N layers (`sparse_layout`)."""
+        return list(self._patterns)
 
     @classmethod
     def overrides_from_data(cls, info):
@@ -467,50 +428,3 @@ class SparseTransformer(AutoregressiveModel):
             h, block_cache = block.step(h, block_cache, index)
             new_cache.append(block_cache)
         return self.logits(self.final_norm(h)), new_cache
-
-    # ------------------------------------------------- the length of sequences
-    def _check_length(self, length):
-        if self.max_length is None:
-            return
-        if isinstance(length, (int, np.integer)) and length > self.max_length:
-            raise ValueError(
-                f"this Sparse Transformer models sequences of at most max_length = "
-                f"{self.max_length} steps, got T = {length}. Build one with a larger "
-                "max_length= (its position embeddings have max_length rows)."
-            )
-
-    def _check(self, x, conditional, validate_values=True):
-        x, c = super()._check(x, conditional, validate_values)
-        if self.max_length is None:
-            return x, c
-        self._check_length(x.shape[1])
-        if x.shape[1] is None and validate_values:
-            with tf.control_dependencies(
-                [
-                    tf.debugging.assert_less_equal(
-                        tf.shape(x)[1],
-                        self.max_length,
-                        message=f"sequences must be at most max_length = {self.max_length} steps",
-                    )
-                ]
-            ):
-                x = tf.identity(x)
-        return x, c
-
-    def _check_sample_args(self, num_samples, conditional, temperature, length):
-        self._check_length(length)
-        return super()._check_sample_args(num_samples, conditional, temperature, length)
-
-    def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
-        if self.max_length is not None and tf.is_tensor(length):
-            with tf.control_dependencies(
-                [
-                    tf.debugging.assert_less_equal(
-                        length,
-                        self.max_length,
-                        message=f"length must be at most max_length = {self.max_length}",
-                    )
-                ]
-            ):
-                length = tf.identity(length)
-        return super()._sample_graph(noise, num_samples, length, conditional, temperature, cache)

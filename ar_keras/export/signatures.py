@@ -19,7 +19,7 @@ import tensorflow as tf
 from ar_keras import checks
 from ar_keras.core import noise as noise_lib
 
-__all__ = ["saved_model_signatures", "tflite_signatures", "named_conditional"]
+__all__ = ["saved_model_signatures", "tflite_signatures", "stream_signatures", "named_conditional"]
 
 
 def named_conditional(model, specs, values):
@@ -124,3 +124,50 @@ def tflite_signatures(model, batch_size=None, num_samples=None):
         return {"samples": x}
 
     return {"log_prob": log_prob, "sample_from_noise": sample_from_noise}
+
+
+def stream_signatures(model, num_samples, state_specs, step):
+    """``{name: tf.function}`` of an audio model's streaming TFLite file (`ar_keras.export.tflite_step`).
+
+    ``step``: ``x_prev`` int32 ``[n]``, ``index`` int32 ``[]``, ``noise [n, noise_depth]``,
+    ``temperature`` (+ ``conditional [n]`` with labels) (+ ``local [n, E']`` with local
+    features), then ``state_specs`` -> the dict ``step(x_prev, index, noise, temperature,
+    labels, local, states)`` returns.  With local features also ``upsample``: ``features
+    [n, T / hop, E] -> {"local": [n, T, E']}`` (`upsample_features`).
+
+    Args:
+        model: a model of audio with ``num_classes``, ``local_channels`` and ``upsample``.
+        num_samples: n, the static batch of the file.
+        state_specs: the `tf.TensorSpec` of each state tensor.
+        step: the step as a function of tensors (the model's ``stream_step`` and its draw).
+    """
+    n = num_samples
+    extra = [] if model.num_classes is None else [tf.TensorSpec([n], tf.int32, name="conditional")]
+    if model.local_channels:
+        width = model.upsample.output_channels(model.local_channels)
+        extra.append(tf.TensorSpec([n, width], tf.float32, name="local"))
+    inputs = [
+        tf.TensorSpec([n], tf.int32, name="x_prev"),
+        tf.TensorSpec([], tf.int32, name="index"),
+        tf.TensorSpec([n, model.noise_depth], tf.float32, name="noise"),
+        tf.TensorSpec([], tf.float32, name="temperature"),
+    ]
+
+    @tf.function(input_signature=inputs + extra + list(state_specs), autograph=False)
+    def step_signature(x_prev, index, noise, temperature, *rest):
+        named = {spec.name: value for spec, value in zip(extra, rest[: len(extra)])}
+        states = list(rest[len(extra) :])
+        return step(x_prev, index, noise, temperature, named.get("conditional"), named.get("local"), states)
+
+    functions = {"step": step_signature}
+    if model.local_channels:
+
+        @tf.function(
+            input_signature=[tf.TensorSpec([n, None, model.local_channels], tf.float32, name="features")],
+            autograph=False,
+        )
+        def upsample(features):
+            return {"local": model.upsample_features(features)}  # [n, T, E']
+
+        functions["upsample"] = upsample
+    return functions

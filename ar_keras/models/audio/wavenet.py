@@ -78,6 +78,7 @@ import tensorflow as tf
 from ar_keras import checks
 from ar_keras.core import AutoregressiveModel, SequenceEvent, conditioning
 from ar_keras.distributions import Categorical
+from ar_keras.export import signatures
 from ar_keras.layers.upsample1d import MODES as UPSAMPLING_MODES
 from ar_keras.layers.upsample1d import Upsample1D
 from ar_keras.layers.wavenet_block import WaveNetBlock
@@ -298,43 +299,18 @@ class WaveNet(AutoregressiveModel):
         with local conditioning also ``upsample``: ``features [n, T / hop, E]
         -> {"local": [n, T, E']}``.
         """
-        n = num_samples
         state_specs = [
-            tf.TensorSpec([n, q, r], tf.float32, name=f"state_{i:02d}")
+            tf.TensorSpec([num_samples, q, r], tf.float32, name=f"state_{i:02d}")
             for i, (q, r) in enumerate(self.state_shapes)
         ]
-        extra = [] if self.num_classes is None else [tf.TensorSpec([n], tf.int32, name="conditional")]
-        if self.local_channels:
-            width = self.upsample.output_channels(self.local_channels)
-            extra.append(tf.TensorSpec([n, width], tf.float32, name="local"))
-        base = [
-            tf.TensorSpec([n], tf.int32, name="x_prev"),
-            tf.TensorSpec([], tf.int32, name="index"),
-            tf.TensorSpec([n, self.noise_depth], tf.float32, name="noise"),
-            tf.TensorSpec([], tf.float32, name="temperature"),
-        ]
 
-        @tf.function(input_signature=base + extra + state_specs)
-        def step(x_prev, index, noise, temperature, *rest):
-            named = {spec.name: value for spec, value in zip(extra, rest[: len(extra)])}
-            logits, state = self.stream_step(
-                x_prev, list(rest[len(extra) :]), index, named.get("conditional"), named.get("local")
-            )  # [n, K]
+        def step(x_prev, index, noise, temperature, labels, local, states):
+            logits, state = self.stream_step(x_prev, states, index, labels, local)  # [n, K]
             out = {"sample": self.head.sample(logits, noise, temperature), "logits": logits}
             out.update({spec.name: s for spec, s in zip(state_specs, state)})
             return out
 
-        functions = {"step": step}
-        if self.local_channels:
-
-            @tf.function(
-                input_signature=[tf.TensorSpec([n, None, self.local_channels], tf.float32, name="features")]
-            )
-            def upsample(features):
-                return {"local": self.upsample_features(features)}  # [n, T, E']
-
-            functions["upsample"] = upsample
-        return functions
+        return signatures.stream_signatures(self, num_samples, state_specs, step)
 
     def upsample_features(self, features):
         """Local conditioning ``[n, T / hop, E]`` -> ``[n, T, E']`` at the audio rate."""

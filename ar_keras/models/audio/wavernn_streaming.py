@@ -21,6 +21,8 @@ Example:
 
 import tensorflow as tf
 
+from ar_keras.export import signatures
+
 __all__ = ["WaveRNNStreaming"]
 
 
@@ -86,39 +88,15 @@ class WaveRNNStreaming:
         """
         if self.subscale:
             raise ValueError("a subscale WaveRNN has no single-sample streaming step.")
-        n = num_samples
-        state_spec = tf.TensorSpec([n, self.hidden_dim], tf.float32, name="state_00")
-        extra = [] if self.num_classes is None else [tf.TensorSpec([n], tf.int32, name="conditional")]
-        if self.local_channels:
-            width = self.upsample.output_channels(self.local_channels)
-            extra.append(tf.TensorSpec([n, width], tf.float32, name="local"))
-        base = [
-            tf.TensorSpec([n], tf.int32, name="x_prev"),
-            tf.TensorSpec([], tf.int32, name="index"),
-            tf.TensorSpec([n, self.noise_depth], tf.float32, name="noise"),
-            tf.TensorSpec([], tf.float32, name="temperature"),
-        ]
+        state_spec = tf.TensorSpec([num_samples, self.hidden_dim], tf.float32, name="state_00")
 
-        @tf.function(input_signature=base + extra + [state_spec], autograph=False)
-        def step(x_prev, index, noise, temperature, *rest):
-            named = {spec.name: value for spec, value in zip(extra, rest[: len(extra)])}
+        def step(x_prev, index, noise, temperature, labels, local, states):
             sample, coarse, fine, state = self.stream_step(
-                x_prev, [rest[-1]], index, noise, temperature, named.get("conditional"), named.get("local")
+                x_prev, states, index, noise, temperature, labels, local
             )
             return {"sample": sample, "coarse_logits": coarse, "fine_logits": fine, "state_00": state[0]}
 
-        functions = {"step": step}
-        if self.local_channels:
-
-            @tf.function(
-                input_signature=[tf.TensorSpec([n, None, self.local_channels], tf.float32, name="features")],
-                autograph=False,
-            )
-            def upsample(features):
-                return {"local": self.upsample_features(features)}  # [n, T, E']
-
-            functions["upsample"] = upsample
-        return functions
+        return signatures.stream_signatures(self, num_samples, [state_spec], step)
 
     #: True while the TFLite signatures are traced (`DualGRU.sequence` without TensorArrays).
     _tflite_trace = False

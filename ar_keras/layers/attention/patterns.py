@@ -53,7 +53,7 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["PATTERNS", "PatternSpec", "make_spec", "allowed", "block_raster_order"]
+__all__ = ["PATTERNS", "PatternSpec", "make_spec", "allowed", "block_raster_order", "local_layout"]
 
 PATTERNS = (
     "dense",
@@ -174,6 +174,32 @@ def block_raster_order(grid_shape, block_shape):
         raise ValueError(f"block_shape={(bh, bw)} must divide grid_shape={(H, W)}.")
     raster = np.arange(H * W).reshape(H // bh, bh, W // bw, bw)  # [H*W] -> [H/bh, bh, W/bw, bw]
     return raster.transpose(0, 2, 1, 3).reshape(-1)  # -> [H/bh, W/bw, bh, bw] -> [n]
+
+
+def local_layout(attention, grid_shape, block_length=None, block_shape=None, flange=None):
+    """The Image Transformer's local attention over a ``grid_shape = (H, W C)`` of positions:
+    ``(order [n], block, pattern)``, the generation order (raster for ``"local_1d"``,
+    `block_raster_order` for ``"local_2d"``), the query block's size and the keyword arguments
+    of `make_spec` (Parmar et al., "Image Transformer", ICML 2018, sec. 3.2).
+
+    Example:
+        >>> order, block, pattern = local_layout("local_2d", (4, 4), block_shape=(2, 2), flange=(2, 2))
+        >>> order[:4].tolist(), block, pattern["pattern"]
+        ([0, 1, 4, 5], 4, 'local_2d')
+    """
+    H, W = _pair("grid_shape", grid_shape, 1)
+    if attention == "local_2d":
+        bh, bw = _pair("block_shape", block_shape, 1)
+        if H % bh or W % bw:
+            raise ValueError(
+                f"block_shape {(bh, bw)} must divide the grid of positions (H, W*C) = {(H, W)} for "
+                "local_2d attention (blocks in block-raster order tile the image exactly)."
+            )
+        order = np.asarray(block_raster_order((H, W), (bh, bw)), np.int64)
+        pattern = dict(pattern="local_2d", grid_shape=(H, W), block_shape=(bh, bw), flange=flange)
+        return order, bh * bw, pattern
+    block = _positive_int("block_length", block_length)
+    return np.arange(H * W), block, dict(pattern="local_1d", block_length=block)
 
 
 def allowed(

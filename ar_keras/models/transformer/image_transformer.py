@@ -229,25 +229,9 @@ class ImageTransformer(AutoregressiveModel):
         grid = (H, W * C)
 
         # ----------------------------------------------------------- ordering
-        if attention == "local_2d":
-            bh, bw = self.block_shape
-            if grid[0] % bh or grid[1] % bw:
-                raise ValueError(
-                    f"block_shape {self.block_shape} must divide the grid of positions "
-                    f"(H, W*C) = {grid} for local_2d attention (blocks in block-raster order "
-                    "tile the image exactly)."
-                )
-            order = np.asarray(patterns.block_raster_order(grid, self.block_shape), np.int64)
-            block = bh * bw
-            pattern = dict(
-                pattern="local_2d", grid_shape=grid, block_shape=self.block_shape, flange=self.flange
-            )
-        else:
-            order = np.arange(D)
-            block = self.block_length
-            pattern = dict(pattern="local_1d", block_length=self.block_length)
-        if sorted(order.tolist()) != list(range(D)):
-            raise ValueError("the generation order is not a permutation of the positions.")
+        order, block, pattern = patterns.local_layout(
+            attention, grid, self.block_length, self.block_shape, self.flange
+        )
         self._order = order.astype(np.int32)  # step t -> raster index
         self._rank = np.argsort(order).astype(np.int32)  # raster index -> step
         self._block_start = np.arange(D) % block == 0  # [D], generation order

@@ -32,13 +32,16 @@ enough for the translator to learn the reversal.
 import argparse
 import math
 import os
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from timing import best_of  # noqa: E402
 
 import ar_keras as ark  # noqa: E402
 
@@ -58,13 +61,6 @@ class StopAfter(keras.callbacks.Callback):
         self.steps += 1
         if time.perf_counter() - self.start > self.seconds:
             self.model.stop_training = True
-
-
-def timed(fn):
-    fn()  # trace / compile
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out.numpy()
 
 
 def main():
@@ -107,8 +103,8 @@ def main():
 
     print(f"{'T':>6} {'full s':>8} {'bytes/s':>9} {'cached s':>9} {'bytes/s':>9} {'speed-up':>8}")
     for T in (int(t) for t in args.lengths.split(",")):
-        full_s, full = timed(lambda: model.sample(1, seed=1, length=T, cache=False))
-        cached_s, cached = timed(lambda: model.sample(1, seed=1, length=T, cache=True))
+        full_s, full = best_of(lambda: model.sample(1, seed=1, length=T, cache=False), 1)
+        cached_s, cached = best_of(lambda: model.sample(1, seed=1, length=T, cache=True), 1)
         assert np.array_equal(full, cached), "cached and full samples differ"
         print(
             f"{T:>6} {full_s:>8.2f} {T / full_s:>9.0f} {cached_s:>9.3f} {T / cached_s:>9.0f} "

@@ -23,29 +23,21 @@ The ``speech`` preset (3 tiers, frames of 16 and 4 samples, GRUs of 96, MLP
 import argparse
 import math
 import os
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from timing import best_of  # noqa: E402
 
 import ar_keras as ark  # noqa: E402
 
 LENGTH = 16000
 RATE = 16000
-
-
-def timed(fn, repeats=2):
-    """Best of ``repeats`` timed calls after one untimed call (which traces / compiles)."""
-    out = fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out.numpy()
 
 
 def generation(model, length):
@@ -54,7 +46,7 @@ def generation(model, length):
     rows = []
     for jit in (False, True):
         model.jit_sampling = jit
-        seconds, x = timed(lambda: model.sample(1, seed=1, length=length))
+        seconds, x = best_of(lambda: model.sample(1, seed=1, length=length))
         rows.append(("cached+XLA" if jit else "cached (graph)", seconds, x))
     np.testing.assert_array_equal(rows[0][2], rows[1][2])
     print(

@@ -28,13 +28,16 @@
 import argparse
 import math
 import os
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from timing import best_of  # noqa: E402
 
 import ar_keras as ark  # noqa: E402
 
@@ -131,13 +134,6 @@ def train_mcgsm(train, valid, test, epochs, budget, num_levels=17, seed=0):
     )
 
 
-def _time(fn):
-    fn()  # trace / warm up
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
-
-
 def compare_sampling(sizes, num_samples):
     print(
         f"\n{'size':>6}{'n':>4}{'full (s)':>10}{'cached (s)':>12}{'speed-up':>10}{'equal':>7}"
@@ -146,8 +142,8 @@ def compare_sampling(sizes, num_samples):
     for size in sizes:
         keras.utils.set_random_seed(0)
         model = ark.models.get("spatial_lstm", preset="digits", image_shape=(size, size, 1))
-        full, a = _time(lambda: model.sample(num_samples, seed=3, cache=False).numpy())
-        cached, b = _time(lambda: model.sample(num_samples, seed=3, cache=True).numpy())
+        full, a = best_of(lambda: model.sample(num_samples, seed=3, cache=False).numpy(), 1)
+        cached, b = best_of(lambda: model.sample(num_samples, seed=3, cache=True).numpy(), 1)
         print(
             f"{size:>4}^2{num_samples:>4}{full:>10.2f}{cached:>12.3f}{full / cached:>9.1f}x"
             f"{str(bool(np.array_equal(a, b))):>7}{str(model._use_jit(True, None)):>12}",

@@ -28,12 +28,15 @@ build on a CPU).
 
 import argparse
 import os
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from timing import best_of  # noqa: E402
 
 import ar_keras as ark  # noqa: E402
 from ar_keras.models.transformer.sparse_transformer import CIFAR_LAYER_PATTERN  # noqa: E402
@@ -41,20 +44,9 @@ from ar_keras.models.transformer.sparse_transformer import CIFAR_LAYER_PATTERN  
 SMALL = dict(num_layers=4, hidden_dim=64, num_heads=4, intermediate_dim=128, attention="strided")
 
 
-def timed(fn, repeats=1):
-    """Best of ``repeats`` timed calls after one untimed call (which traces / compiles)."""
-    fn()
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out.numpy()
-
-
 def compare(label, model, **sample_kwargs):
-    t_cached, cached = timed(lambda: model.sample(1, seed=3, cache=True, **sample_kwargs), 2)
-    t_full, full = timed(lambda: model.sample(1, seed=3, cache=False, **sample_kwargs))
+    t_cached, cached = best_of(lambda: model.sample(1, seed=3, cache=True, **sample_kwargs), 2)
+    t_full, full = best_of(lambda: model.sample(1, seed=3, cache=False, **sample_kwargs), 1)
     same = np.array_equal(cached, full)
     print(
         f"{label:<34} full {t_full:8.2f} s   cached {t_cached:7.3f} s   speed-up "

@@ -24,29 +24,21 @@ the embedded speech (batch 8 x 10,240 samples, Adam).
 
 import argparse
 import os
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from timing import best_of  # noqa: E402
 
 import ar_keras as ark  # noqa: E402
 
 LENGTHS = (1000, 2000, 4000, 16000)
 NAIVE_MEASURED = (500, 1000, 2000)
-
-
-def timed(fn, repeats=2):
-    """Best of ``repeats`` timed calls after one untimed call (which traces / compiles)."""
-    out = fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out.numpy()
 
 
 def generation(model, full):
@@ -66,9 +58,9 @@ def generation(model, full):
     rows = []
     for T in LENGTHS:
         model.jit_sampling = False
-        graph_s, graph_x = timed(lambda: model.sample(1, seed=1, length=T))
+        graph_s, graph_x = best_of(lambda: model.sample(1, seed=1, length=T))
         model.jit_sampling = True
-        xla_s, xla_x = timed(lambda: model.sample(1, seed=1, length=T))
+        xla_s, xla_x = best_of(lambda: model.sample(1, seed=1, length=T))
         np.testing.assert_array_equal(graph_x, xla_x)
         if T in naive:
             np.testing.assert_array_equal(samples[T], xla_x)

@@ -26,26 +26,18 @@ generation of the subscale model agree on a short sequence.
 
 import argparse
 import os
-import time
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
+from timing import best_of  # noqa: E402
 
 import ar_keras as ark  # noqa: E402
 from ar_keras.pruning import BlockSparsity  # noqa: E402
 
 RATE = 16000
-
-
-def timed(fn, repeats=2):
-    out = fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out.numpy()
 
 
 def prune(model, target=0.9, block=(16, 1)):
@@ -63,7 +55,7 @@ def main():
     rows = []
 
     def run(name, model, note=""):
-        seconds, x = timed(lambda: model.sample(1, seed=1, length=T))
+        seconds, x = best_of(lambda: model.sample(1, seed=1, length=T))
         assert x.shape == (1, T)
         rows.append((name, sum(int(np.prod(w.shape)) for w in model.trainable_weights), seconds, note))
         print(f"  {name}: {T / seconds:,.0f} samples/s", flush=True)

@@ -256,23 +256,19 @@ def main(argv=None):
             print(f"error: dataset {args.dataset} has no labels for --conditional", file=sys.stderr)
             return 2
         overrides["num_classes"] = info.num_classes
-    # --- mixed precision: the policy must be set before the model is built ---
-    previous_policy = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_dtype_policy(args.precision)
-    try:
-        with strategy.scope():
-            model = ark.models.get(args.model, preset=preset, **overrides)
-            try:
-                throughput = compile_options(model, args)
-            except ValueError as e:
-                print(f"error: {e}", file=sys.stderr)
-                return 2
-            # Under mixed_float16, Keras' compile wraps the optimizer in a LossScaleOptimizer.
-            model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), **throughput)
-    finally:
-        # The model keeps its own policy; the process-wide default goes back (library callers).
-        keras.mixed_precision.set_dtype_policy(previous_policy)
-    if args.precision != "float32" and model.float32_only:
+    # --- mixed precision: the model's own dtype policy (Keras' dtype= argument) ---
+    float32_only = ark.models.model_class(args.model).float32_only
+    precision = {} if float32_only else {"dtype": args.precision}
+    with strategy.scope():
+        model = ark.models.get(args.model, preset=preset, **overrides, **precision)
+        try:
+            throughput = compile_options(model, args)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        # Under mixed_float16, Keras' compile wraps the optimizer in a LossScaleOptimizer.
+        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), **throughput)
+    if args.precision != "float32" and float32_only:
         print(
             f"[ar_keras] {args.model} computes in float32 whatever --precision "
             "(flows, continuous densities and VAEs: BaseModel.float32_only)",

@@ -74,7 +74,8 @@ def _data(model, batch=4, length=6, seed=0):
 
 
 def _mixed_copy(name, reference, preset="tiny", **overrides):
-    """``name``'s preset ``preset`` built under the current policy, with ``reference``'s weights."""
+    """``name``'s preset ``preset`` built under the current policy (or ``dtype=`` among the
+    overrides), with ``reference``'s weights."""
     mixed = ark.models.get(name, preset=preset, **overrides)
     assert len(mixed.weights) == len(reference.weights)
     for w, ref in zip(mixed.weights, reference.weights):
@@ -145,6 +146,15 @@ def test_every_model_log_prob_under_bfloat16(policy, name, preset):
     y_pred = model((x,) if c is None else (x, c))
     assert y_pred.dtype == tf.float32
     assert model.compute_loss(x=(x,) if c is None else (x, c), y_pred=y_pred).dtype == tf.float32
+    if model.float32_only:
+        return
+    # Keras' own ``dtype=`` argument under the float32 global policy builds the same model.
+    policy("float32")
+    by_argument = _mixed_copy(name, reference, preset, dtype="mixed_bfloat16")
+    assert [layer.dtype_policy.name for layer in by_argument._flatten_layers()] == [
+        layer.dtype_policy.name for layer in model._flatten_layers()
+    ]
+    np.testing.assert_array_equal(by_argument.log_prob(x, c).numpy(), lp.numpy())
 
 
 @pytest.mark.slow
@@ -247,6 +257,26 @@ def test_float32_only_models_ignore_the_policy(policy):
         assert policies == {"float32"}, (name, policies)
     # ... and the global policy is left as it was.
     assert keras.mixed_precision.dtype_policy().name == "mixed_bfloat16"
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_dtype_argument_is_the_models_policy(policy, precision, tmp_path):
+    """``dtype=`` gives every layer the policy without touching the global one, survives
+    saving, and drives Keras' loss scaling; a float32-only model refuses a mixed one."""
+    policy("float32")
+    model = ark.models.get("gated_pixelcnn", preset="tiny", dtype=precision)
+    _check_policy(model, precision)
+    assert {layer.dtype_policy.name for layer in model._flatten_layers()} == {precision}
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+    x, c, _ = _data(model)
+    _fit(model, x, c, steps=1 if precision == "mixed_bfloat16" else 12)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert {layer.dtype_policy.name for layer in loaded._flatten_layers()} == {precision}
+    np.testing.assert_array_equal(loaded.log_prob(x).numpy(), model.log_prob(x).numpy())
+    with pytest.raises(ValueError, match="float32 only.*dtype='float32'"):
+        ark.models.get("maf", preset="tiny", dtype=precision)
+    assert ark.models.get("maf", preset="tiny", dtype="float32").compute_dtype == "float32"
 
 
 def test_float32_only_constructor_error_restores_the_policy(policy):

@@ -14,52 +14,26 @@ model: test bits/dim, epochs run, seconds, parameters.
 """
 
 import argparse
-import math
 import os
-import time
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import digits_fit  # noqa: E402
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 import ar_keras as ark  # noqa: E402
-
-
-def independent_pixels_bits_per_dim(train, test, num_levels):
-    """Per-pixel categorical fit by counting (add-one smoothing)."""
-    flat_train = train.reshape(len(train), -1)
-    flat_test = test.reshape(len(test), -1)
-    counts = np.ones((flat_train.shape[1], num_levels))
-    for d in range(flat_train.shape[1]):
-        counts[d] += np.bincount(flat_train[:, d], minlength=num_levels)
-    log_p = np.log(counts / counts.sum(1, keepdims=True))
-    nll = -log_p[np.arange(flat_test.shape[1]), flat_test].sum(1)
-    return nll.mean() / (flat_test.shape[1] * math.log(2))
 
 
 def train_and_score(name, train, valid, test, epochs, seed=0, ensemble=False, **overrides):
     keras.utils.set_random_seed(seed)
     model = ark.models.get(name, preset="digits", **overrides)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices(train).shuffle(2000, seed=seed).batch(64)
-    start = time.time()
-    history = model.fit(
-        ds,
-        validation_data=tf.data.Dataset.from_tensor_slices(valid).batch(256),
-        epochs=epochs,
-        verbose=0,
-        callbacks=[
-            keras.callbacks.EarlyStopping(
-                "val_bits_per_dim", patience=5, mode="min", restore_best_weights=True
-            )
-        ],
-    )
-    seconds = time.time() - start
+    history, seconds = digits_fit.fit(model, train, valid, epochs=epochs, seed=seed)
     if ensemble:
-        bpd = -float(np.mean(model.ensemble_log_prob(test).numpy())) / (model.event_size * math.log(2))
+        bpd = digits_fit.bits_per_dim(model.ensemble_log_prob(test).numpy(), model.event_size)
     else:
         bpd = model.evaluate(
             tf.data.Dataset.from_tensor_slices(test).batch(256), return_dict=True, verbose=0
@@ -76,15 +50,13 @@ def main():
         default=["nade", "made", "gated_pixelcnn", "image_transformer", "sparse_transformer"],
     )
     args = parser.parse_args()
-    train = ark.data.as_numpy("digits", "train")
-    valid = ark.data.as_numpy("digits", "validation")
-    test = ark.data.as_numpy("digits", "test")
+    train, valid, test = digits_fit.splits()
     print(
         f"digits: train {len(train)}, validation {len(valid)}, test {len(test)}; "
         f"max {args.epochs} epochs, early stopping patience 5"
     )
     print(f"{'model':<22}{'test bits/dim':>14}{'epochs':>8}{'seconds':>9}{'params':>10}")
-    base = independent_pixels_bits_per_dim(train, test, 17)
+    base = digits_fit.bits_per_dim(digits_fit.independent_pixels(train, test), 64)
     print(f"{'independent pixels':<22}{base:>14.4f}{'-':>8}{'-':>9}{8 * 8 * 17:>10}", flush=True)
     for name in args.models:
         bpd, epochs, seconds, params = train_and_score(name, train, valid, test, args.epochs)

@@ -16,30 +16,16 @@ printed for scale.
 """
 
 import argparse
-import math
 import os
-import time
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import digits_fit  # noqa: E402
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 import ar_keras as ark  # noqa: E402
-
-
-def bits(nats):
-    return -float(np.mean(nats)) / (64 * math.log(2.0))
-
-
-def independent_pixels(train, test, levels=17):
-    counts = np.ones((64, levels))
-    flat = train.reshape(len(train), 64)
-    for d in range(64):
-        counts[d] += np.bincount(flat[:, d], minlength=levels)
-    log_p = np.log(counts / counts.sum(1, keepdims=True))
-    return log_p[np.arange(64), test.reshape(len(test), 64)].sum(1)
 
 
 def main():
@@ -50,39 +36,26 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     keras.utils.set_random_seed(args.seed)
-    train, valid, test = (ark.data.as_numpy("digits", s) for s in ("train", "validation", "test"))
+    train, valid, test = digits_fit.splits()
     model = ark.models.get("iaf_vae", preset="digits")
     model.compile(optimizer=keras.optimizers.Adamax(2e-3))
-    start = time.time()
-    history = model.fit(
-        tf.data.Dataset.from_tensor_slices(train).shuffle(1297, seed=args.seed).batch(64),
-        validation_data=tf.data.Dataset.from_tensor_slices(valid).batch(250),
+    history, seconds = digits_fit.fit(
+        model,
+        train,
+        valid,
         epochs=args.epochs,
-        verbose=0,
-        callbacks=[
-            keras.callbacks.EarlyStopping("val_loss", patience=args.patience, restore_best_weights=True)
-        ],
+        seed=args.seed,
+        monitor="val_loss",
+        patience=args.patience,
+        shuffle=1297,
+        valid_batch=250,
     )
-    seconds = time.time() - start
-    elbo = np.concatenate(
-        [model.elbo(test[i : i + 50], num_samples=100, seed=1).numpy() for i in range(0, len(test), 50)]
-    )
-    chunk = max(1, 20_000 // args.iw_samples)
-    iwae = np.concatenate(
-        [
-            model.log_prob(test[i : i + chunk], num_samples=args.iw_samples, seed=2).numpy()
-            for i in range(0, len(test), chunk)
-        ]
-    )
+    elbo, iwae = digits_fit.latent_bounds(model, test, args.iw_samples)
     print(
         f"iaf_vae digits preset: {model.count_params():,} parameters, "
         f"{len(history.history['loss'])} epochs, {seconds:.0f} s"
     )
-    print(f"{'test, bits/dim (lower is better)':<44}{'bits/dim':>9}{'nats':>10}")
-    base = independent_pixels(train, test)
-    print(f"{'independent pixels (counting)':<44}{bits(base):>9.4f}{-np.mean(base):>10.2f}")
-    print(f"{'iaf_vae ELBO (100 samples)':<44}{bits(elbo):>9.4f}{-np.mean(elbo):>10.2f}")
-    print(f"{f'iaf_vae IW bound ({args.iw_samples} samples)':<44}{bits(iwae):>9.4f}{-np.mean(iwae):>10.2f}")
+    digits_fit.print_bounds("iaf_vae", train, test, elbo, iwae, args.iw_samples)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import digits_fit  # noqa: E402
 import numpy as np  # noqa: E402
-from digits_bits_per_dim import independent_pixels_bits_per_dim, train_and_score  # noqa: E402
+from digits_bits_per_dim import train_and_score  # noqa: E402
 
 import ar_keras as ark  # noqa: E402
 
@@ -57,14 +58,12 @@ def main():
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
     parser.add_argument("--samples", type=int, default=16, help="n of the sampling timings")
     args = parser.parse_args()
-    train = ark.data.as_numpy("digits", "train")
-    valid = ark.data.as_numpy("digits", "validation")
-    test = ark.data.as_numpy("digits", "test")
+    train, valid, test = digits_fit.splits()
     print(
         f"digits: train {len(train)}, validation {len(valid)}, test {len(test)}; "
         f"max {args.epochs} epochs, early stopping patience 5; sampling n = {args.samples}"
     )
-    base = independent_pixels_bits_per_dim(train, test, 17)
+    base = digits_fit.bits_per_dim(digits_fit.independent_pixels(train, test), 64)
     print(f"independent pixels: {base:.4f} bits/dim")
     print(
         f"{'variant':<17}{'test bits/dim':>14}{'epochs':>8}{'train s':>9}{'params':>10}"

@@ -29,11 +29,11 @@ import argparse
 import math
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import digits_fit  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -42,37 +42,11 @@ from timing import best_of  # noqa: E402
 import ar_keras as ark  # noqa: E402
 
 
-class _Budget(keras.callbacks.Callback):
-    """Stops training after the epoch during which ``seconds`` ran out."""
-
-    def __init__(self, seconds):
-        super().__init__()
-        self.deadline = time.perf_counter() + seconds
-
-    def on_epoch_end(self, epoch, logs=None):
-        if time.perf_counter() > self.deadline:
-            self.model.stop_training = True
-
-
 def train_and_score(train, valid, test, epochs, budget, seed=0, **overrides):
     keras.utils.set_random_seed(seed)
     model = ark.models.get("spatial_lstm", preset="digits", **overrides)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    ds = tf.data.Dataset.from_tensor_slices(train).shuffle(2000, seed=seed).batch(64)
-    start = time.time()
-    history = model.fit(
-        ds,
-        validation_data=tf.data.Dataset.from_tensor_slices(valid).batch(256),
-        epochs=epochs,
-        verbose=0,
-        callbacks=[
-            keras.callbacks.EarlyStopping(
-                "val_bits_per_dim", patience=5, mode="min", restore_best_weights=True
-            ),
-            _Budget(budget),
-        ],
-    )
-    seconds = time.time() - start
+    history, seconds = digits_fit.fit(model, train, valid, epochs=epochs, seed=seed, budget=budget)
     bpd = model.evaluate(tf.data.Dataset.from_tensor_slices(test).batch(256), return_dict=True, verbose=0)[
         "bits_per_dim"
     ]
@@ -108,19 +82,9 @@ def train_mcgsm(train, valid, test, epochs, budget, num_levels=17, seed=0):
     model = ark.models.get("spatial_lstm", preset="paper", image_shape=train.shape[1:])
     model.fit_whitening(deq["train"])
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    ds = tf.data.Dataset.from_tensor_slices(deq["train"]).shuffle(2000, seed=seed).batch(64)
-    start = time.time()
-    history = model.fit(
-        ds,
-        validation_data=tf.data.Dataset.from_tensor_slices(deq["valid"]).batch(256),
-        epochs=epochs,
-        verbose=0,
-        callbacks=[
-            keras.callbacks.EarlyStopping("val_loss", patience=5, mode="min", restore_best_weights=True),
-            _Budget(budget),
-        ],
+    history, seconds = digits_fit.fit(
+        model, deq["train"], deq["valid"], epochs=epochs, seed=seed, monitor="val_loss", budget=budget
     )
-    seconds = time.time() - start
     lp = np.concatenate([model.log_prob(deq["test"][i : i + 256]).numpy() for i in range(0, len(test), 256)])
     D = int(np.prod(train.shape[1:]))
     bound = -float(lp.mean()) / (D * math.log(2.0)) + math.log2(num_levels)
@@ -170,9 +134,7 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="*", default=[8, 16])
     parser.add_argument("--samples", type=int, default=16)
     args = parser.parse_args()
-    train = ark.data.as_numpy("digits", "train")
-    valid = ark.data.as_numpy("digits", "validation")
-    test = ark.data.as_numpy("digits", "test")
+    train, valid, test = digits_fit.splits()
     print(
         f"digits: train {len(train)}, validation {len(valid)}, test {len(test)}; max "
         f"{args.epochs} epochs or {args.budget:.0f} s, early stopping patience 5"

@@ -70,7 +70,7 @@ Example:
 import keras
 import tensorflow as tf
 
-from ar_keras.layers.lstm_cell import lstm_cell, scan
+from ar_keras.layers.lstm_cell import lstm_cell, scan, write_state
 from ar_keras.layers.masked_conv2d import MaskedConv2D
 from ar_keras.layers.skew import skew, unskew
 
@@ -248,13 +248,7 @@ class DiagonalBiLSTM(keras.layers.Layer):
         z = z + tf.matmul(tf.gather(cache["up"], column, axis=1), kernel[0]) + tf.matmul(h_left, kernel[1])
         h, c = lstm_cell(z, c_left)  # [B, h] each
         out = h + tf.gather(cache["bw"], column, axis=1)  # + h_bw(i - 1, j)
-        cache = dict(
-            cache,
-            inputs=inputs,
-            h=tf.where(here, h[:, None], cache["h"]),
-            c=tf.where(here, c[:, None], cache["c"]),
-        )
-        return out[:, None, None, :], cache  # [B, h] -> [B, 1, 1, h]
+        return out[:, None, None, :], write_state(cache, column, h, c, inputs)  # [B, h] -> [B, 1, 1, h]
 
     def get_config(self):
         config = super().get_config()

@@ -28,7 +28,7 @@ Example:
 
 import tensorflow as tf
 
-__all__ = ["lstm_cell", "scan"]
+__all__ = ["lstm_cell", "scan", "write_state"]
 
 
 def lstm_cell(pre, c_prev):
@@ -36,6 +36,18 @@ def lstm_cell(pre, c_prev):
     z_i, z_f, z_o, z_g = tf.split(pre, 4, axis=-1)  # 4 x [..., h]
     c = tf.sigmoid(z_f) * c_prev + tf.sigmoid(z_i) * tf.tanh(z_g)
     return tf.sigmoid(z_o) * tf.tanh(c), c
+
+
+def write_state(cache, column, h, c, inputs):
+    """A cached step's new cache: ``inputs`` and the pixel's state ``h, c [B, h]`` written
+    at ``column`` of the row state ``cache["h"], cache["c"] [B, W, h]``."""
+    here = tf.equal(tf.range(tf.shape(cache["h"])[1]), column)[None, :, None]  # [1, W, 1]
+    return dict(
+        cache,
+        inputs=inputs,
+        h=tf.where(here, h[:, None], cache["h"]),  # [B, W, h]
+        c=tf.where(here, c[:, None], cache["c"]),
+    )
 
 
 def scan(fn, elems, initializer, unroll=False):

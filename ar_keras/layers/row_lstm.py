@@ -57,7 +57,7 @@ Example:
 import keras
 import tensorflow as tf
 
-from ar_keras.layers.lstm_cell import lstm_cell, scan
+from ar_keras.layers.lstm_cell import lstm_cell, scan, write_state
 from ar_keras.layers.masked_conv2d import MaskedConv2D
 
 __all__ = ["RowLSTM"]
@@ -176,14 +176,7 @@ class RowLSTM(keras.layers.Layer):
         state_kernel = tf.cast(self.state_kernel, self.compute_dtype)
         z = z + tf.einsum("bkf,kfo->bo", above, state_kernel)  # [B, 4h]
         h, c = lstm_cell(z, tf.gather(cache["up_c"], column, axis=1))  # [B, h] each
-        here = tf.equal(tf.range(tf.shape(cache["h"])[1]), column)[None, :, None]  # [1, W, 1]
-        cache = dict(
-            cache,
-            inputs=buffer,
-            h=tf.where(here, h[:, None], cache["h"]),
-            c=tf.where(here, c[:, None], cache["c"]),
-        )
-        return h[:, None, None, :], cache  # [B, h] -> [B, 1, 1, h]
+        return h[:, None, None, :], write_state(cache, column, h, c, buffer)  # [B, h] -> [B, 1, 1, h]
 
     def get_config(self):
         config = super().get_config()

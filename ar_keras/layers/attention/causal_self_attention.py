@@ -207,20 +207,13 @@ class CausalSelfAttention(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        spec = self.spec
         config.update(
             {
                 "num_heads": self.num_heads,
                 "key_dim": self.key_dim,
                 "value_dim": self.value_dim,
                 "output_dim": self.output_dim,
-                "pattern": spec.pattern,
-                "block_length": spec.block_length,
-                "num_summary": spec.num_summary,
-                "grid_shape": None if spec.grid_shape is None else list(spec.grid_shape),
-                "block_shape": None if spec.block_shape is None else list(spec.block_shape),
-                "flange": None if spec.flange is None else list(spec.flange),
-                "strict": spec.strict,
+                **self.spec.get_config(),
                 "dropout": self.dropout,
                 "output_initializer": keras.initializers.serialize(self.output_initializer),
                 "use_bias": self.use_bias,

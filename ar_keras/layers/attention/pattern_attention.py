@@ -131,16 +131,5 @@ class PatternAttention(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        spec = self.spec
-        config.update(
-            {
-                "pattern": spec.pattern,
-                "block_length": spec.block_length,
-                "num_summary": spec.num_summary,
-                "grid_shape": None if spec.grid_shape is None else list(spec.grid_shape),
-                "block_shape": None if spec.block_shape is None else list(spec.block_shape),
-                "flange": None if spec.flange is None else list(spec.flange),
-                "strict": spec.strict,
-            }
-        )
+        config.update(self.spec.get_config())
         return config

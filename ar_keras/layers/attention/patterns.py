@@ -107,6 +107,14 @@ class PatternSpec:
     flange: tuple = None
     strict: bool = False
 
+    def get_config(self):
+        """The spec as the keyword arguments of `make_spec` (plain JSON: pairs as lists), for
+        the config of a layer that takes them."""
+        config = dataclasses.asdict(self)
+        for key in ("grid_shape", "block_shape", "flange"):
+            config[key] = None if config[key] is None else list(config[key])
+        return config
+
     def check_length(self, n):
         """ValueError unless a sequence of ``n`` positions fits the pattern (local_2d: n = H W)."""
         if self.pattern == "local_2d" and n is not None and int(n) != self.grid_shape[0] * self.grid_shape[1]:

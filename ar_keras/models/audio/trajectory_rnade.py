@@ -88,6 +88,7 @@ from ar_keras.core import sampler
 from ar_keras.core.base import BaseModel
 from ar_keras.core.events import FloatSequence
 from ar_keras.distributions import GaussianMixture
+from ar_keras.models.density.rnade import add_nade_mixture_weights
 from ar_keras.models.registry import register
 
 __all__ = ["TrajectoryRNADE"]
@@ -151,21 +152,7 @@ class TrajectoryRNADE(sampler.SamplingProtocol, BaseModel):
         D = self.window * F
         self.head = GaussianMixture(self.num_mixtures, self.log_scale_bound)
         P = self.head.num_params
-        self.w = self.add_weight(
-            name="w", shape=(D, H), initializer=keras.initializers.RandomNormal(stddev=1.0 / np.sqrt(D))
-        )
-        self.c = self.add_weight(name="c", shape=(H,), initializer="zeros")
-        self.rho = self.add_weight(name="rho", shape=(D,), initializer="ones")
-        self.v = self.add_weight(
-            name="v",
-            shape=(D, H, P),
-            initializer=keras.initializers.VarianceScaling(
-                scale=0.1, mode="fan_in", distribution="truncated_normal"
-            ),
-        )
-        self.b = self.add_weight(
-            name="b", shape=(D, P), initializer=keras.initializers.RandomNormal(stddev=0.5)
-        )
+        self.w, self.c, self.rho, self.v, self.b = add_nade_mixture_weights(self, D, H, P)
         self.context_embeddings = []
         if self.num_classes is not None:
             sizes = self.context_factors or [self.num_classes]

@@ -39,7 +39,27 @@ from ar_keras.distributions import GaussianMixture
 from ar_keras.layers import masking
 from ar_keras.models.registry import register
 
-__all__ = ["RNADE"]
+__all__ = ["RNADE", "add_nade_mixture_weights"]
+
+
+def add_nade_mixture_weights(layer, D, H, P):
+    """``(W [D, H], c [H], rho [D], V [D, H, P], b [D, P])``, RNADE's parameters, added to
+    ``layer``: the shared input matrix and bias, the per-step rescaling, and the per-step
+    hidden-to-mixture weights and biases (``P`` mixture parameters per step)."""
+    w = layer.add_weight(
+        name="w", shape=(D, H), initializer=keras.initializers.RandomNormal(stddev=1.0 / np.sqrt(max(D, 1)))
+    )
+    c = layer.add_weight(name="c", shape=(H,), initializer="zeros")
+    rho = layer.add_weight(name="rho", shape=(D,), initializer="ones")
+    v = layer.add_weight(
+        name="v",
+        shape=(D, H, P),
+        initializer=keras.initializers.VarianceScaling(
+            scale=0.1, mode="fan_in", distribution="truncated_normal"
+        ),
+    )
+    b = layer.add_weight(name="b", shape=(D, P), initializer=keras.initializers.RandomNormal(stddev=0.5))
+    return w, c, rho, v, b
 
 
 @register("rnade")
@@ -87,23 +107,7 @@ class RNADE(AutoregressiveDensity, ContinuousModel):
         degrees = masking.input_ordering(D, self.ordering_spec, seed=self.seed)
         self._order = np.argsort(degrees, kind="stable")  # step -> dimension
         # Weights are stored in *step* order: row t belongs to dimension order[t].
-        self.w = self.add_weight(
-            name="w",
-            shape=(D, H),
-            initializer=keras.initializers.RandomNormal(stddev=1.0 / np.sqrt(max(D, 1))),
-        )
-        self.c = self.add_weight(name="c", shape=(H,), initializer="zeros")
-        self.rho = self.add_weight(name="rho", shape=(D,), initializer="ones")
-        self.v = self.add_weight(
-            name="v",
-            shape=(D, H, P),
-            initializer=keras.initializers.VarianceScaling(
-                scale=0.1, mode="fan_in", distribution="truncated_normal"
-            ),
-        )
-        self.b = self.add_weight(
-            name="b", shape=(D, P), initializer=keras.initializers.RandomNormal(stddev=0.5)
-        )
+        self.w, self.c, self.rho, self.v, self.b = add_nade_mixture_weights(self, D, H, P)
         self.class_bias = (
             keras.layers.Embedding(self.num_classes, H, name="class_bias") if self.num_classes else None
         )

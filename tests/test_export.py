@@ -23,14 +23,12 @@ in this process:
 """
 
 import inspect
-import json
 import os
-import subprocess
-import sys
 import textwrap
 import zlib
 
 import contract
+import export_case
 import harness
 import keras
 import numpy as np
@@ -395,52 +393,14 @@ def exported(tmp_path_factory):
             assert export.tflite(model, tflite["fixed"], batch_size=2, num_samples=2) == tflite["fixed"]
         inp, T = _inputs(model)
         calls, lite_calls = _plan(model, inp, list(tflite))
-        np.savez(os.path.join(root, case_id + "_in.npz"), **inp)
         entries.append(
-            {
-                "key": case_id,
-                "saved_model": sm_dir,
-                "tflite": tflite,
-                "calls": calls,
-                "lite_calls": lite_calls,
-                "inputs": os.path.join(root, case_id + "_in.npz"),
-                "outputs": os.path.join(root, case_id + "_out.npz"),
-                "info": os.path.join(root, case_id + ".json"),
-            }
+            export_case.entry(
+                root, case_id, saved_model=sm_dir, tflite=tflite, calls=calls, lite_calls=lite_calls
+            )
         )
+        np.savez(entries[-1]["inputs"], **inp)
         models[case_id] = (model, T)
-    manifest = os.path.join(root, "manifest.json")
-    with open(manifest, "w") as f:
-        json.dump({"models": entries, "done": os.path.join(root, "done.json")}, f)
-    env = dict(
-        os.environ,
-        TF_CPP_MIN_LOG_LEVEL="2",
-        CUDA_VISIBLE_DEVICES="",
-        OMP_NUM_THREADS="1",
-        TF_NUM_INTRAOP_THREADS="1",
-        TF_NUM_INTEROP_THREADS="1",
-    )
-    env.pop("PYTHONPATH", None)
-    proc = subprocess.run(
-        [sys.executable, "-c", _LOADER, manifest],
-        cwd=str(root),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, f"loader failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-    results = {}
-    for e in entries:
-        with np.load(e["outputs"]) as out, np.load(e["inputs"]) as inp:
-            results[e["key"]] = {
-                "out": dict(out),
-                "inp": dict(inp),
-                "info": json.loads(open(e["info"]).read()),
-                "saved_model": e["saved_model"],
-            }
-    with open(os.path.join(root, "done.json")) as f:
-        done = json.load(f)
+    results, done = export_case.serve(_LOADER, root, entries, timeout=600, single_thread=True)
     return {"models": models, "results": results, "done": done}
 
 

@@ -7,13 +7,10 @@ test_sequence_contract.py and test_every_model.py; this file checks what is Byte
 and the same contract for the translation model (conditional = the source).
 """
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import contract
+import export_case
 import keras
 import numpy as np
 import pytest
@@ -375,52 +372,30 @@ def test_saved_model_and_tflite_run_without_ar_keras(tmp_path):
         }
         if model.translates:
             inp["source"], inp["sample_source"] = sources(model, 3, 5), sources(model, 2, 4, 1)
-        np.savez(tmp_path / f"{key}_in.npz", **inp)
-        entries.append(
-            dict(
-                paths,
-                key=key,
-                inputs=str(tmp_path / f"{key}_in.npz"),
-                outputs=str(tmp_path / f"{key}_out.npz"),
-                info=str(tmp_path / f"{key}.json"),
-            )
-        )
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"models": entries, "done": str(tmp_path / "done.json")}))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    env.pop("PYTHONPATH", None)
-    proc = subprocess.run(
-        [sys.executable, "-c", _LOADER, str(manifest)],
-        cwd=str(tmp_path),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, f"loader failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-    assert not json.loads((tmp_path / "done.json").read_text())["ar_keras_imported"]
-    for e in entries:
-        model = models[e["key"]]
-        info = json.loads(open(e["info"]).read())
+        entries.append(export_case.entry(tmp_path, key, **paths))
+        np.savez(entries[-1]["inputs"], **inp)
+    results, done = export_case.serve(_LOADER, tmp_path, entries)
+    assert not done["ar_keras_imported"]
+    for key, r in results.items():
+        model, info, out, inp = models[key], r["info"], r["out"], r["inp"]
         assert info["signatures"] == ["conditional_log_probs", "sample", "serving_default"]
         assert "x must hold values in" in info["error"]
-        with np.load(e["outputs"]) as out, np.load(e["inputs"]) as inp:
-            c = inp["source"] if model.translates else None
-            want = model.log_prob(inp["x"], c).numpy()
-            np.testing.assert_allclose(out["sm_log_prob"], want, rtol=1e-4, atol=1e-4)
-            np.testing.assert_allclose(out["tfl_log_prob"], want, rtol=1e-4, atol=1e-4)
-            np.testing.assert_allclose(
-                out["sm_clp"], model.conditional_log_probs(inp["x"], c), rtol=1e-4, atol=1e-4
-            )
-            for j, seed in enumerate(inp["seeds"]):
-                cj = inp["sample_source"][j : j + 1] if model.translates else None
-                np.testing.assert_array_equal(
-                    out["sm_samples"][j], model.sample(1, conditional=cj, seed=int(seed), length=T).numpy()[0]
-                )
-            cs = inp["sample_source"] if model.translates else None
+        c = inp["source"] if model.translates else None
+        want = model.log_prob(inp["x"], c).numpy()
+        np.testing.assert_allclose(out["sm_log_prob"], want, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(out["tfl_log_prob"], want, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(
+            out["sm_clp"], model.conditional_log_probs(inp["x"], c), rtol=1e-4, atol=1e-4
+        )
+        for j, seed in enumerate(inp["seeds"]):
+            cj = inp["sample_source"][j : j + 1] if model.translates else None
             np.testing.assert_array_equal(
-                out["tfl_samples"],
-                model.sample_from_noise(
-                    inp["noise"], None if cs is None else model.check_conditional(cs, 2)
-                ).numpy(),
+                out["sm_samples"][j], model.sample(1, conditional=cj, seed=int(seed), length=T).numpy()[0]
             )
+        cs = inp["sample_source"] if model.translates else None
+        np.testing.assert_array_equal(
+            out["tfl_samples"],
+            model.sample_from_noise(
+                inp["noise"], None if cs is None else model.check_conditional(cs, 2)
+            ).numpy(),
+        )

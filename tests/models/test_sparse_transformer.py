@@ -12,10 +12,9 @@ this model has.
 import json
 import math
 import os
-import subprocess
-import sys
 import textwrap
 
+import export_case
 import keras
 import numpy as np
 import pytest
@@ -341,17 +340,7 @@ def test_sequence_exports_run_without_ar_keras(tmp_path):
     np.savez(tmp_path / "in.npz", **inp)
     export.saved_model(model, str(tmp_path / "saved" / "1"))
     export.tflite(model, str(tmp_path / "model.tflite"))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    env.pop("PYTHONPATH", None)
-    proc = subprocess.run(
-        [sys.executable, "-c", _LOADER, str(tmp_path)],
-        cwd=str(tmp_path),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    export_case.run_without_ar_keras(_LOADER, tmp_path, tmp_path)
     out = dict(np.load(tmp_path / "out.npz"))
     info = json.loads((tmp_path / "info.json").read_text())
     assert not info["ar_keras"]

@@ -12,6 +12,7 @@ import sys
 import textwrap
 
 import contract
+import export_case
 import keras
 import numpy as np
 import pytest
@@ -319,38 +320,10 @@ def exported(tmp_path_factory):
         assert export.saved_model(model, paths["saved_model"]) == paths["saved_model"]
         assert export.tflite(model, paths["tflite"]) == paths["tflite"]
         assert export.tflite_step(model, paths["tflite_step"]) == paths["tflite_step"]
-        np.savez(root / f"{key}_in.npz", **_inputs(model, rng))
-        entries.append(
-            dict(
-                paths,
-                key=key,
-                inputs=str(root / f"{key}_in.npz"),
-                outputs=str(root / f"{key}_out.npz"),
-                info=str(root / f"{key}.json"),
-            )
-        )
-    manifest = root / "manifest.json"
-    manifest.write_text(json.dumps({"models": entries, "done": str(root / "done.json")}))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    env.pop("PYTHONPATH", None)
-    proc = subprocess.run(
-        [sys.executable, "-c", _LOADER, str(manifest)],
-        cwd=str(root),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, f"loader failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-    results = {}
-    for e in entries:
-        with np.load(e["outputs"]) as out, np.load(e["inputs"]) as inp:
-            results[e["key"]] = {
-                "out": dict(out),
-                "inp": dict(inp),
-                "info": json.loads(open(e["info"]).read()),
-            }
-    return {"models": models, "results": results, "done": json.loads((root / "done.json").read_text())}
+        entries.append(export_case.entry(root, key, **paths))
+        np.savez(entries[-1]["inputs"], **_inputs(model, rng))
+    results, done = export_case.serve(_LOADER, root, entries)
+    return {"models": models, "results": results, "done": done}
 
 
 def test_exports_load_without_ar_keras(exported):

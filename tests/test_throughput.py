@@ -9,6 +9,7 @@ partial one) as under Keras' plain defaults; the flags parse, refuse bad values 
 ``compile``.
 """
 
+import cli_case
 import harness
 import keras
 import numpy as np
@@ -147,17 +148,7 @@ def test_cli_compile_receives_the_flags(flags, expected, monkeypatch, tmp_path):
     monkeypatch.setattr(ark.models.BaseModel, "compile", compile)
     with pytest.raises(_Compiled):
         cli.main(
-            [
-                "--model",
-                "made",
-                "--preset",
-                "tiny",
-                "--dataset",
-                "binary_digits",
-                "--logdir",
-                str(tmp_path),
-                *flags,
-            ]
+            [*cli_case.flags(model="made", preset="tiny", dataset="binary_digits", logdir=tmp_path), *flags]
         )
     assert {k: seen[k] for k in expected} == expected
 
@@ -166,16 +157,13 @@ def test_cli_refuses_bad_steps_per_execution(tmp_path, capsys):
     assert (
         cli.main(
             [
-                "--model",
-                "nade",
-                "--preset",
-                "tiny",
-                "--dataset",
-                "binary_digits",
-                "--logdir",
-                str(tmp_path),
-                "--steps-per-execution",
-                "0",
+                *cli_case.flags(
+                    model="nade",
+                    preset="tiny",
+                    dataset="binary_digits",
+                    logdir=tmp_path,
+                    steps_per_execution=0,
+                ),
             ]
         )
         == 2
@@ -206,5 +194,5 @@ def test_multiworker_runs_one_step_per_execution():
     assert options == {"steps_per_execution": 1, "jit_compile": False}
     with pytest.raises(ValueError, match="steps-per-execution 1"):
         cli.compile_options(
-            model, parse(["--model", "nade", "--strategy", "multiworker", "--steps-per-execution", "20"])
+            model, parse(cli_case.flags(model="nade", strategy="multiworker", steps_per_execution=20))
         )

@@ -27,6 +27,7 @@ float32 (scripts/mixed_precision_throughput.py).  Dynamic loss scaling starts at
 skips the steps whose scaled gradients overflow, so (d) under float16 runs several steps.
 """
 
+import cli_case
 import harness
 import keras
 import numpy as np
@@ -293,22 +294,16 @@ def test_cli_precision_flag(policy, tmp_path):
     policy("float32")
     rc = cli.main(
         [
-            "--model",
-            "nade",
-            "--dataset",
-            "binary_digits",
-            "--preset",
-            "tiny",
-            "--epochs",
-            "1",
-            "--precision",
-            "mixed_bfloat16",
-            "--verbose",
-            "0",
-            "--num-samples",
-            "4",
-            "--logdir",
-            str(tmp_path / "run"),
+            *cli_case.flags(
+                model="nade",
+                dataset="binary_digits",
+                preset="tiny",
+                epochs=1,
+                precision="mixed_bfloat16",
+                verbose=0,
+                num_samples=4,
+                logdir=tmp_path / "run",
+            ),
         ]
     )
     assert rc == 0

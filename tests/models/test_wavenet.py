@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 
+import cli_case
 import contract
 import export_case
 import keras
@@ -408,20 +409,15 @@ def test_training_command_writes_a_wav(tmp_path):
             sys.executable,
             "-m",
             "train",
-            "--model",
-            "wavenet",
-            "--preset",
-            "tiny",
-            "--dataset",
-            "speech",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "20",
-            "--logdir",
-            str(tmp_path),
-            "--verbose",
-            "0",
+            *cli_case.flags(
+                model="wavenet",
+                preset="tiny",
+                dataset="speech",
+                epochs=1,
+                batch_size=20,
+                logdir=tmp_path,
+                verbose=0,
+            ),
         ],
         cwd=ROOT,
         env=env,

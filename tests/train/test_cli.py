@@ -8,21 +8,9 @@ import subprocess
 import sys
 import time
 
+import cli_case
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def run_cli(*args, timeout=300):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-    return subprocess.run(
-        [sys.executable, "-m", "train", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from cli_case import ROOT, run_cli
 
 
 def test_list_and_bad_names():
@@ -39,22 +27,16 @@ def test_list_and_bad_names():
 def test_short_run_writes_everything(tmp_path):
     logdir, export = tmp_path / "run", tmp_path / "export"
     out = run_cli(
-        "--model",
-        "nade",
-        "--preset",
-        "tiny",
-        "--dataset",
-        "binary_digits",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "128",
-        "--logdir",
-        str(logdir),
-        "--export",
-        str(export),
-        "--verbose",
-        "0",
+        *cli_case.flags(
+            model="nade",
+            preset="tiny",
+            dataset="binary_digits",
+            epochs=2,
+            batch_size=128,
+            logdir=logdir,
+            export=export,
+            verbose=0,
+        ),
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "test bits/dim" in out.stdout
@@ -72,22 +54,16 @@ def test_short_run_writes_everything(tmp_path):
 def test_killed_run_resumes_from_last_epoch(tmp_path):
     logdir = tmp_path / "run"
     args = [
-        "--model",
-        "nade",
-        "--preset",
-        "tiny",
-        "--dataset",
-        "digits",
-        "--epochs",
-        "12",
-        "--batch-size",
-        "256",
-        "--patience",
-        "100",
-        "--logdir",
-        str(logdir),
-        "--verbose",
-        "0",
+        *cli_case.flags(
+            model="nade",
+            preset="tiny",
+            dataset="digits",
+            epochs=12,
+            batch_size=256,
+            patience=100,
+            logdir=logdir,
+            verbose=0,
+        ),
     ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
@@ -124,21 +100,16 @@ def test_killed_run_resumes_from_last_epoch(tmp_path):
 @pytest.mark.parametrize("flag", ["--conditional"])
 def test_conditional_run(tmp_path, flag):
     out = run_cli(
-        "--model",
-        "gated_pixelcnn",
-        "--preset",
-        "tiny",
-        "--dataset",
-        "digits",
-        flag,
-        "--epochs",
-        "1",
-        "--batch-size",
-        "256",
-        "--logdir",
-        str(tmp_path),
-        "--verbose",
-        "0",
+        *cli_case.flags(
+            flag,
+            model="gated_pixelcnn",
+            preset="tiny",
+            dataset="digits",
+            epochs=1,
+            batch_size=256,
+            logdir=tmp_path,
+            verbose=0,
+        )
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "test bits/dim" in out.stdout

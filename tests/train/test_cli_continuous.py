@@ -1,47 +1,26 @@
 """`python -m train` with a continuous model: maf on the dequantized digits, end to end."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def run_cli(*args, timeout=300):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-    return subprocess.run(
-        [sys.executable, "-m", "train", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+import cli_case
+from cli_case import run_cli
 
 
 def test_maf_on_digits_continuous_early_stops_on_validation_nll(tmp_path):
     logdir, export = tmp_path / "run", tmp_path / "export"
     out = run_cli(
-        "--model",
-        "maf",
-        "--preset",
-        "tiny",
-        "--dataset",
-        "digits_continuous",
-        "--epochs",
-        "3",
-        "--batch-size",
-        "256",
-        "--logdir",
-        str(logdir),
-        "--export",
-        str(export),
-        "--verbose",
-        "0",
-        "--num-samples",
-        "4",
+        *cli_case.flags(
+            model="maf",
+            preset="tiny",
+            dataset="digits_continuous",
+            epochs=3,
+            batch_size=256,
+            logdir=logdir,
+            export=export,
+            verbose=0,
+            num_samples=4,
+        ),
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "maf (preset tiny" in out.stdout and "(64,)" in out.stdout

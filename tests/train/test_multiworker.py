@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 
+import cli_case
 import keras
 import numpy as np
 import pytest
@@ -189,26 +190,18 @@ def test_cli_multiworker_only_the_chief_writes(tmp_path):
                     sys.executable,
                     "-m",
                     "train",
-                    "--model",
-                    "nade",
-                    "--preset",
-                    "tiny",
-                    "--dataset",
-                    "binary_digits",
-                    "--epochs",
-                    "1",
-                    "--batch-size",
-                    "128",
-                    "--num-samples",
-                    "4",
-                    "--logdir",
-                    str(logdir),
-                    "--export",
-                    str(export),
-                    "--verbose",
-                    "0",
-                    "--strategy",
-                    "multiworker",
+                    *cli_case.flags(
+                        model="nade",
+                        preset="tiny",
+                        dataset="binary_digits",
+                        epochs=1,
+                        batch_size=128,
+                        num_samples=4,
+                        logdir=logdir,
+                        export=export,
+                        verbose=0,
+                        strategy="multiworker",
+                    ),
                 ],
                 cwd=ROOT,
                 env=env,

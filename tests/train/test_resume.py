@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 
+import cli_case
 import keras
 import numpy as np
 import pytest
@@ -30,30 +31,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # digits train split: 1297 examples -> 11 steps of 128 per epoch.
 EPOCHS, BATCH, STEPS, SAVE_FREQ = 2, 128, 11, 4
-CLI_ARGS = [
-    "--model",
-    "nade",
-    "--preset",
-    "tiny",
-    "--dataset",
-    "digits",
-    "--epochs",
-    str(EPOCHS),
-    "--batch-size",
-    str(BATCH),
-    "--save-freq",
-    str(SAVE_FREQ),
-    "--patience",
-    "100",
-    "--num-samples",
-    "2",
-    "--verbose",
-    "0",
+CLI_ARGS = cli_case.flags(
+    model="nade",
+    preset="tiny",
+    dataset="digits",
+    epochs=EPOCHS,
+    batch_size=BATCH,
+    save_freq=SAVE_FREQ,
+    patience=100,
+    num_samples=2,
+    verbose=0,
     # one step per execution: backups and the kill land on any step (the callbacks'
     # tests below cover steps_per_execution > 1)
-    "--steps-per-execution",
-    "1",
-]
+    steps_per_execution=1,
+)
 
 # Run in a fresh interpreter: train until the optimizer has taken KILL_AT steps, then
 # die at once (no finally blocks, no on_train_end: what a preempted machine does).

@@ -3,13 +3,15 @@
 Example:
     >>> flags("--conditional", model="nade", dataset="digits", batch_size=128)
     ['--conditional', '--model', 'nade', '--dataset', 'digits', '--batch-size', '128']
+    >>> train_flags("nade", "digits", epochs=1)
+    ['--model', 'nade', '--preset', 'tiny', '--dataset', 'digits', '--epochs', '1']
 """
 
 import os
 import subprocess
 import sys
 
-__all__ = ["ROOT", "flags", "run_cli"]
+__all__ = ["ROOT", "flags", "run_cli", "train_flags"]
 
 #: The repository root, where ``python -m train`` runs.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,6 +24,11 @@ def flags(*switches, **options):
     for name, value in options.items():
         argv += [f"--{name.replace('_', '-')}", str(value)]
     return argv
+
+
+def train_flags(model, dataset, *switches, preset="tiny", **options):
+    """The command line of a training run of ``model``'s ``preset`` on ``dataset`` (`flags`)."""
+    return flags(*switches, model=model, preset=preset, dataset=dataset, **options)
 
 
 def run_cli(*args, timeout=300):

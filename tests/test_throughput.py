@@ -147,9 +147,7 @@ def test_cli_compile_receives_the_flags(flags, expected, monkeypatch, tmp_path):
 
     monkeypatch.setattr(ark.models.BaseModel, "compile", compile)
     with pytest.raises(_Compiled):
-        cli.main(
-            [*cli_case.flags(model="made", preset="tiny", dataset="binary_digits", logdir=tmp_path), *flags]
-        )
+        cli.main([*cli_case.train_flags("made", "binary_digits", logdir=tmp_path), *flags])
     assert {k: seen[k] for k in expected} == expected
 
 
@@ -157,13 +155,7 @@ def test_cli_refuses_bad_steps_per_execution(tmp_path, capsys):
     assert (
         cli.main(
             [
-                *cli_case.flags(
-                    model="nade",
-                    preset="tiny",
-                    dataset="binary_digits",
-                    logdir=tmp_path,
-                    steps_per_execution=0,
-                ),
+                *cli_case.train_flags("nade", "binary_digits", logdir=tmp_path, steps_per_execution=0),
             ]
         )
         == 2

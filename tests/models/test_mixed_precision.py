@@ -294,10 +294,9 @@ def test_cli_precision_flag(policy, tmp_path):
     policy("float32")
     rc = cli.main(
         [
-            *cli_case.flags(
-                model="nade",
-                dataset="binary_digits",
-                preset="tiny",
+            *cli_case.train_flags(
+                "nade",
+                "binary_digits",
                 epochs=1,
                 precision="mixed_bfloat16",
                 verbose=0,

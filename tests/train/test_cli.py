@@ -27,16 +27,9 @@ def test_list_and_bad_names():
 def test_short_run_writes_everything(tmp_path):
     logdir, export = tmp_path / "run", tmp_path / "export"
     out = run_cli(
-        *cli_case.flags(
-            model="nade",
-            preset="tiny",
-            dataset="binary_digits",
-            epochs=2,
-            batch_size=128,
-            logdir=logdir,
-            export=export,
-            verbose=0,
-        ),
+        *cli_case.train_flags(
+            "nade", "binary_digits", epochs=2, batch_size=128, logdir=logdir, export=export, verbose=0
+        )
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "test bits/dim" in out.stdout
@@ -54,15 +47,8 @@ def test_short_run_writes_everything(tmp_path):
 def test_killed_run_resumes_from_last_epoch(tmp_path):
     logdir = tmp_path / "run"
     args = [
-        *cli_case.flags(
-            model="nade",
-            preset="tiny",
-            dataset="digits",
-            epochs=12,
-            batch_size=256,
-            patience=100,
-            logdir=logdir,
-            verbose=0,
+        *cli_case.train_flags(
+            "nade", "digits", epochs=12, batch_size=256, patience=100, logdir=logdir, verbose=0
         ),
     ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
@@ -100,15 +86,8 @@ def test_killed_run_resumes_from_last_epoch(tmp_path):
 @pytest.mark.parametrize("flag", ["--conditional"])
 def test_conditional_run(tmp_path, flag):
     out = run_cli(
-        *cli_case.flags(
-            flag,
-            model="gated_pixelcnn",
-            preset="tiny",
-            dataset="digits",
-            epochs=1,
-            batch_size=256,
-            logdir=tmp_path,
-            verbose=0,
+        *cli_case.train_flags(
+            "gated_pixelcnn", "digits", flag, epochs=1, batch_size=256, logdir=tmp_path, verbose=0
         )
     )
     assert out.returncode == 0, out.stdout + out.stderr

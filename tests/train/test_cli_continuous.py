@@ -10,17 +10,16 @@ from cli_case import run_cli
 def test_maf_on_digits_continuous_early_stops_on_validation_nll(tmp_path):
     logdir, export = tmp_path / "run", tmp_path / "export"
     out = run_cli(
-        *cli_case.flags(
-            model="maf",
-            preset="tiny",
-            dataset="digits_continuous",
+        *cli_case.train_flags(
+            "maf",
+            "digits_continuous",
             epochs=3,
             batch_size=256,
             logdir=logdir,
             export=export,
             verbose=0,
             num_samples=4,
-        ),
+        )
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "maf (preset tiny" in out.stdout and "(64,)" in out.stdout

@@ -190,10 +190,9 @@ def test_cli_multiworker_only_the_chief_writes(tmp_path):
                     sys.executable,
                     "-m",
                     "train",
-                    *cli_case.flags(
-                        model="nade",
-                        preset="tiny",
-                        dataset="binary_digits",
+                    *cli_case.train_flags(
+                        "nade",
+                        "binary_digits",
                         epochs=1,
                         batch_size=128,
                         num_samples=4,

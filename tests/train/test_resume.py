@@ -31,10 +31,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # digits train split: 1297 examples -> 11 steps of 128 per epoch.
 EPOCHS, BATCH, STEPS, SAVE_FREQ = 2, 128, 11, 4
-CLI_ARGS = cli_case.flags(
-    model="nade",
-    preset="tiny",
-    dataset="digits",
+CLI_ARGS = cli_case.train_flags(
+    "nade",
+    "digits",
     epochs=EPOCHS,
     batch_size=BATCH,
     save_freq=SAVE_FREQ,

@@ -40,6 +40,7 @@ import numpy as np
 from ar_keras import checks
 from ar_keras.data.audio_info import AudioDatasetInfo
 from ar_keras.data.mu_law import mu_law_encode, pcm16_to_float
+from ar_keras.data.shipped import load_npz
 
 __all__ = ["SPEECH_INFO", "SPEECH_FILE", "speech_arrays", "utterances", "split_of"]
 
@@ -76,20 +77,12 @@ def split_of(speaker, word):
 
 @functools.lru_cache(maxsize=1)
 def _load():
-    if not os.path.isfile(SPEECH_FILE):
-        raise FileNotFoundError(  # pragma: no cover - a broken install
-            f"{SPEECH_FILE} is missing: the package was installed without its data files. "
-            "Reinstall ar_keras, or regenerate it with python scripts/make_speech.py."
-        )
-    with np.load(SPEECH_FILE, allow_pickle=False) as f:
-        data = {k: f[k] for k in f.files}
+    data = load_npz(SPEECH_FILE, "scripts/make_speech.py")
     if int(data["sample_rate"]) != SPEECH_INFO.sample_rate or tuple(data["speakers"]) != _SPEAKERS:
         raise RuntimeError(  # pragma: no cover - a regenerated file that changed the layout
             f"{SPEECH_FILE} does not match SPEECH_INFO (sample rate {data['sample_rate']}, "
             f"speakers {data['speakers'].tolist()})."
         )
-    for v in data.values():
-        v.flags.writeable = False
     return data
 
 

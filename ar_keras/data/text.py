@@ -47,6 +47,7 @@ import tensorflow as tf
 from ar_keras import checks
 from ar_keras.data.dataset_info import DatasetInfo
 from ar_keras.data.offline import DATA_DIR_ENV, NEVER_DOWNLOADS, DatasetNotFoundError, resolve_data_dir
+from ar_keras.data.shipped import load_npz
 
 __all__ = [
     "TextDatasetInfo",
@@ -121,15 +122,7 @@ ENWIK8_INFO = TextDatasetInfo(
 @functools.lru_cache(maxsize=1)
 def corpus():
     """The embedded corpus: read-only uint8 ``[467708]``."""
-    if not os.path.isfile(TEXT_FILE):
-        raise FileNotFoundError(  # pragma: no cover - a broken install
-            f"{TEXT_FILE} is missing: the package was installed without its data files. "
-            "Reinstall ar_keras, or regenerate it with python scripts/make_text.py."
-        )
-    with np.load(TEXT_FILE, allow_pickle=False) as f:
-        data = f["bytes"]
-    data.flags.writeable = False
-    return data
+    return load_npz(TEXT_FILE, "scripts/make_text.py")["bytes"]
 
 
 def _check_split(split):

@@ -66,15 +66,8 @@ PATTERNS = (
     "fixed_block",
     "fixed_summary",
 )
-_BLOCK_PATTERNS = (
-    "local_1d",
-    "strided",
-    "strided_local",
-    "strided_stride",
-    "fixed",
-    "fixed_block",
-    "fixed_summary",
-)
+#: The patterns that work in blocks of ``block_length`` positions.
+_BLOCK_PATTERNS = tuple(p for p in PATTERNS if p not in ("dense", "local_2d"))
 _SUMMARY_PATTERNS = ("fixed", "fixed_summary")
 
 

@@ -11,7 +11,9 @@ local features, a low-resolution image, a source sequence, context frames):
   weight, one `fit` step changes every trainable weight, and ``bits_per_dim`` is the
   NLL over ``D ln 2`` (``D`` = elements of one example, ``T F`` for a trajectory);
 * `check_mirrored_equals_single`: one SGD step under `MirroredStrategy` on two logical
-  CPUs leaves every weight (statistics included) where one device does.
+  CPUs leaves every weight (statistics included) where one device does;
+* `check_level_errors`: floats, NaN and a missing batch axis given to a model of levels
+  are refused with errors that say what was expected.
 
 tests/models/test_every_model.py runs them on every ``(name, preset)`` of `harness.cases()`;
 model modules call them on their other configurations (conditional, two-level, ...).
@@ -24,6 +26,7 @@ Example:
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from ar_keras.core.conditioning import ContextFrames
@@ -235,3 +238,14 @@ def check_mirrored_equals_single(build, batch=8, x=None, c=None, length=None, le
     start = {id(w): v for w, v in zip(single.weights, init)}
     moved = any(not np.allclose(w.numpy(), start[id(w)]) for w in single.trainable_weights)
     assert moved, "one SGD step moved no trainable weight"
+
+
+def check_level_errors(model, good, rank="rank"):
+    """``log_prob`` of a model of levels refuses floats, NaN and ``good`` without its batch
+    axis, with errors that name integer levels and the rank (``rank``: the pattern)."""
+    with pytest.raises(ValueError, match="integer levels"):
+        model.log_prob(good.astype(np.float32))
+    with pytest.raises(ValueError, match="integer levels"):
+        model.log_prob(np.full(good.shape, np.nan, np.float32))
+    with pytest.raises(ValueError, match=rank):
+        model.log_prob(good[0])

@@ -11,6 +11,7 @@ tests/models/test_every_model.py (tests/contract.py, with context frames too).  
 (the conditional) get their own checks here.
 """
 
+import contract
 import harness
 import numpy as np
 import pytest
@@ -92,12 +93,7 @@ def test_cache_equals_recompute_and_seeds(name):
 def test_bad_input_gets_clear_errors(name):
     model = tiny(name, video_shape=(2, 2, 2, 1))  # K = 3
     good = video(model, 2)
-    with pytest.raises(ValueError, match="integer levels"):
-        model.log_prob(good.astype(np.float32))
-    with pytest.raises(ValueError, match="integer levels"):
-        model.log_prob(np.full(good.shape, np.nan, np.float32))
-    with pytest.raises(ValueError, match="rank"):
-        model.log_prob(good[0])
+    contract.check_level_errors(model, good)
     with pytest.raises(ValueError, match="shape"):  # frames of 3x3
         model.log_prob(np.zeros((2, 2, 3, 3, 1), np.int32))
     with pytest.raises(ValueError, match="shape"):  # 3 frames

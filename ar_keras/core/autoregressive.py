@@ -148,15 +148,18 @@ class AutoregressiveModel(sampler.SamplingProtocol, BaseModel):
         del num_samples, num_elements, conditional
         return None, 0
 
-    def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
+    @property
+    def supports_truncation(self):
+        """Whether ``sample`` takes ``top_k`` / ``top_p``: the head is discrete."""
+        return bool(getattr(self.head, "truncatable", False))
+
+    def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache, truncation=None):
         length = self._within_max_length(length)  # a tensor T (the exports' length input)
         D = self.event.num_elements(length)
         prefix, start = self.sampling_prefix(num_samples, D, conditional)
-        if prefix is None:
-            x = self.sample_elements(noise, num_samples, D, conditional, temperature, cache)  # [n, D]
-        else:
-            x = self.sample_elements(
-                noise, num_samples, D, conditional, temperature, cache, prefix=prefix, start=start
-            )
+        given = {} if prefix is None else {"prefix": prefix, "start": start}
+        if truncation is not None:
+            given["truncation"] = truncation
+        x = self.sample_elements(noise, num_samples, D, conditional, temperature, cache, **given)  # [n, D]
         shape = [length if s is None else s for s in self.event.shape]
         return tf.reshape(x, tf.concat([[num_samples], tf.stack(shape)], 0))  # [n, D] -> [n, *event]

@@ -84,7 +84,7 @@ def write_group(x, group, values):
     return scatter_group(x, elements, values)
 
 
-def _draw(head, params, uniforms, temperature):
+def _draw(head, params, uniforms, temperature, truncation=None):
     """``params [n, G, P]``, ``uniforms [n, G, depth]`` -> values ``[n, G]``."""
     n, g = tf.shape(params)[0], tf.shape(params)[1]
     # Static P and d where known: TFLite folds the heads' slicing only on static shapes.
@@ -92,6 +92,7 @@ def _draw(head, params, uniforms, temperature):
         tf.reshape(params, [n * g, params.shape[-1] or -1]),  # [n, G, P] -> [nG, P]
         tf.reshape(uniforms, [n * g, uniforms.shape[-1] or -1]),  # [n, G, d] -> [nG, d]
         temperature,
+        **({} if truncation is None else {"truncation": truncation}),
     )
     return tf.reshape(flat, [n, g])  # [nG] -> [n, G]
 
@@ -125,9 +126,10 @@ def element_steps(groups, num_elements):
     return tf.where(last < 0, steps, last)
 
 
-def draw_with_head(head, params, uniforms, temperature):
-    """The default draw: ``head.sample`` per element, ``params [n, G, P]`` -> values ``[n, G]``."""
-    return _draw(head, params, uniforms, temperature)
+def draw_with_head(head, params, uniforms, temperature, truncation=None):
+    """The default draw: ``head.sample`` per element, ``params [n, G, P]`` -> values ``[n, G]``
+    (``truncation``: None, or the top-k / top-p `Truncation` the head applies)."""
+    return _draw(head, params, uniforms, temperature, truncation)
 
 
 def fill_cache_by_steps(model, x, start, conditional=None):
@@ -166,6 +168,7 @@ def run(
     cache=True,
     prefix=None,
     start=0,
+    truncation=None,
 ):
     """Samples ``num_samples`` examples: ``[n, D]`` of the head's ``sample_dtype``.
 
@@ -191,6 +194,8 @@ def run(
             ignored: zeroed before the first draw).
         start: the first group drawn (int or scalar int32 tensor, ``0 <= start <= S``);
             only with a ``prefix``.
+        truncation: None, or a top-k / top-p `ar_keras.distributions.truncation.Truncation`
+            of every draw (a discrete head's).
 
     Example:
         >>> import ar_keras as ark
@@ -228,13 +233,17 @@ def run(
 
     # A plain protocol object (not a `SamplingProtocol`) may lack the hooks: their defaults.
     draw_group = getattr(model, "draw_group", None) or (
-        lambda params, uniforms, temperature, refine: draw_with_head(head, params, uniforms, temperature)
+        lambda params, uniforms, temperature, refine, truncation=None: draw_with_head(
+            head, params, uniforms, temperature, truncation
+        )
     )
+    truncated = {} if truncation is None else {"truncation": truncation}
 
     def draw(s, x, params, refine):
         group = tf.gather(groups, s)  # [G]
         elements, _ = group_elements(group)
-        values = draw_group(_as_group_params(params), noise.at(elements), temperature, refine)  # [n, G]
+        uniforms = noise.at(elements)  # [n, G, depth]
+        values = draw_group(_as_group_params(params), uniforms, temperature, refine, **truncated)  # [n, G]
         return write_group(x, group, values)
 
     # A plain protocol object may lack `restep`: its default, the step again on the values.
@@ -353,7 +362,7 @@ class SamplingProtocol:
         group = tf.gather(self.sampling_groups(tf.shape(x)[1]), index)  # [G]
         return self.step(write_group(x, group, values), cache, index, conditional)
 
-    def draw_group(self, params, uniforms, temperature, refine):
+    def draw_group(self, params, uniforms, temperature, refine, truncation=None):
         """The values of one group from its parameters: the sampler's draw, ``[n, G]``.
 
         The default is the head's sample, ``head.sample(params, uniforms,
@@ -369,9 +378,10 @@ class SamplingProtocol:
             refine: ``values [n, G] -> params [n, G, P]``: the group's parameters
                 recomputed with ``values`` written into the group (the full network, or
                 the cache step from the same state).
+            truncation: None, or the top-k / top-p `Truncation` of the draw.
         """
         del refine
-        return draw_with_head(self.head, params, uniforms, temperature)
+        return draw_with_head(self.head, params, uniforms, temperature, truncation)
 
     def previous_value(self, x, index):
         """The value drawn at step ``index - 1`` (``x [n, D]`` partial sample; zeros at step 0).
@@ -393,9 +403,11 @@ class SamplingProtocol:
         cache=True,
         prefix=None,
         start=0,
+        truncation=None,
     ):
         """`run` over this model: ``[n, D]`` of ``head.sample_dtype``, the cached path where
-        the model has one; with a ``prefix`` ``[n, D]``, its groups before ``start`` are kept."""
+        the model has one; with a ``prefix`` ``[n, D]``, its groups before ``start`` are kept
+        (``truncation``: the top-k / top-p `Truncation` of every draw)."""
         return run(
             self,
             noise,
@@ -406,4 +418,5 @@ class SamplingProtocol:
             cache=bool(cache) and self.supports_cache,
             prefix=prefix,
             start=start,
+            truncation=truncation,
         )

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from ar_keras import checks
 from ar_keras.core import noise as noise_lib
+from ar_keras.distributions import truncation as truncation_lib
 
 __all__ = ["SamplingMethods"]
 
@@ -38,6 +39,8 @@ class SamplingMethods:
     #: `sample`, T of x); None: no upper bound.
     min_length = 1
     max_length = None
+    #: Whether ``sample`` takes ``top_k`` / ``top_p`` (a model whose head is discrete).
+    supports_truncation = False
 
     def _sample_graph(self, noise, num_samples, length, conditional, temperature, cache):
         """``n`` examples ``[n, *event_shape(length)]`` from a noise source (graph code)."""
@@ -62,22 +65,39 @@ class SamplingMethods:
             )
         return self._functions.functions[key]
 
-    def _run_sampler(self, source, given, conditional, temperature, cache, length):
-        """Samples from keys ``[n, 2]`` (``given=False``) or a noise tensor (``given=True``)."""
+    def _run_sampler(self, source, given, conditional, temperature, cache, length, truncation=None):
+        """Samples from keys ``[n, 2]`` (``given=False``) or a noise tensor (``given=True``);
+        ``truncation``: None, or the checked top-k / top-p `Truncation` of every draw."""
         cache = bool(cache)
         jit = self._use_jit(cache, length)
         depth = self.noise_depth
+        truncated = {} if truncation is None else {"truncation": truncation}
 
         def run(src, c, t):
             noise = noise_lib.GivenNoise(src) if given else noise_lib.KeyedNoise(src, depth)
             with self.precision_scope():
-                return self._sample_graph(noise, tf.shape(src)[0], length, c, t, cache)
+                return self._sample_graph(noise, tf.shape(src)[0], length, c, t, cache, **truncated)
 
         t = tf.convert_to_tensor(temperature, tf.float32)
         if not tf.executing_eagerly():
             return run(source, conditional, t)
-        fn = self._compiled(("sample", given, cache, conditional is None, length), run, jit)
+        fn = self._compiled(("sample", given, cache, conditional is None, length, truncation), run, jit)
         return fn(source, conditional, t)
+
+    def _check_truncation(self, top_k, top_p):
+        """The checked `Truncation` of ``top_k`` / ``top_p`` (None for neither); a model whose
+        head has no levels to truncate refuses them."""
+        truncation = truncation_lib.truncation(top_k, top_p)
+        if truncation is not None and not self.supports_truncation:
+            name = getattr(self, "registry_name", type(self).__name__)
+            head = type(getattr(self, "head", None)).__name__
+            raise ValueError(
+                f"top_k / top_p truncate a discrete conditional (categorical, Bernoulli, dual "
+                f"softmax, discretised logistic mixture); {name} draws from a {head} head or "
+                "through latent variables, where they have no meaning: leave them out and use "
+                "temperature."
+            )
+        return truncation
 
     def _check_sample_args(self, num_samples, conditional, temperature, length):
         n = checks.check_positive_int(num_samples, "num_samples")
@@ -102,7 +122,17 @@ class SamplingMethods:
                 "(sample_from_keys takes any (seed, index) keys)."
             )
 
-    def sample(self, num_samples, conditional=None, seed=None, temperature=1.0, cache=True, length=None):
+    def sample(
+        self,
+        num_samples,
+        conditional=None,
+        seed=None,
+        temperature=1.0,
+        cache=True,
+        length=None,
+        top_k=None,
+        top_p=None,
+    ):
         """Draws ``num_samples`` examples: ``[n, *event_shape]`` (int32 levels or float32).
 
         Sample ``i`` draws its noise from the key ``(seed, i)``
@@ -118,14 +148,19 @@ class SamplingMethods:
                 models scale the base noise).
             cache: use the model's cached path when it has one.
             length: T >= 1 for models of sequences of any length; None otherwise.
+            top_k: None, or draw each element from its ``top_k`` most probable levels
+                (`ar_keras.distributions.truncation`; discrete heads only).
+            top_p: None, or draw each element from its nucleus of mass ``top_p`` in
+                ``(0, 1]``; both act on the conditional after ``temperature``.
         """
         n, c, temperature, length = self._check_sample_args(num_samples, conditional, temperature, length)
+        truncation = self._check_truncation(top_k, top_p)
         seed = checks.check_seed(seed)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
         keys = noise_lib.sample_keys(seed, n)  # [n, 2]
         return self._finite_samples(
-            self._run_sampler(keys, False, c, temperature, cache, length), temperature
+            self._run_sampler(keys, False, c, temperature, cache, length, truncation), temperature
         )
 
     def _finite_samples(self, x, temperature):
@@ -137,8 +172,11 @@ class SamplingMethods:
             )
         return x
 
-    def sample_from_keys(self, keys, conditional=None, temperature=1.0, cache=True, length=None):
-        """One example per stateless key ``keys [n, 2]`` (``(seed, i)``: sample i of seed)."""
+    def sample_from_keys(
+        self, keys, conditional=None, temperature=1.0, cache=True, length=None, top_k=None, top_p=None
+    ):
+        """One example per stateless key ``keys [n, 2]`` (``(seed, i)``: sample i of seed);
+        ``top_k`` / ``top_p`` as for `sample`."""
         keys = checks.to_tensor(keys, "keys")
         if not keys.dtype.is_integer or keys.shape.rank != 2 or keys.shape[1] != 2:
             raise ValueError(
@@ -149,11 +187,13 @@ class SamplingMethods:
         length = self.event.check_length(length)
         self._check_sample_size(max(n, 1), length)
         temperature = checks.check_temperature(temperature)
+        truncation = self._check_truncation(top_k, top_p)
         c = self.check_conditional(conditional, batch=n, length=length)
         if n == 0:
             return tf.zeros((0,) + self.event.event_shape(length), self.event.dtype)
         return self._finite_samples(
-            self._run_sampler(tf.cast(keys, tf.int64), False, c, temperature, cache, length), temperature
+            self._run_sampler(tf.cast(keys, tf.int64), False, c, temperature, cache, length, truncation),
+            temperature,
         )
 
     def _check_noise(self, noise, conditional, temperature, elements, per_step=None):

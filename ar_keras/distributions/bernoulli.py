@@ -29,6 +29,8 @@ class Bernoulli:
     noise_depth = 1
     #: dtype of `sample`'s values (the sampler's buffer).
     sample_dtype = tf.int32
+    #: `sample` takes a top-k / top-p truncation of its two levels.
+    truncatable = True
 
     def log_prob(self, params, x):
         logit = tf.cast(params, tf.float32)[..., 0]
@@ -36,11 +38,14 @@ class Bernoulli:
         # -softplus(-l) and -softplus(l) are the stable forms of log sigmoid(+-l).
         return -(x * tf.nn.softplus(-logit) + (1.0 - x) * tf.nn.softplus(logit))
 
-    def sample(self, params, noise, temperature=1.0):
+    def sample(self, params, noise, temperature=1.0, truncation=None):
         logit = tf.cast(params, tf.float32)[..., 0] / temperature
         u = tf.clip_by_value(tf.cast(noise, tf.float32)[..., 0], _EPS, 1.0 - _EPS)
         logistic = tf.math.log(u) - tf.math.log1p(-u)
-        return tf.cast(logit + logistic > 0.0, tf.int32)
+        on = logit + logistic > 0.0
+        if truncation is not None:
+            on = truncation.binary(logit, on)
+        return tf.cast(on, tf.int32)
 
     def probs(self, params):
         p1 = tf.sigmoid(tf.cast(params, tf.float32))

@@ -44,6 +44,7 @@ class Categorical:
         self.num_params = self.num_levels
         self.noise_depth = self.num_levels
         self.sample_dtype = tf.int32  # dtype of `sample`'s values (the sampler's buffer)
+        self.truncatable = True  # `sample` takes a top-k / top-p truncation
 
     def log_prob(self, params, x):
         """Per-element log-probabilities in float32.
@@ -59,9 +60,12 @@ class Categorical:
         onehot = tf.one_hot(tf.cast(x, tf.int32), self.num_levels, dtype=tf.float32)
         return tf.reduce_sum(log_p * onehot, axis=-1)
 
-    def sample(self, params, noise, temperature=1.0):
-        """Gumbel-max draw: ``params`` ``[..., K]``, ``noise`` uniform ``[..., K]`` -> int32 ``[...]``."""
+    def sample(self, params, noise, temperature=1.0, truncation=None):
+        """Gumbel-max draw: ``params`` ``[..., K]``, ``noise`` uniform ``[..., K]`` -> int32 ``[...]``
+        (``truncation``: a top-k / top-p `Truncation` of the tempered logits)."""
         logits = tf.cast(params, tf.float32) / temperature
+        if truncation is not None:
+            logits = truncation.apply(logits)
         u = tf.clip_by_value(tf.cast(noise, tf.float32), _EPS, 1.0 - _EPS)
         gumbel = -tf.math.log(-tf.math.log(u))
         return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)

@@ -96,6 +96,7 @@ class DualSoftmax:
         self.num_params = self.num_coarse + self.num_fine
         self.noise_depth = self.num_coarse + self.num_fine
         self.sample_dtype = tf.int32
+        self.truncatable = True  # `sample` takes a top-k / top-p truncation
         self.full_grid = self.num_coarse * self.num_fine == self.num_levels
 
     # ------------------------------------------------------------------ levels
@@ -140,24 +141,34 @@ class DualSoftmax:
 
     # ---------------------------------------------------------------- sampling
     @staticmethod
-    def _gumbel_max(logits, noise, temperature):
+    def _gumbel_max(logits, noise, temperature, truncation=None):
         u = tf.clip_by_value(tf.cast(noise, tf.float32), _EPS, 1.0 - _EPS)
-        return tf.argmax(logits / temperature - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
+        logits = logits / temperature
+        if truncation is not None:
+            logits = truncation.apply(logits)
+        return tf.argmax(logits - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
 
-    def sample_coarse(self, params, noise, temperature=1.0):
-        """c from ``params[..., :Kc]`` and ``noise[..., :Kc]``: int32 ``[...]``."""
-        return self._gumbel_max(self._coarse_logits(params), noise[..., : self.num_coarse], temperature)
+    def sample_coarse(self, params, noise, temperature=1.0, truncation=None):
+        """c from ``params[..., :Kc]`` and ``noise[..., :Kc]``: int32 ``[...]`` (``truncation``:
+        a top-k / top-p `Truncation` of the coarse softmax)."""
+        return self._gumbel_max(
+            self._coarse_logits(params), noise[..., : self.num_coarse], temperature, truncation
+        )
 
-    def sample_fine(self, params, c, noise, temperature=1.0):
-        """f from ``params[..., Kc:]`` (computed for c) and ``noise[..., Kc:]``."""
-        return self._gumbel_max(self._fine_logits(params, c), noise[..., self.num_coarse :], temperature)
+    def sample_fine(self, params, c, noise, temperature=1.0, truncation=None):
+        """f from ``params[..., Kc:]`` (computed for c) and ``noise[..., Kc:]`` (``truncation``
+        of the fine softmax given c)."""
+        return self._gumbel_max(
+            self._fine_logits(params, c), noise[..., self.num_coarse :], temperature, truncation
+        )
 
-    def sample(self, params, noise, temperature=1.0):
-        """``v = c Kf + f`` from params whose fine logits belong to the c drawn here."""
-        c = self.sample_coarse(params, noise, temperature)
-        return self.join(c, self.sample_fine(params, c, noise, temperature))
+    def sample(self, params, noise, temperature=1.0, truncation=None):
+        """``v = c Kf + f`` from params whose fine logits belong to the c drawn here; a
+        ``truncation`` applies to the coarse and to the fine softmax."""
+        c = self.sample_coarse(params, noise, temperature, truncation)
+        return self.join(c, self.sample_fine(params, c, noise, temperature, truncation))
 
-    def sample_staged(self, params, noise, temperature, refine):
+    def sample_staged(self, params, noise, temperature, refine, truncation=None):
         """Coarse then fine: the sampler's draw (`SamplingProtocol.draw_group`) of a model whose
         fine logits read the current coarse value.
 
@@ -168,13 +179,14 @@ class DualSoftmax:
             params: ``[n, G, Kc + Kf]``; noise: ``[n, G, Kc + Kf]`` uniforms.
             temperature: scalar > 0.
             refine: ``values [n, G] -> params [n, G, Kc + Kf]``.
+            truncation: None, or a `Truncation` of the coarse and of the fine softmax.
 
         Returns:
             int32 ``[n, G]`` levels.
         """
-        c = self.sample_coarse(params, noise, temperature)  # [n, G]
+        c = self.sample_coarse(params, noise, temperature, truncation)  # [n, G]
         fine_params = refine(self.join(c, tf.zeros_like(c)))  # [n, G, Kc + Kf], given c
-        return self.join(c, self.sample_fine(fine_params, c, noise, temperature))
+        return self.join(c, self.sample_fine(fine_params, c, noise, temperature, truncation))
 
     def get_config(self):
         return {"num_levels": self.num_levels, "coarse_levels": self.coarse_levels_arg}

@@ -157,6 +157,7 @@ class DiscretizedLogisticMixture:
         self.num_params = 3 * M
         self.noise_depth = self.num_levels
         self.sample_dtype = tf.int32  # dtype of `sample`'s values (the sampler's buffer)
+        self.truncatable = True  # `sample` takes a top-k / top-p truncation of the K levels
         # coupling[c, c'] = index of the pair (c, c') among the raw coefficients,
         # or num_pairs (a zero slot) when c' >= c: the strictly lower-triangular
         # C x C coupling matrix is one gather.
@@ -262,14 +263,18 @@ class DiscretizedLogisticMixture:
         """Probabilities of every level ``[..., K]``."""
         return tf.exp(self.level_log_probs(params))
 
-    def sample(self, params, noise, temperature=1.0):
+    def sample(self, params, noise, temperature=1.0, truncation=None):
         """Gumbel-max over the K level log-probabilities divided by the temperature.
 
         ``params [..., 3M]``, ``noise`` uniform ``[..., K]`` -> int32 ``[...]``.
         As for the categorical head, temperature T draws from ``p_k^(1/T)``
-        renormalised: T = 1 is the exact law, T -> 0 the most probable level.
+        renormalised: T = 1 is the exact law, T -> 0 the most probable level.  A top-k /
+        top-p ``truncation`` acts on those K level probabilities (not on the mixture's
+        components): the mixture is a law over levels like any other.
         """
         logits = self.level_log_probs(params) / temperature
+        if truncation is not None:
+            logits = truncation.apply(logits)
         u = tf.clip_by_value(tf.cast(noise, tf.float32), _EPS, 1.0 - _EPS)
         gumbel = -tf.math.log(-tf.math.log(u))
         return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)

@@ -43,6 +43,7 @@ class SigmoidCrossEntropy:
     num_params = 1
     noise_depth = 1
     sample_dtype = tf.int32
+    truncatable = True  # `sample` takes a top-k / top-p truncation of its two levels
 
     def __init__(self, num_levels):
         self.num_levels = int(num_levels)
@@ -63,11 +64,14 @@ class SigmoidCrossEntropy:
         # 0 log 0 = 0: xlogy is 0 where its first argument is 0.
         return tf.math.xlogy(z, z) + tf.math.xlogy(1.0 - z, 1.0 - z)
 
-    def sample(self, params, noise, temperature=1.0):
-        """Bernoulli(sigmoid(l / T)) -> level 0 or K - 1 (int32)."""
+    def sample(self, params, noise, temperature=1.0, truncation=None):
+        """Bernoulli(sigmoid(l / T)) -> level 0 or K - 1 (int32); ``truncation`` as for
+        `Bernoulli`."""
         logit = tf.cast(params, tf.float32)[..., 0] / temperature
         u = tf.clip_by_value(tf.cast(noise, tf.float32)[..., 0], _EPS, 1.0 - _EPS)
         on = logit + tf.math.log(u) - tf.math.log1p(-u) > 0.0
+        if truncation is not None:
+            on = truncation.binary(logit, on)
         return tf.where(on, self.num_levels - 1, 0)
 
     def get_config(self):

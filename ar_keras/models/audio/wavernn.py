@@ -391,6 +391,6 @@ class WaveRNN(WaveRNNSubscale, WaveRNNStreaming, AutoregressiveModel):
         draw slices (XLA then drops the half a stage does not read)."""
         return self._outputs(h if self.subscale else h[:, None, :])  # [n, H] -> [n, 1, H]
 
-    def draw_group(self, params, uniforms, temperature, refine):
+    def draw_group(self, params, uniforms, temperature, refine, truncation=None):
         """Coarse, then fine given the coarse (`DualSoftmax.sample_staged`)."""
-        return self.head.sample_staged(params, uniforms, temperature, refine)
+        return self.head.sample_staged(params, uniforms, temperature, refine, truncation)

@@ -364,10 +364,12 @@ class Subscale(AutoregressiveModel):
         return self._stage_step(self.stages[0], x, cache, index, self._classes(conditional))
 
     def sample_elements(
-        self, noise, num_samples, num_elements, conditional=None, temperature=1.0, cache=True
+        self, noise, num_samples, num_elements, conditional=None, temperature=1.0, cache=True, truncation=None
     ):
         if not self.depth_upscaling:
-            return super().sample_elements(noise, num_samples, num_elements, conditional, temperature, cache)
+            return super().sample_elements(
+                noise, num_samples, num_elements, conditional, temperature, cache, truncation=truncation
+            )
         classes = self._classes(conditional)
         msb_stage, lsb_stage = self.stages
         m = msb_stage.num_levels
@@ -379,6 +381,7 @@ class Subscale(AutoregressiveModel):
             None,
             temperature,
             cache=bool(cache),
+            truncation=truncation,
         )
         lsb = sampler.run(
             _StageSampler(self, lsb_stage, classes, msb),
@@ -388,5 +391,6 @@ class Subscale(AutoregressiveModel):
             None,
             temperature,
             cache=bool(cache),
+            truncation=truncation,
         )
         return msb * (2**self.lsb_bits) + lsb  # [n, D]

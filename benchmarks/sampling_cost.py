@@ -1,10 +1,10 @@
 """Sampling cost: wall time, peak resident memory and throughput of ``model.sample``.
 
     make bench                                                    # every case
-    .venv/bin/python benchmarks/sampling_cost.py --cases wavenet,image64,speedup \\
+    .venv/bin/python benchmarks/sampling_cost.py --cases wavenet,image64,speedup,cache_size \\
         [--quick] [--image64-samples 16] [--json PATH]
 
-Cases (``--cases``, comma separated; default all three):
+Cases (``--cases``, comma separated; default all four):
 
 * ``wavenet``: ``wavenet`` at its ``speech`` preset (256 levels),
   ``model.sample(64, length=16000, seed=0)`` (``cache=True``, the default
@@ -21,6 +21,10 @@ Cases (``--cases``, comma separated; default all three):
   speed-up ratio, and whether the two paths returned identical samples.
   ``--quick`` limits the full-recompute path to n = 1 plus an estimate for
   n = 16 (see below) and marks the estimated figures with ``*``.
+* ``cache_size``: the caches sized by the request: ``sparse_transformer`` at its
+  ``tiny_sequence`` preset with ``max_length=4096`` (the keys and values of every
+  block hold ``T`` positions, not ``max_length``), ``model.sample(2000, length=T,
+  seed=0)`` for T = 4, 64 and 512: time and peak memory against T.
 
 Every case runs in a fresh Python subprocess (``--worker``; in the speed-up
 case the cached and the full-recompute path each get their own) so that one
@@ -77,6 +81,7 @@ SPEEDUP_MODELS = ("gated_pixelcnn", "pixelcnn_pp", "pixelsnail")
 SPEEDUP_SHAPE = (16, 16, 1)
 SPEEDUP_SAMPLES = (1, 16)
 QUICK_STEPS = 32
+CACHE_MAX_LENGTH, CACHE_SAMPLES, CACHE_LENGTHS = 4096, 2000, (4, 64, 512)
 MIB = 1024.0 * 1024.0
 
 
@@ -263,7 +268,26 @@ def worker_speedup(args):
     return result
 
 
-WORKERS = dict(wavenet=worker_wavenet, image64=worker_image64, speedup=worker_speedup)
+def worker_cache_size(args):
+    ark, tf = _setup()
+    model = ark.models.get("sparse_transformer", preset="tiny_sequence", max_length=CACHE_MAX_LENGTH)
+    n, length = CACHE_SAMPLES, args.length
+    result, out = _two_calls(lambda: model.sample(n, length=length, seed=0).numpy(), n * length, n)
+    assert out.shape == (n, length), out.shape
+    result.update(
+        case="cache_size",
+        n=n,
+        length=length,
+        max_length=CACHE_MAX_LENGTH,
+        params=model.count_params(),
+        call=f"sample({n}, length={length}, seed=0)",
+    )
+    return result
+
+
+WORKERS = dict(
+    wavenet=worker_wavenet, image64=worker_image64, speedup=worker_speedup, cache_size=worker_cache_size
+)
 
 
 # ----------------------------------------------------------------- driver (parent)
@@ -342,6 +366,23 @@ def print_single(results):
     print()
 
 
+def print_cache_size(results):
+    print(
+        f"Caches sized by the request: sparse_transformer `tiny_sequence`, max_length = "
+        f"{CACHE_MAX_LENGTH:,}, sample({CACHE_SAMPLES}, length=T)"
+    )
+    print()
+    print("| T | 1st call s (incl. tracing) | 1st call peak +MiB | 2nd call s | 2nd call peak +MiB |")
+    print("|---:|---:|---:|---:|---:|")
+    for r in results:
+        f, s = r["first"], r["second"]
+        print(
+            f"| {r['length']:,} | {_fmt_s(f['seconds'])} | {_fmt_mib(f['above_baseline_mib'])} "
+            f"| {_fmt_s(s['seconds'])} | {_fmt_mib(s['above_baseline_mib'])} |"
+        )
+    print()
+
+
 def print_speedup(pairs):
     print(
         "Cached vs full recompute, 16x16x1 (256 steps), 256 levels, `digits` preset "
@@ -401,8 +442,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--cases",
-        default="wavenet,image64,speedup",
-        help="comma-separated subset of: wavenet, image64, speedup",
+        default="wavenet,image64,speedup,cache_size",
+        help="comma-separated subset of: wavenet, image64, speedup, cache_size",
     )
     parser.add_argument(
         "--models", default=",".join(SPEEDUP_MODELS), help="models of the speedup case (comma separated)"
@@ -426,6 +467,7 @@ def main():
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--path", choices=("cached", "full"), help=argparse.SUPPRESS)
+    parser.add_argument("--length", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
@@ -460,6 +502,9 @@ def main():
             for n in map(int, args.ns.split(","))
         ]
         figures["speedup"] = print_speedup(pairs)
+    if "cache_size" in cases:
+        figures["cache_size"] = [run_worker("cache_size", args, length=t) for t in CACHE_LENGTHS]
+        print_cache_size(figures["cache_size"])
     if args.json:
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=2)

@@ -132,12 +132,19 @@ def draw_with_head(head, params, uniforms, temperature, truncation=None):
     return _draw(head, params, uniforms, temperature, truncation)
 
 
+def _init_cache(model, batch, num_elements, conditional):
+    """`SamplingProtocol.init_cache_for` where the model has it (a plain protocol object
+    may not), else its ``init_cache``."""
+    init = getattr(model, "init_cache_for", None)
+    return init(batch, num_elements, conditional) if init else model.init_cache(batch, conditional)
+
+
 def fill_cache_by_steps(model, x, start, conditional=None):
     """The cache state before step ``start``: `init_cache`, then ``step`` over the groups
     ``G_<start`` of ``x [n, D]``, step ``s`` seeing the partial sample of ``G_<s`` only."""
     groups = model.sampling_groups(tf.shape(x)[1])
     drawn_at = element_steps(groups, tf.shape(x)[1])  # [D]
-    cache = model.init_cache(tf.shape(x)[0], conditional)
+    cache = _init_cache(model, tf.shape(x)[0], x.shape[1] or tf.shape(x)[1], conditional)
 
     staged = getattr(model, "staged_draw", False)
 
@@ -255,7 +262,7 @@ def run(
 
     if cache:
         if prefix is None:
-            state = model.init_cache(num_samples, conditional)
+            state = _init_cache(model, num_samples, D, conditional)
         else:
             fill = getattr(model, "fill_cache", None)
             state = fill(x, first, conditional) if fill else fill_cache_by_steps(model, x, first, conditional)
@@ -321,6 +328,14 @@ class SamplingProtocol:
     def init_cache(self, batch, conditional=None):
         """Cache protocol (optional): the state before the first step."""
         raise NotImplementedError
+
+    def init_cache_for(self, batch, num_elements, conditional=None):
+        """Cache protocol: the state before the first step of a request of ``num_elements``
+        elements (an int where the request's length is static, else a scalar tensor), what
+        the sampler calls.  The default is `init_cache`; a model whose cache grows with the
+        length it can hold (a Transformer's keys and values) sizes it by the request."""
+        del num_elements
+        return self.init_cache(batch, conditional)
 
     def step(self, x, cache, index, conditional=None):
         """Cache protocol (optional): params of group ``index`` from the partial sample ``x [n, D]``."""

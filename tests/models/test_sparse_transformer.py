@@ -216,6 +216,31 @@ def test_sequence_variants_are_causal_and_cached_exactly(variant):
     sc.check_cache_equals_recompute(model, length=30)
 
 
+@pytest.mark.parametrize("variant", SEQUENCE_VARIANTS)
+def test_sampling_caches_are_sized_by_the_request(variant):
+    """A sample of T steps keeps T positions of keys and values per block, not max_length
+    (a length that is a tensor, the SavedModel's input, keeps max_length), and draws what
+    full recompute draws at lengths that are not a multiple of the blocks."""
+    model = sequence(max_length=64, num_levels=5, **SEQUENCE_VARIANTS[variant])
+    tc.sharpen(model, 1.5)
+    assert [b["keys"].shape[0] for b in model.init_cache_for(3, 7)] == [7] * len(model.blocks)
+    seen = []
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32)])
+    def dynamic(length):
+        cache = model.init_cache_for(3, length)
+        seen.extend(b["values"].shape[0] for b in cache)
+        return cache[0]["keys"]
+
+    dynamic.get_concrete_function()
+    assert seen == [64] * len(model.blocks)
+    for length in (1, 5, 13):
+        np.testing.assert_array_equal(
+            model.sample(4, seed=3, length=length).numpy(),
+            model.sample(4, seed=3, length=length, cache=False).numpy(),
+        )
+
+
 def test_sequences_normalise_at_their_maximum_length():
     model = sequence(max_length=4, block_length=2, num_summary=1, num_levels=4)  # 256 sequences
     tc.sharpen(model)

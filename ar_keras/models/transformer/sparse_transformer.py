@@ -417,6 +417,15 @@ class SparseTransformer(AutoregressiveModel):
         """Every block's key/value cache for ``n`` positions (``T_max`` for sequences)."""
         return [block.init_cache(batch, self._cache_length()) for block in self.blocks]
 
+    def init_cache_for(self, batch, num_elements, conditional=None):
+        """The caches sized by the request: ``T`` positions for a sample of a static length
+        ``T`` (the keys and values of one sequence grow with it), ``T_max`` where the length
+        is a tensor (the SavedModel's ``length`` input)."""
+        length = tf.get_static_value(num_elements)
+        if self.max_length is None or length is None:
+            return self.init_cache(batch, conditional)
+        return [block.init_cache(batch, int(length)) for block in self.blocks]
+
     @no_autograph
     def step(self, x, cache, index, conditional=None):
         """Logits ``[n, K]`` of position ``index`` from the partial sample ``x [n, D]``."""

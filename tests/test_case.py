@@ -136,7 +136,7 @@ def declares_cache(cls):
 
 
 # The methods that tell the sampler's two paths apart: the cache protocol, and the full network.
-_STEP_METHODS = ("init_cache", "step")
+_STEP_METHODS = ("init_cache", "init_cache_for", "step")
 _NETWORK_METHODS = ("element_params", "network")
 
 
@@ -144,7 +144,8 @@ def sample_on_path(model, cache, **kwargs):
     """``model.sample(cache=cache, **kwargs)``, asserting which path the sampler took.
 
     A model that implements ``init_cache`` / ``step`` must declare it (``supports_cache``).
-    ``cache=True`` then traces ``init_cache`` and ``step`` and neither ``element_params`` nor
+    ``cache=True`` then traces ``init_cache`` (or ``init_cache_for``, the cache sized by the
+    request) and ``step`` and neither ``element_params`` nor
     ``network`` (no full pass per step); ``cache=False`` traces the full network and never
     ``step``.  The calls are counted while the sampler's graph is traced, so this must be the
     model's first sample of that path and shape (a reused trace counts nothing and fails).
@@ -203,7 +204,7 @@ def sample_on_path(model, cache, **kwargs):
                 object.__delattr__(target, name)
     network = {k: counts[k] for k in _NETWORK_METHODS}
     if cache:
-        assert counts["init_cache"] >= 1 and counts["step"] >= 1, (
+        assert counts["init_cache"] + counts["init_cache_for"] >= 1 and counts["step"] >= 1, (
             f"sampling with cache=True never called init_cache/step (calls traced: {counts})"
         )
         assert not any(network.values()), f"sampling with cache=True ran the full network: {network}"

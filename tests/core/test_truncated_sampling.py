@@ -3,12 +3,13 @@
 For each registered case whose head is discrete (every exact autoregressive model), with
 weights perturbed away from their (often tied) initial values: ``sample(top_k=2)`` and
 ``sample(top_p=0.6)`` at temperature 0.7 (the latter cached and by full recompute).  The
-conditionals of the drawn sample are the full network's on that sample (``element_params``: causal, so element d's parameters see
-only the elements drawn before it), so every drawn element must lie in the kept set of
-its tempered conditional (`Truncation.kept`; the dual softmax's coarse and fine parts
-each).  The cached path draws what full recompute draws, a truncation that keeps every
-level changes no sample, and the other models (continuous heads, latent variables)
-refuse ``top_k`` / ``top_p`` with an error that says why.
+conditionals of the drawn sample are the full network's on that sample (``element_params``:
+causal, so element d's parameters see only the elements drawn before it), so every drawn
+element must lie in the kept set of its tempered conditional (`Truncation.kept`; the dual
+softmax's coarse and fine parts each).  The cached path draws what full recompute draws, a
+truncation that keeps every level changes no sample, ``top_k=1`` draws one sample for every
+key, and the other models (continuous heads, latent variables) refuse ``top_k`` / ``top_p``
+with an error that says why.
 """
 
 import contract

@@ -158,8 +158,8 @@ class AutoregressiveModel(sampler.SamplingProtocol, BaseModel):
         D = self.event.num_elements(length)
         prefix, start = self.sampling_prefix(num_samples, D, conditional)
         given = {} if prefix is None else {"prefix": prefix, "start": start}
-        if truncation is not None:
-            given["truncation"] = truncation
-        x = self.sample_elements(noise, num_samples, D, conditional, temperature, cache, **given)  # [n, D]
+        x = self.sample_elements(
+            noise, num_samples, D, conditional, temperature, cache, truncation=truncation, **given
+        )  # [n, D]
         shape = [length if s is None else s for s in self.event.shape]
         return tf.reshape(x, tf.concat([[num_samples], tf.stack(shape)], 0))  # [n, D] -> [n, *event]

@@ -7,8 +7,9 @@ computes its network in the policy's compute dtype and keeps float32 variables: 
 layer it builds takes the model's policy, as Keras' own layers take the global one;
 its heads, log-probabilities, objective and loss are float32.  Keras casts variables
 to the compute dtype only inside ``Layer.__call__``, while ``log_prob``, the sampler
-and the exports call the networks' methods directly: `precision_scope` gives those paths the same autocast,
-so that every path reads every kernel in the same dtype and they agree.
+and the exports call the networks' methods directly: `precision_scope` gives those
+paths the same autocast, so that every path reads every kernel in the same dtype and
+they agree.
 
 A class with ``float32_only = True`` (flows and continuous densities, whose
 log-determinants and densities need float32; the latent-variable models' KL

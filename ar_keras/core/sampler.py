@@ -92,7 +92,7 @@ def _draw(head, params, uniforms, temperature, truncation=None):
         tf.reshape(params, [n * g, params.shape[-1] or -1]),  # [n, G, P] -> [nG, P]
         tf.reshape(uniforms, [n * g, uniforms.shape[-1] or -1]),  # [n, G, d] -> [nG, d]
         temperature,
-        **({} if truncation is None else {"truncation": truncation}),
+        truncation,
     )
     return tf.reshape(flat, [n, g])  # [nG] -> [n, G]
 
@@ -244,13 +244,12 @@ def run(
             head, params, uniforms, temperature, truncation
         )
     )
-    truncated = {} if truncation is None else {"truncation": truncation}
 
     def draw(s, x, params, refine):
         group = tf.gather(groups, s)  # [G]
         elements, _ = group_elements(group)
         uniforms = noise.at(elements)  # [n, G, depth]
-        values = draw_group(_as_group_params(params), uniforms, temperature, refine, **truncated)  # [n, G]
+        values = draw_group(_as_group_params(params), uniforms, temperature, refine, truncation)  # [n, G]
         return write_group(x, group, values)
 
     # A plain protocol object may lack `restep`: its default, the step again on the values.

@@ -22,10 +22,22 @@ Example:
 
 import tensorflow as tf
 
-__all__ = ["Categorical"]
+__all__ = ["Categorical", "gumbel_max"]
 
 # Uniform noise is clipped away from 0 and 1 so that -log(-log u) is finite.
 _EPS = 1e-7
+
+
+def gumbel_max(logits, noise, temperature=1.0, truncation=None):
+    """``argmax_k (l_k / T - log(-log u_k))``: a draw from ``softmax(l / T)`` with uniforms
+    ``noise [..., K]``, int32 ``[...]``; a top-k / top-p ``truncation`` (`Truncation`) of the
+    tempered logits first."""
+    logits = tf.cast(logits, tf.float32) / temperature
+    if truncation is not None:
+        logits = truncation.apply(logits)
+    u = tf.clip_by_value(tf.cast(noise, tf.float32), _EPS, 1.0 - _EPS)
+    gumbel = -tf.math.log(-tf.math.log(u))
+    return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
 
 
 class Categorical:
@@ -63,12 +75,7 @@ class Categorical:
     def sample(self, params, noise, temperature=1.0, truncation=None):
         """Gumbel-max draw: ``params`` ``[..., K]``, ``noise`` uniform ``[..., K]`` -> int32 ``[...]``
         (``truncation``: a top-k / top-p `Truncation` of the tempered logits)."""
-        logits = tf.cast(params, tf.float32) / temperature
-        if truncation is not None:
-            logits = truncation.apply(logits)
-        u = tf.clip_by_value(tf.cast(noise, tf.float32), _EPS, 1.0 - _EPS)
-        gumbel = -tf.math.log(-tf.math.log(u))
-        return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
+        return gumbel_max(params, noise, temperature, truncation)
 
     def probs(self, params):
         """Probabilities ``[..., K]``."""

@@ -37,9 +37,10 @@ import math
 
 import tensorflow as tf
 
+from ar_keras.distributions.categorical import gumbel_max
+
 __all__ = ["DualSoftmax", "split_levels"]
 
-_EPS = 1e-7
 _MASKED = -1e9
 
 
@@ -140,25 +141,15 @@ class DualSoftmax:
         return lc + lf
 
     # ---------------------------------------------------------------- sampling
-    @staticmethod
-    def _gumbel_max(logits, noise, temperature, truncation=None):
-        u = tf.clip_by_value(tf.cast(noise, tf.float32), _EPS, 1.0 - _EPS)
-        logits = logits / temperature
-        if truncation is not None:
-            logits = truncation.apply(logits)
-        return tf.argmax(logits - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
-
     def sample_coarse(self, params, noise, temperature=1.0, truncation=None):
         """c from ``params[..., :Kc]`` and ``noise[..., :Kc]``: int32 ``[...]`` (``truncation``:
         a top-k / top-p `Truncation` of the coarse softmax)."""
-        return self._gumbel_max(
-            self._coarse_logits(params), noise[..., : self.num_coarse], temperature, truncation
-        )
+        return gumbel_max(self._coarse_logits(params), noise[..., : self.num_coarse], temperature, truncation)
 
     def sample_fine(self, params, c, noise, temperature=1.0, truncation=None):
         """f from ``params[..., Kc:]`` (computed for c) and ``noise[..., Kc:]`` (``truncation``
         of the fine softmax given c)."""
-        return self._gumbel_max(
+        return gumbel_max(
             self._fine_logits(params, c), noise[..., self.num_coarse :], temperature, truncation
         )
 

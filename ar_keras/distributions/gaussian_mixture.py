@@ -82,8 +82,13 @@ class GaussianMixture:
         log_n = -0.5 * tf.square(z) - log_s - _HALF_LOG_TWO_PI
         return tf.reduce_logsumexp(log_w + log_n, axis=-1)
 
-    def sample(self, params, noise, temperature=1.0):
-        """``params [..., 3C]``, uniforms ``noise [..., 2]`` -> float32 ``[...]``."""
+    def sample(self, params, noise, temperature=1.0, truncation=None):
+        """``params [..., 3C]``, uniforms ``noise [..., 2]`` -> float32 ``[...]`` (``truncation``
+        must be None: a continuous law has no levels to truncate)."""
+        if truncation is not None:
+            raise ValueError(
+                f"{type(self).__name__} is a continuous law: top_k / top_p truncate discrete levels only."
+            )
         log_w, mu, log_s = self.split(params)
         u = tf.clip_by_value(tf.cast(noise, tf.float32), _EPS, 1.0 - _EPS)
         cdf = tf.math.cumsum(tf.exp(log_w), axis=-1)  # [..., C]

@@ -64,11 +64,9 @@ import numpy as np
 import tensorflow as tf
 
 from ar_keras import checks
+from ar_keras.distributions.categorical import gumbel_max
 
 __all__ = ["DiscretizedLogisticMixture", "discretized_logistic_log_prob"]
-
-# Uniform noise is clipped away from 0 and 1 so that -log(-log u) is finite.
-_EPS = 1e-7
 
 
 def _log1mexp(d):
@@ -272,12 +270,7 @@ class DiscretizedLogisticMixture:
         top-p ``truncation`` acts on those K level probabilities (not on the mixture's
         components): the mixture is a law over levels like any other.
         """
-        logits = self.level_log_probs(params) / temperature
-        if truncation is not None:
-            logits = truncation.apply(logits)
-        u = tf.clip_by_value(tf.cast(noise, tf.float32), _EPS, 1.0 - _EPS)
-        gumbel = -tf.math.log(-tf.math.log(u))
-        return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
+        return gumbel_max(self.level_log_probs(params), noise, temperature, truncation)
 
     def distribution(self, params):
         """The same per-element law as a TFP distribution over levels ``[0, K)``.

@@ -115,8 +115,13 @@ class MCGSM:
             tf.reshape(log_w + log_n, flat), axis=-1
         )  # [..., C, S] -> [..., CS] -> [...]
 
-    def sample(self, params, noise, temperature=1.0):
-        """``params [..., P]``, uniforms ``noise [..., 2]`` -> float32 ``[...]``."""
+    def sample(self, params, noise, temperature=1.0, truncation=None):
+        """``params [..., P]``, uniforms ``noise [..., 2]`` -> float32 ``[...]`` (``truncation``
+        must be None: a continuous law has no levels to truncate)."""
+        if truncation is not None:
+            raise ValueError(
+                f"{type(self).__name__} is a continuous law: top_k / top_p truncate discrete levels only."
+            )
         log_w, mu, lam = self.split(params)
         C, S = self.num_components, self.num_scales
         flat = tf.concat([tf.shape(log_w)[:-2], [C * S]], 0)

@@ -248,7 +248,7 @@ class DiagonalBiLSTM(keras.layers.Layer):
         z = z + tf.matmul(tf.gather(cache["up"], column, axis=1), kernel[0]) + tf.matmul(h_left, kernel[1])
         h, c = lstm_cell(z, c_left)  # [B, h] each
         out = h + tf.gather(cache["bw"], column, axis=1)  # + h_bw(i - 1, j)
-        return out[:, None, None, :], write_state(cache, column, h, c, inputs)  # [B, h] -> [B, 1, 1, h]
+        return out[:, None, None, :], write_state(cache, here, h, c, inputs)  # [B, h] -> [B, 1, 1, h]
 
     def get_config(self):
         config = super().get_config()

@@ -38,10 +38,10 @@ def lstm_cell(pre, c_prev):
     return tf.sigmoid(z_o) * tf.tanh(c), c
 
 
-def write_state(cache, column, h, c, inputs):
+def write_state(cache, here, h, c, inputs):
     """A cached step's new cache: ``inputs`` and the pixel's state ``h, c [B, h]`` written
-    at ``column`` of the row state ``cache["h"], cache["c"] [B, W, h]``."""
-    here = tf.equal(tf.range(tf.shape(cache["h"])[1]), column)[None, :, None]  # [1, W, 1]
+    where ``here [1, W, 1]`` (the pixel's column) is True in the row state ``cache["h"],
+    cache["c"] [B, W, h]``."""
     return dict(
         cache,
         inputs=inputs,

@@ -176,7 +176,8 @@ class RowLSTM(keras.layers.Layer):
         state_kernel = tf.cast(self.state_kernel, self.compute_dtype)
         z = z + tf.einsum("bkf,kfo->bo", above, state_kernel)  # [B, 4h]
         h, c = lstm_cell(z, tf.gather(cache["up_c"], column, axis=1))  # [B, h] each
-        return h[:, None, None, :], write_state(cache, column, h, c, buffer)  # [B, h] -> [B, 1, 1, h]
+        here = tf.equal(tf.range(tf.shape(cache["h"])[1]), column)[None, :, None]  # [1, W, 1]
+        return h[:, None, None, :], write_state(cache, here, h, c, buffer)  # [B, h] -> [B, 1, 1, h]
 
     def get_config(self):
         config = super().get_config()
